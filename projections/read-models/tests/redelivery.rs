@@ -1,0 +1,189 @@
+//! Any duplication or reordering of change-feed deliveries gives the same read models as a
+//! straight fold of the log.
+
+use std::collections::BTreeMap;
+
+use order_domain::envelope::{EventMeta, GENESIS_HASH};
+use order_domain::events::{
+    InventoryReserved, OrderCompleted, OrderLine, OrderPlaced, OrderValidated, PaymentCaptured,
+    PricedLine, ProductAdded, ReservedLine, StockReserved,
+};
+use order_domain::{
+    CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductEvent, ProductId, Quantity,
+    RecordedEvent, StreamId, Timestamp,
+};
+use order_read_models::{InventoryView, OrderView, Step};
+use proptest::prelude::*;
+
+fn seal_all(stream: &StreamId, events: Vec<(&'static str, u32, String)>) -> Vec<RecordedEvent> {
+    let meta = EventMeta {
+        correlation_id: "c".into(),
+        causation_id: "c".into(),
+        occurred_at: Timestamp::from_millis(7),
+    };
+    let mut out: Vec<RecordedEvent> = Vec::new();
+    for e in events {
+        let prev = out
+            .last()
+            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.clone());
+        out.push(RecordedEvent::seal(
+            stream.clone(),
+            out.len() as u64,
+            &prev,
+            e,
+            &meta,
+        ));
+    }
+    out
+}
+
+/// A log of `orders` orders, each cut after `lens[i]` of its five events, on one product.
+fn log(lens: &[usize]) -> Vec<RecordedEvent> {
+    let p = ProductId::parse("P1").unwrap();
+    let q = Quantity::new(1).unwrap();
+    let mut product = vec![
+        ProductEvent::ProductAdded(ProductAdded {
+            name: "Mug".into(),
+            price: Money::from_minor(100),
+            stock: 1000,
+        })
+        .encode(),
+    ];
+    let mut all = Vec::new();
+    for (i, len) in lens.iter().enumerate() {
+        let id = OrderId::generate();
+        let full = [
+            OrderEvent::OrderPlaced(OrderPlaced {
+                order_id: id,
+                customer_id: CustomerId::parse("c").unwrap(),
+                email: Email::parse("a@example.com").unwrap(),
+                items: vec![OrderLine {
+                    product_id: p.clone(),
+                    quantity: q,
+                }],
+                payment_token: PaymentToken::parse("tok_visa").unwrap(),
+            }),
+            OrderEvent::OrderValidated(OrderValidated {
+                lines: vec![PricedLine {
+                    product_id: p.clone(),
+                    quantity: q,
+                    unit_price: Money::from_minor(100),
+                }],
+                total: Money::from_minor(100),
+            }),
+            OrderEvent::PaymentCaptured(PaymentCaptured {
+                payment_id: format!("ch_{i}"),
+                amount: Money::from_minor(100),
+            }),
+            OrderEvent::InventoryReserved(InventoryReserved {
+                lines: vec![ReservedLine {
+                    product_id: p.clone(),
+                    quantity: q,
+                    stock_after: 999 - i as u64,
+                }],
+            }),
+            OrderEvent::OrderCompleted(OrderCompleted {
+                total: Money::from_minor(100),
+            }),
+        ];
+        if *len >= 4 {
+            product.push(
+                ProductEvent::StockReserved(StockReserved {
+                    order_id: id,
+                    quantity: q,
+                    stock_after: 1000 - product.len() as u64,
+                    price: Money::from_minor(100),
+                })
+                .encode(),
+            );
+        }
+        all.extend(seal_all(
+            &id.stream(),
+            full[..*len].iter().map(OrderEvent::encode).collect(),
+        ));
+    }
+    all.extend(seal_all(&p.stream(), product));
+    all
+}
+
+#[derive(Default, Debug, PartialEq)]
+struct Models {
+    orders: BTreeMap<String, OrderView>,
+    inventory: BTreeMap<String, InventoryView>,
+}
+
+fn history(log: &[RecordedEvent], stream: &StreamId, after: u64) -> Vec<RecordedEvent> {
+    log.iter()
+        .filter(|e| &e.stream_id == stream && e.version > after)
+        .cloned()
+        .collect()
+}
+
+/// Delivers `records` one by one the way a projection worker does.
+fn project(log: &[RecordedEvent], records: &[&RecordedEvent]) -> Models {
+    let mut m = Models::default();
+    for r in records {
+        let key = r.stream_id.as_str().to_owned();
+        if r.stream_id.order_id().is_some() {
+            let cur = m.orders.get(&key).cloned();
+            let next = match OrderView::step(cur.as_ref(), r).unwrap() {
+                Step::Apply(v) => Some(v),
+                Step::Skip => cur,
+                Step::NeedHistory { after_version } => {
+                    OrderView::fold(cur, &history(log, &r.stream_id, after_version)).unwrap()
+                }
+            };
+            if let Some(v) = next {
+                m.orders.insert(key, v);
+            }
+        } else {
+            let cur = m.inventory.get(&key).cloned();
+            let next = match InventoryView::step(cur.as_ref(), r).unwrap() {
+                Step::Apply(v) => Some(v),
+                Step::Skip => cur,
+                Step::NeedHistory { after_version } => {
+                    InventoryView::fold(cur, &history(log, &r.stream_id, after_version)).unwrap()
+                }
+            };
+            if let Some(v) = next {
+                m.inventory.insert(key, v);
+            }
+        }
+    }
+    m
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn duplicated_and_reordered_deliveries_equal_a_straight_fold(
+        lens in prop::collection::vec(1usize..=5, 1..5),
+        dup_picks in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+        seed in any::<u64>(),
+    ) {
+        let log = log(&lens);
+        let straight = project(&log, &log.iter().collect::<Vec<_>>());
+        let mut deliveries: Vec<&RecordedEvent> = log.iter().collect();
+        deliveries.extend(dup_picks.iter().map(|i| &log[i.index(log.len())]));
+        // Deterministic shuffle from the seed (Fisher-Yates on a xorshift stream).
+        let mut s = seed | 1;
+        for i in (1..deliveries.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            let j = usize::try_from(s % (i as u64 + 1)).unwrap();
+            deliveries.swap(i, j);
+        }
+        let shuffled = project(&log, &deliveries);
+        prop_assert_eq!(shuffled, straight);
+    }
+}
+
+#[test]
+fn a_straight_fold_reaches_completed_with_the_total() {
+    let log = log(&[5]);
+    let m = project(&log, &log.iter().collect::<Vec<_>>());
+    let v = m.orders.values().next().unwrap();
+    assert_eq!(v.status.as_str(), "COMPLETED");
+    assert_eq!(v.total, Some(Money::from_minor(100)));
+    assert_eq!(m.inventory.values().next().unwrap().available, 999);
+}

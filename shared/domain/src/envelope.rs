@@ -1,0 +1,231 @@
+//! The stored form of an event and its hash chain.
+//!
+//! Every event carries the SHA-256 of its predecessor in the same stream, so changing, removing or
+//! inserting a stored event breaks the chain at that point. The hash is computed over exactly what
+//! is stored (the payload as its stored JSON text), which keeps it valid if a personal field is
+//! later crypto-shredded in place by the store.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::time::Timestamp;
+use crate::values::{EventId, StreamId};
+
+/// The `prev_hash` of a stream's first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who caused an event and when: copied onto every event a command appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMeta {
+    /// The order the event belongs to, for tracing a whole flow across streams.
+    pub correlation_id: String,
+    /// The event id or request id that caused this event.
+    pub causation_id: String,
+    pub occurred_at: Timestamp,
+}
+
+/// One event as it is stored in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedEvent {
+    pub stream_id: StreamId,
+    /// 1, 2, 3 … within the stream.
+    pub version: u64,
+    pub event_id: EventId,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub occurred_at: Timestamp,
+    pub correlation_id: String,
+    pub causation_id: String,
+    /// The event's data as stored JSON text (hashed as is).
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl RecordedEvent {
+    /// Seals a new event onto a stream whose head is at `prev_version` with hash `prev_hash`.
+    pub fn seal(
+        stream_id: StreamId,
+        prev_version: u64,
+        prev_hash: &str,
+        (event_type, schema_version, payload): (&str, u32, String),
+        meta: &EventMeta,
+    ) -> Self {
+        let mut event = Self {
+            stream_id,
+            version: prev_version + 1,
+            event_id: EventId::generate(),
+            event_type: event_type.to_owned(),
+            schema_version,
+            occurred_at: meta.occurred_at,
+            correlation_id: meta.correlation_id.clone(),
+            causation_id: meta.causation_id.clone(),
+            payload,
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        event.hash = event.compute_hash();
+        event
+    }
+
+    /// The SHA-256 (hex) of this event's stored fields and its predecessor's hash.
+    /// Fields are length-prefixed so that no two different events hash the same bytes.
+    pub fn compute_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let version = self.version.to_string();
+        let schema = self.schema_version.to_string();
+        let at = self.occurred_at.as_millis().to_string();
+        let event_id = self.event_id.to_string();
+        for field in [
+            "chain-v1",
+            self.prev_hash.as_str(),
+            self.stream_id.as_str(),
+            version.as_str(),
+            event_id.as_str(),
+            self.event_type.as_str(),
+            schema.as_str(),
+            at.as_str(),
+            self.correlation_id.as_str(),
+            self.causation_id.as_str(),
+            self.payload.as_str(),
+        ] {
+            h.update((field.len() as u64).to_be_bytes());
+            h.update(field.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// Events to append to one stream, whose head must still be at `expected_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamWrite {
+    pub stream_id: StreamId,
+    pub expected_version: u64,
+    pub events: Vec<RecordedEvent>,
+}
+
+/// Where a stream's hash chain or version sequence breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error(
+        "{stream} version {version}: expected version {expected} (a missing or inserted event)"
+    )]
+    VersionGap {
+        stream: String,
+        version: u64,
+        expected: u64,
+    },
+    #[error("{stream} version {version}: stored hash does not match its content (changed event)")]
+    HashMismatch { stream: String, version: u64 },
+    #[error(
+        "{stream} version {version}: prev_hash does not link to version {prev} (reordered or removed event)"
+    )]
+    BrokenLink {
+        stream: String,
+        version: u64,
+        prev: u64,
+    },
+}
+
+/// Checks one stream's events (in stored order) for an unbroken chain from version 1.
+pub fn verify_chain(events: &[RecordedEvent]) -> Result<(), ChainError> {
+    let mut prev_hash = GENESIS_HASH;
+    for (i, e) in events.iter().enumerate() {
+        let expected = i as u64 + 1;
+        let stream = e.stream_id.as_str().to_owned();
+        if e.version != expected {
+            return Err(ChainError::VersionGap {
+                stream,
+                version: e.version,
+                expected,
+            });
+        }
+        if e.compute_hash() != e.hash {
+            return Err(ChainError::HashMismatch {
+                stream,
+                version: e.version,
+            });
+        }
+        if e.prev_hash != prev_hash {
+            return Err(ChainError::BrokenLink {
+                stream,
+                version: e.version,
+                prev: expected - 1,
+            });
+        }
+        prev_hash = &e.hash;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::OrderId;
+
+    fn meta() -> EventMeta {
+        EventMeta {
+            correlation_id: "c".into(),
+            causation_id: "r".into(),
+            occurred_at: Timestamp::from_millis(1),
+        }
+    }
+
+    fn chain(n: u64) -> Vec<RecordedEvent> {
+        let stream = OrderId::generate().stream();
+        let mut out: Vec<RecordedEvent> = Vec::new();
+        for v in 0..n {
+            let prev = out
+                .last()
+                .map_or(GENESIS_HASH.to_owned(), |e| e.hash.clone());
+            out.push(RecordedEvent::seal(
+                stream.clone(),
+                v,
+                &prev,
+                ("OrderCompleted", 1, format!("{{\"n\":{v}}}")),
+                &meta(),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        assert_eq!(verify_chain(&chain(5)), Ok(()));
+    }
+
+    #[test]
+    fn a_changed_payload_breaks_the_chain_at_that_version() {
+        let mut c = chain(4);
+        c[2].payload = "{\"n\":99}".into();
+        assert!(matches!(
+            verify_chain(&c),
+            Err(ChainError::HashMismatch { version: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn a_removed_event_is_a_version_gap() {
+        let mut c = chain(4);
+        c.remove(1);
+        assert!(matches!(
+            verify_chain(&c),
+            Err(ChainError::VersionGap {
+                version: 3,
+                expected: 2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn swapped_versions_are_detected() {
+        let mut c = chain(4);
+        c.swap(1, 2);
+        let (a, b) = (c[1].version, c[2].version);
+        c[1].version = b;
+        c[2].version = a;
+        assert!(verify_chain(&c).is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! The order pipeline's domain: what happened (events), what may happen next (decide/evolve), and
+//! the ports the outside world is reached through. No IO, no AWS, no SQLite.
+//!
+//! # Layout
+//! - [`values`]: validated newtypes (`OrderId`, `ProductId`, `Quantity`, `Money`, `Email`, ...).
+//!   Parse, don't validate: once you hold one, it is valid.
+//! - [`envelope`]: the stored form of an event (stream, version, ids, hash chain) and how a new
+//!   event is sealed onto a stream.
+//! - [`events`]: the order and product events, their wire names, schema versions and upcasters.
+//! - [`order`] and [`product`]: the two aggregates, each as `evolve` (infallible fold) plus
+//!   decisions that turn the current state and a command into new events.
+//! - [`ports`]: the traits every host (embedded SQLite, AWS) implements.
+
+pub mod envelope;
+pub mod events;
+pub mod order;
+pub mod ports;
+pub mod product;
+pub mod time;
+pub mod values;
+
+pub use envelope::{EventMeta, GENESIS_HASH, RecordedEvent, StreamWrite};
+pub use events::{DomainEvent, FailureReason, OrderEvent, ProductEvent};
+pub use time::Timestamp;
+pub use values::{
+    CustomerId, Email, EventId, Money, OrderId, PaymentToken, ProductId, Quantity, StreamId,
+    ValueError,
+};

@@ -1,0 +1,243 @@
+//! The ports: traits through which the application reaches storage, queues, workflows, buses,
+//! notifications and the payment gateway. Each host (embedded SQLite, AWS) implements them.
+//!
+//! Futures are `Send` so the same use case runs on a multi-threaded runtime in both hosts.
+//! Error contracts are stated on each method: callers depend on them.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::envelope::{RecordedEvent, StreamWrite};
+use crate::order::ChargeResult;
+use crate::time::Timestamp;
+use crate::values::{Email, Money, OrderId, PaymentToken, StreamId};
+
+/// Most items one atomic append may write (DynamoDB `TransactWriteItems` allows 100).
+pub const MAX_APPEND_ITEMS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer moved the stream past `expected_version` first. Reload and decide again.
+    #[error("conflict on {stream}: it is no longer at version {expected_version}")]
+    Conflict {
+        stream: String,
+        expected_version: u64,
+    },
+    /// An append wider than one atomic write allows. Never split: a split is not atomic.
+    #[error("an append of {items} events exceeds the atomic limit of {MAX_APPEND_ITEMS}")]
+    TooLarge { items: usize },
+    /// The store could not be reached or timed out; the same call may succeed later.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read (a bug or tampering); retrying will not help.
+    #[error("event store data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Conflict { .. } | Self::Unavailable(_))
+    }
+}
+
+/// The outcome of [`EventStore::decide_and_append`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError<E> {
+    /// The decision itself refused (returned `Err`); nothing was appended.
+    #[error("decision refused")]
+    Refused(E),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The append-only event log.
+pub trait EventStore: Send + Sync + 'static {
+    /// Events of `stream` with version > `after_version`, in version order, strongly consistent.
+    /// An absent stream is an empty list.
+    fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// Appends all `writes` atomically.
+    ///
+    /// # Errors
+    /// MUST return `Conflict` if any stream is no longer at its `expected_version` (nothing is
+    /// written then), and `TooLarge` above [`MAX_APPEND_ITEMS`] events.
+    fn append(
+        &self,
+        writes: Vec<StreamWrite>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads the last event of each of `streams` (strongly consistent), lets `decide` turn those
+    /// heads into writes, and appends them atomically; on a conflict it decides again on fresh
+    /// heads, a bounded number of times. An embedded store may run the whole thing inside one
+    /// write transaction, so it never conflicts.
+    ///
+    /// # Errors
+    /// `Refused(e)` when `decide` returns `Err(e)`; `Store(Conflict)` when retries ran out.
+    fn decide_and_append<T, E, F>(
+        &self,
+        streams: Vec<StreamId>,
+        decide: F,
+    ) -> impl Future<Output = Result<T, DecideError<E>>> + Send
+    where
+        F: FnMut(&[Option<RecordedEvent>]) -> Result<(Vec<StreamWrite>, T), E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PortError(pub String);
+
+/// OrdersQueue: hands placed orders to StartOrderProcessing.
+pub trait OrderQueue: Send + Sync + 'static {
+    /// Enqueues the order. Duplicates are allowed (the consumer is idempotent).
+    fn enqueue(&self, order_id: OrderId) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Whether a start request started a new execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started,
+    /// An execution with the order's name exists: treated as success (at-least-once delivery).
+    AlreadyStarted,
+}
+
+/// OrderProcessingStateMachine: one execution per order, named by the order id.
+pub trait WorkflowStarter: Send + Sync + 'static {
+    fn start(
+        &self,
+        order_id: OrderId,
+        input: Value,
+    ) -> impl Future<Output = Result<StartOutcome, PortError>> + Send;
+}
+
+/// The SNS topics of the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Order confirmations (OrderAlertsTopic).
+    OrderAlerts,
+    /// Failed orders (OrderErrorNotificationTopic).
+    OrderErrors,
+    /// Alarms (CriticalAlertsTopic).
+    CriticalAlerts,
+}
+
+impl Topic {
+    /// The topic's logical name in the template.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OrderAlerts => "OrderAlertsTopic",
+            Self::OrderErrors => "OrderErrorNotificationTopic",
+            Self::CriticalAlerts => "CriticalAlertsTopic",
+        }
+    }
+
+    pub fn all() -> [Self; 3] {
+        [Self::OrderAlerts, Self::OrderErrors, Self::CriticalAlerts]
+    }
+}
+
+/// A message to a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// Deterministic id (the causing event's id): a redelivered publish is dropped downstream.
+    pub dedup_id: String,
+    pub subject: String,
+    pub body: String,
+    /// Who the message is about and for, beyond the topic's own subscribers (the customer).
+    pub recipients: Vec<Email>,
+}
+
+pub trait Notifier: Send + Sync + 'static {
+    fn publish(
+        &self,
+        topic: Topic,
+        message: Notification,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// An event on the bus (EventBridge semantics: rules match on `detail_type`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEvent {
+    /// The log's event id: deterministic, so a retried put is recognisably the same event.
+    pub id: String,
+    pub source: String,
+    pub detail_type: String,
+    pub detail: Value,
+}
+
+pub trait EventBus: Send + Sync + 'static {
+    fn put(&self, events: Vec<BusEvent>) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// A gateway failure that may pass: retried by the workflow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("payment gateway unavailable: {0}")]
+pub struct GatewayUnavailable(pub String);
+
+/// The card payment gateway. Both calls are idempotent on `idempotency_key`: a repeated call
+/// returns the first call's result and moves no money twice.
+pub trait PaymentGateway: Send + Sync + 'static {
+    /// `attempt` is the workflow's retry count for this step (0 first), which the simulated
+    /// gateway uses to make `tok_error` fail transiently and then succeed.
+    fn charge(
+        &self,
+        idempotency_key: &str,
+        token: &PaymentToken,
+        amount: Money,
+        attempt: u32,
+    ) -> impl Future<Output = Result<ChargeResult, GatewayUnavailable>> + Send;
+
+    /// Refunds a captured payment in full; returns the refund id.
+    fn refund(
+        &self,
+        idempotency_key: &str,
+        payment_id: &str,
+        amount: Money,
+    ) -> impl Future<Output = Result<String, GatewayUnavailable>> + Send;
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours for now; carry on with this order id (reused if an earlier attempt with
+    /// the same body got as far as choosing one).
+    Claimed { order_id: OrderId },
+    /// A request with this key and body finished; answer with its order id.
+    Completed { order_id: OrderId },
+    /// The key was used with a different body.
+    Mismatch,
+    /// Another request with this key is in flight (its lease has not expired).
+    InProgress,
+}
+
+/// Idempotency records for POST /orders. An in-progress record has a lease that expires, so a
+/// crashed request never blocks its retries forever.
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// # Errors
+    /// Only store failures; every business outcome is a [`Claim`].
+    fn claim(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        candidate: OrderId,
+        now: Timestamp,
+        lease_ms: u64,
+    ) -> impl Future<Output = Result<Claim, PortError>> + Send;
+
+    /// Marks the key's request done (kept for `ttl_ms` from `now`).
+    fn complete(
+        &self,
+        key: &str,
+        now: Timestamp,
+        ttl_ms: u64,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Gives the key's lease up early (the request failed), keeping its order id for the retry.
+    fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
