@@ -1,1 +1,23 @@
+//! Use cases of the order pipeline, generic over the domain's ports. Both hosts (the embedded
+//! runtime and the AWS Lambdas) call these functions; neither holds business logic of its own.
+//!
+//! # Layout
+//! - [`place`]: POST /orders (idempotency key, append OrderPlaced, enqueue).
+//! - [`start`]: StartOrderProcessing (queue message → one workflow execution per order).
+//! - [`tasks`]: the state machine's tasks: validate, pay, reserve inventory, fail.
+//! - [`gateway`]: the deterministic simulated payment gateway.
+//! - [`query`]: GET /orders/{id}, its events, inventory.
+//! - [`notify`]: terminal events to the bus, and the confirmation email of the success handler.
+//! - [`seed`]: idempotent inventory seeding.
+//! - [`stream`]: loading an order and appending its decisions with conflict retry.
 
+pub mod gateway;
+pub mod notify;
+pub mod place;
+pub mod query;
+pub mod seed;
+pub mod start;
+pub mod stream;
+pub mod tasks;
+
+pub use query::ReadModels;

@@ -61,6 +61,12 @@ pub trait EventStore: Send + Sync + 'static {
         after_version: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
+    /// The last event of each of `streams` (in the same order), strongly consistent.
+    fn read_heads(
+        &self,
+        streams: &[StreamId],
+    ) -> impl Future<Output = Result<Vec<Option<RecordedEvent>>, StoreError>> + Send;
+
     /// Appends all `writes` atomically.
     ///
     /// # Errors

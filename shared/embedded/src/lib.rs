@@ -1,1 +1,25 @@
+//! The embedded default: every port on SQLite, and the local runtime that runs the whole
+//! pipeline in one process on one database file.
+//!
+//! # Layout
+//! - [`db`]: the database, a group-committing writer thread and WAL readers; migrations.
+//! - [`store`]: the event store and the change feed (global position).
+//! - [`queue`]: OrdersQueue and its DLQ with SQS semantics.
+//! - [`idempotency`], [`read_models`]: idempotency records, order-status and inventory views.
+//! - [`workflow`] and [`functions`]: durable executions of the shared state machine definition,
+//!   with `lambda:invoke` and `sns:publish` done locally.
+//! - [`bus`]: EventBridge-style rules; [`outbox`]: SNS email as RFC 5322 files.
+//! - [`runtime`]: the workers and their wiring ([`runtime::Pipeline`]).
 
+pub mod bus;
+pub mod db;
+pub mod functions;
+pub mod idempotency;
+pub mod outbox;
+pub mod queue;
+pub mod read_models;
+pub mod runtime;
+pub mod store;
+pub mod workflow;
+
+pub use runtime::{Config, Pipeline};

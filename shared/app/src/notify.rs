@@ -1,0 +1,100 @@
+//! Terminal events to the bus (the forwarder), and the confirmation email (OrderSuccessHandler).
+
+use std::fmt::Write as _;
+
+use order_domain::events::{DomainEvent, decode};
+use order_domain::ports::{BusEvent, EventStore, Notification, Notifier, PortError, Topic};
+use order_domain::{OrderEvent, OrderId, RecordedEvent};
+use serde_json::json;
+
+use crate::stream::{LoadError, load};
+
+/// The `source` of every bus event this system puts.
+pub const BUS_SOURCE: &str = "order-pipeline";
+/// The detail-type OrderConfirmationRule matches.
+pub const ORDER_COMPLETED: &str = "OrderCompleted";
+
+/// Bus events for the terminal events (OrderCompleted, OrderFailed) among `records`. Each
+/// carries the log's event id, so a redelivered record makes the same bus event. No personal data.
+pub fn terminal_bus_events(records: &[RecordedEvent]) -> Vec<BusEvent> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let order_id = r.stream_id.order_id()?;
+            let DomainEvent::Order(e) = decode(r).ok()? else {
+                return None;
+            };
+            let detail = match &e {
+                OrderEvent::OrderCompleted(c) => json!({ "orderId": order_id, "status": "COMPLETED", "total": c.total }),
+                OrderEvent::OrderFailed(f) => json!({ "orderId": order_id, "status": "FAILED", "reason": f.reason }),
+                _ => return None,
+            };
+            let mut detail = detail;
+            detail["eventId"] = json!(r.event_id.to_string());
+            detail["version"] = json!(r.version);
+            detail["occurredAt"] = json!(r.occurred_at);
+            Some(BusEvent {
+                id: r.event_id.to_string(),
+                source: BUS_SOURCE.into(),
+                detail_type: e.event_type().into(),
+                detail,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("bus event has no valid detail.orderId")]
+    Malformed,
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Notify(#[from] PortError),
+}
+
+/// OrderSuccessHandler: emails the customer (and the topic's subscribers) a confirmation.
+/// The message's dedup id is the bus event's id, so a redelivery sends nothing new.
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn confirm_order<S: EventStore, N: Notifier>(
+    store: &S,
+    notifier: &N,
+    event: &BusEvent,
+) -> Result<bool, ConfirmError> {
+    let order_id = event
+        .detail
+        .get("orderId")
+        .and_then(|v| v.as_str())
+        .and_then(|s| OrderId::parse(s).ok())
+        .ok_or(ConfirmError::Malformed)?;
+    tracing::Span::current().record("order_id", tracing::field::display(order_id));
+    let (order, _) = load(store, order_id).await?;
+    let (Some(placed), Some(validated), Some(completed)) = (&order.placed, &order.validated, &order.completed) else {
+        tracing::warn!("confirmation for an order that is not completed: ignored");
+        return Ok(false);
+    };
+    let mut body = format!("Thank you for your order.\n\nOrder: {order_id}\n\n");
+    for line in &validated.lines {
+        let _ = writeln!(
+            body,
+            "  {} x {} at {} = {}",
+            line.quantity.get(),
+            line.product_id,
+            line.unit_price,
+            line.unit_price.times(line.quantity).unwrap_or_default()
+        );
+    }
+    let _ = write!(body, "\nTotal: {}\n", completed.total);
+    notifier
+        .publish(
+            Topic::OrderAlerts,
+            Notification {
+                dedup_id: event.id.clone(),
+                subject: format!("Order {order_id} confirmed"),
+                body,
+                recipients: vec![placed.email.clone()],
+            },
+        )
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,161 @@
+//! POST /orders: append OrderPlaced and enqueue the order, honouring an `Idempotency-Key`.
+//!
+//! With a key, the order id is chosen once and kept in the idempotency record, so a retry after
+//! any failure (even after the append, before the enqueue) reuses it: the append then conflicts
+//! harmlessly on version 1 and the enqueue is done again. Without a key, a failed enqueue leaves
+//! the order PLACED for the sweeper to re-drive.
+
+use order_domain::events::{OrderLine, OrderPlaced};
+use order_domain::order::Order;
+use order_domain::ports::{Claim, EventStore, IdempotencyStore, OrderQueue, PortError, StoreError};
+use order_domain::{CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::query::ReadModels;
+use crate::stream::seal;
+
+/// How long a claimed key blocks a concurrent request with the same key.
+pub const IDEMPOTENCY_LEASE_MS: u64 = 30_000;
+/// How long a finished request's key is remembered.
+pub const IDEMPOTENCY_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// A validated POST /orders body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceOrder {
+    pub customer_id: CustomerId,
+    pub email: Email,
+    pub items: Vec<OrderLine>,
+    pub payment_token: PaymentToken,
+}
+
+impl PlaceOrder {
+    /// A digest of the request's meaning (not its bytes): the same order sent with other
+    /// whitespace or key order is the same request.
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(canonical))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub order_id: OrderId,
+    /// True when an earlier request with the same key placed it.
+    pub replayed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    #[error("items[{index}].productId: product {product_id} does not exist")]
+    UnknownProduct { index: usize, product_id: String },
+    #[error("this Idempotency-Key was used with a different request body")]
+    KeyReused,
+    #[error("a request with this Idempotency-Key is still being processed")]
+    KeyInProgress,
+    #[error("event store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Port(#[from] PortError),
+}
+
+/// Places an order.
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn place_order<S, Q, I, R>(
+    store: &S,
+    queue: &Q,
+    idempotency: &I,
+    reads: &R,
+    request: PlaceOrder,
+    idempotency_key: Option<&str>,
+    request_id: &str,
+) -> Result<Placed, PlaceError>
+where
+    S: EventStore,
+    Q: OrderQueue,
+    I: IdempotencyStore,
+    R: ReadModels,
+{
+    for (index, line) in request.items.iter().enumerate() {
+        if reads.get_inventory(&line.product_id).await?.is_none() {
+            return Err(PlaceError::UnknownProduct {
+                index,
+                product_id: line.product_id.to_string(),
+            });
+        }
+    }
+    let now = Timestamp::now();
+    let order_id = match idempotency_key {
+        None => OrderId::generate(),
+        Some(key) => {
+            let claim = idempotency
+                .claim(key, &request.fingerprint(), OrderId::generate(), now, IDEMPOTENCY_LEASE_MS)
+                .await?;
+            match claim {
+                Claim::Claimed { order_id } => order_id,
+                Claim::Completed { order_id } => {
+                    return Ok(Placed {
+                        order_id,
+                        replayed: true,
+                    });
+                }
+                Claim::Mismatch => return Err(PlaceError::KeyReused),
+                Claim::InProgress => return Err(PlaceError::KeyInProgress),
+            }
+        }
+    };
+    tracing::Span::current().record("order_id", tracing::field::display(order_id));
+    let result = append_and_enqueue(store, queue, &request, order_id, request_id, now).await;
+    if let Some(key) = idempotency_key {
+        match &result {
+            Ok(()) => idempotency.complete(key, Timestamp::now(), IDEMPOTENCY_TTL_MS).await?,
+            Err(_) => {
+                if let Err(e) = idempotency.release(key).await {
+                    tracing::warn!(error = %e, "could not release idempotency key");
+                }
+            }
+        }
+    }
+    result.map(|()| Placed {
+        order_id,
+        replayed: false,
+    })
+}
+
+async fn append_and_enqueue<S: EventStore, Q: OrderQueue>(
+    store: &S,
+    queue: &Q,
+    request: &PlaceOrder,
+    order_id: OrderId,
+    request_id: &str,
+    now: Timestamp,
+) -> Result<(), PlaceError> {
+    let placed = OrderPlaced {
+        order_id,
+        customer_id: request.customer_id.clone(),
+        email: request.email.clone(),
+        items: request.items.clone(),
+        payment_token: request.payment_token.clone(),
+    };
+    let decision = Order::default().place(placed);
+    let meta = EventMeta {
+        correlation_id: order_id.to_string(),
+        causation_id: request_id.to_owned(),
+        occurred_at: now,
+    };
+    let write = seal(
+        &order_id.stream(),
+        0,
+        order_domain::GENESIS_HASH,
+        decision.events.iter().map(OrderEvent::encode),
+        &meta,
+    );
+    match store.append(vec![write]).await {
+        // A conflict on version 1 means an earlier attempt with this key appended it.
+        Ok(()) | Err(StoreError::Conflict { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    queue.enqueue(order_id).await?;
+    Ok(())
+}

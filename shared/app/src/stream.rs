@@ -1,0 +1,102 @@
+//! Loading an order and appending what a decision says, with a bounded retry on conflicts.
+
+use order_domain::events::DecodeError;
+use order_domain::order::{Decision, Order};
+use order_domain::ports::{EventStore, StoreError};
+use order_domain::{EventMeta, OrderEvent, OrderId, RecordedEvent, StreamId, StreamWrite, Timestamp};
+
+/// How many times a decision is retaken after losing a race on the order's stream.
+pub const MAX_CONFLICT_RETRIES: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Seals `events` onto `stream` after `version` / `head_hash`.
+pub fn seal<'a>(
+    stream: &StreamId,
+    version: u64,
+    head_hash: &str,
+    events: impl IntoIterator<Item = (&'a str, u32, String)>,
+    meta: &EventMeta,
+) -> StreamWrite {
+    let mut out: Vec<RecordedEvent> = Vec::new();
+    for e in events {
+        let (v, prev) = out
+            .last()
+            .map_or((version, head_hash.to_owned()), |last| (last.version, last.hash.clone()));
+        out.push(RecordedEvent::seal(stream.clone(), v, &prev, e, meta));
+    }
+    StreamWrite {
+        stream_id: stream.clone(),
+        expected_version: version,
+        events: out,
+    }
+}
+
+/// The metadata of events a step appends: correlated to the order, caused by the stream's head.
+pub fn meta_for(order_id: OrderId, history: &[RecordedEvent]) -> EventMeta {
+    EventMeta {
+        correlation_id: order_id.to_string(),
+        causation_id: history
+            .last()
+            .map_or_else(|| order_id.to_string(), |e| e.event_id.to_string()),
+        occurred_at: Timestamp::now(),
+    }
+}
+
+/// Reads and folds an order's stream.
+pub async fn load<S: EventStore>(store: &S, id: OrderId) -> Result<(Order, Vec<RecordedEvent>), LoadError> {
+    let history = store.read_stream(&id.stream(), 0).await?;
+    let order = Order::from_history(&history)?;
+    Ok((order, history))
+}
+
+/// Why [`execute`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError<E> {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("decision refused")]
+    Refused(E),
+}
+
+/// Loads the order, decides, appends; on a conflict reloads and decides again.
+pub async fn execute<S, T, E>(
+    store: &S,
+    id: OrderId,
+    mut decide: impl FnMut(&Order) -> Result<Decision<T>, E> + Send,
+) -> Result<T, ExecuteError<E>>
+where
+    S: EventStore,
+    T: Send,
+    E: Send,
+{
+    let mut attempt = 0;
+    loop {
+        let (order, history) = load(store, id).await?;
+        let decision = decide(&order).map_err(ExecuteError::Refused)?;
+        if decision.events.is_empty() {
+            return Ok(decision.outcome);
+        }
+        let write = seal(
+            &id.stream(),
+            order.version,
+            &order.head_hash,
+            decision.events.iter().map(OrderEvent::encode),
+            &meta_for(id, &history),
+        );
+        match store.append(vec![write]).await {
+            Ok(()) => return Ok(decision.outcome),
+            Err(StoreError::Conflict { .. }) if attempt < MAX_CONFLICT_RETRIES => {
+                attempt += 1;
+                tracing::debug!(order_id = %id, attempt, "conflict on order stream, deciding again");
+            }
+            Err(e) => return Err(ExecuteError::Load(e.into())),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! OrderFailed: compensate (refund a captured payment), then append OrderFailed with the reason
+//! the order's history gives. Answers what the state machine publishes to the error topic.
+
+use order_domain::FailureReason;
+use order_domain::events::PaymentRefunded;
+use order_domain::order::FailOutcome;
+use order_domain::ports::{EventStore, PaymentGateway};
+use serde_json::{Value, json};
+
+use super::{TaskError, TaskInput, error_type};
+use crate::stream::{execute, load};
+
+#[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
+pub async fn order_failed<S: EventStore, G: PaymentGateway>(
+    store: &S,
+    gateway: &G,
+    input: TaskInput,
+) -> Result<Value, TaskError> {
+    let id = input.order_id;
+    let caught = input.error.unwrap_or_default();
+    let error_text = if caught.cause.is_empty() {
+        caught.error.clone()
+    } else {
+        format!("{}: {}", caught.error, caught.cause)
+    };
+    let (order, _) = load(store, id).await?;
+    let refund = match order.refund_due() {
+        Some(p) => {
+            let refund_id = gateway
+                .refund(&id.to_string(), &p.payment_id, p.amount)
+                .await
+                .map_err(|e| TaskError::new(error_type::GATEWAY_UNAVAILABLE, e.to_string()))?;
+            Some(PaymentRefunded {
+                payment_id: p.payment_id.clone(),
+                refund_id,
+                amount: p.amount,
+            })
+        }
+        None => None,
+    };
+    let outcome = execute(store, id, |o| o.fail(&error_text, refund.clone())).await?;
+    Ok(match outcome {
+        FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),
+        FailOutcome::Failed(reason) => {
+            let kind = if reason == FailureReason::ProcessingError { "error" } else { "business" };
+            json!({
+                "orderId": id,
+                "reason": reason.as_str(),
+                "kind": kind,
+                "refunded": refund.is_some(),
+                "subject": format!("Order {id} failed: {}", reason.as_str()),
+                "message": format!(
+                    "Order {id} failed with reason {}.{}\nCaught error: {}",
+                    reason.as_str(),
+                    if refund.is_some() { " The payment was refunded." } else { "" },
+                    if error_text.is_empty() { "none" } else { &error_text },
+                ),
+            })
+        }
+    })
+}

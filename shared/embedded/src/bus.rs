@@ -1,0 +1,59 @@
+//! The local event bus: EventBridge rule semantics (match `source` and `detail-type`) with the
+//! targets called in process. OrderConfirmationRule → OrderSuccessHandler.
+
+use order_app::notify::{BUS_SOURCE, ORDER_COMPLETED, confirm_order};
+use order_domain::ports::{BusEvent, EventBus, PortError};
+
+use crate::outbox::OutboxNotifier;
+use crate::store::SqliteEventStore;
+
+/// A rule: which events it matches and what it triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub name: &'static str,
+    pub source: &'static str,
+    pub detail_type: &'static str,
+    pub target: Target,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    OrderSuccessHandler,
+}
+
+/// The rules the template deploys.
+pub const RULES: [Rule; 1] = [Rule {
+    name: "OrderConfirmationRule",
+    source: BUS_SOURCE,
+    detail_type: ORDER_COMPLETED,
+    target: Target::OrderSuccessHandler,
+}];
+
+impl Rule {
+    pub fn matches(&self, e: &BusEvent) -> bool {
+        e.source == self.source && e.detail_type == self.detail_type
+    }
+}
+
+#[derive(Clone)]
+pub struct LocalBus {
+    pub store: SqliteEventStore,
+    pub notifier: OutboxNotifier,
+}
+
+impl EventBus for LocalBus {
+    async fn put(&self, events: Vec<BusEvent>) -> Result<(), PortError> {
+        for event in &events {
+            for rule in RULES.iter().filter(|r| r.matches(event)) {
+                match rule.target {
+                    Target::OrderSuccessHandler => {
+                        confirm_order(&self.store, &self.notifier, event)
+                            .await
+                            .map_err(|e| PortError(format!("{}: {e}", rule.name)))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

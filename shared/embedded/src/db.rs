@@ -1,0 +1,292 @@
+//! The SQLite database: one writer thread that group-commits, and a small pool of readers.
+//!
+//! All writes go through one thread (SQLite allows one writer anyway). It takes every job that is
+//! waiting, runs each inside its own savepoint of one transaction, commits once, and only then
+//! answers the jobs: a job's caller never hears "done" for something that was not committed.
+//! Readers use WAL snapshots on their own connections, concurrently with the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+/// Migrations, applied in order; each runs once (tracked in `schema_migrations`).
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/0001_init.sql"))];
+
+/// Most jobs one commit takes.
+const MAX_GROUP: usize = 256;
+
+/// How writes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: a commit survives a process crash (kill -9), and may be
+    /// lost only with the machine's power. The default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced.
+    Full,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database writer has stopped")]
+    Closed,
+    #[error("commit failed: {0}")]
+    Commit(String),
+}
+
+/// A job's result, or why the batch it was in did not commit.
+#[derive(Debug)]
+pub enum WriteError<E> {
+    Job(E),
+    Db(DbError),
+}
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+struct Inner {
+    jobs: Mutex<Option<std_mpsc::Sender<Job>>>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        },
+    )?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -16_000)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if !done {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![version, now_ms()],
+            )?;
+            tracing::info!(version, "applied migration");
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, as SQLite stores times here.
+pub fn now_ms() -> i64 {
+    i64::try_from(order_domain::Timestamp::now().as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, DbError> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn, durability)?;
+        migrate(&mut conn)?;
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(&conn, &rx))
+            .map_err(|e| DbError::Commit(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                jobs: Mutex::new(Some(tx)),
+                readers: Mutex::new(Vec::new()),
+                path: path.to_owned(),
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in the writer's transaction (inside its own savepoint: an `Err` undoes only
+    /// this job). Resolves after the commit.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn.execute_batch("SAVEPOINT job") {
+                Ok(()) => {
+                    let r = f(conn);
+                    let end = if r.is_ok() {
+                        conn.execute_batch("RELEASE job")
+                    } else {
+                        conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                    };
+                    match end {
+                        Ok(()) => r.map_err(WriteError::Job),
+                        Err(e) => Err(WriteError::Db(e.into())),
+                    }
+                }
+                Err(e) => Err(WriteError::Db(e.into())),
+            };
+            Box::new(move |commit: Result<(), String>| {
+                let answer = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(WriteError::Db(DbError::Commit(e))),
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        let sender = self
+            .inner
+            .jobs
+            .lock()
+            .map_err(|_| WriteError::Db(DbError::Closed))?
+            .clone()
+            .ok_or(WriteError::Db(DbError::Closed))?;
+        sender.send(job).map_err(|_| WriteError::Db(DbError::Closed))?;
+        rx.await.map_err(|_| WriteError::Db(DbError::Closed))?
+    }
+
+    /// Runs `f` on a reader connection (a WAL snapshot) off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.readers.lock().ok().and_then(|mut r| r.pop());
+            let conn = match conn {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open_with_flags(
+                        &inner.path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    c.busy_timeout(Duration::from_secs(10))?;
+                    c.set_prepared_statement_cache_capacity(64);
+                    c
+                }
+            };
+            let result = f(&conn);
+            if let Ok(mut readers) = inner.readers.lock()
+                && readers.len() < 16
+            {
+                readers.push(conn);
+            }
+            result.map_err(DbError::from)
+        })
+        .await
+        .map_err(|_| DbError::Closed)?
+    }
+
+    /// Stops the writer after the jobs already sent, and waits for it.
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.inner.jobs.lock() {
+            jobs.take();
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let begin = conn.execute_batch("BEGIN IMMEDIATE");
+        if let Err(e) = begin {
+            for job in batch {
+                // Run nothing; answer every job with the failure.
+                drop(job);
+                tracing::error!(error = %e, "could not begin a write transaction");
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        for c in completions {
+            c(commit.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_job_is_undone_alone_while_its_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let ok = db.write(|c| {
+            c.execute("INSERT INTO alarms (name, state, updated_at) VALUES ('a', 'OK', 0)", [])
+                .map(|_| ())
+        });
+        let bad = db.write(|c| {
+            c.execute("INSERT INTO alarms (name, state, updated_at) VALUES ('b', 'OK', 0)", [])?;
+            Err::<(), rusqlite::Error>(rusqlite::Error::QueryReturnedNoRows)
+        });
+        let (ok, bad) = tokio::join!(ok, bad);
+        assert!(ok.is_ok());
+        assert!(matches!(bad, Err(WriteError::Job(_))));
+        let names: Vec<String> = db
+            .read(|c| {
+                let mut s = c.prepare("SELECT name FROM alarms ORDER BY name")?;
+                s.query_map([], |r| r.get(0))?.collect()
+            })
+            .await
+            .unwrap();
+        assert_eq!(names, vec!["a".to_owned()]);
+        db.close();
+    }
+
+    #[test]
+    fn migrations_apply_once_on_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        Db::open(&path, Durability::Normal).unwrap().close();
+        Db::open(&path, Durability::Full).unwrap().close();
+    }
+}

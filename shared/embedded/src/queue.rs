@@ -1,0 +1,229 @@
+//! Queues on SQLite with SQS semantics: visibility timeout, receive count, dead-letter queue.
+
+use std::sync::Arc;
+
+use order_domain::OrderId;
+use order_domain::ports::{OrderQueue, PortError};
+use rusqlite::{Connection, params};
+use tokio::sync::Notify;
+
+use crate::db::{Db, now_ms};
+
+pub const ORDERS_QUEUE: &str = "OrdersQueue";
+pub const ORDERS_DLQ: &str = "OrdersDeadLetterQueue";
+
+/// A received message. `receipt` is needed to delete it and is void after its next receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub id: i64,
+    pub receipt: String,
+    pub body: String,
+    pub receive_count: u32,
+}
+
+/// A queue with its dead-letter queue.
+#[derive(Clone)]
+pub struct SqliteQueue {
+    db: Db,
+    name: &'static str,
+    dlq: &'static str,
+    max_receives: u32,
+    wake: Arc<Notify>,
+}
+
+fn port(e: impl std::fmt::Display) -> PortError {
+    PortError(e.to_string())
+}
+
+impl SqliteQueue {
+    /// `max_receives`: after that many receives without a delete, a message moves to the DLQ
+    /// (SQS's `maxReceiveCount`).
+    pub fn new(db: Db, name: &'static str, dlq: &'static str, max_receives: u32) -> Self {
+        Self {
+            db,
+            name,
+            dlq,
+            max_receives,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn orders(db: Db) -> Self {
+        Self::new(db, ORDERS_QUEUE, ORDERS_DLQ, 5)
+    }
+
+    /// Resolves when a message has been sent since the last call (or at once if one was).
+    pub fn notified(&self) -> impl std::future::Future<Output = ()> + '_ {
+        self.wake.notified()
+    }
+
+    pub async fn send(&self, body: String) -> Result<(), PortError> {
+        let queue = self.name;
+        self.db
+            .write(move |c| {
+                let now = now_ms();
+                c.prepare_cached("INSERT INTO queue_messages (queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?3)")?
+                    .execute(params![queue, body, now])
+                    .map(|_| ())
+            })
+            .await
+            .map_err(|e| port(format!("{e:?}")))?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Receives up to `max` visible messages, hiding each for `visibility_ms`. Messages received
+    /// `max_receives` times already go to the DLQ instead.
+    pub async fn receive(&self, max: usize, visibility_ms: i64) -> Result<Vec<Received>, PortError> {
+        let (queue, dlq, max_receives) = (self.name, self.dlq, self.max_receives);
+        self.db
+            .write(move |c| receive_on(c, queue, dlq, max_receives, max, visibility_ms))
+            .await
+            .map_err(|e| port(format!("{e:?}")))
+    }
+
+    /// Deletes a message by its current receipt; a stale receipt deletes nothing (false).
+    pub async fn delete(&self, message: &Received) -> Result<bool, PortError> {
+        let (id, receipt) = (message.id, message.receipt.clone());
+        self.db
+            .write(move |c| {
+                c.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")?
+                    .execute(params![id, receipt])
+                    .map(|n| n == 1)
+            })
+            .await
+            .map_err(|e| port(format!("{e:?}")))
+    }
+
+    /// Makes a received message visible again after `delay_ms` (a retry with backoff).
+    pub async fn retry_after(&self, message: &Received, delay_ms: i64) -> Result<(), PortError> {
+        let (id, receipt) = (message.id, message.receipt.clone());
+        self.db
+            .write(move |c| {
+                c.prepare_cached("UPDATE queue_messages SET visible_at = ?3 WHERE id = ?1 AND receipt = ?2")?
+                    .execute(params![id, receipt, now_ms() + delay_ms])
+                    .map(|_| ())
+            })
+            .await
+            .map_err(|e| port(format!("{e:?}")))
+    }
+
+    /// `(visible, in flight)` message counts of this queue, and the DLQ's count.
+    pub async fn depth(&self) -> Result<(u64, u64, u64), PortError> {
+        let (queue, dlq) = (self.name, self.dlq);
+        self.db
+            .read(move |c| {
+                let now = now_ms();
+                let count = |sql: &str, q: &str| -> rusqlite::Result<u64> {
+                    c.prepare_cached(sql)?
+                        .query_row(params![q, now], |r| r.get::<_, i64>(0))
+                        .map(|n| u64::try_from(n).unwrap_or(0))
+                };
+                Ok((
+                    count("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2", queue)?,
+                    count("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2", queue)?,
+                    count("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND ?2 = ?2", dlq)?,
+                ))
+            })
+            .await
+            .map_err(port)
+    }
+
+    /// When the next hidden message becomes visible, if any (ms since the epoch).
+    pub async fn next_visible_at(&self) -> Result<Option<i64>, PortError> {
+        let queue = self.name;
+        self.db
+            .read(move |c| {
+                c.prepare_cached("SELECT MIN(visible_at) FROM queue_messages WHERE queue = ?1")?
+                    .query_row([queue], |r| r.get(0))
+            })
+            .await
+            .map_err(port)
+    }
+}
+
+fn receive_on(
+    c: &Connection,
+    queue: &str,
+    dlq: &str,
+    max_receives: u32,
+    max: usize,
+    visibility_ms: i64,
+) -> rusqlite::Result<Vec<Received>> {
+    let now = now_ms();
+    let candidates: Vec<(i64, String, u32)> = c
+        .prepare_cached(
+            "SELECT id, body, receive_count FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY id LIMIT ?3",
+        )?
+        .query_map(params![queue, now, i64::try_from(max).unwrap_or(10)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::with_capacity(candidates.len());
+    for (id, body, count) in candidates {
+        if count >= max_receives {
+            c.prepare_cached(
+                "UPDATE queue_messages SET queue = ?2, visible_at = ?3, receive_count = 0, receipt = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, dlq, now])?;
+            tracing::warn!(message_id = id, queue, receives = count, "message moved to the dead-letter queue");
+            continue;
+        }
+        let receipt = ulid::Ulid::generate().to_string();
+        c.prepare_cached(
+            "UPDATE queue_messages SET visible_at = ?2, receive_count = receive_count + 1, receipt = ?3 WHERE id = ?1",
+        )?
+        .execute(params![id, now + visibility_ms, receipt])?;
+        out.push(Received {
+            id,
+            receipt,
+            body,
+            receive_count: count + 1,
+        });
+    }
+    Ok(out)
+}
+
+impl OrderQueue for SqliteQueue {
+    async fn enqueue(&self, order_id: OrderId) -> Result<(), PortError> {
+        self.send(format!(r#"{{"orderId":"{order_id}"}}"#)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Durability;
+
+    #[tokio::test]
+    async fn a_received_message_is_hidden_then_redelivered_and_finally_dead_lettered() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
+        let q = SqliteQueue::new(db.clone(), "q", "dlq", 2);
+        q.send("m".into()).await.unwrap();
+        let first = q.receive(10, 60_000).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(q.receive(10, 60_000).await.unwrap().is_empty(), "hidden while in flight");
+        // Visibility 0: visible again at once.
+        q.retry_after(&first[0], 0).await.unwrap();
+        let second = q.receive(10, 0).await.unwrap();
+        assert_eq!(second[0].receive_count, 2);
+        assert!(!q.delete(&first[0]).await.unwrap(), "a stale receipt deletes nothing");
+        // A third receive exceeds max_receives = 2: the message goes to the DLQ.
+        assert!(q.receive(10, 0).await.unwrap().is_empty());
+        assert_eq!(q.depth().await.unwrap(), (0, 0, 1));
+        db.close();
+    }
+
+    #[tokio::test]
+    async fn a_deleted_message_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
+        let q = SqliteQueue::orders(db.clone());
+        q.enqueue(OrderId::generate()).await.unwrap();
+        let got = q.receive(10, 30_000).await.unwrap();
+        assert!(q.delete(&got[0]).await.unwrap());
+        assert_eq!(q.depth().await.unwrap(), (0, 0, 0));
+        db.close();
+    }
+}

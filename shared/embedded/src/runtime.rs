@@ -1,0 +1,354 @@
+//! The local runtime: every worker of the pipeline on one tokio runtime around one database.
+//!
+//! - StartOrderProcessing: OrdersQueue consumer → workflow executions.
+//! - The workflow runner (durable executions).
+//! - Projection workers (order-status, inventory) and the terminal-event forwarder, each
+//!   reading the change feed from its checkpoint, woken by commits rather than polling.
+//! - The sweeper: re-drives orders stuck in PLACED (a crash between append and enqueue).
+//! - Alarms: queue depth > 10 and a non-empty DLQ → CriticalAlertsTopic.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use order_app::notify::terminal_bus_events;
+use order_app::seed::{SeedProduct, seed_inventory};
+use order_app::start::{StartError, start_order_processing};
+use order_domain::Email;
+use order_domain::ports::{EventBus, Notification, Notifier, OrderQueue, Topic};
+use rusqlite::{OptionalExtension, params};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::bus::LocalBus;
+use crate::db::{Db, Durability, now_ms};
+use crate::idempotency::SqliteIdempotency;
+use crate::outbox::OutboxNotifier;
+use crate::queue::{Received, SqliteQueue};
+use crate::read_models::{Projection, SqliteReadModels, checkpoint, set_checkpoint};
+use crate::store::SqliteEventStore;
+use crate::workflow::{LocalWorkflow, local_workflow};
+
+/// How the local pipeline runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub seed: Vec<SeedProduct>,
+    /// The topics' email subscriber (NotificationEmailName).
+    pub notification_email: Email,
+    pub durability: Durability,
+    /// Multiplies the state machine's Retry intervals (1.0 = as written; tests use less).
+    pub retry_interval_scale: f64,
+    /// An order PLACED this long without an execution is re-enqueued.
+    pub redrive_after: Duration,
+    pub max_concurrent_executions: usize,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, seed: Vec<SeedProduct>) -> Self {
+        Self {
+            data_dir,
+            seed,
+            notification_email: Email::parse("ops@example.com").unwrap_or_else(|_| unreachable!()),
+            durability: Durability::Normal,
+            retry_interval_scale: 1.0,
+            redrive_after: Duration::from_secs(30),
+            max_concurrent_executions: 512,
+        }
+    }
+}
+
+/// Visible messages above which OrdersQueueDepthAlarm fires.
+pub const QUEUE_DEPTH_ALARM_THRESHOLD: u64 = 10;
+const FEED_BATCH: usize = 512;
+const QUEUE_VISIBILITY_MS: i64 = 30_000;
+
+/// A running pipeline: its adapters (for the HTTP API) and its workers.
+pub struct Pipeline {
+    pub db: Db,
+    pub store: SqliteEventStore,
+    pub queue: SqliteQueue,
+    pub idempotency: SqliteIdempotency,
+    pub reads: SqliteReadModels,
+    pub notifier: OutboxNotifier,
+    pub workflow: LocalWorkflow,
+    shutdown: watch::Sender<bool>,
+    workers: JoinSet<()>,
+}
+
+impl Pipeline {
+    /// Opens the database, seeds the inventory, brings the read models up to date, and starts
+    /// every worker. The API can serve as soon as this returns.
+    pub async fn start(config: Config) -> anyhow_like::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let db = Db::open(&config.data_dir.join("orders.db"), config.durability)?;
+        let store = SqliteEventStore::new(db.clone());
+        let queue = SqliteQueue::orders(db.clone());
+        let notifier = OutboxNotifier::new(&config.data_dir.join("outbox"), &config.notification_email)?;
+        let added = seed_inventory(&store, &config.seed).await?;
+        if added > 0 {
+            tracing::info!(added, "seeded inventory");
+        }
+        for p in [Projection::Inventory, Projection::OrderStatus] {
+            catch_up(&store, p).await?;
+        }
+        let (workflow, runner) = local_workflow(
+            db.clone(),
+            store.clone(),
+            notifier.clone(),
+            config.retry_interval_scale,
+            config.max_concurrent_executions,
+        )?;
+        let (shutdown, rx) = watch::channel(false);
+        let mut workers = JoinSet::new();
+        workers.spawn(runner.run(rx.clone()));
+        for p in [Projection::OrderStatus, Projection::Inventory] {
+            workers.spawn(projection_worker(store.clone(), p, rx.clone()));
+        }
+        let bus = LocalBus {
+            store: store.clone(),
+            notifier: notifier.clone(),
+        };
+        workers.spawn(forwarder(store.clone(), bus, rx.clone()));
+        workers.spawn(queue_consumer(queue.clone(), workflow.clone(), rx.clone()));
+        let reads = SqliteReadModels::new(db.clone());
+        workers.spawn(sweeper(reads.clone(), queue.clone(), config.redrive_after, rx.clone()));
+        workers.spawn(alarms(db.clone(), queue.clone(), notifier.clone(), rx));
+        Ok(Self {
+            idempotency: SqliteIdempotency::new(db.clone()),
+            reads,
+            db,
+            store,
+            queue,
+            notifier,
+            workflow,
+            shutdown,
+            workers,
+        })
+    }
+
+    /// Stops every worker (executions pause between states) and closes the database.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.workers.join_next().await.is_some() {}
+        self.db.close();
+    }
+}
+
+/// Minimal boxed error for start-up, so the library needs no `anyhow`.
+pub mod anyhow_like {
+    pub type Error = Box<dyn std::error::Error + Send + Sync>;
+    pub type Result<T> = std::result::Result<T, Error>;
+}
+
+/// Applies everything the feed has past the projection's checkpoint.
+async fn catch_up(store: &SqliteEventStore, p: Projection) -> anyhow_like::Result<i64> {
+    let db = store.db().clone();
+    let mut position = db.read(move |c| checkpoint(c, p.name())).await?;
+    loop {
+        let batch = store.read_after(position, FEED_BATCH).await?;
+        let Some((last, _)) = batch.last() else { return Ok(position) };
+        position = *last;
+        db.write(move |c| p.apply_batch(c, &batch))
+            .await
+            .map_err(|e| format!("projection {}: {e:?}", p.name()))?;
+    }
+}
+
+async fn projection_worker(store: SqliteEventStore, p: Projection, mut shutdown: watch::Receiver<bool>) {
+    let mut head = store.subscribe();
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        head.mark_unchanged();
+        match catch_up(&store, p).await {
+            Ok(_) => backoff = Duration::from_millis(50),
+            Err(e) => {
+                tracing::error!(projection = p.name(), error = %e, "projection failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        }
+        tokio::select! {
+            _ = head.changed() => {}
+            // A safety net: events committed by another process on the same file.
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Terminal events → the bus (rule router) at least once, checkpointed after delivery.
+async fn forwarder(store: SqliteEventStore, bus: LocalBus, mut shutdown: watch::Receiver<bool>) {
+    const NAME: &str = "terminal-forwarder";
+    let db = store.db().clone();
+    let mut head = store.subscribe();
+    let mut position = db.read(|c| checkpoint(c, NAME)).await.unwrap_or(0);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        head.mark_unchanged();
+        let batch = store.read_after(position, FEED_BATCH).await;
+        let delivered = match batch {
+            Ok(batch) if batch.is_empty() => None,
+            Ok(batch) => {
+                let last = batch.last().map_or(position, |(p, _)| *p);
+                let records: Vec<_> = batch.into_iter().map(|(_, e)| e).collect();
+                match bus.put(terminal_bus_events(&records)).await {
+                    Ok(()) => Some(Ok(last)),
+                    Err(e) => Some(Err(e.to_string())),
+                }
+            }
+            Err(e) => Some(Err(e.to_string())),
+        };
+        match delivered {
+            Some(Ok(last)) => {
+                position = last;
+                backoff = Duration::from_millis(100);
+                if let Err(e) = db.write(move |c| set_checkpoint(c, NAME, last)).await {
+                    tracing::error!(error = ?e, "forwarder checkpoint not saved");
+                }
+                continue;
+            }
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "forwarding terminal events failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+            None => {}
+        }
+        tokio::select! {
+            _ = head.changed() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// StartOrderProcessing's local host: receive, start the execution, delete; a failure leaves
+/// the message to come back after a backoff (and, after five receives, to go to the DLQ).
+async fn queue_consumer(queue: SqliteQueue, workflow: LocalWorkflow, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let messages = match queue.receive(32, QUEUE_VISIBILITY_MS).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "queue receive failed");
+                Vec::new()
+            }
+        };
+        if messages.is_empty() {
+            let wait = match queue.next_visible_at().await {
+                Ok(Some(at)) => Duration::from_millis(u64::try_from((at - now_ms()).clamp(1, 1000)).unwrap_or(1000)),
+                _ => Duration::from_secs(1),
+            };
+            tokio::select! {
+                () = queue.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
+        let mut set = JoinSet::new();
+        for m in messages {
+            let (q, w) = (queue.clone(), workflow.clone());
+            set.spawn(async move { handle_message(&q, &w, &m).await });
+        }
+        while set.join_next().await.is_some() {}
+    }
+}
+
+async fn handle_message(queue: &SqliteQueue, workflow: &LocalWorkflow, m: &Received) {
+    match start_order_processing(workflow, &m.body).await {
+        Ok(_) => {}
+        Err(StartError::Poison(e)) => tracing::error!(message_id = m.id, error = %e, "poison message deleted"),
+        Err(StartError::Workflow(e)) => {
+            tracing::warn!(message_id = m.id, error = %e, "start failed; will retry");
+            let delay = 100 * (1_i64 << m.receive_count.min(10));
+            let _ = queue.retry_after(m, delay).await;
+            return;
+        }
+    }
+    if let Err(e) = queue.delete(m).await {
+        tracing::warn!(message_id = m.id, error = %e, "delete failed; the message will be redelivered");
+    }
+}
+
+/// Re-enqueues orders that stayed PLACED without an execution (a crash between the append and
+/// the enqueue). Starting is idempotent, so a false positive costs one no-op message.
+async fn sweeper(reads: SqliteReadModels, queue: SqliteQueue, after: Duration, mut shutdown: watch::Receiver<bool>) {
+    let every = (after / 3).clamp(Duration::from_millis(100), Duration::from_secs(10));
+    let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        match reads.stuck_placed_orders(after_ms, 1000).await {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::warn!(order_id = %id, "re-driving an order stuck in PLACED");
+                    if let Err(e) = queue.enqueue(id).await {
+                        tracing::error!(error = %e, "re-drive enqueue failed");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "sweeper query failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// CloudWatch alarms' local stand-ins. An alarm notifies when it enters ALARM, once.
+async fn alarms(db: Db, queue: SqliteQueue, notifier: OutboxNotifier, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if let Ok((visible, _, dlq)) = queue.depth().await {
+            let checks = [
+                ("OrdersQueueDepthAlarm", visible > QUEUE_DEPTH_ALARM_THRESHOLD, format!("OrdersQueue has {visible} visible messages (threshold {QUEUE_DEPTH_ALARM_THRESHOLD}).")),
+                ("OrdersDeadLetterQueueAlarm", dlq > 0, format!("OrdersDeadLetterQueue holds {dlq} messages.")),
+            ];
+            for (name, breaching, text) in checks {
+                set_alarm(&db, &notifier, name, breaching, text).await;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn set_alarm(db: &Db, notifier: &OutboxNotifier, name: &'static str, breaching: bool, text: String) {
+    let new_state = if breaching { "ALARM" } else { "OK" };
+    let changed = db
+        .write(move |c| {
+            let old: Option<String> = c
+                .query_row("SELECT state FROM alarms WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?;
+            if old.as_deref().unwrap_or("OK") == new_state {
+                return Ok(false);
+            }
+            c.execute(
+                "INSERT INTO alarms (name, state, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET state = ?2, updated_at = ?3",
+                params![name, new_state, now_ms()],
+            )?;
+            Ok::<_, rusqlite::Error>(true)
+        })
+        .await;
+    if matches!(changed, Ok(true)) && breaching {
+        tracing::warn!(alarm = name, "{text}");
+        let n = Notification {
+            dedup_id: format!("{name}-{}", ulid::Ulid::generate()),
+            subject: format!("ALARM: {name}"),
+            body: format!("{text}\n"),
+            recipients: vec![],
+        };
+        if let Err(e) = notifier.publish(Topic::CriticalAlerts, n).await {
+            tracing::error!(error = %e, "could not send alarm");
+        }
+    }
+}

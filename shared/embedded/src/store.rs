@@ -1,0 +1,249 @@
+//! The event store on SQLite, and the change feed read by global position.
+
+use std::sync::Arc;
+
+use order_domain::ports::{DecideError, EventStore, MAX_APPEND_ITEMS, StoreError};
+use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use tokio::sync::watch;
+
+use crate::db::{Db, DbError, WriteError};
+
+const COLUMNS: &str = "position, stream_id, version, event_id, event_type, schema_version, occurred_at, \
+                       correlation_id, causation_id, payload, prev_hash, hash";
+
+/// The event log in SQLite. Appends wake change-feed consumers through a watch of the last
+/// committed position.
+#[derive(Clone)]
+pub struct SqliteEventStore {
+    db: Db,
+    head: Arc<watch::Sender<i64>>,
+}
+
+fn db_err(e: DbError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Reads one row into `(position, event)`.
+pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
+    let corrupt = |i: usize, msg: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, msg.into())
+    };
+    let stream: String = row.get(1)?;
+    let event_id: String = row.get(3)?;
+    let occurred: i64 = row.get(6)?;
+    Ok((
+        row.get(0)?,
+        RecordedEvent {
+            stream_id: StreamId::parse(&stream).map_err(|e| corrupt(1, e.0))?,
+            version: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+            event_id: EventId::parse(&event_id).map_err(|e| corrupt(3, e.0))?,
+            event_type: row.get(4)?,
+            schema_version: row.get(5)?,
+            occurred_at: Timestamp::from_millis(u64::try_from(occurred).unwrap_or(0)),
+            correlation_id: row.get(7)?,
+            causation_id: row.get(8)?,
+            payload: row.get(9)?,
+            prev_hash: row.get(10)?,
+            hash: row.get(11)?,
+        },
+    ))
+}
+
+/// The stream's events after `after`, in version order, on any connection.
+pub fn stream_events(conn: &Connection, stream: &str, after: u64) -> rusqlite::Result<Vec<RecordedEvent>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM events WHERE stream_id = ?1 AND version > ?2 ORDER BY version"
+    ))?;
+    let rows = stmt.query_map(params![stream, i64::try_from(after).unwrap_or(i64::MAX)], row_to_event)?;
+    rows.map(|r| r.map(|(_, e)| e)).collect()
+}
+
+/// The last event of a stream, on any connection.
+pub fn stream_head(conn: &Connection, stream: &str) -> rusqlite::Result<Option<RecordedEvent>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1"
+    ))?;
+    stmt.query_row([stream], row_to_event).optional().map(|o| o.map(|(_, e)| e))
+}
+
+/// Events after global position `after`, oldest first, at most `limit`.
+pub fn events_after(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<Vec<(i64, RecordedEvent)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![after, i64::try_from(limit).unwrap_or(i64::MAX)], row_to_event)?;
+    rows.collect()
+}
+
+/// Appends inside the writer's transaction; `Err(Conflict)` leaves nothing behind (the job's
+/// savepoint is rolled back). Returns the last position written.
+fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64, StoreError> {
+    let items: usize = writes.iter().map(|w| w.events.len()).sum();
+    if items > MAX_APPEND_ITEMS {
+        return Err(StoreError::TooLarge { items });
+    }
+    let sql_err = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
+    let mut last = 0;
+    for w in writes {
+        let head: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1")
+            .and_then(|mut s| s.query_row([w.stream_id.as_str()], |r| r.get(0)))
+            .map_err(sql_err)?;
+        if u64::try_from(head).unwrap_or(0) != w.expected_version {
+            return Err(StoreError::Conflict {
+                stream: w.stream_id.to_string(),
+                expected_version: w.expected_version,
+            });
+        }
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, occurred_at, \
+                 correlation_id, causation_id, payload, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .map_err(sql_err)?;
+        for e in &w.events {
+            stmt.execute(params![
+                e.stream_id.as_str(),
+                i64::try_from(e.version).unwrap_or(i64::MAX),
+                e.event_id.to_string(),
+                e.event_type,
+                e.schema_version,
+                i64::try_from(e.occurred_at.as_millis()).unwrap_or(i64::MAX),
+                e.correlation_id,
+                e.causation_id,
+                e.payload,
+                e.prev_hash,
+                e.hash,
+            ])
+            .map_err(|err| match err {
+                // The unique (stream, version) key is the final arbiter.
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    StoreError::Conflict {
+                        stream: w.stream_id.to_string(),
+                        expected_version: w.expected_version,
+                    }
+                }
+                other => sql_err(other),
+            })?;
+            last = conn.last_insert_rowid();
+        }
+    }
+    Ok(last)
+}
+
+impl SqliteEventStore {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            head: Arc::new(watch::Sender::new(0)),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// A receiver that changes whenever events are committed (its value: the last position).
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+
+    fn committed(&self, position: i64) {
+        if position > 0 {
+            self.head.send_if_modified(|p| {
+                if position > *p {
+                    *p = position;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+
+    /// Events after global `position`, at most `limit` (the change feed).
+    pub async fn read_after(&self, position: i64, limit: usize) -> Result<Vec<(i64, RecordedEvent)>, StoreError> {
+        self.db
+            .read(move |c| events_after(c, position, limit))
+            .await
+            .map_err(db_err)
+    }
+
+    /// Every stream id with its number of events (for replay and audits).
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        self.db
+            .read(|c| c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(db_err)
+    }
+}
+
+impl EventStore for SqliteEventStore {
+    async fn read_stream(&self, stream: &StreamId, after_version: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stream = stream.as_str().to_owned();
+        self.db
+            .read(move |c| stream_events(c, &stream, after_version))
+            .await
+            .map_err(db_err)
+    }
+
+    async fn read_heads(&self, streams: &[StreamId]) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
+        let streams: Vec<String> = streams.iter().map(|s| s.as_str().to_owned()).collect();
+        self.db
+            .read(move |c| streams.iter().map(|s| stream_head(c, s)).collect())
+            .await
+            .map_err(db_err)
+    }
+
+    async fn append(&self, writes: Vec<StreamWrite>) -> Result<(), StoreError> {
+        if writes.iter().all(|w| w.events.is_empty()) {
+            return Ok(());
+        }
+        match self.db.write(move |c| append_on(c, &writes)).await {
+            Ok(pos) => {
+                self.committed(pos);
+                Ok(())
+            }
+            Err(WriteError::Job(e)) => Err(e),
+            Err(WriteError::Db(e)) => Err(db_err(e)),
+        }
+    }
+
+    /// Runs the whole read-decide-append inside the writer's transaction: no other writer can
+    /// come between the read and the append, so it never conflicts (the flash-sale case).
+    async fn decide_and_append<T, E, F>(&self, streams: Vec<StreamId>, mut decide: F) -> Result<T, DecideError<E>>
+    where
+        F: FnMut(&[Option<RecordedEvent>]) -> Result<(Vec<StreamWrite>, T), E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let result = self
+            .db
+            .write(move |c| {
+                let heads = streams
+                    .iter()
+                    .map(|s| stream_head(c, s.as_str()))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(|e| DecideError::Store(StoreError::Unavailable(e.to_string())))?;
+                let (writes, outcome) = decide(&heads).map_err(DecideError::Refused)?;
+                let pos = if writes.iter().all(|w| w.events.is_empty()) {
+                    0
+                } else {
+                    append_on(c, &writes).map_err(DecideError::Store)?
+                };
+                Ok((pos, outcome))
+            })
+            .await;
+        match result {
+            Ok((pos, outcome)) => {
+                self.committed(pos);
+                Ok(outcome)
+            }
+            Err(WriteError::Job(e)) => Err(e),
+            Err(WriteError::Db(e)) => Err(DecideError::Store(db_err(e))),
+        }
+    }
+}

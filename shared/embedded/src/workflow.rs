@@ -1,0 +1,278 @@
+//! Durable workflow executions: the local stand-in for Step Functions.
+//!
+//! An execution is a row named by the order id (so the same order never runs twice at once);
+//! after every state the current state and data are written, so a restart resumes every
+//! RUNNING execution where it was. The states themselves run in `order-workflow`'s
+//! interpreter on the same definition CloudFormation deploys.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use order_app::gateway::SimulatedGateway;
+use order_domain::OrderId;
+use order_domain::ports::{Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter};
+use order_workflow::{ExecutionContext, RunOptions, StateMachine, Transition, step};
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::db::{Db, now_ms};
+use crate::functions::{LocalFunctions, substitutions};
+use crate::outbox::OutboxNotifier;
+use crate::store::SqliteEventStore;
+
+/// The state machine definition: the same file the template deploys.
+pub const DEFINITION: &str = include_str!("../../workflow/order-processing.asl.json");
+pub const STATE_MACHINE_NAME: &str = "OrderProcessingStateMachine";
+
+/// Parses the definition with the local substitutions.
+pub fn state_machine() -> Result<StateMachine, order_workflow::DefinitionError> {
+    StateMachine::from_json(DEFINITION, &substitutions())
+}
+
+/// Starts executions (StartExecution).
+#[derive(Clone)]
+pub struct LocalWorkflow {
+    db: Db,
+    start_at: String,
+    wake: mpsc::UnboundedSender<String>,
+}
+
+impl WorkflowStarter for LocalWorkflow {
+    async fn start(&self, order_id: OrderId, input: Value) -> Result<StartOutcome, PortError> {
+        let name = order_id.to_string();
+        let (n, start_at) = (name.clone(), self.start_at.clone());
+        let inserted = self
+            .db
+            .write(move |c| {
+                let now = now_ms();
+                let text = input.to_string();
+                c.prepare_cached(
+                    "INSERT OR IGNORE INTO executions (name, status, current_state, data, input, started_at, updated_at) \
+                     VALUES (?1, 'RUNNING', ?2, ?3, ?3, ?4, ?4)",
+                )?
+                .execute(params![n, start_at, text, now])
+            })
+            .await
+            .map_err(|e| PortError(format!("start execution: {e:?}")))?;
+        if inserted == 1 {
+            let _ = self.wake.send(name);
+            Ok(StartOutcome::Started)
+        } else {
+            Ok(StartOutcome::AlreadyStarted)
+        }
+    }
+}
+
+/// Runs executions to their end, resuming RUNNING ones at start.
+pub struct Runner {
+    db: Db,
+    machine: Arc<StateMachine>,
+    store: SqliteEventStore,
+    notifier: OutboxNotifier,
+    options: Arc<RunOptions>,
+    rx: mpsc::UnboundedReceiver<String>,
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    slots: Arc<Semaphore>,
+}
+
+/// Creates the starter and its runner.
+pub fn local_workflow(
+    db: Db,
+    store: SqliteEventStore,
+    notifier: OutboxNotifier,
+    interval_scale: f64,
+    max_concurrent: usize,
+) -> Result<(LocalWorkflow, Runner), order_workflow::DefinitionError> {
+    let machine = Arc::new(state_machine()?);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let starter = LocalWorkflow {
+        db: db.clone(),
+        start_at: machine.start_at().to_owned(),
+        wake: tx,
+    };
+    let runner = Runner {
+        db,
+        machine,
+        store,
+        notifier,
+        options: Arc::new(RunOptions { interval_scale }),
+        rx,
+        in_flight: Arc::new(Mutex::new(HashSet::new())),
+        slots: Arc::new(Semaphore::new(max_concurrent)),
+    };
+    Ok((starter, runner))
+}
+
+struct Row {
+    status: String,
+    state: Option<String>,
+    data: String,
+    started_at: i64,
+}
+
+impl Runner {
+    /// Runs until `shutdown` turns true. Executions in flight then stop between states (their
+    /// progress is saved) and resume on the next start.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let resumable: Vec<String> = self
+            .db
+            .read(|c| {
+                let mut s = c.prepare("SELECT name FROM executions WHERE status = 'RUNNING' ORDER BY started_at")?;
+                s.query_map([], |r| r.get(0))?.collect()
+            })
+            .await
+            .unwrap_or_default();
+        if !resumable.is_empty() {
+            tracing::info!(count = resumable.len(), "resuming running executions");
+        }
+        for name in resumable {
+            self.spawn(name, shutdown.clone());
+        }
+        loop {
+            tokio::select! {
+                name = self.rx.recv() => match name {
+                    Some(name) => self.spawn(name, shutdown.clone()),
+                    None => break,
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    fn spawn(&self, name: String, shutdown: watch::Receiver<bool>) {
+        {
+            let Ok(mut set) = self.in_flight.lock() else { return };
+            if !set.insert(name.clone()) {
+                return;
+            }
+        }
+        let exec = Execution {
+            db: self.db.clone(),
+            machine: Arc::clone(&self.machine),
+            functions: LocalFunctions {
+                store: self.store.clone(),
+                gateway: SimulatedGateway,
+                notifier: self.notifier.clone(),
+                execution: name.clone(),
+            },
+            notifier: self.notifier.clone(),
+            options: Arc::clone(&self.options),
+            name,
+        };
+        let (in_flight, slots) = (Arc::clone(&self.in_flight), Arc::clone(&self.slots));
+        tokio::spawn(async move {
+            let Ok(_permit) = slots.acquire_owned().await else { return };
+            let name = exec.name.clone();
+            exec.drive(shutdown).await;
+            if let Ok(mut set) = in_flight.lock() {
+                set.remove(&name);
+            }
+        });
+    }
+}
+
+struct Execution {
+    db: Db,
+    machine: Arc<StateMachine>,
+    functions: LocalFunctions,
+    notifier: OutboxNotifier,
+    options: Arc<RunOptions>,
+    name: String,
+}
+
+impl Execution {
+    #[tracing::instrument(skip_all, fields(order_id = %self.name))]
+    async fn drive(self, shutdown: watch::Receiver<bool>) {
+        let name = self.name.clone();
+        let row = self
+            .db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT status, current_state, data, started_at FROM executions WHERE name = ?1",
+                    [&name],
+                    |r| Ok(Row { status: r.get(0)?, state: r.get(1)?, data: r.get(2)?, started_at: r.get(3)? }),
+                )
+                .optional()
+            })
+            .await;
+        let Ok(Some(row)) = row else {
+            tracing::error!("execution row not found");
+            return;
+        };
+        if row.status != "RUNNING" {
+            return;
+        }
+        let Some(mut state) = row.state else { return };
+        let mut data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
+        let ctx = ExecutionContext {
+            execution_id: format!("arn:aws:states:local:000000000000:execution:{STATE_MACHINE_NAME}:{}", self.name),
+            execution_name: self.name.clone(),
+            state_machine_name: STATE_MACHINE_NAME.into(),
+            start_time: order_domain::Timestamp::from_millis(u64::try_from(row.started_at).unwrap_or(0)).to_rfc3339(),
+        };
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let t = step(&self.machine, &state, data, &ctx, &self.functions, &self.options).await;
+            tracing::debug!(state = %state, ?t, "state finished");
+            let saved = self.save(&t).await;
+            if let Err(e) = saved {
+                // Progress not saved: stop here; the execution resumes from its last saved state.
+                tracing::error!(error = %e, "could not save execution progress");
+                return;
+            }
+            match t {
+                Transition::Next { state: next, output } => {
+                    state = next;
+                    data = output;
+                }
+                Transition::Succeeded { .. } => return,
+                Transition::Failed { error, cause } => {
+                    tracing::warn!(%error, %cause, "execution failed");
+                    self.alarm(&error, &cause).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn save(&self, t: &Transition) -> Result<(), String> {
+        let name = self.name.clone();
+        let (status, state, data, error, cause) = match t {
+            Transition::Next { state, output } => ("RUNNING", Some(state.clone()), output.to_string(), None, None),
+            Transition::Succeeded { output } => ("SUCCEEDED", None, output.to_string(), None, None),
+            Transition::Failed { error, cause } => {
+                ("FAILED", None, "null".to_owned(), Some(error.clone()), Some(cause.clone()))
+            }
+        };
+        self.db
+            .write(move |c| {
+                c.prepare_cached(
+                    "UPDATE executions SET status = ?2, current_state = ?3, data = CASE WHEN ?2 = 'FAILED' THEN data ELSE ?4 END, \
+                     error = ?5, cause = ?6, transitions = transitions + 1, updated_at = ?7 WHERE name = ?1 AND status = 'RUNNING'",
+                )?
+                .execute(params![name, status, state, data, error, cause, now_ms()])
+                .map(|_| ())
+            })
+            .await
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// OrderProcessingWorkflowFailureAlarm's local stand-in: one critical alert per failed execution.
+    async fn alarm(&self, error: &str, cause: &str) {
+        let n = Notification {
+            dedup_id: format!("workflow-failed-{}", self.name),
+            subject: format!("ALARM: OrderProcessingWorkflowFailureAlarm (execution {})", self.name),
+            body: format!(
+                "The execution {} of {STATE_MACHINE_NAME} failed.\nError: {error}\nCause: {cause}\n",
+                self.name
+            ),
+            recipients: vec![],
+        };
+        if let Err(e) = self.notifier.publish(Topic::CriticalAlerts, n).await {
+            tracing::error!(error = %e, "could not send the workflow failure alarm");
+        }
+    }
+}
