@@ -1,1 +1,52 @@
+//! The HTTP API of the order pipeline: one axum [`Router`], generic over the ports, so the
+//! local server and the Lambda behind API Gateway serve exactly the same handlers.
+//!
+//! # Layout
+//! - [`router`]: the routes and the [`Backend`] bundle of ports they need.
+//! - [`body`]: parsing and validating POST /orders bodies into domain values.
+//! - [`error`]: the one JSON error shape, `{"error":{"code","message","field"?}}`.
+//!
+//! Contract: `POST /orders` → 202 `{"orderId","status":"PLACED"}`; `GET /orders/{id}`;
+//! `GET /orders/{id}/events`; `GET /inventory/{productId}`; `GET /health`.
 
+pub mod body;
+pub mod error;
+mod handlers;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use order_app::ReadModels;
+use order_domain::ports::{EventStore, IdempotencyStore, OrderQueue};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The ports the API needs.
+pub trait Backend: Send + Sync + 'static {
+    type Store: EventStore;
+    type Queue: OrderQueue;
+    type Idempotency: IdempotencyStore;
+    type Reads: ReadModels;
+
+    fn store(&self) -> &Self::Store;
+    fn queue(&self) -> &Self::Queue;
+    fn idempotency(&self) -> &Self::Idempotency;
+    fn reads(&self) -> &Self::Reads;
+}
+
+/// The API's routes over `backend`.
+pub fn router<B: Backend>(backend: Arc<B>) -> Router {
+    Router::new()
+        .route("/health", get(handlers::health))
+        .route("/orders", post(handlers::place_order::<B>))
+        .route("/orders/{id}", get(handlers::get_order::<B>))
+        .route("/orders/{id}/events", get(handlers::get_order_events::<B>))
+        .route("/inventory/{product_id}", get(handlers::get_inventory::<B>))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(backend)
+}

@@ -49,7 +49,9 @@ impl PaymentGateway for SimulatedGateway {
             }),
             "tok_gateway_down" => Err(GatewayUnavailable("simulated outage".into())),
             "tok_decline" => declined("card_declined", "the card was declined"),
-            "tok_insufficient_funds" => declined("insufficient_funds", "the card has insufficient funds"),
+            "tok_insufficient_funds" => {
+                declined("insufficient_funds", "the card has insufficient funds")
+            }
             _ => declined("invalid_token", "the payment token is not recognised"),
         }
     }

@@ -25,8 +25,12 @@ pub fn terminal_bus_events(records: &[RecordedEvent]) -> Vec<BusEvent> {
                 return None;
             };
             let detail = match &e {
-                OrderEvent::OrderCompleted(c) => json!({ "orderId": order_id, "status": "COMPLETED", "total": c.total }),
-                OrderEvent::OrderFailed(f) => json!({ "orderId": order_id, "status": "FAILED", "reason": f.reason }),
+                OrderEvent::OrderCompleted(c) => {
+                    json!({ "orderId": order_id, "status": "COMPLETED", "total": c.total })
+                }
+                OrderEvent::OrderFailed(f) => {
+                    json!({ "orderId": order_id, "status": "FAILED", "reason": f.reason })
+                }
                 _ => return None,
             };
             let mut detail = detail;
@@ -69,7 +73,9 @@ pub async fn confirm_order<S: EventStore, N: Notifier>(
         .ok_or(ConfirmError::Malformed)?;
     tracing::Span::current().record("order_id", tracing::field::display(order_id));
     let (order, _) = load(store, order_id).await?;
-    let (Some(placed), Some(validated), Some(completed)) = (&order.placed, &order.validated, &order.completed) else {
+    let (Some(placed), Some(validated), Some(completed)) =
+        (&order.placed, &order.validated, &order.completed)
+    else {
         tracing::warn!("confirmation for an order that is not completed: ignored");
         return Ok(false);
     };

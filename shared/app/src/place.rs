@@ -90,7 +90,13 @@ where
         None => OrderId::generate(),
         Some(key) => {
             let claim = idempotency
-                .claim(key, &request.fingerprint(), OrderId::generate(), now, IDEMPOTENCY_LEASE_MS)
+                .claim(
+                    key,
+                    &request.fingerprint(),
+                    OrderId::generate(),
+                    now,
+                    IDEMPOTENCY_LEASE_MS,
+                )
                 .await?;
             match claim {
                 Claim::Claimed { order_id } => order_id,
@@ -109,7 +115,11 @@ where
     let result = append_and_enqueue(store, queue, &request, order_id, request_id, now).await;
     if let Some(key) = idempotency_key {
         match &result {
-            Ok(()) => idempotency.complete(key, Timestamp::now(), IDEMPOTENCY_TTL_MS).await?,
+            Ok(()) => {
+                idempotency
+                    .complete(key, Timestamp::now(), IDEMPOTENCY_TTL_MS)
+                    .await?
+            }
             Err(_) => {
                 if let Err(e) = idempotency.release(key).await {
                     tracing::warn!(error = %e, "could not release idempotency key");

@@ -9,7 +9,10 @@ use order_read_models::{InventoryView, OrderView};
 
 /// Reads of the projected read models.
 pub trait ReadModels: Send + Sync + 'static {
-    fn get_order(&self, id: OrderId) -> impl Future<Output = Result<Option<OrderView>, PortError>> + Send;
+    fn get_order(
+        &self,
+        id: OrderId,
+    ) -> impl Future<Output = Result<Option<OrderView>, PortError>> + Send;
     fn get_inventory(
         &self,
         id: &ProductId,
@@ -41,6 +44,9 @@ pub async fn get_order<S: EventStore, R: ReadModels>(
 }
 
 /// The order's events in version order (empty for an unknown order).
-pub async fn get_order_events<S: EventStore>(store: &S, id: OrderId) -> Result<Vec<RecordedEvent>, QueryError> {
+pub async fn get_order_events<S: EventStore>(
+    store: &S,
+    id: OrderId,
+) -> Result<Vec<RecordedEvent>, QueryError> {
     Ok(store.read_stream(&id.stream(), 0).await?)
 }

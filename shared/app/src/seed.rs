@@ -18,17 +18,25 @@ pub struct SeedProduct {
 }
 
 /// Adds every product that does not exist yet; returns how many were added.
-pub async fn seed_inventory<S: EventStore>(store: &S, products: &[SeedProduct]) -> Result<usize, StoreError> {
+pub async fn seed_inventory<S: EventStore>(
+    store: &S,
+    products: &[SeedProduct],
+) -> Result<usize, StoreError> {
     let mut added = 0;
     for p in products {
         let item = p.clone();
         let result = store
             .decide_and_append(vec![p.product_id.stream()], move |heads| {
                 let existing = match heads.first().and_then(Option::as_ref) {
-                    Some(h) => Some(ProductState::from_head(h).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+                    Some(h) => Some(
+                        ProductState::from_head(h)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    ),
                     None => None,
                 };
-                let Some(event) = product::seed(existing.as_ref(), &item.name, item.price, item.stock) else {
+                let Some(event) =
+                    product::seed(existing.as_ref(), &item.name, item.price, item.stock)
+                else {
                     return Ok((vec![], false));
                 };
                 let meta = EventMeta {
@@ -36,7 +44,13 @@ pub async fn seed_inventory<S: EventStore>(store: &S, products: &[SeedProduct]) 
                     causation_id: "seed".into(),
                     occurred_at: Timestamp::now(),
                 };
-                let write = seal(&item.product_id.stream(), 0, order_domain::GENESIS_HASH, [event.encode()], &meta);
+                let write = seal(
+                    &item.product_id.stream(),
+                    0,
+                    order_domain::GENESIS_HASH,
+                    [event.encode()],
+                    &meta,
+                );
                 Ok((vec![write], true))
             })
             .await;

@@ -24,8 +24,12 @@ pub enum StartError {
 
 /// Starts the order's execution. A redelivered message finds it already started: success.
 #[tracing::instrument(skip_all)]
-pub async fn start_order_processing<W: WorkflowStarter>(workflow: &W, body: &str) -> Result<StartOutcome, StartError> {
-    let msg: OrderMessage = serde_json::from_str(body).map_err(|e| StartError::Poison(e.to_string()))?;
+pub async fn start_order_processing<W: WorkflowStarter>(
+    workflow: &W,
+    body: &str,
+) -> Result<StartOutcome, StartError> {
+    let msg: OrderMessage =
+        serde_json::from_str(body).map_err(|e| StartError::Poison(e.to_string()))?;
     let outcome = workflow
         .start(msg.order_id, json!({ "orderId": msg.order_id }))
         .await?;

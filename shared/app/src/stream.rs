@@ -3,7 +3,9 @@
 use order_domain::events::DecodeError;
 use order_domain::order::{Decision, Order};
 use order_domain::ports::{EventStore, StoreError};
-use order_domain::{EventMeta, OrderEvent, OrderId, RecordedEvent, StreamId, StreamWrite, Timestamp};
+use order_domain::{
+    EventMeta, OrderEvent, OrderId, RecordedEvent, StreamId, StreamWrite, Timestamp,
+};
 
 /// How many times a decision is retaken after losing a race on the order's stream.
 pub const MAX_CONFLICT_RETRIES: usize = 8;
@@ -26,9 +28,9 @@ pub fn seal<'a>(
 ) -> StreamWrite {
     let mut out: Vec<RecordedEvent> = Vec::new();
     for e in events {
-        let (v, prev) = out
-            .last()
-            .map_or((version, head_hash.to_owned()), |last| (last.version, last.hash.clone()));
+        let (v, prev) = out.last().map_or((version, head_hash.to_owned()), |last| {
+            (last.version, last.hash.clone())
+        });
         out.push(RecordedEvent::seal(stream.clone(), v, &prev, e, meta));
     }
     StreamWrite {
@@ -50,7 +52,10 @@ pub fn meta_for(order_id: OrderId, history: &[RecordedEvent]) -> EventMeta {
 }
 
 /// Reads and folds an order's stream.
-pub async fn load<S: EventStore>(store: &S, id: OrderId) -> Result<(Order, Vec<RecordedEvent>), LoadError> {
+pub async fn load<S: EventStore>(
+    store: &S,
+    id: OrderId,
+) -> Result<(Order, Vec<RecordedEvent>), LoadError> {
     let history = store.read_stream(&id.stream(), 0).await?;
     let order = Order::from_history(&history)?;
     Ok((order, history))

@@ -174,7 +174,9 @@ impl Db {
             .map_err(|_| WriteError::Db(DbError::Closed))?
             .clone()
             .ok_or(WriteError::Db(DbError::Closed))?;
-        sender.send(job).map_err(|_| WriteError::Db(DbError::Closed))?;
+        sender
+            .send(job)
+            .map_err(|_| WriteError::Db(DbError::Closed))?;
         rx.await.map_err(|_| WriteError::Db(DbError::Closed))?
     }
 
@@ -261,11 +263,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
         let ok = db.write(|c| {
-            c.execute("INSERT INTO alarms (name, state, updated_at) VALUES ('a', 'OK', 0)", [])
-                .map(|_| ())
+            c.execute(
+                "INSERT INTO alarms (name, state, updated_at) VALUES ('a', 'OK', 0)",
+                [],
+            )
+            .map(|_| ())
         });
         let bad = db.write(|c| {
-            c.execute("INSERT INTO alarms (name, state, updated_at) VALUES ('b', 'OK', 0)", [])?;
+            c.execute(
+                "INSERT INTO alarms (name, state, updated_at) VALUES ('b', 'OK', 0)",
+                [],
+            )?;
             Err::<(), rusqlite::Error>(rusqlite::Error::QueryReturnedNoRows)
         });
         let (ok, bad) = tokio::join!(ok, bad);

@@ -61,7 +61,10 @@ impl LocalFunctions {
             "process-payment" => tasks::process_payment(&self.store, &self.gateway, input).await,
             "update-inventory" => tasks::update_inventory(&self.store, input).await,
             "order-failed" => tasks::order_failed(&self.store, &self.gateway, input).await,
-            other => Err(TaskError::new("Lambda.ResourceNotFoundException", format!("no function {other}"))),
+            other => Err(TaskError::new(
+                "Lambda.ResourceNotFoundException",
+                format!("no function {other}"),
+            )),
         }
     }
 }
@@ -81,7 +84,10 @@ impl TaskInvoker for LocalFunctions {
                 Ok(json!({ "Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST" }))
             }
             SNS_PUBLISH => {
-                let topic_arn = input.get("TopicArn").and_then(Value::as_str).unwrap_or_default();
+                let topic_arn = input
+                    .get("TopicArn")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let topic = Topic::all()
                     .into_iter()
                     .find(|t| topic_arn.strip_prefix(LOCAL_TOPIC_ARN) == Some(t.name()))
@@ -89,7 +95,13 @@ impl TaskInvoker for LocalFunctions {
                         error: "SNS.NotFoundException".into(),
                         cause: format!("no topic {topic_arn}"),
                     })?;
-                let text = |k: &str| input.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                let text = |k: &str| {
+                    input
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 self.notifier
                     .publish(
                         topic,

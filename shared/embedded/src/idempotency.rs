@@ -67,9 +67,11 @@ impl IdempotencyStore for SqliteIdempotency {
         let expires = ms(now).saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
         self.db
             .write(move |c| {
-                c.prepare_cached("UPDATE idempotency SET state = 'COMPLETED', expires_at = ?2 WHERE key = ?1")?
-                    .execute(params![key, expires])
-                    .map(|_| ())
+                c.prepare_cached(
+                    "UPDATE idempotency SET state = 'COMPLETED', expires_at = ?2 WHERE key = ?1",
+                )?
+                .execute(params![key, expires])
+                .map(|_| ())
             })
             .await
             .map_err(|e| PortError(format!("idempotency store: {e:?}")))
@@ -104,11 +106,29 @@ mod tests {
         let s = SqliteIdempotency::new(db.clone());
         let now = Timestamp::now();
         let id = OrderId::generate();
-        assert_eq!(s.claim("k", "f1", id, now, 30_000).await.unwrap(), Claim::Claimed { order_id: id });
-        assert_eq!(s.claim("k", "f1", OrderId::generate(), now, 30_000).await.unwrap(), Claim::InProgress);
+        assert_eq!(
+            s.claim("k", "f1", id, now, 30_000).await.unwrap(),
+            Claim::Claimed { order_id: id }
+        );
+        assert_eq!(
+            s.claim("k", "f1", OrderId::generate(), now, 30_000)
+                .await
+                .unwrap(),
+            Claim::InProgress
+        );
         s.complete("k", now, 60_000).await.unwrap();
-        assert_eq!(s.claim("k", "f1", OrderId::generate(), now, 30_000).await.unwrap(), Claim::Completed { order_id: id });
-        assert_eq!(s.claim("k", "f2", OrderId::generate(), now, 30_000).await.unwrap(), Claim::Mismatch);
+        assert_eq!(
+            s.claim("k", "f1", OrderId::generate(), now, 30_000)
+                .await
+                .unwrap(),
+            Claim::Completed { order_id: id }
+        );
+        assert_eq!(
+            s.claim("k", "f2", OrderId::generate(), now, 30_000)
+                .await
+                .unwrap(),
+            Claim::Mismatch
+        );
         db.close();
     }
 
@@ -118,9 +138,14 @@ mod tests {
         let db = Db::open(&dir.path().join("i.db"), Durability::Normal).unwrap();
         let s = SqliteIdempotency::new(db.clone());
         let id = OrderId::generate();
-        s.claim("k", "f", id, Timestamp::now(), 30_000).await.unwrap();
+        s.claim("k", "f", id, Timestamp::now(), 30_000)
+            .await
+            .unwrap();
         s.release("k").await.unwrap();
-        let again = s.claim("k", "f", OrderId::generate(), Timestamp::now(), 30_000).await.unwrap();
+        let again = s
+            .claim("k", "f", OrderId::generate(), Timestamp::now(), 30_000)
+            .await
+            .unwrap();
         assert_eq!(again, Claim::Claimed { order_id: id });
         db.close();
     }

@@ -39,7 +39,13 @@ fn one_line(text: &str) -> String {
 /// Keeps a file name to `[A-Za-z0-9_-]`.
 fn file_name(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(120)
         .collect()
 }
@@ -47,7 +53,8 @@ fn file_name(id: &str) -> String {
 impl OutboxNotifier {
     pub fn new(outbox_dir: &Path, subscriber: &Email) -> Result<Self, PortError> {
         for topic in Topic::all() {
-            std::fs::create_dir_all(outbox_dir.join(topic.name())).map_err(|e| PortError(e.to_string()))?;
+            std::fs::create_dir_all(outbox_dir.join(topic.name()))
+                .map_err(|e| PortError(e.to_string()))?;
         }
         let from = "order-pipeline@orders.local"
             .parse::<lettre::Address>()
@@ -89,7 +96,9 @@ impl OutboxNotifier {
 
 impl Notifier for OutboxNotifier {
     async fn publish(&self, topic: Topic, message: Notification) -> Result<(), PortError> {
-        let path = self.topic_dir(topic).join(format!("{}.eml", file_name(&message.dedup_id)));
+        let path = self
+            .topic_dir(topic)
+            .join(format!("{}.eml", file_name(&message.dedup_id)));
         if path.exists() {
             tracing::debug!(topic = topic.name(), dedup_id = %message.dedup_id, "duplicate notification dropped");
             return Ok(());
@@ -127,12 +136,18 @@ mod tests {
         };
         n.publish(Topic::OrderAlerts, msg.clone()).await.unwrap();
         n.publish(Topic::OrderAlerts, msg).await.unwrap();
-        let files: Vec<_> = std::fs::read_dir(n.topic_dir(Topic::OrderAlerts)).unwrap().collect();
+        let files: Vec<_> = std::fs::read_dir(n.topic_dir(Topic::OrderAlerts))
+            .unwrap()
+            .collect();
         assert_eq!(files.len(), 1);
-        let text = std::fs::read_to_string(n.topic_dir(Topic::OrderAlerts).join("01JX.eml")).unwrap();
+        let text =
+            std::fs::read_to_string(n.topic_dir(Topic::OrderAlerts).join("01JX.eml")).unwrap();
         assert!(text.contains("To: jane@example.com"));
         assert!(text.contains("Cc: ops@example.com"));
         assert!(text.contains("Message-ID: <01JX@orders.local>"));
-        assert!(!text.contains("\r\nBcc:"), "a line break in a subject must not make a header");
+        assert!(
+            !text.contains("\r\nBcc:"),
+            "a line break in a subject must not make a header"
+        );
     }
 }

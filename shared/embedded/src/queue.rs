@@ -74,7 +74,11 @@ impl SqliteQueue {
 
     /// Receives up to `max` visible messages, hiding each for `visibility_ms`. Messages received
     /// `max_receives` times already go to the DLQ instead.
-    pub async fn receive(&self, max: usize, visibility_ms: i64) -> Result<Vec<Received>, PortError> {
+    pub async fn receive(
+        &self,
+        max: usize,
+        visibility_ms: i64,
+    ) -> Result<Vec<Received>, PortError> {
         let (queue, dlq, max_receives) = (self.name, self.dlq, self.max_receives);
         self.db
             .write(move |c| receive_on(c, queue, dlq, max_receives, max, visibility_ms))
@@ -100,9 +104,11 @@ impl SqliteQueue {
         let (id, receipt) = (message.id, message.receipt.clone());
         self.db
             .write(move |c| {
-                c.prepare_cached("UPDATE queue_messages SET visible_at = ?3 WHERE id = ?1 AND receipt = ?2")?
-                    .execute(params![id, receipt, now_ms() + delay_ms])
-                    .map(|_| ())
+                c.prepare_cached(
+                    "UPDATE queue_messages SET visible_at = ?3 WHERE id = ?1 AND receipt = ?2",
+                )?
+                .execute(params![id, receipt, now_ms() + delay_ms])
+                .map(|_| ())
             })
             .await
             .map_err(|e| port(format!("{e:?}")))
@@ -120,9 +126,18 @@ impl SqliteQueue {
                         .map(|n| u64::try_from(n).unwrap_or(0))
                 };
                 Ok((
-                    count("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2", queue)?,
-                    count("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2", queue)?,
-                    count("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND ?2 = ?2", dlq)?,
+                    count(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2",
+                        queue,
+                    )?,
+                    count(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2",
+                        queue,
+                    )?,
+                    count(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND ?2 = ?2",
+                        dlq,
+                    )?,
                 ))
             })
             .await
@@ -166,7 +181,12 @@ fn receive_on(
                 "UPDATE queue_messages SET queue = ?2, visible_at = ?3, receive_count = 0, receipt = NULL WHERE id = ?1",
             )?
             .execute(params![id, dlq, now])?;
-            tracing::warn!(message_id = id, queue, receives = count, "message moved to the dead-letter queue");
+            tracing::warn!(
+                message_id = id,
+                queue,
+                receives = count,
+                "message moved to the dead-letter queue"
+            );
             continue;
         }
         let receipt = ulid::Ulid::generate().to_string();
@@ -203,12 +223,18 @@ mod tests {
         q.send("m".into()).await.unwrap();
         let first = q.receive(10, 60_000).await.unwrap();
         assert_eq!(first.len(), 1);
-        assert!(q.receive(10, 60_000).await.unwrap().is_empty(), "hidden while in flight");
+        assert!(
+            q.receive(10, 60_000).await.unwrap().is_empty(),
+            "hidden while in flight"
+        );
         // Visibility 0: visible again at once.
         q.retry_after(&first[0], 0).await.unwrap();
         let second = q.receive(10, 0).await.unwrap();
         assert_eq!(second[0].receive_count, 2);
-        assert!(!q.delete(&first[0]).await.unwrap(), "a stale receipt deletes nothing");
+        assert!(
+            !q.delete(&first[0]).await.unwrap(),
+            "a stale receipt deletes nothing"
+        );
         // A third receive exceeds max_receives = 2: the message goes to the DLQ.
         assert!(q.receive(10, 0).await.unwrap().is_empty());
         assert_eq!(q.depth().await.unwrap(), (0, 0, 1));

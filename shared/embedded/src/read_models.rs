@@ -34,7 +34,11 @@ impl SqliteReadModels {
     }
 
     /// Order ids whose status is PLACED and unchanged for `older_than_ms`, with no execution.
-    pub async fn stuck_placed_orders(&self, older_than_ms: i64, limit: usize) -> Result<Vec<OrderId>, PortError> {
+    pub async fn stuck_placed_orders(
+        &self,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, PortError> {
         self.db
             .read(move |c| {
                 let mut s = c.prepare_cached(
@@ -54,7 +58,9 @@ impl SqliteReadModels {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 fn encode<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
@@ -142,28 +148,36 @@ impl Projection {
     /// Applies one delivered record with the shared pure step (skip seen, refetch past a gap).
     pub fn apply(self, c: &Connection, record: &RecordedEvent) -> rusqlite::Result<()> {
         let stream = record.stream_id.as_str();
-        let bad = |e: order_domain::events::DecodeError| rusqlite::Error::ToSqlConversionFailure(e.into());
+        let bad = |e: order_domain::events::DecodeError| {
+            rusqlite::Error::ToSqlConversionFailure(e.into())
+        };
         match self {
             Self::OrderStatus => {
-                let Some(id) = record.stream_id.order_id() else { return Ok(()) };
+                let Some(id) = record.stream_id.order_id() else {
+                    return Ok(());
+                };
                 let current = get_order_view(c, &id.to_string())?;
                 let next = match OrderView::step(current.as_ref(), record).map_err(bad)? {
                     Step::Apply(v) => Some(v),
                     Step::Skip => None,
                     Step::NeedHistory { after_version } => {
-                        OrderView::fold(current, &stream_events(c, stream, after_version)?).map_err(bad)?
+                        OrderView::fold(current, &stream_events(c, stream, after_version)?)
+                            .map_err(bad)?
                     }
                 };
                 next.map_or(Ok(()), |v| put_order_view(c, &v))
             }
             Self::Inventory => {
-                let Some(id) = record.stream_id.product_id() else { return Ok(()) };
+                let Some(id) = record.stream_id.product_id() else {
+                    return Ok(());
+                };
                 let current = get_inventory_view(c, id.as_str())?;
                 let next = match InventoryView::step(current.as_ref(), record).map_err(bad)? {
                     Step::Apply(v) => Some(v),
                     Step::Skip => None,
                     Step::NeedHistory { after_version } => {
-                        InventoryView::fold(current, &stream_events(c, stream, after_version)?).map_err(bad)?
+                        InventoryView::fold(current, &stream_events(c, stream, after_version)?)
+                            .map_err(bad)?
                     }
                 };
                 next.map_or(Ok(()), |v| put_inventory_view(c, &v))
@@ -172,7 +186,11 @@ impl Projection {
     }
 
     /// Applies a batch and moves the checkpoint to its last position, in the caller's transaction.
-    pub fn apply_batch(self, c: &Connection, batch: &[(i64, RecordedEvent)]) -> rusqlite::Result<()> {
+    pub fn apply_batch(
+        self,
+        c: &Connection,
+        batch: &[(i64, RecordedEvent)],
+    ) -> rusqlite::Result<()> {
         for (_, record) in batch {
             self.apply(c, record)?;
         }

@@ -83,7 +83,8 @@ impl Pipeline {
         let db = Db::open(&config.data_dir.join("orders.db"), config.durability)?;
         let store = SqliteEventStore::new(db.clone());
         let queue = SqliteQueue::orders(db.clone());
-        let notifier = OutboxNotifier::new(&config.data_dir.join("outbox"), &config.notification_email)?;
+        let notifier =
+            OutboxNotifier::new(&config.data_dir.join("outbox"), &config.notification_email)?;
         let added = seed_inventory(&store, &config.seed).await?;
         if added > 0 {
             tracing::info!(added, "seeded inventory");
@@ -111,7 +112,12 @@ impl Pipeline {
         workers.spawn(forwarder(store.clone(), bus, rx.clone()));
         workers.spawn(queue_consumer(queue.clone(), workflow.clone(), rx.clone()));
         let reads = SqliteReadModels::new(db.clone());
-        workers.spawn(sweeper(reads.clone(), queue.clone(), config.redrive_after, rx.clone()));
+        workers.spawn(sweeper(
+            reads.clone(),
+            queue.clone(),
+            config.redrive_after,
+            rx.clone(),
+        ));
         workers.spawn(alarms(db.clone(), queue.clone(), notifier.clone(), rx));
         Ok(Self {
             idempotency: SqliteIdempotency::new(db.clone()),
@@ -146,7 +152,9 @@ async fn catch_up(store: &SqliteEventStore, p: Projection) -> anyhow_like::Resul
     let mut position = db.read(move |c| checkpoint(c, p.name())).await?;
     loop {
         let batch = store.read_after(position, FEED_BATCH).await?;
-        let Some((last, _)) = batch.last() else { return Ok(position) };
+        let Some((last, _)) = batch.last() else {
+            return Ok(position);
+        };
         position = *last;
         db.write(move |c| p.apply_batch(c, &batch))
             .await
@@ -154,7 +162,11 @@ async fn catch_up(store: &SqliteEventStore, p: Projection) -> anyhow_like::Resul
     }
 }
 
-async fn projection_worker(store: SqliteEventStore, p: Projection, mut shutdown: watch::Receiver<bool>) {
+async fn projection_worker(
+    store: SqliteEventStore,
+    p: Projection,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut head = store.subscribe();
     let mut backoff = Duration::from_millis(50);
     loop {
@@ -232,7 +244,11 @@ async fn forwarder(store: SqliteEventStore, bus: LocalBus, mut shutdown: watch::
 
 /// StartOrderProcessing's local host: receive, start the execution, delete; a failure leaves
 /// the message to come back after a backoff (and, after five receives, to go to the DLQ).
-async fn queue_consumer(queue: SqliteQueue, workflow: LocalWorkflow, mut shutdown: watch::Receiver<bool>) {
+async fn queue_consumer(
+    queue: SqliteQueue,
+    workflow: LocalWorkflow,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let messages = match queue.receive(32, QUEUE_VISIBILITY_MS).await {
             Ok(m) => m,
@@ -243,7 +259,9 @@ async fn queue_consumer(queue: SqliteQueue, workflow: LocalWorkflow, mut shutdow
         };
         if messages.is_empty() {
             let wait = match queue.next_visible_at().await {
-                Ok(Some(at)) => Duration::from_millis(u64::try_from((at - now_ms()).clamp(1, 1000)).unwrap_or(1000)),
+                Ok(Some(at)) => Duration::from_millis(
+                    u64::try_from((at - now_ms()).clamp(1, 1000)).unwrap_or(1000),
+                ),
                 _ => Duration::from_secs(1),
             };
             tokio::select! {
@@ -265,7 +283,9 @@ async fn queue_consumer(queue: SqliteQueue, workflow: LocalWorkflow, mut shutdow
 async fn handle_message(queue: &SqliteQueue, workflow: &LocalWorkflow, m: &Received) {
     match start_order_processing(workflow, &m.body).await {
         Ok(_) => {}
-        Err(StartError::Poison(e)) => tracing::error!(message_id = m.id, error = %e, "poison message deleted"),
+        Err(StartError::Poison(e)) => {
+            tracing::error!(message_id = m.id, error = %e, "poison message deleted")
+        }
         Err(StartError::Workflow(e)) => {
             tracing::warn!(message_id = m.id, error = %e, "start failed; will retry");
             let delay = 100 * (1_i64 << m.receive_count.min(10));
@@ -280,7 +300,12 @@ async fn handle_message(queue: &SqliteQueue, workflow: &LocalWorkflow, m: &Recei
 
 /// Re-enqueues orders that stayed PLACED without an execution (a crash between the append and
 /// the enqueue). Starting is idempotent, so a false positive costs one no-op message.
-async fn sweeper(reads: SqliteReadModels, queue: SqliteQueue, after: Duration, mut shutdown: watch::Receiver<bool>) {
+async fn sweeper(
+    reads: SqliteReadModels,
+    queue: SqliteQueue,
+    after: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let every = (after / 3).clamp(Duration::from_millis(100), Duration::from_secs(10));
     let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
     loop {
@@ -303,12 +328,27 @@ async fn sweeper(reads: SqliteReadModels, queue: SqliteQueue, after: Duration, m
 }
 
 /// CloudWatch alarms' local stand-ins. An alarm notifies when it enters ALARM, once.
-async fn alarms(db: Db, queue: SqliteQueue, notifier: OutboxNotifier, mut shutdown: watch::Receiver<bool>) {
+async fn alarms(
+    db: Db,
+    queue: SqliteQueue,
+    notifier: OutboxNotifier,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         if let Ok((visible, _, dlq)) = queue.depth().await {
             let checks = [
-                ("OrdersQueueDepthAlarm", visible > QUEUE_DEPTH_ALARM_THRESHOLD, format!("OrdersQueue has {visible} visible messages (threshold {QUEUE_DEPTH_ALARM_THRESHOLD}).")),
-                ("OrdersDeadLetterQueueAlarm", dlq > 0, format!("OrdersDeadLetterQueue holds {dlq} messages.")),
+                (
+                    "OrdersQueueDepthAlarm",
+                    visible > QUEUE_DEPTH_ALARM_THRESHOLD,
+                    format!(
+                        "OrdersQueue has {visible} visible messages (threshold {QUEUE_DEPTH_ALARM_THRESHOLD})."
+                    ),
+                ),
+                (
+                    "OrdersDeadLetterQueueAlarm",
+                    dlq > 0,
+                    format!("OrdersDeadLetterQueue holds {dlq} messages."),
+                ),
             ];
             for (name, breaching, text) in checks {
                 set_alarm(&db, &notifier, name, breaching, text).await;
@@ -321,12 +361,20 @@ async fn alarms(db: Db, queue: SqliteQueue, notifier: OutboxNotifier, mut shutdo
     }
 }
 
-async fn set_alarm(db: &Db, notifier: &OutboxNotifier, name: &'static str, breaching: bool, text: String) {
+async fn set_alarm(
+    db: &Db,
+    notifier: &OutboxNotifier,
+    name: &'static str,
+    breaching: bool,
+    text: String,
+) {
     let new_state = if breaching { "ALARM" } else { "OK" };
     let changed = db
         .write(move |c| {
             let old: Option<String> = c
-                .query_row("SELECT state FROM alarms WHERE name = ?1", [name], |r| r.get(0))
+                .query_row("SELECT state FROM alarms WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             if old.as_deref().unwrap_or("OK") == new_state {
                 return Ok(false);

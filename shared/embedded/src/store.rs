@@ -51,11 +51,18 @@ pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
 }
 
 /// The stream's events after `after`, in version order, on any connection.
-pub fn stream_events(conn: &Connection, stream: &str, after: u64) -> rusqlite::Result<Vec<RecordedEvent>> {
+pub fn stream_events(
+    conn: &Connection,
+    stream: &str,
+    after: u64,
+) -> rusqlite::Result<Vec<RecordedEvent>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM events WHERE stream_id = ?1 AND version > ?2 ORDER BY version"
     ))?;
-    let rows = stmt.query_map(params![stream, i64::try_from(after).unwrap_or(i64::MAX)], row_to_event)?;
+    let rows = stmt.query_map(
+        params![stream, i64::try_from(after).unwrap_or(i64::MAX)],
+        row_to_event,
+    )?;
     rows.map(|r| r.map(|(_, e)| e)).collect()
 }
 
@@ -64,15 +71,24 @@ pub fn stream_head(conn: &Connection, stream: &str) -> rusqlite::Result<Option<R
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1"
     ))?;
-    stmt.query_row([stream], row_to_event).optional().map(|o| o.map(|(_, e)| e))
+    stmt.query_row([stream], row_to_event)
+        .optional()
+        .map(|o| o.map(|(_, e)| e))
 }
 
 /// Events after global position `after`, oldest first, at most `limit`.
-pub fn events_after(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<Vec<(i64, RecordedEvent)>> {
+pub fn events_after(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(i64, RecordedEvent)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
     ))?;
-    let rows = stmt.query_map(params![after, i64::try_from(limit).unwrap_or(i64::MAX)], row_to_event)?;
+    let rows = stmt.query_map(
+        params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
+        row_to_event,
+    )?;
     rows.collect()
 }
 
@@ -119,7 +135,9 @@ fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64, StoreErro
             ])
             .map_err(|err| match err {
                 // The unique (stream, version) key is the final arbiter.
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
                     StoreError::Conflict {
                         stream: w.stream_id.to_string(),
                         expected_version: w.expected_version,
@@ -164,7 +182,11 @@ impl SqliteEventStore {
     }
 
     /// Events after global `position`, at most `limit` (the change feed).
-    pub async fn read_after(&self, position: i64, limit: usize) -> Result<Vec<(i64, RecordedEvent)>, StoreError> {
+    pub async fn read_after(
+        &self,
+        position: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, RecordedEvent)>, StoreError> {
         self.db
             .read(move |c| events_after(c, position, limit))
             .await
@@ -182,7 +204,11 @@ impl SqliteEventStore {
 }
 
 impl EventStore for SqliteEventStore {
-    async fn read_stream(&self, stream: &StreamId, after_version: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let stream = stream.as_str().to_owned();
         self.db
             .read(move |c| stream_events(c, &stream, after_version))
@@ -190,7 +216,10 @@ impl EventStore for SqliteEventStore {
             .map_err(db_err)
     }
 
-    async fn read_heads(&self, streams: &[StreamId]) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
+    async fn read_heads(
+        &self,
+        streams: &[StreamId],
+    ) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
         let streams: Vec<String> = streams.iter().map(|s| s.as_str().to_owned()).collect();
         self.db
             .read(move |c| streams.iter().map(|s| stream_head(c, s)).collect())
@@ -214,7 +243,11 @@ impl EventStore for SqliteEventStore {
 
     /// Runs the whole read-decide-append inside the writer's transaction: no other writer can
     /// come between the read and the append, so it never conflicts (the flash-sale case).
-    async fn decide_and_append<T, E, F>(&self, streams: Vec<StreamId>, mut decide: F) -> Result<T, DecideError<E>>
+    async fn decide_and_append<T, E, F>(
+        &self,
+        streams: Vec<StreamId>,
+        mut decide: F,
+    ) -> Result<T, DecideError<E>>
     where
         F: FnMut(&[Option<RecordedEvent>]) -> Result<(Vec<StreamWrite>, T), E> + Send + 'static,
         T: Send + 'static,

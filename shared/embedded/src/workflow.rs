@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use order_app::gateway::SimulatedGateway;
 use order_domain::OrderId;
-use order_domain::ports::{Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter};
+use order_domain::ports::{
+    Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter,
+};
 use order_workflow::{ExecutionContext, RunOptions, StateMachine, Transition, step};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
@@ -118,7 +120,9 @@ impl Runner {
         let resumable: Vec<String> = self
             .db
             .read(|c| {
-                let mut s = c.prepare("SELECT name FROM executions WHERE status = 'RUNNING' ORDER BY started_at")?;
+                let mut s = c.prepare(
+                    "SELECT name FROM executions WHERE status = 'RUNNING' ORDER BY started_at",
+                )?;
                 s.query_map([], |r| r.get(0))?.collect()
             })
             .await
@@ -142,7 +146,9 @@ impl Runner {
 
     fn spawn(&self, name: String, shutdown: watch::Receiver<bool>) {
         {
-            let Ok(mut set) = self.in_flight.lock() else { return };
+            let Ok(mut set) = self.in_flight.lock() else {
+                return;
+            };
             if !set.insert(name.clone()) {
                 return;
             }
@@ -162,7 +168,9 @@ impl Runner {
         };
         let (in_flight, slots) = (Arc::clone(&self.in_flight), Arc::clone(&self.slots));
         tokio::spawn(async move {
-            let Ok(_permit) = slots.acquire_owned().await else { return };
+            let Ok(_permit) = slots.acquire_owned().await else {
+                return;
+            };
             let name = exec.name.clone();
             exec.drive(shutdown).await;
             if let Ok(mut set) = in_flight.lock() {
@@ -206,16 +214,30 @@ impl Execution {
         let Some(mut state) = row.state else { return };
         let mut data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
         let ctx = ExecutionContext {
-            execution_id: format!("arn:aws:states:local:000000000000:execution:{STATE_MACHINE_NAME}:{}", self.name),
+            execution_id: format!(
+                "arn:aws:states:local:000000000000:execution:{STATE_MACHINE_NAME}:{}",
+                self.name
+            ),
             execution_name: self.name.clone(),
             state_machine_name: STATE_MACHINE_NAME.into(),
-            start_time: order_domain::Timestamp::from_millis(u64::try_from(row.started_at).unwrap_or(0)).to_rfc3339(),
+            start_time: order_domain::Timestamp::from_millis(
+                u64::try_from(row.started_at).unwrap_or(0),
+            )
+            .to_rfc3339(),
         };
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            let t = step(&self.machine, &state, data, &ctx, &self.functions, &self.options).await;
+            let t = step(
+                &self.machine,
+                &state,
+                data,
+                &ctx,
+                &self.functions,
+                &self.options,
+            )
+            .await;
             tracing::debug!(state = %state, ?t, "state finished");
             let saved = self.save(&t).await;
             if let Err(e) = saved {
@@ -224,7 +246,10 @@ impl Execution {
                 return;
             }
             match t {
-                Transition::Next { state: next, output } => {
+                Transition::Next {
+                    state: next,
+                    output,
+                } => {
                     state = next;
                     data = output;
                 }
@@ -241,11 +266,21 @@ impl Execution {
     async fn save(&self, t: &Transition) -> Result<(), String> {
         let name = self.name.clone();
         let (status, state, data, error, cause) = match t {
-            Transition::Next { state, output } => ("RUNNING", Some(state.clone()), output.to_string(), None, None),
+            Transition::Next { state, output } => (
+                "RUNNING",
+                Some(state.clone()),
+                output.to_string(),
+                None,
+                None,
+            ),
             Transition::Succeeded { output } => ("SUCCEEDED", None, output.to_string(), None, None),
-            Transition::Failed { error, cause } => {
-                ("FAILED", None, "null".to_owned(), Some(error.clone()), Some(cause.clone()))
-            }
+            Transition::Failed { error, cause } => (
+                "FAILED",
+                None,
+                "null".to_owned(),
+                Some(error.clone()),
+                Some(cause.clone()),
+            ),
         };
         self.db
             .write(move |c| {
@@ -264,7 +299,10 @@ impl Execution {
     async fn alarm(&self, error: &str, cause: &str) {
         let n = Notification {
             dedup_id: format!("workflow-failed-{}", self.name),
-            subject: format!("ALARM: OrderProcessingWorkflowFailureAlarm (execution {})", self.name),
+            subject: format!(
+                "ALARM: OrderProcessingWorkflowFailureAlarm (execution {})",
+                self.name
+            ),
             body: format!(
                 "The execution {} of {STATE_MACHINE_NAME} failed.\nError: {error}\nCause: {cause}\n",
                 self.name

@@ -42,7 +42,11 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
     Ok(match outcome {
         FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),
         FailOutcome::Failed(reason) => {
-            let kind = if reason == FailureReason::ProcessingError { "error" } else { "business" };
+            let kind = if reason == FailureReason::ProcessingError {
+                "error"
+            } else {
+                "business"
+            };
             json!({
                 "orderId": id,
                 "reason": reason.as_str(),

@@ -77,20 +77,25 @@ impl TaskError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self.error_type,
-            error_type::GATEWAY_UNAVAILABLE | error_type::STORE_UNAVAILABLE | error_type::CONCURRENT_MODIFICATION
+            error_type::GATEWAY_UNAVAILABLE
+                | error_type::STORE_UNAVAILABLE
+                | error_type::CONCURRENT_MODIFICATION
         )
     }
 
     /// Parses a task's JSON input.
     pub fn parse_input(input: serde_json::Value) -> Result<TaskInput, Self> {
-        serde_json::from_value(input).map_err(|e| Self::new(error_type::INVALID_INPUT, e.to_string()))
+        serde_json::from_value(input)
+            .map_err(|e| Self::new(error_type::INVALID_INPUT, e.to_string()))
     }
 }
 
 impl From<StoreError> for TaskError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict { .. } => Self::new(error_type::CONCURRENT_MODIFICATION, e.to_string()),
+            StoreError::Conflict { .. } => {
+                Self::new(error_type::CONCURRENT_MODIFICATION, e.to_string())
+            }
             StoreError::Unavailable(_) => Self::new(error_type::STORE_UNAVAILABLE, e.to_string()),
             StoreError::TooLarge { .. } => Self::new(error_type::INVALID_INPUT, e.to_string()),
             StoreError::Corrupt(_) => Self::new(error_type::CORRUPT_LOG, e.to_string()),

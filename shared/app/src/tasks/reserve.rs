@@ -24,7 +24,10 @@ enum Refusal {
 }
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
-pub async fn update_inventory<S: EventStore>(store: &S, input: TaskInput) -> Result<Value, TaskError> {
+pub async fn update_inventory<S: EventStore>(
+    store: &S,
+    input: TaskInput,
+) -> Result<Value, TaskError> {
     let id = input.order_id;
     for _ in 0..=MAX_CONFLICT_RETRIES {
         let (order, history) = load(store, id).await?;

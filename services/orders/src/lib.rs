@@ -1,0 +1,104 @@
+//! The local host: the HTTP API (the same router the Lambda serves) over the embedded pipeline.
+//! `main.rs` parses the command line; [`serve`] is what tests start in-process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use order_api::Backend;
+use order_app::seed::SeedProduct;
+use order_embedded::idempotency::SqliteIdempotency;
+use order_embedded::queue::SqliteQueue;
+use order_embedded::read_models::SqliteReadModels;
+use order_embedded::store::SqliteEventStore;
+use order_embedded::{Config, Pipeline};
+use tokio::net::TcpListener;
+
+pub mod telemetry;
+
+/// The seed used when none is given: `migrations/seed/inventory.json`, built in.
+pub const DEFAULT_SEED: &str = include_str!("../../../migrations/seed/inventory.json");
+
+/// Parses a seed file's JSON.
+pub fn parse_seed(text: &str) -> anyhow::Result<Vec<SeedProduct>> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// The embedded adapters as the API's ports.
+pub struct LocalBackend {
+    store: SqliteEventStore,
+    queue: SqliteQueue,
+    idempotency: SqliteIdempotency,
+    reads: SqliteReadModels,
+}
+
+impl Backend for LocalBackend {
+    type Store = SqliteEventStore;
+    type Queue = SqliteQueue;
+    type Idempotency = SqliteIdempotency;
+    type Reads = SqliteReadModels;
+
+    fn store(&self) -> &SqliteEventStore {
+        &self.store
+    }
+    fn queue(&self) -> &SqliteQueue {
+        &self.queue
+    }
+    fn idempotency(&self) -> &SqliteIdempotency {
+        &self.idempotency
+    }
+    fn reads(&self) -> &SqliteReadModels {
+        &self.reads
+    }
+}
+
+/// A running local server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub pipeline: Arc<tokio::sync::Mutex<Option<Pipeline>>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Stops accepting, finishes in-flight requests, then stops the pipeline's workers.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        if let Some(p) = self.pipeline.lock().await.take() {
+            p.shutdown().await;
+        }
+    }
+}
+
+/// Starts the pipeline and the HTTP API on `addr` (port 0 picks a free one).
+pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Server> {
+    let pipeline = Pipeline::start(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let backend = Arc::new(LocalBackend {
+        store: pipeline.store.clone(),
+        queue: pipeline.queue.clone(),
+        idempotency: pipeline.idempotency.clone(),
+        reads: pipeline.reads.clone(),
+    });
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app = order_api::router(backend);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    });
+    Ok(Server {
+        addr,
+        pipeline: Arc::new(tokio::sync::Mutex::new(Some(pipeline))),
+        stop,
+        task,
+    })
+}

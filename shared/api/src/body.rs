@@ -1,0 +1,207 @@
+//! POST /orders bodies: JSON → domain values, with every problem named by its field.
+
+use axum::http::StatusCode;
+use order_app::place::PlaceOrder;
+use order_domain::events::OrderLine;
+use order_domain::{CustomerId, Email, PaymentToken, ProductId, Quantity};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// Most lines one order may have (an order and its products must fit one atomic append).
+pub const MAX_LINES: usize = 50;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Body {
+    customer_id: String,
+    email: String,
+    items: Vec<Item>,
+    payment_token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Item {
+    product_id: String,
+    quantity: i64,
+}
+
+/// `field` joined to the serde path it was found under.
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() || path == "." {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+/// Parses and validates a body. Syntax errors (including invalid UTF-8) are MALFORMED_JSON;
+/// a wrong type, a missing or unknown field is INVALID_FIELD naming it.
+pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
+    let malformed = |e: &serde_json::Error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+            format!("the body is not valid JSON: {e}"),
+        )
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let body: Body = match serde_path_to_error::deserialize(&mut de) {
+        Ok(b) => b,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                return Err(malformed(&inner));
+            }
+            let msg = inner.to_string();
+            // serde's path already ends at an unknown field, but stops before a missing one.
+            let named = msg
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next());
+            let field = match named {
+                Some(name) => join(&path, name),
+                None if path == "." => "body".to_owned(),
+                None => path,
+            };
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+            return Err(ApiError::invalid(field, msg));
+        }
+    };
+    de.end().map_err(|e| malformed(&e))?;
+    let customer_id =
+        CustomerId::parse(&body.customer_id).map_err(|e| ApiError::invalid("customerId", e.0))?;
+    let email = Email::parse(&body.email).map_err(|e| ApiError::invalid("email", e.0))?;
+    let payment_token = PaymentToken::parse(&body.payment_token)
+        .map_err(|e| ApiError::invalid("paymentToken", e.0))?;
+    if body.items.is_empty() {
+        return Err(ApiError::invalid("items", "must have at least one line"));
+    }
+    if body.items.len() > MAX_LINES {
+        return Err(ApiError::invalid(
+            "items",
+            format!(
+                "must have at most {MAX_LINES} lines, got {}",
+                body.items.len()
+            ),
+        ));
+    }
+    let mut items: Vec<OrderLine> = Vec::with_capacity(body.items.len());
+    for (i, item) in body.items.iter().enumerate() {
+        let product_id = ProductId::parse(&item.product_id)
+            .map_err(|e| ApiError::invalid(format!("items[{i}].productId"), e.0))?;
+        if items.iter().any(|l| l.product_id == product_id) {
+            return Err(ApiError::invalid(
+                format!("items[{i}].productId"),
+                format!(
+                    "product {product_id} appears on more than one line; put the total on one line"
+                ),
+            ));
+        }
+        let quantity = Quantity::new(item.quantity)
+            .map_err(|e| ApiError::invalid(format!("items[{i}].quantity"), e.0))?;
+        items.push(OrderLine {
+            product_id,
+            quantity,
+        });
+    }
+    Ok(PlaceOrder {
+        customer_id,
+        email,
+        items,
+        payment_token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(body: &str) -> Option<String> {
+        parse(body.as_bytes()).unwrap_err().field
+    }
+
+    const OK: &str = r#"{"customerId":"c1","email":"a@example.com","items":[{"productId":"P1","quantity":2}],"paymentToken":"tok_visa"}"#;
+
+    #[test]
+    fn a_valid_body_parses() {
+        let p = parse(OK.as_bytes()).unwrap();
+        assert_eq!(p.items[0].quantity.get(), 2);
+    }
+
+    #[test]
+    fn malformed_json_and_invalid_utf8_are_malformed_json() {
+        assert_eq!(
+            parse(b"{\"customerId\":").unwrap_err().code,
+            "MALFORMED_JSON"
+        );
+        assert_eq!(
+            parse(b"{\"customerId\":\"\xff\"}").unwrap_err().code,
+            "MALFORMED_JSON"
+        );
+        assert_eq!(
+            parse(format!("{OK} trailing").as_bytes()).unwrap_err().code,
+            "MALFORMED_JSON"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_name_the_field() {
+        assert_eq!(
+            field(&OK.replace("\"quantity\":2", "\"quantity\":\"2\"")).as_deref(),
+            Some("items[0].quantity")
+        );
+        assert_eq!(
+            field(&OK.replace("\"quantity\":2", "\"quantity\":1.5")).as_deref(),
+            Some("items[0].quantity")
+        );
+        assert_eq!(
+            field(&OK.replace("\"email\":\"a@example.com\",", "")).as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            field(&OK.replace("\"quantity\":2}", "\"quantity\":2,\"x\":1}")).as_deref(),
+            Some("items[0].x")
+        );
+        assert_eq!(field("[]").as_deref(), Some("body"));
+    }
+
+    #[test]
+    fn zero_negative_huge_duplicate_and_too_many_lines_are_rejected() {
+        assert_eq!(
+            field(&OK.replace("\"quantity\":2", "\"quantity\":0")).as_deref(),
+            Some("items[0].quantity")
+        );
+        assert_eq!(
+            field(&OK.replace("\"quantity\":2", "\"quantity\":-1")).as_deref(),
+            Some("items[0].quantity")
+        );
+        assert_eq!(
+            field(&OK.replace("\"quantity\":2", "\"quantity\":99999999999999999999999")).as_deref(),
+            Some("items[0].quantity")
+        );
+        let dup = OK.replace("}]", "},{\"productId\":\"P1\",\"quantity\":1}]");
+        assert_eq!(field(&dup).as_deref(), Some("items[1].productId"));
+        let many: Vec<String> = (0..10_000)
+            .map(|i| format!(r#"{{"productId":"P{i}","quantity":1}}"#))
+            .collect();
+        let big = OK.replace(
+            r#"[{"productId":"P1","quantity":2}]"#,
+            &format!("[{}]", many.join(",")),
+        );
+        assert_eq!(field(&big).as_deref(), Some("items"));
+        assert_eq!(
+            field(&OK.replace(r#"{"productId":"P1","quantity":2}"#, "")).as_deref(),
+            Some("items")
+        );
+    }
+
+    #[test]
+    fn a_header_injection_attempt_in_the_email_is_rejected() {
+        assert_eq!(
+            field(&OK.replace("a@example.com", "a@example.com\\r\\nBcc: x@y.com")).as_deref(),
+            Some("email")
+        );
+    }
+}

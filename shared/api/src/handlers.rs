@@ -1,0 +1,246 @@
+//! The route handlers: parse, call the use case, map the outcome to HTTP.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use order_app::ReadModels;
+use order_app::place::{PlaceError, place_order as place};
+use order_app::query::{self, QueryError};
+use order_domain::{OrderId, ProductId, RecordedEvent};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::{Backend, MAX_BODY_BYTES, body};
+
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "method not allowed on this route",
+    )
+}
+
+fn query_error(e: &QueryError) -> ApiError {
+    ApiError::unavailable("could not read the order", e)
+}
+
+/// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::invalid(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )
+    };
+    let s = v.to_str().map_err(|_| bad())?;
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(s.to_owned()))
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| format!("req-{}", ulid::Ulid::generate()), str::to_owned)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+pub async fn place_order<B: Backend>(
+    State(backend): State<Arc<B>>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if !is_json(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Content-Type must be application/json",
+        ));
+    }
+    let bytes = bytes.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "UNREADABLE_BODY", e.body_text())
+        }
+    })?;
+    let key = idempotency_key(&headers)?;
+    let request = body::parse(&bytes)?;
+    let rid = request_id(&headers);
+    let b = &*backend;
+    let placed = place(
+        b.store(),
+        b.queue(),
+        b.idempotency(),
+        b.reads(),
+        request,
+        key.as_deref(),
+        &rid,
+    )
+    .await
+    .map_err(|e| match e {
+        PlaceError::UnknownProduct { index, product_id } => ApiError {
+            field: Some(format!("items[{index}].productId")),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNKNOWN_PRODUCT",
+                format!("product {product_id} does not exist"),
+            )
+        },
+        PlaceError::KeyReused => ApiError {
+            field: Some("Idempotency-Key".into()),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                e.to_string(),
+            )
+        },
+        PlaceError::KeyInProgress => ApiError {
+            field: Some("Idempotency-Key".into()),
+            ..ApiError::new(
+                StatusCode::CONFLICT,
+                "IDEMPOTENCY_KEY_IN_PROGRESS",
+                e.to_string(),
+            )
+        },
+        PlaceError::Store(_) | PlaceError::Port(_) => {
+            ApiError::unavailable("the order could not be placed", &e)
+        }
+    })?;
+    let id = placed.order_id.to_string();
+    tracing::info!(order_id = %id, replayed = placed.replayed, "order accepted");
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(json!({ "orderId": id, "status": "PLACED" })),
+    )
+        .into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/orders/{id}")) {
+        response.headers_mut().insert(header::LOCATION, loc);
+    }
+    if placed.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn order_id(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiError> {
+    let Path(raw) =
+        path.map_err(|_| ApiError::invalid("orderId", "must be a 26-character ULID"))?;
+    OrderId::parse(&raw).map_err(|e| ApiError::invalid("orderId", e.0))
+}
+
+pub async fn get_order<B: Backend>(
+    State(backend): State<Arc<B>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = order_id(path)?;
+    let view = query::get_order(backend.store(), backend.reads(), id)
+        .await
+        .map_err(|e| query_error(&e))?
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    Ok(Json(serde_json::to_value(view).unwrap_or(Value::Null)))
+}
+
+/// Masks an email for display: `j***@example.com`.
+fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
+fn event_json(e: &RecordedEvent) -> Value {
+    let mut data: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+    // Personal data stays in the log; the history view shows it masked.
+    if let Some(email) = data.get_mut("email")
+        && let Some(s) = email.as_str()
+    {
+        *email = json!(mask_email(s));
+    }
+    json!({
+        "type": e.event_type,
+        "version": e.version,
+        "eventId": e.event_id.to_string(),
+        "schemaVersion": e.schema_version,
+        "occurredAt": e.occurred_at,
+        "correlationId": e.correlation_id,
+        "causationId": e.causation_id,
+        "data": data,
+        "prevHash": e.prev_hash,
+        "hash": e.hash,
+    })
+}
+
+pub async fn get_order_events<B: Backend>(
+    State(backend): State<Arc<B>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = order_id(path)?;
+    let events = query::get_order_events(backend.store(), id)
+        .await
+        .map_err(|e| query_error(&e))?;
+    if events.is_empty() {
+        return Err(ApiError::not_found("order"));
+    }
+    Ok(Json(json!({
+        "orderId": id.to_string(),
+        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn get_inventory<B: Backend>(
+    State(backend): State<Arc<B>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(raw) = path.map_err(|_| ApiError::invalid("productId", "must be a product id"))?;
+    let id = ProductId::parse(&raw).map_err(|e| ApiError::invalid("productId", e.0))?;
+    let view = backend
+        .reads()
+        .get_inventory(&id)
+        .await
+        .map_err(|e| ApiError::unavailable("could not read the inventory", &e))?
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    Ok(Json(json!({
+        "productId": view.product_id,
+        "name": view.name,
+        "price": view.price,
+        "available": view.available,
+        "version": view.version,
+    })))
+}
