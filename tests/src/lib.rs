@@ -1,1 +1,180 @@
+//! Test support for the whole-pipeline tests: [`spawn_pipeline`] starts the embedded pipeline
+//! and its HTTP API in-process on `127.0.0.1:0` over a fresh temporary data directory.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use order_app::seed::SeedProduct;
+use order_embedded::Config;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A running pipeline for one test. Dropped at the end of the test with its data.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub server: Option<orders::Server>,
+}
+
+/// A product for a test's seed.
+pub fn product(id: &str, price: u64, stock: u64) -> SeedProduct {
+    serde_json::from_value(json!({ "productId": id, "name": format!("Product {id}"), "price": price, "stock": stock }))
+        .expect("valid seed product")
+}
+
+/// The default products: plenty of stock, and `SCARCE` with 3.
+pub fn default_seed() -> Vec<SeedProduct> {
+    vec![product("MUG", 900, 1000), product("TEE", 2500, 1000), product("SCARCE", 4900, 3)]
+}
+
+/// Starts the pipeline with `seed` (retries a hundred times faster than written).
+pub async fn spawn_pipeline(seed: Vec<SeedProduct>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::new(dir.path().join("data"), seed);
+    config.retry_interval_scale = 0.01;
+    config.redrive_after = Duration::from_millis(500);
+    let server = orders::serve(config, "127.0.0.1:0".parse().expect("addr")).await.expect("server starts");
+    TestApp {
+        addr: server.addr,
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+        dir,
+        server: Some(server),
+    }
+}
+
+/// An order body for `items` of `(productId, quantity)` paid with `token`.
+pub fn order_body(items: &[(&str, i64)], token: &str) -> Value {
+    json!({
+        "customerId": "cust-42",
+        "email": "jane.doe@example.com",
+        "items": items.iter().map(|(p, q)| json!({ "productId": p, "quantity": q })).collect::<Vec<_>>(),
+        "paymentToken": token,
+    })
+}
+
+/// A response's status, headers and JSON body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// POSTs raw bytes to /orders with a content type and extra headers.
+    pub async fn post_raw(&self, body: Vec<u8>, content_type: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.client.post(self.url("/orders")).header("content-type", content_type).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        answer(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn post_order(&self, body: &Value) -> Answer {
+        self.post_raw(body.to_string().into_bytes(), "application/json", &[]).await
+    }
+
+    pub async fn post_order_with_key(&self, body: &Value, key: &str) -> Answer {
+        self.post_raw(body.to_string().into_bytes(), "application/json", &[("idempotency-key", key)]).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        answer(self.client.get(self.url(path)).send().await.expect("request sent")).await
+    }
+
+    /// Polls GET /orders/{id} until it is COMPLETED or FAILED (30 s at most).
+    pub async fn wait_terminal(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let a = self.get(&format!("/orders/{id}")).await;
+            let status = a.body["status"].as_str().unwrap_or_default().to_owned();
+            if status == "COMPLETED" || status == "FAILED" {
+                return a.body;
+            }
+            assert!(Instant::now() < deadline, "order {id} stuck in {status}: {}", a.body);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The event types of an order, in version order.
+    pub async fn event_types(&self, id: &str) -> Vec<String> {
+        let a = self.get(&format!("/orders/{id}/events")).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let events = a.body["events"].as_array().cloned().unwrap_or_default();
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e["version"].as_u64(), Some(i as u64 + 1), "versions run 1..n");
+        }
+        events.iter().map(|e| e["type"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    pub async fn available(&self, product: &str) -> u64 {
+        // The inventory projection lags the log by milliseconds: wait for it to settle.
+        let mut last = None;
+        for _ in 0..50 {
+            let a = self.get(&format!("/inventory/{product}")).await;
+            let now = a.body["available"].as_u64();
+            if now.is_some() && now == last {
+                return now.unwrap_or_default();
+            }
+            last = now;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        last.expect("product exists")
+    }
+
+    /// The number of events in the log.
+    pub async fn event_count(&self) -> u64 {
+        let guard = self.server.as_ref().expect("running").pipeline.lock().await;
+        guard.as_ref().expect("pipeline").store.count().await.expect("count")
+    }
+
+    /// The `.eml` files of a topic's outbox, as text.
+    pub fn emails(&self, topic: &str) -> Vec<String> {
+        let dir = self.data_dir().join("outbox").join(topic);
+        let mut out: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    /// Emails of a topic once at least `n` exist (they are sent asynchronously).
+    pub async fn wait_emails(&self, topic: &str, n: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let e = self.emails(topic);
+            if e.len() >= n {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.emails(topic)
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+async fn answer(r: reqwest::Response) -> Answer {
+    let status = r.status();
+    let headers = r.headers().clone();
+    let bytes = r.bytes().await.unwrap_or_default();
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer { status, headers, body }
+}

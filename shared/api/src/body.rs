@@ -39,37 +39,33 @@ fn join(path: &str, field: &str) -> String {
 /// Parses and validates a body. Syntax errors (including invalid UTF-8) are MALFORMED_JSON;
 /// a wrong type, a missing or unknown field is INVALID_FIELD naming it.
 pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
-    let malformed = |e: &serde_json::Error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "MALFORMED_JSON",
-            format!("the body is not valid JSON: {e}"),
-        )
-    };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let body: Body = match serde_path_to_error::deserialize(&mut de) {
+    // Parse to a JSON tree first: serde would otherwise accept a struct written as an array.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_JSON", format!("the body is not valid JSON: {e}"))
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
+    if let Some(items) = value.get("items").and_then(serde_json::Value::as_array)
+        && let Some(i) = items.iter().position(|item| !item.is_object())
+    {
+        return Err(ApiError::invalid(format!("items[{i}]"), "must be an object with productId and quantity"));
+    }
+    let body: Body = match serde_path_to_error::deserialize(value) {
         Ok(b) => b,
         Err(e) => {
             let path = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                return Err(malformed(&inner));
-            }
-            let msg = inner.to_string();
+            let msg = e.into_inner().to_string();
             // serde's path already ends at an unknown field, but stops before a missing one.
-            let named = msg
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next());
+            let named = msg.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
             let field = match named {
                 Some(name) => join(&path, name),
                 None if path == "." => "body".to_owned(),
                 None => path,
             };
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
             return Err(ApiError::invalid(field, msg));
         }
     };
-    de.end().map_err(|e| malformed(&e))?;
     let customer_id =
         CustomerId::parse(&body.customer_id).map_err(|e| ApiError::invalid("customerId", e.0))?;
     let email = Email::parse(&body.email).map_err(|e| ApiError::invalid("email", e.0))?;
@@ -165,6 +161,8 @@ mod tests {
             Some("items[0].x")
         );
         assert_eq!(field("[]").as_deref(), Some("body"));
+        assert_eq!(field(r#"["c1","a@example.com",[],"tok_visa"]"#).as_deref(), Some("body"));
+        assert_eq!(field(&OK.replace(r#"{"productId":"P1","quantity":2}"#, r#"["P1",2]"#)).as_deref(), Some("items[0]"));
     }
 
     #[test]

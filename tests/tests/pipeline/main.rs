@@ -1,0 +1,9 @@
+//! Whole-pipeline tests on the embedded default, through HTTP on a random port.
+//! One binary, one module per concern; each test starts its own pipeline on a fresh database.
+
+mod bad_input;
+mod concurrency;
+mod failures;
+mod happy;
+mod idempotency;
+mod redelivery;
