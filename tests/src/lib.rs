@@ -20,13 +20,19 @@ pub struct TestApp {
 
 /// A product for a test's seed.
 pub fn product(id: &str, price: u64, stock: u64) -> SeedProduct {
-    serde_json::from_value(json!({ "productId": id, "name": format!("Product {id}"), "price": price, "stock": stock }))
-        .expect("valid seed product")
+    serde_json::from_value(
+        json!({ "productId": id, "name": format!("Product {id}"), "price": price, "stock": stock }),
+    )
+    .expect("valid seed product")
 }
 
 /// The default products: plenty of stock, and `SCARCE` with 3.
 pub fn default_seed() -> Vec<SeedProduct> {
-    vec![product("MUG", 900, 1000), product("TEE", 2500, 1000), product("SCARCE", 4900, 3)]
+    vec![
+        product("MUG", 900, 1000),
+        product("TEE", 2500, 1000),
+        product("SCARCE", 4900, 3),
+    ]
 }
 
 /// Starts the pipeline with `seed` (retries a hundred times faster than written).
@@ -35,10 +41,15 @@ pub async fn spawn_pipeline(seed: Vec<SeedProduct>) -> TestApp {
     let mut config = Config::new(dir.path().join("data"), seed);
     config.retry_interval_scale = 0.01;
     config.redrive_after = Duration::from_millis(500);
-    let server = orders::serve(config, "127.0.0.1:0".parse().expect("addr")).await.expect("server starts");
+    let server = orders::serve(config, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("server starts");
     TestApp {
         addr: server.addr,
-        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
         dir,
         server: Some(server),
     }
@@ -71,8 +82,17 @@ impl TestApp {
     }
 
     /// POSTs raw bytes to /orders with a content type and extra headers.
-    pub async fn post_raw(&self, body: Vec<u8>, content_type: &str, headers: &[(&str, &str)]) -> Answer {
-        let mut req = self.client.post(self.url("/orders")).header("content-type", content_type).body(body);
+    pub async fn post_raw(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self
+            .client
+            .post(self.url("/orders"))
+            .header("content-type", content_type)
+            .body(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -80,15 +100,28 @@ impl TestApp {
     }
 
     pub async fn post_order(&self, body: &Value) -> Answer {
-        self.post_raw(body.to_string().into_bytes(), "application/json", &[]).await
+        self.post_raw(body.to_string().into_bytes(), "application/json", &[])
+            .await
     }
 
     pub async fn post_order_with_key(&self, body: &Value, key: &str) -> Answer {
-        self.post_raw(body.to_string().into_bytes(), "application/json", &[("idempotency-key", key)]).await
+        self.post_raw(
+            body.to_string().into_bytes(),
+            "application/json",
+            &[("idempotency-key", key)],
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        answer(self.client.get(self.url(path)).send().await.expect("request sent")).await
+        answer(
+            self.client
+                .get(self.url(path))
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
     }
 
     /// Polls GET /orders/{id} until it is COMPLETED or FAILED (30 s at most).
@@ -100,7 +133,11 @@ impl TestApp {
             if status == "COMPLETED" || status == "FAILED" {
                 return a.body;
             }
-            assert!(Instant::now() < deadline, "order {id} stuck in {status}: {}", a.body);
+            assert!(
+                Instant::now() < deadline,
+                "order {id} stuck in {status}: {}",
+                a.body
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -111,9 +148,16 @@ impl TestApp {
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         let events = a.body["events"].as_array().cloned().unwrap_or_default();
         for (i, e) in events.iter().enumerate() {
-            assert_eq!(e["version"].as_u64(), Some(i as u64 + 1), "versions run 1..n");
+            assert_eq!(
+                e["version"].as_u64(),
+                Some(i as u64 + 1),
+                "versions run 1..n"
+            );
         }
-        events.iter().map(|e| e["type"].as_str().unwrap_or_default().to_owned()).collect()
+        events
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     pub async fn available(&self, product: &str) -> u64 {
@@ -134,7 +178,13 @@ impl TestApp {
     /// The number of events in the log.
     pub async fn event_count(&self) -> u64 {
         let guard = self.server.as_ref().expect("running").pipeline.lock().await;
-        guard.as_ref().expect("pipeline").store.count().await.expect("count")
+        guard
+            .as_ref()
+            .expect("pipeline")
+            .store
+            .count()
+            .await
+            .expect("count")
     }
 
     /// The `.eml` files of a topic's outbox, as text.
@@ -175,6 +225,11 @@ async fn answer(r: reqwest::Response) -> Answer {
     let status = r.status();
     let headers = r.headers().clone();
     let bytes = r.bytes().await.unwrap_or_default();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    Answer { status, headers, body }
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }

@@ -70,7 +70,9 @@ impl OrderView {
 
     fn evolve(&mut self, event: &OrderEvent, record: &RecordedEvent) {
         match event {
-            OrderEvent::OrderPlaced(_) | OrderEvent::InventoryReserved(_) => {}
+            OrderEvent::OrderPlaced(_)
+            | OrderEvent::InventoryReserved(_)
+            | OrderEvent::OutOfStock(_) => {}
             OrderEvent::OrderValidated(v) => {
                 self.status = OrderStatus::Validated;
                 self.total = Some(v.total);
@@ -81,7 +83,6 @@ impl OrderView {
                 self.payment_id = Some(p.payment_id.clone());
             }
             OrderEvent::PaymentDeclined(d) => self.message = Some(d.message.clone()),
-            OrderEvent::OutOfStock(_) => {}
             OrderEvent::PaymentRefunded(_) => self.refunded = true,
             OrderEvent::OrderCompleted(c) => {
                 self.status = OrderStatus::Completed;

@@ -41,7 +41,11 @@ fn join(path: &str, field: &str) -> String {
 pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
     // Parse to a JSON tree first: serde would otherwise accept a struct written as an array.
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_JSON", format!("the body is not valid JSON: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+            format!("the body is not valid JSON: {e}"),
+        )
     })?;
     if !value.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
@@ -49,7 +53,10 @@ pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
     if let Some(items) = value.get("items").and_then(serde_json::Value::as_array)
         && let Some(i) = items.iter().position(|item| !item.is_object())
     {
-        return Err(ApiError::invalid(format!("items[{i}]"), "must be an object with productId and quantity"));
+        return Err(ApiError::invalid(
+            format!("items[{i}]"),
+            "must be an object with productId and quantity",
+        ));
     }
     let body: Body = match serde_path_to_error::deserialize(value) {
         Ok(b) => b,
@@ -57,7 +64,9 @@ pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
             let path = e.path().to_string();
             let msg = e.into_inner().to_string();
             // serde's path already ends at an unknown field, but stops before a missing one.
-            let named = msg.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+            let named = msg
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next());
             let field = match named {
                 Some(name) => join(&path, name),
                 None if path == "." => "body".to_owned(),
@@ -161,8 +170,14 @@ mod tests {
             Some("items[0].x")
         );
         assert_eq!(field("[]").as_deref(), Some("body"));
-        assert_eq!(field(r#"["c1","a@example.com",[],"tok_visa"]"#).as_deref(), Some("body"));
-        assert_eq!(field(&OK.replace(r#"{"productId":"P1","quantity":2}"#, r#"["P1",2]"#)).as_deref(), Some("items[0]"));
+        assert_eq!(
+            field(r#"["c1","a@example.com",[],"tok_visa"]"#).as_deref(),
+            Some("body")
+        );
+        assert_eq!(
+            field(&OK.replace(r#"{"productId":"P1","quantity":2}"#, r#"["P1",2]"#)).as_deref(),
+            Some("items[0]")
+        );
     }
 
     #[test]

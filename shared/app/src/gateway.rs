@@ -38,15 +38,14 @@ impl PaymentGateway for SimulatedGateway {
             })
         };
         match token.as_str() {
-            "tok_visa" | "tok_mastercard" | "tok_amex" => Ok(ChargeResult::Captured {
-                payment_id: format!("ch_{idempotency_key}"),
-            }),
             "tok_error" if attempt < TOK_ERROR_FAILURES => Err(GatewayUnavailable(format!(
                 "simulated transient error (attempt {attempt})"
             ))),
-            "tok_error" => Ok(ChargeResult::Captured {
-                payment_id: format!("ch_{idempotency_key}"),
-            }),
+            "tok_visa" | "tok_mastercard" | "tok_amex" | "tok_error" => {
+                Ok(ChargeResult::Captured {
+                    payment_id: format!("ch_{idempotency_key}"),
+                })
+            }
             "tok_gateway_down" => Err(GatewayUnavailable("simulated outage".into())),
             "tok_decline" => declined("card_declined", "the card was declined"),
             "tok_insufficient_funds" => {

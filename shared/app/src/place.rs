@@ -118,7 +118,7 @@ where
             Ok(()) => {
                 idempotency
                     .complete(key, Timestamp::now(), IDEMPOTENCY_TTL_MS)
-                    .await?
+                    .await?;
             }
             Err(_) => {
                 if let Err(e) = idempotency.release(key).await {

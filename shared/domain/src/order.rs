@@ -270,17 +270,15 @@ impl Order {
                 ));
                 break;
             }
-            match p
+            let Some(t) = p
                 .price
                 .times(item.quantity)
                 .and_then(|line| total.checked_add(line))
-            {
-                Some(t) => total = t,
-                None => {
-                    problem = Some(("TOTAL_TOO_LARGE", "order total overflows".to_owned()));
-                    break;
-                }
-            }
+            else {
+                problem = Some(("TOTAL_TOO_LARGE", "order total overflows".to_owned()));
+                break;
+            };
+            total = t;
             lines.push(PricedLine {
                 product_id: item.product_id.clone(),
                 quantity: item.quantity,

@@ -189,17 +189,16 @@ impl Db {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let conn = inner.readers.lock().ok().and_then(|mut r| r.pop());
-            let conn = match conn {
-                Some(c) => c,
-                None => {
-                    let c = Connection::open_with_flags(
-                        &inner.path,
-                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )?;
-                    c.busy_timeout(Duration::from_secs(10))?;
-                    c.set_prepared_statement_cache_capacity(64);
-                    c
-                }
+            let conn = if let Some(c) = conn {
+                c
+            } else {
+                let c = Connection::open_with_flags(
+                    &inner.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(Duration::from_secs(10))?;
+                c.set_prepared_statement_cache_capacity(64);
+                c
             };
             let result = f(&conn);
             if let Ok(mut readers) = inner.readers.lock()

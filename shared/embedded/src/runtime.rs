@@ -284,7 +284,7 @@ async fn handle_message(queue: &SqliteQueue, workflow: &LocalWorkflow, m: &Recei
     match start_order_processing(workflow, &m.body).await {
         Ok(_) => {}
         Err(StartError::Poison(e)) => {
-            tracing::error!(message_id = m.id, error = %e, "poison message deleted")
+            tracing::error!(message_id = m.id, error = %e, "poison message deleted");
         }
         Err(StartError::Workflow(e)) => {
             tracing::warn!(message_id = m.id, error = %e, "start failed; will retry");

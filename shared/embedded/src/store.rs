@@ -20,6 +20,7 @@ pub struct SqliteEventStore {
     head: Arc<watch::Sender<i64>>,
 }
 
+#[allow(clippy::needless_pass_by_value)] // a `map_err` adapter: it receives the error by value
 fn db_err(e: DbError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }

@@ -6,7 +6,9 @@ use reqwest::StatusCode;
 #[tokio::test]
 async fn an_order_completes_with_its_history_stock_and_confirmation_email() {
     let app = spawn_pipeline(default_seed()).await;
-    let placed = app.post_order(&order_body(&[("MUG", 2), ("TEE", 1)], "tok_visa")).await;
+    let placed = app
+        .post_order(&order_body(&[("MUG", 2), ("TEE", 1)], "tok_visa"))
+        .await;
     assert_eq!(placed.status, StatusCode::ACCEPTED, "{}", placed.body);
     assert_eq!(placed.body["status"], "PLACED");
     let id = placed.body["orderId"].as_str().unwrap().to_owned();
@@ -21,14 +23,24 @@ async fn an_order_completes_with_its_history_stock_and_confirmation_email() {
     assert_eq!(done["total"], 2 * 900 + 2500);
     assert_eq!(
         app.event_types(&id).await,
-        ["OrderPlaced", "OrderValidated", "PaymentCaptured", "InventoryReserved", "OrderCompleted"]
+        [
+            "OrderPlaced",
+            "OrderValidated",
+            "PaymentCaptured",
+            "InventoryReserved",
+            "OrderCompleted"
+        ]
     );
     assert_eq!(app.available("MUG").await, 998);
     assert_eq!(app.available("TEE").await, 999);
 
     let emails = app.wait_emails("OrderAlertsTopic", 1).await;
     assert_eq!(emails.len(), 1);
-    assert!(emails[0].contains("To: jane.doe@example.com"), "{}", emails[0]);
+    assert!(
+        emails[0].contains("To: jane.doe@example.com"),
+        "{}",
+        emails[0]
+    );
     assert!(emails[0].contains("Cc: ops@example.com"));
     assert!(emails[0].contains(&format!("Subject: Order {id} confirmed")));
     assert!(emails[0].contains("Total: 43.00"));
@@ -40,7 +52,9 @@ async fn an_order_completes_with_its_history_stock_and_confirmation_email() {
 #[tokio::test]
 async fn a_transient_gateway_error_is_retried_and_charged_once() {
     let app = spawn_pipeline(default_seed()).await;
-    let placed = app.post_order(&order_body(&[("MUG", 1)], "tok_error")).await;
+    let placed = app
+        .post_order(&order_body(&[("MUG", 1)], "tok_error"))
+        .await;
     let id = placed.body["orderId"].as_str().unwrap().to_owned();
     let done = app.wait_terminal(&id).await;
     assert_eq!(done["status"], "COMPLETED", "{done}");
@@ -56,14 +70,25 @@ async fn the_event_history_masks_the_email_and_chains_hashes() {
     let placed = app.post_order(&order_body(&[("MUG", 1)], "tok_visa")).await;
     let id = placed.body["orderId"].as_str().unwrap().to_owned();
     app.wait_terminal(&id).await;
-    let events = app.get(&format!("/orders/{id}/events")).await.body["events"].as_array().cloned().unwrap();
+    let events = app.get(&format!("/orders/{id}/events")).await.body["events"]
+        .as_array()
+        .cloned()
+        .unwrap();
     assert_eq!(events[0]["data"]["email"], "j***@example.com");
     for pair in events.windows(2) {
         assert_eq!(pair[1]["prevHash"], pair[0]["hash"]);
         assert_eq!(pair[1]["correlationId"], id.as_str());
     }
-    assert_eq!(app.get("/orders/01ARZ3NDEKTSV4RRFFQ69G5FAV").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/orders/01ARZ3NDEKTSV4RRFFQ69G5FAV/events").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/orders/01ARZ3NDEKTSV4RRFFQ69G5FAV").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/orders/01ARZ3NDEKTSV4RRFFQ69G5FAV/events")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.get("/health").await.status, StatusCode::OK);
     app.shutdown().await;
 }

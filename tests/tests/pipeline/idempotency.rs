@@ -34,10 +34,15 @@ async fn a_repeated_key_and_body_answer_the_same_order_without_a_second_order_pl
 #[tokio::test]
 async fn a_repeated_key_with_another_body_is_422() {
     let app = spawn_pipeline(default_seed()).await;
-    let first = app.post_order_with_key(&order_body(&[("MUG", 1)], "tok_visa"), "key-2").await;
-    app.wait_terminal(first.body["orderId"].as_str().unwrap()).await;
+    let first = app
+        .post_order_with_key(&order_body(&[("MUG", 1)], "tok_visa"), "key-2")
+        .await;
+    app.wait_terminal(first.body["orderId"].as_str().unwrap())
+        .await;
     let before = app.event_count().await;
-    let other = app.post_order_with_key(&order_body(&[("MUG", 2)], "tok_visa"), "key-2").await;
+    let other = app
+        .post_order_with_key(&order_body(&[("MUG", 2)], "tok_visa"), "key-2")
+        .await;
     assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(other.body["error"]["code"], "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(app.event_count().await, before);
@@ -53,7 +58,9 @@ async fn concurrent_requests_with_one_key_place_one_order() {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (app, body) = (app.clone(), body.clone());
-        tasks.push(tokio::spawn(async move { app.post_order_with_key(&body, "key-3").await }));
+        tasks.push(tokio::spawn(async move {
+            app.post_order_with_key(&body, "key-3").await
+        }));
     }
     let mut ids = HashSet::new();
     for t in tasks {
@@ -62,12 +69,18 @@ async fn concurrent_requests_with_one_key_place_one_order() {
             StatusCode::ACCEPTED => {
                 ids.insert(a.body["orderId"].as_str().unwrap().to_owned());
             }
-            StatusCode::CONFLICT => assert_eq!(a.body["error"]["code"], "IDEMPOTENCY_KEY_IN_PROGRESS"),
+            StatusCode::CONFLICT => {
+                assert_eq!(a.body["error"]["code"], "IDEMPOTENCY_KEY_IN_PROGRESS");
+            }
             other => panic!("unexpected {other}: {}", a.body),
         }
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
     let id = ids.into_iter().next().unwrap();
     app.wait_terminal(&id).await;
-    assert_eq!(app.available("TEE").await, 999, "exactly one order took stock");
+    assert_eq!(
+        app.available("TEE").await,
+        999,
+        "exactly one order took stock"
+    );
 }

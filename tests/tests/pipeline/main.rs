@@ -1,6 +1,8 @@
 //! Whole-pipeline tests on the embedded default, through HTTP on a random port.
 //! One binary, one module per concern; each test starts its own pipeline on a fresh database.
 
+#![allow(clippy::too_many_lines)] // scenario tests read top to bottom
+
 mod bad_input;
 mod concurrency;
 mod failures;

@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
+use order_app::gateway::SimulatedGateway;
 use order_app::seed::seed_inventory;
 use order_app::start::start_order_processing;
 use order_app::stream::seal;
 use order_app::tasks::{self, TaskError, TaskInput, error_type};
-use order_app::gateway::SimulatedGateway;
 use order_domain::events::{OrderLine, OrderPlaced};
 use order_domain::ports::{EventStore, StartOutcome, StoreError};
-use order_domain::{CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, ProductId, Quantity, Timestamp};
+use order_domain::{
+    CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, ProductId, Quantity, Timestamp,
+};
 use order_embedded::db::{Db, Durability};
 use order_embedded::store::SqliteEventStore;
 use order_tests::product;
@@ -26,8 +28,14 @@ async fn rig(stock: u64) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
     let store = SqliteEventStore::new(db.clone());
-    seed_inventory(&store, &[product("P", 500, stock)]).await.unwrap();
-    Rig { _dir: dir, db, store }
+    seed_inventory(&store, &[product("P", 500, stock)])
+        .await
+        .unwrap();
+    Rig {
+        _dir: dir,
+        db,
+        store,
+    }
 }
 
 async fn place(store: &SqliteEventStore, qty: i64) -> OrderId {
@@ -36,11 +44,27 @@ async fn place(store: &SqliteEventStore, qty: i64) -> OrderId {
         order_id: id,
         customer_id: CustomerId::parse("c").unwrap(),
         email: Email::parse("c@example.com").unwrap(),
-        items: vec![OrderLine { product_id: ProductId::parse("P").unwrap(), quantity: Quantity::new(qty).unwrap() }],
+        items: vec![OrderLine {
+            product_id: ProductId::parse("P").unwrap(),
+            quantity: Quantity::new(qty).unwrap(),
+        }],
         payment_token: PaymentToken::parse("tok_visa").unwrap(),
     });
-    let meta = EventMeta { correlation_id: id.to_string(), causation_id: "test".into(), occurred_at: Timestamp::now() };
-    store.append(vec![seal(&id.stream(), 0, order_domain::GENESIS_HASH, [e.encode()], &meta)]).await.unwrap();
+    let meta = EventMeta {
+        correlation_id: id.to_string(),
+        causation_id: "test".into(),
+        occurred_at: Timestamp::now(),
+    };
+    store
+        .append(vec![seal(
+            &id.stream(),
+            0,
+            order_domain::GENESIS_HASH,
+            [e.encode()],
+            &meta,
+        )])
+        .await
+        .unwrap();
     id
 }
 
@@ -53,7 +77,13 @@ fn parse(v: serde_json::Value) -> TaskInput {
 }
 
 async fn types(store: &SqliteEventStore, id: OrderId) -> Vec<String> {
-    store.read_stream(&id.stream(), 0).await.unwrap().into_iter().map(|e| e.event_type).collect()
+    store
+        .read_stream(&id.stream(), 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
 }
 
 /// Stock that runs out between validation and reservation: the reservation records OutOfStock
@@ -65,18 +95,31 @@ async fn out_of_stock_after_payment_is_refunded_and_fails_the_order() {
     let (a, b) = (place(&r.store, 1).await, place(&r.store, 1).await);
     for id in [a, b] {
         tasks::validate_order(&r.store, input(id)).await.unwrap();
-        tasks::process_payment(&r.store, &g, input(id)).await.unwrap();
+        tasks::process_payment(&r.store, &g, input(id))
+            .await
+            .unwrap();
     }
     tasks::update_inventory(&r.store, input(a)).await.unwrap();
-    let err = tasks::update_inventory(&r.store, input(b)).await.unwrap_err();
+    let err = tasks::update_inventory(&r.store, input(b))
+        .await
+        .unwrap_err();
     assert_eq!(err.error_type, error_type::OUT_OF_STOCK);
     let caught = json!({ "orderId": b, "error": { "Error": "OutOfStock", "Cause": err.message } });
-    let out = tasks::order_failed(&r.store, &g, parse(caught)).await.unwrap();
+    let out = tasks::order_failed(&r.store, &g, parse(caught))
+        .await
+        .unwrap();
     assert_eq!(out["reason"], "OUT_OF_STOCK");
     assert_eq!(out["refunded"], true);
     assert_eq!(
         types(&r.store, b).await,
-        ["OrderPlaced", "OrderValidated", "PaymentCaptured", "OutOfStock", "PaymentRefunded", "OrderFailed"]
+        [
+            "OrderPlaced",
+            "OrderValidated",
+            "PaymentCaptured",
+            "OutOfStock",
+            "PaymentRefunded",
+            "OrderFailed"
+        ]
     );
     r.db.close();
 }
@@ -90,20 +133,34 @@ async fn every_task_run_twice_appends_once_and_answers_the_same() {
     let v1 = tasks::validate_order(&r.store, input(id)).await.unwrap();
     let v2 = tasks::validate_order(&r.store, input(id)).await.unwrap();
     assert_eq!(v1, v2);
-    let p1 = tasks::process_payment(&r.store, &g, input(id)).await.unwrap();
-    let p2 = tasks::process_payment(&r.store, &g, input(id)).await.unwrap();
+    let p1 = tasks::process_payment(&r.store, &g, input(id))
+        .await
+        .unwrap();
+    let p2 = tasks::process_payment(&r.store, &g, input(id))
+        .await
+        .unwrap();
     assert_eq!(p1, p2);
     let i1 = tasks::update_inventory(&r.store, input(id)).await.unwrap();
     let i2 = tasks::update_inventory(&r.store, input(id)).await.unwrap();
     assert_eq!(i1, i2);
     assert_eq!(
         types(&r.store, id).await,
-        ["OrderPlaced", "OrderValidated", "PaymentCaptured", "InventoryReserved", "OrderCompleted"]
+        [
+            "OrderPlaced",
+            "OrderValidated",
+            "PaymentCaptured",
+            "InventoryReserved",
+            "OrderCompleted"
+        ]
     );
     // A stray OrderFailed for a completed order changes nothing and says so.
-    let f = tasks::order_failed(&r.store, &g, parse(json!({ "orderId": id, "error": { "Error": "States.Timeout" } })))
-        .await
-        .unwrap();
+    let f = tasks::order_failed(
+        &r.store,
+        &g,
+        parse(json!({ "orderId": id, "error": { "Error": "States.Timeout" } })),
+    )
+    .await
+    .unwrap();
     assert_eq!(f["kind"], "completed");
     assert_eq!(types(&r.store, id).await.len(), 5);
     r.db.close();
@@ -117,7 +174,9 @@ async fn concurrent_duplicate_reservations_take_stock_once() {
     let g = SimulatedGateway;
     let id = place(&r.store, 3).await;
     tasks::validate_order(&r.store, input(id)).await.unwrap();
-    tasks::process_payment(&r.store, &g, input(id)).await.unwrap();
+    tasks::process_payment(&r.store, &g, input(id))
+        .await
+        .unwrap();
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..5 {
         let r = r.clone();
@@ -126,7 +185,11 @@ async fn concurrent_duplicate_reservations_take_stock_once() {
     while let Some(res) = set.join_next().await {
         res.unwrap().unwrap();
     }
-    let product = r.store.read_stream(&ProductId::parse("P").unwrap().stream(), 0).await.unwrap();
+    let product = r
+        .store
+        .read_stream(&ProductId::parse("P").unwrap().stream(), 0)
+        .await
+        .unwrap();
     assert_eq!(product.len(), 2, "ProductAdded and one StockReserved");
     r.db.close();
 }
@@ -136,17 +199,38 @@ async fn concurrent_duplicate_reservations_take_stock_once() {
 async fn a_second_append_at_the_same_version_is_a_conflict() {
     let r = rig(1).await;
     let id = place(&r.store, 1).await;
-    let head = r.store.read_stream(&id.stream(), 0).await.unwrap().pop().unwrap();
-    let meta = EventMeta { correlation_id: id.to_string(), causation_id: "t".into(), occurred_at: Timestamp::now() };
-    let done = OrderEvent::OrderCompleted(order_domain::events::OrderCompleted { total: order_domain::Money::from_minor(1) });
+    let head = r
+        .store
+        .read_stream(&id.stream(), 0)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let meta = EventMeta {
+        correlation_id: id.to_string(),
+        causation_id: "t".into(),
+        occurred_at: Timestamp::now(),
+    };
+    let done = OrderEvent::OrderCompleted(order_domain::events::OrderCompleted {
+        total: order_domain::Money::from_minor(1),
+    });
     let w = || seal(&id.stream(), 1, &head.hash, [done.encode()], &meta);
     let (x, y) = tokio::join!(r.store.append(vec![w()]), r.store.append(vec![w()]));
     assert_eq!([x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(), 1);
     assert!(matches!(x.or(y), Ok(())));
     let again = r.store.append(vec![w()]).await;
     assert!(matches!(again, Err(StoreError::Conflict { .. })));
-    let too_many = seal(&id.stream(), 2, "x", std::iter::repeat_n(done.encode(), 101), &meta);
-    assert!(matches!(r.store.append(vec![too_many]).await, Err(StoreError::TooLarge { items: 101 })));
+    let too_many = seal(
+        &id.stream(),
+        2,
+        "x",
+        std::iter::repeat_n(done.encode(), 101),
+        &meta,
+    );
+    assert!(matches!(
+        r.store.append(vec![too_many]).await,
+        Err(StoreError::TooLarge { items: 101 })
+    ));
     r.db.close();
 }
 
@@ -155,12 +239,24 @@ async fn a_second_append_at_the_same_version_is_a_conflict() {
 async fn a_redelivered_start_message_starts_one_execution() {
     let r = rig(1).await;
     let dir = tempfile::tempdir().unwrap();
-    let notifier = order_embedded::outbox::OutboxNotifier::new(dir.path(), &Email::parse("ops@example.com").unwrap()).unwrap();
-    let (starter, _runner) = order_embedded::workflow::local_workflow(r.db.clone(), r.store.clone(), notifier, 0.0, 4).unwrap();
+    let notifier = order_embedded::outbox::OutboxNotifier::new(
+        dir.path(),
+        &Email::parse("ops@example.com").unwrap(),
+    )
+    .unwrap();
+    let (starter, _runner) =
+        order_embedded::workflow::local_workflow(r.db.clone(), r.store.clone(), notifier, 0.0, 4)
+            .unwrap();
     let id = OrderId::generate();
     let body = format!(r#"{{"orderId":"{id}"}}"#);
-    assert_eq!(start_order_processing(&starter, &body).await.unwrap(), StartOutcome::Started);
-    assert_eq!(start_order_processing(&starter, &body).await.unwrap(), StartOutcome::AlreadyStarted);
+    assert_eq!(
+        start_order_processing(&starter, &body).await.unwrap(),
+        StartOutcome::Started
+    );
+    assert_eq!(
+        start_order_processing(&starter, &body).await.unwrap(),
+        StartOutcome::AlreadyStarted
+    );
     assert!(start_order_processing(&starter, "{not json").await.is_err());
     r.db.close();
 }

@@ -1,0 +1,246 @@
+//! The real `orders` binary, killed with SIGKILL under load and restarted on the same data
+//! directory: every order that got a 202 reaches COMPLETED or FAILED with exactly one
+//! OrderPlaced, and the stock taken equals the completed quantities.
+
+#![allow(clippy::too_many_lines)] // one scenario, read top to bottom
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(data: &Path, seed: &Path, port: u16, log: &str) -> Child {
+    let log = std::fs::File::create(data.parent().unwrap().join(log)).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--retry-interval-scale",
+            "0.01",
+            "--redrive-after-secs",
+            "1",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--seed")
+        .arg(seed)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("orders binary starts")
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/health")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server at {base} never became healthy");
+}
+
+const PRODUCTS: [(&str, u64); 3] = [("PLENTY", 100_000), ("SOME", 500), ("SCARCE", 25)];
+
+/// SIGKILL mid-load, restart, and check that nothing accepted was lost or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_no_accepted_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seed = dir.path().join("seed.json");
+    let seed_json: Vec<Value> = PRODUCTS
+        .iter()
+        .map(|(id, stock)| json!({ "productId": id, "name": id, "price": 1000, "stock": stock }))
+        .collect();
+    std::fs::write(&seed, serde_json::to_vec(&seed_json).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = start(&data, &seed, port, "first.log");
+    wait_healthy(&client, &base).await;
+
+    // Load: clients post until the server dies under them.
+    let accepted: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
+    let mut clients = Vec::new();
+    for c in 0..8 {
+        let (client, base, accepted) = (client.clone(), base.clone(), accepted.clone());
+        clients.push(tokio::spawn(async move {
+            for i in 0..100_000_u32 {
+                let product = PRODUCTS[(i as usize + c) % 3].0;
+                let token = if i % 7 == 3 { "tok_decline" } else { "tok_visa" };
+                let body = json!({
+                    "customerId": format!("c{c}"), "email": "load@example.com",
+                    "items": [{ "productId": product, "quantity": 1 + (i % 2) }], "paymentToken": token,
+                });
+                let Ok(r) = client.post(format!("{base}/orders")).json(&body).send().await else { return };
+                if r.status().as_u16() != 202 {
+                    return;
+                }
+                let Ok(v) = r.json::<Value>().await else { return };
+                accepted.lock().unwrap().insert(v["orderId"].as_str().unwrap().to_owned(), body);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(1.5)).await;
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(
+        accepted.len() > 20,
+        "the load placed only {} orders",
+        accepted.len()
+    );
+    eprintln!("{} orders accepted before SIGKILL", accepted.len());
+
+    // Restart on the same data and wait for every accepted order to finish.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = start(&data, &seed, port, "second.log");
+    wait_healthy(&client, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for id in accepted.keys() {
+        loop {
+            let v: Value = client
+                .get(format!("{base}/orders/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let s = v["status"].as_str().unwrap_or_default();
+            if s == "COMPLETED" || s == "FAILED" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {id} stuck after restart: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let h: Value = client
+            .get(format!("{base}/orders/{id}/events"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let types: Vec<&str> = h["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types.iter().filter(|t| **t == "OrderPlaced").count(),
+            1,
+            "{id}: {types:?}"
+        );
+        let mut unique = types.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            types.len(),
+            "{id}: an event was duplicated: {types:?}"
+        );
+    }
+
+    // Orders appended whose 202 never arrived are processed too (the sweeper re-drives them):
+    // wait until no order in the log is left unfinished, then check stock against the log.
+    let db = data.join("orders.db");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        let open: i64 = rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM order_status WHERE status NOT IN ('COMPLETED', 'FAILED')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let placed: i64 = rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM events WHERE event_type = 'OrderPlaced') - (SELECT COUNT(*) FROM order_status)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let lag: i64 = rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(
+                "SELECT (SELECT MAX(position) FROM events) - COALESCE((SELECT position FROM checkpoints WHERE consumer = 'inventory'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if open == 0 && placed == 0 && lag == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} orders unfinished, {placed} unprojected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for (product, stock) in PRODUCTS {
+        let completed: i64 = conn
+            .query_row(
+                "SELECT COALESCE(SUM(json_extract(l.value, '$.quantity')), 0) FROM events e, json_each(e.payload, '$.lines') l \
+                 WHERE e.event_type = 'InventoryReserved' AND json_extract(l.value, '$.productId') = ?1 \
+                 AND EXISTS (SELECT 1 FROM events c WHERE c.stream_id = e.stream_id AND c.event_type = 'OrderCompleted')",
+                [product],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let v: Value = client
+            .get(format!("{base}/inventory/{product}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let available = v["available"].as_i64().unwrap();
+        assert!(available >= 0);
+        assert_eq!(
+            i64::try_from(stock).unwrap() - available,
+            completed,
+            "{product}: stock taken != completed quantities"
+        );
+    }
+
+    // A graceful stop on SIGTERM exits 0.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM should stop cleanly: {status:?}");
+}
