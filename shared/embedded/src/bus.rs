@@ -2,10 +2,7 @@
 //! targets called in process. OrderConfirmationRule → OrderSuccessHandler.
 
 use order_app::notify::{BUS_SOURCE, ORDER_COMPLETED, confirm_order};
-use order_domain::ports::{BusEvent, EventBus, PortError};
-
-use crate::outbox::OutboxNotifier;
-use crate::store::SqliteEventStore;
+use order_domain::ports::{BusEvent, EventBus, EventStore, Notifier, PortError};
 
 /// A rule: which events it matches and what it triggers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +32,14 @@ impl Rule {
     }
 }
 
+/// Routes bus events to their rules' targets in process.
 #[derive(Clone)]
-pub struct LocalBus {
-    pub store: SqliteEventStore,
-    pub notifier: OutboxNotifier,
+pub struct LocalBus<S, N> {
+    pub store: S,
+    pub notifier: N,
 }
 
-impl EventBus for LocalBus {
+impl<S: EventStore, N: Notifier> EventBus for LocalBus<S, N> {
     async fn put(&self, events: Vec<BusEvent>) -> Result<(), PortError> {
         for event in &events {
             for rule in RULES.iter().filter(|r| r.matches(event)) {

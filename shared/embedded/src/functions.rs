@@ -5,12 +5,9 @@ use std::collections::BTreeMap;
 
 use order_app::gateway::SimulatedGateway;
 use order_app::tasks::{self, TaskError, TaskInput};
-use order_domain::ports::{Notification, Notifier, Topic};
+use order_domain::ports::{EventStore, Notification, Notifier, Topic};
 use order_workflow::{TaskFailure, TaskInvoker};
 use serde_json::{Value, json};
-
-use crate::outbox::OutboxNotifier;
-use crate::store::SqliteEventStore;
 
 const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 const SNS_PUBLISH: &str = "arn:aws:states:::sns:publish";
@@ -39,10 +36,10 @@ pub fn substitutions() -> BTreeMap<String, String> {
 }
 
 /// Invokes tasks for one execution (its name makes the dedup id of what it publishes).
-pub struct LocalFunctions {
-    pub store: SqliteEventStore,
+pub struct LocalFunctions<S, N> {
+    pub store: S,
     pub gateway: SimulatedGateway,
-    pub notifier: OutboxNotifier,
+    pub notifier: N,
     pub execution: String,
 }
 
@@ -53,7 +50,7 @@ fn failure(e: &TaskError) -> TaskFailure {
     }
 }
 
-impl LocalFunctions {
+impl<S: EventStore, N: Notifier> LocalFunctions<S, N> {
     async fn call(&self, function: &str, payload: Value) -> Result<Value, TaskError> {
         let input: TaskInput = TaskError::parse_input(payload)?;
         match function {
@@ -69,7 +66,7 @@ impl LocalFunctions {
     }
 }
 
-impl TaskInvoker for LocalFunctions {
+impl<S: EventStore, N: Notifier> TaskInvoker for LocalFunctions<S, N> {
     async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
         match resource {
             LAMBDA_INVOKE => {

@@ -14,12 +14,14 @@
 pub mod bus;
 pub mod db;
 pub mod functions;
+pub mod host;
 pub mod idempotency;
 pub mod outbox;
 pub mod queue;
 pub mod read_models;
 pub mod runtime;
 pub mod store;
+pub mod workers;
 pub mod workflow;
 
 pub use runtime::{Config, Pipeline};

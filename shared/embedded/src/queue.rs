@@ -11,6 +11,8 @@ use crate::db::{Db, now_ms};
 
 pub const ORDERS_QUEUE: &str = "OrdersQueue";
 pub const ORDERS_DLQ: &str = "OrdersDeadLetterQueue";
+/// How long a received message stays hidden (SQS's visibility timeout).
+pub const QUEUE_VISIBILITY_MS: i64 = 30_000;
 
 /// A received message. `receipt` is needed to delete it and is void after its next receive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +52,6 @@ impl SqliteQueue {
 
     pub fn orders(db: Db) -> Self {
         Self::new(db, ORDERS_QUEUE, ORDERS_DLQ, 5)
-    }
-
-    /// Resolves when a message has been sent since the last call (or at once if one was).
-    pub fn notified(&self) -> impl std::future::Future<Output = ()> + '_ {
-        self.wake.notified()
     }
 
     pub async fn send(&self, body: String) -> Result<(), PortError> {
@@ -202,6 +199,51 @@ fn receive_on(
         });
     }
     Ok(out)
+}
+
+impl crate::host::PolledQueue for SqliteQueue {
+    type Message = Received;
+
+    async fn receive(&self, max: usize) -> Result<Vec<Received>, PortError> {
+        let notified = self.wake.notified();
+        let got = SqliteQueue::receive(self, max, QUEUE_VISIBILITY_MS).await?;
+        if !got.is_empty() {
+            return Ok(got);
+        }
+        // Nothing visible: wait for a send, or for the next hidden message to reappear.
+        let wait = match self.next_visible_at().await {
+            Ok(Some(at)) => u64::try_from((at - now_ms()).clamp(1, 1000)).unwrap_or(1000),
+            _ => 1000,
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(wait), notified).await;
+        SqliteQueue::receive(self, max, QUEUE_VISIBILITY_MS).await
+    }
+
+    fn body(message: &Received) -> &str {
+        &message.body
+    }
+
+    fn message_id(message: &Received) -> String {
+        message.id.to_string()
+    }
+
+    fn receive_count(message: &Received) -> u32 {
+        message.receive_count
+    }
+
+    async fn delete(&self, message: &Received) -> Result<(), PortError> {
+        SqliteQueue::delete(self, message).await.map(|_| ())
+    }
+
+    async fn retry_after(&self, message: &Received, delay_ms: i64) -> Result<(), PortError> {
+        SqliteQueue::retry_after(self, message, delay_ms).await
+    }
+
+    async fn depth(&self) -> Result<(u64, u64), PortError> {
+        SqliteQueue::depth(self)
+            .await
+            .map(|(visible, _, dlq)| (visible, dlq))
+    }
 }
 
 impl OrderQueue for SqliteQueue {

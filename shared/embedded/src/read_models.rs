@@ -201,6 +201,16 @@ impl Projection {
     }
 }
 
+impl crate::host::StuckOrders for SqliteReadModels {
+    async fn placed_before(
+        &self,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, PortError> {
+        self.stuck_placed_orders(older_than_ms, limit).await
+    }
+}
+
 impl ReadModels for SqliteReadModels {
     async fn get_order(&self, id: OrderId) -> Result<Option<OrderView>, PortError> {
         let id = id.to_string();

@@ -6,26 +6,28 @@
 //!   reading the change feed from its checkpoint, woken by commits rather than polling.
 //! - The sweeper: re-drives orders stuck in PLACED (a crash between append and enqueue).
 //! - Alarms: queue depth > 10 and a non-empty DLQ → CriticalAlertsTopic.
+//!
+//! The consumer, runner, sweeper and alarms are generic ([`crate::workers`]); the change-feed
+//! workers here are the SQLite ones (projection in the same transaction as the checkpoint).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use order_app::notify::terminal_bus_events;
 use order_app::seed::{SeedProduct, seed_inventory};
-use order_app::start::{StartError, start_order_processing};
 use order_domain::Email;
-use order_domain::ports::{EventBus, Notification, Notifier, OrderQueue, Topic};
-use rusqlite::{OptionalExtension, params};
+use order_domain::ports::EventBus;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::bus::LocalBus;
-use crate::db::{Db, Durability, now_ms};
+use crate::db::{Db, Durability};
 use crate::idempotency::SqliteIdempotency;
 use crate::outbox::OutboxNotifier;
-use crate::queue::{Received, SqliteQueue};
+use crate::queue::SqliteQueue;
 use crate::read_models::{Projection, SqliteReadModels, checkpoint, set_checkpoint};
 use crate::store::SqliteEventStore;
+use crate::workers::{alarms, queue_consumer, sweeper};
 use crate::workflow::{LocalWorkflow, local_workflow};
 
 /// How the local pipeline runs.
@@ -57,10 +59,7 @@ impl Config {
     }
 }
 
-/// Visible messages above which OrdersQueueDepthAlarm fires.
-pub const QUEUE_DEPTH_ALARM_THRESHOLD: u64 = 10;
 const FEED_BATCH: usize = 512;
-const QUEUE_VISIBILITY_MS: i64 = 30_000;
 
 /// A running pipeline: its adapters (for the HTTP API) and its workers.
 pub struct Pipeline {
@@ -114,6 +113,7 @@ impl Pipeline {
         let reads = SqliteReadModels::new(db.clone());
         workers.spawn(sweeper(
             reads.clone(),
+            db.clone(),
             queue.clone(),
             config.redrive_after,
             rx.clone(),
@@ -193,7 +193,11 @@ async fn projection_worker(
 }
 
 /// Terminal events → the bus (rule router) at least once, checkpointed after delivery.
-async fn forwarder(store: SqliteEventStore, bus: LocalBus, mut shutdown: watch::Receiver<bool>) {
+async fn forwarder(
+    store: SqliteEventStore,
+    bus: LocalBus<SqliteEventStore, OutboxNotifier>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     const NAME: &str = "terminal-forwarder";
     let db = store.db().clone();
     let mut head = store.subscribe();
@@ -238,165 +242,6 @@ async fn forwarder(store: SqliteEventStore, bus: LocalBus, mut shutdown: watch::
             _ = head.changed() => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// StartOrderProcessing's local host: receive, start the execution, delete; a failure leaves
-/// the message to come back after a backoff (and, after five receives, to go to the DLQ).
-async fn queue_consumer(
-    queue: SqliteQueue,
-    workflow: LocalWorkflow,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let messages = match queue.receive(32, QUEUE_VISIBILITY_MS).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "queue receive failed");
-                Vec::new()
-            }
-        };
-        if messages.is_empty() {
-            let wait = match queue.next_visible_at().await {
-                Ok(Some(at)) => Duration::from_millis(
-                    u64::try_from((at - now_ms()).clamp(1, 1000)).unwrap_or(1000),
-                ),
-                _ => Duration::from_secs(1),
-            };
-            tokio::select! {
-                () = queue.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
-            }
-            continue;
-        }
-        let mut set = JoinSet::new();
-        for m in messages {
-            let (q, w) = (queue.clone(), workflow.clone());
-            set.spawn(async move { handle_message(&q, &w, &m).await });
-        }
-        while set.join_next().await.is_some() {}
-    }
-}
-
-async fn handle_message(queue: &SqliteQueue, workflow: &LocalWorkflow, m: &Received) {
-    match start_order_processing(workflow, &m.body).await {
-        Ok(_) => {}
-        Err(StartError::Poison(e)) => {
-            tracing::error!(message_id = m.id, error = %e, "poison message deleted");
-        }
-        Err(StartError::Workflow(e)) => {
-            tracing::warn!(message_id = m.id, error = %e, "start failed; will retry");
-            let delay = 100 * (1_i64 << m.receive_count.min(10));
-            let _ = queue.retry_after(m, delay).await;
-            return;
-        }
-    }
-    if let Err(e) = queue.delete(m).await {
-        tracing::warn!(message_id = m.id, error = %e, "delete failed; the message will be redelivered");
-    }
-}
-
-/// Re-enqueues orders that stayed PLACED without an execution (a crash between the append and
-/// the enqueue). Starting is idempotent, so a false positive costs one no-op message.
-async fn sweeper(
-    reads: SqliteReadModels,
-    queue: SqliteQueue,
-    after: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let every = (after / 3).clamp(Duration::from_millis(100), Duration::from_secs(10));
-    let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
-    loop {
-        match reads.stuck_placed_orders(after_ms, 1000).await {
-            Ok(ids) => {
-                for id in ids {
-                    tracing::warn!(order_id = %id, "re-driving an order stuck in PLACED");
-                    if let Err(e) = queue.enqueue(id).await {
-                        tracing::error!(error = %e, "re-drive enqueue failed");
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "sweeper query failed"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// CloudWatch alarms' local stand-ins. An alarm notifies when it enters ALARM, once.
-async fn alarms(
-    db: Db,
-    queue: SqliteQueue,
-    notifier: OutboxNotifier,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        if let Ok((visible, _, dlq)) = queue.depth().await {
-            let checks = [
-                (
-                    "OrdersQueueDepthAlarm",
-                    visible > QUEUE_DEPTH_ALARM_THRESHOLD,
-                    format!(
-                        "OrdersQueue has {visible} visible messages (threshold {QUEUE_DEPTH_ALARM_THRESHOLD})."
-                    ),
-                ),
-                (
-                    "OrdersDeadLetterQueueAlarm",
-                    dlq > 0,
-                    format!("OrdersDeadLetterQueue holds {dlq} messages."),
-                ),
-            ];
-            for (name, breaching, text) in checks {
-                set_alarm(&db, &notifier, name, breaching, text).await;
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-async fn set_alarm(
-    db: &Db,
-    notifier: &OutboxNotifier,
-    name: &'static str,
-    breaching: bool,
-    text: String,
-) {
-    let new_state = if breaching { "ALARM" } else { "OK" };
-    let changed = db
-        .write(move |c| {
-            let old: Option<String> = c
-                .query_row("SELECT state FROM alarms WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if old.as_deref().unwrap_or("OK") == new_state {
-                return Ok(false);
-            }
-            c.execute(
-                "INSERT INTO alarms (name, state, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (name) DO UPDATE SET state = ?2, updated_at = ?3",
-                params![name, new_state, now_ms()],
-            )?;
-            Ok::<_, rusqlite::Error>(true)
-        })
-        .await;
-    if matches!(changed, Ok(true)) && breaching {
-        tracing::warn!(alarm = name, "{text}");
-        let n = Notification {
-            dedup_id: format!("{name}-{}", ulid::Ulid::generate()),
-            subject: format!("ALARM: {name}"),
-            body: format!("{text}\n"),
-            recipients: vec![],
-        };
-        if let Err(e) = notifier.publish(Topic::CriticalAlerts, n).await {
-            tracing::error!(error = %e, "could not send alarm");
         }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use order_app::gateway::SimulatedGateway;
 use order_domain::OrderId;
 use order_domain::ports::{
-    Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter,
+    EventStore, Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter,
 };
 use order_workflow::{ExecutionContext, RunOptions, StateMachine, Transition, step};
 use rusqlite::{OptionalExtension, params};
@@ -20,8 +20,6 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::db::{Db, now_ms};
 use crate::functions::{LocalFunctions, substitutions};
-use crate::outbox::OutboxNotifier;
-use crate::store::SqliteEventStore;
 
 /// The state machine definition: the same file the template deploys.
 pub const DEFINITION: &str = include_str!("../../workflow/order-processing.asl.json");
@@ -66,12 +64,14 @@ impl WorkflowStarter for LocalWorkflow {
     }
 }
 
-/// Runs executions to their end, resuming RUNNING ones at start.
-pub struct Runner {
+/// Runs executions to their end, resuming RUNNING ones at start. The executions live in the
+/// local database whatever backend the tasks use (they are the local runner's own state, as
+/// Step Functions keeps its own).
+pub struct Runner<S, N> {
     db: Db,
     machine: Arc<StateMachine>,
-    store: SqliteEventStore,
-    notifier: OutboxNotifier,
+    store: S,
+    notifier: N,
     options: Arc<RunOptions>,
     rx: mpsc::UnboundedReceiver<String>,
     in_flight: Arc<Mutex<HashSet<String>>>,
@@ -79,13 +79,13 @@ pub struct Runner {
 }
 
 /// Creates the starter and its runner.
-pub fn local_workflow(
+pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone>(
     db: Db,
-    store: SqliteEventStore,
-    notifier: OutboxNotifier,
+    store: S,
+    notifier: N,
     interval_scale: f64,
     max_concurrent: usize,
-) -> Result<(LocalWorkflow, Runner), order_workflow::DefinitionError> {
+) -> Result<(LocalWorkflow, Runner<S, N>), order_workflow::DefinitionError> {
     let machine = Arc::new(state_machine()?);
     let (tx, rx) = mpsc::unbounded_channel();
     let starter = LocalWorkflow {
@@ -113,7 +113,7 @@ struct Row {
     started_at: i64,
 }
 
-impl Runner {
+impl<S: EventStore + Clone, N: Notifier + Clone> Runner<S, N> {
     /// Runs until `shutdown` turns true. Executions in flight then stop between states (their
     /// progress is saved) and resume on the next start.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
@@ -180,16 +180,16 @@ impl Runner {
     }
 }
 
-struct Execution {
+struct Execution<S, N> {
     db: Db,
     machine: Arc<StateMachine>,
-    functions: LocalFunctions,
-    notifier: OutboxNotifier,
+    functions: LocalFunctions<S, N>,
+    notifier: N,
     options: Arc<RunOptions>,
     name: String,
 }
 
-impl Execution {
+impl<S: EventStore, N: Notifier> Execution<S, N> {
     #[tracing::instrument(skip_all, fields(order_id = %self.name))]
     async fn drive(self, shutdown: watch::Receiver<bool>) {
         let name = self.name.clone();

@@ -1,0 +1,242 @@
+//! The local runtime's workers that do not depend on the backend: the StartOrderProcessing
+//! consumer, the sweeper and the alarms. The embedded pipeline and `orders serve --backend
+//! aws` both run these, each with its own adapters.
+
+use std::time::Duration;
+
+use order_app::start::{StartError, start_order_processing};
+use order_domain::ports::{Notification, Notifier, OrderQueue, Topic, WorkflowStarter};
+use rusqlite::{OptionalExtension, params};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::db::{Db, now_ms};
+use crate::host::{PolledQueue, StuckOrders};
+
+/// Visible messages above which OrdersQueueDepthAlarm fires.
+pub const QUEUE_DEPTH_ALARM_THRESHOLD: u64 = 10;
+
+/// StartOrderProcessing's local host: receive, start the execution, delete; a failure leaves
+/// the message to come back after a backoff (and, after five receives, to go to the DLQ).
+pub async fn queue_consumer<Q, W>(queue: Q, workflow: W, mut shutdown: watch::Receiver<bool>)
+where
+    Q: PolledQueue,
+    W: WorkflowStarter + Clone,
+{
+    loop {
+        let messages = tokio::select! {
+            m = queue.receive(32) => m,
+            _ = shutdown.changed() => return,
+        };
+        let messages = match messages {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "queue receive failed");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                continue;
+            }
+        };
+        let mut set = JoinSet::new();
+        for m in messages {
+            let (q, w) = (queue.clone(), workflow.clone());
+            set.spawn(async move { handle_message(&q, &w, &m).await });
+        }
+        while set.join_next().await.is_some() {}
+    }
+}
+
+async fn handle_message<Q: PolledQueue, W: WorkflowStarter>(
+    queue: &Q,
+    workflow: &W,
+    m: &Q::Message,
+) {
+    let id = Q::message_id(m);
+    match start_order_processing(workflow, Q::body(m)).await {
+        Ok(_) => {}
+        Err(StartError::Poison(e)) => {
+            // Left in the queue: after its receives run out it lands in the DLQ, whose alarm
+            // tells a person to look.
+            tracing::error!(message_id = %id, error = %e, "malformed message");
+            let _ = queue.retry_after(m, 30_000).await;
+            return;
+        }
+        Err(StartError::Workflow(e)) => {
+            tracing::warn!(message_id = %id, error = %e, "start failed; will retry");
+            let delay = 100 * (1_i64 << Q::receive_count(m).min(10));
+            let _ = queue.retry_after(m, delay).await;
+            return;
+        }
+    }
+    if let Err(e) = queue.delete(m).await {
+        tracing::warn!(message_id = %id, error = %e, "delete failed; the message will be redelivered");
+    }
+}
+
+/// Re-enqueues orders that stayed PLACED without an execution (a crash between the append and
+/// the enqueue). Starting is idempotent, so a false positive costs one no-op message.
+pub async fn sweeper<R, Q>(
+    reads: R,
+    db: Db,
+    queue: Q,
+    after: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    R: StuckOrders,
+    Q: OrderQueue,
+{
+    let every = (after / 3).clamp(Duration::from_millis(100), Duration::from_secs(10));
+    let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        match reads.placed_before(after_ms, 1000).await {
+            Ok(ids) => {
+                for id in ids {
+                    let name = id.to_string();
+                    let started = db
+                        .read(move |c| {
+                            c.query_row("SELECT 1 FROM executions WHERE name = ?1", [name], |_| {
+                                Ok(())
+                            })
+                            .optional()
+                        })
+                        .await;
+                    if matches!(started, Ok(Some(()))) {
+                        continue;
+                    }
+                    tracing::warn!(order_id = %id, "re-driving an order stuck in PLACED");
+                    if let Err(e) = queue.enqueue(id).await {
+                        tracing::error!(error = %e, "re-drive enqueue failed");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "sweeper query failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// CloudWatch alarms' local stand-ins. An alarm notifies when it enters ALARM, once.
+pub async fn alarms<Q: PolledQueue, N: Notifier>(
+    db: Db,
+    queue: Q,
+    notifier: N,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if let Ok((visible, dlq)) = queue.depth().await {
+            let checks = [
+                (
+                    "OrdersQueueDepthAlarm",
+                    visible > QUEUE_DEPTH_ALARM_THRESHOLD,
+                    format!(
+                        "OrdersQueue has {visible} visible messages (threshold {QUEUE_DEPTH_ALARM_THRESHOLD})."
+                    ),
+                ),
+                (
+                    "OrdersDeadLetterQueueAlarm",
+                    dlq > 0,
+                    format!("OrdersDeadLetterQueue holds {dlq} messages."),
+                ),
+            ];
+            for (name, breaching, text) in checks {
+                set_alarm(&db, &notifier, name, breaching, text).await;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Records an alarm's state; on entering ALARM, publishes to CriticalAlertsTopic. Returns
+/// whether it notified.
+pub async fn set_alarm<N: Notifier>(
+    db: &Db,
+    notifier: &N,
+    name: &'static str,
+    breaching: bool,
+    text: String,
+) -> bool {
+    let new_state = if breaching { "ALARM" } else { "OK" };
+    let changed = db
+        .write(move |c| {
+            let old: Option<String> = c
+                .query_row("SELECT state FROM alarms WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if old.as_deref().unwrap_or("OK") == new_state {
+                return Ok(false);
+            }
+            c.execute(
+                "INSERT INTO alarms (name, state, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET state = ?2, updated_at = ?3",
+                params![name, new_state, now_ms()],
+            )?;
+            Ok::<_, rusqlite::Error>(true)
+        })
+        .await;
+    if !(matches!(changed, Ok(true)) && breaching) {
+        return false;
+    }
+    tracing::warn!(alarm = name, "{text}");
+    let n = Notification {
+        dedup_id: format!("{name}-{}", ulid::Ulid::generate()),
+        subject: format!("ALARM: {name}"),
+        body: format!("{text}\n"),
+        recipients: vec![],
+    };
+    if let Err(e) = notifier.publish(Topic::CriticalAlerts, n).await {
+        tracing::error!(error = %e, "could not send alarm");
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Durability;
+    use crate::outbox::OutboxNotifier;
+    use crate::queue::SqliteQueue;
+
+    /// The queue-depth alarm notifies when it enters ALARM, not on every check while it stays
+    /// there, and again after it has recovered and breaches anew.
+    #[tokio::test]
+    async fn an_alarm_notifies_on_entering_alarm_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("a.db"), Durability::Normal).unwrap();
+        let ops = order_domain::Email::parse("ops@example.com").unwrap();
+        let n = OutboxNotifier::new(&dir.path().join("outbox"), &ops).unwrap();
+        let name = "OrdersQueueDepthAlarm";
+        assert!(set_alarm(&db, &n, name, true, "deep".into()).await);
+        assert!(!set_alarm(&db, &n, name, true, "still deep".into()).await);
+        assert!(!set_alarm(&db, &n, name, false, "ok".into()).await);
+        assert!(set_alarm(&db, &n, name, true, "deep again".into()).await);
+        let alerts = std::fs::read_dir(n.topic_dir(Topic::CriticalAlerts))
+            .unwrap()
+            .count();
+        assert_eq!(alerts, 2);
+        db.close();
+    }
+
+    /// With nobody consuming, eleven orders in the queue breach the depth threshold.
+    #[tokio::test]
+    async fn eleven_waiting_messages_breach_the_queue_depth_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
+        let q = SqliteQueue::orders(db.clone());
+        for _ in 0..=QUEUE_DEPTH_ALARM_THRESHOLD {
+            q.enqueue(order_domain::OrderId::generate()).await.unwrap();
+        }
+        let (visible, dlq) = PolledQueue::depth(&q).await.unwrap();
+        assert!(visible > QUEUE_DEPTH_ALARM_THRESHOLD);
+        assert_eq!(dlq, 0);
+        db.close();
+    }
+}
