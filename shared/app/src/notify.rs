@@ -19,6 +19,8 @@ pub const ORDER_COMPLETED: &str = "OrderCompleted";
 pub fn terminal_bus_events(records: &[RecordedEvent]) -> Vec<BusEvent> {
     records
         .iter()
+        // Cheap filter first: most events are not terminal, and decoding parses the payload.
+        .filter(|r| r.event_type == "OrderCompleted" || r.event_type == "OrderFailed")
         .filter_map(|r| {
             let order_id = r.stream_id.order_id()?;
             let DomainEvent::Order(e) = decode(r).ok()? else {

@@ -86,6 +86,17 @@ fn decide(
         decision.events.iter().map(OrderEvent::encode),
         &meta,
     )];
+    if taken.is_empty() {
+        // OutOfStock: take nothing, but only if the products are still as read, so a restock
+        // that raced the decision makes it decide again instead of turning the order away.
+        for p in products.values() {
+            writes.push(StreamWrite {
+                stream_id: p.id.stream(),
+                expected_version: p.version,
+                events: vec![],
+            });
+        }
+    }
     for t in taken {
         writes.push(seal(
             &t.product.id.stream(),
@@ -95,7 +106,6 @@ fn decide(
             &meta,
         ));
     }
-    writes.retain(|w| !w.events.is_empty());
     Ok((writes, decision.outcome))
 }
 

@@ -1,0 +1,9 @@
+//! `order-placement`: OrderPlacementLambda: API Gateway (REST proxy) → the HTTP API, on DynamoDB and SQS.
+//! The logic is `order_lambda`'s; this binary only wires it to AWS.
+
+#![recursion_limit = "256"] // lambda_runtime and the SDK nest futures deeply
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    order_lambda::wiring::order_placement_main().await
+}

@@ -1,0 +1,9 @@
+//! `seed-inventory`: SeedInventoryLambda: the SeedInventory custom resource (idempotent product seeding).
+//! The logic is `order_lambda`'s; this binary only wires it to AWS.
+
+#![recursion_limit = "256"] // lambda_runtime and the SDK nest futures deeply
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    order_lambda::wiring::seed_inventory_main().await
+}

@@ -1,0 +1,9 @@
+//! `update-inventory`: UpdateInventoryLambda: the UpdateInventory task of OrderProcessingStateMachine.
+//! The logic is `order_lambda`'s; this binary only wires it to AWS.
+
+#![recursion_limit = "256"] // lambda_runtime and the SDK nest futures deeply
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    order_lambda::wiring::task_main(order_lambda::task::TaskFunction::UpdateInventory).await
+}

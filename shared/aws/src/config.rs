@@ -1,0 +1,176 @@
+//! Where the AWS host's resources are and how to reach them.
+//!
+//! Resource names come from the environment variables of `docs/aws-contract.md` (the template
+//! sets them on each function; `orders serve --backend aws` reads them all). One `SdkConfig` is
+//! loaded once per process and every client is built from it: `aws_config` honours the SDK's
+//! standard `AWS_ENDPOINT_URL`, which is how the emulator is reached in tests.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// The events table (OrderEventsTable).
+pub const EVENTS_TABLE: &str = "EVENTS_TABLE";
+/// The order-status read model (OrderStatusTable).
+pub const ORDER_STATUS_TABLE: &str = "ORDER_STATUS_TABLE";
+/// The inventory read model (InventoryTable).
+pub const INVENTORY_TABLE: &str = "INVENTORY_TABLE";
+/// Idempotency records of POST /orders (IdempotencyTable).
+pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
+/// Durable executions of the local workflow runner (only `orders serve --backend aws`).
+pub const EXECUTIONS_TABLE: &str = "EXECUTIONS_TABLE";
+/// OrdersQueue's URL.
+pub const ORDERS_QUEUE_URL: &str = "ORDERS_QUEUE_URL";
+/// OrderProcessingStateMachine's ARN.
+pub const STATE_MACHINE_ARN: &str = "STATE_MACHINE_ARN";
+/// OrderAlertsTopic's ARN.
+pub const ORDER_ALERTS_TOPIC_ARN: &str = "ORDER_ALERTS_TOPIC_ARN";
+/// OrderErrorNotificationTopic's ARN.
+pub const ORDER_ERRORS_TOPIC_ARN: &str = "ORDER_ERRORS_TOPIC_ARN";
+/// CriticalAlertsTopic's ARN.
+pub const CRITICAL_ALERTS_TOPIC_ARN: &str = "CRITICAL_ALERTS_TOPIC_ARN";
+/// The EventBridge bus the terminal events go to (`default` when unset).
+pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+/// The bus used when [`EVENT_BUS_NAME`] is unset.
+pub const DEFAULT_EVENT_BUS: &str = "default";
+
+/// A setting the process cannot start without.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set (see docs/aws-contract.md)")]
+    Missing(&'static str),
+    #[error("environment variable {0} is empty or not valid Unicode")]
+    Invalid(&'static str),
+}
+
+/// The value of a required environment variable, or an error naming it.
+pub fn require_env(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        Ok(_) | Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::Invalid(name)),
+        Err(std::env::VarError::NotPresent) => Err(ConfigError::Missing(name)),
+    }
+}
+
+/// The name of every resource of the contract. Each Lambda only needs some of them: adapters
+/// have their own `from_env` reading just their variable; this is for hosts that use them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsResources {
+    pub events_table: String,
+    pub order_status_table: String,
+    pub inventory_table: String,
+    pub idempotency_table: String,
+    pub executions_table: String,
+    pub orders_queue_url: String,
+    /// The DLQ's URL is not in the contract's environment (nothing reads it at run time); it is
+    /// known only when this crate provisioned the queue.
+    pub dead_letter_queue_url: Option<String>,
+    /// Only the Lambdas' host runs Step Functions; the local host runs the workflow itself.
+    pub state_machine_arn: Option<String>,
+    pub order_alerts_topic_arn: String,
+    pub order_errors_topic_arn: String,
+    pub critical_alerts_topic_arn: String,
+    pub event_bus_name: String,
+}
+
+impl AwsResources {
+    /// Reads every variable of the contract; the first missing one is named in the error.
+    /// [`STATE_MACHINE_ARN`] is optional and [`EVENT_BUS_NAME`] defaults to `default`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            events_table: require_env(EVENTS_TABLE)?,
+            order_status_table: require_env(ORDER_STATUS_TABLE)?,
+            inventory_table: require_env(INVENTORY_TABLE)?,
+            idempotency_table: require_env(IDEMPOTENCY_TABLE)?,
+            executions_table: require_env(EXECUTIONS_TABLE)?,
+            orders_queue_url: require_env(ORDERS_QUEUE_URL)?,
+            dead_letter_queue_url: None,
+            state_machine_arn: require_env(STATE_MACHINE_ARN).ok(),
+            order_alerts_topic_arn: require_env(ORDER_ALERTS_TOPIC_ARN)?,
+            order_errors_topic_arn: require_env(ORDER_ERRORS_TOPIC_ARN)?,
+            critical_alerts_topic_arn: require_env(CRITICAL_ALERTS_TOPIC_ARN)?,
+            event_bus_name: event_bus_from_env(),
+        })
+    }
+
+    /// The resources as `(variable, value)` pairs, e.g. to hand them to a child process.
+    pub fn env_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![
+            (EVENTS_TABLE, self.events_table.clone()),
+            (ORDER_STATUS_TABLE, self.order_status_table.clone()),
+            (INVENTORY_TABLE, self.inventory_table.clone()),
+            (IDEMPOTENCY_TABLE, self.idempotency_table.clone()),
+            (EXECUTIONS_TABLE, self.executions_table.clone()),
+            (ORDERS_QUEUE_URL, self.orders_queue_url.clone()),
+            (ORDER_ALERTS_TOPIC_ARN, self.order_alerts_topic_arn.clone()),
+            (ORDER_ERRORS_TOPIC_ARN, self.order_errors_topic_arn.clone()),
+            (
+                CRITICAL_ALERTS_TOPIC_ARN,
+                self.critical_alerts_topic_arn.clone(),
+            ),
+            (EVENT_BUS_NAME, self.event_bus_name.clone()),
+        ];
+        if let Some(arn) = &self.state_machine_arn {
+            pairs.push((STATE_MACHINE_ARN, arn.clone()));
+        }
+        pairs
+    }
+}
+
+/// [`EVENT_BUS_NAME`], or `default`.
+pub fn event_bus_from_env() -> String {
+    require_env(EVENT_BUS_NAME).unwrap_or_else(|_| DEFAULT_EVENT_BUS.to_owned())
+}
+
+/// Loads the process's one `SdkConfig` (region, credentials, `AWS_ENDPOINT_URL`, retries).
+/// Call it once in `main` and build every client from it (cold start, design.md §9).
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// Every client this crate uses, built once from one `SdkConfig`. Cloning shares them (each
+/// client is a handle on a shared connection pool).
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+}
+
+impl AwsClients {
+    /// Builds every client from `config`.
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            streams: aws_sdk_dynamodbstreams::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            sfn: aws_sdk_sfn::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            eventbridge: aws_sdk_eventbridge::Client::new(config),
+        }
+    }
+
+    /// Loads the default `SdkConfig` and builds every client from it.
+    pub async fn load() -> Self {
+        Self::new(&load_sdk_config().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_variable_is_named_in_the_error() {
+        let err = require_env("ORDER_AWS_TEST_SURELY_UNSET_VARIABLE").unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing("ORDER_AWS_TEST_SURELY_UNSET_VARIABLE")
+        );
+        assert!(
+            err.to_string()
+                .contains("ORDER_AWS_TEST_SURELY_UNSET_VARIABLE")
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! The AWS adapters against a real AWS API emulator (moto) on loopback. Each test provisions
+//! its own uniquely named resources. Without `AWS_ENDPOINT_URL` every test is skipped, except
+//! under `CI=true`, where it fails.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod event_store;
+mod idempotency;
+mod messaging;
+mod projections;
+mod streams;

@@ -1,0 +1,252 @@
+//! Read models and the Streams projection step: version guards, refetch on a gap, partial
+//! batch failures, the sweeper's index.
+
+use order_app::ReadModels;
+use order_aws::projector::{Applied, ChangeRecord, Target};
+use order_aws::{DynamoReadModels, Projector, ViewWrite};
+use order_domain::order::OrderStatus;
+use order_domain::ports::EventStore;
+use order_domain::{OrderId, RecordedEvent, Timestamp};
+use order_read_models::OrderView;
+use serde_json::json;
+
+use crate::common::{
+    Emulator, meta, order_placed, order_validated, product, product_added, write_after,
+};
+use crate::emulator_or_skip;
+
+fn reads(env: &Emulator) -> DynamoReadModels {
+    DynamoReadModels::new(
+        &env.clients.dynamodb,
+        &env.resources.order_status_table,
+        &env.resources.inventory_table,
+    )
+}
+
+fn order_projector(env: &Emulator) -> Projector {
+    Projector::new(env.store(), Target::OrderStatus(reads(env).orders))
+}
+
+/// Appends OrderPlaced and OrderValidated to a new order; returns the two recorded events.
+async fn placed_and_validated(env: &Emulator) -> (OrderId, Vec<RecordedEvent>) {
+    let store = env.store();
+    let order = OrderId::generate();
+    let p = product("SKU-A");
+    let w = write_after(
+        &order.stream(),
+        None,
+        [
+            order_placed(order, &p).encode(),
+            order_validated(&p).encode(),
+        ],
+        &meta(order),
+    );
+    store.append(vec![w]).await.unwrap();
+    (order, store.read_stream(&order.stream(), 0).await.unwrap())
+}
+
+/// Streams deliver at least once and a retried batch may replay older records: neither moves
+/// the view back. A direct put of an older view is `Stale`, not an error.
+#[tokio::test]
+async fn a_repeated_or_older_stream_record_leaves_the_read_model_unchanged() {
+    let env = emulator_or_skip!("a_repeated_or_older_stream_record");
+    let (order, events) = placed_and_validated(&env).await;
+    let projector = order_projector(&env);
+    assert_eq!(projector.apply(&events[0]).await.unwrap(), Applied::Written);
+    assert_eq!(projector.apply(&events[1]).await.unwrap(), Applied::Written);
+    let after = reads(&env).get_order(order).await.unwrap().unwrap();
+    assert_eq!((after.version, after.status), (2, OrderStatus::Validated));
+
+    for e in [&events[0], &events[1], &events[0]] {
+        assert_eq!(projector.apply(e).await.unwrap(), Applied::Unchanged);
+    }
+    let placed_only = OrderView::fold(None, &events[..1]).unwrap().unwrap();
+    assert_eq!(
+        reads(&env).put_order_view(&placed_only).await.unwrap(),
+        ViewWrite::Stale
+    );
+    assert_eq!(
+        reads(&env).put_order_view(&after).await.unwrap(),
+        ViewWrite::Stale
+    );
+    assert_eq!(reads(&env).get_order(order).await.unwrap(), Some(after));
+}
+
+/// A record past a gap (its predecessor lost or still in flight on a retry) makes the
+/// projector fold the stream from the log, so the view lands at the record's version.
+#[tokio::test]
+async fn a_record_past_a_gap_refetches_the_stream_from_the_log() {
+    let env = emulator_or_skip!("a_record_past_a_gap_refetches");
+    let (order, events) = placed_and_validated(&env).await;
+    let projector = order_projector(&env);
+    assert_eq!(projector.apply(&events[1]).await.unwrap(), Applied::Written);
+    let view = reads(&env).get_order(order).await.unwrap().unwrap();
+    assert_eq!(view, OrderView::fold(None, &events).unwrap().unwrap());
+
+    // Inventory: a reservation seen before the product's first event.
+    let store = env.store();
+    let p = product("SKU-GAP");
+    let added = write_after(&p.stream(), None, [product_added(3).encode()], &meta(order));
+    store.append(vec![added]).await.unwrap();
+    let head = store.read_head(&p.stream()).await.unwrap();
+    let reserve = order_domain::ProductEvent::StockReserved(order_domain::events::StockReserved {
+        order_id: order,
+        quantity: order_domain::Quantity::new(2).unwrap(),
+        stock_after: 1,
+        price: order_domain::Money::from_minor(1999),
+    });
+    let w = write_after(&p.stream(), head.as_ref(), [reserve.encode()], &meta(order));
+    store.append(vec![w]).await.unwrap();
+    let log = store.read_stream(&p.stream(), 0).await.unwrap();
+    let inventory = Projector::new(store, Target::Inventory(reads(&env).inventory));
+    assert_eq!(inventory.apply(&log[1]).await.unwrap(), Applied::Written);
+    let stock = reads(&env).get_inventory(&p).await.unwrap().unwrap();
+    assert_eq!(
+        (stock.available, stock.version, stock.name.as_str()),
+        (1, 2, "Widget")
+    );
+}
+
+fn image(e: &RecordedEvent) -> serde_json::Value {
+    json!({
+        "streamId": {"S": e.stream_id.as_str()}, "version": {"N": e.version.to_string()},
+        "eventId": {"S": e.event_id.to_string()}, "eventType": {"S": e.event_type},
+        "schemaVersion": {"N": e.schema_version.to_string()},
+        "occurredAt": {"N": e.occurred_at.as_millis().to_string()},
+        "correlationId": {"S": e.correlation_id}, "causationId": {"S": e.causation_id},
+        "payload": {"S": e.payload}, "prevHash": {"S": e.prev_hash}, "hash": {"S": e.hash},
+    })
+}
+
+fn lambda_record(seq: &str, new_image: &serde_json::Value) -> serde_json::Value {
+    json!({
+        "eventID": format!("id-{seq}"), "eventName": "INSERT", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_764_101_620.0,
+            "Keys": {"streamId": new_image["streamId"], "version": new_image["version"]},
+            "NewImage": new_image, "SequenceNumber": seq, "SizeBytes": 512,
+            "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/OrderEventsTable/stream/2026-01-01T00:00:00.000"
+    })
+}
+
+/// A stream consumer keeps per-key order, so it stops at the first record it cannot apply and
+/// reports that record and every later one as `batchItemFailures`; earlier ones are done.
+#[tokio::test]
+async fn a_failed_record_in_a_batch_is_reported_with_every_record_after_it() {
+    let env = emulator_or_skip!("a_failed_record_in_a_batch");
+    let (order, events) = placed_and_validated(&env).await;
+    let mut corrupt = image(&events[1]);
+    corrupt["streamId"] = json!({"S": "user#1"});
+    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(json!({
+        "Records": [
+            lambda_record("100", &image(&events[0])),
+            lambda_record("200", &corrupt),
+            lambda_record("300", &image(&events[1])),
+        ]
+    }))
+    .unwrap();
+    let response = order_projector(&env).handle(&event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
+    assert_eq!(failed, ["200", "300"]);
+    let view = reads(&env).get_order(order).await.unwrap().unwrap();
+    assert_eq!(view.version, 1, "the record before the failure was applied");
+
+    // The same batch, healthy: nothing to report.
+    let ok: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(json!({
+        "Records": [lambda_record("300", &image(&events[1]))]
+    }))
+    .unwrap();
+    assert!(
+        order_projector(&env)
+            .handle(&ok)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+}
+
+/// The poller's batches go through the same step, including records that did not decode.
+#[tokio::test]
+async fn apply_batch_stops_at_an_undecodable_record() {
+    let env = emulator_or_skip!("apply_batch_stops_at_an_undecodable_record");
+    let (_, events) = placed_and_validated(&env).await;
+    let records = vec![
+        ChangeRecord {
+            shard_id: Some("s".into()),
+            sequence_number: "1".into(),
+            event: Ok(events[0].clone()),
+        },
+        ChangeRecord {
+            shard_id: Some("s".into()),
+            sequence_number: "2".into(),
+            event: order_aws::codec::decode(std::collections::HashMap::<
+                String,
+                aws_sdk_dynamodb::types::AttributeValue,
+            >::new()),
+        },
+    ];
+    let report = order_projector(&env).apply_batch(&records).await;
+    assert_eq!((report.applied, report.failed), (1, vec!["2".to_owned()]));
+    assert!(report.error.is_some());
+}
+
+/// The sweeper's query: orders still PLACED and unchanged since before the cutoff.
+#[tokio::test]
+async fn the_sweeper_lists_only_orders_still_placed_before_the_cutoff() {
+    let env = emulator_or_skip!("the_sweeper_lists_only_orders_still_placed");
+    let (stuck, events) = placed_and_validated(&env).await;
+    let reads = reads(&env);
+    let mut placed = OrderView::fold(None, &events[..1]).unwrap().unwrap();
+    placed.updated_at = Timestamp::from_millis(1_000);
+    reads.put_order_view(&placed).await.unwrap();
+
+    let (moved_on, events2) = placed_and_validated(&env).await;
+    let mut validated = OrderView::fold(None, &events2).unwrap().unwrap();
+    validated.updated_at = Timestamp::from_millis(1_000);
+    reads.put_order_view(&validated).await.unwrap();
+
+    let (fresh, events3) = placed_and_validated(&env).await;
+    reads
+        .put_order_view(&OrderView::fold(None, &events3[..1]).unwrap().unwrap())
+        .await
+        .unwrap();
+
+    let found = reads
+        .orders
+        .placed_before(Timestamp::now(), 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(found, vec![stuck]);
+    assert!(!found.contains(&moved_on) && !found.contains(&fresh));
+}
+
+/// Read models answer through the app's port; an unknown id is `None`.
+#[tokio::test]
+async fn read_models_answer_the_apps_queries() {
+    let env = emulator_or_skip!("read_models_answer_the_apps_queries");
+    let (order, events) = placed_and_validated(&env).await;
+    let reads = reads(&env);
+    assert_eq!(reads.get_order(order).await.unwrap(), None);
+    // The app's query folds the log while the projection lags.
+    let view = order_app::query::get_order(&env.store(), &reads, order)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.version, 2);
+    order_projector(&env).apply(&events[0]).await.unwrap();
+    assert_eq!(
+        reads.get_order(order).await.unwrap().map(|v| v.version),
+        Some(1)
+    );
+    assert_eq!(
+        reads.get_inventory(&product("SKU-NONE")).await.unwrap(),
+        None
+    );
+}

@@ -1,0 +1,32 @@
+//! Lambda handlers of the order pipeline. Each takes the AWS event as Lambda delivers it, calls
+//! the shared use case (the same one the local runtime calls), and answers in Lambda's terms:
+//! partial batch failures for SQS and Streams, a typed `errorType` for Step Functions tasks.
+//!
+//! Handlers are generic over the domain's ports, so they are tested with real AWS event JSON
+//! and the embedded adapters; the binaries under `services/` and `projections/` wire them to
+//! the AWS adapters.
+//!
+//! # Layout
+//! - [`task`]: ValidateOrder, ProcessPayment, UpdateInventory, OrderFailed.
+//! - [`start`]: StartOrderProcessing (SQS batch → executions).
+//! - [`confirm`]: OrderSuccessHandler (EventBridge → confirmation email).
+//! - [`forward`]: the terminal-event forwarder (Streams → EventBridge).
+//! - [`seed`]: the SeedInventory custom resource.
+//! - [`batch`]: the partial batch response shapes.
+//! - [`wiring`]: environment → SDK clients (only those a function needs) → adapters, and the
+//!   `main` of every binary.
+
+#![recursion_limit = "256"] // the SDK futures of `wiring` nest deeply
+
+pub mod batch;
+pub mod confirm;
+pub mod forward;
+pub mod seed;
+pub mod start;
+pub mod task;
+pub mod wiring;
+
+/// Initialises logging for a Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON` gives JSON lines).
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}

@@ -1,0 +1,303 @@
+//! Lambda handlers fed real AWS event JSON (SQS batch, Step Functions task payload, EventBridge
+//! event, CloudFormation custom-resource requests), on the embedded adapters.
+
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use order_app::gateway::SimulatedGateway;
+use order_app::seed::{SeedProduct, seed_inventory};
+use order_app::stream::seal;
+use order_domain::events::{OrderLine, OrderPlaced};
+use order_domain::ports::EventStore;
+use order_domain::{
+    CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, ProductId, Quantity, Timestamp,
+};
+use order_embedded::db::{Db, Durability};
+use order_embedded::outbox::OutboxNotifier;
+use order_embedded::store::SqliteEventStore;
+use order_lambda::seed::{DEFAULT_SEED, ResponseSender};
+use order_lambda::task::{TaskFunction, run_task};
+use serde_json::{Value, json};
+
+const ORDER: &str = "01JDQ5Z8M7X3K9V2N4B6C8D0EF";
+
+struct Rig {
+    dir: tempfile::TempDir,
+    db: Db,
+    store: SqliteEventStore,
+    notifier: OutboxNotifier,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+    let store = SqliteEventStore::new(db.clone());
+    let notifier = OutboxNotifier::new(
+        &dir.path().join("outbox"),
+        &Email::parse("ops@example.com").unwrap(),
+    )
+    .unwrap();
+    let mug: SeedProduct = serde_json::from_value(
+        json!({ "productId": "MUG", "name": "Mug", "price": 900, "stock": 10 }),
+    )
+    .unwrap();
+    seed_inventory(&store, &[mug]).await.unwrap();
+    Rig {
+        dir,
+        db,
+        store,
+        notifier,
+    }
+}
+
+async fn place(store: &SqliteEventStore, product: &str) {
+    let id = OrderId::parse(ORDER).unwrap();
+    let e = OrderEvent::OrderPlaced(OrderPlaced {
+        order_id: id,
+        customer_id: CustomerId::parse("c-1").unwrap(),
+        email: Email::parse("jane@example.com").unwrap(),
+        items: vec![OrderLine {
+            product_id: ProductId::parse(product).unwrap(),
+            quantity: Quantity::new(2).unwrap(),
+        }],
+        payment_token: PaymentToken::parse("tok_visa").unwrap(),
+    });
+    let meta = EventMeta {
+        correlation_id: ORDER.into(),
+        causation_id: "req".into(),
+        occurred_at: Timestamp::now(),
+    };
+    store
+        .append(vec![seal(
+            &id.stream(),
+            0,
+            order_domain::GENESIS_HASH,
+            [e.encode()],
+            &meta,
+        )])
+        .await
+        .unwrap();
+}
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// An SQS batch with a redelivered message and a malformed one: one execution starts, the
+/// duplicate is a success, and only the malformed message is reported as a batch item failure.
+#[tokio::test]
+async fn an_sqs_batch_reports_only_the_malformed_message() {
+    let r = rig().await;
+    let (starter, _runner) = order_embedded::workflow::local_workflow(
+        r.db.clone(),
+        r.store.clone(),
+        r.notifier.clone(),
+        0.0,
+        4,
+    )
+    .unwrap();
+    let event: SqsEvent = serde_json::from_str(&fixture(
+        "services/start-order-processing/fixtures/sqs-batch.json",
+    ))
+    .unwrap();
+    let response = order_lambda::start::handle_batch(&starter, event).await;
+    assert_eq!(
+        response.failed_ids(),
+        ["9a7c1e7b-4f59-4a5e-9d3b-2b7c0e9b1d11"]
+    );
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(
+        json,
+        json!({ "batchItemFailures": [{ "itemIdentifier": "9a7c1e7b-4f59-4a5e-9d3b-2b7c0e9b1d11" }] })
+    );
+    let runs: i64 =
+        r.db.read(|c| c.query_row("SELECT COUNT(*) FROM executions", [], |x| x.get(0)))
+            .await
+            .unwrap();
+    assert_eq!(runs, 1);
+    r.db.close();
+}
+
+/// The task functions take the state machine's payload and fail with the errorType its Retry
+/// and Catch match on.
+#[tokio::test]
+async fn task_functions_answer_payloads_and_fail_with_typed_errors() {
+    let rig = rig().await;
+    let gateway = SimulatedGateway;
+    let payload: Value =
+        serde_json::from_str(&fixture("services/validate-order/fixtures/task-input.json")).unwrap();
+    let not_placed = run_task(
+        TaskFunction::ValidateOrder,
+        &rig.store,
+        &gateway,
+        payload.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(not_placed.error_type, "OrderNotReady");
+    let bad = run_task(
+        TaskFunction::ValidateOrder,
+        &rig.store,
+        &gateway,
+        json!({ "order": 1 }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.error_type, "InvalidTaskInput");
+
+    place(&rig.store, "MUG").await;
+    let validated = run_task(
+        TaskFunction::ValidateOrder,
+        &rig.store,
+        &gateway,
+        payload.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(validated, json!({ "status": "VALIDATED", "total": 1800 }));
+    let paid = run_task(
+        TaskFunction::ProcessPayment,
+        &rig.store,
+        &gateway,
+        payload.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(paid["paymentId"], format!("ch_{ORDER}"));
+    let reserved = run_task(
+        TaskFunction::UpdateInventory,
+        &rig.store,
+        &gateway,
+        payload.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reserved["status"], "COMPLETED");
+    rig.db.close();
+}
+
+/// An order for a product that does not exist is rejected with errorType OrderRejected.
+#[tokio::test]
+async fn validating_an_unknown_product_fails_with_order_rejected() {
+    let r = rig().await;
+    place(&r.store, "GHOST").await;
+    let payload: Value =
+        serde_json::from_str(&fixture("services/validate-order/fixtures/task-input.json")).unwrap();
+    let e = run_task(
+        TaskFunction::ValidateOrder,
+        &r.store,
+        &SimulatedGateway,
+        payload,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type, "OrderRejected");
+    assert!(e.error_message.contains("UNKNOWN_PRODUCT"));
+    r.db.close();
+}
+
+/// OrderConfirmationRule's EventBridge event sends one confirmation, named by the log's event id,
+/// however often it is delivered.
+#[tokio::test]
+async fn an_eventbridge_order_completed_sends_one_confirmation() {
+    let r = rig().await;
+    place(&r.store, "MUG").await;
+    let payload = json!({ "orderId": ORDER });
+    for f in [
+        TaskFunction::ValidateOrder,
+        TaskFunction::ProcessPayment,
+        TaskFunction::UpdateInventory,
+    ] {
+        run_task(f, &r.store, &SimulatedGateway, payload.clone())
+            .await
+            .unwrap();
+    }
+    let event: EventBridgeEvent<Value> = serde_json::from_str(&fixture(
+        "services/order-success-handler/fixtures/order-completed.json",
+    ))
+    .unwrap();
+    assert!(
+        order_lambda::confirm::handle_event(&r.store, &r.notifier, event.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        order_lambda::confirm::handle_event(&r.store, &r.notifier, event)
+            .await
+            .unwrap()
+    );
+    let dir = r.dir.path().join("outbox/OrderAlertsTopic");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files, ["01JDQ5Z9AAAAAAAAAAAAAAAAAA.eml"]);
+    let mail = std::fs::read_to_string(dir.join("01JDQ5Z9AAAAAAAAAAAAAAAAAA.eml")).unwrap();
+    assert!(mail.contains("To: jane@example.com") && mail.contains("Total: 18.00"));
+    r.db.close();
+}
+
+/// Records the documents a custom resource sends.
+#[derive(Default, Clone)]
+struct Capture(Arc<Mutex<Vec<(String, Value)>>>);
+
+impl ResponseSender for Capture {
+    async fn send(&self, url: &str, body: String) -> Result<(), String> {
+        self.0.lock().unwrap().push((
+            url.to_owned(),
+            serde_json::from_str(&body).map_err(|e| e.to_string())?,
+        ));
+        Ok(())
+    }
+}
+
+/// SeedInventory's Create seeds the products once and answers SUCCESS on the ResponseURL; a
+/// repeated Create adds nothing; Delete answers SUCCESS and leaves the data alone.
+#[tokio::test]
+async fn the_seed_custom_resource_seeds_idempotently_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+    let store = SqliteEventStore::new(db.clone());
+    let seed: Vec<SeedProduct> = serde_json::from_str(DEFAULT_SEED).unwrap();
+    let capture = Capture::default();
+    let create: CloudFormationCustomResourceRequest =
+        serde_json::from_str(&fixture("services/seed-inventory/fixtures/create.json")).unwrap();
+    assert_eq!(
+        order_lambda::seed::handle(&store, &capture, create.clone(), &seed)
+            .await
+            .unwrap(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        order_lambda::seed::handle(&store, &capture, create, &seed)
+            .await
+            .unwrap(),
+        "SUCCESS"
+    );
+    let delete: CloudFormationCustomResourceRequest =
+        serde_json::from_str(&fixture("services/seed-inventory/fixtures/delete.json")).unwrap();
+    assert_eq!(
+        order_lambda::seed::handle(&store, &capture, delete, &seed)
+            .await
+            .unwrap(),
+        "SUCCESS"
+    );
+    let sent = capture.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 3);
+    assert!(sent[0].0.contains("X-Amz-Signature=abc"));
+    assert_eq!(sent[0].1["Data"]["Added"], seed.len().to_string());
+    assert_eq!(sent[1].1["Data"]["Added"], "0");
+    assert_eq!(
+        sent[2].1["PhysicalResourceId"],
+        order_lambda::seed::PHYSICAL_ID
+    );
+    assert_eq!(sent[2].1["LogicalResourceId"], "SeedInventory");
+    assert_eq!(
+        store.count().await.unwrap(),
+        seed.len() as u64,
+        "one ProductAdded per product, nothing deleted"
+    );
+    db.close();
+}
