@@ -1,0 +1,617 @@
+#!/usr/bin/env python3
+"""Checks template.yaml against the contract it deploys.
+
+Run with the project venv's python (it reads the template with cfn-lint's own YAML loader):
+
+    .venv/bin/python scripts/test_template.py
+
+What it holds the template to:
+- docs/aws-contract.md: every binary has exactly one AWS::Lambda::Function (provided.al2023,
+  arm64, handler `bootstrap`, code <CodeVersion>/<binary>.zip in LambdaCodeBucket) whose
+  environment variables are exactly the contract's for that binary, each naming the contract's
+  resource; tables have the contract's key schemas, stream, index and TTL; the state machine's
+  DefinitionSubstitutions are the contract's names, cover every `${...}` placeholder of the ASL
+  file and name real functions and topics.
+- shared/workflow/order-processing.asl.json: the inlined Definition equals the file (else run
+  `python3 scripts/sync-asl.py`).
+- ../shared/design.md §1: every logical ID and parameter; §9: batch failure reporting, bisect,
+  retry caps, record age, on-failure destinations, visibility timeout = 6 x the consumer's
+  timeout, rule-target DLQ and retry policy, topic policies, FailedInvocations alarm.
+- Least privilege: one role per function, no wildcard in any allowed action, `Resource: "*"`
+  only for the actions that have no resource-level permissions.
+- scripts/deploy.sh: builds and uploads exactly the contract's binaries, and its first-step
+  template is the template's code bucket, unchanged.
+- CloudFormation itself: no YAML anchors or aliases (CloudFormation rejects them), every
+  checkov suppression carries a written reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+import yaml
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+CONTRACT_PATH = ROOT / "docs" / "aws-contract.md"
+ASL_PATH = ROOT / "shared" / "workflow" / "order-processing.asl.json"
+DEPLOY_PATH = ROOT / "scripts" / "deploy.sh"
+
+# ../shared/design.md §1: the original system's logical IDs and parameters, kept.
+DESIGN_LOGICAL_IDS = [
+    "ApiGateway", "ApiGatewayRootMethod", "ApiGatewayDeployment", "OrderPlacementLambda",
+    "ValidateOrderLambda", "ProcessPaymentLambda", "UpdateInventoryLambda",
+    "StartOrderProcessingLambda", "OrderSuccessHandlerLambda", "SeedInventoryLambda",
+    "InventoryTable", "OrdersQueue", "OrderAlertsTopic", "OrderErrorNotificationTopic",
+    "CriticalAlertsTopic", "OrdersQueueDepthAlarm", "OrderProcessingWorkflowFailureAlarm",
+    "OrderProcessingStateMachine", "EcommerceProcessingDashboard", "OrderPlacementLambdaLogGroup",
+    "LambdaCodeBucket", "LambdaCodeBucketPolicy", "OrderConfirmationRule",
+]
+DESIGN_PARAMETERS = ["ApiGatewayName", "ApiGatewayHTTPMethod", "ApiGatewayStageName", "NotificationEmailName"]
+
+# Actions IAM cannot scope to a resource; the only ones allowed on `Resource: "*"`.
+UNSCOPABLE_ACTIONS = {
+    "dynamodb:ListStreams",
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+
+def load_template() -> dict:
+    return cfn_yaml.load(str(TEMPLATE_PATH))
+
+
+def pascal(binary: str) -> str:
+    return "".join(part.capitalize() for part in binary.split("-"))
+
+
+def logical_id_of_binary(binary: str) -> str:
+    """order-placement -> OrderPlacementLambda (the design's naming)."""
+    return pascal(binary) + "Lambda"
+
+
+def table_rows(markdown: str, first_header: str) -> list[list[str]]:
+    """The body rows of the markdown table whose first header cell is `first_header`."""
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.lstrip().startswith("|") and cells and cells[0] == first_header:
+            rows = []
+            for body in lines[i + 2:]:
+                if not body.lstrip().startswith("|"):
+                    break
+                rows.append([c.strip() for c in body.strip().strip("|").split("|")])
+            return rows
+    raise AssertionError(f"docs/aws-contract.md: no table headed '{first_header}'")
+
+
+def ticked(text: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", text)
+
+
+class Contract:
+    """What docs/aws-contract.md says, parsed from its tables and its state machine section."""
+
+    def __init__(self) -> None:
+        text = CONTRACT_PATH.read_text(encoding="utf-8")
+        self.text = text
+        # | env var | resource (template logical id) | key schema / notes |
+        self.resources: dict[str, dict] = {}
+        for env, resource, notes in table_rows(text, "env var"):
+            (var,) = ticked(env)
+            match = re.match(r"\s*([A-Za-z]+)", resource)
+            logical = match.group(1) if match and not resource.startswith("(") else None
+            if logical == "bus":
+                logical = None
+            self.resources[var] = {"logical": logical, "resource": resource, "notes": notes}
+        # | binary | trigger | env |
+        self.binaries: dict[str, dict] = {}
+        for binary, trigger, env in table_rows(text, "binary"):
+            (path,) = ticked(binary)
+            name = path.rsplit("/", 1)[-1]
+            self.binaries[name] = {
+                "path": path,
+                "trigger": trigger,
+                "env": {v.strip() for v in env.split(",") if v.strip()},
+            }
+        section = text[text.index("## State machine"):]
+        self.substitutions = {
+            s for s in ticked(section) if re.fullmatch(r"[A-Za-z]+(Arn)", s)
+        }
+
+
+TEMPLATE = load_template()
+RESOURCES: dict = TEMPLATE["Resources"]
+CONTRACT = Contract()
+
+
+def resources_of_type(kind: str) -> dict:
+    return {k: v for k, v in RESOURCES.items() if v["Type"] == kind}
+
+
+def props(logical_id: str) -> dict:
+    return RESOURCES[logical_id].get("Properties", {})
+
+
+def ref_target(value) -> str | None:
+    """The logical id a `!Ref X` or `!GetAtt X.Attr` names."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            att = value["Fn::GetAtt"]
+            return att[0] if isinstance(att, list) else att.split(".")[0]
+    return None
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+class ContractFunctions(unittest.TestCase):
+    """Every binary of the contract is one function, wired as the contract says."""
+
+    def test_contract_lists_the_eleven_binaries(self):
+        self.assertEqual(len(CONTRACT.binaries), 11, sorted(CONTRACT.binaries))
+
+    def test_one_function_per_binary_and_no_other(self):
+        functions = resources_of_type("AWS::Lambda::Function")
+        expected = {logical_id_of_binary(b) for b in CONTRACT.binaries}
+        self.assertEqual(set(functions), expected)
+
+    def test_each_function_runs_its_binary_on_provided_al2023_arm64(self):
+        for binary in CONTRACT.binaries:
+            fid = logical_id_of_binary(binary)
+            with self.subTest(binary=binary):
+                p = props(fid)
+                self.assertEqual(p["Runtime"], "provided.al2023")
+                self.assertEqual(p["Architectures"], ["arm64"])
+                self.assertEqual(p["Handler"], "bootstrap")
+                self.assertEqual(p["Code"]["S3Bucket"], {"Ref": "LambdaCodeBucket"})
+                self.assertEqual(p["Code"]["S3Key"], {"Fn::Sub": f"${{CodeVersion}}/{binary}.zip"})
+                self.assertEqual(p["FunctionName"], {"Fn::Sub": f"${{AWS::StackName}}-{binary}"})
+                self.assertEqual(p["TracingConfig"], {"Mode": "Active"})
+                self.assertIsInstance(p["MemorySize"], int)
+                self.assertIsInstance(p["Timeout"], int)
+
+    def test_environment_is_exactly_the_contracts_and_names_its_resources(self):
+        for binary, spec in CONTRACT.binaries.items():
+            fid = logical_id_of_binary(binary)
+            with self.subTest(binary=binary):
+                env = props(fid).get("Environment", {}).get("Variables", {})
+                self.assertEqual(set(env), spec["env"], f"{fid} environment")
+                for var, value in env.items():
+                    logical = CONTRACT.resources[var]["logical"]
+                    if var == "EVENT_BUS_NAME":
+                        self.assertEqual(value, "default", "the contract's bus is the default bus")
+                    else:
+                        self.assertEqual(value, {"Ref": logical}, f"{fid}.{var}")
+
+    def test_each_function_has_its_own_role_and_log_group(self):
+        roles = set()
+        for binary in CONTRACT.binaries:
+            fid = logical_id_of_binary(binary)
+            with self.subTest(binary=binary):
+                role = ref_target(props(fid)["Role"])
+                self.assertEqual(role, fid + "Role")
+                self.assertNotIn(role, roles)
+                roles.add(role)
+                trust = props(role)["AssumeRolePolicyDocument"]["Statement"]
+                self.assertEqual([s["Principal"] for s in trust], [{"Service": "lambda.amazonaws.com"}])
+                log_group = props(fid + "LogGroup")
+                self.assertEqual(log_group["LogGroupName"], {"Fn::Sub": f"/aws/lambda/${{{fid}}}"})
+                self.assertEqual(log_group["RetentionInDays"], 30)
+                # The role may write only to that log group (named as the function is).
+                statements = role_statements(role)
+                log_resources = [s["Resource"] for s in statements if "logs:PutLogEvents" in as_list(s["Action"])]
+                self.assertEqual(
+                    log_resources,
+                    [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                      f"/aws/lambda/${{AWS::StackName}}-{binary}:*"}],
+                )
+
+    def test_binary_packages_match_the_contract_where_they_exist(self):
+        missing = []
+        for binary, spec in CONTRACT.binaries.items():
+            manifest = ROOT / spec["path"] / "Cargo.toml"
+            if not manifest.exists():
+                missing.append(spec["path"])
+                continue
+            with self.subTest(binary=binary):
+                name = re.search(r'^\s*name\s*=\s*"([^"]+)"', manifest.read_text(encoding="utf-8"), re.M)
+                self.assertIsNotNone(name, f"{manifest}: no package name")
+                self.assertEqual(name.group(1), binary, f"{manifest}: package name = binary name")
+        if missing:
+            print(f"\nnote: not built yet (no Cargo.toml): {', '.join(missing)}", file=sys.stderr)
+
+    def test_deploy_script_builds_and_uploads_exactly_the_contracts_binaries(self):
+        text = DEPLOY_PATH.read_text(encoding="utf-8")
+        block = re.search(r"^BINARIES=\(\n(.*?)\n\)", text, re.M | re.S)
+        self.assertIsNotNone(block, "scripts/deploy.sh: no BINARIES=( ... ) list")
+        listed = block.group(1).split()
+        self.assertEqual(sorted(listed), sorted(CONTRACT.binaries))
+        self.assertEqual(len(listed), len(set(listed)))
+
+
+def role_statements(role_id: str) -> list[dict]:
+    statements = []
+    for policy in props(role_id).get("Policies", []):
+        statements.extend(as_list(policy["PolicyDocument"]["Statement"]))
+    return statements
+
+
+class LeastPrivilege(unittest.TestCase):
+    def test_no_wildcard_actions_and_star_resources_only_where_unscopable(self):
+        for role_id in resources_of_type("AWS::IAM::Role"):
+            for s in role_statements(role_id):
+                if s.get("Effect") != "Allow":
+                    continue
+                actions = as_list(s["Action"])
+                with self.subTest(role=role_id, sid=s.get("Sid")):
+                    for action in actions:
+                        self.assertNotIn("*", action, f"{role_id}: wildcard action {action}")
+                    if s["Resource"] == "*" or "*" in as_list(s["Resource"]):
+                        self.assertTrue(
+                            set(actions) <= UNSCOPABLE_ACTIONS,
+                            f"{role_id}: Resource * for {sorted(set(actions) - UNSCOPABLE_ACTIONS)}",
+                        )
+
+    def test_managed_policies_are_only_xray_and_api_gateway_logging(self):
+        allowed = {"AWSXRayDaemonWriteAccess", "service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+        for role_id in resources_of_type("AWS::IAM::Role"):
+            for arn in props(role_id).get("ManagedPolicyArns", []):
+                with self.subTest(role=role_id):
+                    self.assertIn(arn["Fn::Sub"].split(":policy/", 1)[1], allowed)
+
+    def test_state_machine_role_invokes_exactly_the_substituted_functions(self):
+        subs = props("OrderProcessingStateMachine")["DefinitionSubstitutions"]
+        functions = {ref_target(v) for v in subs.values() if RESOURCES[ref_target(v)]["Type"] == "AWS::Lambda::Function"}
+        statements = role_statements("OrderProcessingStateMachineRole")
+        invoked = {
+            ref_target(r) if isinstance(r, dict) and "Fn::GetAtt" in r else re.match(r"\$\{(\w+)\.Arn\}:\*", r["Fn::Sub"]).group(1)
+            for s in statements if "lambda:InvokeFunction" in as_list(s["Action"])
+            for r in as_list(s["Resource"])
+        }
+        self.assertEqual(invoked, functions)
+
+
+class StateMachine(unittest.TestCase):
+    def setUp(self):
+        self.sm = props("OrderProcessingStateMachine")
+        self.asl_text = ASL_PATH.read_text(encoding="utf-8")
+
+    def test_definition_is_the_asl_file(self):
+        self.assertIn("Definition", self.sm, "use Definition (not DefinitionString or a !Sub string)")
+        self.assertNotIn("DefinitionString", self.sm)
+        self.assertEqual(
+            json.loads(json.dumps(self.sm["Definition"])),
+            json.loads(self.asl_text),
+            "template.yaml's Definition differs from shared/workflow/order-processing.asl.json: "
+            "run python3 scripts/sync-asl.py",
+        )
+
+    def test_substitutions_cover_every_placeholder_and_are_the_contracts(self):
+        placeholders = set(re.findall(r"\$\{([^}]+)\}", self.asl_text))
+        subs = self.sm["DefinitionSubstitutions"]
+        self.assertEqual(set(subs), placeholders)
+        self.assertEqual(set(subs), CONTRACT.substitutions)
+
+    def test_substitutions_name_real_functions_and_topics(self):
+        for name, value in self.sm["DefinitionSubstitutions"].items():
+            target = ref_target(value)
+            with self.subTest(name=name):
+                self.assertIn(target, RESOURCES)
+                kind = RESOURCES[target]["Type"]
+                if name.endswith("FunctionArn"):
+                    self.assertEqual(kind, "AWS::Lambda::Function")
+                    self.assertEqual(value, {"Fn::GetAtt": [target, "Arn"]})
+                    self.assertEqual(target, name[: -len("FunctionArn")] + "Lambda")
+                else:
+                    self.assertEqual(kind, "AWS::SNS::Topic")
+                    self.assertEqual(value, {"Ref": name[: -len("Arn")]})
+
+    def test_failure_path_publishes_to_the_error_topic(self):
+        definition = json.loads(self.asl_text)
+        publishes = [
+            s for s in definition["States"].values()
+            if s.get("Resource") == "arn:aws:states:::sns:publish"
+        ]
+        self.assertEqual([s["Parameters"]["TopicArn"] for s in publishes], ["${OrderErrorNotificationTopicArn}"])
+
+    def test_type_logging_and_tracing(self):
+        self.assertEqual(self.sm["StateMachineType"], {"Ref": "WorkflowType"})
+        param = TEMPLATE["Parameters"]["WorkflowType"]
+        self.assertEqual(param["Default"], "EXPRESS")
+        self.assertEqual(sorted(param["AllowedValues"]), ["EXPRESS", "STANDARD"])
+        self.assertIn(self.sm["LoggingConfiguration"]["Level"], ("ALL", "ERROR"))
+        self.assertTrue(self.sm["TracingConfiguration"]["Enabled"])
+
+
+class Design(unittest.TestCase):
+    def test_every_logical_id_and_parameter_of_design_section_1(self):
+        for logical in DESIGN_LOGICAL_IDS:
+            self.assertIn(logical, RESOURCES)
+        for param in DESIGN_PARAMETERS:
+            self.assertIn(param, TEMPLATE["Parameters"])
+        self.assertEqual(TEMPLATE["Parameters"]["ApiGatewayStageName"]["Default"], "prod")
+        self.assertEqual(TEMPLATE["Parameters"]["LambdaCodeBucketName"]["Default"], "ecommerce-application-lambda-code")
+        self.assertEqual(props("LambdaCodeBucket")["BucketName"], {"Ref": "LambdaCodeBucketName"})
+
+    def test_every_resource_the_contract_names_exists_with_its_type(self):
+        kinds = {
+            "Table": "AWS::DynamoDB::Table", "Queue": "AWS::SQS::Queue", "Topic": "AWS::SNS::Topic",
+            "StateMachine": "AWS::StepFunctions::StateMachine",
+        }
+        for var, spec in CONTRACT.resources.items():
+            if spec["logical"] is None:
+                continue
+            with self.subTest(var=var):
+                self.assertIn(spec["logical"], RESOURCES)
+                kind = next(v for k, v in kinds.items() if spec["logical"].endswith(k))
+                self.assertEqual(RESOURCES[spec["logical"]]["Type"], kind)
+
+    def test_tables_have_the_contracts_keys_stream_index_and_ttl(self):
+        for var, spec in CONTRACT.resources.items():
+            logical, notes = spec["logical"], spec["notes"]
+            if logical is None or not logical.endswith("Table"):
+                continue
+            with self.subTest(table=logical):
+                p = props(logical)
+                types = {a["AttributeName"]: a["AttributeType"] for a in p["AttributeDefinitions"]}
+                keys = {k["KeyType"]: k["AttributeName"] for k in p["KeySchema"]}
+                pk = re.search(r"PK `(\w+)` \((\w)\)", notes)
+                self.assertEqual(keys["HASH"], pk.group(1))
+                self.assertEqual(types[pk.group(1)], pk.group(2))
+                sk = re.search(r"SK `(\w+)` \((\w)\)", notes)
+                if sk and not re.search(r"GSI[^;]*SK `" + sk.group(1), notes):
+                    self.assertEqual(keys["RANGE"], sk.group(1))
+                    self.assertEqual(types[sk.group(1)], sk.group(2))
+                else:
+                    self.assertNotIn("RANGE", keys)
+                stream = re.search(r"Streams `(\w+)`", notes)
+                if stream:
+                    self.assertEqual(p["StreamSpecification"]["StreamViewType"], stream.group(1))
+                gsi = re.search(r"GSI `(\w+)` \(PK `(\w+)`, SK `(\w+)`\)", notes)
+                if gsi:
+                    (index,) = [i for i in p["GlobalSecondaryIndexes"] if i["IndexName"] == gsi.group(1)]
+                    ikeys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+                    self.assertEqual((ikeys["HASH"], ikeys["RANGE"]), (gsi.group(2), gsi.group(3)))
+                ttl = re.search(r"TTL attribute `(\w+)`", notes)
+                if ttl:
+                    self.assertEqual(p["TimeToLiveSpecification"], {"AttributeName": ttl.group(1), "Enabled": True})
+
+    def test_every_table_has_pitr_and_encryption(self):
+        for logical in resources_of_type("AWS::DynamoDB::Table"):
+            with self.subTest(table=logical):
+                p = props(logical)
+                self.assertTrue(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
+                self.assertTrue(p["SSESpecification"]["SSEEnabled"])
+                self.assertEqual(p["BillingMode"], "PAY_PER_REQUEST")
+
+    def test_orders_queue_dlq_and_visibility_six_times_the_consumer_timeout(self):
+        q = props("OrdersQueue")
+        dlq = re.search(r"DLQ (\w+), maxReceiveCount (\d+)", CONTRACT.resources["ORDERS_QUEUE_URL"]["resource"])
+        self.assertEqual(q["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": [dlq.group(1), "Arn"]})
+        self.assertEqual(q["RedrivePolicy"]["maxReceiveCount"], int(dlq.group(2)))
+        self.assertEqual(q["VisibilityTimeout"], 6 * props("StartOrderProcessingLambda")["Timeout"])
+
+    def test_queue_mapping_reports_partial_batch_failures(self):
+        (mapping,) = [
+            p for p in map(props, resources_of_type("AWS::Lambda::EventSourceMapping"))
+            if p["EventSourceArn"] == {"Fn::GetAtt": ["OrdersQueue", "Arn"]}
+        ]
+        self.assertEqual(mapping["FunctionName"], {"Ref": "StartOrderProcessingLambda"})
+        self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+
+    def test_stream_mappings_never_block_a_shard(self):
+        stream_consumers = {
+            logical_id_of_binary(b) for b, spec in CONTRACT.binaries.items() if "Streams" in spec["trigger"]
+        }
+        self.assertEqual(len(stream_consumers), 3)
+        mappings = {
+            ref_target(p["FunctionName"]): p
+            for p in map(props, resources_of_type("AWS::Lambda::EventSourceMapping"))
+            if p["EventSourceArn"] == {"Fn::GetAtt": ["OrderEventsTable", "StreamArn"]}
+        }
+        self.assertEqual(set(mappings), stream_consumers)
+        for fid, m in mappings.items():
+            with self.subTest(function=fid):
+                self.assertEqual(m["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+                self.assertIs(m["BisectBatchOnFunctionError"], True)
+                self.assertTrue(0 <= m["MaximumRetryAttempts"] <= 100)
+                self.assertTrue(60 <= m["MaximumRecordAgeInSeconds"] <= 86400)
+                self.assertEqual(m["StartingPosition"], "TRIM_HORIZON")
+                dest = ref_target(m["DestinationConfig"]["OnFailure"]["Destination"])
+                self.assertEqual(RESOURCES[dest]["Type"], "AWS::SQS::Queue")
+                sends = [s for s in role_statements(fid + "Role") if "sqs:SendMessage" in as_list(s["Action"])]
+                self.assertEqual([ref_target(s["Resource"]) for s in sends], [dest])
+
+    def test_confirmation_rule_routes_order_completed_with_dlq_and_retries(self):
+        rule = props("OrderConfirmationRule")
+        self.assertEqual(rule["EventPattern"], {"source": ["order-pipeline"], "detail-type": ["OrderCompleted"]})
+        (target,) = rule["Targets"]
+        self.assertEqual(target["Arn"], {"Fn::GetAtt": ["OrderSuccessHandlerLambda", "Arn"]})
+        self.assertIn("MaximumRetryAttempts", target["RetryPolicy"])
+        self.assertIn("MaximumEventAgeInSeconds", target["RetryPolicy"])
+        dlq = ref_target(target["DeadLetterConfig"]["Arn"])
+        self.assertEqual(RESOURCES[dlq]["Type"], "AWS::SQS::Queue")
+        policies = [
+            p for p in map(props, resources_of_type("AWS::SQS::QueuePolicy"))
+            if {"Ref": dlq} in p["Queues"]
+        ]
+        self.assertTrue(any(
+            s.get("Principal") == {"Service": "events.amazonaws.com"} and s["Effect"] == "Allow"
+            for p in policies for s in p["PolicyDocument"]["Statement"]
+        ), "the rule's DLQ must let EventBridge send to it")
+        permission = [
+            p for p in map(props, resources_of_type("AWS::Lambda::Permission"))
+            if p["Principal"] == "events.amazonaws.com"
+        ]
+        self.assertEqual([p["SourceArn"] for p in permission], [{"Fn::GetAtt": ["OrderConfirmationRule", "Arn"]}])
+
+    def test_forwarder_may_put_events_on_the_contracts_bus(self):
+        puts = [s for s in role_statements("TerminalEventForwarderLambdaRole") if "events:PutEvents" in as_list(s["Action"])]
+        self.assertEqual(len(puts), 1)
+        self.assertIn("event-bus/default", puts[0]["Resource"]["Fn::Sub"])
+        self.assertEqual(puts[0]["Condition"], {"StringEquals": {"events:source": "order-pipeline"}})
+
+    def test_topics_are_encrypted_have_a_policy_and_an_email_subscription(self):
+        topics = set(resources_of_type("AWS::SNS::Topic"))
+        self.assertEqual(topics, {"OrderAlertsTopic", "OrderErrorNotificationTopic", "CriticalAlertsTopic"})
+        with_policy = {ref_target(t) for p in map(props, resources_of_type("AWS::SNS::TopicPolicy")) for t in p["Topics"]}
+        subscribed = {
+            ref_target(p["TopicArn"]): p for p in map(props, resources_of_type("AWS::SNS::Subscription"))
+        }
+        for topic in topics:
+            with self.subTest(topic=topic):
+                self.assertIn("KmsMasterKeyId", props(topic))
+                self.assertIn(topic, with_policy)
+                self.assertEqual(subscribed[topic]["Protocol"], "email")
+                self.assertEqual(subscribed[topic]["Endpoint"], {"Ref": "NotificationEmailName"})
+
+    def test_alarms_go_to_critical_alerts(self):
+        alarms = resources_of_type("AWS::CloudWatch::Alarm")
+        for logical, alarm in alarms.items():
+            with self.subTest(alarm=logical):
+                self.assertEqual(alarm["Properties"]["AlarmActions"], [{"Ref": "CriticalAlertsTopic"}])
+        depth = props("OrdersQueueDepthAlarm")
+        self.assertEqual(
+            (depth["MetricName"], depth["Threshold"], depth["ComparisonOperator"]),
+            ("ApproximateNumberOfMessagesVisible", 10, "GreaterThanThreshold"),
+        )
+        self.assertEqual(depth["Dimensions"], [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["OrdersQueue", "QueueName"]}}])
+        failed = props("OrderProcessingWorkflowFailureAlarm")
+        self.assertEqual((failed["Namespace"], failed["MetricName"]), ("AWS/States", "ExecutionsFailed"))
+        metrics = {(a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for a in alarms.values()}
+        self.assertIn(("AWS/Events", "FailedInvocations"), metrics)
+        self.assertIn(("AWS/Lambda", "Errors"), metrics)
+
+    def test_every_dead_letter_queue_has_a_not_empty_alarm(self):
+        dlqs = {q for q in resources_of_type("AWS::SQS::Queue") if "DeadLetterQueue" in q}
+        self.assertGreaterEqual(len(dlqs), 1)
+        watched = {
+            ref_target(d["Value"]) for a in map(props, resources_of_type("AWS::CloudWatch::Alarm"))
+            if a.get("MetricName") == "ApproximateNumberOfMessagesVisible" and a["Threshold"] == 0
+            for d in a["Dimensions"]
+        }
+        self.assertEqual(dlqs - watched, set())
+
+    def test_dashboard_is_json_with_the_functions_queue_state_machine_and_alarms(self):
+        body = props("EcommerceProcessingDashboard")["DashboardBody"]["Fn::Sub"]
+        names = set(re.findall(r"\$\{([^}]+)\}", body))
+        rendered = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))
+        self.assertTrue(rendered["widgets"])
+        for fid in resources_of_type("AWS::Lambda::Function"):
+            if fid != "SeedInventoryLambda":
+                self.assertIn(fid, names)
+        self.assertIn("OrdersQueue.QueueName", names)
+        self.assertIn("OrderProcessingStateMachine", names)
+        alarm_widget = [w for w in rendered["widgets"] if w["type"] == "alarm"]
+        self.assertEqual(len(alarm_widget), 1)
+        # Alarms are named <stack>-<logical id without "Alarm">, and the alarm widget lists them
+        # all by ARN (built from the names, so the dashboard does not depend on the alarms).
+        alarm_arns = set(alarm_widget[0]["properties"]["alarms"])
+        for logical, alarm in resources_of_type("AWS::CloudWatch::Alarm").items():
+            short = logical[: -len("Alarm")]
+            self.assertEqual(alarm["Properties"]["AlarmName"], {"Fn::Sub": f"${{AWS::StackName}}-{short}"})
+            self.assertIn(
+                f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:${{AWS::StackName}}-{short}",
+                body,
+            )
+        self.assertEqual(len(alarm_arns), len(resources_of_type("AWS::CloudWatch::Alarm")))
+
+    def test_code_bucket_is_private_versioned_aes256_and_tls_only(self):
+        b = props("LambdaCodeBucket")
+        self.assertEqual(
+            b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+            "AES256",
+        )
+        self.assertEqual(b["VersioningConfiguration"]["Status"], "Enabled")
+        self.assertTrue(all(b["PublicAccessBlockConfiguration"].values()))
+        self.assertEqual(len(b["PublicAccessBlockConfiguration"]), 4)
+        statements = props("LambdaCodeBucketPolicy")["PolicyDocument"]["Statement"]
+        self.assertTrue(any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        ))
+        self.assertTrue(any(
+            s["Effect"] == "Allow" and s["Principal"] == {"Service": "lambda.amazonaws.com"}
+            and "s3:GetObject" in as_list(s["Action"]) for s in statements
+        ))
+
+    def test_seed_inventory_custom_resource(self):
+        seed = RESOURCES["SeedInventory"]
+        self.assertTrue(seed["Type"].startswith("Custom::"))
+        self.assertEqual(seed["Properties"]["ServiceToken"], {"Fn::GetAtt": ["SeedInventoryLambda", "Arn"]})
+
+    def test_optional_waf_behind_a_parameter(self):
+        self.assertEqual(TEMPLATE["Parameters"]["EnableWaf"]["Default"], "false")
+        for logical in list(resources_of_type("AWS::WAFv2::WebACL")) + list(resources_of_type("AWS::WAFv2::WebACLAssociation")):
+            self.assertEqual(RESOURCES[logical]["Condition"], "WafEnabled")
+        self.assertTrue(resources_of_type("AWS::WAFv2::WebACLAssociation"))
+
+    def test_api_routes_proxy_to_order_placement(self):
+        paths = {}
+        for logical, r in resources_of_type("AWS::ApiGateway::Resource").items():
+            paths[logical] = r["Properties"]
+        def path_of(resource_id):
+            if resource_id == {"Fn::GetAtt": ["ApiGateway", "RootResourceId"]}:
+                return ""
+            p = paths[ref_target(resource_id)]
+            return path_of(p["ParentId"]) + "/" + p["PathPart"]
+        routes = set()
+        for logical, m in map(lambda kv: (kv[0], kv[1]["Properties"]), resources_of_type("AWS::ApiGateway::Method").items()):
+            integration = m["Integration"]
+            self.assertEqual(integration["Type"], "AWS_PROXY")
+            self.assertIn("${OrderPlacementLambda.Arn}", integration["Uri"]["Fn::Sub"])
+            method = m["HttpMethod"] if isinstance(m["HttpMethod"], str) else "ROOT"
+            routes.add(f"{method} {path_of(m['ResourceId']) or '/'}")
+        self.assertEqual(routes, {
+            "ROOT /", "POST /orders", "GET /orders/{id}", "GET /orders/{id}/events",
+            "GET /inventory/{productId}", "GET /health",
+        })
+        stage = props("ApiGatewayStage")
+        self.assertTrue(stage["TracingEnabled"])
+        self.assertIn("DestinationArn", stage["AccessLogSetting"])
+        (settings,) = stage["MethodSettings"]
+        self.assertIn("ThrottlingRateLimit", settings)
+        self.assertIn("ThrottlingBurstLimit", settings)
+        self.assertTrue(props("PlaceOrderMethod")["RequestModels"])
+
+
+class Hygiene(unittest.TestCase):
+    def test_no_yaml_aliases(self):
+        # CloudFormation refuses templates with YAML anchors/aliases.
+        events = yaml.parse(TEMPLATE_PATH.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        self.assertFalse([e for e in events if isinstance(e, yaml.AliasEvent)])
+
+    def test_every_checkov_suppression_has_a_reason(self):
+        for logical, r in RESOURCES.items():
+            for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                with self.subTest(resource=logical, check=skip.get("id")):
+                    self.assertRegex(skip["id"], r"^CKV2?_AWS_\d+$")
+                    self.assertGreaterEqual(len(skip.get("comment", "")), 40)
+
+    def test_deploy_bootstrap_template_is_the_code_bucket_unchanged(self):
+        out = subprocess.run(
+            ["bash", str(DEPLOY_PATH), "--bootstrap-template"], check=True, capture_output=True, text=True
+        ).stdout
+        boot = cfn_yaml.loads(out)
+        self.assertEqual(set(boot["Resources"]), {"LambdaCodeBucket", "LambdaCodeBucketPolicy"})
+        self.assertEqual(set(boot["Parameters"]), {"LambdaCodeBucketName"})
+        for logical in boot["Resources"]:
+            self.assertEqual(boot["Resources"][logical], RESOURCES[logical])
+        self.assertEqual(boot["Parameters"]["LambdaCodeBucketName"], TEMPLATE["Parameters"]["LambdaCodeBucketName"])
+        # Everything else can only reach the bucket, never the reverse: the bucket block must not
+        # reference anything the bootstrap stack lacks.
+        self.assertLess(len(out), 51200, "the bootstrap template is deployed inline")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
