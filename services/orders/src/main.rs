@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,6 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use order_domain::Email;
 use order_embedded::Config;
 use order_embedded::db::Durability;
+
+mod replay_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -61,10 +64,14 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         redrive_after_secs: u64,
     },
+    /// Audit replay: rebuild the read models from the event log and compare them with the live
+    /// ones (exit 1 if they differ); verify hash chains, show an order's timeline, travel back
+    /// in time, or repair the live read models.
+    Replay(replay_cmd::ReplayArgs),
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     orders::telemetry::init(cli.log_json);
     match cli.command {
@@ -111,8 +118,9 @@ async fn main() -> anyhow::Result<()> {
             shutdown_signal().await;
             tracing::info!("shutting down");
             server.shutdown().await;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Replay(args) => Ok(replay_cmd::run(&args)),
     }
 }
 

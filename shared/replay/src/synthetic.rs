@@ -1,0 +1,333 @@
+//! A generator of large, realistic logs on the embedded database, for the replay benchmark and
+//! tests: orders that complete, are declined, rejected or run out of stock, each with the product
+//! events they cause, correctly chained (sealed with `RecordedEvent::seal`), inserted in large
+//! transactions, and projected into the live read models by the embedded projection code itself
+//! (`Projection::apply_batch`, checkpoints included), exactly as the running pipeline does.
+
+use std::path::Path;
+
+use order_domain::envelope::{EventMeta, GENESIS_HASH};
+use order_domain::events::{
+    FailureReason, InventoryReserved, OrderCompleted, OrderFailed, OrderLine, OrderPlaced,
+    OrderRejected, OrderValidated, OutOfStock, PaymentCaptured, PaymentDeclined, PaymentRefunded,
+    PricedLine, ProductAdded, ReservedLine, StockReserved,
+};
+use order_domain::{
+    CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductEvent, ProductId, Quantity,
+    RecordedEvent, StreamId, Timestamp,
+};
+use order_embedded::db::{Db, Durability};
+use order_embedded::read_models::Projection;
+use rusqlite::{Connection, params};
+
+/// Events per transaction while generating.
+const PER_TRANSACTION: usize = 20_000;
+
+/// What was generated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Generated {
+    pub events: u64,
+    pub orders: u64,
+    pub products: u64,
+}
+
+struct Product {
+    id: ProductId,
+    stream: StreamId,
+    version: u64,
+    head: String,
+    stock: u64,
+    price: Money,
+}
+
+struct Writer<'c> {
+    conn: &'c Connection,
+    batch: Vec<(i64, RecordedEvent)>,
+    clock: u64,
+    generated: Generated,
+}
+
+impl Writer<'_> {
+    /// Seals and inserts one event after `(version, head)`; returns the new head.
+    fn append(
+        &mut self,
+        stream: &StreamId,
+        after: (u64, &str),
+        event: (&str, u32, String),
+        correlation: &str,
+    ) -> rusqlite::Result<(u64, String)> {
+        self.clock += 3;
+        let meta = EventMeta {
+            correlation_id: correlation.to_owned(),
+            causation_id: format!("synthetic-{}", self.generated.events),
+            occurred_at: Timestamp::from_millis(self.clock),
+        };
+        let e = RecordedEvent::seal(stream.clone(), after.0, after.1, event, &meta);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, \
+                 occurred_at, correlation_id, causation_id, payload, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                e.stream_id.as_str(),
+                i64::try_from(e.version).unwrap_or(i64::MAX),
+                e.event_id.to_string(),
+                e.event_type,
+                e.schema_version,
+                i64::try_from(e.occurred_at.as_millis()).unwrap_or(i64::MAX),
+                e.correlation_id,
+                e.causation_id,
+                e.payload,
+                e.prev_hash,
+                e.hash,
+            ])?;
+        let head = (e.version, e.hash.clone());
+        self.batch.push((self.conn.last_insert_rowid(), e));
+        self.generated.events += 1;
+        Ok(head)
+    }
+
+    fn order(&mut self, id: OrderId, events: Vec<OrderEvent>) -> rusqlite::Result<()> {
+        let stream = id.stream();
+        let correlation = id.to_string();
+        let mut head = (0, GENESIS_HASH.to_owned());
+        for e in events {
+            head = self.append(&stream, (head.0, &head.1), e.encode(), &correlation)?;
+        }
+        self.generated.orders += 1;
+        Ok(())
+    }
+
+    fn product(
+        &mut self,
+        p: &mut Product,
+        event: &ProductEvent,
+        correlation: &str,
+    ) -> rusqlite::Result<()> {
+        let (version, head) =
+            self.append(&p.stream, (p.version, &p.head), event.encode(), correlation)?;
+        p.version = version;
+        p.head = head;
+        Ok(())
+    }
+
+    /// Projects the batch into the live read models and commits it.
+    fn commit(&mut self) -> rusqlite::Result<()> {
+        for p in [Projection::OrderStatus, Projection::Inventory] {
+            p.apply_batch(self.conn, &self.batch)?;
+        }
+        self.batch.clear();
+        self.conn.execute_batch("COMMIT; BEGIN")
+    }
+}
+
+fn value<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
+    // The generator's literals are all valid values.
+    r.unwrap_or_else(|e| unreachable!("invalid synthetic value: {e:?}"))
+}
+
+/// Generates at least `events` events over `products` products into a new database at `path`
+/// (which must not exist yet), starting at `start` and 3 ms apart.
+pub fn generate(
+    path: &Path,
+    events: u64,
+    products: usize,
+    start: Timestamp,
+) -> rusqlite::Result<Generated> {
+    // Creates the file with the embedded schema (its migrations), then writes directly.
+    Db::open(path, Durability::Normal)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?
+        .close();
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    conn.execute_batch("BEGIN")?;
+    let mut w = Writer {
+        conn: &conn,
+        batch: Vec::with_capacity(PER_TRANSACTION + 16),
+        clock: start.as_millis(),
+        generated: Generated::default(),
+    };
+    let mut catalogue = seed(&mut w, products.max(1))?;
+    let mut n: u64 = 0;
+    while w.generated.events < events {
+        n += 1;
+        order(&mut w, &mut catalogue, n)?;
+        if w.batch.len() >= PER_TRANSACTION {
+            w.commit()?;
+        }
+    }
+    w.commit()?;
+    conn.execute_batch("COMMIT")?;
+    Ok(w.generated)
+}
+
+/// Adds the products, each with plenty of stock.
+fn seed(w: &mut Writer<'_>, products: usize) -> rusqlite::Result<Vec<Product>> {
+    let mut catalogue: Vec<Product> = Vec::with_capacity(products);
+    for i in 0..products {
+        let id = value(ProductId::parse(&format!("SKU-{i:05}")));
+        let mut p = Product {
+            stream: id.stream(),
+            id,
+            version: 0,
+            head: GENESIS_HASH.to_owned(),
+            stock: 1_000_000_000,
+            price: Money::from_minor(500 + 100 * (i as u64 % 50)),
+        };
+        let added = ProductEvent::ProductAdded(ProductAdded {
+            name: format!("Product {i}"),
+            price: p.price,
+            stock: p.stock,
+        });
+        w.product(&mut p, &added, "seed")?;
+        catalogue.push(p);
+    }
+    w.generated.products = catalogue.len() as u64;
+    Ok(catalogue)
+}
+
+/// The `n`th order: one or two lines, and an ending chosen by `n` (80 % complete).
+fn order(w: &mut Writer<'_>, catalogue: &mut [Product], n: u64) -> rusqlite::Result<()> {
+    let id = OrderId::generate();
+    let count = catalogue.len() as u64;
+    let picks: Vec<usize> = (0..=(n % 2))
+        .map(|k| usize::try_from((n * 7 + k * 13) % count).unwrap_or(0))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let quantity = value(Quantity::new(i64::try_from(n % 3 + 1).unwrap_or(1)));
+    let lines: Vec<PricedLine> = picks
+        .iter()
+        .map(|&i| PricedLine {
+            product_id: catalogue[i].id.clone(),
+            quantity,
+            unit_price: catalogue[i].price,
+        })
+        .collect();
+    let total = Money::from_minor(
+        lines
+            .iter()
+            .map(|l| l.unit_price.minor() * u64::from(quantity.get()))
+            .sum(),
+    );
+    let placed = OrderEvent::OrderPlaced(OrderPlaced {
+        order_id: id,
+        customer_id: value(CustomerId::parse(&format!("cust-{}", n % 10_000))),
+        email: value(Email::parse("jane.doe@example.com")),
+        items: lines
+            .iter()
+            .map(|l| OrderLine {
+                product_id: l.product_id.clone(),
+                quantity,
+            })
+            .collect(),
+        payment_token: value(PaymentToken::parse("tok_visa")),
+    });
+    let history = ending(
+        w,
+        catalogue,
+        n,
+        (id, placed, &picks, &lines, quantity, total),
+    )?;
+    w.order(id, history)
+}
+
+/// What an order is placed with, for [`ending`].
+type Placed<'a> = (
+    OrderId,
+    OrderEvent,
+    &'a [usize],
+    &'a [PricedLine],
+    Quantity,
+    Money,
+);
+
+/// The events of the `n`th order after it is placed, by how it ends.
+fn ending(
+    w: &mut Writer<'_>,
+    catalogue: &mut [Product],
+    n: u64,
+    (id, placed, picks, lines, quantity, total): Placed<'_>,
+) -> rusqlite::Result<Vec<OrderEvent>> {
+    let validated = OrderEvent::OrderValidated(OrderValidated {
+        lines: lines.to_vec(),
+        total,
+    });
+    let payment_id = format!("ch_{id}");
+    let captured = OrderEvent::PaymentCaptured(PaymentCaptured {
+        payment_id: payment_id.clone(),
+        amount: total,
+    });
+    let failed = |reason, message: &str| {
+        OrderEvent::OrderFailed(OrderFailed {
+            reason,
+            message: message.to_owned(),
+        })
+    };
+    Ok(match n % 20 {
+        // 5 %: rejected at validation.
+        0 => vec![
+            placed,
+            OrderEvent::OrderRejected(OrderRejected {
+                code: "INSUFFICIENT_STOCK".into(),
+                message: "not enough stock".into(),
+            }),
+            failed(FailureReason::Rejected, "not enough stock"),
+        ],
+        // 10 %: card declined.
+        1 | 2 => vec![
+            placed,
+            validated,
+            OrderEvent::PaymentDeclined(PaymentDeclined {
+                code: "card_declined".into(),
+                message: "the card was declined".into(),
+            }),
+            failed(FailureReason::PaymentDeclined, "the card was declined"),
+        ],
+        // 5 %: out of stock at reservation, refunded.
+        3 => vec![
+            placed,
+            validated,
+            captured,
+            OrderEvent::OutOfStock(OutOfStock {
+                product_id: lines[0].product_id.clone(),
+                requested: quantity.get(),
+                available: 0,
+            }),
+            OrderEvent::PaymentRefunded(PaymentRefunded {
+                payment_id,
+                refund_id: format!("re_{id}"),
+                amount: total,
+            }),
+            failed(FailureReason::OutOfStock, "out of stock"),
+        ],
+        // 80 %: completed, with the stock taken from each product's stream.
+        _ => {
+            let mut reserved = Vec::new();
+            for &i in picks {
+                let p = &mut catalogue[i];
+                p.stock -= u64::from(quantity.get());
+                let taken = ProductEvent::StockReserved(StockReserved {
+                    order_id: id,
+                    quantity,
+                    stock_after: p.stock,
+                    price: p.price,
+                });
+                reserved.push(ReservedLine {
+                    product_id: p.id.clone(),
+                    quantity,
+                    stock_after: p.stock,
+                });
+                w.product(p, &taken, &id.to_string())?;
+            }
+            vec![
+                placed,
+                validated,
+                captured,
+                OrderEvent::InventoryReserved(InventoryReserved { lines: reserved }),
+                OrderEvent::OrderCompleted(OrderCompleted { total }),
+            ]
+        }
+    })
+}

@@ -1,0 +1,138 @@
+//! A rebuilt read-model row, whichever model it belongs to, and how a stream maps to its row.
+
+use std::fmt;
+
+use order_domain::{RecordedEvent, StreamId};
+use order_read_models::{INVENTORY, InventoryView, ORDER_STATUS, OrderView, Step};
+use serde_json::Value;
+
+/// The read models replay rebuilds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Model {
+    /// `order_status` (OrderStatus table): one row per order stream.
+    OrderStatus,
+    /// `inventory` (InventoryTable): one row per product stream.
+    Inventory,
+}
+
+impl Model {
+    /// The projection's name, as its checkpoint is keyed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OrderStatus => ORDER_STATUS,
+            Self::Inventory => INVENTORY,
+        }
+    }
+
+    /// The model whose row a stream feeds, and that row's key (order id or product id).
+    pub fn of_stream(stream: &StreamId) -> Option<(Self, String)> {
+        if let Some(id) = stream.order_id() {
+            Some((Self::OrderStatus, id.to_string()))
+        } else {
+            stream
+                .product_id()
+                .map(|id| (Self::Inventory, id.as_str().to_owned()))
+        }
+    }
+
+    /// The stream a row of this model is folded from.
+    pub fn stream_of(self, key: &str) -> String {
+        match self {
+            Self::OrderStatus => format!("order#{key}"),
+            Self::Inventory => format!("product#{key}"),
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One rebuilt row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    Order(OrderView),
+    Inventory(InventoryView),
+}
+
+impl View {
+    pub fn model(&self) -> Model {
+        match self {
+            Self::Order(_) => Model::OrderStatus,
+            Self::Inventory(_) => Model::Inventory,
+        }
+    }
+
+    /// The last version of its stream the row reflects.
+    pub fn version(&self) -> u64 {
+        match self {
+            Self::Order(v) => v.version,
+            Self::Inventory(v) => v.version,
+        }
+    }
+
+    /// An attribute a store keeps beside the document for its queries, by its storage name:
+    /// `status`, `version`, `updated_at` (ms since the epoch), `available`. `None` for a name
+    /// the model does not have.
+    pub fn attribute(&self, name: &str) -> Option<Value> {
+        match (self, name) {
+            (_, "version") => Some(Value::from(self.version())),
+            (Self::Order(v), "status") => Some(Value::from(v.status.as_str())),
+            (Self::Order(v), "updated_at") => Some(Value::from(v.updated_at.as_millis())),
+            (Self::Inventory(v), "available") => Some(Value::from(v.available)),
+            _ => None,
+        }
+    }
+
+    /// The row's JSON document, as the live tables store it.
+    pub fn to_json(&self) -> Value {
+        let value = match self {
+            Self::Order(v) => serde_json::to_value(v),
+            Self::Inventory(v) => serde_json::to_value(v),
+        };
+        // Plain structs of strings and numbers always serialise.
+        value.unwrap_or(Value::Null)
+    }
+
+    /// The row's JSON document as text, byte for byte as the live projection writes it.
+    pub fn to_json_text(&self) -> String {
+        let text = match self {
+            Self::Order(v) => serde_json::to_string(v),
+            Self::Inventory(v) => serde_json::to_string(v),
+        };
+        text.unwrap_or_default()
+    }
+
+    /// Applies one record with the model's shared projection step, exactly as a straight
+    /// `fold` does: `Apply` replaces the view, `Skip` and `NeedHistory` leave it.
+    pub fn step(
+        model: Model,
+        current: Option<Self>,
+        record: &RecordedEvent,
+    ) -> Result<Option<Self>, order_domain::events::DecodeError> {
+        Ok(match (model, current) {
+            (Model::OrderStatus, current) => {
+                let current = match current {
+                    Some(Self::Order(v)) => Some(v),
+                    _ => None,
+                };
+                match OrderView::step(current.as_ref(), record)? {
+                    Step::Apply(next) => Some(Self::Order(next)),
+                    Step::Skip | Step::NeedHistory { .. } => current.map(Self::Order),
+                }
+            }
+            (Model::Inventory, current) => {
+                let current = match current {
+                    Some(Self::Inventory(v)) => Some(v),
+                    _ => None,
+                };
+                match InventoryView::step(current.as_ref(), record)? {
+                    Step::Apply(next) => Some(Self::Inventory(next)),
+                    Step::Skip | Step::NeedHistory { .. } => current.map(Self::Inventory),
+                }
+            }
+        })
+    }
+}
