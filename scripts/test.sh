@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every check and test of the project, from a fresh clone: formatting, lints, and the whole
-# test suite (domain, adapters, workflow interpreter, HTTP pipeline, crash/restart).
+# Every check and test of the project, from a fresh clone: formatting, lints, the Python tools
+# (emulator and template linters, pinned, in ./.venv), an AWS emulator (moto) on a free
+# loopback port for the adapter tests, and the whole test suite. The emulator is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -12,7 +13,49 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== python tools (.venv)"
+bash scripts/venv.sh
+
+echo "== AWS emulator (moto) on loopback"
+port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# moto with DynamoDB requests serialised: stock moto checks conditional writes without a lock,
+# so two racing appends could both "win" (shared/aws/emulator/moto_serialized.py says why).
+.venv/bin/python shared/aws/emulator/moto_serialized.py -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    if curl -sf "http://127.0.0.1:$port/moto-api/" > /dev/null; then break; fi
+    sleep 0.1
+done
+curl -sf "http://127.0.0.1:$port/moto-api/" > /dev/null || { echo "moto did not start"; cat target/moto.log; exit 1; }
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+echo "moto listening on $AWS_ENDPOINT_URL"
+
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee target/cargo-test.log
+
+echo "== template checks (cfn-lint, serverless rules, statelint, checkov, contract, emulator stack)"
+bash scripts/check-template.sh
+
+echo "== API contract (schemathesis against the local server, docs/openapi.yaml)"
+api_port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+api_data=$(mktemp -d)
+target/debug/orders serve --addr "127.0.0.1:$api_port" --data-dir "$api_data" > target/api-contract-server.log 2>&1 &
+api_pid=$!
+trap 'kill $moto_pid $api_pid 2>/dev/null || true; rm -rf "$api_data"' EXIT
+for _ in $(seq 1 100); do
+    if curl -sf "http://127.0.0.1:$api_port/health" > /dev/null; then break; fi
+    sleep 0.1
+done
+# positive_data_acceptance is excluded: a schema-valid order for a product the shop does not
+# sell is rightly refused with 422 UNKNOWN_PRODUCT.
+.venv-api/bin/schemathesis run docs/openapi.yaml --url "http://127.0.0.1:$api_port" \
+    --max-examples 30 --exclude-checks positive_data_acceptance --seed 1
+kill $api_pid
 
 echo "== all checks passed in $(( $(date +%s) - started )) s"
+# One closing line for the whole suite: the sum of every cargo test binary's results.
+passed=$(grep -E '^test result:' target/cargo-test.log | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -E '^test result:' target/cargo-test.log | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+echo "tests: $passed passed, $failed failed"

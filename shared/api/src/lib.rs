@@ -6,7 +6,7 @@
 //! - [`body`]: parsing and validating POST /orders bodies into domain values.
 //! - [`error`]: the one JSON error shape, `{"error":{"code","message","field"?}}`.
 //!
-//! Contract: `POST /orders` → 202 `{"orderId","status":"PLACED"}`; `GET /orders/{id}`;
+//! Contract: `POST /orders` (also `POST /`, the API's root method) → 202 `{"orderId","status":"PLACED"}`; `GET /orders/{id}`;
 //! `GET /orders/{id}/events`; `GET /inventory/{productId}`; `GET /health`.
 
 pub mod body;
@@ -42,6 +42,8 @@ pub fn router<B: Backend>(backend: Arc<B>) -> Router {
     Router::new()
         .route("/health", get(handlers::health))
         .route("/orders", post(handlers::place_order::<B>))
+        // ApiGatewayRootMethod: the original system placed orders with a POST on the root.
+        .route("/", post(handlers::place_order::<B>))
         .route("/orders/{id}", get(handlers::get_order::<B>))
         .route("/orders/{id}/events", get(handlers::get_order_events::<B>))
         .route("/inventory/{product_id}", get(handlers::get_inventory::<B>))
