@@ -13,6 +13,7 @@ use order_embedded::store::SqliteEventStore;
 use order_embedded::{Config, Pipeline};
 use tokio::net::TcpListener;
 
+pub mod aws_host;
 pub mod telemetry;
 
 /// The seed used when none is given: `migrations/seed/inventory.json`, built in.

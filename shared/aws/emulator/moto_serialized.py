@@ -7,6 +7,15 @@ and the event store's no-oversell guarantee rests on it. This wrapper serialises
 and DynamoDB Streams requests behind one lock; every other service stays threaded, so SQS long
 polls do not block the rest.
 
+It also makes a cancelled TransactWriteItems leave no trace on the table's stream. moto
+applies a transaction's items one by one (each appending a stream record) and, on a cancel,
+swaps deep copies of the tables back in: the records stay on the old stream shard, which open
+shard iterators still read, while new writes go to the copy's shard that they never see. So a
+reader saw events of a transaction that never happened (an order COMPLETED that was really out
+of stock) and then nothing more. Real DynamoDB emits stream records only for committed writes.
+The patch restores the live table objects in place and truncates their shard to its length
+before the transaction.
+
 Usage (same flags as moto_server): .venv/bin/python moto_serialized.py -H 127.0.0.1 -p 5599
 """
 
@@ -22,6 +31,38 @@ from moto.moto_server.werkzeug_app import (
 )
 
 _DYNAMODB = threading.Lock()
+
+
+def patch_transactions():
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        names = set()
+        for item in transact_items:
+            for _, op in item.items():
+                if isinstance(op, dict) and op.get("TableName") in self.tables:
+                    names.add(op["TableName"])
+        live = {n: self.tables[n] for n in names}
+        shard_len = {
+            n: len(t.stream_shard.items) for n, t in live.items() if getattr(t, "stream_shard", None) is not None
+        }
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for n, table in live.items():
+                restored = self.tables.get(n)
+                if restored is not None and restored is not table:
+                    shard = table.stream_shard
+                    table.__dict__.update(restored.__dict__)
+                    table.stream_shard = shard
+                    self.tables[n] = table
+                if n in shard_len:
+                    del table.stream_shard.items[shard_len[n]:]
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items
 
 
 def serialise_dynamodb(app):
@@ -41,6 +82,7 @@ def main():
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
+    patch_transactions()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,

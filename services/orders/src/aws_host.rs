@@ -1,0 +1,403 @@
+//! `orders serve --backend aws`: the local runtime against real AWS resources (or an
+//! emulator through `AWS_ENDPOINT_URL`). The HTTP API, the StartOrderProcessing consumer (SQS),
+//! the workflow runner, the sweeper and the alarms are the same workers the embedded pipeline
+//! runs; DynamoDB Streams pollers stand in for the event source mappings and feed the same
+//! projector the Lambdas run, and terminal events go through the local rule router to the
+//! success handler, which emails through SNS.
+//!
+//! The runner's executions and the alarms' states are the local runtime's own bookkeeping (as
+//! Step Functions and CloudWatch keep theirs), so they live in `<data-dir>/aws-runner.db`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_sdk_sqs::types::QueueAttributeName;
+use order_app::seed::{SeedProduct, seed_inventory};
+use order_aws::projector::ChangeRecord;
+use order_aws::{
+    AwsClients, AwsResources, DynamoEventStore, DynamoIdempotency, DynamoReadModels,
+    InventoryTable, OrderStatusTable, Projector, SnsNotifier, SqsQueue, StartPosition,
+    StreamPoller, Target, TopicArns,
+};
+use order_domain::OrderId;
+use order_domain::ports::{EventBus, OrderQueue, PortError};
+use order_embedded::bus::LocalBus;
+use order_embedded::db::{Db, Durability};
+use order_embedded::host::{PolledQueue, StuckOrders};
+use order_embedded::workers::{alarms, queue_consumer, sweeper};
+use order_embedded::workflow::local_workflow;
+use order_lambda::wiring::AwsBackend;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// How `serve --backend aws` runs.
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    /// Create missing tables, streams, queues and topics (named with `prefix`) first.
+    pub provision: bool,
+    pub prefix: String,
+    pub data_dir: std::path::PathBuf,
+    pub seed: Vec<SeedProduct>,
+    pub retry_interval_scale: f64,
+    pub redrive_after: Duration,
+}
+
+/// SQS as the local consumer's queue.
+#[derive(Clone)]
+pub struct SqsPolled {
+    queue: SqsQueue,
+    client: aws_sdk_sqs::Client,
+    url: String,
+    dlq_url: Option<String>,
+}
+
+impl OrderQueue for SqsPolled {
+    async fn enqueue(&self, order_id: OrderId) -> Result<(), PortError> {
+        self.queue.enqueue(order_id).await
+    }
+}
+
+impl SqsPolled {
+    async fn visible(&self, url: &str) -> Result<u64, PortError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| PortError(format!("queue attributes of {url}: {e}")))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+}
+
+impl PolledQueue for SqsPolled {
+    type Message = order_aws::queue::ReceivedMessage;
+
+    async fn receive(&self, max: usize) -> Result<Vec<Self::Message>, PortError> {
+        self.queue
+            .receive(max.min(10), Duration::from_secs(1))
+            .await
+    }
+    fn body(m: &Self::Message) -> &str {
+        &m.body
+    }
+    fn message_id(m: &Self::Message) -> String {
+        m.message_id.clone()
+    }
+    fn receive_count(m: &Self::Message) -> u32 {
+        m.receive_count
+    }
+    async fn delete(&self, m: &Self::Message) -> Result<(), PortError> {
+        self.queue.delete(&m.receipt).await
+    }
+    async fn retry_after(&self, m: &Self::Message, delay_ms: i64) -> Result<(), PortError> {
+        let delay = Duration::from_millis(u64::try_from(delay_ms).unwrap_or(0));
+        self.queue.retry_after(&m.receipt, delay).await
+    }
+    async fn depth(&self) -> Result<(u64, u64), PortError> {
+        let visible = self.visible(&self.url).await?;
+        let dlq = match &self.dlq_url {
+            Some(url) => self.visible(url).await?,
+            None => 0,
+        };
+        Ok((visible, dlq))
+    }
+}
+
+/// The OrderStatus table's `byStatus` index as the sweeper's source.
+#[derive(Clone)]
+pub struct DynamoStuck(pub DynamoReadModels);
+
+impl StuckOrders for DynamoStuck {
+    async fn placed_before(
+        &self,
+        older_than_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, PortError> {
+        self.0
+            .stuck_placed_orders(u64::try_from(older_than_ms).unwrap_or(0), limit)
+            .await
+    }
+}
+
+/// A running `serve --backend aws`.
+pub struct AwsServer {
+    pub addr: SocketAddr,
+    pub resources: AwsResources,
+    shutdown: watch::Sender<bool>,
+    workers: JoinSet<()>,
+    db: Db,
+}
+
+impl AwsServer {
+    /// Stops the HTTP server and every worker, then closes the local database.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.workers.join_next().await.is_some() {}
+        self.db.close();
+    }
+}
+
+/// Applies what a stream poller has, until it is caught up (the inventory must be projected
+/// before the API can check products).
+async fn project_until_caught_up(
+    poller: &mut StreamPoller,
+    projector: &Projector,
+) -> anyhow::Result<()> {
+    loop {
+        let records = poller.poll().await?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let report = projector.apply_batch(&records).await;
+        if let Some(e) = report.error {
+            anyhow::bail!("projecting the seed: {e}");
+        }
+    }
+}
+
+/// Follows the events stream with one consumer: a projector, or the terminal-event router.
+async fn stream_worker(
+    mut poller: StreamPoller,
+    consumer: StreamConsumer,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let records = tokio::select! {
+            r = poller.poll() => r,
+            _ = shutdown.changed() => return,
+        };
+        let pause = match records {
+            Ok(records) if records.is_empty() => Duration::from_millis(100),
+            Ok(records) => {
+                let failed = consumer.handle(&records).await;
+                if failed.is_empty() {
+                    continue;
+                }
+                poller.rewind(&records, &failed);
+                Duration::from_millis(500)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "stream poll failed");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+enum StreamConsumer {
+    Project(Projector),
+    Route(LocalBus<DynamoEventStore, SnsNotifier>),
+}
+
+impl StreamConsumer {
+    /// Returns the sequence numbers to hand out again (the first failure and all after it).
+    async fn handle(&self, records: &[ChangeRecord]) -> Vec<String> {
+        match self {
+            Self::Project(p) => p.apply_batch(records).await.failed,
+            Self::Route(bus) => {
+                let events: Vec<_> = records
+                    .iter()
+                    .filter_map(|r| r.event.as_ref().ok().cloned())
+                    .collect();
+                match bus
+                    .put(order_app::notify::terminal_bus_events(&events))
+                    .await
+                {
+                    Ok(()) => Vec::new(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "routing terminal events failed; retrying");
+                        records.iter().map(|r| r.sequence_number.clone()).collect()
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The AWS adapters the local workers and the API use, from the resources' names.
+struct Adapters {
+    store: DynamoEventStore,
+    reads: DynamoReadModels,
+    notifier: SnsNotifier,
+    queue: SqsPolled,
+}
+
+fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
+    let store = DynamoEventStore::new(clients.dynamodb.clone(), &resources.events_table);
+    let reads = DynamoReadModels::new(
+        &clients.dynamodb,
+        &resources.order_status_table,
+        &resources.inventory_table,
+    );
+    let notifier = SnsNotifier::new(
+        clients.sns.clone(),
+        TopicArns {
+            order_alerts: Some(resources.order_alerts_topic_arn.clone()),
+            order_errors: Some(resources.order_errors_topic_arn.clone()),
+            critical_alerts: Some(resources.critical_alerts_topic_arn.clone()),
+        },
+    );
+    let queue = SqsPolled {
+        queue: SqsQueue::new(clients.sqs.clone(), &resources.orders_queue_url),
+        client: clients.sqs.clone(),
+        url: resources.orders_queue_url.clone(),
+        dlq_url: resources.dead_letter_queue_url.clone(),
+    };
+    Adapters {
+        store,
+        reads,
+        notifier,
+        queue,
+    }
+}
+
+/// Starts everything; the API listens on `addr`.
+pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<AwsServer> {
+    let clients = AwsClients::load().await;
+    let resources = if options.provision {
+        order_aws::provision::provision(&clients, &options.prefix)
+            .await
+            .context("provisioning AWS resources")?
+    } else {
+        AwsResources::from_env().context("reading the resource names (or pass --provision)")?
+    };
+    let Adapters {
+        store,
+        reads,
+        notifier,
+        queue,
+    } = adapters(&clients, &resources);
+    let added = seed_inventory(&store, &options.seed)
+        .await
+        .context("seeding the inventory")?;
+    tracing::info!(added, "seeded inventory");
+    let (order_status, inventory) = projectors(&clients, &resources, &store);
+    let poller = || {
+        StreamPoller::new(
+            &clients,
+            &resources.events_table,
+            StartPosition::TrimHorizon,
+        )
+    };
+    let mut inventory_poller = poller();
+    project_until_caught_up(&mut inventory_poller, &inventory).await?;
+
+    std::fs::create_dir_all(&options.data_dir)?;
+    let db = Db::open(&options.data_dir.join("aws-runner.db"), Durability::Normal)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (workflow, runner) = local_workflow(
+        db.clone(),
+        store.clone(),
+        notifier.clone(),
+        options.retry_interval_scale,
+        256,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (shutdown, rx) = watch::channel(false);
+    let mut workers = JoinSet::new();
+    workers.spawn(runner.run(rx.clone()));
+    workers.spawn(queue_consumer(queue.clone(), workflow, rx.clone()));
+    workers.spawn(sweeper(
+        DynamoStuck(reads.clone()),
+        db.clone(),
+        queue.clone(),
+        options.redrive_after,
+        rx.clone(),
+    ));
+    workers.spawn(alarms(
+        db.clone(),
+        queue.clone(),
+        notifier.clone(),
+        rx.clone(),
+    ));
+    workers.spawn(stream_worker(
+        inventory_poller,
+        StreamConsumer::Project(inventory),
+        rx.clone(),
+    ));
+    workers.spawn(stream_worker(
+        poller(),
+        StreamConsumer::Project(order_status),
+        rx.clone(),
+    ));
+    let router = LocalBus {
+        store: store.clone(),
+        notifier: notifier.clone(),
+    };
+    workers.spawn(stream_worker(
+        poller(),
+        StreamConsumer::Route(router),
+        rx.clone(),
+    ));
+
+    let backend = AwsBackend {
+        store,
+        queue: SqsQueue::new(clients.sqs.clone(), &resources.orders_queue_url),
+        idempotency: DynamoIdempotency::new(clients.dynamodb.clone(), &resources.idempotency_table),
+        reads,
+    };
+    let addr = spawn_api(&mut workers, backend, addr, rx).await?;
+    Ok(AwsServer {
+        addr,
+        resources,
+        shutdown,
+        workers,
+        db,
+    })
+}
+
+/// Serves the shared HTTP API over `backend` until `stop` changes.
+async fn spawn_api(
+    workers: &mut JoinSet<()>,
+    backend: AwsBackend,
+    addr: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app = order_api::router(Arc::new(backend));
+    workers.spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    });
+    Ok(addr)
+}
+
+/// The two projectors the Lambdas run, here fed by local stream pollers.
+fn projectors(
+    clients: &AwsClients,
+    resources: &AwsResources,
+    store: &DynamoEventStore,
+) -> (Projector, Projector) {
+    let dynamodb = || clients.dynamodb.clone();
+    (
+        Projector::new(
+            store.clone(),
+            Target::OrderStatus(OrderStatusTable::new(
+                dynamodb(),
+                &resources.order_status_table,
+            )),
+        ),
+        Projector::new(
+            store.clone(),
+            Target::Inventory(InventoryTable::new(dynamodb(), &resources.inventory_table)),
+        ),
+    )
+}
