@@ -40,6 +40,6 @@ async fn main() -> anyhow::Result<ExitCode> {
             serve_cmd::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Replay(args) => Ok(replay_cmd::run(&args)),
+        Command::Replay(args) => Ok(replay_cmd::run(&args).await),
     }
 }

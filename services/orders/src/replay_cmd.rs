@@ -1,6 +1,7 @@
-//! `orders replay`: the audit replay of a data directory (see the `order-replay` crate).
+//! `orders replay`: the audit replay of a data directory, or with `--backend aws` of the AWS
+//! host's DynamoDB tables (see the `order-replay` crate).
 //!
-//! Results go to stdout; progress goes to stderr, as a bar on a terminal and as plain lines
+//! Both backends print the same report and use the same exit codes. Results go to stdout; progress goes to stderr, as a bar on a terminal and as plain lines
 //! otherwise. Exit codes: 0 the read models match the log (after `--rebuild`: now match), 1 they
 //! differ, 2 bad arguments, 3 the log fails verification (a changed, removed or inserted event,
 //! or one that cannot be decoded), 4 the replay could not run.
@@ -10,16 +11,28 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use order_domain::{OrderId, Timestamp};
+use order_replay::dynamo::DynamoReplay;
 use order_replay::sqlite::{count_events, database_path, order_report, replay};
 use order_replay::summary::grouped;
-use order_replay::{Observer, ReplayOptions, View};
+use order_replay::{Observer, OrderReport, ReplayOptions, Summary, View};
 
 /// Exit code when the replay could not run at all.
 const COULD_NOT_RUN: u8 = 4;
 /// Inventory rows listed with `--as-of`.
 const LISTED_PRODUCTS: usize = 50;
+
+/// Where the log and the read models are.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplayBackend {
+    /// The SQLite database of the data directory.
+    Embedded,
+    /// The DynamoDB tables named by EVENTS_TABLE, ORDER_STATUS_TABLE and INVENTORY_TABLE
+    /// (AWS_ENDPOINT_URL points them at an emulator).
+    Aws,
+}
 
 #[derive(clap::Args)]
 #[command(
@@ -27,7 +40,9 @@ const LISTED_PRODUCTS: usize = 50;
     3 the log fails verification, 4 could not run."
 )]
 pub struct ReplayArgs {
-    /// The data directory of the pipeline (its database is DIR/orders.db).
+    #[arg(long, value_enum, default_value = "embedded", env = "ORDERS_BACKEND")]
+    backend: ReplayBackend,
+    /// The data directory of the pipeline (its database is DIR/orders.db; embedded only).
     #[arg(long, default_value = "./.orders-data", env = "ORDERS_DATA_DIR")]
     data_dir: PathBuf,
     /// Also check every stream's hash chain and version sequence.
@@ -43,6 +58,26 @@ pub struct ReplayArgs {
     /// is never regressed, and only rows the log does not justify are deleted).
     #[arg(long, conflicts_with_all = ["as_of", "order"])]
     rebuild: bool,
+    /// With --backend aws: parallel Scan segments (TotalSegments) of the events table.
+    #[arg(long, default_value_t = order_replay::dynamo::DEFAULT_SEGMENTS,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    segments: u32,
+    /// With --backend aws: streams read and folded at once.
+    #[arg(long, default_value_t = order_replay::dynamo::DEFAULT_CONCURRENCY,
+        value_parser = parse_concurrency)]
+    concurrency: usize,
+    /// With --backend aws: seconds an event may wait for the Streams projectors before a live
+    /// row that has not reached it counts as different (younger: pending).
+    #[arg(long, value_name = "SECS",
+        default_value_t = order_replay::dynamo::DEFAULT_LAG_ALLOWANCE.as_secs())]
+    lag_allowance: u64,
+}
+
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err("a number of streams from 1 to 256".into()),
+    }
 }
 
 fn parse_order_id(text: &str) -> Result<OrderId, String> {
@@ -54,17 +89,22 @@ fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
 }
 
 /// Runs the command and returns the process's exit code.
-pub fn run(args: &ReplayArgs) -> ExitCode {
+pub async fn run(args: &ReplayArgs) -> ExitCode {
     let options = ReplayOptions {
         verify: args.verify,
         as_of: args.as_of,
         rebuild: args.rebuild,
     };
-    let path = database_path(&args.data_dir);
-    let result = if let Some(id) = args.order {
-        one_order(&path, id, &options)
-    } else {
-        whole_log(&path, &options)
+    let result = match args.backend {
+        ReplayBackend::Embedded => {
+            let path = database_path(&args.data_dir);
+            if let Some(id) = args.order {
+                one_order(&path, id, &options)
+            } else {
+                whole_log(&path, &options)
+            }
+        }
+        ReplayBackend::Aws => on_dynamodb(args, &options).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -77,14 +117,16 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
 
 /// `--order`: the order's timeline and state.
 fn one_order(path: &Path, id: OrderId, options: &ReplayOptions) -> Result<u8, String> {
-    match order_report(path, id, options) {
-        Ok(Some(report)) => {
-            print!("{report}");
-            Ok(report.outcome().exit_code())
-        }
-        Ok(None) => Err(format!("no order {id} in the log at {}", path.display())),
-        Err(e) => Err(e.to_string()),
-    }
+    let found = order_report(path, id, options).map_err(|e| e.to_string())?;
+    print_order(found, || {
+        format!("no order {id} in the log at {}", path.display())
+    })
+}
+
+fn print_order(found: Option<OrderReport>, missing: impl FnOnce() -> String) -> Result<u8, String> {
+    let report = found.ok_or_else(missing)?;
+    print!("{report}");
+    Ok(report.outcome().exit_code())
 }
 
 /// The whole log: summary, differences, and with `--as-of` the inventory then.
@@ -92,11 +134,39 @@ fn whole_log(path: &Path, options: &ReplayOptions) -> Result<u8, String> {
     let total = count_events(path).unwrap_or(0);
     let mut progress = Progress::new(total, options.as_of.is_some());
     let result = replay(path, options, &mut progress);
+    print_summary(&progress, result.map_err(|e| e.to_string()))
+}
+
+/// Prints a whole-log replay's report; its exit code.
+fn print_summary(progress: &Progress, result: Result<Summary, String>) -> Result<u8, String> {
     progress.finish();
-    let summary = result.map_err(|e| e.to_string())?;
+    let summary = result?;
     print!("{summary}");
     progress.print_inventory();
     Ok(summary.outcome().exit_code())
+}
+
+/// `--backend aws`: the same, on the DynamoDB tables of the contract.
+async fn on_dynamodb(args: &ReplayArgs, options: &ReplayOptions) -> Result<u8, String> {
+    let tables = DynamoReplay::from_env()
+        .await
+        .map_err(|e| e.to_string())?
+        .with_segments(args.segments)
+        .with_concurrency(args.concurrency)
+        .with_lag_allowance(Duration::from_secs(args.lag_allowance));
+    if let Some(id) = args.order {
+        let found = tables
+            .order_report(id, options)
+            .await
+            .map_err(|e| e.to_string())?;
+        return print_order(found, || {
+            format!("no order {id} in the log at {}", tables.events_table())
+        });
+    }
+    let survey = tables.survey().await.map_err(|e| e.to_string())?;
+    let mut progress = Progress::new(survey.events(), options.as_of.is_some());
+    let result = tables.replay(&survey, options, &mut progress).await;
+    print_summary(&progress, result.map_err(|e| e.to_string()))
 }
 
 /// A progress bar on a terminal, a plain line every few seconds otherwise; and, with `--as-of`,

@@ -5,8 +5,8 @@
 //! The core is host-neutral and holds no IO: it takes one stream's events at a time, in version
 //! order, with the stream's live row, and never more than one stream's state. A host's driver
 //! streams its log through it: the embedded driver ([`sqlite`]) walks the SQLite `events` table in
-//! `(stream_id, version)` order beside the live tables; a DynamoDB driver will feed the same core
-//! from parallel Scan segments regrouped per stream.
+//! `(stream_id, version)` order beside the live tables; the DynamoDB driver ([`dynamo`]) surveys
+//! the log with parallel Scan segments, then reads it back one stream at a time.
 //!
 //! # Layout
 //! - [`fold`]: [`StreamFold`], one stream folded event by event into its row, with the row the
@@ -17,18 +17,25 @@
 //! - [`judge`](mod@judge): the verdict on a row: its difference and what `--rebuild` writes ([`Repair`]).
 //! - [`summary`]: the tally, the printed report and the exit code ([`Outcome`]).
 //! - [`timeline`](mod@timeline): one order's events with what each changed (`--order`).
+//! - [`report`]: [`OrderReport`], one order's timeline with its live row's verdict (`--order`).
 //! - [`observer`]: progress and per-row hooks for the caller.
 //! - [`sqlite`] (feature `embedded`): the driver on the embedded database (one pass in
 //!   `(stream_id, version)` order merged with the live tables), the conditional rebuild writes,
 //!   `--order` reports, and the raw read+decode baseline the benchmark compares with.
+//! - [`dynamo`] (feature `aws`): the driver on the AWS host's DynamoDB tables (a parallel Scan
+//!   survey of the events table, then per-stream consistent Queries folded with bounded
+//!   concurrency, each beside its live row), its conditional rebuild writes and `--order`.
 //! - [`synthetic`] (feature `embedded`): a generator of large realistic logs for benchmarks and
 //!   tests.
 
 pub mod chain;
 pub mod compare;
+#[cfg(feature = "aws")]
+pub mod dynamo;
 pub mod fold;
 pub mod judge;
 pub mod observer;
+pub mod report;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
 pub mod summary;
@@ -42,6 +49,7 @@ pub use compare::{Difference, LiveRow, Mismatch};
 pub use fold::{Failure, FoldedStream, ReplayOptions, StreamFold};
 pub use judge::{Repair, Verdict, judge, judge_orphan};
 pub use observer::Observer;
+pub use report::OrderReport;
 pub use summary::{Outcome, Summary};
 pub use timeline::{Timeline, timeline};
 pub use view::{Model, View};

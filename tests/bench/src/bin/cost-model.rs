@@ -1,0 +1,62 @@
+//! `cost-model`: the price per million orders of the deployed design, from one real local run
+//! (N orders through the embedded pipeline in-process, counted from its database, outbox and
+//! logs) × published AWS list prices, for Express and Standard workflows.
+//!
+//! ```sh
+//! cargo run --release -p order-bench --bin cost-model -- --orders 500 --clients 16
+//! ```
+
+use anyhow::{Context, bail};
+use order_bench::cost::count::{LogMeter, observed, run};
+use order_bench::cost::lines::lines;
+use order_bench::cost::model::Assumptions;
+use order_bench::cost::report::render;
+use tracing_subscriber::EnvFilter;
+
+fn parse_args() -> anyhow::Result<(usize, usize, Assumptions)> {
+    let (mut orders, mut clients, mut a) = (500, 16, Assumptions::default());
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().context("flag needs a value");
+        match flag.as_str() {
+            "--orders" => orders = value()?.parse()?,
+            "--clients" => clients = value()?.parse()?,
+            "--gets-per-order" => a.gets_per_order = value()?.parse()?,
+            "--sqs-batch" => a.sqs_messages_per_batch = value()?.parse()?,
+            "--stream-batch" => a.stream_records_per_invocation = value()?.parse()?,
+            "--call-ms" => a.call_ms = value()?.parse()?,
+            other => bail!(
+                "unknown flag {other} (use --orders N --clients N --gets-per-order X \
+                 --sqs-batch X --stream-batch X --call-ms X)"
+            ),
+        }
+    }
+    if orders == 0 {
+        bail!("--orders must be at least 1");
+    }
+    Ok((orders, clients, a))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let (orders, clients, assumptions) = parse_args()?;
+    // The pipeline's logs, as JSON lines at INFO (what the Lambdas would ship to CloudWatch),
+    // are counted and dropped.
+    let meter = LogMeter::default();
+    let writer = meter.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_writer(move || writer.clone())
+        .init();
+    eprintln!("running {orders} orders with {clients} clients through the embedded pipeline…");
+    let counts = run(orders, clients, &meter).await?;
+    let observed = observed(&counts);
+    let lines = lines(&observed, &assumptions);
+    print!("{}", render(&counts, &observed, &assumptions, &lines));
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! The priced lines of one order, service by service. Each line's `how` says what it was
+//! counted from or derived by; the code paths named are the AWS adapters' (`shared/aws`).
+
+use super::model::{
+    Assumptions, Basis, Line, Observed, Workflow, express_billed_seconds, functions,
+};
+use super::prices as p;
+
+const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+fn line(
+    service: &'static str,
+    item: &str,
+    quantity: f64,
+    unit: &'static str,
+    basis: Basis,
+    how: &str,
+    unit_price: f64,
+) -> Line {
+    Line {
+        service,
+        item: item.to_owned(),
+        quantity,
+        unit,
+        basis,
+        how: how.to_owned(),
+        unit_price,
+        only: None,
+    }
+}
+
+/// Every priced line per order, for both workflow types (the Step Functions lines are marked).
+pub fn lines(o: &Observed, a: &Assumptions) -> Vec<Line> {
+    let fns = functions(o, a);
+    let requests = o.posts + a.gets_per_order;
+    let invocations: f64 = fns.iter().map(|f| f.invocations).sum();
+    let gb_seconds: f64 = fns.iter().map(|f| f.gb_seconds(a)).sum();
+    let mut out = vec![
+        line(
+            "API Gateway",
+            "REST requests (POST + GET polls)",
+            requests,
+            "request",
+            Basis::Assumed,
+            &format!(
+                "{:.2} POST counted + {:.2} GET assumed",
+                o.posts, a.gets_per_order
+            ),
+            p::API_GATEWAY_REST_REQUEST,
+        ),
+        line(
+            "Lambda",
+            "invocations (10 functions)",
+            invocations,
+            "request",
+            Basis::Derived,
+            "per-function table below",
+            p::LAMBDA_REQUEST,
+        ),
+        line(
+            "Lambda",
+            "duration (arm64, template memory sizes)",
+            gb_seconds,
+            "GB-s",
+            Basis::Assumed,
+            &format!(
+                "assumed {} ms per AWS call + {} ms CPU per invocation",
+                a.call_ms, a.cpu_ms
+            ),
+            p::LAMBDA_ARM64_GB_SECOND,
+        ),
+    ];
+    out.extend(step_functions(o, a));
+    out.extend(dynamodb(o, a));
+    out.extend(messaging(o, a));
+    out.extend(observability(o, a, requests, &fns));
+    out
+}
+
+fn step_functions(o: &Observed, a: &Assumptions) -> Vec<Line> {
+    let billed_s = express_billed_seconds(o, a);
+    let memory_gb = (a.express_memory_mb / 64.0).ceil() * 64.0 / 1024.0;
+    let mut standard = line(
+        "Step Functions",
+        "Standard: state transitions",
+        o.transitions,
+        "transition",
+        Basis::Counted,
+        "the runner's transitions column (one per state executed)",
+        p::SFN_STANDARD_TRANSITION,
+    );
+    standard.only = Some(Workflow::Standard);
+    let mut requests = line(
+        "Step Functions",
+        "Express: requests",
+        o.executions,
+        "request",
+        Basis::Counted,
+        "executions started",
+        p::SFN_EXPRESS_REQUEST,
+    );
+    requests.only = Some(Workflow::Express);
+    let mut duration = line(
+        "Step Functions",
+        "Express: duration",
+        o.executions * billed_s * memory_gb,
+        "GB-s",
+        Basis::Assumed,
+        &format!(
+            "{billed_s:.1} s billed per execution (task durations + {} ms per state), {} MB",
+            a.state_overhead_ms,
+            memory_gb * 1024.0
+        ),
+        p::SFN_EXPRESS_GB_SECOND,
+    );
+    duration.only = Some(Workflow::Express);
+    vec![standard, requests, duration]
+}
+
+#[allow(clippy::too_many_lines)] // one entry per billed item: a table, not logic
+fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
+    let keyed = o.posts * a.idempotency_key_share;
+    // The order-status view has the byStatus GSI keyed on updatedAt, which every put moves:
+    // the first put adds the index entry (1 WRU), each later one deletes and re-adds it (2).
+    let gsi = (2.0 * o.order_events - 1.0).max(0.0);
+    let stream_reads =
+        2.0 * o.executions + 2.0 * o.validated + o.captured + 2.0 * o.failed + o.completed;
+    let head_reads = o.executions * o.lines + o.captured * (1.0 + o.lines);
+    vec![
+        line(
+            "DynamoDB",
+            "events: single-event appends (conditional PutItem)",
+            o.event_put_wru,
+            "WRU",
+            Basis::Derived,
+            &format!(
+                "{:.2} appends from counted rows, 1 WRU per started KB of item",
+                o.event_puts
+            ),
+            p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
+            "events: multi-item appends (TransactWriteItems)",
+            o.event_transact_wru,
+            "WRU",
+            Basis::Derived,
+            &format!(
+                "{:.2} transactions from counted rows, 2 WRU per item-KB (guards included)",
+                o.event_transactions
+            ),
+            p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
+            "idempotency records (claim PutItem + complete UpdateItem)",
+            2.0 * keyed,
+            "WRU",
+            Basis::Assumed,
+            &format!(
+                "{:.0} % of POSTs keyed (assumed)",
+                a.idempotency_key_share * 100.0
+            ),
+            p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
+            "order-status view puts",
+            o.order_events * o.order_view_wru,
+            "WRU",
+            Basis::Derived,
+            &format!(
+                "one per order event, {:.0} WRU each (counted view size)",
+                o.order_view_wru
+            ),
+            p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
+            "order-status byStatus index writes",
+            gsi,
+            "WRU",
+            Basis::Derived,
+            "1 for the first put, 2 for each later (updatedAt moves the index key)",
+            p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
+            "inventory view puts",
+            o.product_events,
+            "WRU",
+            Basis::Derived,
+            "one per product event (small items)",
+            p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
+            "order-stream Queries (strongly consistent)",
+            stream_reads * o.order_stream_rru,
+            "RRU",
+            Basis::Derived,
+            &format!(
+                "{stream_reads:.2} reads × {:.0} RRU (counted final stream size: upper bound)",
+                o.order_stream_rru
+            ),
+            p::DYNAMODB_RRU,
+        ),
+        line(
+            "DynamoDB",
+            "product heads + inventory GetItems (POST, validate, reserve)",
+            head_reads + o.posts * o.lines,
+            "RRU",
+            Basis::Derived,
+            "one per line per read, 1 RRU each",
+            p::DYNAMODB_RRU,
+        ),
+        line(
+            "DynamoDB",
+            "view GetItems (projectors, GET polls)",
+            o.order_events + o.product_events + a.gets_per_order,
+            "RRU",
+            Basis::Derived,
+            "one per stream record applied, one per poll",
+            p::DYNAMODB_RRU,
+        ),
+        line(
+            "DynamoDB Streams",
+            "GetRecords by the three Lambda triggers",
+            0.0,
+            "read",
+            Basis::Derived,
+            "free for Lambda triggers",
+            p::DYNAMODB_STREAMS_LAMBDA_READ,
+        ),
+    ]
+}
+
+fn messaging(o: &Observed, a: &Assumptions) -> Vec<Line> {
+    let batches = o.queue_sends / a.sqs_messages_per_batch.max(1.0);
+    let terminal = o.completed + o.failed;
+    vec![
+        line(
+            "SQS",
+            "SendMessage",
+            o.queue_sends,
+            "request",
+            Basis::Counted,
+            "rows inserted into the local OrdersQueue",
+            p::SQS_REQUEST,
+        ),
+        line(
+            "SQS",
+            "ReceiveMessage + DeleteMessageBatch (event source mapping)",
+            2.0 * batches,
+            "request",
+            Basis::Derived,
+            &format!(
+                "one of each per batch of {} (empty long polls are a fixed monthly cost)",
+                a.sqs_messages_per_batch
+            ),
+            p::SQS_REQUEST,
+        ),
+        line(
+            "SNS",
+            "publishes (confirmations, failure notices, alarms)",
+            o.publishes,
+            "publish",
+            Basis::Counted,
+            "outbox files, all topics",
+            p::SNS_PUBLISH,
+        ),
+        line(
+            "SNS",
+            "email deliveries",
+            o.publishes * a.email_subscribers,
+            "email",
+            Basis::Counted,
+            &format!("one per publish × {} subscription", a.email_subscribers),
+            p::SNS_EMAIL,
+        ),
+        line(
+            "EventBridge",
+            "PutEvents entries (OrderCompleted, OrderFailed)",
+            terminal,
+            "event",
+            Basis::Counted,
+            "terminal events in the log; rule delivery to Lambda is free",
+            p::EVENTBRIDGE_EVENT,
+        ),
+    ]
+}
+
+fn observability(
+    o: &Observed,
+    a: &Assumptions,
+    api_requests: f64,
+    fns: &[super::model::FunctionUse],
+) -> Vec<Line> {
+    // Entry points that start a trace: API requests, executions, and invocations by event
+    // source mappings and EventBridge (task functions join their execution's trace).
+    let traced: f64 = api_requests
+        + o.executions
+        + fns
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.name,
+                    "start-order-processing"
+                        | "order-status-projector"
+                        | "inventory-projector"
+                        | "terminal-event-forwarder"
+                        | "order-success-handler"
+                )
+            })
+            .map(|f| f.invocations)
+            .sum::<f64>();
+    vec![
+        line(
+            "CloudWatch Logs",
+            "Lambda application logs (JSON, INFO)",
+            o.log_bytes / GB,
+            "GB",
+            Basis::Counted,
+            &format!("{:.0} bytes per order in the local run", o.log_bytes),
+            p::CLOUDWATCH_LOGS_GB,
+        ),
+        line(
+            "CloudWatch Logs",
+            "Step Functions execution logs (level ALL)",
+            o.transitions * a.sfn_log_bytes_per_transition / GB,
+            "GB",
+            Basis::Assumed,
+            &format!(
+                "{} bytes per state executed",
+                a.sfn_log_bytes_per_transition
+            ),
+            p::CLOUDWATCH_LOGS_GB,
+        ),
+        line(
+            "CloudWatch Logs",
+            "API Gateway access logs",
+            api_requests * a.access_log_bytes / GB,
+            "GB",
+            Basis::Assumed,
+            &format!("{} bytes per request", a.access_log_bytes),
+            p::CLOUDWATCH_LOGS_GB,
+        ),
+        line(
+            "X-Ray",
+            "traces recorded (active tracing)",
+            traced * a.xray_sample_rate,
+            "trace",
+            Basis::Assumed,
+            &format!(
+                "{traced:.1} traced entry points × {:.0} % sampled",
+                a.xray_sample_rate * 100.0
+            ),
+            p::XRAY_TRACE,
+        ),
+    ]
+}

@@ -1,0 +1,17 @@
+//! The cost model: the price per million orders of the deployed design, from requests counted
+//! in a real local run × published AWS list prices, for Express and Standard workflows.
+//!
+//! - [`prices`]: the list prices, each with its source.
+//! - [`model`]: the per-order arithmetic (DynamoDB units, Lambda GB-seconds, Express billing).
+//! - [`lines`]: every priced line, service by service, each counted, derived or assumed.
+//! - [`count`]: the local run and what it counts.
+//! - [`report`]: the markdown the `cost-model` command prints.
+
+pub mod count;
+pub mod lines;
+pub mod model;
+pub mod prices;
+pub mod report;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+//! The cost model as markdown: the priced lines, the totals for both workflow types, the top
+//! contributors, the per-function Lambda use, and what was counted.
+
+use std::fmt::Write as _;
+
+use super::count::Counts;
+use super::model::{Assumptions, Line, Observed, Workflow, functions, total};
+use super::prices;
+
+/// The target: the deployed design (Express) at most a fifth of the Standard flow.
+pub const TARGET_FRACTION: f64 = 0.2;
+
+fn usd(x: f64) -> String {
+    if x != 0.0 && x.abs() < 0.01 {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn qty(x: f64) -> String {
+    if x != 0.0 && x.abs() < 0.01 {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// The whole report.
+pub fn render(
+    counts: &Counts,
+    observed: &Observed,
+    assumptions: &Assumptions,
+    lines: &[Line],
+) -> String {
+    let (c, o, a) = (counts, observed, assumptions);
+    let mut s = String::new();
+    let express = total(lines, Workflow::Express);
+    let standard = total(lines, Workflow::Standard);
+    let _ = writeln!(
+        s,
+        "Cost per million orders, {} ({} orders counted in one local run of {:.1} s).\n",
+        prices::PRICES_AS_OF,
+        c.accepted,
+        c.seconds
+    );
+    let _ = writeln!(
+        s,
+        "| service | what | per order | unit | basis | how | Express $/M orders | Standard $/M orders |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---|---|---|---:|---:|");
+    for l in lines {
+        let cost = usd(l.usd_per_million_orders());
+        let (in_express, in_standard) = match l.only {
+            None => (cost.clone(), cost),
+            Some(Workflow::Express) => (cost, "–".to_owned()),
+            Some(Workflow::Standard) => ("–".to_owned(), cost),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {in_express} | {in_standard} |",
+            l.service,
+            l.item,
+            qty(l.quantity),
+            l.unit,
+            l.basis.as_str(),
+            l.how
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| **total** | | | | | | **{}** | **{}** |",
+        usd(express),
+        usd(standard)
+    );
+    let ratio = if standard > 0.0 {
+        express / standard
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        s,
+        "\nDeployed design (Express) ÷ the same flow on Standard (one email per order): {ratio:.3} \
+         (1/{:.1}); target ≤ {TARGET_FRACTION} → {}.",
+        1.0 / ratio.max(f64::EPSILON),
+        if ratio <= TARGET_FRACTION {
+            "met"
+        } else {
+            "missed"
+        }
+    );
+    let _ = writeln!(s, "\nTop contributors (Express):\n");
+    let mut ranked: Vec<&Line> = lines
+        .iter()
+        .filter(|l| l.only.is_none_or(|w| w == Workflow::Express))
+        .collect();
+    ranked.sort_by(|x, y| {
+        y.usd_per_million_orders()
+            .total_cmp(&x.usd_per_million_orders())
+    });
+    for l in ranked.iter().take(5) {
+        let _ = writeln!(
+            s,
+            "1. {} {}: ${} ({:.0} %)",
+            l.service,
+            l.item,
+            usd(l.usd_per_million_orders()),
+            100.0 * l.usd_per_million_orders() / express.max(f64::EPSILON)
+        );
+    }
+    render_functions(&mut s, o, a);
+    render_counts(&mut s, c, o);
+    let _ = writeln!(s, "\nPrices used ({}):\n", prices::PRICES_AS_OF);
+    for (what, price, unit, url) in prices::SOURCES {
+        let _ = writeln!(s, "- {what}: ${price:.10} per {unit} — <{url}>");
+    }
+    s
+}
+
+fn render_functions(s: &mut String, o: &Observed, a: &Assumptions) {
+    let _ = writeln!(
+        s,
+        "\nLambda per order (memory from template.yaml; duration assumed: {} ms per AWS call + {} ms CPU):\n",
+        a.call_ms, a.cpu_ms
+    );
+    let _ = writeln!(
+        s,
+        "| function | memory (MB) | invocations per order | basis | AWS calls per invocation | billed ms | GB-s per order | how |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---|---:|---:|---:|---|");
+    for f in functions(o, a) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.3} | {} | {:.2} | {} | {:.5} | {} |",
+            f.name,
+            f.memory_mb,
+            f.invocations,
+            f.basis.as_str(),
+            f.calls_per_invocation,
+            f.billed_ms(a),
+            f.gb_seconds(a),
+            f.how
+        );
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // counts far below 2^52
+fn render_counts(s: &mut String, c: &Counts, o: &Observed) {
+    let n = c.accepted.max(1) as f64;
+    let _ = writeln!(
+        s,
+        "\nCounted in the local run ({} orders accepted):\n",
+        c.accepted
+    );
+    let _ = writeln!(s, "- outcomes: {:?}", c.outcomes);
+    let _ = writeln!(s, "- events by type: {:?}", c.events_by_type);
+    let _ = writeln!(
+        s,
+        "- per order: {:.2} lines, {:.2} order events, {:.2} product events, {:.2} appends as PutItem, {:.2} as TransactWriteItems",
+        o.lines, o.order_events, o.product_events, o.event_puts, o.event_transactions
+    );
+    let _ = writeln!(
+        s,
+        "- executions: {} ({:.2} per order), {} states executed ({:.2} per order), {:.1} ms per execution locally",
+        c.executions,
+        o.executions,
+        c.transitions,
+        o.transitions,
+        c.execution_ms as f64 / (c.executions.max(1) as f64)
+    );
+    let _ = writeln!(
+        s,
+        "- queue operations (local queue, triggers): {:?}",
+        c.queue_ops
+    );
+    let _ = writeln!(s, "- outbox emails by topic: {:?}", c.emails_by_topic);
+    let _ = writeln!(
+        s,
+        "- order stream read: {} RRU; order view put: {} WRU (from counted sizes)",
+        c.order_stream_rru, c.order_view_wru
+    );
+    let _ = writeln!(
+        s,
+        "- logs at INFO as JSON: {} lines, {} bytes ({:.1} lines, {:.0} bytes per order)",
+        c.log_lines,
+        c.log_bytes,
+        c.log_lines as f64 / n,
+        c.log_bytes as f64 / n
+    );
+}

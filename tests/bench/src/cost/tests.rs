@@ -1,0 +1,196 @@
+//! The cost model's arithmetic.
+
+use super::count::{Kind, kind_of};
+use super::lines::lines;
+use super::model::{
+    Assumptions, Basis, FunctionUse, Observed, Workflow, consistent_read_rru,
+    express_billed_seconds, put_wru, total, transact_wru,
+};
+use super::prices as p;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// A completed order's counts, round numbers.
+fn one_completed_order() -> Observed {
+    Observed {
+        orders: 1,
+        posts: 1.0,
+        lines: 1.0,
+        executions: 1.0,
+        transitions: 4.0,
+        order_events: 5.0,
+        product_events: 1.0,
+        validated: 1.0,
+        captured: 1.0,
+        completed: 1.0,
+        failed: 0.0,
+        event_puts: 3.0,
+        event_put_wru: 3.0,
+        event_transactions: 1.0,
+        event_transact_wru: 6.0,
+        order_stream_rru: 1.0,
+        order_view_wru: 1.0,
+        queue_sends: 1.0,
+        publishes: 1.0,
+        log_bytes: 0.0,
+    }
+}
+
+fn cost_of(lines: &[super::model::Line], item: &str) -> f64 {
+    lines
+        .iter()
+        .filter(|l| l.item.contains(item))
+        .map(super::model::Line::usd_per_million_orders)
+        .sum()
+}
+
+#[test]
+fn a_single_event_put_costs_one_write_unit_per_started_kilobyte() {
+    assert_eq!(put_wru(1), 1);
+    assert_eq!(put_wru(1024), 1);
+    assert_eq!(put_wru(1025), 2);
+    assert_eq!(put_wru(0), 1);
+}
+
+#[test]
+fn a_transaction_costs_two_write_units_per_item_kilobyte() {
+    assert_eq!(transact_wru(&[500, 700, 1500]), 2 + 2 + 4);
+    assert_eq!(transact_wru(&[]), 0);
+}
+
+#[test]
+fn a_strongly_consistent_read_costs_one_unit_per_four_kilobytes_and_at_least_one() {
+    assert_eq!(consistent_read_rru(0), 1);
+    assert_eq!(consistent_read_rru(4096), 1);
+    assert_eq!(consistent_read_rru(4097), 2);
+}
+
+#[test]
+fn lambda_duration_is_billed_per_started_millisecond_in_gigabyte_seconds() {
+    let a = Assumptions {
+        call_ms: 7.5,
+        cpu_ms: 1.2,
+        ..Assumptions::default()
+    };
+    let f = FunctionUse {
+        name: "f",
+        memory_mb: 512.0,
+        invocations: 2.0,
+        calls_per_invocation: 2.0,
+        basis: Basis::Derived,
+        how: "",
+    };
+    assert!(close(f.billed_ms(&a), 17.0)); // 16.2 ms → 17
+    assert!(close(f.gb_seconds(&a), 2.0 * 0.017 * 0.5));
+}
+
+#[test]
+fn an_express_execution_is_billed_in_steps_of_100_ms() {
+    let a = Assumptions {
+        call_ms: 8.0,
+        cpu_ms: 3.0,
+        state_overhead_ms: 20.0,
+        ..Assumptions::default()
+    };
+    // Tasks: validate 4 calls (35 ms), pay 3 (27), reserve 3 (27) = 89 ms; 4 states × 20 = 80.
+    assert!(close(
+        express_billed_seconds(&one_completed_order(), &a),
+        0.2
+    ));
+}
+
+#[test]
+fn standard_pays_per_transition_and_express_per_request_and_duration() {
+    let o = one_completed_order();
+    let l = lines(&o, &Assumptions::default());
+    assert!(close(
+        cost_of(&l, "Standard: state transitions"),
+        4.0 * 25.0
+    ));
+    assert!(close(cost_of(&l, "Express: requests"), 1.0));
+    // 0.2 s × 64 MB × $0.00001667 per GB-s × a million.
+    assert!(close(
+        cost_of(&l, "Express: duration"),
+        0.2 * 0.0625 * p::SFN_EXPRESS_GB_SECOND * 1e6
+    ));
+}
+
+#[test]
+fn one_email_per_order_costs_twenty_dollars_a_million() {
+    let o = one_completed_order();
+    let l = lines(&o, &Assumptions::default());
+    assert!(close(cost_of(&l, "email deliveries"), 20.0));
+    assert!(close(cost_of(&l, "publishes"), 0.5));
+}
+
+#[test]
+fn the_totals_differ_only_by_the_workflow_lines() {
+    let o = one_completed_order();
+    let l = lines(&o, &Assumptions::default());
+    let express = total(&l, Workflow::Express);
+    let standard = total(&l, Workflow::Standard);
+    let express_only = cost_of(&l, "Express:");
+    assert!(close(standard - express, 100.0 - express_only));
+}
+
+#[test]
+fn dynamodb_writes_add_events_idempotency_views_and_the_index() {
+    let o = one_completed_order();
+    let l = lines(&o, &Assumptions::default());
+    let wru: f64 = l
+        .iter()
+        .filter(|x| x.unit == "WRU")
+        .map(|x| x.quantity)
+        .sum();
+    // events 3 + 6, idempotency 2, status views 5, index 2×5−1 = 9, inventory view 1.
+    assert!(close(wru, 26.0));
+    assert!(close(
+        l.iter()
+            .filter(|x| x.unit == "WRU")
+            .map(super::model::Line::usd_per_million_orders)
+            .sum::<f64>(),
+        26.0 * 0.625
+    ));
+}
+
+#[test]
+fn batching_divides_the_invocations_of_batch_consumers() {
+    let o = one_completed_order();
+    let quiet = Assumptions::default();
+    let busy = Assumptions {
+        stream_records_per_invocation: 3.0,
+        ..Assumptions::default()
+    };
+    let invocations = |a: &Assumptions| -> f64 {
+        super::model::functions(&o, a)
+            .iter()
+            .filter(|f| f.name == "order-status-projector")
+            .map(|f| f.invocations)
+            .sum()
+    };
+    assert!(close(invocations(&quiet), 6.0));
+    assert!(close(invocations(&busy), 2.0));
+}
+
+#[test]
+fn every_line_says_how_it_was_obtained_and_has_a_price() {
+    let l = lines(&one_completed_order(), &Assumptions::default());
+    for x in &l {
+        assert!(!x.how.is_empty(), "{} has no explanation", x.item);
+        assert!(
+            x.unit_price > 0.0 || x.service == "DynamoDB Streams",
+            "{}",
+            x.item
+        );
+    }
+}
+
+#[test]
+fn the_order_mix_is_eight_completed_one_declined_one_scarce_in_ten() {
+    let kinds: Vec<Kind> = (0..10).map(kind_of).collect();
+    assert_eq!(kinds.iter().filter(|&&k| k == Kind::Completes).count(), 8);
+    assert_eq!(kinds.iter().filter(|&&k| k == Kind::Declined).count(), 1);
+    assert_eq!(kinds.iter().filter(|&&k| k == Kind::Scarce).count(), 1);
+}

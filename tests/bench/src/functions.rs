@@ -1,0 +1,351 @@
+//! The eleven function binaries of `docs/aws-contract.md`, and for each one a real first
+//! invocation: its repo fixture event, with the ids swapped for a fresh order that the
+//! emulator holds in the state the function expects (so every repetition does the real work,
+//! not an idempotent replay).
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use order_app::gateway::SimulatedGateway;
+use order_app::place::{PlaceOrder, place_order};
+use order_app::seed::{SeedProduct, seed_inventory};
+use order_app::tasks::{self, TaskError, TaskInput};
+use order_aws::provision::{ensure_state_machine, provision};
+use order_aws::{
+    AwsClients, AwsResources, DynamoEventStore, DynamoIdempotency, DynamoReadModels,
+    InventoryTable, SqsQueue,
+};
+use order_domain::events::OrderLine;
+use order_domain::ports::EventStore;
+use order_domain::{CustomerId, Email, OrderId, PaymentToken, ProductId, Quantity};
+use order_read_models::InventoryView;
+use serde_json::{Value, json};
+
+/// The order id every fixture uses; swapped for a fresh one per invocation.
+pub const FIXTURE_ORDER_ID: &str = "01JDQ5Z8M7X3K9V2N4B6C8D0EF";
+/// The product the fixtures order.
+pub const FIXTURE_PRODUCT: &str = "MUG";
+
+const API_POST: &str =
+    include_str!("../../../services/order-placement/fixtures/apigw-post-orders.json");
+const SQS_BATCH: &str =
+    include_str!("../../../services/start-order-processing/fixtures/sqs-batch.json");
+const TASK_INPUT: &str = include_str!("../../../services/validate-order/fixtures/task-input.json");
+const ORDER_COMPLETED: &str =
+    include_str!("../../../services/order-success-handler/fixtures/order-completed.json");
+const SEED_CREATE: &str = include_str!("../../../services/seed-inventory/fixtures/create.json");
+const STREAM_BATCH: &str =
+    include_str!("../../../projections/terminal-event-forwarder/fixtures/stream-batch.json");
+
+/// Which fixture a function gets, and what state its order must be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// `apigw-post-orders.json` with a fresh Idempotency-Key.
+    ApiPost,
+    /// `sqs-batch.json` for a fresh order id (two messages for it, one malformed).
+    SqsBatch,
+    /// `task-input.json` for an order ready for the task.
+    Task(Task),
+    /// `order-completed.json` for a completed order.
+    OrderCompleted,
+    /// `create.json` answered on the stub's URL (idempotent: only the first run adds products).
+    SeedCreate,
+    /// `stream-batch.json` (OrderPlaced v1, OrderCompleted v5, a MODIFY) for a placed order.
+    StreamBatch,
+}
+
+/// The four Step Functions tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Validate,
+    Pay,
+    Reserve,
+    /// OrderFailed after a declined payment (the Catch's error in the input).
+    Fail,
+}
+
+/// One function binary: package = binary name (the contract), the template's memory size, the
+/// contract's variables.
+#[derive(Debug, Clone, Copy)]
+pub struct Function {
+    pub name: &'static str,
+    pub memory_mb: u32,
+    pub env: &'static [&'static str],
+    pub event: EventKind,
+}
+
+/// The contract's binaries, with `MemorySize` from `template.yaml`.
+pub const FUNCTIONS: [Function; 11] = [
+    Function {
+        name: "order-placement",
+        memory_mb: 512,
+        env: &[
+            "EVENTS_TABLE",
+            "ORDER_STATUS_TABLE",
+            "INVENTORY_TABLE",
+            "IDEMPOTENCY_TABLE",
+            "ORDERS_QUEUE_URL",
+        ],
+        event: EventKind::ApiPost,
+    },
+    Function {
+        name: "start-order-processing",
+        memory_mb: 256,
+        env: &["STATE_MACHINE_ARN"],
+        event: EventKind::SqsBatch,
+    },
+    Function {
+        name: "validate-order",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE"],
+        event: EventKind::Task(Task::Validate),
+    },
+    Function {
+        name: "process-payment",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE"],
+        event: EventKind::Task(Task::Pay),
+    },
+    Function {
+        name: "update-inventory",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE"],
+        event: EventKind::Task(Task::Reserve),
+    },
+    Function {
+        name: "order-failed",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE"],
+        event: EventKind::Task(Task::Fail),
+    },
+    Function {
+        name: "order-success-handler",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE", "ORDER_ALERTS_TOPIC_ARN"],
+        event: EventKind::OrderCompleted,
+    },
+    Function {
+        name: "seed-inventory",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE"],
+        event: EventKind::SeedCreate,
+    },
+    Function {
+        name: "order-status-projector",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE", "ORDER_STATUS_TABLE"],
+        event: EventKind::StreamBatch,
+    },
+    Function {
+        name: "inventory-projector",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE", "INVENTORY_TABLE"],
+        event: EventKind::StreamBatch,
+    },
+    Function {
+        name: "terminal-event-forwarder",
+        memory_mb: 256,
+        env: &["EVENT_BUS_NAME"],
+        event: EventKind::StreamBatch,
+    },
+];
+
+/// The benchmark's slice of the emulator: freshly provisioned resources, plus a state machine
+/// for StartOrderProcessing to start (moto does not run it unless asked to).
+pub struct Emulator {
+    pub endpoint: String,
+    pub clients: AwsClients,
+    pub resources: AwsResources,
+}
+
+impl Emulator {
+    /// Provisions `<prefix>…` resources on the emulator at `endpoint` and seeds the fixtures'
+    /// product (its events, and its row in the inventory view).
+    pub async fn provision(endpoint: &str, prefix: &str) -> anyhow::Result<Self> {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
+            .load()
+            .await;
+        let clients = AwsClients::new(&config);
+        let mut resources = provision(&clients, prefix).await?;
+        let definition = json!({
+            "Comment": "order-bench: started, never run (moto executes only when configured to)",
+            "StartAt": "Done",
+            "States": { "Done": { "Type": "Succeed" } }
+        });
+        let arn = ensure_state_machine(
+            &clients,
+            &format!("{prefix}OrderProcessingStateMachine"),
+            &definition.to_string(),
+            "arn:aws:iam::123456789012:role/order-bench-states",
+        )
+        .await?;
+        resources.state_machine_arn = Some(arn);
+        let emulator = Self {
+            endpoint: endpoint.to_owned(),
+            clients,
+            resources,
+        };
+        emulator.seed_product().await?;
+        Ok(emulator)
+    }
+
+    /// The value of a contract variable for the function's environment.
+    pub fn env_value(&self, var: &str) -> Option<String> {
+        self.resources
+            .env_pairs()
+            .into_iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| v)
+    }
+
+    /// A function's environment: its contract variables and the emulator's endpoint.
+    pub fn function_env(&self, f: &Function) -> anyhow::Result<Vec<(String, String)>> {
+        let mut env = vec![("AWS_ENDPOINT_URL".to_owned(), self.endpoint.clone())];
+        for var in f.env {
+            let value = self
+                .env_value(var)
+                .ok_or_else(|| anyhow::anyhow!("{}: no value for {var}", f.name))?;
+            env.push(((*var).to_owned(), value));
+        }
+        Ok(env)
+    }
+
+    fn store(&self) -> DynamoEventStore {
+        DynamoEventStore::new(self.clients.dynamodb.clone(), &self.resources.events_table)
+    }
+
+    async fn seed_product(&self) -> anyhow::Result<()> {
+        let product: SeedProduct = serde_json::from_value(json!({
+            "productId": FIXTURE_PRODUCT, "name": "Mug", "price": 900, "stock": 1_000_000
+        }))?;
+        let store = self.store();
+        seed_inventory(&store, std::slice::from_ref(&product)).await?;
+        let history = store.read_stream(&product.product_id.stream(), 0).await?;
+        let view = InventoryView::fold(None, &history)?
+            .ok_or_else(|| anyhow::anyhow!("the seeded product has no view"))?;
+        InventoryTable::new(
+            self.clients.dynamodb.clone(),
+            &self.resources.inventory_table,
+        )
+        .put(&view)
+        .await?;
+        Ok(())
+    }
+
+    /// Places an order for one fixture product paid with `token`.
+    async fn place(&self, token: &str) -> anyhow::Result<OrderId> {
+        let request = PlaceOrder {
+            customer_id: CustomerId::parse("c-bench")?,
+            email: Email::parse("jane@example.com")?,
+            items: vec![OrderLine {
+                product_id: ProductId::parse(FIXTURE_PRODUCT)?,
+                quantity: Quantity::new(1)?,
+            }],
+            payment_token: PaymentToken::parse(token)?,
+        };
+        let queue = SqsQueue::new(self.clients.sqs.clone(), &self.resources.orders_queue_url);
+        let idempotency = DynamoIdempotency::new(
+            self.clients.dynamodb.clone(),
+            &self.resources.idempotency_table,
+        );
+        let reads = DynamoReadModels::new(
+            &self.clients.dynamodb,
+            &self.resources.order_status_table,
+            &self.resources.inventory_table,
+        );
+        let placed = place_order(
+            &self.store(),
+            &queue,
+            &idempotency,
+            &reads,
+            request,
+            None,
+            "order-bench",
+        )
+        .await?;
+        Ok(placed.order_id)
+    }
+
+    /// A fresh order, advanced (in-process, on the emulator) to where `task` takes over.
+    async fn order_for(&self, task: Task) -> anyhow::Result<OrderId> {
+        let token = if task == Task::Fail {
+            "tok_decline"
+        } else {
+            "tok_visa"
+        };
+        let id = self.place(token).await?;
+        let store = self.store();
+        let input = || -> anyhow::Result<TaskInput> {
+            Ok(TaskError::parse_input(
+                json!({ "orderId": id.to_string() }),
+            )?)
+        };
+        if task == Task::Validate {
+            return Ok(id);
+        }
+        tasks::validate_order(&store, input()?).await?;
+        if task == Task::Pay {
+            return Ok(id);
+        }
+        let paid = tasks::process_payment(&store, &SimulatedGateway, input()?).await;
+        match (task, paid) {
+            (Task::Fail, Err(e)) if e.error_type == tasks::error_type::PAYMENT_DECLINED => Ok(id),
+            (Task::Reserve, Ok(_)) => Ok(id),
+            (_, other) => anyhow::bail!("preparing {task:?}: payment answered {other:?}"),
+        }
+    }
+
+    /// A completed order (placed, validated, paid, stock reserved).
+    async fn completed_order(&self) -> anyhow::Result<OrderId> {
+        let id = self.order_for(Task::Reserve).await?;
+        let input = TaskError::parse_input(json!({ "orderId": id.to_string() }))?;
+        tasks::update_inventory(&self.store(), input).await?;
+        Ok(id)
+    }
+
+    /// The first event for `kind`. `response_url` is where a custom resource answers.
+    pub async fn event(&self, kind: EventKind, response_url: &str) -> anyhow::Result<Vec<u8>> {
+        let text = match kind {
+            EventKind::ApiPost => {
+                let key = format!("bench-{}", ulid::Ulid::generate());
+                API_POST.replace("fixture-key-1", &key)
+            }
+            EventKind::SqsBatch => {
+                SQS_BATCH.replace(FIXTURE_ORDER_ID, &ulid::Ulid::generate().to_string())
+            }
+            EventKind::Task(task) => {
+                let id = self.order_for(task).await?;
+                let mut input: Value = serde_json::from_str(TASK_INPUT)?;
+                input["orderId"] = json!(id.to_string());
+                if task == Task::Fail {
+                    input["error"] = json!({
+                        "Error": "PaymentDeclined",
+                        "Cause": "card_declined: the card was declined"
+                    });
+                }
+                input.to_string()
+            }
+            EventKind::OrderCompleted => {
+                let id = self.completed_order().await?;
+                ORDER_COMPLETED.replace(FIXTURE_ORDER_ID, &id.to_string())
+            }
+            EventKind::SeedCreate => {
+                let mut request: Value = serde_json::from_str(SEED_CREATE)?;
+                request["ResponseURL"] = json!(response_url);
+                request.to_string()
+            }
+            EventKind::StreamBatch => {
+                let id = self.place("tok_visa").await?;
+                STREAM_BATCH.replace(FIXTURE_ORDER_ID, &id.to_string())
+            }
+        };
+        Ok(text.into_bytes())
+    }
+}
+
+/// The event for a baseline (any JSON: it is echoed).
+pub fn hello_event() -> Vec<u8> {
+    br#"{"hello":"world"}"#.to_vec()
+}
