@@ -5,9 +5,12 @@
 //! over loopback (N concurrent keep-alive clients). Completion is read from the server's
 //! database (read-only), so polling does not load the API.
 //!
+//! With `--emulator URL` (an AWS emulator such as moto on loopback) it also runs the same flow
+//! on `orders serve --backend aws --provision` and prints its rate as a ratio to the embedded one.
+//!
 //! ```sh
 //! cargo build --release --bin orders --bin pipeline-bench
-//! target/release/pipeline-bench --orders 5000 --clients 32
+//! target/release/pipeline-bench --orders 5000 --clients 32 [--emulator http://127.0.0.1:5000]
 //! ```
 
 // Rates and percentiles are float arithmetic on counts far below 2^52.
@@ -32,6 +35,8 @@ struct Args {
     clients: usize,
     server: PathBuf,
     raw_rows: usize,
+    emulator: Option<String>,
+    emulator_orders: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -40,6 +45,8 @@ fn parse_args() -> anyhow::Result<Args> {
         clients: 32,
         server: std::env::current_exe()?.with_file_name("orders"),
         raw_rows: 50_000,
+        emulator: None,
+        emulator_orders: 200,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -49,8 +56,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--clients" => a.clients = value()?.parse()?,
             "--server" => a.server = value()?.into(),
             "--raw-rows" => a.raw_rows = value()?.parse()?,
+            "--emulator" => a.emulator = Some(value()?),
+            "--emulator-orders" => a.emulator_orders = value()?.parse()?,
             other => bail!(
-                "unknown flag {other} (use --orders N --clients N --server PATH --raw-rows N)"
+                "unknown flag {other} (use --orders N --clients N --server PATH --raw-rows N \
+                 --emulator URL --emulator-orders N)"
             ),
         }
     }
@@ -63,23 +73,49 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn start_server(bin: &Path, data: &Path, seed: &Path, port: u16) -> anyhow::Result<Child> {
-    Command::new(bin)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+/// Which host the server runs the flow on.
+enum Backend<'a> {
+    Embedded,
+    /// `serve --backend aws --provision` against this emulator endpoint.
+    Emulator(&'a str),
+}
+
+fn start_server(
+    bin: &Path,
+    data: &Path,
+    seed: &Path,
+    port: u16,
+    backend: &Backend<'_>,
+) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(bin);
+    cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(data)
         .arg("--seed")
         .arg(seed)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (build it with cargo build --release --bin orders)",
-                bin.display()
-            )
-        })
+        .stderr(Stdio::null());
+    if let Backend::Emulator(url) = backend {
+        let prefix = format!("bench{}-", std::process::id());
+        cmd.args([
+            "--backend",
+            "aws",
+            "--provision",
+            "--resource-prefix",
+            &prefix,
+        ])
+        .env("AWS_ENDPOINT_URL", url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1");
+    }
+    cmd.spawn().with_context(|| {
+        format!(
+            "starting {} (build it with cargo build --release --bin orders)",
+            bin.display()
+        )
+    })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -118,22 +154,80 @@ fn raw_sqlite(path: &Path, rows: usize) -> anyhow::Result<(f64, f64)> {
     Ok((single, batched))
 }
 
-fn completed(db: &Path) -> anyhow::Result<(usize, usize)> {
+/// Counts terminal events incrementally (from the last position seen), so that watching for
+/// completion costs the server's machine almost nothing however long the log grows.
+struct Progress {
+    conn: rusqlite::Connection,
+    position: i64,
+    done: usize,
+    events: usize,
+}
+
+impl Progress {
+    fn open(db: &Path) -> anyhow::Result<Self> {
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(Self {
+            conn,
+            position: 0,
+            done: 0,
+            events: 0,
+        })
+    }
+
+    /// `(terminal events, events)` so far.
+    fn poll(&mut self) -> anyhow::Result<(usize, usize)> {
+        let (done, events, last): (i64, i64, Option<i64>) = self.conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE event_type IN ('OrderCompleted', 'OrderFailed')), \
+             COUNT(*), MAX(position) FROM events WHERE position > ?1",
+            [self.position],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        self.done += usize::try_from(done)?;
+        self.events += usize::try_from(events)?;
+        if let Some(last) = last {
+            self.position = last;
+        }
+        Ok((self.done, self.events))
+    }
+}
+
+/// Counts ended workflow executions (the runner's own table, kept locally on both backends).
+fn executions_ended(db: &Path) -> anyhow::Result<usize> {
+    if !db.exists() {
+        return Ok(0);
+    }
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    let done: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM events WHERE event_type IN ('OrderCompleted', 'OrderFailed')",
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM executions WHERE status IN ('SUCCEEDED', 'FAILED')",
         [],
         |r| r.get(0),
     )?;
-    let events: i64 = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
-    Ok((usize::try_from(done)?, usize::try_from(events)?))
+    Ok(usize::try_from(n)?)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+/// What one run of the flow measured.
+struct Flow {
+    orders: usize,
+    posted: Duration,
+    finished: Duration,
+    /// Events appended (embedded only: counted from its log).
+    events: Option<usize>,
+    latencies: Vec<Duration>,
+}
+
+impl Flow {
+    fn orders_per_s(&self) -> f64 {
+        self.orders as f64 / self.finished.as_secs_f64()
+    }
+}
+
+/// Starts the server, places `orders` orders from `clients` concurrent keep-alive clients over
+/// loopback, waits until every order has reached a terminal state, and stops the server.
+async fn run_flow(args: &Args, orders: usize, backend: &Backend<'_>) -> anyhow::Result<Flow> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let seed = dir.path().join("seed.json");
@@ -142,14 +236,29 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     std::fs::write(&seed, serde_json::to_vec(&products)?)?;
     let port = free_port()?;
-    let mut server = start_server(&args.server, &data, &seed, port)?;
+    let mut server = start_server(&args.server, &data, &seed, port, backend)?;
+    let result = drive(args, orders, backend, &data, port).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    result
+}
+
+async fn drive(
+    args: &Args,
+    orders: usize,
+    backend: &Backend<'_>,
+    data: &Path,
+    port: u16,
+) -> anyhow::Result<Flow> {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
     let ready = Instant::now();
     while client.get(format!("{base}/health")).send().await.is_err() {
-        if ready.elapsed() > Duration::from_secs(30) {
+        if ready.elapsed() > Duration::from_mins(2) {
             bail!("server did not start");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -159,12 +268,12 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
-        let (client, base, next, total) = (client.clone(), base.clone(), next.clone(), args.orders);
+        let (client, base, next) = (client.clone(), base.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
+                if i >= orders {
                     return Ok::<_, anyhow::Error>(latencies);
                 }
                 let body = json!({
@@ -182,46 +291,74 @@ async fn main() -> anyhow::Result<()> {
             }
         }));
     }
-    let mut latencies = Vec::with_capacity(args.orders);
+    let mut latencies = Vec::with_capacity(orders);
     for t in tasks {
         latencies.extend(t.await??);
     }
     let posted = started.elapsed();
+    latencies.sort();
     let db = data.join("orders.db");
-    let (events, finished) = loop {
-        let (done, events) = completed(&db)?;
-        if done >= args.orders {
-            break (events, started.elapsed());
+    let mut progress = match backend {
+        Backend::Embedded => Some(Progress::open(&db)?),
+        Backend::Emulator(_) => None,
+    };
+    loop {
+        let (done, events) = match progress.as_mut() {
+            Some(p) => {
+                let (done, events) = p.poll()?;
+                (done, Some(events))
+            }
+            None => (executions_ended(&db)?, None),
+        };
+        if done >= orders {
+            return Ok(Flow {
+                orders,
+                posted,
+                finished: started.elapsed(),
+                events,
+                latencies,
+            });
         }
         if started.elapsed() > Duration::from_mins(10) {
-            bail!("only {done} of {} orders finished", args.orders);
+            bail!("only {done} of {orders} orders finished");
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
-    latencies.sort();
-    let (raw_single, raw_batched) = raw_sqlite(&dir.path().join("raw.db"), args.raw_rows)?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
-    let orders_per_s = args.orders as f64 / finished.as_secs_f64();
-    let events_per_s = events as f64 / finished.as_secs_f64();
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let embedded = run_flow(&args, args.orders, &Backend::Embedded).await?;
+    let emulator = match args.emulator.as_deref() {
+        Some(url) => Some(run_flow(&args, args.emulator_orders, &Backend::Emulator(url)).await?),
+        None => None,
+    };
+    let raw_dir = tempfile::tempdir()?;
+    let (raw_single, raw_batched) = raw_sqlite(&raw_dir.path().join("raw.db"), args.raw_rows)?;
+
+    let l = &embedded.latencies;
+    let orders_per_s = embedded.orders_per_s();
+    let events_per_s = embedded.events.unwrap_or(0) as f64 / embedded.finished.as_secs_f64();
     println!("| measure | value |");
     println!("|---|---|");
     println!(
         "| orders, concurrent clients | {} orders, {} clients |",
-        args.orders, args.clients
+        embedded.orders, args.clients
     );
     println!(
         "| POST accepted rate | {:.0} orders/s |",
-        args.orders as f64 / posted.as_secs_f64()
+        embedded.orders as f64 / embedded.posted.as_secs_f64()
     );
     println!(
         "| POST latency p50 / p99 / max | {:.2} / {:.2} / {:.2} ms |",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        ms(percentile(l, 0.50)),
+        ms(percentile(l, 0.99)),
+        ms(l.last().copied().unwrap_or_default())
     );
     println!(
         "| POST → COMPLETED throughput | {orders_per_s:.0} orders/s ({events_per_s:.0} events/s) |"
@@ -236,5 +373,23 @@ async fn main() -> anyhow::Result<()> {
         "| events/s ÷ raw batched rows | {:.3} |",
         events_per_s / raw_batched
     );
+    if let Some(e) = emulator {
+        let l = &e.latencies;
+        println!(
+            "| emulator backend: POST → COMPLETED | {:.1} orders/s ({} orders, {} clients) |",
+            e.orders_per_s(),
+            e.orders,
+            args.clients
+        );
+        println!(
+            "| emulator backend: POST latency p50 / p99 | {:.2} / {:.2} ms |",
+            ms(percentile(l, 0.50)),
+            ms(percentile(l, 0.99))
+        );
+        println!(
+            "| emulator ÷ embedded throughput | {:.3} |",
+            e.orders_per_s() / orders_per_s
+        );
+    }
     Ok(())
 }

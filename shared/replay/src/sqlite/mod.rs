@@ -65,6 +65,11 @@ pub fn open_reader(path: &Path) -> Result<Connection, ReplayError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(30))?;
+    // Plans from keys, not bound values: no re-parse per binding (see order_embedded::db).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     // A bounded page cache (64 MiB) and memory-mapped reads; neither grows with the log.
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.pragma_update(None, "mmap_size", 268_435_456)?;

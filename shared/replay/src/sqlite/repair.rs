@@ -52,6 +52,10 @@ impl Repairer {
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.busy_timeout(Duration::from_secs(30))?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(Self {
             conn,
