@@ -170,13 +170,14 @@ impl Db {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = match conn.execute_batch("SAVEPOINT job") {
+            let result = match run_cached(conn, "SAVEPOINT job") {
                 Ok(()) => {
                     let r = f(conn);
                     let end = if r.is_ok() {
-                        conn.execute_batch("RELEASE job")
+                        run_cached(conn, "RELEASE job")
                     } else {
-                        conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                        run_cached(conn, "ROLLBACK TO job")
+                            .and_then(|()| run_cached(conn, "RELEASE job"))
                     };
                     match end {
                         Ok(()) => r.map_err(WriteError::Job),
@@ -255,6 +256,12 @@ impl Db {
     }
 }
 
+/// Runs one statement from the connection's cache (the writer runs these thousands of times a
+/// second; `execute_batch` would parse them every time).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -264,7 +271,7 @@ fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let begin = conn.execute_batch("BEGIN IMMEDIATE");
+        let begin = run_cached(conn, "BEGIN IMMEDIATE");
         if let Err(e) = begin {
             for job in batch {
                 // Run nothing; answer every job with the failure.
@@ -274,7 +281,7 @@ fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>) {
             continue;
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+        let commit = run_cached(conn, "COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             e.to_string()
         });

@@ -37,6 +37,8 @@ struct Args {
     raw_rows: usize,
     emulator: Option<String>,
     emulator_orders: usize,
+    /// Offered load in orders/s (open loop); 0 = each client sends as soon as it has its answer.
+    rate: f64,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -47,6 +49,7 @@ fn parse_args() -> anyhow::Result<Args> {
         raw_rows: 50_000,
         emulator: None,
         emulator_orders: 200,
+        rate: 0.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -58,9 +61,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--raw-rows" => a.raw_rows = value()?.parse()?,
             "--emulator" => a.emulator = Some(value()?),
             "--emulator-orders" => a.emulator_orders = value()?.parse()?,
+            "--rate" => a.rate = value()?.parse()?,
             other => bail!(
                 "unknown flag {other} (use --orders N --clients N --server PATH --raw-rows N \
-                 --emulator URL --emulator-orders N)"
+                 --emulator URL --emulator-orders N --rate ORDERS_PER_S)"
             ),
         }
     }
@@ -217,6 +221,8 @@ struct Flow {
     /// Events appended (embedded only: counted from its log).
     events: Option<usize>,
     latencies: Vec<Duration>,
+    /// The server process's CPU time (user + system) from its start to the last completion.
+    server_cpu: Option<Duration>,
 }
 
 impl Flow {
@@ -237,7 +243,12 @@ async fn run_flow(args: &Args, orders: usize, backend: &Backend<'_>) -> anyhow::
     std::fs::write(&seed, serde_json::to_vec(&products)?)?;
     let port = free_port()?;
     let mut server = start_server(&args.server, &data, &seed, port, backend)?;
-    let result = drive(args, orders, backend, &data, port).await;
+    let result = drive(args, orders, backend, &data, port)
+        .await
+        .map(|flow| Flow {
+            server_cpu: server_cpu(server.id()),
+            ..flow
+        });
     let _ = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status();
@@ -266,6 +277,7 @@ async fn drive(
 
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    let rate = args.rate;
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
         let (client, base, next) = (client.clone(), base.clone(), next.clone());
@@ -276,11 +288,21 @@ async fn drive(
                 if i >= orders {
                     return Ok::<_, anyhow::Error>(latencies);
                 }
+                // Open loop: order i is due at i / rate, and its latency counts from then, so
+                // a slow answer that delays the next send is charged to the server
+                // (no coordinated omission).
+                let due = if rate > 0.0 {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                    Some(due)
+                } else {
+                    None
+                };
                 let body = json!({
                     "customerId": format!("c{}", i % 1000), "email": "bench@example.com",
                     "items": [{ "productId": format!("P{}", i % 20), "quantity": 1 }], "paymentToken": "tok_visa",
                 });
-                let t = Instant::now();
+                let t = due.unwrap_or_else(Instant::now);
                 let r = client.post(format!("{base}/orders")).json(&body).send().await?;
                 let status = r.status();
                 r.bytes().await?;
@@ -317,6 +339,7 @@ async fn drive(
                 finished: started.elapsed(),
                 events,
                 latencies,
+                server_cpu: None,
             });
         }
         if started.elapsed() > Duration::from_mins(10) {
@@ -324,6 +347,23 @@ async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// User + system CPU time of a process so far, from `/proc/PID/stat` (Linux).
+fn server_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_s: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(100);
+    Some(Duration::from_secs_f64(ticks as f64 / per_s as f64))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -346,8 +386,13 @@ async fn main() -> anyhow::Result<()> {
     let events_per_s = embedded.events.unwrap_or(0) as f64 / embedded.finished.as_secs_f64();
     println!("| measure | value |");
     println!("|---|---|");
+    let load = if args.rate > 0.0 {
+        format!("open loop at {:.0} orders/s", args.rate)
+    } else {
+        "closed loop (each client sends on its answer)".to_owned()
+    };
     println!(
-        "| orders, concurrent clients | {} orders, {} clients |",
+        "| orders, concurrent clients, load | {} orders, {} clients, {load} |",
         embedded.orders, args.clients
     );
     println!(
@@ -363,6 +408,12 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| POST → COMPLETED throughput | {orders_per_s:.0} orders/s ({events_per_s:.0} events/s) |"
     );
+    if let Some(cpu) = embedded.server_cpu {
+        println!(
+            "| server CPU per order (user + system, whole process) | {:.0} µs |",
+            cpu.as_secs_f64() * 1e6 / embedded.orders as f64
+        );
+    }
     println!("| raw SQLite, 1 row per commit (WAL, synchronous=NORMAL) | {raw_single:.0} rows/s |");
     println!("| raw SQLite, 100 rows per commit | {raw_batched:.0} rows/s |");
     println!(
