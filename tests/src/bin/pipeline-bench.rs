@@ -319,10 +319,14 @@ async fn drive(
     }
     let posted = started.elapsed();
     latencies.sort();
-    let db = data.join("orders.db");
-    let mut progress = match backend {
-        Backend::Embedded => Some(Progress::open(&db)?),
-        Backend::Emulator(_) => None,
+    let (db, mut progress) = match backend {
+        Backend::Embedded => {
+            let db = data.join("orders.db");
+            let progress = Progress::open(&db)?;
+            (db, Some(progress))
+        }
+        // The AWS host keeps only its workflow runner's bookkeeping locally.
+        Backend::Emulator(_) => (data.join("aws-runner.db"), None),
     };
     loop {
         let (done, events) = match progress.as_mut() {
