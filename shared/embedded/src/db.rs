@@ -62,6 +62,7 @@ struct Inner {
     /// One permit per reader connection: a read waits (asynchronously) for a free connection
     /// instead of opening a new one.
     read_slots: Semaphore,
+    read_slots_total: usize,
     path: PathBuf,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -150,6 +151,7 @@ impl Db {
                 jobs: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
                 read_slots: Semaphore::new(reader_count()),
+                read_slots_total: reader_count(),
                 path: path.to_owned(),
                 writer: Mutex::new(Some(writer)),
             }),
@@ -235,7 +237,11 @@ impl Db {
                 c
             };
             let result = f(&conn);
-            if let Ok(mut readers) = inner.readers.lock() {
+            // A read whose caller went away frees its permit before its connection comes back,
+            // so the pool can briefly hold more than the permits; it never keeps more.
+            if let Ok(mut readers) = inner.readers.lock()
+                && readers.len() < inner.read_slots_total
+            {
                 readers.push(conn);
             }
             result.map_err(DbError::from)
