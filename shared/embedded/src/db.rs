@@ -146,12 +146,13 @@ impl Db {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(&conn, &rx))
             .map_err(|e| DbError::Commit(e.to_string()))?;
+        let readers = reader_count();
         Ok(Self {
             inner: Arc::new(Inner {
                 jobs: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
-                read_slots: Semaphore::new(reader_count()),
-                read_slots_total: reader_count(),
+                read_slots: Semaphore::new(readers),
+                read_slots_total: readers,
                 path: path.to_owned(),
                 writer: Mutex::new(Some(writer)),
             }),
