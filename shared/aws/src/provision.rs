@@ -3,7 +3,7 @@
 //! it gets fresh, small tables: moto's transactions slow down as tables grow, design.md §9).
 //!
 //! The template is what deploys production; this mirrors its shapes: the events table with a
-//! NEW_IMAGE stream, OrderStatusTable with the `byStatus` index, IdempotencyTable with TTL on
+//! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index, IdempotencyTable with TTL on
 //! `ttl`, OrdersQueue with its DLQ (maxReceiveCount 5), and the three topics. Tables are
 //! on-demand (PAY_PER_REQUEST).
 
@@ -20,7 +20,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::config::{AwsClients, AwsResources, DEFAULT_EVENT_BUS};
 use crate::errors::describe;
-use crate::read_models::BY_STATUS_INDEX;
+use crate::read_models::{SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
 
 /// OrdersQueue's maxReceiveCount before a message goes to the DLQ (the contract).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
@@ -71,7 +71,7 @@ fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, ProvisionE
 #[derive(Default)]
 struct TableExtras {
     stream: bool,
-    by_status_index: bool,
+    sweep_index: bool,
     ttl_attribute: Option<&'static str>,
 }
 
@@ -94,15 +94,15 @@ async fn ensure_table(
     if extras.stream {
         req = req.stream_specification(new_image_stream(name)?);
     }
-    if extras.by_status_index {
+    if extras.sweep_index {
         req = req
-            .attribute_definitions(attribute("status", ScalarAttributeType::S)?)
-            .attribute_definitions(attribute("updatedAt", ScalarAttributeType::N)?)
+            .attribute_definitions(attribute(SWEEP_STATUS, ScalarAttributeType::S)?)
+            .attribute_definitions(attribute(SWEEP_SINCE, ScalarAttributeType::N)?)
             .global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
-                    .index_name(BY_STATUS_INDEX)
-                    .key_schema(key_element("status", KeyType::Hash)?)
-                    .key_schema(key_element("updatedAt", KeyType::Range)?)
+                    .index_name(SWEEP_INDEX)
+                    .key_schema(key_element(SWEEP_STATUS, KeyType::Hash)?)
+                    .key_schema(key_element(SWEEP_SINCE, KeyType::Range)?)
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::KeysOnly)
@@ -288,7 +288,7 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
     )
     .await?;
     let status_extras = TableExtras {
-        by_status_index: true,
+        sweep_index: true,
         ..TableExtras::default()
     };
     ensure_table(clients, &status, &[("orderId", S, Hash)], status_extras).await?;

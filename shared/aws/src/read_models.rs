@@ -5,6 +5,11 @@
 //! never moves a view backwards. Reads are strongly consistent. Each row keeps the whole view
 //! as JSON in `view`, plus the attributes the contract indexes or shows (`status`, `updatedAt`,
 //! `available`).
+//!
+//! The sweeper's index on OrderStatusTable is sparse: its key attributes (`sweepStatus`,
+//! `sweepSince`) are on a row only while the order is PLACED, so an order enters the index
+//! once and leaves it once (2 index writes per order) instead of the index following every
+//! status put (a delete and a put each time `updatedAt` moves).
 
 use std::collections::HashMap;
 
@@ -22,8 +27,26 @@ use serde::de::DeserializeOwned;
 use crate::config::{AwsClients, ConfigError, INVENTORY_TABLE, ORDER_STATUS_TABLE, require_env};
 use crate::errors::port_error;
 
-/// The name of OrderStatusTable's index on (`status`, `updatedAt`), used by the sweeper.
-pub const BY_STATUS_INDEX: &str = "byStatus";
+/// The name of OrderStatusTable's sparse index on (`sweepStatus`, `sweepSince`), which only
+/// the sweeper reads. (It replaces the dense `byStatus` index: an index's keys cannot change
+/// in place, so the new keys get a new name and CloudFormation swaps the two.)
+pub const SWEEP_INDEX: &str = "bySweepStatus";
+/// The sweep index's partition key: the status, present only while the sweeper needs the row.
+pub const SWEEP_STATUS: &str = "sweepStatus";
+/// The sweep index's sort key: when the row entered that status (ms), oldest first.
+pub const SWEEP_SINCE: &str = "sweepSince";
+
+/// The sweep index's key attributes for `view`: `Some` only while the order is PLACED, the
+/// one status the sweeper re-drives (design.md §4). Every writer of OrderStatusTable rows
+/// (the projector, audit replay's repair) adds them, so the index stays sparse and exact.
+pub fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2]> {
+    (view.status == OrderStatus::Placed).then(|| {
+        [
+            (SWEEP_STATUS.to_owned(), s(view.status.as_str())),
+            (SWEEP_SINCE.to_owned(), n(view.updated_at.as_millis())),
+        ]
+    })
+}
 
 /// What a version-guarded put did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,18 +159,20 @@ impl OrderStatusTable {
     /// Stores `view` unless the table holds its version or a newer one.
     #[tracing::instrument(skip_all, fields(order_id = %view.order_id, version = view.version))]
     pub async fn put(&self, view: &OrderView) -> Result<ViewWrite, PortError> {
-        let item = HashMap::from([
+        let mut item = HashMap::from([
             ("orderId".to_owned(), s(view.order_id.to_string())),
             ("status".to_owned(), s(view.status.as_str())),
             ("version".to_owned(), n(view.version)),
             ("updatedAt".to_owned(), n(view.updated_at.as_millis())),
             ("view".to_owned(), view_json(view)?),
         ]);
+        // A PutItem replaces the whole row, so a row that leaves PLACED leaves the index.
+        item.extend(sweep_attributes(view).into_iter().flatten());
         put_guarded(&self.client, &self.table, "orderId", view.version, item).await
     }
 
     /// Orders still PLACED whose row has not changed since before `now - older_than_ms`, oldest
-    /// first, at most `limit` (the sweeper re-drives them). Reads the `byStatus` index, which
+    /// first, at most `limit` (the sweeper re-drives them). Reads the sparse sweep index, which
     /// is eventually consistent: the sweeper's start is idempotent, so a stale answer is safe.
     pub async fn placed_before(
         &self,
@@ -163,10 +188,10 @@ impl OrderStatusTable {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(BY_STATUS_INDEX)
+                .index_name(SWEEP_INDEX)
                 .key_condition_expression("#st = :st AND #u < :u")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#u", "updatedAt")
+                .expression_attribute_names("#st", SWEEP_STATUS)
+                .expression_attribute_names("#u", SWEEP_SINCE)
                 .expression_attribute_values(":st", s(OrderStatus::Placed.as_str()))
                 .expression_attribute_values(":u", n(cutoff))
                 .limit(i32::try_from(limit - out.len()).unwrap_or(i32::MAX))

@@ -1,8 +1,10 @@
 //! Read models and the Streams projection step: version guards, refetch on a gap, partial
-//! batch failures, the sweeper's index.
+//! batch failures, the sweeper's sparse index.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
 use order_aws::projector::{Applied, ChangeRecord, Target};
+use order_aws::read_models::{SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
 use order_aws::{DynamoReadModels, Projector, ViewWrite};
 use order_domain::order::OrderStatus;
 use order_domain::ports::EventStore;
@@ -225,6 +227,50 @@ async fn the_sweeper_lists_only_orders_still_placed_before_the_cutoff() {
         .unwrap();
     assert_eq!(found, vec![stuck]);
     assert!(!found.contains(&moved_on) && !found.contains(&fresh));
+}
+
+/// The sweep index is sparse: a row is in it while its order is PLACED, and leaves it on the
+/// first later status (so the index costs two writes per order, not two per status put).
+#[tokio::test]
+async fn an_order_is_in_the_sweep_index_only_while_it_is_placed() {
+    let env = emulator_or_skip!("an_order_is_in_the_sweep_index_only_while_it_is_placed");
+    let (order, events) = placed_and_validated(&env).await;
+    let reads = reads(&env);
+    let indexed = || async {
+        let out = env
+            .clients
+            .dynamodb
+            .scan()
+            .table_name(&env.resources.order_status_table)
+            .index_name(SWEEP_INDEX)
+            .send()
+            .await
+            .unwrap();
+        out.items()
+            .iter()
+            .filter_map(|i| i.get("orderId").and_then(|v| v.as_s().ok()).cloned())
+            .collect::<Vec<_>>()
+    };
+    let placed = OrderView::fold(None, &events[..1]).unwrap().unwrap();
+    reads.put_order_view(&placed).await.unwrap();
+    assert_eq!(indexed().await, vec![order.to_string()]);
+
+    let validated = OrderView::fold(None, &events).unwrap().unwrap();
+    reads.put_order_view(&validated).await.unwrap();
+    assert!(indexed().await.is_empty());
+    let row = env
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&env.resources.order_status_table)
+        .key("orderId", AttributeValue::S(order.to_string()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(!row.contains_key(SWEEP_STATUS) && !row.contains_key(SWEEP_SINCE));
+    assert_eq!(row["status"].as_s().unwrap(), "VALIDATED");
 }
 
 /// Read models answer through the app's port; an unknown id is `None`.
