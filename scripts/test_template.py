@@ -177,7 +177,13 @@ class ContractFunctions(unittest.TestCase):
                 self.assertEqual(p["Code"]["S3Bucket"], {"Ref": "LambdaCodeBucket"})
                 self.assertEqual(p["Code"]["S3Key"], {"Fn::Sub": f"${{CodeVersion}}/{binary}.zip"})
                 self.assertEqual(p["FunctionName"], {"Fn::Sub": f"${{AWS::StackName}}-{binary}"})
-                self.assertEqual(p["TracingConfig"], {"Mode": "Active"})
+                # Stream consumers have no caller's trace to join: Active would start a trace per
+                # batch (X-Ray bills per trace), so they only pass a sampled caller's header on.
+                mode = "PassThrough" if "Streams" in CONTRACT.binaries[binary]["trigger"] else "Active"
+                self.assertEqual(p["TracingConfig"], {"Mode": mode})
+                if mode == "PassThrough":
+                    ignored = RESOURCES[fid]["Metadata"]["cfn-lint"]["config"]["ignore_checks"]
+                    self.assertIn("WS1000", ignored, "the tracing choice is explained where it is made")
                 self.assertIsInstance(p["MemorySize"], int)
                 self.assertIsInstance(p["Timeout"], int)
 
@@ -330,7 +336,10 @@ class StateMachine(unittest.TestCase):
         param = TEMPLATE["Parameters"]["WorkflowType"]
         self.assertEqual(param["Default"], "EXPRESS")
         self.assertEqual(sorted(param["AllowedValues"]), ["EXPRESS", "STANDARD"])
-        self.assertIn(self.sm["LoggingConfiguration"]["Level"], ("ALL", "ERROR"))
+        # ERROR, without execution data: the order's history is its event stream, so logging
+        # every state would duplicate it (and cost per state executed).
+        self.assertEqual(self.sm["LoggingConfiguration"]["Level"], "ERROR")
+        self.assertIs(self.sm["LoggingConfiguration"]["IncludeExecutionData"], False)
         self.assertTrue(self.sm["TracingConfiguration"]["Enabled"])
 
 
@@ -378,7 +387,7 @@ class Design(unittest.TestCase):
                 stream = re.search(r"Streams `(\w+)`", notes)
                 if stream:
                     self.assertEqual(p["StreamSpecification"]["StreamViewType"], stream.group(1))
-                gsi = re.search(r"GSI `(\w+)` \(PK `(\w+)`, SK `(\w+)`\)", notes)
+                gsi = re.search(r"GSI `(\w+)` \(PK `(\w+)`, SK `(\w+)`[^)]*\)", notes)
                 if gsi:
                     (index,) = [i for i in p["GlobalSecondaryIndexes"] if i["IndexName"] == gsi.group(1)]
                     ikeys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
@@ -432,6 +441,49 @@ class Design(unittest.TestCase):
                 self.assertEqual(RESOURCES[dest]["Type"], "AWS::SQS::Queue")
                 sends = [s for s in role_statements(fid + "Role") if "sqs:SendMessage" in as_list(s["Action"])]
                 self.assertEqual([ref_target(s["Resource"]) for s in sends], [dest])
+
+    def test_stream_mappings_deliver_only_the_records_their_function_uses(self):
+        mappings = {
+            ref_target(p["FunctionName"]): p
+            for p in map(props, resources_of_type("AWS::Lambda::EventSourceMapping"))
+            if p["EventSourceArn"] == {"Fn::GetAtt": ["OrderEventsTable", "StreamArn"]}
+        }
+
+        def pattern(fid):
+            (f,) = mappings[fid]["FilterCriteria"]["Filters"]
+            return json.loads(f["Pattern"])
+
+        # The stream id prefixes are the domain's (`order#<ULID>`, `product#<ProductID>`).
+        values = (ROOT / "shared" / "domain" / "src" / "values.rs").read_text()
+        for prefix in ("order#", "product#"):
+            self.assertIn(f'format!("{prefix}{{}}"', values)
+        for fid, prefix in (("OrderStatusProjectorLambda", "order#"), ("InventoryProjectorLambda", "product#")):
+            with self.subTest(function=fid):
+                self.assertEqual(
+                    pattern(fid),
+                    {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"streamId": {"S": [{"prefix": prefix}]}}}},
+                )
+        terminal = pattern("TerminalEventForwarderLambda")["dynamodb"]["NewImage"]["eventType"]["S"]
+        self.assertEqual(sorted(terminal), ["OrderCompleted", "OrderFailed"])
+        # The status view is what clients poll: no batching window there. The others may wait
+        # a little to batch (at most the stated 2 s).
+        self.assertNotIn("MaximumBatchingWindowInSeconds", mappings["OrderStatusProjectorLambda"])
+        for fid in ("InventoryProjectorLambda", "TerminalEventForwarderLambda"):
+            self.assertLessEqual(mappings[fid].get("MaximumBatchingWindowInSeconds", 0), 2)
+
+    def test_sweep_index_is_the_adapters_sparse_keys_only_index(self):
+        code = (ROOT / "shared" / "aws" / "src" / "read_models.rs").read_text()
+
+        def const(name):
+            return re.search(rf'pub const {name}: &str = "(\w+)";', code).group(1)
+
+        (index,) = props("OrderStatusTable")["GlobalSecondaryIndexes"]
+        self.assertEqual(index["IndexName"], const("SWEEP_INDEX"))
+        keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+        self.assertEqual((keys["HASH"], keys["RANGE"]), (const("SWEEP_STATUS"), const("SWEEP_SINCE")))
+        self.assertEqual(index["Projection"], {"ProjectionType": "KEYS_ONLY"})
+        # Sparse: the index keys are not attributes every row has.
+        self.assertFalse({"status", "updatedAt"} & set(keys.values()))
 
     def test_confirmation_rule_routes_order_completed_with_dlq_and_retries(self):
         rule = props("OrderConfirmationRule")
