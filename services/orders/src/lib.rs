@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use order_api::Backend;
+use order_app::place::{PlaceError, PlaceOrder, Placed, place_order_with};
 use order_app::seed::SeedProduct;
 use order_embedded::idempotency::SqliteIdempotency;
+use order_embedded::intake::SqliteIntake;
 use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
@@ -28,6 +30,7 @@ pub fn parse_seed(text: &str) -> anyhow::Result<Vec<SeedProduct>> {
 pub struct LocalBackend {
     store: SqliteEventStore,
     queue: SqliteQueue,
+    intake: SqliteIntake,
     idempotency: SqliteIdempotency,
     reads: SqliteReadModels,
 }
@@ -49,6 +52,24 @@ impl Backend for LocalBackend {
     }
     fn reads(&self) -> &SqliteReadModels {
         &self.reads
+    }
+
+    /// The append and the enqueue in one commit ([`SqliteIntake`]).
+    async fn place(
+        &self,
+        request: PlaceOrder,
+        idempotency_key: Option<&str>,
+        request_id: &str,
+    ) -> Result<Placed, PlaceError> {
+        place_order_with(
+            &self.intake,
+            &self.idempotency,
+            &self.reads,
+            request,
+            idempotency_key,
+            request_id,
+        )
+        .await
     }
 }
 
@@ -79,6 +100,10 @@ pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Server> {
     let backend = Arc::new(LocalBackend {
         store: pipeline.store.clone(),
         queue: pipeline.queue.clone(),
+        intake: SqliteIntake {
+            store: pipeline.store.clone(),
+            queue: pipeline.queue.clone(),
+        },
         idempotency: pipeline.idempotency.clone(),
         reads: pipeline.reads.clone(),
     });

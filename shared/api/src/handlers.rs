@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use order_app::ReadModels;
-use order_app::place::{PlaceError, place_order as place};
+use order_app::place::PlaceError;
 use order_app::query::{self, QueryError};
 use order_domain::{OrderId, ProductId, RecordedEvent};
 use serde_json::{Value, json};
@@ -101,46 +101,38 @@ pub async fn place_order<B: Backend>(
     let key = idempotency_key(&headers)?;
     let request = body::parse(&bytes)?;
     let rid = request_id(&headers);
-    let b = &*backend;
-    let placed = place(
-        b.store(),
-        b.queue(),
-        b.idempotency(),
-        b.reads(),
-        request,
-        key.as_deref(),
-        &rid,
-    )
-    .await
-    .map_err(|e| match e {
-        PlaceError::UnknownProduct { index, product_id } => ApiError {
-            field: Some(format!("items[{index}].productId")),
-            ..ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "UNKNOWN_PRODUCT",
-                format!("product {product_id} does not exist"),
-            )
-        },
-        PlaceError::KeyReused => ApiError {
-            field: Some("Idempotency-Key".into()),
-            ..ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "IDEMPOTENCY_KEY_REUSED",
-                e.to_string(),
-            )
-        },
-        PlaceError::KeyInProgress => ApiError {
-            field: Some("Idempotency-Key".into()),
-            ..ApiError::new(
-                StatusCode::CONFLICT,
-                "IDEMPOTENCY_KEY_IN_PROGRESS",
-                e.to_string(),
-            )
-        },
-        PlaceError::Store(_) | PlaceError::Port(_) => {
-            ApiError::unavailable("the order could not be placed", &e)
-        }
-    })?;
+    let placed = backend
+        .place(request, key.as_deref(), &rid)
+        .await
+        .map_err(|e| match e {
+            PlaceError::UnknownProduct { index, product_id } => ApiError {
+                field: Some(format!("items[{index}].productId")),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "UNKNOWN_PRODUCT",
+                    format!("product {product_id} does not exist"),
+                )
+            },
+            PlaceError::KeyReused => ApiError {
+                field: Some("Idempotency-Key".into()),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    e.to_string(),
+                )
+            },
+            PlaceError::KeyInProgress => ApiError {
+                field: Some("Idempotency-Key".into()),
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    "IDEMPOTENCY_KEY_IN_PROGRESS",
+                    e.to_string(),
+                )
+            },
+            PlaceError::Store(_) | PlaceError::Port(_) => {
+                ApiError::unavailable("the order could not be placed", &e)
+            }
+        })?;
     let id = placed.order_id.to_string();
     tracing::info!(order_id = %id, replayed = placed.replayed, "order accepted");
     let mut response = (

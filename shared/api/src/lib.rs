@@ -18,7 +18,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use std::future::Future;
+
 use order_app::ReadModels;
+use order_app::place::{PlaceError, PlaceOrder, Placed, place_order};
 use order_domain::ports::{EventStore, IdempotencyStore, OrderQueue};
 
 /// Largest accepted request body.
@@ -35,6 +38,25 @@ pub trait Backend: Send + Sync + 'static {
     fn queue(&self) -> &Self::Queue;
     fn idempotency(&self) -> &Self::Idempotency;
     fn reads(&self) -> &Self::Reads;
+
+    /// Places an order. The default appends, then enqueues; a backend whose log and queue
+    /// share a database overrides it to make both writes in one commit.
+    fn place(
+        &self,
+        request: PlaceOrder,
+        idempotency_key: Option<&str>,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Placed, PlaceError>> + Send {
+        place_order(
+            self.store(),
+            self.queue(),
+            self.idempotency(),
+            self.reads(),
+            request,
+            idempotency_key,
+            request_id,
+        )
+    }
 }
 
 /// The API's routes over `backend`.

@@ -4,11 +4,17 @@
 //! any failure (even after the append, before the enqueue) reuses it: the append then conflicts
 //! harmlessly on version 1 and the enqueue is done again. Without a key, a failed enqueue leaves
 //! the order PLACED for the sweeper to re-drive.
+//!
+//! The two writes go through an [`Intake`]: on AWS ([`AppendThenEnqueue`]) they are two requests,
+//! DynamoDB then SQS; the embedded host makes both in one commit, so a POST waits for one commit
+//! and no crash can fall between them.
 
 use order_domain::events::{OrderLine, OrderPlaced};
 use order_domain::order::Order;
 use order_domain::ports::{Claim, EventStore, IdempotencyStore, OrderQueue, PortError, StoreError};
-use order_domain::{CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, Timestamp};
+use order_domain::{
+    CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, StreamWrite, Timestamp,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -60,8 +66,37 @@ pub enum PlaceError {
     Port(#[from] PortError),
 }
 
-/// Places an order.
-#[tracing::instrument(skip_all, fields(order_id))]
+/// The two writes of a placed order: its first event, then its message on OrdersQueue.
+pub trait Intake: Send + Sync {
+    /// Appends `write` (the order's new stream) and enqueues the order. A stream that already
+    /// has the write (a retry with the same key) is not an error: the enqueue is made again.
+    fn record(
+        &self,
+        write: StreamWrite,
+        order_id: OrderId,
+    ) -> impl Future<Output = Result<(), PlaceError>> + Send;
+}
+
+/// The two writes one after the other, for a store and a queue that share no transaction
+/// (DynamoDB and SQS). A crash between them leaves the order PLACED for the sweeper.
+pub struct AppendThenEnqueue<'a, S, Q> {
+    pub store: &'a S,
+    pub queue: &'a Q,
+}
+
+impl<S: EventStore, Q: OrderQueue> Intake for AppendThenEnqueue<'_, S, Q> {
+    async fn record(&self, write: StreamWrite, order_id: OrderId) -> Result<(), PlaceError> {
+        match self.store.append(vec![write]).await {
+            // A conflict on version 1 means an earlier attempt with this key appended it.
+            Ok(()) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.queue.enqueue(order_id).await?;
+        Ok(())
+    }
+}
+
+/// Places an order, appending and enqueueing one after the other.
 pub async fn place_order<S, Q, I, R>(
     store: &S,
     queue: &Q,
@@ -77,8 +112,35 @@ where
     I: IdempotencyStore,
     R: ReadModels,
 {
+    let intake = AppendThenEnqueue { store, queue };
+    place_order_with(
+        &intake,
+        idempotency,
+        reads,
+        request,
+        idempotency_key,
+        request_id,
+    )
+    .await
+}
+
+/// Places an order, making its two writes through `intake`.
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn place_order_with<P, I, R>(
+    intake: &P,
+    idempotency: &I,
+    reads: &R,
+    request: PlaceOrder,
+    idempotency_key: Option<&str>,
+    request_id: &str,
+) -> Result<Placed, PlaceError>
+where
+    P: Intake,
+    I: IdempotencyStore,
+    R: ReadModels,
+{
     for (index, line) in request.items.iter().enumerate() {
-        if reads.get_inventory(&line.product_id).await?.is_none() {
+        if !reads.product_exists(&line.product_id).await? {
             return Err(PlaceError::UnknownProduct {
                 index,
                 product_id: line.product_id.to_string(),
@@ -112,7 +174,9 @@ where
         }
     };
     tracing::Span::current().record("order_id", tracing::field::display(order_id));
-    let result = append_and_enqueue(store, queue, &request, order_id, request_id, now).await;
+    let result = intake
+        .record(first_write(&request, order_id, request_id, now), order_id)
+        .await;
     if let Some(key) = idempotency_key {
         match &result {
             Ok(()) => {
@@ -133,14 +197,13 @@ where
     })
 }
 
-async fn append_and_enqueue<S: EventStore, Q: OrderQueue>(
-    store: &S,
-    queue: &Q,
+/// The order's first event, sealed onto its new stream.
+fn first_write(
     request: &PlaceOrder,
     order_id: OrderId,
     request_id: &str,
     now: Timestamp,
-) -> Result<(), PlaceError> {
+) -> StreamWrite {
     let placed = OrderPlaced {
         order_id,
         customer_id: request.customer_id.clone(),
@@ -154,18 +217,11 @@ async fn append_and_enqueue<S: EventStore, Q: OrderQueue>(
         causation_id: request_id.to_owned(),
         occurred_at: now,
     };
-    let write = seal(
+    seal(
         &order_id.stream(),
         0,
         order_domain::GENESIS_HASH,
         decision.events.iter().map(OrderEvent::encode),
         &meta,
-    );
-    match store.append(vec![write]).await {
-        // A conflict on version 1 means an earlier attempt with this key appended it.
-        Ok(()) | Err(StoreError::Conflict { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    queue.enqueue(order_id).await?;
-    Ok(())
+    )
 }

@@ -17,6 +17,15 @@ pub trait ReadModels: Send + Sync + 'static {
         &self,
         id: &ProductId,
     ) -> impl Future<Output = Result<Option<InventoryView>, PortError>> + Send;
+
+    /// Whether the product is in the inventory view. Products are never removed, so an
+    /// adapter may remember a yes.
+    fn product_exists(
+        &self,
+        id: &ProductId,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send {
+        async move { Ok(self.get_inventory(id).await?.is_some()) }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -55,6 +55,8 @@ pub enum WriteError<E> {
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// Called on the writer thread when a commit fails, before any job hears of it.
+type CommitFailed = Arc<Mutex<Vec<Box<dyn Fn() + Send + Sync>>>>;
 
 struct Inner {
     jobs: Mutex<Option<std_mpsc::Sender<Job>>>,
@@ -65,6 +67,7 @@ struct Inner {
     read_slots_total: usize,
     path: PathBuf,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    commit_failed: CommitFailed,
 }
 
 /// A handle to the database; cheap to clone.
@@ -142,9 +145,11 @@ impl Db {
         configure(&conn, durability)?;
         migrate(&mut conn)?;
         let (tx, rx) = std_mpsc::channel::<Job>();
+        let commit_failed = CommitFailed::default();
+        let listeners = Arc::clone(&commit_failed);
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(&conn, &rx))
+            .spawn(move || writer_loop(&conn, &rx, &listeners))
             .map_err(|e| DbError::Commit(e.to_string()))?;
         let readers = reader_count();
         Ok(Self {
@@ -155,6 +160,7 @@ impl Db {
                 read_slots_total: readers,
                 path: path.to_owned(),
                 writer: Mutex::new(Some(writer)),
+                commit_failed,
             }),
         })
     }
@@ -171,23 +177,41 @@ impl Db {
         T: Send + 'static,
         E: Send + 'static,
     {
+        self.submit(true, f).await
+    }
+
+    /// [`Db::write`] without the savepoint, for a job whose only write is one statement and
+    /// that cannot fail after it: a failed statement undoes itself, so nothing is left half
+    /// done. It saves two statements per job on the one thread every write goes through.
+    pub async fn write_statement<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    /// Registers `f` to run on the writer thread whenever a commit fails, before the jobs of
+    /// that commit are answered (for in-memory state that mirrors what jobs wrote).
+    pub fn on_commit_failure(&self, f: impl Fn() + Send + Sync + 'static) {
+        if let Ok(mut listeners) = self.inner.commit_failed.lock() {
+            listeners.push(Box::new(f));
+        }
+    }
+
+    async fn submit<T, E, F>(&self, savepoint: bool, f: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = match run_cached(conn, "SAVEPOINT job") {
-                Ok(()) => {
-                    let r = f(conn);
-                    let end = if r.is_ok() {
-                        run_cached(conn, "RELEASE job")
-                    } else {
-                        run_cached(conn, "ROLLBACK TO job")
-                            .and_then(|()| run_cached(conn, "RELEASE job"))
-                    };
-                    match end {
-                        Ok(()) => r.map_err(WriteError::Job),
-                        Err(e) => Err(WriteError::Db(e.into())),
-                    }
-                }
-                Err(e) => Err(WriteError::Db(e.into())),
+            let result = if savepoint {
+                run_in_savepoint(conn, f)
+            } else {
+                f(conn).map_err(WriteError::Job)
             };
             Box::new(move |commit: Result<(), String>| {
                 let answer = match commit {
@@ -263,13 +287,32 @@ impl Db {
     }
 }
 
+fn run_in_savepoint<T, E>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, WriteError<E>> {
+    if let Err(e) = run_cached(conn, "SAVEPOINT job") {
+        return Err(WriteError::Db(e.into()));
+    }
+    let r = f(conn);
+    let end = if r.is_ok() {
+        run_cached(conn, "RELEASE job")
+    } else {
+        run_cached(conn, "ROLLBACK TO job").and_then(|()| run_cached(conn, "RELEASE job"))
+    };
+    match end {
+        Ok(()) => r.map_err(WriteError::Job),
+        Err(e) => Err(WriteError::Db(e.into())),
+    }
+}
+
 /// Runs one statement from the connection's cache (the writer runs these thousands of times a
 /// second; `execute_batch` would parse them every time).
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>) {
+fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>, commit_failed: &CommitFailed) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -290,6 +333,11 @@ fn writer_loop(conn: &Connection, rx: &std_mpsc::Receiver<Job>) {
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
         let commit = run_cached(conn, "COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
+            if let Ok(listeners) = commit_failed.lock() {
+                for f in listeners.iter() {
+                    f();
+                }
+            }
             e.to_string()
         });
         for c in completions {

@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - [`db`]: the database, a group-committing writer thread and WAL readers; migrations.
-//! - [`store`]: the event store and the change feed (global position).
-//! - [`queue`]: OrdersQueue and its DLQ with SQS semantics.
+//! - [`store`]: the event store and the change feed (global position); [`cache`]: the streams
+//!   this process just wrote, so loading a live order needs no read.
+//! - [`queue`]: OrdersQueue and its DLQ with SQS semantics; [`intake`]: a POST's append and
+//!   enqueue in one commit.
 //! - [`idempotency`], [`read_models`]: idempotency records, order-status and inventory views.
 //! - [`workflow`] and [`functions`]: durable executions of the shared state machine definition,
 //!   with `lambda:invoke` and `sns:publish` done locally.
@@ -12,10 +14,12 @@
 //! - [`runtime`]: the workers and their wiring ([`runtime::Pipeline`]).
 
 pub mod bus;
+pub mod cache;
 pub mod db;
 pub mod functions;
 pub mod host;
 pub mod idempotency;
+pub mod intake;
 pub mod outbox;
 pub mod queue;
 pub mod read_models;

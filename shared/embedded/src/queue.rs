@@ -57,16 +57,21 @@ impl SqliteQueue {
     pub async fn send(&self, body: String) -> Result<(), PortError> {
         let queue = self.name;
         self.db
-            .write(move |c| {
-                let now = now_ms();
-                c.prepare_cached("INSERT INTO queue_messages (queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?3)")?
-                    .execute(params![queue, body, now])
-                    .map(|_| ())
-            })
+            .write_statement(move |c| insert_message(c, queue, &body))
             .await
             .map_err(|e| port(format!("{e:?}")))?;
-        self.wake.notify_one();
+        self.sent();
         Ok(())
+    }
+
+    /// The queue's name (its rows' `queue` column).
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Wakes a waiting receive after a message was committed.
+    pub(crate) fn sent(&self) {
+        self.wake.notify_one();
     }
 
     /// Receives up to `max` visible messages, hiding each for `visibility_ms`. Messages received
@@ -87,7 +92,7 @@ impl SqliteQueue {
     pub async fn delete(&self, message: &Received) -> Result<bool, PortError> {
         let (id, receipt) = (message.id, message.receipt.clone());
         self.db
-            .write(move |c| {
+            .write_statement(move |c| {
                 c.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")?
                     .execute(params![id, receipt])
                     .map(|n| n == 1)
@@ -100,7 +105,7 @@ impl SqliteQueue {
     pub async fn retry_after(&self, message: &Received, delay_ms: i64) -> Result<(), PortError> {
         let (id, receipt) = (message.id, message.receipt.clone());
         self.db
-            .write(move |c| {
+            .write_statement(move |c| {
                 c.prepare_cached(
                     "UPDATE queue_messages SET visible_at = ?3 WHERE id = ?1 AND receipt = ?2",
                 )?
@@ -246,9 +251,23 @@ impl crate::host::PolledQueue for SqliteQueue {
     }
 }
 
+/// Sends a message inside the writer's transaction.
+pub(crate) fn insert_message(c: &Connection, queue: &str, body: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO queue_messages (queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?3)",
+    )?
+    .execute(params![queue, body, now_ms()])
+    .map(|_| ())
+}
+
+/// OrdersQueue's message for an order: what StartOrderProcessing reads.
+pub(crate) fn order_message(order_id: OrderId) -> String {
+    format!(r#"{{"orderId":"{order_id}"}}"#)
+}
+
 impl OrderQueue for SqliteQueue {
     async fn enqueue(&self, order_id: OrderId) -> Result<(), PortError> {
-        self.send(format!(r#"{{"orderId":"{order_id}"}}"#)).await
+        self.send(order_message(order_id)).await
     }
 }
 

@@ -2,6 +2,9 @@
 //! a batch of change-feed events applied with the shared pure projections, and the checkpoint
 //! moved, in one transaction.
 
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
 use order_app::ReadModels;
 use order_domain::ports::PortError;
 use order_domain::{OrderId, ProductId, RecordedEvent};
@@ -14,11 +17,18 @@ use crate::store::stream_events;
 #[derive(Clone)]
 pub struct SqliteReadModels {
     db: Db,
+    /// Products seen in the inventory view. Products are never removed, so a yes is kept:
+    /// validating a POST's lines then needs no read. Bounded by the catalogue (only products
+    /// that exist get in).
+    known_products: Arc<RwLock<HashSet<String>>>,
 }
 
 impl SqliteReadModels {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            known_products: Arc::default(),
+        }
     }
 
     /// Every inventory row (for listings and replay comparisons).
@@ -226,5 +236,20 @@ impl ReadModels for SqliteReadModels {
             .read(move |c| get_inventory_view(c, &id))
             .await
             .map_err(|e| PortError(e.to_string()))
+    }
+
+    async fn product_exists(&self, id: &ProductId) -> Result<bool, PortError> {
+        if self
+            .known_products
+            .read()
+            .is_ok_and(|known| known.contains(id.as_str()))
+        {
+            return Ok(true);
+        }
+        let exists = self.get_inventory(id).await?.is_some();
+        if exists && let Ok(mut known) = self.known_products.write() {
+            known.insert(id.as_str().to_owned());
+        }
+        Ok(exists)
     }
 }

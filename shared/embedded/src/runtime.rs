@@ -78,6 +78,9 @@ pub struct Pipeline {
     pub workflow: LocalWorkflow,
     shutdown: watch::Sender<bool>,
     workers: JoinSet<()>,
+    /// Held while the pipeline runs: one process per data directory (the event store's
+    /// stream cache relies on being the only writer).
+    _lock: std::fs::File,
 }
 
 impl Pipeline {
@@ -85,6 +88,7 @@ impl Pipeline {
     /// every worker. The API can serve as soon as this returns.
     pub async fn start(config: Config) -> anyhow_like::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
+        let lock = lock_data_dir(&config.data_dir)?;
         let db = Db::open(&config.data_dir.join("orders.db"), config.durability)?;
         let store = SqliteEventStore::new(db.clone());
         let queue = SqliteQueue::orders(db.clone());
@@ -135,6 +139,7 @@ impl Pipeline {
             workflow,
             shutdown,
             workers,
+            _lock: lock,
         })
     }
 
@@ -143,6 +148,26 @@ impl Pipeline {
         let _ = self.shutdown.send(true);
         while self.workers.join_next().await.is_some() {}
         self.db.close();
+    }
+}
+
+/// Takes the data directory's lock file, or says which lock is held.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow_like::Result<std::fs::File> {
+    let path = dir.join("orders.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "{} is in use by another running pipeline (lock {} is held); stop it first",
+            dir.display(),
+            path.display()
+        )
+        .into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }
 }
 
@@ -251,5 +276,25 @@ async fn forwarder(
             _ = shutdown.changed() => return,
         }
         tokio::time::sleep(FEED_COALESCE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two pipelines on one data directory would each cache what the other cannot see; the
+    /// second is refused with a message naming the lock, and starts once the first has stopped.
+    #[tokio::test]
+    async fn a_second_pipeline_on_the_same_data_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new(dir.path().to_owned(), vec![]);
+        let first = Pipeline::start(config.clone()).await.unwrap();
+        let Err(e) = Pipeline::start(config.clone()).await else {
+            panic!("a second pipeline started on the same directory");
+        };
+        assert!(e.to_string().contains("orders.lock"), "{e}");
+        first.shutdown().await;
+        Pipeline::start(config).await.unwrap().shutdown().await;
     }
 }

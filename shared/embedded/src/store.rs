@@ -7,6 +7,7 @@ use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::watch;
 
+use crate::cache::StreamCache;
 use crate::db::{Db, DbError, WriteError};
 
 const COLUMNS: &str = "position, stream_id, version, event_id, event_type, schema_version, occurred_at, \
@@ -18,6 +19,8 @@ const COLUMNS: &str = "position, stream_id, version, event_id, event_type, schem
 pub struct SqliteEventStore {
     db: Db,
     head: Arc<watch::Sender<i64>>,
+    /// Streams as this process wrote them: loads of a live order skip the database.
+    cache: StreamCache,
 }
 
 #[allow(clippy::needless_pass_by_value)] // a `map_err` adapter: it receives the error by value
@@ -95,7 +98,7 @@ pub fn events_after(
 
 /// Appends inside the writer's transaction; `Err(Conflict)` leaves nothing behind (the job's
 /// savepoint is rolled back). Returns the last position written.
-fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64, StoreError> {
+pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64, StoreError> {
     let items: usize = writes.iter().map(|w| w.events.len()).sum();
     if items > MAX_APPEND_ITEMS {
         return Err(StoreError::TooLarge { items });
@@ -154,9 +157,13 @@ fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64, StoreErro
 
 impl SqliteEventStore {
     pub fn new(db: Db) -> Self {
+        let cache = StreamCache::default();
+        let on_failure = cache.clone();
+        db.on_commit_failure(move || on_failure.clear());
         Self {
             db,
             head: Arc::new(watch::Sender::new(0)),
+            cache,
         }
     }
 
@@ -164,12 +171,16 @@ impl SqliteEventStore {
         &self.db
     }
 
+    pub(crate) fn cache(&self) -> &StreamCache {
+        &self.cache
+    }
+
     /// A receiver that changes whenever events are committed (its value: the last position).
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.head.subscribe()
     }
 
-    fn committed(&self, position: i64) {
+    pub(crate) fn committed(&self, position: i64) {
         if position > 0 {
             self.head.send_if_modified(|p| {
                 if position > *p {
@@ -210,6 +221,9 @@ impl EventStore for SqliteEventStore {
         stream: &StreamId,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if let Some(events) = self.cache.history_after(stream.as_str(), after_version) {
+            return Ok(events);
+        }
         let stream = stream.as_str().to_owned();
         self.db
             .read(move |c| stream_events(c, &stream, after_version))
@@ -221,6 +235,13 @@ impl EventStore for SqliteEventStore {
         &self,
         streams: &[StreamId],
     ) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
+        let cached: Option<Vec<_>> = streams
+            .iter()
+            .map(|s| self.cache.head(s.as_str()))
+            .collect();
+        if let Some(heads) = cached {
+            return Ok(heads.into_iter().map(Some).collect());
+        }
         let streams: Vec<String> = streams.iter().map(|s| s.as_str().to_owned()).collect();
         self.db
             .read(move |c| streams.iter().map(|s| stream_head(c, s)).collect())
@@ -232,7 +253,13 @@ impl EventStore for SqliteEventStore {
         if writes.iter().all(|w| w.events.is_empty()) {
             return Ok(());
         }
-        match self.db.write(move |c| append_on(c, &writes)).await {
+        let cache = self.cache.clone();
+        let job = move |c: &Connection| {
+            let pos = append_on(c, &writes)?;
+            cache.appended(&writes);
+            Ok(pos)
+        };
+        match self.db.write(job).await {
             Ok(pos) => {
                 self.committed(pos);
                 Ok(())
@@ -254,6 +281,7 @@ impl EventStore for SqliteEventStore {
         T: Send + 'static,
         E: Send + 'static,
     {
+        let cache = self.cache.clone();
         let result = self
             .db
             .write(move |c| {
@@ -266,7 +294,9 @@ impl EventStore for SqliteEventStore {
                 let pos = if writes.iter().all(|w| w.events.is_empty()) {
                     0
                 } else {
-                    append_on(c, &writes).map_err(DecideError::Store)?
+                    let pos = append_on(c, &writes).map_err(DecideError::Store)?;
+                    cache.appended(&writes);
+                    pos
                 };
                 Ok((pos, outcome))
             })

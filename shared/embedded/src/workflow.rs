@@ -35,28 +35,35 @@ pub fn state_machine() -> Result<StateMachine, order_workflow::DefinitionError> 
 pub struct LocalWorkflow {
     db: Db,
     start_at: String,
-    wake: mpsc::UnboundedSender<String>,
+    /// Hands a started execution to the runner, with its row so the runner need not read it.
+    wake: mpsc::UnboundedSender<(String, Option<Row>)>,
 }
 
 impl WorkflowStarter for LocalWorkflow {
     async fn start(&self, order_id: OrderId, input: Value) -> Result<StartOutcome, PortError> {
         let name = order_id.to_string();
         let (n, start_at) = (name.clone(), self.start_at.clone());
+        let data = input.to_string();
+        let row = Row {
+            status: "RUNNING".into(),
+            state: Some(start_at.clone()),
+            data: data.clone(),
+            started_at: now_ms(),
+        };
+        let started_at = row.started_at;
         let inserted = self
             .db
-            .write(move |c| {
-                let now = now_ms();
-                let text = input.to_string();
+            .write_statement(move |c| {
                 c.prepare_cached(
                     "INSERT OR IGNORE INTO executions (name, status, current_state, data, input, started_at, updated_at) \
                      VALUES (?1, 'RUNNING', ?2, ?3, ?3, ?4, ?4)",
                 )?
-                .execute(params![n, start_at, text, now])
+                .execute(params![n, start_at, data, started_at])
             })
             .await
             .map_err(|e| PortError(format!("start execution: {e:?}")))?;
         if inserted == 1 {
-            let _ = self.wake.send(name);
+            let _ = self.wake.send((name, Some(row)));
             Ok(StartOutcome::Started)
         } else {
             Ok(StartOutcome::AlreadyStarted)
@@ -73,7 +80,7 @@ pub struct Runner<S, N> {
     store: S,
     notifier: N,
     options: Arc<RunOptions>,
-    rx: mpsc::UnboundedReceiver<String>,
+    rx: mpsc::UnboundedReceiver<(String, Option<Row>)>,
     in_flight: Arc<Mutex<HashSet<String>>>,
     slots: Arc<Semaphore>,
 }
@@ -106,7 +113,8 @@ pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone>(
     Ok((starter, runner))
 }
 
-struct Row {
+/// An execution's saved progress.
+pub struct Row {
     status: String,
     state: Option<String>,
     data: String,
@@ -131,12 +139,12 @@ impl<S: EventStore + Clone, N: Notifier + Clone> Runner<S, N> {
             tracing::info!(count = resumable.len(), "resuming running executions");
         }
         for name in resumable {
-            self.spawn(name, shutdown.clone());
+            self.spawn(name, None, shutdown.clone());
         }
         loop {
             tokio::select! {
-                name = self.rx.recv() => match name {
-                    Some(name) => self.spawn(name, shutdown.clone()),
+                started = self.rx.recv() => match started {
+                    Some((name, row)) => self.spawn(name, row, shutdown.clone()),
                     None => break,
                 },
                 _ = shutdown.changed() => break,
@@ -144,7 +152,7 @@ impl<S: EventStore + Clone, N: Notifier + Clone> Runner<S, N> {
         }
     }
 
-    fn spawn(&self, name: String, shutdown: watch::Receiver<bool>) {
+    fn spawn(&self, name: String, row: Option<Row>, shutdown: watch::Receiver<bool>) {
         {
             let Ok(mut set) = self.in_flight.lock() else {
                 return;
@@ -172,7 +180,7 @@ impl<S: EventStore + Clone, N: Notifier + Clone> Runner<S, N> {
                 return;
             };
             let name = exec.name.clone();
-            exec.drive(shutdown).await;
+            exec.drive(row, shutdown).await;
             if let Ok(mut set) = in_flight.lock() {
                 set.remove(&name);
             }
@@ -191,11 +199,11 @@ struct Execution<S, N> {
 
 impl<S: EventStore, N: Notifier> Execution<S, N> {
     #[tracing::instrument(skip_all, fields(order_id = %self.name))]
-    async fn drive(self, shutdown: watch::Receiver<bool>) {
+    async fn drive(self, row: Option<Row>, shutdown: watch::Receiver<bool>) {
         let name = self.name.clone();
-        let row = self
-            .db
-            .read(move |c| {
+        let row = match row {
+            Some(row) => Ok(Some(row)),
+            None => self.db.read(move |c| {
                 c.query_row(
                     "SELECT status, current_state, data, started_at FROM executions WHERE name = ?1",
                     [&name],
@@ -203,7 +211,8 @@ impl<S: EventStore, N: Notifier> Execution<S, N> {
                 )
                 .optional()
             })
-            .await;
+            .await,
+        };
         let Ok(Some(row)) = row else {
             tracing::error!("execution row not found");
             return;
@@ -283,7 +292,7 @@ impl<S: EventStore, N: Notifier> Execution<S, N> {
             ),
         };
         self.db
-            .write(move |c| {
+            .write_statement(move |c| {
                 c.prepare_cached(
                     "UPDATE executions SET status = ?2, current_state = ?3, data = CASE WHEN ?2 = 'FAILED' THEN data ELSE ?4 END, \
                      error = ?5, cause = ?6, transitions = transitions + 1, updated_at = ?7 WHERE name = ?1 AND status = 'RUNNING'",

@@ -1,0 +1,245 @@
+//! Recently written streams, kept in memory so the workflow's tasks load an order without a
+//! database read.
+//!
+//! Every task of an order loads its stream, and the stream's events were all written moments
+//! earlier by this process's writer. Reading them back meant a hop to a blocking thread, a WAL
+//! read transaction (which, after any commit, starts from an empty page cache) and decoding a
+//! dozen columns per event: the largest cost of a workflow state in the profile.
+//!
+//! # Why it is never wrong
+//! - It is filled only by the writer thread, from the events of appends it is about to commit,
+//!   never from reads (a read's snapshot may be older than a concurrent commit).
+//! - An entry holds a stream's whole history only when it has seen every version from 1; it is
+//!   extended only by an append whose expected version is exactly its last one. Otherwise it
+//!   keeps just the head, and only the highest head ever seen (versions only grow).
+//! - A commit that fails after its jobs updated the cache clears the whole cache.
+//! - Only this process writes the database: [`crate::runtime::Pipeline`] holds an exclusive lock
+//!   on its data directory.
+//!
+//! A miss costs what it cost before: a database read. Memory is bounded by two generations of
+//! at most [`GENERATION`] streams each, and long streams (products) keep only their head.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use order_domain::{RecordedEvent, StreamWrite};
+
+/// Streams per generation. Two generations hold the last 2,048–4,096 streams written: seconds
+/// of orders at full speed, which is as long as an order is worked on.
+const GENERATION: usize = 2048;
+/// Longer histories keep only their head (product streams grow with every reservation).
+const MAX_HISTORY: usize = 64;
+
+#[derive(Clone)]
+enum Entry {
+    /// Every event of the stream, versions 1..=n.
+    History(Arc<Vec<RecordedEvent>>),
+    /// Only the last event.
+    Head(Arc<RecordedEvent>),
+}
+
+impl Entry {
+    fn head_version(&self) -> u64 {
+        match self {
+            Self::History(events) => events.last().map_or(0, |e| e.version),
+            Self::Head(e) => e.version,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Generations {
+    young: HashMap<String, Entry>,
+    old: HashMap<String, Entry>,
+}
+
+impl Generations {
+    fn get(&self, stream: &str) -> Option<&Entry> {
+        self.young.get(stream).or_else(|| self.old.get(stream))
+    }
+
+    fn insert(&mut self, stream: &str, entry: Entry) {
+        self.old.remove(stream);
+        if self.young.len() >= GENERATION && !self.young.contains_key(stream) {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(stream.to_owned(), entry);
+    }
+}
+
+/// The cache; cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct StreamCache {
+    inner: Arc<Mutex<Generations>>,
+}
+
+impl StreamCache {
+    /// The stream's events after `after`, if the whole history is here.
+    pub fn history_after(&self, stream: &str, after: u64) -> Option<Vec<RecordedEvent>> {
+        let g = self.inner.lock().ok()?;
+        match g.get(stream)? {
+            Entry::History(events) => Some(
+                events
+                    .iter()
+                    .filter(|e| e.version > after)
+                    .cloned()
+                    .collect(),
+            ),
+            Entry::Head(_) => None,
+        }
+    }
+
+    /// The stream's last event, if known. `Some(None)` is never answered: an unknown stream is
+    /// a miss, not an empty stream.
+    pub fn head(&self, stream: &str) -> Option<RecordedEvent> {
+        let g = self.inner.lock().ok()?;
+        match g.get(stream)? {
+            Entry::History(events) => events.last().cloned(),
+            Entry::Head(e) => Some((**e).clone()),
+        }
+    }
+
+    /// Records appends that the writer is about to commit (called on the writer thread, inside
+    /// the job that made them).
+    pub fn appended(&self, writes: &[StreamWrite]) {
+        let Ok(mut g) = self.inner.lock() else {
+            return;
+        };
+        for w in writes {
+            let Some(last) = w.events.last() else {
+                continue;
+            };
+            let stream = w.stream_id.as_str();
+            let current = g.get(stream).cloned();
+            let next = match current {
+                None if w.expected_version == 0 && w.events.len() <= MAX_HISTORY => {
+                    Entry::History(Arc::new(w.events.clone()))
+                }
+                Some(Entry::History(events))
+                    if events.last().map_or(0, |e| e.version) == w.expected_version
+                        && events.len() + w.events.len() <= MAX_HISTORY =>
+                {
+                    let mut all = Vec::with_capacity(events.len() + w.events.len());
+                    all.extend(events.iter().cloned());
+                    all.extend(w.events.iter().cloned());
+                    Entry::History(Arc::new(all))
+                }
+                Some(e) if e.head_version() >= last.version => continue,
+                _ => Entry::Head(Arc::new(last.clone())),
+            };
+            g.insert(stream, next);
+        }
+    }
+
+    /// Forgets everything (a commit failed after its jobs had updated the cache).
+    pub fn clear(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            *g = Generations::default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use order_domain::{EventMeta, OrderId, StreamId, Timestamp};
+
+    use super::*;
+
+    fn stream() -> StreamId {
+        OrderId::generate().stream()
+    }
+
+    fn write(id: &StreamId, expected: u64, n: u64) -> StreamWrite {
+        let meta = EventMeta {
+            correlation_id: "c".into(),
+            causation_id: "c".into(),
+            occurred_at: Timestamp::from_millis(1),
+        };
+        let events = (0..n)
+            .map(|i| {
+                RecordedEvent::seal(
+                    id.clone(),
+                    expected + i,
+                    "0",
+                    ("OrderNoted", 1, "{}".into()),
+                    &meta,
+                )
+            })
+            .collect();
+        StreamWrite {
+            stream_id: id.clone(),
+            expected_version: expected,
+            events,
+        }
+    }
+
+    fn versions(events: &[RecordedEvent]) -> Vec<u64> {
+        events.iter().map(|e| e.version).collect()
+    }
+
+    #[test]
+    fn a_stream_written_from_its_start_is_served_whole_and_after_a_version() {
+        let (c, s) = (StreamCache::default(), stream());
+        c.appended(&[write(&s, 0, 1)]);
+        c.appended(&[write(&s, 1, 2)]);
+        assert_eq!(
+            versions(&c.history_after(s.as_str(), 0).unwrap()),
+            [1, 2, 3]
+        );
+        assert_eq!(versions(&c.history_after(s.as_str(), 2).unwrap()), [3]);
+        assert_eq!(c.head(s.as_str()).unwrap().version, 3);
+    }
+
+    #[test]
+    fn a_stream_first_seen_mid_way_has_only_its_head() {
+        let (c, s) = (StreamCache::default(), stream());
+        c.appended(&[write(&s, 7, 1)]);
+        assert!(c.history_after(s.as_str(), 0).is_none());
+        assert_eq!(c.head(s.as_str()).unwrap().version, 8);
+        assert!(c.head(stream().as_str()).is_none());
+    }
+
+    /// Two appends' updates can arrive out of order; the older must not win.
+    #[test]
+    fn a_late_update_never_moves_a_head_backwards() {
+        let (c, s) = (StreamCache::default(), stream());
+        c.appended(&[write(&s, 0, 1)]);
+        c.appended(&[write(&s, 2, 1)]); // a gap: the history gives way to the head
+        c.appended(&[write(&s, 1, 1)]); // the late one
+        assert!(c.history_after(s.as_str(), 0).is_none());
+        assert_eq!(c.head(s.as_str()).unwrap().version, 3);
+    }
+
+    #[test]
+    fn a_long_stream_keeps_only_its_head() {
+        let (c, s) = (StreamCache::default(), stream());
+        let max = u64::try_from(MAX_HISTORY).unwrap();
+        for v in 0..=max {
+            c.appended(&[write(&s, v, 1)]);
+        }
+        assert!(c.history_after(s.as_str(), 0).is_none());
+        assert_eq!(c.head(s.as_str()).unwrap().version, max + 1);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_two_generations() {
+        let c = StreamCache::default();
+        let streams: Vec<StreamId> = (0..3 * GENERATION).map(|_| stream()).collect();
+        for s in &streams {
+            c.appended(&[write(s, 0, 1)]);
+        }
+        let g = c.inner.lock().unwrap();
+        assert!(g.young.len() + g.old.len() <= 2 * GENERATION);
+        drop(g);
+        assert!(c.head(streams[3 * GENERATION - 1].as_str()).is_some());
+        assert!(c.head(streams[0].as_str()).is_none());
+    }
+
+    #[test]
+    fn clearing_forgets_everything() {
+        let (c, s) = (StreamCache::default(), stream());
+        c.appended(&[write(&s, 0, 1)]);
+        c.clear();
+        assert!(c.head(s.as_str()).is_none());
+    }
+}
