@@ -4,21 +4,37 @@
 //!
 //! ```sh
 //! cargo run --release -p order-bench --bin cost-model -- --orders 500 --clients 16
+//! cargo run --release -p order-bench --bin cost-model -- --orders 500 --json
 //! ```
+//!
+//! The default output is the markdown report. `--json` prints one JSON object on one line of
+//! stdout instead (`orders`, `express_per_million`, `standard_per_million`, `ratio`, and the
+//! detail: see `order_bench::cost::json`); progress goes to stderr either way.
 
 use anyhow::{Context, bail};
 use order_bench::cost::count::{LogMeter, observed, run};
+use order_bench::cost::json::to_json;
 use order_bench::cost::lines::lines;
 use order_bench::cost::model::Assumptions;
 use order_bench::cost::report::render;
 use tracing_subscriber::EnvFilter;
 
-fn parse_args() -> anyhow::Result<(usize, usize, Assumptions)> {
+/// What the command line asked for.
+struct Args {
+    orders: usize,
+    clients: usize,
+    assumptions: Assumptions,
+    json: bool,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
     let (mut orders, mut clients, mut a) = (500, 16, Assumptions::default());
+    let mut json = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().context("flag needs a value");
         match flag.as_str() {
+            "--json" => json = true,
             "--orders" => orders = value()?.parse()?,
             "--clients" => clients = value()?.parse()?,
             "--gets-per-order" => a.gets_per_order = value()?.parse()?,
@@ -27,19 +43,29 @@ fn parse_args() -> anyhow::Result<(usize, usize, Assumptions)> {
             "--call-ms" => a.call_ms = value()?.parse()?,
             other => bail!(
                 "unknown flag {other} (use --orders N --clients N --gets-per-order X \
-                 --sqs-batch X --stream-batch X --call-ms X)"
+                 --sqs-batch X --stream-batch X --call-ms X --json)"
             ),
         }
     }
     if orders == 0 {
         bail!("--orders must be at least 1");
     }
-    Ok((orders, clients, a))
+    Ok(Args {
+        orders,
+        clients,
+        assumptions: a,
+        json,
+    })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (orders, clients, assumptions) = parse_args()?;
+    let Args {
+        orders,
+        clients,
+        assumptions,
+        json,
+    } = parse_args()?;
     // The pipeline's logs, as JSON lines at INFO (what the Lambdas would ship to CloudWatch),
     // are counted and dropped.
     let meter = LogMeter::default();
@@ -57,6 +83,10 @@ async fn main() -> anyhow::Result<()> {
     let counts = run(orders, clients, &meter).await?;
     let observed = observed(&counts);
     let lines = lines(&observed, &assumptions);
-    print!("{}", render(&counts, &observed, &assumptions, &lines));
+    if json {
+        println!("{}", to_json(&counts, &observed, &assumptions, &lines));
+    } else {
+        print!("{}", render(&counts, &observed, &assumptions, &lines));
+    }
     Ok(())
 }

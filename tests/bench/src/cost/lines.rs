@@ -120,9 +120,10 @@ fn step_functions(o: &Observed, a: &Assumptions) -> Vec<Line> {
 #[allow(clippy::too_many_lines)] // one entry per billed item: a table, not logic
 fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
     let keyed = o.posts * a.idempotency_key_share;
-    // The order-status view has the byStatus GSI keyed on updatedAt, which every put moves:
-    // the first put adds the index entry (1 WRU), each later one deletes and re-adds it (2).
-    let gsi = (2.0 * o.order_events - 1.0).max(0.0);
+    // The order-status view's sweep index is sparse: its keys are on a row only while the
+    // order is PLACED. The first put (PLACED) adds the entry, the first later put removes it:
+    // 1 WRU each, nothing for the puts in between.
+    let gsi = o.posts + o.completed + o.failed;
     let stream_reads =
         2.0 * o.executions + 2.0 * o.validated + o.captured + 2.0 * o.failed + o.completed;
     let head_reads = o.executions * o.lines + o.captured * (1.0 + o.lines);
@@ -177,11 +178,11 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "DynamoDB",
-            "order-status byStatus index writes",
+            "order-status sweep index writes (sparse: PLACED only)",
             gsi,
             "WRU",
             Basis::Derived,
-            "1 for the first put, 2 for each later (updatedAt moves the index key)",
+            "1 on entering (the PLACED put) + 1 on leaving, per order; 0 for later puts",
             p::DYNAMODB_WRU,
         ),
         line(
@@ -225,7 +226,7 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "DynamoDB Streams",
-            "GetRecords by the three Lambda triggers",
+            "GetRecords by the three Lambda triggers (filters included)",
             0.0,
             "read",
             Basis::Derived,
@@ -296,24 +297,20 @@ fn observability(
     api_requests: f64,
     fns: &[super::model::FunctionUse],
 ) -> Vec<Line> {
-    // Entry points that start a trace: API requests, executions, and invocations by event
-    // source mappings and EventBridge (task functions join their execution's trace).
+    // Entry points that start a trace: API requests, executions, and the Active functions
+    // invoked by SQS and EventBridge (counted as new traces, an upper bound: both can carry
+    // the caller's trace header). Task functions join their execution's trace. The three
+    // stream consumers trace PassThrough: a stream record has no caller's trace, so they
+    // start none.
     let traced: f64 = api_requests
         + o.executions
         + fns
             .iter()
-            .filter(|f| {
-                matches!(
-                    f.name,
-                    "start-order-processing"
-                        | "order-status-projector"
-                        | "inventory-projector"
-                        | "terminal-event-forwarder"
-                        | "order-success-handler"
-                )
-            })
+            .filter(|f| matches!(f.name, "start-order-processing" | "order-success-handler"))
             .map(|f| f.invocations)
             .sum::<f64>();
+    // Logged at level ERROR: one TaskFailed per order that ends FAILED.
+    let sfn_error_events = o.failed;
     vec![
         line(
             "CloudWatch Logs",
@@ -326,13 +323,13 @@ fn observability(
         ),
         line(
             "CloudWatch Logs",
-            "Step Functions execution logs (level ALL)",
-            o.transitions * a.sfn_log_bytes_per_transition / GB,
+            "Step Functions execution logs (level ERROR)",
+            sfn_error_events * a.sfn_log_bytes_per_event / GB,
             "GB",
             Basis::Assumed,
             &format!(
-                "{} bytes per state executed",
-                a.sfn_log_bytes_per_transition
+                "{sfn_error_events:.3} TaskFailed per order (orders ending FAILED) × {} bytes",
+                a.sfn_log_bytes_per_event
             ),
             p::CLOUDWATCH_LOGS_GB,
         ),
@@ -347,7 +344,7 @@ fn observability(
         ),
         line(
             "X-Ray",
-            "traces recorded (active tracing)",
+            "traces recorded (Active except the stream consumers)",
             traced * a.xray_sample_rate,
             "trace",
             Basis::Assumed,

@@ -6,8 +6,10 @@
 //! - [`lines`]: every priced line, service by service, each counted, derived or assumed.
 //! - [`count`]: the local run and what it counts.
 //! - [`report`]: the markdown the `cost-model` command prints.
+//! - [`json`]: the same as one line of JSON (`cost-model --json`).
 
 pub mod count;
+pub mod json;
 pub mod lines;
 pub mod model;
 pub mod prices;

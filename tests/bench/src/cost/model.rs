@@ -89,9 +89,9 @@ pub struct Assumptions {
     pub state_overhead_ms: f64,
     /// Express execution memory (definition + payload, billed in 64 MB chunks).
     pub express_memory_mb: f64,
-    /// Step Functions log bytes per state executed (logging level ALL, no execution data:
-    /// about three history events of ~300 bytes).
-    pub sfn_log_bytes_per_transition: f64,
+    /// Step Functions log bytes per history event logged (no execution data). The template
+    /// logs at level ERROR: one `TaskFailed` per order that ends FAILED (no transient retries).
+    pub sfn_log_bytes_per_event: f64,
     /// API Gateway access-log bytes per request (the template's 17-field JSON format).
     pub access_log_bytes: f64,
     /// X-Ray sampling at volume (the default rule: 1 request a second, then 5 %).
@@ -110,7 +110,7 @@ impl Default for Assumptions {
             cpu_ms: 3.0,
             state_overhead_ms: 20.0,
             express_memory_mb: 64.0,
-            sfn_log_bytes_per_transition: 900.0,
+            sfn_log_bytes_per_event: 300.0,
             access_log_bytes: 650.0,
             xray_sample_rate: 0.05,
         }
@@ -164,8 +164,10 @@ fn per(total: f64, batch: f64) -> f64 {
 /// The eleven functions' invocations per order (seed-inventory runs only at deploy time).
 #[allow(clippy::too_many_lines)] // one entry per function: a table, not logic
 pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
-    let stream_records = o.order_events + o.product_events;
-    let projector_invocations = per(stream_records, a.stream_records_per_invocation);
+    // Each projector's mapping filters the stream to its own streams (template.yaml:
+    // `order#` for the status view, `product#` for the inventory view).
+    let status_invocations = per(o.order_events, a.stream_records_per_invocation);
+    let inventory_invocations = per(o.product_events, a.stream_records_per_invocation);
     let terminal = o.completed + o.failed;
     let f = |name, memory_mb, invocations, calls_per_invocation, basis, how| FunctionUse {
         name,
@@ -235,24 +237,21 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
         f(
             "order-status-projector",
             256.0,
-            projector_invocations,
-            per(
-                2.0 * o.order_events,
-                projector_invocations.max(f64::EPSILON),
-            ),
+            status_invocations,
+            per(2.0 * o.order_events, status_invocations.max(f64::EPSILON)),
             Basis::Derived,
-            "stream records ÷ batch; calls: GetItem + PutItem per order event",
+            "order events ÷ batch (the mapping filters to order# streams); calls: GetItem + PutItem per event",
         ),
         f(
             "inventory-projector",
             256.0,
-            projector_invocations,
+            inventory_invocations,
             per(
                 2.0 * o.product_events,
-                projector_invocations.max(f64::EPSILON),
+                inventory_invocations.max(f64::EPSILON),
             ),
             Basis::Derived,
-            "stream records ÷ batch; calls: GetItem + PutItem per product event",
+            "product events ÷ batch (the mapping filters to product# streams); calls: GetItem + PutItem per event",
         ),
         f(
             "terminal-event-forwarder",
@@ -260,7 +259,7 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             per(terminal, a.stream_records_per_invocation),
             1.0,
             Basis::Derived,
-            "terminal events only (the mapping's filter); calls: PutEvents",
+            "terminal events ÷ batch (the mapping's filter; its 2 s window only batches under load); calls: PutEvents",
         ),
         f(
             "order-success-handler",

@@ -10,6 +10,56 @@ use super::prices;
 /// The target: the deployed design (Express) at most a fifth of the Standard flow.
 pub const TARGET_FRACTION: f64 = 0.2;
 
+/// The two totals per million orders, their ratio, and the part both share for email.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Totals {
+    pub express: f64,
+    pub standard: f64,
+    /// Express ÷ Standard (0 when Standard is 0).
+    pub ratio: f64,
+    /// SNS email deliveries, in both totals alike.
+    pub email: f64,
+}
+
+impl Totals {
+    pub fn of(lines: &[Line]) -> Self {
+        let express = total(lines, Workflow::Express);
+        let standard = total(lines, Workflow::Standard);
+        let email = lines
+            .iter()
+            .filter(|l| l.unit == "email")
+            .map(Line::usd_per_million_orders)
+            .sum();
+        Self {
+            express,
+            standard,
+            ratio: if standard > 0.0 {
+                express / standard
+            } else {
+                0.0
+            },
+            email,
+        }
+    }
+
+    /// The most the part of the Express total that is not email (nor Express-only) may
+    /// cost for the target. With `s` shared lines (email included) and `x` the Express-only
+    /// ones, `x + s <= f (t + s)` where `t` is the Standard-only lines, so
+    /// `s <= (f t - x) / (1 - f)`; minus the email.
+    pub fn shared_non_email_budget(lines: &[Line]) -> f64 {
+        let only = |w| -> f64 {
+            lines
+                .iter()
+                .filter(|l| l.only == Some(w))
+                .map(Line::usd_per_million_orders)
+                .sum()
+        };
+        let (x, t) = (only(Workflow::Express), only(Workflow::Standard));
+        let email = Self::of(lines).email;
+        (TARGET_FRACTION * t - x) / (1.0 - TARGET_FRACTION) - email
+    }
+}
+
 fn usd(x: f64) -> String {
     if x != 0.0 && x.abs() < 0.01 {
         format!("{x:.4}")
@@ -35,8 +85,12 @@ pub fn render(
 ) -> String {
     let (c, o, a) = (counts, observed, assumptions);
     let mut s = String::new();
-    let express = total(lines, Workflow::Express);
-    let standard = total(lines, Workflow::Standard);
+    let Totals {
+        express,
+        standard,
+        ratio,
+        email,
+    } = Totals::of(lines);
     let _ = writeln!(
         s,
         "Cost per million orders, {} ({} orders counted in one local run of {:.1} s).\n",
@@ -73,11 +127,6 @@ pub fn render(
         usd(express),
         usd(standard)
     );
-    let ratio = if standard > 0.0 {
-        express / standard
-    } else {
-        0.0
-    };
     let _ = writeln!(
         s,
         "\nDeployed design (Express) ÷ the same flow on Standard (one email per order): {ratio:.3} \
@@ -88,6 +137,22 @@ pub fn render(
         } else {
             "missed"
         }
+    );
+    let shared_non_email = express
+        - email
+        - lines
+            .iter()
+            .filter(|l| l.only == Some(Workflow::Express))
+            .map(Line::usd_per_million_orders)
+            .sum::<f64>();
+    let _ = writeln!(
+        s,
+        "The ${} of email is in both totals. For 1/5 the rest of the shared lines would have to \
+         cost at most ${} per million orders; they cost ${} (Express ≤ ${} needed).",
+        usd(email),
+        usd(Totals::shared_non_email_budget(lines)),
+        usd(shared_non_email),
+        usd(TARGET_FRACTION * standard)
     );
     let _ = writeln!(s, "\nTop contributors (Express):\n");
     let mut ranked: Vec<&Line> = lines

@@ -1,12 +1,14 @@
 //! The cost model's arithmetic.
 
-use super::count::{Kind, kind_of};
+use super::count::{Counts, Kind, kind_of};
+use super::json::to_json;
 use super::lines::lines;
 use super::model::{
     Assumptions, Basis, FunctionUse, Observed, Workflow, consistent_read_rru,
     express_billed_seconds, put_wru, total, transact_wru,
 };
 use super::prices as p;
+use super::report::{TARGET_FRACTION, Totals};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9 * a.abs().max(b.abs()).max(1.0)
@@ -144,14 +146,14 @@ fn dynamodb_writes_add_events_idempotency_views_and_the_index() {
         .filter(|x| x.unit == "WRU")
         .map(|x| x.quantity)
         .sum();
-    // events 3 + 6, idempotency 2, status views 5, index 2×5−1 = 9, inventory view 1.
-    assert!(close(wru, 26.0));
+    // events 3 + 6, idempotency 2, status views 5, sparse index 1 in + 1 out, inventory view 1.
+    assert!(close(wru, 19.0));
     assert!(close(
         l.iter()
             .filter(|x| x.unit == "WRU")
             .map(super::model::Line::usd_per_million_orders)
             .sum::<f64>(),
-        26.0 * 0.625
+        19.0 * 0.625
     ));
 }
 
@@ -170,8 +172,9 @@ fn batching_divides_the_invocations_of_batch_consumers() {
             .map(|f| f.invocations)
             .sum()
     };
-    assert!(close(invocations(&quiet), 6.0));
-    assert!(close(invocations(&busy), 2.0));
+    // Five order events; the product event is filtered out before the function.
+    assert!(close(invocations(&quiet), 5.0));
+    assert!(close(invocations(&busy), 5.0 / 3.0));
 }
 
 #[test]
@@ -193,4 +196,106 @@ fn the_order_mix_is_eight_completed_one_declined_one_scarce_in_ten() {
     assert_eq!(kinds.iter().filter(|&&k| k == Kind::Completes).count(), 8);
     assert_eq!(kinds.iter().filter(|&&k| k == Kind::Declined).count(), 1);
     assert_eq!(kinds.iter().filter(|&&k| k == Kind::Scarce).count(), 1);
+}
+
+fn invocations_of(o: &Observed, name: &str) -> f64 {
+    super::model::functions(o, &Assumptions::default())
+        .iter()
+        .filter(|f| f.name == name)
+        .map(|f| f.invocations)
+        .sum()
+}
+
+#[test]
+fn the_sparse_sweep_index_costs_two_writes_per_order_however_many_status_puts() {
+    let mut o = one_completed_order();
+    let short = cost_of(&lines(&o, &Assumptions::default()), "sweep index");
+    o.order_events = 9.0;
+    let long = cost_of(&lines(&o, &Assumptions::default()), "sweep index");
+    assert!(close(short, 2.0 * 0.625));
+    assert!(close(long, short));
+}
+
+#[test]
+fn each_projector_is_invoked_only_for_its_own_streams() {
+    let o = one_completed_order();
+    assert!(close(invocations_of(&o, "order-status-projector"), 5.0));
+    assert!(close(invocations_of(&o, "inventory-projector"), 1.0));
+    assert!(close(invocations_of(&o, "terminal-event-forwarder"), 1.0));
+}
+
+#[test]
+fn step_functions_log_only_the_failed_task_of_an_order_that_fails() {
+    let completed = one_completed_order();
+    let l = lines(&completed, &Assumptions::default());
+    assert!(close(cost_of(&l, "Step Functions execution logs"), 0.0));
+    let failed = Observed {
+        completed: 0.0,
+        failed: 1.0,
+        ..one_completed_order()
+    };
+    let l = lines(&failed, &Assumptions::default());
+    let gb = 300.0 / (1024.0 * 1024.0 * 1024.0);
+    assert!(close(
+        cost_of(&l, "Step Functions execution logs"),
+        gb * p::CLOUDWATCH_LOGS_GB * 1e6
+    ));
+}
+
+#[test]
+fn stream_consumers_start_no_traces() {
+    let o = one_completed_order();
+    let l = lines(&o, &Assumptions::default());
+    // POST + GET, the execution, start-order-processing and the success handler: 5 × 5 %.
+    assert!(close(
+        cost_of(&l, "traces recorded"),
+        5.0 * 0.05 * p::XRAY_TRACE * 1e6
+    ));
+}
+
+#[test]
+fn the_non_email_budget_is_what_keeps_express_at_a_fifth_of_standard() {
+    let o = one_completed_order();
+    let l = lines(&o, &Assumptions::default());
+    let t = Totals::of(&l);
+    let budget = Totals::shared_non_email_budget(&l);
+    let express_only = cost_of(&l, "Express:");
+    let standard_only = cost_of(&l, "Standard:");
+    // Shared lines at exactly the budget (plus the email) give a ratio of exactly 1/5.
+    let shared = budget + t.email;
+    assert!(close(
+        (express_only + shared) / (standard_only + shared),
+        TARGET_FRACTION
+    ));
+}
+
+#[test]
+fn the_json_report_is_one_line_with_the_keys_runners_read() {
+    let order = one_completed_order();
+    let a = Assumptions::default();
+    let l = lines(&order, &a);
+    let counts = Counts {
+        orders: 1,
+        accepted: 1,
+        ..Counts::default()
+    };
+    let text = to_json(&counts, &order, &a, &l).to_string();
+    assert!(!text.contains('\n'));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["orders"], 1);
+    let number = |k: &str| {
+        v[k].as_f64()
+            .unwrap_or_else(|| panic!("{k} is not a number"))
+    };
+    let t = Totals::of(&l);
+    assert!(close(number("express_per_million"), t.express));
+    assert!(close(number("standard_per_million"), t.standard));
+    assert!(close(number("ratio"), t.express / t.standard));
+    let services: f64 = v["services"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|s| s["express"].as_f64().unwrap())
+        .sum();
+    assert!(close(services, t.express));
 }
