@@ -187,17 +187,10 @@ impl TestApp {
             .expect("count")
     }
 
-    /// The `.eml` files of a topic's outbox, as text.
+    /// The emails of a topic's outbox (`outbox/<topic>.mbox`), as text, sorted.
     pub fn emails(&self, topic: &str) -> Vec<String> {
-        let dir = self.data_dir().join("outbox").join(topic);
-        let mut out: Vec<String> = std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let path = self.data_dir().join("outbox").join(format!("{topic}.mbox"));
+        let mut out = order_embedded::outbox::read_mbox(&path);
         out.sort();
         out
     }

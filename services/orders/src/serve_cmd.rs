@@ -116,7 +116,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let dir = args.data_dir.display();
     print_banner(
         &format!("http://{}", server.addr),
-        &format!("data in {dir}, emails in {dir}/outbox/"),
+        &format!("data in {dir}, emails in {dir}/outbox/<Topic>.mbox"),
     );
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -10,7 +10,8 @@
 //! - [`idempotency`], [`read_models`]: idempotency records, order-status and inventory views.
 //! - [`workflow`] and [`functions`]: durable executions of the shared state machine definition,
 //!   with `lambda:invoke` and `sns:publish` done locally.
-//! - [`bus`]: EventBridge-style rules; [`outbox`]: SNS email as RFC 5322 files.
+//! - [`bus`]: EventBridge-style rules; [`outbox`]: SNS email as RFC 5322 messages, one mbox per
+//!   topic.
 //! - [`runtime`]: the workers and their wiring ([`runtime::Pipeline`]).
 
 pub mod bus;

@@ -218,10 +218,7 @@ mod tests {
         assert!(!set_alarm(&db, &n, name, true, "still deep".into()).await);
         assert!(!set_alarm(&db, &n, name, false, "ok".into()).await);
         assert!(set_alarm(&db, &n, name, true, "deep again".into()).await);
-        let alerts = std::fs::read_dir(n.topic_dir(Topic::CriticalAlerts))
-            .unwrap()
-            .count();
-        assert_eq!(alerts, 2);
+        assert_eq!(n.messages(Topic::CriticalAlerts).len(), 2);
         db.close();
     }
 

@@ -228,13 +228,11 @@ async fn an_eventbridge_order_completed_sends_one_confirmation() {
             .await
             .unwrap()
     );
-    let dir = r.dir.path().join("outbox/OrderAlertsTopic");
-    let files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(files, ["01JDQ5Z9AAAAAAAAAAAAAAAAAA.eml"]);
-    let mail = std::fs::read_to_string(dir.join("01JDQ5Z9AAAAAAAAAAAAAAAAAA.eml")).unwrap();
+    let mails =
+        order_embedded::outbox::read_mbox(&r.dir.path().join("outbox/OrderAlertsTopic.mbox"));
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert!(mail.contains("Message-ID: <01JDQ5Z9AAAAAAAAAAAAAAAAAA@orders.local>"));
     assert!(mail.contains("To: jane@example.com") && mail.contains("Total: 18.00"));
     r.db.close();
 }

@@ -204,16 +204,17 @@ async fn drive(addr: std::net::SocketAddr, orders: usize, clients: usize) -> any
     Ok(accepted)
 }
 
+/// Emails per topic: the messages of each `outbox/<Topic>.mbox`.
 fn emails(outbox: &Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for topic in std::fs::read_dir(outbox).into_iter().flatten().flatten() {
-        let n = std::fs::read_dir(topic.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-            .count();
-        out.insert(topic.file_name().to_string_lossy().into_owned(), n as u64);
+    for entry in std::fs::read_dir(outbox).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "mbox")
+            && let Some(topic) = path.file_stem()
+        {
+            let n = order_embedded::outbox::read_mbox(&path).len();
+            out.insert(topic.to_string_lossy().into_owned(), n as u64);
+        }
     }
     out
 }

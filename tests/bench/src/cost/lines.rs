@@ -267,7 +267,7 @@ fn messaging(o: &Observed, a: &Assumptions) -> Vec<Line> {
             o.publishes,
             "publish",
             Basis::Counted,
-            "outbox files, all topics",
+            "outbox emails (mbox messages), all topics",
             p::SNS_PUBLISH,
         ),
         line(

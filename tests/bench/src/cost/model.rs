@@ -62,7 +62,7 @@ pub struct Observed {
     pub order_view_wru: f64,
     /// Messages sent to OrdersQueue.
     pub queue_sends: f64,
-    /// Notifications published (outbox files, all topics).
+    /// Notifications published (outbox emails, all topics).
     pub publishes: f64,
     /// Application log bytes (JSON lines at INFO).
     pub log_bytes: f64,
