@@ -112,7 +112,7 @@ impl PolledQueue for SqsPolled {
     }
 }
 
-/// The OrderStatus table's `byStatus` index as the sweeper's source.
+/// The OrderStatus table's `bySweepStatus` index as the sweeper's source.
 #[derive(Clone)]
 pub struct DynamoStuck(pub DynamoReadModels);
 

@@ -22,6 +22,20 @@ pub trait PolledQueue: OrderQueue + Clone {
     fn receive_count(message: &Self::Message) -> u32;
     fn delete(&self, message: &Self::Message)
     -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Deletes handled messages together (SQS's DeleteMessageBatch; one commit locally). The
+    /// default deletes them one by one. A message whose delete fails comes back after its
+    /// visibility timeout, which the consumer treats as a duplicate.
+    fn delete_batch(
+        &self,
+        messages: &[&Self::Message],
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        async move {
+            for m in messages {
+                self.delete(m).await?;
+            }
+            Ok(())
+        }
+    }
     /// Makes a received message visible again after `delay_ms` (a retry with backoff).
     fn retry_after(
         &self,

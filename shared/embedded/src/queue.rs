@@ -240,6 +240,21 @@ impl crate::host::PolledQueue for SqliteQueue {
         SqliteQueue::delete(self, message).await.map(|_| ())
     }
 
+    async fn delete_batch(&self, messages: &[&Received]) -> Result<(), PortError> {
+        let keys: Vec<(i64, String)> = messages.iter().map(|m| (m.id, m.receipt.clone())).collect();
+        self.db
+            .write(move |c| {
+                let mut stmt =
+                    c.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")?;
+                for (id, receipt) in &keys {
+                    stmt.execute(params![id, receipt])?;
+                }
+                Ok::<_, rusqlite::Error>(())
+            })
+            .await
+            .map_err(|e| port(format!("{e:?}")))
+    }
+
     async fn retry_after(&self, message: &Received, delay_ms: i64) -> Result<(), PortError> {
         SqliteQueue::retry_after(self, message, delay_ms).await
     }
@@ -275,6 +290,7 @@ impl OrderQueue for SqliteQueue {
 mod tests {
     use super::*;
     use crate::db::Durability;
+    use crate::host::PolledQueue;
 
     #[tokio::test]
     async fn a_received_message_is_hidden_then_redelivered_and_finally_dead_lettered() {
@@ -311,6 +327,26 @@ mod tests {
         let got = q.receive(10, 30_000).await.unwrap();
         assert!(q.delete(&got[0]).await.unwrap());
         assert_eq!(q.depth().await.unwrap(), (0, 0, 0));
+        db.close();
+    }
+
+    /// A batch delete removes what it was given in one commit; a message received again since
+    /// (its receipt changed) is not deleted by the old receipt.
+    #[tokio::test]
+    async fn a_batch_delete_removes_its_messages_but_not_one_received_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
+        let q = SqliteQueue::orders(db.clone());
+        for _ in 0..3 {
+            q.enqueue(OrderId::generate()).await.unwrap();
+        }
+        let got = q.receive(10, 0).await.unwrap();
+        assert_eq!(got.len(), 3);
+        let again = q.receive(1, 30_000).await.unwrap();
+        assert_eq!(again.len(), 1);
+        let stale: Vec<&Received> = got.iter().collect();
+        PolledQueue::delete_batch(&q, &stale).await.unwrap();
+        assert_eq!(q.depth().await.unwrap(), (0, 1, 0));
         db.close();
     }
 }

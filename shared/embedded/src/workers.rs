@@ -42,36 +42,44 @@ where
         let mut set = JoinSet::new();
         for m in messages {
             let (q, w) = (queue.clone(), workflow.clone());
-            set.spawn(async move { handle_message(&q, &w, &m).await });
+            set.spawn(async move { handle_message(&q, &w, &m).await.then_some(m) });
         }
-        while set.join_next().await.is_some() {}
+        let mut handled = Vec::new();
+        while let Some(done) = set.join_next().await {
+            handled.extend(done.ok().flatten());
+        }
+        if handled.is_empty() {
+            continue;
+        }
+        let batch: Vec<&Q::Message> = handled.iter().collect();
+        if let Err(e) = queue.delete_batch(&batch).await {
+            tracing::warn!(count = batch.len(), error = %e, "delete failed; the messages will be redelivered");
+        }
     }
 }
 
+/// Starts the message's execution; true when the message is done with and can be deleted.
 async fn handle_message<Q: PolledQueue, W: WorkflowStarter>(
     queue: &Q,
     workflow: &W,
     m: &Q::Message,
-) {
+) -> bool {
     let id = Q::message_id(m);
     match start_order_processing(workflow, Q::body(m)).await {
-        Ok(_) => {}
+        Ok(_) => true,
         Err(StartError::Poison(e)) => {
             // Left in the queue: after its receives run out it lands in the DLQ, whose alarm
             // tells a person to look.
             tracing::error!(message_id = %id, error = %e, "malformed message");
             let _ = queue.retry_after(m, 30_000).await;
-            return;
+            false
         }
         Err(StartError::Workflow(e)) => {
             tracing::warn!(message_id = %id, error = %e, "start failed; will retry");
             let delay = 100 * (1_i64 << Q::receive_count(m).min(10));
             let _ = queue.retry_after(m, delay).await;
-            return;
+            false
         }
-    }
-    if let Err(e) = queue.delete(m).await {
-        tracing::warn!(message_id = %id, error = %e, "delete failed; the message will be redelivered");
     }
 }
 
