@@ -9,9 +9,10 @@
 //! - [`artifact`]: a binary's stripped and zipped size.
 //! - [`stats`]: median and percentiles.
 //! - [`cost`]: the price per million orders from a counted local run.
+//! - [`report`]: every benchmark's JSON in one table, with targets (`bench-report`).
 //!
-//! Binaries: `lambda-cold-start`, `cost-model`, and the two cold-start baselines
-//! `hello-runtime` and `hello-sdk`.
+//! Binaries: `lambda-cold-start`, `cost-model`, `bench-report`, and the two cold-start
+//! baselines `hello-runtime` and `hello-sdk`.
 
 #![recursion_limit = "256"] // the SDK futures of `functions` nest deeply
 
@@ -19,5 +20,6 @@ pub mod artifact;
 pub mod cold_start;
 pub mod cost;
 pub mod functions;
+pub mod report;
 pub mod runtime_api;
 pub mod stats;

@@ -12,6 +12,9 @@
 //! cargo build --release --bin orders --bin pipeline-bench
 //! target/release/pipeline-bench --orders 5000 --clients 32 [--emulator http://127.0.0.1:5000]
 //! ```
+//!
+//! `--json` prints one JSON object with the same figures instead of the table (for
+//! `bench-report`, which puts every benchmark into one table).
 
 // Rates and percentiles are float arithmetic on counts far below 2^52.
 #![allow(
@@ -39,6 +42,7 @@ struct Args {
     emulator_orders: usize,
     /// Offered load in orders/s (open loop); 0 = each client sends as soon as it has its answer.
     rate: f64,
+    json: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -50,6 +54,7 @@ fn parse_args() -> anyhow::Result<Args> {
         emulator: None,
         emulator_orders: 200,
         rate: 0.0,
+        json: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,9 +67,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--emulator" => a.emulator = Some(value()?),
             "--emulator-orders" => a.emulator_orders = value()?.parse()?,
             "--rate" => a.rate = value()?.parse()?,
+            "--json" => a.json = true,
             other => bail!(
                 "unknown flag {other} (use --orders N --clients N --server PATH --raw-rows N \
-                 --emulator URL --emulator-orders N --rate ORDERS_PER_S)"
+                 --emulator URL --emulator-orders N --rate ORDERS_PER_S --json)"
             ),
         }
     }
@@ -229,6 +235,10 @@ impl Flow {
     fn orders_per_s(&self) -> f64 {
         self.orders as f64 / self.finished.as_secs_f64()
     }
+
+    fn events_per_s(&self) -> f64 {
+        self.events.unwrap_or(0) as f64 / self.finished.as_secs_f64()
+    }
 }
 
 /// Starts the server, places `orders` orders from `clients` concurrent keep-alive clients over
@@ -374,6 +384,49 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// The table's figures as one JSON object (`--json`); rates per second, latencies in ms.
+fn summary_json(
+    args: &Args,
+    embedded: &Flow,
+    emulator: Option<&Flow>,
+    raw_single: f64,
+    raw_batched: f64,
+) -> serde_json::Value {
+    let l = &embedded.latencies;
+    let events_per_s = embedded.events_per_s();
+    let emulator = emulator.map(|e| {
+        json!({
+            "orders": e.orders,
+            "orders_per_s": e.orders_per_s(),
+            "post_p50_ms": ms(percentile(&e.latencies, 0.50)),
+            "post_p99_ms": ms(percentile(&e.latencies, 0.99)),
+            "ratio_to_embedded": e.orders_per_s() / embedded.orders_per_s(),
+        })
+    });
+    json!({
+        "bench": "pipeline-bench",
+        "orders": embedded.orders,
+        "clients": args.clients,
+        "rate": args.rate,
+        "accepted_per_s": embedded.orders as f64 / embedded.posted.as_secs_f64(),
+        "orders_per_s": embedded.orders_per_s(),
+        "events": embedded.events,
+        "events_per_s": events_per_s,
+        "post_p50_ms": ms(percentile(l, 0.50)),
+        "post_p99_ms": ms(percentile(l, 0.99)),
+        "post_max_ms": ms(l.last().copied().unwrap_or_default()),
+        "cpu_us_per_order": embedded
+            .server_cpu
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / embedded.orders as f64),
+        "raw_rows": args.raw_rows,
+        "raw_single_rows_per_s": raw_single,
+        "raw_batched_rows_per_s": raw_batched,
+        "events_per_raw_single": events_per_s / raw_single,
+        "events_per_raw_batched": events_per_s / raw_batched,
+        "emulator": emulator,
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
@@ -385,9 +438,14 @@ async fn main() -> anyhow::Result<()> {
     let raw_dir = tempfile::tempdir()?;
     let (raw_single, raw_batched) = raw_sqlite(&raw_dir.path().join("raw.db"), args.raw_rows)?;
 
+    if args.json {
+        let summary = summary_json(&args, &embedded, emulator.as_ref(), raw_single, raw_batched);
+        println!("{summary}");
+        return Ok(());
+    }
     let l = &embedded.latencies;
     let orders_per_s = embedded.orders_per_s();
-    let events_per_s = embedded.events.unwrap_or(0) as f64 / embedded.finished.as_secs_f64();
+    let events_per_s = embedded.events_per_s();
     println!("| measure | value |");
     println!("|---|---|");
     let load = if args.rate > 0.0 {

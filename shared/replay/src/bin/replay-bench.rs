@@ -12,6 +12,9 @@
 //! (fold + compare with the live rows) and replay with `--verify` (plus every hash). Ratios are
 //! against the faster raw line. Wall time rules; process CPU time is shown beside it because
 //! this machine is shared and a busy neighbour stretches wall time, not CPU time.
+//!
+//! `--json` prints one JSON object with the same figures instead of the table (for
+//! `bench-report`, which puts every benchmark into one table).
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use order_domain::Timestamp;
 use order_replay::sqlite::{open_reader, read_and_decode, read_and_decode_owned, replay};
-use order_replay::summary::{grouped, rate};
+use order_replay::summary::{Summary, grouped, rate};
 use order_replay::synthetic::Generated;
 use order_replay::{Outcome, ReplayOptions};
 
@@ -28,6 +31,7 @@ struct Args {
     products: usize,
     runs: usize,
     dir: Option<PathBuf>,
+    json: bool,
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
@@ -36,6 +40,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
         products: 50,
         runs: 2,
         dir: None,
+        json: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,11 +50,13 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--products" => args.products = value()?.parse()?,
             "--runs" => args.runs = value()?.parse::<usize>()?.max(1),
             "--dir" => args.dir = Some(PathBuf::from(value()?)),
+            "--json" => args.json = true,
             "-h" | "--help" => {
                 println!(
-                    "replay-bench [--events N] [--products N] [--runs N] [--dir PATH]\n\
+                    "replay-bench [--events N] [--products N] [--runs N] [--dir PATH] [--json]\n\
                      Generates a log in PATH (default: a temporary folder, removed afterwards);\n\
-                     a log already in PATH is reused."
+                     a log already in PATH is reused. --json prints one JSON object instead of\n\
+                     the table."
                 );
                 std::process::exit(0);
             }
@@ -139,6 +146,72 @@ fn measure(db: &Path, runs: usize) -> Result<[Timing; 4], Box<dyn Error>> {
     Ok(best)
 }
 
+const NAMES: [&str; 4] = [
+    "raw: SELECT + decode (in-place rows)",
+    "raw: SELECT + decode (row_to_event per row)",
+    "replay: fold + compare with live rows",
+    "replay --verify: + every hash chain",
+];
+
+fn print_table(best: &[Timing; 4], checks: &[Summary]) {
+    let raw_rate = best[0].rate();
+    println!();
+    println!(
+        "| run                                            |    events | seconds | cpu s |  events/s | vs raw |"
+    );
+    println!(
+        "|------------------------------------------------|----------:|--------:|------:|----------:|-------:|"
+    );
+    for (name, t) in NAMES.iter().zip(best) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let per_second = t.rate().round() as u64;
+        println!(
+            "| {name:<46} | {:>9} | {:>7.2} | {:>5} | {:>9} | {:>5.2}x |",
+            grouped(t.events),
+            t.wall.as_secs_f64(),
+            t.cpu
+                .map_or_else(|| "-".to_owned(), |c| format!("{:.2}", c.as_secs_f64())),
+            grouped(per_second),
+            t.rate() / raw_rate
+        );
+    }
+    println!();
+    for s in checks {
+        println!(
+            "replay{}: {:?}, {} rows compared, {} differences, {} failures",
+            if s.options.verify { " --verify" } else { "" },
+            s.outcome(),
+            grouped(s.rows_compared),
+            s.differences,
+            s.failures
+        );
+    }
+}
+
+/// The table's figures as one JSON object (`--json`): rates in events/s, ratios against the
+/// raw in-place read + decode, as in the table.
+fn summary_json(
+    generated: &Generated,
+    best: &[Timing; 4],
+    runs: usize,
+    matches: bool,
+) -> serde_json::Value {
+    let raw = best[0].rate();
+    serde_json::json!({
+        "bench": "replay-bench",
+        "events": generated.events,
+        "orders": generated.orders,
+        "runs": runs,
+        "raw_events_per_s": raw,
+        "raw_owned_events_per_s": best[1].rate(),
+        "replay_events_per_s": best[2].rate(),
+        "verify_events_per_s": best[3].rate(),
+        "ratio": best[2].rate() / raw,
+        "verify_ratio": best[3].rate() / raw,
+        "matches": matches,
+    })
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
     let (dir, temporary) = match &args.dir {
@@ -172,55 +245,24 @@ fn main() -> Result<(), Box<dyn Error>> {
     let generation = started.elapsed();
 
     let best = measure(&db, args.runs)?;
-    let raw_rate = best[0].rate();
-    println!(
-        "replay-bench: {} events ({} orders, {} products), {} in {:.1} s; best of {} runs",
-        grouped(generated.events),
-        grouped(generated.orders),
-        grouped(generated.products),
-        if reused { "reused" } else { "generated" },
-        generation.as_secs_f64(),
-        args.runs
-    );
-    println!();
-    println!(
-        "| run                                            |    events | seconds | cpu s |  events/s | vs raw |"
-    );
-    println!(
-        "|------------------------------------------------|----------:|--------:|------:|----------:|-------:|"
-    );
-    let names = [
-        "raw: SELECT + decode (in-place rows)",
-        "raw: SELECT + decode (row_to_event per row)",
-        "replay: fold + compare with live rows",
-        "replay --verify: + every hash chain",
-    ];
-    for (name, t) in names.iter().zip(best) {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let per_second = t.rate().round() as u64;
-        println!(
-            "| {name:<46} | {:>9} | {:>7.2} | {:>5} | {:>9} | {:>5.2}x |",
-            grouped(t.events),
-            t.wall.as_secs_f64(),
-            t.cpu
-                .map_or_else(|| "-".to_owned(), |c| format!("{:.2}", c.as_secs_f64())),
-            grouped(per_second),
-            t.rate() / raw_rate
-        );
-    }
-    println!();
-    let mut ok = true;
+    let mut checks = Vec::new();
     for options in [ReplayOptions::default(), VERIFY] {
-        let s = replay(&db, &options, &mut ())?;
+        checks.push(replay(&db, &options, &mut ())?);
+    }
+    let ok = checks.iter().all(|s| s.outcome() == Outcome::Match);
+    if args.json {
+        println!("{}", summary_json(&generated, &best, args.runs, ok));
+    } else {
         println!(
-            "replay{}: {:?}, {} rows compared, {} differences, {} failures",
-            if options.verify { " --verify" } else { "" },
-            s.outcome(),
-            grouped(s.rows_compared),
-            s.differences,
-            s.failures
+            "replay-bench: {} events ({} orders, {} products), {} in {:.1} s; best of {} runs",
+            grouped(generated.events),
+            grouped(generated.orders),
+            grouped(generated.products),
+            if reused { "reused" } else { "generated" },
+            generation.as_secs_f64(),
+            args.runs
         );
-        ok &= s.outcome() == Outcome::Match;
+        print_table(&best, &checks);
     }
     if temporary {
         std::fs::remove_dir_all(&dir)?;

@@ -12,6 +12,9 @@
 //! `AWS_LC_SYS_NO_JITTER_ENTROPY=1`. `hello-sdk` also runs a second time drawing one random
 //! number before its first poll (`HELLO_SDK_FIRST_RANDOM=1`), which is when aws-lc collects its
 //! start-up entropy. The exact commands are in `BENCHMARKS.md`.
+//!
+//! `--json` prints one JSON object with every row's figures instead of the table (for
+//! `bench-report`, which puts every benchmark into one table).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,6 +40,7 @@ struct Args {
     only: Option<Vec<String>>,
     logs: Option<PathBuf>,
     settle: Duration,
+    json: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -52,6 +56,7 @@ fn parse_args() -> anyhow::Result<Args> {
         only: None,
         logs: None,
         settle: Duration::from_millis(200),
+        json: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -64,9 +69,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--only" => a.only = Some(value()?.split(',').map(str::to_owned).collect()),
             "--logs" => a.logs = Some(value()?.into()),
             "--settle-ms" => a.settle = Duration::from_millis(value()?.parse()?),
+            "--json" => a.json = true,
             other => bail!(
                 "unknown flag {other} (use --repeats N --bin-dir DIR --no-jitter-dir DIR \
-                 --endpoint URL --only a,b --logs DIR --settle-ms MS)"
+                 --endpoint URL --only a,b --logs DIR --settle-ms MS --json)"
             ),
         }
     }
@@ -272,6 +278,54 @@ fn inits(s: &Subject) -> Vec<Duration> {
     s.samples.iter().map(|x| x.init).collect()
 }
 
+/// Every row's figures as one JSON object (`--json`): times in ms, sizes in bytes, baselines
+/// and functions apart; `ratio_to_sdk` is the init median ÷ hello-sdk's.
+fn summary_json(
+    subjects: &[Subject],
+    repeats: usize,
+    load_before: &str,
+    load_after: &str,
+) -> serde_json::Value {
+    let millis = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+    let sdk = subjects
+        .iter()
+        .find(|s| s.label == SDK_BASELINE)
+        .and_then(|s| median(&inits(s)));
+    let row = |s: &Subject| {
+        let init = inits(s);
+        let first: Vec<Duration> = s.samples.iter().map(|x| x.first_response).collect();
+        let errors = s
+            .samples
+            .iter()
+            .filter(|x| matches!(x.outcome, Outcome::Error(_)))
+            .count();
+        serde_json::json!({
+            "name": s.label,
+            "memory_mb": s.launch.memory_mb,
+            "binary_bytes": s.sizes.binary,
+            "zip_bytes": s.sizes.zipped,
+            "init_median_ms": millis(median(&init)),
+            "init_p90_ms": millis(percentile(&init, 90)),
+            "ratio_to_sdk": median(&init).zip(sdk).map(|(m, base)| ratio(m, base)),
+            "first_response_median_ms": millis(median(&first)),
+            "first_response_p90_ms": millis(percentile(&first, 90)),
+            "runs": s.samples.len(),
+            "failed_runs": s.failures.len(),
+            "error_answers": errors,
+            "answers": outcome_text(&s.samples),
+        })
+    };
+    serde_json::json!({
+        "bench": "lambda-cold-start",
+        "repeats": repeats,
+        "target_ratio": TARGET_RATIO,
+        "load_before": load_before,
+        "load_after": load_after,
+        "baselines": subjects.iter().filter(|s| s.event.is_none()).map(row).collect::<Vec<_>>(),
+        "functions": subjects.iter().filter(|s| s.event.is_some()).map(row).collect::<Vec<_>>(),
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
@@ -318,6 +372,14 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let load_after = load_average();
+    if args.json {
+        println!(
+            "{}",
+            summary_json(&subjects, args.repeats, &load_before, &load_after)
+        );
+        eprintln!("function output: {}", logs.display());
+        return Ok(());
+    }
     println!(
         "Lambda cold start: {} repetitions per binary, interleaved; load average {load_before} before, {load_after} after.\n",
         args.repeats
