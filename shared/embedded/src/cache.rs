@@ -24,9 +24,11 @@ use std::sync::{Arc, Mutex};
 
 use order_domain::{RecordedEvent, StreamWrite};
 
-/// Streams per generation. Two generations hold the last 2,048–4,096 streams written: seconds
-/// of orders at full speed, which is as long as an order is worked on.
-const GENERATION: usize = 2048;
+/// Streams per generation. Two generations hold the last 8,192–16,384 streams written: several
+/// seconds of orders at full speed, enough for a backlog of that many orders waiting on the
+/// queue (with 2,048 a closed-loop burst evicted orders before their first task ran). At most
+/// a few KB per order stream: tens of MB.
+const GENERATION: usize = 8192;
 /// Longer histories keep only their head (product streams grow with every reservation).
 const MAX_HISTORY: usize = 64;
 
