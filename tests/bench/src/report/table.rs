@@ -38,7 +38,7 @@ impl Verdict {
     fn text(&self) -> String {
         match self {
             Self::Met => "met".into(),
-            Self::Missed(by) if by.is_finite() => format!("**missed** ({by:.1}×)"),
+            Self::Missed(by) if by.is_finite() => format!("**missed** (by {by:.2}×)"),
             Self::Missed(_) => "**missed**".into(),
             Self::Baseline | Self::Info => "–".into(),
             Self::Skipped => "skipped".into(),

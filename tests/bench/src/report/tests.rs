@@ -160,6 +160,7 @@ fn the_cost_ratio_is_express_over_standard_and_misses_above_a_fifth() {
     let ratio = row(&rows, "cost", "Express ÷ Standard");
     assert_eq!(ratio.value, "0.36 (1/2.8)");
     assert!(matches!(ratio.verdict, Verdict::Missed(by) if by > 1.7 && by < 1.9));
+    assert!(render(&rows).contains("| ≤ 0.20 (a fifth) | **missed** (by 1.80×) |"));
 }
 
 #[test]
