@@ -113,11 +113,27 @@ fn pipeline(j: &Json<'_>) -> Result<Vec<Row>, String> {
     } else {
         "closed loop".to_owned()
     };
-    // An open loop offered below the target cannot show the target's rate.
-    let throughput = if rate > 0.0 && rate < ORDERS_PER_S {
-        Verdict::Info
+    // Each target is judged under the load it is about. Capacity: the closed loop (an open
+    // loop's throughput is the rate it was offered, less the last orders' drain). The p99:
+    // an open loop offered at least 1,000 orders/s (at capacity, POSTs queue by design).
+    let (throughput, throughput_target) = if rate > 0.0 {
+        (Verdict::Info, "judged in the closed loop (capacity)")
     } else {
-        Verdict::at_least(orders_per_s, ORDERS_PER_S)
+        (
+            Verdict::at_least(orders_per_s, ORDERS_PER_S),
+            "≥ 1,000 orders/s on 2 cores",
+        )
+    };
+    let (latency, latency_target) = if rate >= ORDERS_PER_S {
+        (
+            Verdict::at_most(p99, P99_MS),
+            "p99 < 20 ms at 1,000 orders/s",
+        )
+    } else {
+        (
+            Verdict::Info,
+            "p99 < 20 ms is judged in an open loop at ≥ 1,000 orders/s (--rate 1000)",
+        )
     };
     let cpu = match j.opt_f64("cpu_us_per_order") {
         Some(us) => (
@@ -136,7 +152,7 @@ fn pipeline(j: &Json<'_>) -> Result<Vec<Row>, String> {
                 grouped(clients)
             ),
             format!("{} orders/s", grouped(orders_per_s)),
-            "≥ 1,000 orders/s on 2 cores",
+            throughput_target,
             throughput,
         ),
         Row::new(
@@ -150,8 +166,8 @@ fn pipeline(j: &Json<'_>) -> Result<Vec<Row>, String> {
             PIPELINE,
             format!("POST latency p50 / p99 ({load})"),
             format!("{p50:.1} / {p99:.1} ms"),
-            "p99 < 20 ms at 1,000 orders/s",
-            Verdict::at_most(p99, P99_MS),
+            latency_target,
+            latency,
         ),
         Row::new(
             PIPELINE,
