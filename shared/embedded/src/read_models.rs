@@ -2,7 +2,7 @@
 //! a batch of change-feed events applied with the shared pure projections, and the checkpoint
 //! moved, in one transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use order_app::ReadModels;
@@ -157,42 +157,7 @@ impl Projection {
 
     /// Applies one delivered record with the shared pure step (skip seen, refetch past a gap).
     pub fn apply(self, c: &Connection, record: &RecordedEvent) -> rusqlite::Result<()> {
-        let stream = record.stream_id.as_str();
-        let bad = |e: order_domain::events::DecodeError| {
-            rusqlite::Error::ToSqlConversionFailure(e.into())
-        };
-        match self {
-            Self::OrderStatus => {
-                let Some(id) = record.stream_id.order_id() else {
-                    return Ok(());
-                };
-                let current = get_order_view(c, &id.to_string())?;
-                let next = match OrderView::step(current.as_ref(), record).map_err(bad)? {
-                    Step::Apply(v) => Some(v),
-                    Step::Skip => None,
-                    Step::NeedHistory { after_version } => {
-                        OrderView::fold(current, &stream_events(c, stream, after_version)?)
-                            .map_err(bad)?
-                    }
-                };
-                next.map_or(Ok(()), |v| put_order_view(c, &v))
-            }
-            Self::Inventory => {
-                let Some(id) = record.stream_id.product_id() else {
-                    return Ok(());
-                };
-                let current = get_inventory_view(c, id.as_str())?;
-                let next = match InventoryView::step(current.as_ref(), record).map_err(bad)? {
-                    Step::Apply(v) => Some(v),
-                    Step::Skip => None,
-                    Step::NeedHistory { after_version } => {
-                        InventoryView::fold(current, &stream_events(c, stream, after_version)?)
-                            .map_err(bad)?
-                    }
-                };
-                next.map_or(Ok(()), |v| put_inventory_view(c, &v))
-            }
-        }
+        self.apply_records(c, &[record])
     }
 
     /// Applies a batch and moves the checkpoint to its last position, in the caller's transaction.
@@ -201,14 +166,91 @@ impl Projection {
         c: &Connection,
         batch: &[(i64, RecordedEvent)],
     ) -> rusqlite::Result<()> {
-        for (_, record) in batch {
-            self.apply(c, record)?;
-        }
+        let records: Vec<&RecordedEvent> = batch.iter().map(|(_, r)| r).collect();
+        self.apply_records(c, &records)?;
         if let Some((last, _)) = batch.last() {
             set_checkpoint(c, self.name(), *last)?;
         }
         Ok(())
     }
+
+    /// Folds the records into their views in memory and writes each changed view once: an
+    /// order's several events in one batch cost one read and one write, not one of each per
+    /// event (the projections were a fifth of the writer thread's time).
+    fn apply_records(self, c: &Connection, records: &[&RecordedEvent]) -> rusqlite::Result<()> {
+        match self {
+            Self::OrderStatus => fold_views(
+                c,
+                records,
+                |r| r.stream_id.order_id().map(|id| id.to_string()),
+                get_order_view,
+                OrderView::step,
+                OrderView::fold,
+                put_order_view,
+            ),
+            Self::Inventory => fold_views(
+                c,
+                records,
+                |r| r.stream_id.product_id().map(|id| id.as_str().to_owned()),
+                get_inventory_view,
+                InventoryView::step,
+                InventoryView::fold,
+                put_inventory_view,
+            ),
+        }
+    }
+}
+
+type StepFn<V> =
+    fn(Option<&V>, &RecordedEvent) -> Result<Step<V>, order_domain::events::DecodeError>;
+type FoldFn<V> =
+    fn(Option<V>, &[RecordedEvent]) -> Result<Option<V>, order_domain::events::DecodeError>;
+
+/// One projection's batch: each view read at most once, stepped through its records with the
+/// shared pure step, and written once if it changed.
+fn fold_views<V: Clone>(
+    c: &Connection,
+    records: &[&RecordedEvent],
+    key: impl Fn(&RecordedEvent) -> Option<String>,
+    load: fn(&Connection, &str) -> rusqlite::Result<Option<V>>,
+    step: StepFn<V>,
+    fold: FoldFn<V>,
+    put: fn(&Connection, &V) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    let bad =
+        |e: order_domain::events::DecodeError| rusqlite::Error::ToSqlConversionFailure(e.into());
+    // Per view: its current state and whether the batch changed it; first-seen order.
+    let mut views: HashMap<String, (Option<V>, bool)> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for record in records {
+        let Some(k) = key(record) else { continue };
+        if !views.contains_key(&k) {
+            views.insert(k.clone(), (load(c, &k)?, false));
+            order.push(k.clone());
+        }
+        let Some((current, dirty)) = views.get_mut(&k) else {
+            continue;
+        };
+        let next = match step(current.as_ref(), record).map_err(bad)? {
+            Step::Apply(v) => Some(v),
+            Step::Skip => None,
+            Step::NeedHistory { after_version } => fold(
+                current.clone(),
+                &stream_events(c, record.stream_id.as_str(), after_version)?,
+            )
+            .map_err(bad)?,
+        };
+        if let Some(v) = next {
+            *current = Some(v);
+            *dirty = true;
+        }
+    }
+    for k in order {
+        if let Some((Some(v), true)) = views.get(&k) {
+            put(c, v)?;
+        }
+    }
+    Ok(())
 }
 
 impl crate::host::StuckOrders for SqliteReadModels {
@@ -251,5 +293,106 @@ impl ReadModels for SqliteReadModels {
             known.insert(id.as_str().to_owned());
         }
         Ok(exists)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use order_domain::events::{
+        OrderLine, OrderPlaced, OrderValidated, PaymentCaptured, PricedLine,
+    };
+    use order_domain::ports::EventStore;
+    use order_domain::{
+        CustomerId, Email, EventMeta, Money, OrderEvent, PaymentToken, Quantity, Timestamp,
+    };
+
+    use super::*;
+    use crate::db::{Db, Durability};
+    use crate::store::SqliteEventStore;
+
+    /// An order's first three events, appended to a fresh store.
+    async fn logged_order(store: &SqliteEventStore) -> (OrderId, Vec<RecordedEvent>) {
+        let id = OrderId::generate();
+        let p = ProductId::parse("P1").unwrap();
+        let q = Quantity::new(2).unwrap();
+        let events = [
+            OrderEvent::OrderPlaced(OrderPlaced {
+                order_id: id,
+                customer_id: CustomerId::parse("c").unwrap(),
+                email: Email::parse("a@example.com").unwrap(),
+                items: vec![OrderLine {
+                    product_id: p.clone(),
+                    quantity: q,
+                }],
+                payment_token: PaymentToken::parse("tok_visa").unwrap(),
+            }),
+            OrderEvent::OrderValidated(OrderValidated {
+                lines: vec![PricedLine {
+                    product_id: p,
+                    quantity: q,
+                    unit_price: Money::from_minor(150),
+                }],
+                total: Money::from_minor(300),
+            }),
+            OrderEvent::PaymentCaptured(PaymentCaptured {
+                payment_id: "ch_1".into(),
+                amount: Money::from_minor(300),
+            }),
+        ];
+        let meta = EventMeta {
+            correlation_id: "c".into(),
+            causation_id: "c".into(),
+            occurred_at: Timestamp::from_millis(7),
+        };
+        let write = order_app::stream::seal(
+            &id.stream(),
+            0,
+            order_domain::GENESIS_HASH,
+            events.iter().map(OrderEvent::encode),
+            &meta,
+        );
+        let recorded = write.events.clone();
+        store.append(vec![write]).await.unwrap();
+        (id, recorded)
+    }
+
+    /// A batch that repeats and reorders an order's events (at-least-once delivery) yields the
+    /// view that delivering them one at a time in order yields.
+    #[tokio::test]
+    async fn a_duplicated_and_reordered_batch_projects_the_same_view_as_single_deliveries() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("p.db"), Durability::Normal).unwrap();
+        let store = SqliteEventStore::new(db.clone());
+        let (id, e) = logged_order(&store).await;
+        let (a, b) = (id.to_string(), id.to_string());
+
+        let batch: Vec<(i64, RecordedEvent)> = [&e[1], &e[0], &e[0], &e[2], &e[1]]
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (i64::try_from(i).unwrap() + 1, r.clone()))
+            .collect();
+        let batched = db
+            .write(move |c| {
+                Projection::OrderStatus.apply_batch(c, &batch)?;
+                get_order_view(c, &a)
+            })
+            .await
+            .unwrap();
+
+        let singles = e.clone();
+        let single = db
+            .write(move |c| {
+                c.execute("DELETE FROM order_status", [])?;
+                for r in &singles {
+                    Projection::OrderStatus.apply(c, r)?;
+                }
+                get_order_view(c, &b)
+            })
+            .await
+            .unwrap();
+        let view = batched.expect("projected");
+        assert_eq!(Some(&view), single.as_ref());
+        assert_eq!(view.version, 3);
+        db.close();
     }
 }
