@@ -9,8 +9,10 @@
 //! - **Format: mboxrd.** Each message starts with a `From ` separator line; body lines that
 //!   start with `From ` (after any `>`s) get one more `>`; lines end with LF.
 //! - **At least once, delivered once.** A redelivered publish carries the same dedup id, which is
-//!   the message's `Message-ID`; ids already in the file (read at start) or written since are
-//!   not written again.
+//!   the message's `Message-ID`; an id among the last [`REMEMBERED_IDS`] of its topic is not
+//!   written again. Redeliveries come within minutes of the first try, so memory stays bounded
+//!   however long the server runs; at start the ids are read from the file's last
+//!   [`TAIL_BYTES`] (a crash's redeliveries are of its last messages).
 //! - **One write per email.** The message is rendered first and appended with a single `write`
 //!   to a file opened in append mode, so concurrent publishers never interleave and a killed
 //!   process never leaves half a message behind it.
@@ -18,9 +20,9 @@
 //! Headers hold only addresses that passed [`order_domain::Email`]'s strict parse and subjects
 //! this system composes; customer text goes nowhere near a header.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -32,6 +34,11 @@ use order_domain::{Email, Timestamp};
 
 /// The domain of every `Message-ID` the outbox writes.
 const MESSAGE_ID_DOMAIN: &str = "orders.local";
+/// Dedup ids remembered per topic: minutes of emails at full speed.
+pub const REMEMBERED_IDS: usize = 100_000;
+/// How much of an mbox's end is read at start for the ids of its last messages (about as many
+/// messages as [`REMEMBERED_IDS`]).
+pub const TAIL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Appends notifications as emails to one mbox per topic.
 #[derive(Clone)]
@@ -45,8 +52,22 @@ pub struct OutboxNotifier {
 
 struct TopicBox {
     file: File,
-    /// Dedup ids already in the file.
+    /// Dedup ids of the topic's latest messages, and the order they came in.
     sent: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl TopicBox {
+    fn remember(&mut self, id: String) {
+        if self.sent.insert(id.clone()) {
+            self.order.push_back(id);
+            if self.order.len() > REMEMBERED_IDS
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.sent.remove(&oldest);
+            }
+        }
+    }
 }
 
 fn mailbox(email: &Email) -> Result<Mailbox, PortError> {
@@ -88,17 +109,22 @@ impl OutboxNotifier {
         let mut boxes = HashMap::new();
         for topic in Topic::all() {
             let path = mbox_path(outbox_dir, topic);
-            let sent = match std::fs::read_to_string(&path) {
-                Ok(text) => message_ids(&text),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashSet::new(),
-                Err(e) => return Err(io(format!("{}: {e}", path.display()))),
-            };
+            let tail =
+                read_tail(&path, TAIL_BYTES).map_err(|e| io(format!("{}: {e}", path.display())))?;
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
                 .map_err(|e| io(format!("{}: {e}", path.display())))?;
-            boxes.insert(topic, Mutex::new(TopicBox { file, sent }));
+            let mut b = TopicBox {
+                file,
+                sent: HashSet::new(),
+                order: VecDeque::new(),
+            };
+            for id in message_ids(&tail) {
+                b.remember(id);
+            }
+            boxes.insert(topic, Mutex::new(b));
         }
         let from = "order-pipeline@orders.local"
             .parse::<lettre::Address>()
@@ -233,9 +259,32 @@ pub fn read_mbox(path: &Path) -> Vec<String> {
     messages
 }
 
-/// The dedup ids of the messages in an mbox: their `Message-ID`s, read from headers only.
-fn message_ids(text: &str) -> HashSet<String> {
-    let mut ids = HashSet::new();
+/// The last `limit` bytes of an mbox, from its first whole message on ("" if there is none).
+fn read_tail(path: &Path, limit: u64) -> std::io::Result<String> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(limit);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if start == 0 {
+        return Ok(text);
+    }
+    // Cut in the middle of a message: begin at the next separator line.
+    Ok(text
+        .find("\nFrom ")
+        .map_or_else(String::new, |i| text[i + 1..].to_owned()))
+}
+
+/// The dedup ids of the messages in an mbox, in file order: their `Message-ID`s, read from
+/// headers only.
+fn message_ids(text: &str) -> Vec<String> {
+    let mut ids = Vec::new();
     let mut in_headers = false;
     for line in text.lines() {
         if line.starts_with("From ") {
@@ -251,7 +300,7 @@ fn message_ids(text: &str) -> HashSet<String> {
                 .strip_prefix('<')
                 .and_then(|v| v.strip_suffix(&format!("@{MESSAGE_ID_DOMAIN}>")))
         {
-            ids.insert(id.to_owned());
+            ids.push(id.to_owned());
         }
     }
     ids
@@ -275,7 +324,7 @@ impl Notifier for OutboxNotifier {
             // One small append to the page cache: no slower than the log line below, so it is
             // done here rather than on a blocking thread.
             b.file.write_all(&bytes).map_err(io)?;
-            b.sent.insert(id);
+            b.remember(id);
         }
         tracing::info!(topic = topic.name(), subject = %subject, mbox = %self.mbox(topic).display(), "notification sent");
         Ok(())
@@ -372,6 +421,44 @@ mod tests {
         assert_eq!(asctime(0), "Thu Jan  1 00:00:00 1970");
         assert_eq!(asctime(1_795_667_838), "Thu Nov 26 04:37:18 2026");
         assert_eq!(asctime(951_782_400), "Tue Feb 29 00:00:00 2000");
+    }
+
+    /// The dedup memory is bounded: the oldest ids are forgotten first.
+    #[test]
+    fn only_the_latest_ids_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("x")).unwrap();
+        let mut b = TopicBox {
+            file,
+            sent: HashSet::new(),
+            order: VecDeque::new(),
+        };
+        for i in 0..=REMEMBERED_IDS {
+            b.remember(format!("id-{i}"));
+        }
+        b.remember("id-5".into());
+        assert_eq!(b.sent.len(), REMEMBERED_IDS);
+        assert!(!b.sent.contains("id-0"));
+        assert!(b.sent.contains("id-1") && b.sent.contains(&format!("id-{REMEMBERED_IDS}")));
+    }
+
+    /// At start only the file's tail is read, from its first whole message on.
+    #[tokio::test]
+    async fn the_ids_read_at_start_come_from_whole_messages_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Email::parse("ops@example.com").unwrap();
+        let n = OutboxNotifier::new(dir.path(), &ops).unwrap();
+        for i in 0..10 {
+            n.publish(Topic::OrderAlerts, note(&format!("t-{i}"), "S", "body"))
+                .await
+                .unwrap();
+        }
+        let path = n.mbox(Topic::OrderAlerts);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let ids = message_ids(&read_tail(&path, len / 2).unwrap());
+        assert!(!ids.is_empty() && ids.len() < 10, "{ids:?}");
+        assert_eq!(ids.last().map(String::as_str), Some("t-9"));
+        assert_eq!(message_ids(&read_tail(&path, len).unwrap()).len(), 10);
     }
 
     /// Many publishers at once: every email whole, none lost, none twice.
