@@ -28,8 +28,7 @@ pub fn parse_seed(text: &str) -> anyhow::Result<Vec<SeedProduct>> {
 
 /// The embedded adapters as the API's ports.
 pub struct LocalBackend {
-    store: SqliteEventStore,
-    queue: SqliteQueue,
+    /// The event store and OrdersQueue, which the intake also writes together.
     intake: SqliteIntake,
     idempotency: SqliteIdempotency,
     reads: SqliteReadModels,
@@ -42,10 +41,10 @@ impl Backend for LocalBackend {
     type Reads = SqliteReadModels;
 
     fn store(&self) -> &SqliteEventStore {
-        &self.store
+        &self.intake.store
     }
     fn queue(&self) -> &SqliteQueue {
-        &self.queue
+        &self.intake.queue
     }
     fn idempotency(&self) -> &SqliteIdempotency {
         &self.idempotency
@@ -98,8 +97,6 @@ pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Server> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let backend = Arc::new(LocalBackend {
-        store: pipeline.store.clone(),
-        queue: pipeline.queue.clone(),
         intake: SqliteIntake {
             store: pipeline.store.clone(),
             queue: pipeline.queue.clone(),
