@@ -1,0 +1,72 @@
+//! Builders of events and stream writes for tests.
+
+use order_app::stream::seal;
+use order_domain::events::{OrderLine, OrderPlaced, OrderValidated, PricedLine, ProductAdded};
+use order_domain::{
+    CustomerId, Email, EventMeta, GENESIS_HASH, Money, OrderEvent, OrderId, PaymentToken,
+    ProductEvent, ProductId, Quantity, RecordedEvent, StreamId, StreamWrite, Timestamp,
+};
+
+pub fn meta(order: OrderId) -> EventMeta {
+    EventMeta {
+        correlation_id: order.to_string(),
+        causation_id: "test".into(),
+        occurred_at: Timestamp::now(),
+    }
+}
+
+pub fn product(id: &str) -> ProductId {
+    ProductId::parse(id).unwrap()
+}
+
+pub fn order_placed(order: OrderId, product: &ProductId) -> OrderEvent {
+    OrderEvent::OrderPlaced(OrderPlaced {
+        order_id: order,
+        customer_id: CustomerId::parse("customer-1").unwrap(),
+        email: Email::parse("jane@example.com").unwrap(),
+        items: vec![OrderLine {
+            product_id: product.clone(),
+            quantity: Quantity::new(1).unwrap(),
+        }],
+        payment_token: PaymentToken::parse("tok_visa").unwrap(),
+    })
+}
+
+pub fn order_validated(product: &ProductId) -> OrderEvent {
+    OrderEvent::OrderValidated(OrderValidated {
+        lines: vec![PricedLine {
+            product_id: product.clone(),
+            quantity: Quantity::new(1).unwrap(),
+            unit_price: Money::from_minor(1999),
+        }],
+        total: Money::from_minor(1999),
+    })
+}
+
+pub fn product_added(stock: u64) -> ProductEvent {
+    ProductEvent::ProductAdded(ProductAdded {
+        name: "Widget".into(),
+        price: Money::from_minor(1999),
+        stock,
+    })
+}
+
+/// A write of `events` onto `stream` at `head` (None: a new stream).
+pub fn write_after<'a>(
+    stream: &StreamId,
+    head: Option<&RecordedEvent>,
+    events: impl IntoIterator<Item = (&'a str, u32, String)>,
+    meta: &EventMeta,
+) -> StreamWrite {
+    let (version, hash) = head.map_or((0, GENESIS_HASH.to_owned()), |h| {
+        (h.version, h.hash.clone())
+    });
+    seal(stream, version, &hash, events, meta)
+}
+
+/// `n` filler events of one made-up type (the store does not read payloads).
+pub fn filler(n: usize) -> Vec<(&'static str, u32, String)> {
+    (0..n)
+        .map(|i| ("TestEvent", 1, format!("{{\"n\":{i}}}")))
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! The contract of the idempotency port (cases and the `idempotency_contract!` macro).

@@ -1,0 +1,26 @@
+//! What the test binaries share, so no test crate keeps its own copy: reaching the AWS emulator
+//! (or failing under `CI=true`), fresh stores on both hosts, event builders, and the contract
+//! suites, one per port, that every adapter of that port runs.
+//!
+//! # Layout
+//! - [`support`]: [`support::emulator`] (moto on `AWS_ENDPOINT_URL`, freshly provisioned
+//!   resources per test), [`support::sqlite`] (a fresh database in a temp dir), [`Fixture`].
+//! - [`events`]: builders of sealed events and stream writes.
+//! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
+//!   that turns the whole suite into `#[tokio::test]`s for one backend:
+//!   [`event_store`], [`idempotency`], [`queue`], [`read_models`], [`notifier`].
+//!
+//! A new adapter passes the contract by adding one line to `tests/contract/main.rs`, e.g.
+//! `order_testkit::event_store_contract!(postgres, make_postgres_store);`: the macro writes a
+//! module named after the backend, so every test name says which backend it ran on
+//! (`event_store_contract::sqlite::…`, `event_store_contract::dynamodb::…`).
+
+pub mod event_store;
+pub mod events;
+pub mod idempotency;
+pub mod notifier;
+pub mod queue;
+pub mod read_models;
+pub mod support;
+
+pub use support::Fixture;

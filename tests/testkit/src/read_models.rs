@@ -1,0 +1,1 @@
+//! The contract of the read_models port (cases and the `read_models_contract!` macro).

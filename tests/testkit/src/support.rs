@@ -1,0 +1,108 @@
+//! Fresh stores for one test: SQLite in a temp dir, or the emulator with uniquely named
+//! resources.
+
+use order_aws::provision::provision;
+use order_aws::{AwsClients, AwsResources};
+use order_embedded::db::{Db, Durability};
+
+/// A port implementation under test, with whatever must live as long as it (a temp dir, an
+/// open database).
+pub struct Fixture<S> {
+    pub subject: S,
+    guard: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl<S> Fixture<S> {
+    pub fn new(subject: S) -> Self {
+        Self {
+            subject,
+            guard: None,
+        }
+    }
+
+    /// Keeps `guard` alive until the fixture is dropped.
+    #[must_use]
+    pub fn keeping(mut self, guard: impl std::any::Any + Send) -> Self {
+        self.guard = Some(Box::new(guard));
+        self
+    }
+}
+
+impl<S> std::ops::Deref for Fixture<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.subject
+    }
+}
+
+/// A fresh SQLite database in its own temp dir.
+pub struct Sqlite {
+    pub db: Db,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Sqlite {
+    fn drop(&mut self) {
+        self.db.close();
+    }
+}
+
+pub fn sqlite() -> Sqlite {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(&dir.path().join("test.db"), Durability::Normal).expect("open database");
+    Sqlite { db, dir }
+}
+
+/// A test's own slice of the emulator.
+pub struct Emulator {
+    pub endpoint: String,
+    pub clients: AwsClients,
+    pub resources: AwsResources,
+}
+
+/// The emulator named by `AWS_ENDPOINT_URL`, with freshly provisioned resources (a unique
+/// prefix per test, so tables stay small: moto's transactions slow down as tables grow).
+///
+/// Without `AWS_ENDPOINT_URL` the test is skipped (`None`), except under `CI=true`, where a
+/// test that cannot reach the emulator must fail.
+pub async fn emulator(test: &str) -> Option<Emulator> {
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: AWS_ENDPOINT_URL is not set and CI=true: start moto and export it \
+                 (scripts/test.sh does)"
+            );
+            eprintln!("{test}: skipped, AWS_ENDPOINT_URL is not set (no emulator)");
+            return None;
+        }
+    };
+    let clients = AwsClients::load().await;
+    let prefix = format!("t{}-", ulid::Ulid::generate().to_string().to_lowercase());
+    let resources = provision(&clients, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("{test}: provisioning on {endpoint} failed: {e}"));
+    Some(Emulator {
+        endpoint,
+        clients,
+        resources,
+    })
+}
+
+/// One `#[tokio::test]` per case of a suite, each building its subject with `$make` (an
+/// `async fn(&'static str) -> Option<Fixture<_>>`; `None` skips, see [`emulator`]) and
+/// running `order_testkit::$suite::$case(&fixture)` (`$suite`: the port's module here).
+#[macro_export]
+macro_rules! contract_cases {
+    ($make:path, $suite:ident, [$($case:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(fixture) = $make(stringify!($case)).await else { return };
+                $crate::$suite::$case(&fixture).await;
+            }
+        )*
+    };
+}

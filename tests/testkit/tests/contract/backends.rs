@@ -1,0 +1,19 @@
+//! How each backend's adapters are built for one contract case.
+
+use order_aws::DynamoEventStore;
+use order_embedded::store::SqliteEventStore;
+use order_testkit::Fixture;
+use order_testkit::support::{emulator, sqlite};
+
+pub async fn sqlite_event_store(_test: &'static str) -> Option<Fixture<SqliteEventStore>> {
+    let db = sqlite();
+    Some(Fixture::new(SqliteEventStore::new(db.db.clone())).keeping(db))
+}
+
+pub async fn dynamodb_event_store(test: &'static str) -> Option<Fixture<DynamoEventStore>> {
+    let env = emulator(test).await?;
+    Some(Fixture::new(DynamoEventStore::new(
+        env.clients.dynamodb.clone(),
+        &env.resources.events_table,
+    )))
+}

@@ -1,0 +1,10 @@
+//! The port contracts, each case once per backend: SQLite (the embedded default) and the AWS
+//! adapters on the emulator (moto on `AWS_ENDPOINT_URL`; skipped without it, failing under
+//! `CI=true`). A module per port, a line per backend.
+
+mod backends;
+
+mod event_store_contract {
+    order_testkit::event_store_contract!(sqlite, crate::backends::sqlite_event_store);
+    order_testkit::event_store_contract!(dynamodb, crate::backends::dynamodb_event_store);
+}
