@@ -5,6 +5,7 @@ use order_embedded::store::SqliteEventStore;
 use order_testkit::Fixture;
 use order_testkit::support::{emulator, sqlite};
 
+#[allow(clippy::unused_async)] // every backend builder has the same async shape
 pub async fn sqlite_event_store(_test: &'static str) -> Option<Fixture<SqliteEventStore>> {
     let db = sqlite();
     Some(Fixture::new(SqliteEventStore::new(db.db.clone())).keeping(db))
