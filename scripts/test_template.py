@@ -14,7 +14,7 @@ What it holds the template to:
   file and name real functions and topics.
 - shared/workflow/order-processing.asl.json: the inlined Definition equals the file (else run
   `python3 scripts/sync-asl.py`).
-- ../shared/design.md §1: every logical ID and parameter; §9: batch failure reporting, bisect,
+- The original system's logical IDs and parameters, kept; batch failure reporting, bisect,
   retry caps, record age, on-failure destinations, visibility timeout = 6 x the consumer's
   timeout, rule-target DLQ and retry policy, topic policies, FailedInvocations alarm.
 - Least privilege: one role per function, no wildcard in any allowed action, `Resource: "*"`
@@ -43,7 +43,7 @@ CONTRACT_PATH = ROOT / "docs" / "aws-contract.md"
 ASL_PATH = ROOT / "shared" / "workflow" / "order-processing.asl.json"
 DEPLOY_PATH = ROOT / "scripts" / "deploy.sh"
 
-# ../shared/design.md §1: the original system's logical IDs and parameters, kept.
+# The original system's logical IDs and parameters, kept (users' dashboards and scripts name them).
 DESIGN_LOGICAL_IDS = [
     "ApiGateway", "ApiGatewayRootMethod", "ApiGatewayDeployment", "OrderPlacementLambda",
     "ValidateOrderLambda", "ProcessPaymentLambda", "UpdateInventoryLambda",

@@ -5,7 +5,7 @@
 //! S as the hashed JSON text, `prevHash`, `hash`). Readers come in three attribute types: the
 //! DynamoDB client's (Query), DynamoDB Streams' (GetRecords) and the Lambda event's
 //! (`serde_dynamo::Item`). All decode through [`decode`], so a stream image is never parsed by
-//! hand (design.md §9).
+//! hand (a stream image has the Streams `AttributeValue` type, not the client's).
 
 use std::collections::HashMap;
 

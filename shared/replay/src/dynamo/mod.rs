@@ -12,7 +12,7 @@
 //!    60 bytes: a million order streams, some seven million events, take about 60 MB), never
 //!    an event.
 //! 2. **Fold** ([`DynamoReplay::replay`]): the streams, in id order, each read by its own
-//!    strongly consistent Query (paginated: a page is at most 1 MB, design.md §9) and folded
+//!    strongly consistent Query (paginated: a page is at most 1 MB) and folded
 //!    page by page through [`StreamFold`](crate::StreamFold), with a bounded number of streams
 //!    in flight ([`DynamoReplay::with_concurrency`]); results are taken in id order, so the
 //!    report is deterministic. Memory: `concurrency` pages and views.
