@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 
+mod strict;
+
 /// Most lines one order may have (an order and its products must fit one atomic append).
 pub const MAX_LINES: usize = 50;
 
@@ -37,15 +39,20 @@ fn join(path: &str, field: &str) -> String {
 }
 
 /// Parses and validates a body. Syntax errors (including invalid UTF-8) are MALFORMED_JSON;
-/// a wrong type, a missing or unknown field is INVALID_FIELD naming it.
+/// a wrong type, a missing, unknown or repeated field is INVALID_FIELD naming it.
 pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
     // Parse to a JSON tree first: serde would otherwise accept a struct written as an array.
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
+    // The tree refuses a repeated key, which serde_json alone would resolve to the last one.
+    let value = strict::parse(bytes).map_err(|e| match e {
+        strict::StrictError::Malformed(e) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "MALFORMED_JSON",
             format!("the body is not valid JSON: {e}"),
-        )
+        ),
+        strict::StrictError::DuplicateKey { path } => {
+            let message = format!("{path} appears twice in one object; give each key once");
+            ApiError::invalid(path, message)
+        }
     })?;
     if !value.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
@@ -208,6 +215,28 @@ mod tests {
             field(&OK.replace(r#"{"productId":"P1","quantity":2}"#, "")).as_deref(),
             Some("items")
         );
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_naming_it_even_inside_a_line() {
+        let twice = OK.replace(
+            r#""customerId":"c1""#,
+            r#""customerId":"c1","customerId":"c2""#,
+        );
+        let e = parse(twice.as_bytes()).unwrap_err();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::BAD_REQUEST, "INVALID_FIELD")
+        );
+        assert_eq!(e.field.as_deref(), Some("customerId"));
+        // Repeated with the same value too: a reader that keeps the first must never differ.
+        let same = OK.replace(r#""quantity":2"#, r#""quantity":2,"quantity":2"#);
+        assert_eq!(field(&same).as_deref(), Some("items[0].quantity"));
+        let second = OK.replace(
+            r#"{"productId":"P1","quantity":2}"#,
+            r#"{"productId":"P1","quantity":2},{"productId":"P2","productId":"P3","quantity":1}"#,
+        );
+        assert_eq!(field(&second).as_deref(), Some("items[1].productId"));
     }
 
     #[test]

@@ -30,6 +30,12 @@ async fn bad_input_is_refused_with_a_json_error_and_nothing_appended() {
     let mut huge = b"{\"customerId\":\"".to_vec();
     huge.extend(std::iter::repeat_n(b'a', 1_100_000));
     huge.extend(b"\"}");
+    // A repeated key: JSON values cannot hold one, so the text is edited.
+    let twice = |from: &str, to: &str| {
+        let text = good.to_string();
+        assert!(text.contains(from), "{text}");
+        text.replacen(from, to, 1).into_bytes()
+    };
     let json_ct = "application/json";
     let cases: Vec<Case> = vec![
         (
@@ -190,6 +196,55 @@ async fn bad_input_is_refused_with_a_json_error_and_nothing_appended() {
             StatusCode::BAD_REQUEST,
             "INVALID_FIELD",
             Some("customerId"),
+        ),
+        (
+            "repeated key, last one valid",
+            twice(
+                r#""customerId":"cust-42""#,
+                r#""customerId":"","customerId":"cust-42""#,
+            ),
+            json_ct,
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            Some("customerId"),
+        ),
+        (
+            "repeated key with the same value",
+            twice(
+                r#""paymentToken":"tok_visa""#,
+                r#""paymentToken":"tok_visa","paymentToken":"tok_visa""#,
+            ),
+            json_ct,
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            Some("paymentToken"),
+        ),
+        (
+            "repeated key inside a line",
+            twice(r#""quantity":1"#, r#""quantity":1000,"quantity":1"#),
+            json_ct,
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            Some("items[0].quantity"),
+        ),
+        (
+            "repeated key inside the second line",
+            twice(
+                r#"{"productId":"MUG","quantity":1}"#,
+                r#"{"productId":"MUG","quantity":1},{"productId":"MUG","productId":"TEE","quantity":1}"#,
+            ),
+            json_ct,
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            Some("items[1].productId"),
+        ),
+        (
+            "repeated key spelled with an escape",
+            twice(r#""email":"#, r#""email":"x@example.com","\u0065mail":"#),
+            json_ct,
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            Some("email"),
         ),
         (
             "over 1 MiB",
