@@ -52,7 +52,12 @@ impl OrderId {
         Self(Ulid::generate())
     }
 
+    /// A ULID in Crockford base32, upper or lower case. A first character above `7` would
+    /// overflow 128 bits (the decoder wraps it silently, so `8…` would alias `0…`): refused.
     pub fn parse(text: &str) -> Result<Self, ValueError> {
+        if !text.starts_with(|c: char| ('0'..='7').contains(&c)) {
+            return Err(err("must be a 26-character ULID"));
+        }
         Ulid::from_string(text)
             .map(Self)
             .map_err(|_| err("must be a 26-character ULID"))
@@ -336,6 +341,20 @@ string_serde!(StreamId);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_order_id_that_would_overflow_128_bits_is_rejected_not_wrapped() {
+        let id = OrderId::generate().to_string();
+        assert!(OrderId::parse(&id).is_ok());
+        assert!(OrderId::parse(&id.to_lowercase()).is_ok());
+        for first in ['8', 'Z', 'z'] {
+            let alias = format!("{first}{}", &id[1..]);
+            assert!(
+                OrderId::parse(&alias).is_err(),
+                "{alias} must not alias {id}"
+            );
+        }
+    }
 
     #[test]
     fn an_email_with_a_line_break_is_rejected() {
