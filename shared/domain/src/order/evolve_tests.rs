@@ -1,7 +1,7 @@
 //! The fold: every stage an order goes through, and what a log in an impossible order folds to
 //! (never a failure).
 
-use super::tests::{given, placed, validated_and_paid};
+use super::given::{given, placed, validated_and_paid};
 use super::*;
 use crate::events::{
     FailureReason, InventoryReserved, OrderCompleted, OrderFailed, OrderRejected, OrderValidated,

@@ -92,4 +92,6 @@ impl Order {
 #[cfg(test)]
 mod evolve_tests;
 #[cfg(test)]
+mod given;
+#[cfg(test)]
 mod tests;

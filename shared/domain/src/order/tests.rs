@@ -3,124 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use super::given::{
+    captured, catalog, fail, given, placed, refund_of, reserve, validate, validated_and_paid, when,
+};
 use super::*;
-use crate::envelope::EventMeta;
-use crate::events::{FailureReason, OrderLine, PaymentRefunded, ProductEvent};
-use crate::product::{ProductError, ProductState};
-use crate::time::Timestamp;
-use crate::values::{CustomerId, Email, Money, OrderId, PaymentToken, ProductId, Quantity};
-
-pub(super) fn pid(s: &str) -> ProductId {
-    ProductId::parse(s).unwrap()
-}
-
-pub(super) fn placed(lines: &[(&str, i64)], token: &str) -> OrderEvent {
-    OrderEvent::OrderPlaced(OrderPlaced {
-        order_id: OrderId::generate(),
-        customer_id: CustomerId::parse("c-1").unwrap(),
-        email: Email::parse("jane@example.com").unwrap(),
-        items: lines
-            .iter()
-            .map(|(p, q)| OrderLine {
-                product_id: pid(p),
-                quantity: Quantity::new(*q).unwrap(),
-            })
-            .collect(),
-        payment_token: PaymentToken::parse(token).unwrap(),
-    })
-}
-
-fn product(id: &str, price: u64, stock: u64) -> (ProductId, ProductState) {
-    (
-        pid(id),
-        ProductState {
-            id: pid(id),
-            price: Money::from_minor(price),
-            stock,
-            version: 1,
-            head_hash: GENESIS_HASH.into(),
-        },
-    )
-}
-
-fn catalog(products: &[(&str, u64, u64)]) -> BTreeMap<ProductId, ProductState> {
-    products
-        .iter()
-        .map(|(id, price, stock)| product(id, *price, *stock))
-        .collect()
-}
-
-/// `given(history)` folds the events the way a stored stream would be folded.
-pub(super) fn given(history: &[OrderEvent]) -> Order {
-    let meta = EventMeta {
-        correlation_id: "c".into(),
-        causation_id: "c".into(),
-        occurred_at: Timestamp::from_millis(0),
-    };
-    let stream = OrderId::generate().stream();
-    let mut stored: Vec<RecordedEvent> = Vec::new();
-    for e in history {
-        let prev = stored
-            .last()
-            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.clone());
-        stored.push(RecordedEvent::seal(
-            stream.clone(),
-            stored.len() as u64,
-            &prev,
-            e.encode(),
-            &meta,
-        ));
-    }
-    Order::from_history(&stored).unwrap()
-}
-
-/// Decides `command` on the history and appends what it decided; answers the events.
-fn when(history: &mut Vec<OrderEvent>, command: &OrderCommand) -> Vec<OrderEvent> {
-    let events = given(history).decide(command).unwrap();
-    history.extend(events.clone());
-    events
-}
-
-fn validate(products: &[(&str, u64, u64)]) -> OrderCommand {
-    OrderCommand::Validate {
-        products: catalog(products),
-    }
-}
-
-fn reserve(products: &[(&str, u64, u64)]) -> OrderCommand {
-    OrderCommand::Reserve {
-        products: catalog(products),
-    }
-}
-
-fn captured(payment_id: &str) -> OrderCommand {
-    OrderCommand::RecordCharge(ChargeResult::Captured {
-        payment_id: payment_id.into(),
-    })
-}
-
-fn fail(error: &str, refund: Option<PaymentRefunded>) -> OrderCommand {
-    OrderCommand::Fail {
-        error: error.into(),
-        refund,
-    }
-}
-
-pub(super) fn validated_and_paid() -> Vec<OrderEvent> {
-    let mut h = vec![placed(&[("A", 2)], "tok_visa")];
-    when(&mut h, &validate(&[("A", 250, 10)]));
-    when(&mut h, &captured("ch_1"));
-    h
-}
-
-fn refund_of(state: &OrderState) -> PaymentRefunded {
-    let due = state.refund_due().unwrap();
-    PaymentRefunded {
-        payment_id: due.payment_id.clone(),
-        refund_id: "re_1".into(),
-        amount: due.amount,
-    }
-}
+use crate::events::{FailureReason, ProductEvent};
+use crate::product::ProductError;
+use crate::values::Money;
 
 #[test]
 fn a_placed_order_with_known_products_in_stock_is_validated_and_priced() {
