@@ -140,11 +140,11 @@ async fn race_for_the_last_one(store: &SqliteEventStore) -> (OrderId, OrderId) {
     }
     update_inventory(store, input(a)).await.unwrap();
     let err = update_inventory(store, input(b)).await.unwrap_err();
-    assert_eq!(err.error_type, "OutOfStock");
+    assert_eq!(err.error_type(), "OutOfStock");
     let caught = TaskInput {
         error: Some(CaughtError {
-            error: err.error_type.to_owned(),
-            cause: err.message,
+            error: err.error_type().to_owned(),
+            cause: err.message().to_owned(),
         }),
         ..input(b)
     };

@@ -96,8 +96,8 @@ fn input(id: OrderId, error: Option<&TaskError>) -> TaskInput {
         order_id: id,
         attempt: 0,
         error: error.map(|e| CaughtError {
-            error: e.error_type.to_owned(),
-            cause: e.message.clone(),
+            error: e.error_type().to_owned(),
+            cause: e.message().to_owned(),
         }),
     }
 }
@@ -183,7 +183,7 @@ async fn mixed_run(aws: &Aws) -> Run {
     }
     update_inventory(store, input(a, None)).await.unwrap();
     let err = update_inventory(store, input(b, None)).await.unwrap_err();
-    assert_eq!(err.error_type, "OutOfStock");
+    assert_eq!(err.error_type(), "OutOfStock");
     order_failed(store, &gateway, input(b, Some(&err)))
         .await
         .unwrap();

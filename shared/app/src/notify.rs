@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use order_domain::events::{DomainEvent, decode};
+use order_domain::order::{Completed, OrderState};
 use order_domain::ports::{BusEvent, EventStore, Notification, Notifier, PortError, Topic};
 use order_domain::{OrderEvent, OrderId, RecordedEvent};
 use serde_json::json;
@@ -75,12 +76,14 @@ pub async fn confirm_order<S: EventStore, N: Notifier>(
         .ok_or(ConfirmError::Malformed)?;
     tracing::Span::current().record("order_id", tracing::field::display(order_id));
     let (order, _) = load(store, order_id).await?;
-    let (Some(placed), Some(validated), Some(completed)) =
-        (&order.placed, &order.validated, &order.completed)
+    let OrderState::Completed(Completed {
+        paid, completed, ..
+    }) = &order.state
     else {
         tracing::warn!("confirmation for an order that is not completed: ignored");
         return Ok(false);
     };
+    let (placed, validated) = (&paid.priced.placed, &paid.priced.validated);
     let mut body = format!("Thank you for your order.\n\nOrder: {order_id}\n\n");
     for line in &validated.lines {
         let _ = writeln!(

@@ -1,7 +1,8 @@
-//! Loading an order and appending what a decision says, with a bounded retry on conflicts.
+//! Loading an order and appending what a command decides on it, with a bounded retry on
+//! conflicts.
 
 use order_domain::events::DecodeError;
-use order_domain::order::{Decision, Order};
+use order_domain::order::{Order, OrderCommand, OrderError, OrderState, evolve};
 use order_domain::ports::{EventStore, StoreError};
 use order_domain::{
     EventMeta, OrderEvent, OrderId, RecordedEvent, StreamId, StreamWrite, Timestamp,
@@ -63,40 +64,36 @@ pub async fn load<S: EventStore>(
 
 /// Why [`execute`] gave up.
 #[derive(Debug, thiserror::Error)]
-pub enum ExecuteError<E> {
+pub enum ExecuteError {
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("decision refused")]
-    Refused(E),
+    #[error("decision refused: {0}")]
+    Refused(OrderError),
 }
 
-/// Loads the order, decides, appends; on a conflict reloads and decides again.
-pub async fn execute<S, T, E>(
+/// Loads the order, decides `command`, appends what it decided; on a conflict reloads and decides
+/// again. Answers the order's state after the append, which the step reads its answer from.
+pub async fn execute<S: EventStore>(
     store: &S,
     id: OrderId,
-    mut decide: impl FnMut(&Order) -> Result<Decision<T>, E> + Send,
-) -> Result<T, ExecuteError<E>>
-where
-    S: EventStore,
-    T: Send,
-    E: Send,
-{
+    command: &OrderCommand,
+) -> Result<OrderState, ExecuteError> {
     let mut attempt = 0;
     loop {
         let (order, history) = load(store, id).await?;
-        let decision = decide(&order).map_err(ExecuteError::Refused)?;
-        if decision.events.is_empty() {
-            return Ok(decision.outcome);
+        let events = order.decide(command).map_err(ExecuteError::Refused)?;
+        if events.is_empty() {
+            return Ok(order.state);
         }
         let write = seal(
             &id.stream(),
             order.version,
             &order.head_hash,
-            decision.events.iter().map(OrderEvent::encode),
+            events.iter().map(OrderEvent::encode),
             &meta_for(id, &history),
         );
         match store.append(vec![write]).await {
-            Ok(()) => return Ok(decision.outcome),
+            Ok(()) => return Ok(events.iter().fold(order.state, evolve)),
             Err(StoreError::Conflict { .. }) if attempt < MAX_CONFLICT_RETRIES => {
                 attempt += 1;
                 tracing::debug!(order_id = %id, attempt, "conflict on order stream, deciding again");

@@ -45,8 +45,8 @@ pub struct LocalFunctions<S, N> {
 
 fn failure(e: &TaskError) -> TaskFailure {
     TaskFailure {
-        error: e.error_type.to_owned(),
-        cause: json!({ "errorType": e.error_type, "errorMessage": e.message }).to_string(),
+        error: e.error_type().to_owned(),
+        cause: json!({ "errorType": e.error_type(), "errorMessage": e.message() }).to_string(),
     }
 }
 
@@ -58,10 +58,7 @@ impl<S: EventStore, N: Notifier> LocalFunctions<S, N> {
             "process-payment" => tasks::process_payment(&self.store, &self.gateway, input).await,
             "update-inventory" => tasks::update_inventory(&self.store, input).await,
             "order-failed" => tasks::order_failed(&self.store, &self.gateway, input).await,
-            other => Err(TaskError::new(
-                "Lambda.ResourceNotFoundException",
-                format!("no function {other}"),
-            )),
+            other => Err(TaskError::UnknownFunction(format!("no function {other}"))),
         }
     }
 }

@@ -18,8 +18,8 @@ pub enum TaskFunction {
 /// A task's error as Lambda reports it.
 pub fn diagnostic(e: &TaskError) -> Diagnostic {
     Diagnostic {
-        error_type: e.error_type.to_owned(),
-        error_message: e.message.clone(),
+        error_type: e.error_type().to_owned(),
+        error_message: e.message().to_owned(),
     }
 }
 
@@ -42,9 +42,17 @@ pub async fn run_task<S: EventStore, G: PaymentGateway>(
     .await;
     result.map_err(|e| {
         if e.is_transient() {
-            tracing::warn!(error_type = e.error_type, message = %e.message, "task failed; the state machine retries");
+            tracing::warn!(
+                error_type = e.error_type(),
+                message = e.message(),
+                "task failed; the state machine retries"
+            );
         } else {
-            tracing::info!(error_type = e.error_type, message = %e.message, "task ended with an outcome error");
+            tracing::info!(
+                error_type = e.error_type(),
+                message = e.message(),
+                "task ended with an outcome error"
+            );
         }
         diagnostic(&e)
     })

@@ -291,8 +291,7 @@ impl Emulator {
         }
         let paid = tasks::process_payment(&store, &SimulatedGateway, input()?).await;
         match (task, paid) {
-            (Task::Fail, Err(e)) if e.error_type == tasks::error_type::PAYMENT_DECLINED => Ok(id),
-            (Task::Reserve, Ok(_)) => Ok(id),
+            (Task::Fail, Err(TaskError::PaymentDeclined(_))) | (Task::Reserve, Ok(_)) => Ok(id),
             (_, other) => anyhow::bail!("preparing {task:?}: payment answered {other:?}"),
         }
     }

@@ -7,7 +7,7 @@ use order_app::gateway::SimulatedGateway;
 use order_app::seed::seed_inventory;
 use order_app::start::start_order_processing;
 use order_app::stream::seal;
-use order_app::tasks::{self, TaskError, TaskInput, error_type};
+use order_app::tasks::{self, TaskError, TaskInput};
 use order_domain::events::{OrderLine, OrderPlaced};
 use order_domain::ports::{EventStore, StartOutcome, StoreError};
 use order_domain::{
@@ -103,8 +103,9 @@ async fn out_of_stock_after_payment_is_refunded_and_fails_the_order() {
     let err = tasks::update_inventory(&r.store, input(b))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type, error_type::OUT_OF_STOCK);
-    let caught = json!({ "orderId": b, "error": { "Error": "OutOfStock", "Cause": err.message } });
+    assert!(matches!(err, TaskError::OutOfStock(_)), "{err}");
+    let caught =
+        json!({ "orderId": b, "error": { "Error": "OutOfStock", "Cause": err.message() } });
     let out = tasks::order_failed(&r.store, &g, parse(caught))
         .await
         .unwrap();

@@ -3,11 +3,11 @@
 
 use order_domain::FailureReason;
 use order_domain::events::PaymentRefunded;
-use order_domain::order::FailOutcome;
+use order_domain::order::{FailOutcome, OrderCommand};
 use order_domain::ports::{EventStore, PaymentGateway};
 use serde_json::{Value, json};
 
-use super::{TaskError, TaskInput, error_type};
+use super::{TaskError, TaskInput, unanswered};
 use crate::stream::{execute, load};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
@@ -24,12 +24,12 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
         format!("{}: {}", caught.error, caught.cause)
     };
     let (order, _) = load(store, id).await?;
-    let refund = match order.refund_due() {
+    let refund = match order.state.refund_due() {
         Some(p) => {
             let refund_id = gateway
                 .refund(&id.to_string(), &p.payment_id, p.amount)
                 .await
-                .map_err(|e| TaskError::new(error_type::GATEWAY_UNAVAILABLE, e.to_string()))?;
+                .map_err(|e| TaskError::GatewayUnavailable(e.to_string()))?;
             Some(PaymentRefunded {
                 payment_id: p.payment_id.clone(),
                 refund_id,
@@ -38,28 +38,38 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
         }
         None => None,
     };
-    let outcome = execute(store, id, |o| o.fail(&error_text, refund.clone())).await?;
-    Ok(match outcome {
-        FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),
-        FailOutcome::Failed(reason) => {
-            let kind = if reason == FailureReason::ProcessingError {
-                "error"
-            } else {
-                "business"
-            };
-            json!({
-                "orderId": id,
-                "reason": reason.as_str(),
-                "kind": kind,
-                "refunded": refund.is_some(),
-                "subject": format!("Order {id} failed: {}", reason.as_str()),
-                "message": format!(
-                    "Order {id} failed with reason {}.{}\nCaught error: {}",
-                    reason.as_str(),
-                    if refund.is_some() { " The payment was refunded." } else { "" },
-                    if error_text.is_empty() { "none" } else { &error_text },
-                ),
-            })
-        }
-    })
+    let refunded = refund.is_some();
+    let fail = OrderCommand::Fail {
+        error: error_text.clone(),
+        refund,
+    };
+    let state = execute(store, id, &fail).await?;
+    Ok(
+        match state
+            .ending()
+            .ok_or_else(|| unanswered("failure", &state))?
+        {
+            FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),
+            FailOutcome::Failed(reason) => {
+                let kind = if reason == FailureReason::ProcessingError {
+                    "error"
+                } else {
+                    "business"
+                };
+                json!({
+                    "orderId": id,
+                    "reason": reason.as_str(),
+                    "kind": kind,
+                    "refunded": refunded,
+                    "subject": format!("Order {id} failed: {}", reason.as_str()),
+                    "message": format!(
+                        "Order {id} failed with reason {}.{}\nCaught error: {}",
+                        reason.as_str(),
+                        if refunded { " The payment was refunded." } else { "" },
+                        if error_text.is_empty() { "none" } else { &error_text },
+                    ),
+                })
+            }
+        },
+    )
 }

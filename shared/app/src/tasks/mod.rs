@@ -1,26 +1,25 @@
 //! The tasks of OrderProcessingStateMachine. Each one reads the order's stream (the truth),
-//! decides, appends its outcome, and answers the workflow. Each is idempotent: run twice, it
-//! appends once and answers the same.
+//! decides a command on the order's state, appends what it decided, and answers the workflow from
+//! the state. Each is idempotent: run twice, it appends once and answers the same.
 //!
-//! Errors carry an `error_type` that the state machine's Retry and Catch match on (it becomes the
-//! Lambda's `errorType` on AWS).
+//! Errors are [`TaskError`]s, whose `error_type` the state machine's Retry and Catch match on (it
+//! becomes the Lambda's `errorType` on AWS).
 
+mod error;
 mod fail;
 mod pay;
 mod reserve;
 mod validate;
 
+pub use error::TaskError;
 pub use fail::order_failed;
 pub use pay::process_payment;
 pub use reserve::update_inventory;
 pub use validate::validate_order;
 
 use order_domain::OrderId;
-use order_domain::order::OrderError;
-use order_domain::ports::StoreError;
+use order_domain::order::{OrderError, OrderState};
 use serde::Deserialize;
-
-use crate::stream::{ExecuteError, LoadError};
 
 /// What every task receives from the state machine.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,85 +43,12 @@ pub struct CaughtError {
     pub cause: String,
 }
 
-/// A task's failure, named for the state machine.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{error_type}: {message}")]
-pub struct TaskError {
-    pub error_type: &'static str,
-    pub message: String,
-}
-
-/// The error types a task can raise. Business outcomes are caught; transient ones are retried.
-pub mod error_type {
-    pub const ORDER_REJECTED: &str = "OrderRejected";
-    pub const PAYMENT_DECLINED: &str = "PaymentDeclined";
-    pub const OUT_OF_STOCK: &str = "OutOfStock";
-    pub const GATEWAY_UNAVAILABLE: &str = "PaymentGatewayUnavailable";
-    pub const STORE_UNAVAILABLE: &str = "EventStoreUnavailable";
-    pub const CONCURRENT_MODIFICATION: &str = "ConcurrentModification";
-    pub const ORDER_NOT_READY: &str = "OrderNotReady";
-    pub const INVALID_INPUT: &str = "InvalidTaskInput";
-    pub const CORRUPT_LOG: &str = "CorruptEvent";
-}
-
-impl TaskError {
-    pub fn new(error_type: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            error_type,
-            message: message.into(),
-        }
+/// A step whose decision went through but whose answer the state does not hold: only a bug gets
+/// here, since a decision that appends nothing leaves the answer already recorded.
+fn unanswered(step: &'static str, state: &OrderState) -> TaskError {
+    OrderError::NotReady {
+        step,
+        status: state.status(),
     }
-
-    /// Whether the state machine retries this error.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self.error_type,
-            error_type::GATEWAY_UNAVAILABLE
-                | error_type::STORE_UNAVAILABLE
-                | error_type::CONCURRENT_MODIFICATION
-        )
-    }
-
-    /// Parses a task's JSON input.
-    pub fn parse_input(input: serde_json::Value) -> Result<TaskInput, Self> {
-        serde_json::from_value(input)
-            .map_err(|e| Self::new(error_type::INVALID_INPUT, e.to_string()))
-    }
-}
-
-impl From<StoreError> for TaskError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict { .. } => {
-                Self::new(error_type::CONCURRENT_MODIFICATION, e.to_string())
-            }
-            StoreError::Unavailable(_) => Self::new(error_type::STORE_UNAVAILABLE, e.to_string()),
-            StoreError::TooLarge { .. } => Self::new(error_type::INVALID_INPUT, e.to_string()),
-            StoreError::Corrupt(_) => Self::new(error_type::CORRUPT_LOG, e.to_string()),
-        }
-    }
-}
-
-impl From<LoadError> for TaskError {
-    fn from(e: LoadError) -> Self {
-        match e {
-            LoadError::Store(s) => s.into(),
-            LoadError::Decode(d) => Self::new(error_type::CORRUPT_LOG, d.to_string()),
-        }
-    }
-}
-
-impl From<OrderError> for TaskError {
-    fn from(e: OrderError) -> Self {
-        Self::new(error_type::ORDER_NOT_READY, e.to_string())
-    }
-}
-
-impl From<ExecuteError<OrderError>> for TaskError {
-    fn from(e: ExecuteError<OrderError>) -> Self {
-        match e {
-            ExecuteError::Load(l) => l.into(),
-            ExecuteError::Refused(o) => o.into(),
-        }
-    }
+    .into()
 }

@@ -7,13 +7,15 @@
 use std::collections::BTreeMap;
 
 use order_domain::events::DecodeError;
-use order_domain::order::{Order, OrderError, ReserveOutcome};
+use order_domain::order::{
+    Order, OrderCommand, OrderError, OrderState, ReserveOutcome, evolve, take_stock,
+};
 use order_domain::ports::{DecideError, EventStore};
 use order_domain::product::ProductState;
 use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite};
 use serde_json::{Value, json};
 
-use super::{TaskError, TaskInput, error_type};
+use super::{TaskError, TaskInput, unanswered};
 use crate::stream::{MAX_CONFLICT_RETRIES, load, meta_for, seal};
 
 enum Refusal {
@@ -31,43 +33,43 @@ pub async fn update_inventory<S: EventStore>(
     let id = input.order_id;
     for _ in 0..=MAX_CONFLICT_RETRIES {
         let (order, history) = load(store, id).await?;
-        if order.completed.is_some() || order.out_of_stock.is_some() {
-            return answer(order.reserve(&BTreeMap::new())?.0.outcome);
+        if let Some(outcome) = order.state.reservation() {
+            return answer(outcome);
         }
-        let Some(validated) = order.validated.clone() else {
-            return Err(OrderError::NotReady {
-                step: "inventory",
-                status: order.status(),
-            }
-            .into());
+        let Some(priced) = order.state.priced() else {
+            return Err(unanswered("inventory", &order.state));
         };
         let mut streams = vec![id.stream()];
-        streams.extend(validated.lines.iter().map(|l| l.product_id.stream()));
+        streams.extend(priced.validated.lines.iter().map(|l| l.product_id.stream()));
         let result = store
             .decide_and_append(streams, move |heads| decide(id, &order, &history, heads))
             .await;
         match result {
-            Ok(outcome) => return answer(outcome),
+            Ok(state) => {
+                let outcome = state.reservation();
+                return answer(outcome.ok_or_else(|| unanswered("inventory", &state))?);
+            }
             Err(DecideError::Refused(Refusal::StaleOrder)) => {}
             Err(DecideError::Refused(Refusal::Order(e))) => return Err(e.into()),
             Err(DecideError::Refused(Refusal::Corrupt(e))) => {
-                return Err(TaskError::new(error_type::CORRUPT_LOG, e.to_string()));
+                return Err(TaskError::CorruptEvent(e.to_string()));
             }
             Err(DecideError::Store(e)) => return Err(e.into()),
         }
     }
-    Err(TaskError::new(
-        error_type::CONCURRENT_MODIFICATION,
-        "the order kept changing while stock was being reserved",
+    Err(TaskError::ConcurrentModification(
+        "the order kept changing while stock was being reserved".to_owned(),
     ))
 }
 
+/// Decides the reservation on the heads read in the transaction: the order's events and the
+/// products' in one write, and the order's state after it.
 fn decide(
     id: OrderId,
     order: &Order,
     history: &[RecordedEvent],
     heads: &[Option<RecordedEvent>],
-) -> Result<(Vec<StreamWrite>, ReserveOutcome), Refusal> {
+) -> Result<(Vec<StreamWrite>, OrderState), Refusal> {
     let (order_head, product_heads) = heads.split_first().ok_or(Refusal::StaleOrder)?;
     if order_head.as_ref().map_or(0, |h| h.version) != order.version {
         return Err(Refusal::StaleOrder);
@@ -77,13 +79,17 @@ fn decide(
         let p = ProductState::from_head(head).map_err(Refusal::Corrupt)?;
         products.insert(p.id.clone(), p);
     }
-    let (decision, taken) = order.reserve(&products).map_err(Refusal::Order)?;
+    let reserve = OrderCommand::Reserve {
+        products: products.clone(),
+    };
+    let events = order.decide(&reserve).map_err(Refusal::Order)?;
+    let taken = take_stock(id, &events, &products).map_err(Refusal::Order)?;
     let meta = meta_for(id, history);
     let mut writes = vec![seal(
         &id.stream(),
         order.version,
         &order.head_hash,
-        decision.events.iter().map(OrderEvent::encode),
+        events.iter().map(OrderEvent::encode),
         &meta,
     )];
     if taken.is_empty() {
@@ -106,7 +112,7 @@ fn decide(
             &meta,
         ));
     }
-    Ok((writes, decision.outcome))
+    Ok((writes, events.iter().fold(order.state.clone(), evolve)))
 }
 
 fn answer(outcome: ReserveOutcome) -> Result<Value, TaskError> {
@@ -116,9 +122,8 @@ fn answer(outcome: ReserveOutcome) -> Result<Value, TaskError> {
             product_id,
             requested,
             available,
-        } => Err(TaskError::new(
-            error_type::OUT_OF_STOCK,
-            format!("product {product_id}: {requested} requested, {available} available"),
-        )),
+        } => Err(TaskError::OutOfStock(format!(
+            "product {product_id}: {requested} requested, {available} available"
+        ))),
     }
 }
