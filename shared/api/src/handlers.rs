@@ -5,17 +5,17 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use order_app::ReadModels;
-use order_app::place::PlaceError;
+use order_app::place::{IdempotencyKey, PlaceError};
 use order_app::query::{self, QueryError};
 use order_domain::{OrderId, ProductId, RecordedEvent};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::{Backend, MAX_BODY_BYTES, body};
+use crate::{Backend, Deadline, MAX_BODY_BYTES, body};
 
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -77,6 +77,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 pub async fn place_order<B: Backend>(
     State(backend): State<Arc<B>>,
+    deadline: Option<Extension<Deadline>>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -101,8 +102,11 @@ pub async fn place_order<B: Backend>(
     let key = idempotency_key(&headers)?;
     let request = body::parse(&bytes)?;
     let rid = request_id(&headers);
+    let key = key
+        .as_deref()
+        .map(|k| IdempotencyKey::new(k).until(deadline.map(|Extension(Deadline(d))| d)));
     let placed = backend
-        .place(request, key.as_deref(), &rid)
+        .place(request, key, &rid)
         .await
         .map_err(|e| match e {
             PlaceError::UnknownProduct { index, product_id } => ApiError {
@@ -121,14 +125,15 @@ pub async fn place_order<B: Backend>(
                     e.to_string(),
                 )
             },
-            PlaceError::KeyInProgress => ApiError {
+            PlaceError::KeyInProgress { retry_after_ms } => ApiError {
                 field: Some("Idempotency-Key".into()),
                 ..ApiError::new(
                     StatusCode::CONFLICT,
                     "IDEMPOTENCY_KEY_IN_PROGRESS",
                     e.to_string(),
                 )
-            },
+            }
+            .retry_after_ms(retry_after_ms),
             PlaceError::Store(_) | PlaceError::Port(_) => {
                 ApiError::unavailable("the order could not be placed", &e)
             }

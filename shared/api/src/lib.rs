@@ -21,11 +21,18 @@ use axum::routing::{get, post};
 use std::future::Future;
 
 use order_app::ReadModels;
-use order_app::place::{PlaceError, PlaceOrder, Placed, place_order};
+use order_app::place::{IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order};
+use order_domain::Timestamp;
 use order_domain::ports::{EventStore, IdempotencyStore, OrderQueue};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// When the host stops running a request whatever happens (a Lambda invocation's deadline), as
+/// a request extension the host inserts; absent on a long-running server. An idempotency claim
+/// made by the request holds its key until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(pub Timestamp);
 
 /// The ports the API needs.
 pub trait Backend: Send + Sync + 'static {
@@ -44,7 +51,7 @@ pub trait Backend: Send + Sync + 'static {
     fn place(
         &self,
         request: PlaceOrder,
-        idempotency_key: Option<&str>,
+        idempotency_key: Option<IdempotencyKey<'_>>,
         request_id: &str,
     ) -> impl Future<Output = Result<Placed, PlaceError>> + Send {
         place_order(

@@ -5,6 +5,12 @@
 //! harmlessly on version 1 and the enqueue is done again. Without a key, a failed enqueue leaves
 //! the order PLACED for the sweeper to re-drive.
 //!
+//! A claim holds the key for a lease, so that a request that died with it does not block its
+//! retries forever: until the host's deadline for the request when it has one (a Lambda
+//! invocation is stopped at its deadline, so its claim can end then, as Powertools' in-progress
+//! expiry does), else [`IDEMPOTENCY_LEASE_MS`]. A refused retry is told how long the lease has
+//! left ([`PlaceError::KeyInProgress`]).
+//!
 //! The two writes go through an [`Intake`]: on AWS ([`AppendThenEnqueue`]) they are two requests,
 //! DynamoDB then SQS; the embedded host makes both in one commit, so a POST waits for one commit
 //! and no crash can fall between them.
@@ -21,8 +27,11 @@ use sha2::{Digest, Sha256};
 use crate::query::ReadModels;
 use crate::stream::seal;
 
-/// How long a claimed key blocks a concurrent request with the same key.
+/// How long a claimed key blocks a concurrent request with the same key, on a host that gives
+/// a request no deadline.
 pub const IDEMPOTENCY_LEASE_MS: u64 = 30_000;
+/// The shortest lease, for a request that arrives at (or past) its deadline.
+pub const MIN_IDEMPOTENCY_LEASE_MS: u64 = 1_000;
 /// How long a finished request's key is remembered.
 pub const IDEMPOTENCY_TTL_MS: u64 = 24 * 3600 * 1000;
 
@@ -45,6 +54,41 @@ impl PlaceOrder {
     }
 }
 
+/// A request's `Idempotency-Key`, and until when its host runs the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyKey<'a> {
+    pub key: &'a str,
+    /// When the host stops the request whatever happens (a Lambda invocation's deadline);
+    /// `None` on a long-running server.
+    pub deadline: Option<Timestamp>,
+}
+
+impl<'a> IdempotencyKey<'a> {
+    /// A key whose request has no deadline.
+    pub fn new(key: &'a str) -> Self {
+        Self {
+            key,
+            deadline: None,
+        }
+    }
+
+    /// The same key, for a request its host stops at `deadline`.
+    #[must_use]
+    pub fn until(self, deadline: Option<Timestamp>) -> Self {
+        Self { deadline, ..self }
+    }
+
+    /// How long a claim made at `now` holds the key: until the deadline, after which the
+    /// request is surely over, or [`IDEMPOTENCY_LEASE_MS`] without one.
+    pub fn lease_ms(&self, now: Timestamp) -> u64 {
+        self.deadline.map_or(IDEMPOTENCY_LEASE_MS, |d| {
+            d.as_millis()
+                .saturating_sub(now.as_millis())
+                .max(MIN_IDEMPOTENCY_LEASE_MS)
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
     pub order_id: OrderId,
@@ -58,8 +102,9 @@ pub enum PlaceError {
     UnknownProduct { index: usize, product_id: String },
     #[error("this Idempotency-Key was used with a different request body")]
     KeyReused,
+    /// Another request holds the key; its lease ends in `retry_after_ms`.
     #[error("a request with this Idempotency-Key is still being processed")]
-    KeyInProgress,
+    KeyInProgress { retry_after_ms: u64 },
     #[error("event store: {0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -103,7 +148,7 @@ pub async fn place_order<S, Q, I, R>(
     idempotency: &I,
     reads: &R,
     request: PlaceOrder,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<IdempotencyKey<'_>>,
     request_id: &str,
 ) -> Result<Placed, PlaceError>
 where
@@ -131,7 +176,7 @@ pub async fn place_order_with<P, I, R>(
     idempotency: &I,
     reads: &R,
     request: PlaceOrder,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<IdempotencyKey<'_>>,
     request_id: &str,
 ) -> Result<Placed, PlaceError>
 where
@@ -153,11 +198,11 @@ where
         Some(key) => {
             let claim = idempotency
                 .claim(
-                    key,
+                    key.key,
                     &request.fingerprint(),
                     OrderId::generate(),
                     now,
-                    IDEMPOTENCY_LEASE_MS,
+                    key.lease_ms(now),
                 )
                 .await?;
             match claim {
@@ -169,7 +214,9 @@ where
                     });
                 }
                 Claim::Mismatch => return Err(PlaceError::KeyReused),
-                Claim::InProgress => return Err(PlaceError::KeyInProgress),
+                Claim::InProgress { retry_after_ms } => {
+                    return Err(PlaceError::KeyInProgress { retry_after_ms });
+                }
             }
         }
     };
@@ -177,7 +224,7 @@ where
     let result = intake
         .record(first_write(&request, order_id, request_id, now), order_id)
         .await;
-    if let Some(key) = idempotency_key {
+    if let Some(IdempotencyKey { key, .. }) = idempotency_key {
         match &result {
             Ok(()) => {
                 idempotency
@@ -224,4 +271,23 @@ fn first_write(
         decision.events.iter().map(OrderEvent::encode),
         &meta,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_holds_its_key_until_the_request_deadline_or_the_default_lease() {
+        let now = Timestamp::from_millis(1_000_000);
+        let key = IdempotencyKey::new("k");
+        assert_eq!(key.lease_ms(now), IDEMPOTENCY_LEASE_MS);
+        let deadline = Timestamp::from_millis(1_007_250);
+        assert_eq!(key.until(Some(deadline)).lease_ms(now), 7_250);
+        let passed = Timestamp::from_millis(999_000);
+        assert_eq!(
+            key.until(Some(passed)).lease_ms(now),
+            MIN_IDEMPOTENCY_LEASE_MS
+        );
+    }
 }

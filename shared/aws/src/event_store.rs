@@ -1,23 +1,26 @@
 //! The event log on DynamoDB: partition key `streamId`, sort key `version`, Streams NEW_IMAGE.
 //!
 //! - Reads are strongly consistent Queries, paged through `LastEvaluatedKey` (a page is at most
-//!   1 MB, design.md §9).
-//! - An append of one event to one stream is a conditional `PutItem` (one write unit); anything
-//!   wider is one `TransactWriteItems` (two units per item), atomic up to 100 items, refused
-//!   above and never split. Every put is guarded by `attribute_not_exists(streamId)` on its
-//!   `(streamId, version)` key: versions are contiguous, so the item `expected_version + 1`
-//!   exists exactly when another writer moved the stream first.
-//! - `decide_and_append` retries a conflict with full jitter, a bounded number of times (the
-//!   flash-sale case of design.md §5).
+//!   1 MB: a reader that takes one page loses the rest of a long stream).
+//! - An append is first checked by the domain's `check_append` (version sequence, size), the
+//!   same check the SQLite store makes. An append of one event to one stream is then a
+//!   conditional `PutItem` (one write unit); anything wider is one `TransactWriteItems` (two
+//!   units per item), one item per event and one `ConditionCheck` per event-less write,
+//!   atomic up to 100 items and never split. Every put and check is guarded by
+//!   `attribute_not_exists(streamId)` on the `(streamId, expected_version + 1)` key: versions
+//!   are contiguous, so that item exists exactly when another writer moved the stream first.
+//! - `decide_and_append` retries a conflict with full jitter, a bounded number of times: in a
+//!   flash sale many writers race on one product's stream, and the losers decide again on the
+//!   fresh head instead of failing.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
-use order_domain::ports::{DecideError, EventStore, MAX_APPEND_ITEMS, StoreError};
+use order_domain::append::check_append;
+use order_domain::ports::{DecideError, EventStore, StoreError};
 use order_domain::{RecordedEvent, StreamId, StreamWrite};
 use tokio::task::JoinSet;
 
@@ -147,26 +150,25 @@ impl DynamoEventStore {
     }
 
     async fn transact(&self, writes: &[StreamWrite]) -> Result<(), StoreError> {
-        // One action per event, plus guards for streams that must stay put without moving;
-        // `owners[i]` is the stream write behind action `i`, to name it in a Conflict.
+        // One action per event, plus a guard for each stream that must stay put without moving
+        // (`StreamWrite::items`); `owners[i]` is the stream write behind action `i`, to name it
+        // in a Conflict.
         let mut actions = Vec::new();
         let mut owners = Vec::new();
         for w in writes {
             if w.events.is_empty() {
-                for (key, condition) in guards(w) {
-                    actions.push(
-                        TransactWriteItem::builder().condition_check(
-                            ConditionCheck::builder()
-                                .table_name(&self.table)
-                                .set_key(Some(key))
-                                .condition_expression(condition)
-                                .expression_attribute_names("#s", STREAM_ID)
-                                .build()
-                                .map_err(|e| unavailable(&e))?,
-                        ),
-                    );
-                    owners.push(w);
-                }
+                actions.push(
+                    TransactWriteItem::builder().condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(codec::key(&w.stream_id, w.expected_version + 1)))
+                            .condition_expression("attribute_not_exists(#s)")
+                            .expression_attribute_names("#s", STREAM_ID)
+                            .build()
+                            .map_err(|e| unavailable(&e))?,
+                    ),
+                );
+                owners.push(w);
             }
             for event in &w.events {
                 actions.push(
@@ -182,11 +184,6 @@ impl DynamoEventStore {
                 );
                 owners.push(w);
             }
-        }
-        if actions.len() > MAX_APPEND_ITEMS {
-            return Err(StoreError::TooLarge {
-                items: actions.len(),
-            });
         }
         let result = self
             .client
@@ -229,40 +226,6 @@ impl DynamoEventStore {
             _ => Err(unavailable(&e)),
         }
     }
-}
-
-/// The conditions that hold while `w`'s stream is exactly at `w.expected_version`: nothing at
-/// the next version, and (past version 0) something at the expected one.
-fn guards(w: &StreamWrite) -> Vec<(HashMap<String, AttributeValue>, &'static str)> {
-    let mut out = vec![(
-        codec::key(&w.stream_id, w.expected_version + 1),
-        "attribute_not_exists(#s)",
-    )];
-    if w.expected_version > 0 {
-        out.push((
-            codec::key(&w.stream_id, w.expected_version),
-            "attribute_exists(#s)",
-        ));
-    }
-    out
-}
-
-/// Every event must be the next version of its write's stream: the conditional put on
-/// `(stream, version)` is only a guard on `expected_version` if versions follow it.
-fn check_sequence(writes: &[StreamWrite]) -> Result<(), StoreError> {
-    for w in writes {
-        for (i, e) in w.events.iter().enumerate() {
-            let want = w.expected_version + i as u64 + 1;
-            if e.stream_id != w.stream_id || e.version != want {
-                return Err(StoreError::Corrupt(format!(
-                    "refused to append {}@{} to {} at expected version {}: events must continue \
-                     their stream's versions",
-                    e.stream_id, e.version, w.stream_id, w.expected_version
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 async fn head(
@@ -348,14 +311,9 @@ impl EventStore for DynamoEventStore {
 
     #[tracing::instrument(skip_all, fields(table = %self.table, streams = writes.len()))]
     async fn append(&self, writes: Vec<StreamWrite>) -> Result<(), StoreError> {
-        let items: usize = writes.iter().map(|w| w.events.len()).sum();
-        if items > MAX_APPEND_ITEMS {
-            return Err(StoreError::TooLarge { items });
-        }
-        if items == 0 {
+        if check_append(&writes)? == 0 {
             return Ok(());
         }
-        check_sequence(&writes)?;
         match writes.as_slice() {
             [only] if only.events.len() == 1 => {
                 self.put_one(&only.events[0], only.expected_version).await

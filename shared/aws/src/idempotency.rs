@@ -1,11 +1,13 @@
 //! Idempotency records of POST /orders on DynamoDB (IdempotencyTable, PK `idempotencyKey`).
 //!
-//! Same semantics as the SQLite store, with conditional writes as the arbiter instead of a
-//! write transaction:
-//! - a free key (absent, or COMPLETED and expired) is claimed by a conditional PutItem;
+//! The domain's [`judge`] decides, as on SQLite; conditional writes on what was read are the
+//! arbiter instead of a write transaction:
+//! - a free key (absent, or COMPLETED and expired) is claimed by a conditional PutItem, tried
+//!   first since a new key is the common case (the verdict on no record is always a claim);
 //! - an IN_PROGRESS record whose lease (`expiresAt`) has passed is taken over by an UpdateItem
-//!   conditioned on the very lease it saw, keeping the record's order id (design.md §9: an
-//!   in-progress record never blocks retries forever);
+//!   conditioned on the very lease it saw, keeping the record's order id (an in-progress
+//!   record never blocks retries forever);
+//! - if the record changed between the read and the write, it is read and judged again;
 //! - `ttl` (epoch seconds) lets DynamoDB delete old records. TTL deletion is lazy (it may lag by
 //!   days), so expiry is always decided on `expiresAt`, never on the row's absence. An
 //!   IN_PROGRESS record keeps its row for [`IN_PROGRESS_RETENTION_MS`] past its lease, so a
@@ -17,6 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use order_domain::idempotency::{IdempotencyRecord, KeyState, Verdict, judge};
 use order_domain::ports::{Claim, IdempotencyStore, PortError};
 use order_domain::{OrderId, Timestamp};
 
@@ -26,10 +29,12 @@ use crate::errors::port_error;
 /// How long an IN_PROGRESS row outlives its lease before TTL may delete it.
 pub const IN_PROGRESS_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
-const IN_PROGRESS: &str = "IN_PROGRESS";
-const COMPLETED: &str = "COMPLETED";
+const IN_PROGRESS: &str = KeyState::InProgress.as_str();
+const COMPLETED: &str = KeyState::Completed.as_str();
 /// Rounds of read-then-conditional-write before giving up on a key that keeps changing.
 const MAX_ROUNDS: usize = 5;
+/// What a request that gave up on a key that kept changing is told to wait.
+const BUSY_RETRY_AFTER_MS: u64 = 1_000;
 
 #[derive(Debug, Clone)]
 pub struct DynamoIdempotency {
@@ -50,24 +55,15 @@ fn ttl_seconds(ms: u64) -> u64 {
     ms.div_ceil(1000)
 }
 
-/// The fields of a stored record that a claim decides on.
-struct Record {
-    fingerprint: String,
-    order_id: String,
-    state: String,
-    expires_at: u64,
-}
-
-impl Record {
-    fn parse(item: &HashMap<String, AttributeValue>) -> Option<Self> {
-        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-        Some(Self {
-            fingerprint: text("fingerprint")?,
-            order_id: text("orderId")?,
-            state: text("state")?,
-            expires_at: item.get("expiresAt")?.as_n().ok()?.parse().ok()?,
-        })
-    }
+/// The stored record's fields that a claim is judged on; `None` if one is missing or malformed.
+fn parse_record(item: &HashMap<String, AttributeValue>) -> Option<IdempotencyRecord> {
+    let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
+    Some(IdempotencyRecord {
+        fingerprint: text("fingerprint")?.clone(),
+        order_id: OrderId::parse(text("orderId")?).ok()?,
+        state: KeyState::parse(text("state")?)?,
+        expires_at: Timestamp::from_millis(item.get("expiresAt")?.as_n().ok()?.parse().ok()?),
+    })
 }
 
 impl DynamoIdempotency {
@@ -133,7 +129,7 @@ impl DynamoIdempotency {
         }
     }
 
-    async fn read(&self, key: &str) -> Result<Option<Record>, PortError> {
+    async fn read(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
         let out = self
             .client
             .get_item()
@@ -145,7 +141,7 @@ impl DynamoIdempotency {
             .map_err(|e| self.err(&e))?;
         match out.item {
             None => Ok(None),
-            Some(item) => Record::parse(&item).map(Some).ok_or_else(|| {
+            Some(item) => parse_record(&item).map(Some).ok_or_else(|| {
                 PortError(format!(
                     "idempotency table {}: malformed record",
                     self.table
@@ -158,7 +154,7 @@ impl DynamoIdempotency {
     async fn take_over(
         &self,
         key: &str,
-        seen: &Record,
+        seen: &IdempotencyRecord,
         expires_at: u64,
     ) -> Result<bool, PortError> {
         let result = self
@@ -180,7 +176,7 @@ impl DynamoIdempotency {
                 )),
             )
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":seen", n(seen.expires_at))
+            .expression_attribute_values(":seen", n(seen.expires_at.as_millis()))
             .expression_attribute_values(":fp", s(seen.fingerprint.clone()))
             .send()
             .await;
@@ -244,45 +240,36 @@ impl IdempotencyStore for DynamoIdempotency {
         now: Timestamp,
         lease_ms: u64,
     ) -> Result<Claim, PortError> {
-        let now = now.as_millis();
-        let expires_at = now.saturating_add(lease_ms);
+        let expires_at = now.as_millis().saturating_add(lease_ms);
         for _ in 0..MAX_ROUNDS {
+            // No record judges as a claim for the candidate: try that first, unread.
             if self
-                .put_if_free(key, fingerprint, candidate, now, expires_at)
+                .put_if_free(key, fingerprint, candidate, now.as_millis(), expires_at)
                 .await?
             {
                 return Ok(Claim::Claimed {
                     order_id: candidate,
                 });
             }
-            // Something is in the way; `None` means it expired away since: try again.
+            // Something is in the way; absent now means it expired away since: try again.
             let Some(record) = self.read(key).await? else {
                 continue;
             };
-            if record.state == COMPLETED && record.expires_at <= now {
-                continue;
+            match judge(Some(&record), fingerprint, candidate, now) {
+                // A completed record that expired: the conditional put frees it next round.
+                Verdict::Claim { .. } => {}
+                Verdict::TakeOver { order_id } => {
+                    if self.take_over(key, &record, expires_at).await? {
+                        return Ok(Claim::Claimed { order_id });
+                    }
+                    // Another retry took it over (or completed it) first: look again.
+                }
+                done => return Ok(done.claim()),
             }
-            if record.fingerprint != fingerprint {
-                return Ok(Claim::Mismatch);
-            }
-            let order_id = OrderId::parse(&record.order_id).ok();
-            if record.state == COMPLETED {
-                return Ok(
-                    order_id.map_or(Claim::Mismatch, |order_id| Claim::Completed { order_id })
-                );
-            }
-            if record.expires_at > now {
-                return Ok(Claim::InProgress);
-            }
-            // An expired lease (a crashed or failed attempt): take it over, same order id.
-            if self.take_over(key, &record, expires_at).await? {
-                return Ok(Claim::Claimed {
-                    order_id: order_id.unwrap_or(candidate),
-                });
-            }
-            // Another retry took it over (or completed it) first: look again.
         }
-        Ok(Claim::InProgress)
+        Ok(Claim::InProgress {
+            retry_after_ms: BUSY_RETRY_AFTER_MS,
+        })
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]

@@ -10,9 +10,13 @@
 //! - [`order`] and [`product`]: the two aggregates, each as `evolve` (infallible fold) plus
 //!   decisions that turn the current state and a command into new events.
 //! - [`ports`]: the traits every host (embedded SQLite, AWS) implements.
+//! - [`append`]: what every event store checks before an append (version sequence, size).
+//! - [`idempotency`]: the idempotency judgement (stored record + request → verdict).
 
+pub mod append;
 pub mod envelope;
 pub mod events;
+pub mod idempotency;
 pub mod order;
 pub mod ports;
 pub mod product;

@@ -13,8 +13,8 @@ use crate::order::ChargeResult;
 use crate::time::Timestamp;
 use crate::values::{Email, Money, OrderId, PaymentToken, StreamId};
 
-/// Most items one atomic append may write (DynamoDB `TransactWriteItems` allows 100).
-pub const MAX_APPEND_ITEMS: usize = 100;
+pub use crate::append::MAX_APPEND_ITEMS;
+pub use crate::idempotency::Claim;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -24,13 +24,17 @@ pub enum StoreError {
         stream: String,
         expected_version: u64,
     },
-    /// An append wider than one atomic write allows. Never split: a split is not atomic.
-    #[error("an append of {items} events exceeds the atomic limit of {MAX_APPEND_ITEMS}")]
+    /// An append of more than [`MAX_APPEND_ITEMS`] items, counted by
+    /// [`append_items`](crate::append::append_items) (one per event, one per event-less guard
+    /// write): wider than DynamoDB's atomic write. Never split: a split is not atomic.
+    #[error("an append of {items} items exceeds the atomic limit of {MAX_APPEND_ITEMS}")]
     TooLarge { items: usize },
     /// The store could not be reached or timed out; the same call may succeed later.
     #[error("event store unavailable: {0}")]
     Unavailable(String),
-    /// Stored data could not be read (a bug or tampering); retrying will not help.
+    /// Stored data could not be read, or an append would corrupt the log (events that do not
+    /// continue their stream's versions, see [`check_append`](crate::append::check_append)):
+    /// a bug or tampering; retrying will not help.
     #[error("event store data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -67,11 +71,16 @@ pub trait EventStore: Send + Sync + 'static {
         streams: &[StreamId],
     ) -> impl Future<Output = Result<Vec<Option<RecordedEvent>>, StoreError>> + Send;
 
-    /// Appends all `writes` atomically.
+    /// Appends all `writes` atomically, after [`check_append`](crate::append::check_append).
+    /// A write without events is a guard: it appends nothing but makes the append conflict if
+    /// its stream moved. An append without any event writes and checks nothing.
     ///
     /// # Errors
-    /// MUST return `Conflict` if any stream is no longer at its `expected_version` (nothing is
-    /// written then), and `TooLarge` above [`MAX_APPEND_ITEMS`] events.
+    /// MUST return `Conflict` if another writer moved any stream past its `expected_version`
+    /// (nothing is written then), `TooLarge` above [`MAX_APPEND_ITEMS`] items and `Corrupt` for
+    /// events that do not continue their stream's versions (both before anything is sent).
+    /// An `expected_version` ahead of the stream is a caller bug that only the embedded store
+    /// detects (as `Conflict`); every caller reads the head first, and streams never shrink.
     fn append(
         &self,
         writes: Vec<StreamWrite>,
@@ -208,25 +217,16 @@ pub trait PaymentGateway: Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, GatewayUnavailable>> + Send;
 }
 
-/// What claiming an idempotency key found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The key is ours for now; carry on with this order id (reused if an earlier attempt with
-    /// the same body got as far as choosing one).
-    Claimed { order_id: OrderId },
-    /// A request with this key and body finished; answer with its order id.
-    Completed { order_id: OrderId },
-    /// The key was used with a different body.
-    Mismatch,
-    /// Another request with this key is in flight (its lease has not expired).
-    InProgress,
-}
-
 /// Idempotency records for POST /orders. An in-progress record has a lease that expires, so a
 /// crashed request never blocks its retries forever.
 pub trait IdempotencyStore: Send + Sync + 'static {
+    /// Claims `key` for a request whose body has `fingerprint`, as
+    /// [`judge`](crate::idempotency::judge) rules on the key's record at `now`; a claim holds
+    /// the key for `lease_ms`.
+    ///
     /// # Errors
-    /// Only store failures; every business outcome is a [`Claim`].
+    /// Only store failures (a malformed record among them); every business outcome is a
+    /// [`Claim`].
     fn claim(
         &self,
         key: &str,

@@ -1,8 +1,17 @@
 //! Idempotency records for POST /orders on SQLite.
+//!
+//! A claim reads the key's record and carries out the domain's [`judge`] inside the single
+//! writer's transaction, so no other claim comes between the read and the write.
+//!
+//! This database has one writer process (the data directory's lock), so at start every
+//! IN_PROGRESS record is a claim of a process that died with requests in flight:
+//! [`SqliteIdempotency::release_claims_of_a_previous_process`] ends their leases, and a client
+//! retrying right after a restart gets its order instead of waiting the lease out.
 
+use order_domain::idempotency::{IdempotencyRecord, KeyState, Verdict, judge};
 use order_domain::ports::{Claim, IdempotencyStore, PortError};
 use order_domain::{OrderId, Timestamp};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::{Db, now_ms};
 
@@ -11,14 +20,63 @@ pub struct SqliteIdempotency {
     db: Db,
 }
 
+fn ms(t: Timestamp) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn port_err(e: &impl std::fmt::Debug) -> PortError {
+    PortError(format!("idempotency store: {e:?}"))
+}
+
+/// The key's record; a row that does not parse is an error, not a free key.
+fn read(c: &Connection, key: &str) -> rusqlite::Result<Option<IdempotencyRecord>> {
+    let row: Option<(String, String, String, i64)> = c
+        .prepare_cached(
+            "SELECT fingerprint, order_id, state, expires_at FROM idempotency WHERE key = ?1",
+        )?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((fingerprint, order_id, state, expires_at)) = row else {
+        return Ok(None);
+    };
+    let malformed = |what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("idempotency record {key}: bad {what}").into(),
+        )
+    };
+    Ok(Some(IdempotencyRecord {
+        fingerprint,
+        order_id: OrderId::parse(&order_id).map_err(|_| malformed("order id"))?,
+        state: KeyState::parse(&state).ok_or_else(|| malformed("state"))?,
+        expires_at: Timestamp::from_millis(u64::try_from(expires_at).unwrap_or(0)),
+    }))
+}
+
 impl SqliteIdempotency {
     pub fn new(db: Db) -> Self {
         Self { db }
     }
-}
 
-fn ms(t: Timestamp) -> i64 {
-    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+    /// Ends the lease of every IN_PROGRESS claim, keeping its order id for the retry. Only for
+    /// a start, before any request is served: the claims are then those of a process that is
+    /// gone (no other process writes this database). Returns how many it released.
+    ///
+    /// # Errors
+    /// The database could not be written.
+    pub async fn release_claims_of_a_previous_process(&self) -> Result<usize, PortError> {
+        self.db
+            .write(|c| {
+                c.prepare_cached(
+                    "UPDATE idempotency SET expires_at = ?1 \
+                     WHERE state = 'IN_PROGRESS' AND expires_at > ?1",
+                )?
+                .execute([now_ms()])
+            })
+            .await
+            .map_err(|e| port_err(&e))
+    }
 }
 
 impl IdempotencyStore for SqliteIdempotency {
@@ -31,35 +89,22 @@ impl IdempotencyStore for SqliteIdempotency {
         lease_ms: u64,
     ) -> Result<Claim, PortError> {
         let (key, fingerprint) = (key.to_owned(), fingerprint.to_owned());
-        let lease = i64::try_from(lease_ms).unwrap_or(i64::MAX);
+        let expires_at = ms(now).saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
         self.db
             .write(move |c| -> rusqlite::Result<Claim> {
-                let now = ms(now);
-                let existing: Option<(String, String, String, i64)> = c
-                    .prepare_cached("SELECT fingerprint, order_id, state, expires_at FROM idempotency WHERE key = ?1")?
-                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                    .optional()?;
-                let order_id = match existing {
-                    None => candidate,
-                    // A finished request whose record has expired: the key is free again.
-                    Some((_, _, state, expires)) if state == "COMPLETED" && expires <= now => candidate,
-                    Some((fp, _, _, _)) if fp != fingerprint => return Ok(Claim::Mismatch),
-                    Some((_, id, state, _)) if state == "COMPLETED" => {
-                        return Ok(parse(&id).map_or(Claim::Mismatch, |order_id| Claim::Completed { order_id }));
-                    }
-                    Some((_, _, _, expires)) if expires > now => return Ok(Claim::InProgress),
-                    // An expired lease (a crashed or failed attempt): take it over, same order id.
-                    Some((_, id, _, _)) => parse(&id).unwrap_or(candidate),
-                };
-                c.prepare_cached(
-                    "INSERT INTO idempotency (key, fingerprint, order_id, state, expires_at) VALUES (?1, ?2, ?3, 'IN_PROGRESS', ?4) \
-                     ON CONFLICT (key) DO UPDATE SET fingerprint = ?2, order_id = ?3, state = 'IN_PROGRESS', expires_at = ?4",
-                )?
-                .execute(params![key, fingerprint, order_id.to_string(), now + lease])?;
-                Ok(Claim::Claimed { order_id })
+                let verdict = judge(read(c, &key)?.as_ref(), &fingerprint, candidate, now);
+                if let Verdict::Claim { order_id } | Verdict::TakeOver { order_id } = verdict {
+                    c.prepare_cached(
+                        "INSERT INTO idempotency (key, fingerprint, order_id, state, expires_at) \
+                         VALUES (?1, ?2, ?3, 'IN_PROGRESS', ?4) ON CONFLICT (key) DO UPDATE \
+                         SET fingerprint = ?2, order_id = ?3, state = 'IN_PROGRESS', expires_at = ?4",
+                    )?
+                    .execute(params![key, fingerprint, order_id.to_string(), expires_at])?;
+                }
+                Ok(verdict.claim())
             })
             .await
-            .map_err(|e| PortError(format!("idempotency store: {e:?}")))
+            .map_err(|e| port_err(&e))
     }
 
     async fn complete(&self, key: &str, now: Timestamp, ttl_ms: u64) -> Result<(), PortError> {
@@ -74,24 +119,22 @@ impl IdempotencyStore for SqliteIdempotency {
                 .map(|_| ())
             })
             .await
-            .map_err(|e| PortError(format!("idempotency store: {e:?}")))
+            .map_err(|e| port_err(&e))
     }
 
     async fn release(&self, key: &str) -> Result<(), PortError> {
         let key = key.to_owned();
         self.db
             .write(move |c| {
-                c.prepare_cached("UPDATE idempotency SET expires_at = ?2 WHERE key = ?1 AND state = 'IN_PROGRESS'")?
-                    .execute(params![key, now_ms()])
-                    .map(|_| ())
+                c.prepare_cached(
+                    "UPDATE idempotency SET expires_at = ?2 WHERE key = ?1 AND state = 'IN_PROGRESS'",
+                )?
+                .execute(params![key, now_ms()])
+                .map(|_| ())
             })
             .await
-            .map_err(|e| PortError(format!("idempotency store: {e:?}")))
+            .map_err(|e| port_err(&e))
     }
-}
-
-fn parse(id: &str) -> Option<OrderId> {
-    OrderId::parse(id).ok()
 }
 
 #[cfg(test)]
@@ -99,54 +142,33 @@ mod tests {
     use super::*;
     use crate::db::Durability;
 
+    /// The contract suite (order-testkit) covers claims; this is the embedded host's own
+    /// start-up release.
     #[tokio::test]
-    async fn a_key_is_claimed_once_then_answers_completed_or_mismatch() {
+    async fn a_restart_releases_the_claims_in_flight_keeping_their_order_ids() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("i.db"), Durability::Normal).unwrap();
         let s = SqliteIdempotency::new(db.clone());
         let now = Timestamp::now();
-        let id = OrderId::generate();
-        assert_eq!(
-            s.claim("k", "f1", id, now, 30_000).await.unwrap(),
-            Claim::Claimed { order_id: id }
-        );
-        assert_eq!(
-            s.claim("k", "f1", OrderId::generate(), now, 30_000)
-                .await
-                .unwrap(),
-            Claim::InProgress
-        );
-        s.complete("k", now, 60_000).await.unwrap();
-        assert_eq!(
-            s.claim("k", "f1", OrderId::generate(), now, 30_000)
-                .await
-                .unwrap(),
-            Claim::Completed { order_id: id }
-        );
-        assert_eq!(
-            s.claim("k", "f2", OrderId::generate(), now, 30_000)
-                .await
-                .unwrap(),
-            Claim::Mismatch
-        );
-        db.close();
-    }
+        let (held, done) = (OrderId::generate(), OrderId::generate());
+        s.claim("held", "f", held, now, 30_000).await.unwrap();
+        s.claim("done", "f", done, now, 30_000).await.unwrap();
+        s.complete("done", now, 60_000).await.unwrap();
 
-    #[tokio::test]
-    async fn a_released_or_expired_lease_is_taken_over_with_the_same_order_id() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("i.db"), Durability::Normal).unwrap();
-        let s = SqliteIdempotency::new(db.clone());
-        let id = OrderId::generate();
-        s.claim("k", "f", id, Timestamp::now(), 30_000)
-            .await
-            .unwrap();
-        s.release("k").await.unwrap();
-        let again = s
-            .claim("k", "f", OrderId::generate(), Timestamp::now(), 30_000)
-            .await
-            .unwrap();
-        assert_eq!(again, Claim::Claimed { order_id: id });
+        assert_eq!(s.release_claims_of_a_previous_process().await.unwrap(), 1);
+        let later = Timestamp::from_millis(Timestamp::now().as_millis() + 1);
+        assert_eq!(
+            s.claim("held", "f", OrderId::generate(), later, 30_000)
+                .await
+                .unwrap(),
+            Claim::Claimed { order_id: held }
+        );
+        assert_eq!(
+            s.claim("done", "f", OrderId::generate(), later, 30_000)
+                .await
+                .unwrap(),
+            Claim::Completed { order_id: done }
+        );
         db.close();
     }
 }

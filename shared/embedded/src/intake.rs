@@ -55,7 +55,7 @@ impl Intake for SqliteIntake {
 #[cfg(test)]
 mod tests {
     use order_app::ReadModels;
-    use order_app::place::{PlaceOrder, place_order_with};
+    use order_app::place::{IdempotencyKey, PlaceOrder, place_order_with};
     use order_app::seed::{SeedProduct, seed_inventory};
     use order_domain::events::OrderLine;
     use order_domain::ports::EventStore;
@@ -105,9 +105,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, intake, reads) = setup(dir.path()).await;
         let keys = SqliteIdempotency::new(db.clone());
-        let placed = place_order_with(&intake, &keys, &reads, request(), Some("k1"), "r1")
-            .await
-            .unwrap();
+        let placed = place_order_with(
+            &intake,
+            &keys,
+            &reads,
+            request(),
+            Some(IdempotencyKey::new("k1")),
+            "r1",
+        )
+        .await
+        .unwrap();
         let stream_id = placed.order_id.stream();
         let stream = intake.store.read_stream(&stream_id, 0).await.unwrap();
         assert_eq!(stream.len(), 1);

@@ -90,6 +90,10 @@ impl Pipeline {
         std::fs::create_dir_all(&config.data_dir)?;
         let lock = lock_data_dir(&config.data_dir)?;
         let db = Db::open(&config.data_dir.join("orders.db"), config.durability)?;
+        // The lock makes this the database's only writer: claims still in progress died with
+        // the previous process, and their retries need not wait their leases out.
+        let idempotency = SqliteIdempotency::new(db.clone());
+        idempotency.release_claims_of_a_previous_process().await?;
         let store = SqliteEventStore::new(db.clone());
         let queue = SqliteQueue::orders(db.clone());
         let notifier =
@@ -126,7 +130,7 @@ impl Pipeline {
         ));
         workers.spawn(alarms(db.clone(), queue.clone(), notifier.clone(), rx));
         Ok(Self {
-            idempotency: SqliteIdempotency::new(db.clone()),
+            idempotency,
             reads,
             db,
             store,

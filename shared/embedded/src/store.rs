@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use order_domain::ports::{DecideError, EventStore, MAX_APPEND_ITEMS, StoreError};
+use order_domain::append::check_append;
+use order_domain::ports::{DecideError, EventStore, StoreError};
 use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::watch;
@@ -96,12 +97,13 @@ pub fn events_after(
     rows.collect()
 }
 
-/// Appends inside the writer's transaction; `Err(Conflict)` leaves nothing behind (the job's
-/// savepoint is rolled back). Returns the last position written.
+/// Appends inside the writer's transaction, after the domain's [`check_append`] (so this store
+/// refuses exactly the appends DynamoDB refuses); `Err(Conflict)` leaves nothing behind (the
+/// job's savepoint is rolled back). Returns the last position written, 0 when an append
+/// without events had nothing to write.
 pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64, StoreError> {
-    let items: usize = writes.iter().map(|w| w.events.len()).sum();
-    if items > MAX_APPEND_ITEMS {
-        return Err(StoreError::TooLarge { items });
+    if check_append(writes)? == 0 {
+        return Ok(0);
     }
     let sql_err = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
     let mut last = 0;
@@ -250,7 +252,8 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn append(&self, writes: Vec<StreamWrite>) -> Result<(), StoreError> {
-        if writes.iter().all(|w| w.events.is_empty()) {
+        // Refused or empty appends answer without waiting for the writer.
+        if check_append(&writes)? == 0 {
             return Ok(());
         }
         let cache = self.cache.clone();
@@ -291,13 +294,10 @@ impl EventStore for SqliteEventStore {
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(|e| DecideError::Store(StoreError::Unavailable(e.to_string())))?;
                 let (writes, outcome) = decide(&heads).map_err(DecideError::Refused)?;
-                let pos = if writes.iter().all(|w| w.events.is_empty()) {
-                    0
-                } else {
-                    let pos = append_on(c, &writes).map_err(DecideError::Store)?;
+                let pos = append_on(c, &writes).map_err(DecideError::Store)?;
+                if pos > 0 {
                     cache.appended(&writes);
-                    pos
-                };
+                }
                 Ok((pos, outcome))
             })
             .await;

@@ -13,6 +13,7 @@
 //! - [`forward`]: the terminal-event forwarder (Streams → EventBridge).
 //! - [`seed`]: the SeedInventory custom resource.
 //! - [`batch`]: the partial batch response shapes.
+//! - [`deadline`]: the invocation's deadline, which bounds an idempotency claim's lease.
 //! - [`wiring`]: environment → SDK clients (only those a function needs) → adapters, and the
 //!   `main` of every binary.
 
@@ -20,6 +21,7 @@
 
 pub mod batch;
 pub mod confirm;
+pub mod deadline;
 pub mod forward;
 pub mod seed;
 pub mod start;

@@ -135,6 +135,7 @@ pub async fn order_placement_main() -> Result<(), Error> {
     let backend = Arc::new(AwsBackend::from_env(&sdk_config().await)?);
     let app = tower::ServiceBuilder::new()
         .map_request(strip_stage)
+        .map_request(crate::deadline::with_invocation_deadline)
         .service(order_api::router(backend));
     Box::pin(lambda_http::run(app)).await
 }

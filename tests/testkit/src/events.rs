@@ -1,7 +1,9 @@
 //! Builders of events and stream writes for tests.
 
 use order_app::stream::seal;
-use order_domain::events::{OrderLine, OrderPlaced, OrderValidated, PricedLine, ProductAdded};
+use order_domain::events::{
+    OrderLine, OrderPlaced, OrderValidated, PricedLine, ProductAdded, StockReserved,
+};
 use order_domain::{
     CustomerId, Email, EventMeta, GENESIS_HASH, Money, OrderEvent, OrderId, PaymentToken,
     ProductEvent, ProductId, Quantity, RecordedEvent, StreamId, StreamWrite, Timestamp,
@@ -69,4 +71,23 @@ pub fn filler(n: usize) -> Vec<(&'static str, u32, String)> {
     (0..n)
         .map(|i| ("TestEvent", 1, format!("{{\"n\":{i}}}")))
         .collect()
+}
+
+/// A product's reservation of one unit, leaving `stock_after` (the stream's new snapshot).
+pub fn one_reserved(stock_after: u64) -> ProductEvent {
+    ProductEvent::StockReserved(StockReserved {
+        order_id: OrderId::generate(),
+        quantity: Quantity::new(1).unwrap(),
+        stock_after,
+        price: Money::from_minor(1999),
+    })
+}
+
+/// A guard: a write of no event that only holds while `stream` is still at `head`.
+pub fn guard(stream: &StreamId, head: Option<&RecordedEvent>) -> StreamWrite {
+    StreamWrite {
+        stream_id: stream.clone(),
+        expected_version: head.map_or(0, |h| h.version),
+        events: Vec::new(),
+    }
 }

@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 
-use order_tests::{default_seed, order_body, spawn_pipeline};
+use order_embedded::Config;
+use order_tests::{TestApp, default_seed, order_body, spawn_pipeline};
 use reqwest::StatusCode;
 
 /// The same Idempotency-Key with the same body answers the same order id and places nothing new.
@@ -71,6 +72,7 @@ async fn concurrent_requests_with_one_key_place_one_order() {
             }
             StatusCode::CONFLICT => {
                 assert_eq!(a.body["error"]["code"], "IDEMPOTENCY_KEY_IN_PROGRESS");
+                assert!(a.headers.contains_key("retry-after"), "{:?}", a.headers);
             }
             other => panic!("unexpected {other}: {}", a.body),
         }
@@ -83,4 +85,76 @@ async fn concurrent_requests_with_one_key_place_one_order() {
         999,
         "exactly one order took stock"
     );
+}
+
+/// Puts the key's record back to IN_PROGRESS with `lease_ms` left, as a process leaves it when
+/// it dies between placing the order and marking the key complete.
+fn leave_in_progress(app: &TestApp, key: &str, lease_ms: u64) {
+    let db = rusqlite::Connection::open(app.data_dir().join("orders.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let until = order_domain::Timestamp::now().as_millis() + lease_ms;
+    let changed = db
+        .execute(
+            "UPDATE idempotency SET state = 'IN_PROGRESS', expires_at = ?2 WHERE key = ?1",
+            rusqlite::params![key, i64::try_from(until).unwrap()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "the key has a record");
+}
+
+/// A retry that finds the key held by a request in flight is told when to come back: the
+/// seconds its lease has left.
+#[tokio::test]
+async fn a_key_in_flight_answers_409_with_the_seconds_its_lease_has_left_in_retry_after() {
+    let app = spawn_pipeline(default_seed()).await;
+    let body = order_body(&[("MUG", 1)], "tok_visa");
+    assert_eq!(
+        app.post_order_with_key(&body, "key-4").await.status,
+        StatusCode::ACCEPTED
+    );
+    leave_in_progress(&app, "key-4", 20_000);
+    let busy = app.post_order_with_key(&body, "key-4").await;
+    assert_eq!(busy.status, StatusCode::CONFLICT, "{}", busy.body);
+    assert_eq!(busy.body["error"]["code"], "IDEMPOTENCY_KEY_IN_PROGRESS");
+    let secs: u64 = busy.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&secs), "Retry-After: {secs}");
+    app.shutdown().await;
+}
+
+/// The process died after placing the order and before marking the key complete, so its claim
+/// is still IN_PROGRESS with most of its lease left. The restarted pipeline is the data
+/// directory's only writer, so that claim is dead: the client's retry right after the restart
+/// gets 202 with the same order id, instead of 409 until the lease runs out, and no second
+/// order is placed.
+#[tokio::test]
+async fn a_claim_left_in_progress_by_a_dead_process_is_free_right_after_a_restart() {
+    let mut app = spawn_pipeline(default_seed()).await;
+    let body = order_body(&[("TEE", 1)], "tok_visa");
+    let first = app.post_order_with_key(&body, "key-5").await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    let id = first.body["orderId"].as_str().unwrap().to_owned();
+    app.wait_terminal(&id).await;
+
+    app.server.take().unwrap().shutdown().await;
+    leave_in_progress(&app, "key-5", 30_000);
+    let mut config = Config::new(app.data_dir(), default_seed());
+    config.retry_interval_scale = 0.01;
+    let server = orders::serve(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("restarts on the same data directory");
+    app.addr = server.addr;
+    app.server = Some(server);
+
+    let retry = app.post_order_with_key(&body, "key-5").await;
+    assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.body);
+    assert_eq!(retry.body["orderId"], id.as_str());
+    app.wait_terminal(&id).await;
+    let types = app.event_types(&id).await;
+    assert_eq!(types.iter().filter(|t| *t == "OrderPlaced").count(), 1);
+    assert_eq!(app.available("TEE").await, 999, "one order took stock");
+    app.shutdown().await;
 }

@@ -8,3 +8,8 @@ mod event_store_contract {
     order_testkit::event_store_contract!(sqlite, crate::backends::sqlite_event_store);
     order_testkit::event_store_contract!(dynamodb, crate::backends::dynamodb_event_store);
 }
+
+mod idempotency_contract {
+    order_testkit::idempotency_contract!(sqlite, crate::backends::sqlite_idempotency);
+    order_testkit::idempotency_contract!(dynamodb, crate::backends::dynamodb_idempotency);
+}
