@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
 use order_aws::codec::{STREAM_ID, VERSION};
-use order_aws::read_models::sweep_attributes;
+use order_aws::read_models::DynamoRow;
 
 use super::live::LiveItem;
 use super::scan::Item;
@@ -34,27 +34,11 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-/// The item the projector writes for `view` (`OrderStatusTable::put`, `InventoryTable::put`).
+/// The item the projector writes for `view` (`order_aws::read_models::DynamoRow::item`).
 pub fn item(view: &View) -> Item {
     match view {
-        View::Order(v) => {
-            let mut item = HashMap::from([
-                ("orderId".to_owned(), s(v.order_id.to_string())),
-                ("status".to_owned(), s(v.status.as_str())),
-                ("version".to_owned(), n(v.version)),
-                ("updatedAt".to_owned(), n(v.updated_at.as_millis())),
-                ("view".to_owned(), s(view.to_json_text())),
-            ]);
-            // The sweep index's keys, only while PLACED (the index is sparse).
-            item.extend(sweep_attributes(v).into_iter().flatten());
-            item
-        }
-        View::Inventory(v) => HashMap::from([
-            ("ProductID".to_owned(), s(v.product_id.as_str())),
-            ("available".to_owned(), n(v.available)),
-            ("version".to_owned(), n(v.version)),
-            ("view".to_owned(), s(view.to_json_text())),
-        ]),
+        View::Order(v) => v.item(view.to_json_text()),
+        View::Inventory(v) => v.item(view.to_json_text()),
     }
 }
 
