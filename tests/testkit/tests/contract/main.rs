@@ -8,3 +8,8 @@ mod event_store_contract {
     order_testkit::event_store_contract!(sqlite, crate::backends::sqlite_event_store);
     order_testkit::event_store_contract!(dynamodb, crate::backends::dynamodb_event_store);
 }
+
+mod read_models_contract {
+    order_testkit::read_models_contract!(sqlite, crate::backends::sqlite_read_models);
+    order_testkit::read_models_contract!(dynamodb, crate::backends::dynamodb_read_models);
+}
