@@ -176,14 +176,27 @@ impl<V: DynamoRow> ViewTable<V> {
 
     /// Stores `view` unless the table holds its version or a newer one: a PutItem that only
     /// lands if the row is absent or older.
-    #[tracing::instrument(skip_all, fields(table = %self.table, version = view.version()))]
     pub async fn put(&self, view: &V) -> Result<ViewWrite, PortError> {
+        self.put_if(view, "attribute_not_exists(#pk) OR #v < :v")
+            .await
+    }
+
+    /// Stores `view` unless the table holds a newer one: at an equal version it replaces the
+    /// row (audit replay's repair of a corrupted row; never a projector's write).
+    pub async fn replace_unless_newer(&self, view: &V) -> Result<ViewWrite, PortError> {
+        self.put_if(view, "attribute_not_exists(#pk) OR #v <= :v")
+            .await
+    }
+
+    /// A PutItem of `view`'s item under `condition` (on `#pk`, `#v` and `:v`, the version).
+    #[tracing::instrument(skip_all, fields(table = %self.table, version = view.version()))]
+    async fn put_if(&self, view: &V, condition: &str) -> Result<ViewWrite, PortError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(view.item(view_json(view)?)))
-            .condition_expression("attribute_not_exists(#pk) OR #v < :v")
+            .condition_expression(condition)
             .expression_attribute_names("#pk", V::KEY)
             .expression_attribute_names("#v", "version")
             .expression_attribute_values(":v", n(view.version()))
