@@ -1,10 +1,10 @@
 //! The inventory read model (InventoryTable): stock per product.
 
 use order_domain::events::{DecodeError, decode_product};
-use order_domain::{Money, ProductEvent, ProductId, RecordedEvent, Timestamp};
+use order_domain::{Money, ProductEvent, ProductId, RecordedEvent, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::Step;
+use crate::{INVENTORY, Step, View};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,11 +18,21 @@ pub struct InventoryView {
     pub version: u64,
 }
 
-impl InventoryView {
+impl View for InventoryView {
+    const NAME: &'static str = INVENTORY;
+
+    fn key(stream: &StreamId) -> Option<String> {
+        stream.product_id().map(|id| id.as_str().to_owned())
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
     /// Every product event carries the stock after it, so any newer record can be applied
     /// directly (skipped versions change nothing the newer one does not restate). Only the name
     /// comes from the first event: without a view, a record past version 1 needs the history.
-    pub fn step(current: Option<&Self>, record: &RecordedEvent) -> Result<Step<Self>, DecodeError> {
+    fn step(current: Option<&Self>, record: &RecordedEvent) -> Result<Step<Self>, DecodeError> {
         let Some(product_id) = record.stream_id.product_id() else {
             return Ok(Step::Skip);
         };
@@ -45,19 +55,5 @@ impl InventoryView {
             updated_at: record.occurred_at,
             version: record.version,
         }))
-    }
-
-    /// Folds `history` onto `current`.
-    pub fn fold(
-        current: Option<Self>,
-        history: &[RecordedEvent],
-    ) -> Result<Option<Self>, DecodeError> {
-        let mut view = current;
-        for record in history {
-            if let Step::Apply(next) = Self::step(view.as_ref(), record)? {
-                view = Some(next);
-            }
-        }
-        Ok(view)
     }
 }

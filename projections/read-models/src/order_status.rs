@@ -2,10 +2,10 @@
 
 use order_domain::events::{DecodeError, OrderLine, decode_order};
 use order_domain::order::{Order, OrderStatus};
-use order_domain::{FailureReason, Money, OrderEvent, OrderId, RecordedEvent, Timestamp};
+use order_domain::{FailureReason, Money, OrderEvent, OrderId, RecordedEvent, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::Step;
+use crate::{ORDER_STATUS, Step, View};
 
 /// An order as clients see it. Carries no personal data (the email stays in the log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,9 +30,19 @@ pub struct OrderView {
     pub version: u64,
 }
 
-impl OrderView {
-    /// Decides what one delivered record does to the current view.
-    pub fn step(current: Option<&Self>, record: &RecordedEvent) -> Result<Step<Self>, DecodeError> {
+impl View for OrderView {
+    const NAME: &'static str = ORDER_STATUS;
+
+    fn key(stream: &StreamId) -> Option<String> {
+        stream.order_id().map(|id| id.to_string())
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// An order's events do not restate its state, so only the next version applies.
+    fn step(current: Option<&Self>, record: &RecordedEvent) -> Result<Step<Self>, DecodeError> {
         let have = current.map_or(0, |v| v.version);
         if record.version <= have {
             return Ok(Step::Skip);
@@ -67,7 +77,9 @@ impl OrderView {
             }
         })
     }
+}
 
+impl OrderView {
     fn evolve(&mut self, event: &OrderEvent, record: &RecordedEvent) {
         match event {
             OrderEvent::OrderPlaced(_)
@@ -98,21 +110,10 @@ impl OrderView {
         self.updated_at = record.occurred_at;
     }
 
-    /// Folds `history` (the stream's events after `current`'s version) onto `current`.
-    pub fn fold(
-        current: Option<Self>,
-        history: &[RecordedEvent],
-    ) -> Result<Option<Self>, DecodeError> {
-        let mut view = current;
-        for record in history {
-            if let Step::Apply(next) = Self::step(view.as_ref(), record)? {
-                view = Some(next);
-            }
-        }
-        Ok(view)
-    }
-
     /// The view of an order straight from its stream (for GET while the projection lags).
+    ///
+    /// # Errors
+    /// The stream does not decode as an order's.
     pub fn from_order_stream(history: &[RecordedEvent]) -> Result<Option<Self>, DecodeError> {
         // Decoding through the aggregate first surfaces a corrupt stream as an error.
         Order::from_history(history)?;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use order_domain::envelope::{EventMeta, GENESIS_HASH};
+use order_domain::events::DecodeError;
 use order_domain::events::{
     InventoryReserved, OrderCompleted, OrderLine, OrderPlaced, OrderValidated, PaymentCaptured,
     PricedLine, ProductAdded, ReservedLine, StockReserved,
@@ -12,7 +13,7 @@ use order_domain::{
     CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductEvent, ProductId, Quantity,
     RecordedEvent, StreamId, Timestamp,
 };
-use order_read_models::{InventoryView, OrderView, Step};
+use order_read_models::{InventoryView, OrderView, View, advance_batch};
 use proptest::prelude::*;
 
 fn seal_all(stream: &StreamId, events: Vec<(&'static str, u32, String)>) -> Vec<RecordedEvent> {
@@ -119,38 +120,29 @@ fn history(log: &[RecordedEvent], stream: &StreamId, after: u64) -> Vec<Recorded
         .collect()
 }
 
-/// Delivers `records` one by one the way a projection worker does.
+/// Delivers `records` one by one through the shared projection step, as a worker does.
 fn project(log: &[RecordedEvent], records: &[&RecordedEvent]) -> Models {
-    let mut m = Models::default();
+    Models {
+        orders: deliver(log, records),
+        inventory: deliver(log, records),
+    }
+}
+
+fn deliver<V: View>(log: &[RecordedEvent], records: &[&RecordedEvent]) -> BTreeMap<String, V> {
+    let mut stored: BTreeMap<String, V> = BTreeMap::new();
     for r in records {
-        let key = r.stream_id.as_str().to_owned();
-        if r.stream_id.order_id().is_some() {
-            let cur = m.orders.get(&key).cloned();
-            let next = match OrderView::step(cur.as_ref(), r).unwrap() {
-                Step::Apply(v) => Some(v),
-                Step::Skip => cur,
-                Step::NeedHistory { after_version } => {
-                    OrderView::fold(cur, &history(log, &r.stream_id, after_version)).unwrap()
-                }
-            };
-            if let Some(v) = next {
-                m.orders.insert(key, v);
-            }
-        } else {
-            let cur = m.inventory.get(&key).cloned();
-            let next = match InventoryView::step(cur.as_ref(), r).unwrap() {
-                Step::Apply(v) => Some(v),
-                Step::Skip => cur,
-                Step::NeedHistory { after_version } => {
-                    InventoryView::fold(cur, &history(log, &r.stream_id, after_version)).unwrap()
-                }
-            };
-            if let Some(v) = next {
-                m.inventory.insert(key, v);
-            }
+        let moved = advance_batch::<V, DecodeError>(
+            [*r],
+            |key| Ok(stored.get(key).cloned()),
+            |r, after| Ok(history(log, &r.stream_id, after)),
+        )
+        .unwrap();
+        for view in moved {
+            let key = V::key(&r.stream_id).unwrap();
+            stored.insert(key, view);
         }
     }
-    m
+    stored
 }
 
 proptest! {

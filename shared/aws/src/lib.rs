@@ -8,7 +8,8 @@
 //! - [`codec`]: `RecordedEvent` ↔ DynamoDB item, the same for Query results, Streams images
 //!   and Lambda stream events.
 //! - [`event_store`]: [`DynamoEventStore`], the log (conditional PutItem / TransactWriteItems).
-//! - [`read_models`]: OrderStatusTable and InventoryTable with version-guarded puts.
+//! - [`read_models`]: OrderStatusTable and InventoryTable (one generic `ViewTable`) with
+//!   version-guarded puts: the `ViewStore` port of the projection step.
 //! - [`projector`]: the Streams projection step shared by the projector Lambdas and the poller.
 //! - [`streams`]: a DynamoDB Streams poller for the local host.
 //! - [`idempotency`]: idempotency records of POST /orders, with leases and TTL.
@@ -43,8 +44,9 @@ pub use config::{AwsClients, AwsResources, ConfigError};
 pub use event_store::{ConflictRetry, DynamoEventStore};
 pub use idempotency::DynamoIdempotency;
 pub use notifier::{SnsNotifier, TopicArns};
+pub use order_read_models::ViewWrite;
 pub use projector::{ChangeRecord, Projector, Target};
 pub use queue::SqsQueue;
-pub use read_models::{DynamoReadModels, InventoryTable, OrderStatusTable, ViewWrite};
+pub use read_models::{DynamoReadModels, InventoryTable, OrderStatusTable, ViewTable};
 pub use streams::{StartPosition, StreamPoller};
 pub use workflow::SfnWorkflow;

@@ -1,24 +1,23 @@
-//! The Streams projection step, shared by the projector Lambdas and the local stream poller.
+//! The Streams projector, shared by the projector Lambdas and the local stream poller.
 //!
-//! Each record goes through the pure `OrderView::step` / `InventoryView::step`: a repeated or
-//! older record is skipped, the next version is applied, a record past a gap makes the
+//! Each record goes through the one projection step, `order_read_models::advance`: a repeated
+//! or older record is skipped, the next version is applied, a record past a gap makes the
 //! projector fold the stream's history from the log. The result is written with the read
 //! model's version guard, so two projector instances racing on one row cannot move it back.
 //!
 //! A stream consumer must keep per-key order, so a batch stops at its first failing record and
-//! reports it and everything after it (`batchItemFailures`; design.md §9); the records before
-//! it are done and checkpointed.
+//! reports it and everything after it (`batchItemFailures`: Lambda then retries from the first
+//! of them); the records before it are done and checkpointed.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use order_domain::RecordedEvent;
-use order_domain::events::DecodeError;
-use order_domain::ports::{EventStore, PortError, StoreError};
-use order_read_models::{InventoryView, OrderView, Step};
+pub use order_read_models::Applied;
+use order_read_models::{AdvanceError, advance};
 
 use crate::codec::{self, CodecError};
 use crate::event_store::DynamoEventStore;
-use crate::read_models::{InventoryTable, OrderStatusTable, ViewWrite};
+use crate::read_models::{InventoryTable, OrderStatusTable};
 
 /// One record of the events table's stream.
 #[derive(Debug)]
@@ -57,27 +56,12 @@ pub enum Target {
     Inventory(InventoryTable),
 }
 
-/// What one record did to the read model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// The view moved forward.
-    Written,
-    /// A duplicate or older record, or another read model's stream: nothing to do.
-    Unchanged,
-    /// The table already held a newer view (another projector got there first).
-    Stale,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     #[error("undecodable stream record: {0}")]
     Undecodable(String),
-    #[error("undecodable event: {0}")]
-    Decode(#[from] DecodeError),
-    #[error("refetching history: {0}")]
-    Store(#[from] StoreError),
-    #[error("read model: {0}")]
-    ReadModel(#[from] PortError),
+    #[error(transparent)]
+    Advance(#[from] AdvanceError),
 }
 
 /// How a batch went: records before `failed` are done; `failed` lists the sequence numbers of
@@ -109,52 +93,10 @@ impl Projector {
     /// Applies one record (skip seen, apply next, refetch past a gap).
     #[tracing::instrument(skip_all, fields(stream = %record.stream_id, version = record.version))]
     pub async fn apply(&self, record: &RecordedEvent) -> Result<Applied, ProjectError> {
-        match &self.target {
-            Target::OrderStatus(table) => {
-                let Some(id) = record.stream_id.order_id() else {
-                    return Ok(Applied::Unchanged);
-                };
-                let current = table.get(id).await?;
-                let next = match OrderView::step(current.as_ref(), record)? {
-                    Step::Apply(v) => Some(v),
-                    Step::Skip => None,
-                    Step::NeedHistory { after_version } => {
-                        let history = self
-                            .store
-                            .read_stream(&record.stream_id, after_version)
-                            .await?;
-                        let have = current.as_ref().map(|v| v.version);
-                        OrderView::fold(current, &history)?.filter(|v| Some(v.version) != have)
-                    }
-                };
-                match next {
-                    Some(view) => Ok(written(table.put(&view).await?)),
-                    None => Ok(Applied::Unchanged),
-                }
-            }
-            Target::Inventory(table) => {
-                let Some(id) = record.stream_id.product_id() else {
-                    return Ok(Applied::Unchanged);
-                };
-                let current = table.get(&id).await?;
-                let next = match InventoryView::step(current.as_ref(), record)? {
-                    Step::Apply(v) => Some(v),
-                    Step::Skip => None,
-                    Step::NeedHistory { after_version } => {
-                        let history = self
-                            .store
-                            .read_stream(&record.stream_id, after_version)
-                            .await?;
-                        let have = current.as_ref().map(|v| v.version);
-                        InventoryView::fold(current, &history)?.filter(|v| Some(v.version) != have)
-                    }
-                };
-                match next {
-                    Some(view) => Ok(written(table.put(&view).await?)),
-                    None => Ok(Applied::Unchanged),
-                }
-            }
-        }
+        Ok(match &self.target {
+            Target::OrderStatus(table) => advance(table, &self.store, record).await?,
+            Target::Inventory(table) => advance(table, &self.store, record).await?,
+        })
     }
 
     /// Applies `records` in order, stopping at the first failure.
@@ -195,13 +137,6 @@ impl Projector {
             .collect();
         let report = self.apply_batch(&records).await;
         batch_response(report.failed)
-    }
-}
-
-fn written(w: ViewWrite) -> Applied {
-    match w {
-        ViewWrite::Written => Applied::Written,
-        ViewWrite::Stale => Applied::Stale,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The read models on DynamoDB: OrderStatusTable (`orderId`) and InventoryTable (`ProductID`).
 //!
-//! Only the stream projectors write them (design.md §9: never from the command path), each put
-//! guarded by `attribute_not_exists(pk) OR version < :v`, so a repeated or older stream record
+//! Only the stream projectors write them (never the command path, which answers from the log
+//! and leaves the views to the projection step), each put guarded by `attribute_not_exists(pk) OR version < :v`, so a repeated or older stream record
 //! never moves a view backwards. Reads are strongly consistent. Each row keeps the whole view
 //! as JSON in `view`, plus the attributes the contract indexes or shows (`status`, `updatedAt`,
 //! `available`).
@@ -12,6 +12,7 @@
 //! status put (a delete and a put each time `updatedAt` moves).
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -20,9 +21,7 @@ use order_app::ReadModels;
 use order_domain::order::OrderStatus;
 use order_domain::ports::PortError;
 use order_domain::{OrderId, ProductId, Timestamp};
-use order_read_models::{InventoryView, OrderView};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use order_read_models::{InventoryView, OrderView, View, ViewStore, ViewWrite};
 
 use crate::config::{AwsClients, ConfigError, INVENTORY_TABLE, ORDER_STATUS_TABLE, require_env};
 use crate::errors::port_error;
@@ -37,7 +36,7 @@ pub const SWEEP_STATUS: &str = "sweepStatus";
 pub const SWEEP_SINCE: &str = "sweepSince";
 
 /// The sweep index's key attributes for `view`: `Some` only while the order is PLACED, the
-/// one status the sweeper re-drives (design.md §4). Every writer of OrderStatusTable rows
+/// one status the sweeper re-drives (a later status means its execution has started). Every writer of OrderStatusTable rows
 /// (the projector, audit replay's repair) adds them, so the index stays sparse and exact.
 pub fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2]> {
     (view.status == OrderStatus::Placed).then(|| {
@@ -48,15 +47,8 @@ pub fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2
     })
 }
 
-/// What a version-guarded put did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ViewWrite {
-    Written,
-    /// The table already held this version or a newer one: nothing changed (not an error).
-    Stale,
-}
-
-type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
 
 fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -66,13 +58,11 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn view_json<V: Serialize>(view: &V) -> Result<AttributeValue, PortError> {
-    serde_json::to_string(view)
-        .map(AttributeValue::S)
-        .map_err(|e| PortError(format!("encoding a view: {e}")))
+fn view_json<V: View>(view: &V) -> Result<String, PortError> {
+    serde_json::to_string(view).map_err(|e| PortError(format!("encoding a view: {e}")))
 }
 
-fn decode_view<V: DeserializeOwned>(table: &str, item: &Item) -> Result<V, PortError> {
+fn decode_view<V: View>(table: &str, item: &Item) -> Result<V, PortError> {
     let text = item
         .get("view")
         .and_then(|v| v.as_s().ok())
@@ -80,70 +70,89 @@ fn decode_view<V: DeserializeOwned>(table: &str, item: &Item) -> Result<V, PortE
     serde_json::from_str(text).map_err(|e| PortError(format!("{table}: unreadable view: {e}")))
 }
 
-/// A consistent GetItem of one row's view.
-async fn get_view<V: DeserializeOwned>(
-    client: &Client,
-    table: &str,
-    key: (&str, String),
-) -> Result<Option<V>, PortError> {
-    let out = client
-        .get_item()
-        .table_name(table)
-        .key(key.0, s(key.1))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| port_error(table, &e))?;
-    out.item.map(|i| decode_view(table, &i)).transpose()
+/// How a view is kept in its table: the key attribute, the table's environment variable,
+/// and the item the projector writes (the view as JSON in `view`, beside the attributes the
+/// contract indexes or shows).
+pub trait DynamoRow: View {
+    /// The partition key's attribute.
+    const KEY: &'static str;
+    /// The environment variable naming the table.
+    const TABLE_ENV: &'static str;
+
+    /// The item for this view, `view` being its JSON.
+    fn item(&self, view: String) -> Item;
 }
 
-/// A PutItem that only lands if the row is absent or older than `version`.
-async fn put_guarded(
-    client: &Client,
-    table: &str,
-    key_attr: &str,
-    version: u64,
-    item: Item,
-) -> Result<ViewWrite, PortError> {
-    let result = client
-        .put_item()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk) OR #v < :v")
-        .expression_attribute_names("#pk", key_attr)
-        .expression_attribute_names("#v", "version")
-        .expression_attribute_values(":v", n(version))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(ViewWrite::Written),
-        Err(e) => match e.as_service_error() {
-            Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(ViewWrite::Stale),
-            _ => Err(port_error(table, &e)),
-        },
+impl DynamoRow for OrderView {
+    const KEY: &'static str = "orderId";
+    const TABLE_ENV: &'static str = ORDER_STATUS_TABLE;
+
+    fn item(&self, view: String) -> Item {
+        let mut item = HashMap::from([
+            (Self::KEY.to_owned(), s(self.order_id.to_string())),
+            ("status".to_owned(), s(self.status.as_str())),
+            ("version".to_owned(), n(self.version)),
+            ("updatedAt".to_owned(), n(self.updated_at.as_millis())),
+            ("view".to_owned(), s(view)),
+        ]);
+        // A PutItem replaces the whole row, so a row that leaves PLACED leaves the index.
+        item.extend(sweep_attributes(self).into_iter().flatten());
+        item
+    }
+}
+
+impl DynamoRow for InventoryView {
+    const KEY: &'static str = "ProductID";
+    const TABLE_ENV: &'static str = INVENTORY_TABLE;
+
+    fn item(&self, view: String) -> Item {
+        HashMap::from([
+            (Self::KEY.to_owned(), s(self.product_id.as_str())),
+            ("available".to_owned(), n(self.available)),
+            ("version".to_owned(), n(self.version)),
+            ("view".to_owned(), s(view)),
+        ])
+    }
+}
+
+/// A read-model table: one row per view key, version-guarded puts, consistent reads.
+#[derive(Debug)]
+pub struct ViewTable<V> {
+    client: Client,
+    table: String,
+    view: PhantomData<fn() -> V>,
+}
+
+// Not derived: a derive would ask `V: Clone` of the marker.
+impl<V> Clone for ViewTable<V> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            table: self.table.clone(),
+            view: PhantomData,
+        }
     }
 }
 
 /// OrderStatusTable: one row per order (PK `orderId`).
-#[derive(Debug, Clone)]
-pub struct OrderStatusTable {
-    client: Client,
-    table: String,
-}
+pub type OrderStatusTable = ViewTable<OrderView>;
+/// InventoryTable: stock per product (PK `ProductID`).
+pub type InventoryTable = ViewTable<InventoryView>;
 
-impl OrderStatusTable {
+impl<V: DynamoRow> ViewTable<V> {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            view: PhantomData,
         }
     }
 
-    /// The table named by `ORDER_STATUS_TABLE`.
+    /// The table named by the view's environment variable ([`DynamoRow::TABLE_ENV`]).
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
             clients.dynamodb.clone(),
-            require_env(ORDER_STATUS_TABLE)?,
+            require_env(V::TABLE_ENV)?,
         ))
     }
 
@@ -151,26 +160,69 @@ impl OrderStatusTable {
         &self.table
     }
 
-    /// The order's view, strongly consistent.
-    pub async fn get(&self, id: OrderId) -> Result<Option<OrderView>, PortError> {
-        get_view(&self.client, &self.table, ("orderId", id.to_string())).await
+    /// The view under `key` (order id, product id), strongly consistent.
+    pub async fn get(&self, key: &str) -> Result<Option<V>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(V::KEY, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(&self.table, &e))?;
+        out.item.map(|i| decode_view(&self.table, &i)).transpose()
     }
 
-    /// Stores `view` unless the table holds its version or a newer one.
-    #[tracing::instrument(skip_all, fields(order_id = %view.order_id, version = view.version))]
-    pub async fn put(&self, view: &OrderView) -> Result<ViewWrite, PortError> {
-        let mut item = HashMap::from([
-            ("orderId".to_owned(), s(view.order_id.to_string())),
-            ("status".to_owned(), s(view.status.as_str())),
-            ("version".to_owned(), n(view.version)),
-            ("updatedAt".to_owned(), n(view.updated_at.as_millis())),
-            ("view".to_owned(), view_json(view)?),
-        ]);
-        // A PutItem replaces the whole row, so a row that leaves PLACED leaves the index.
-        item.extend(sweep_attributes(view).into_iter().flatten());
-        put_guarded(&self.client, &self.table, "orderId", view.version, item).await
+    /// Stores `view` unless the table holds its version or a newer one: a PutItem that only
+    /// lands if the row is absent or older.
+    pub async fn put(&self, view: &V) -> Result<ViewWrite, PortError> {
+        self.put_if(view, "attribute_not_exists(#pk) OR #v < :v")
+            .await
     }
 
+    /// Stores `view` unless the table holds a newer one: at an equal version it replaces the
+    /// row (audit replay's repair of a corrupted row; never a projector's write).
+    pub async fn replace_unless_newer(&self, view: &V) -> Result<ViewWrite, PortError> {
+        self.put_if(view, "attribute_not_exists(#pk) OR #v <= :v")
+            .await
+    }
+
+    /// A PutItem of `view`'s item under `condition` (on `#pk`, `#v` and `:v`, the version).
+    #[tracing::instrument(skip_all, fields(table = %self.table, version = view.version()))]
+    async fn put_if(&self, view: &V, condition: &str) -> Result<ViewWrite, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(view.item(view_json(view)?)))
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", V::KEY)
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", n(view.version()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ViewWrite::Written),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(ViewWrite::Stale),
+                _ => Err(port_error(&self.table, &e)),
+            },
+        }
+    }
+}
+
+impl<V: DynamoRow> ViewStore<V> for ViewTable<V> {
+    async fn get(&self, key: &str) -> Result<Option<V>, PortError> {
+        ViewTable::get(self, key).await
+    }
+
+    async fn put(&self, view: &V) -> Result<ViewWrite, PortError> {
+        ViewTable::put(self, view).await
+    }
+}
+
+impl ViewTable<OrderView> {
     /// Orders still PLACED whose row has not changed since before `now - older_than_ms`, oldest
     /// first, at most `limit` (the sweeper re-drives them). Reads the sparse sweep index, which
     /// is eventually consistent: the sweeper's start is idempotent, so a stale answer is safe.
@@ -214,56 +266,6 @@ impl OrderStatusTable {
     }
 }
 
-/// InventoryTable: stock per product (PK `ProductID`).
-#[derive(Debug, Clone)]
-pub struct InventoryTable {
-    client: Client,
-    table: String,
-}
-
-impl InventoryTable {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
-    /// The table named by `INVENTORY_TABLE`.
-    pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            clients.dynamodb.clone(),
-            require_env(INVENTORY_TABLE)?,
-        ))
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
-    /// The product's view, strongly consistent.
-    pub async fn get(&self, id: &ProductId) -> Result<Option<InventoryView>, PortError> {
-        get_view(
-            &self.client,
-            &self.table,
-            ("ProductID", id.as_str().to_owned()),
-        )
-        .await
-    }
-
-    /// Stores `view` unless the table holds its version or a newer one.
-    #[tracing::instrument(skip_all, fields(product_id = %view.product_id, version = view.version))]
-    pub async fn put(&self, view: &InventoryView) -> Result<ViewWrite, PortError> {
-        let item = HashMap::from([
-            ("ProductID".to_owned(), s(view.product_id.as_str())),
-            ("available".to_owned(), n(view.available)),
-            ("version".to_owned(), n(view.version)),
-            ("view".to_owned(), view_json(view)?),
-        ]);
-        put_guarded(&self.client, &self.table, "ProductID", view.version, item).await
-    }
-}
-
 /// Both read models, as GET /orders/{id} and GET /inventory/{id} read them.
 #[derive(Debug, Clone)]
 pub struct DynamoReadModels {
@@ -287,16 +289,6 @@ impl DynamoReadModels {
         })
     }
 
-    /// See [`OrderStatusTable::put`].
-    pub async fn put_order_view(&self, view: &OrderView) -> Result<ViewWrite, PortError> {
-        self.orders.put(view).await
-    }
-
-    /// See [`InventoryTable::put`].
-    pub async fn put_inventory_view(&self, view: &InventoryView) -> Result<ViewWrite, PortError> {
-        self.inventory.put(view).await
-    }
-
     /// Orders PLACED and unchanged for `older_than_ms` (the sweeper's question); see
     /// [`OrderStatusTable::placed_before`].
     pub async fn stuck_placed_orders(
@@ -312,10 +304,41 @@ impl DynamoReadModels {
 
 impl ReadModels for DynamoReadModels {
     async fn get_order(&self, id: OrderId) -> Result<Option<OrderView>, PortError> {
-        self.orders.get(id).await
+        self.orders.get(&id.to_string()).await
     }
 
     async fn get_inventory(&self, id: &ProductId) -> Result<Option<InventoryView>, PortError> {
-        self.inventory.get(id).await
+        self.inventory.get(id.as_str()).await
+    }
+}
+
+/// Each view to its table, so the projection step can write either through one store.
+impl<V: DynamoRow> ViewStore<V> for DynamoReadModels
+where
+    Self: TableOf<V>,
+{
+    async fn get(&self, key: &str) -> Result<Option<V>, PortError> {
+        self.table_of().get(key).await
+    }
+
+    async fn put(&self, view: &V) -> Result<ViewWrite, PortError> {
+        self.table_of().put(view).await
+    }
+}
+
+/// The table of [`DynamoReadModels`] that keeps `V`.
+pub trait TableOf<V> {
+    fn table_of(&self) -> &ViewTable<V>;
+}
+
+impl TableOf<OrderView> for DynamoReadModels {
+    fn table_of(&self) -> &ViewTable<OrderView> {
+        &self.orders
+    }
+}
+
+impl TableOf<InventoryView> for DynamoReadModels {
+    fn table_of(&self) -> &ViewTable<InventoryView> {
+        &self.inventory
     }
 }

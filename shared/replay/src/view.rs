@@ -3,7 +3,7 @@
 use std::fmt;
 
 use order_domain::{RecordedEvent, StreamId};
-use order_read_models::{INVENTORY, InventoryView, ORDER_STATUS, OrderView, Step};
+use order_read_models::{INVENTORY, InventoryView, ORDER_STATUS, OrderView, View as Projected};
 use serde_json::Value;
 
 /// The read models replay rebuilds.
@@ -112,27 +112,24 @@ impl View {
         current: Option<Self>,
         record: &RecordedEvent,
     ) -> Result<Option<Self>, order_domain::events::DecodeError> {
+        // A row of the other model (never handed over) counts as no row.
         Ok(match (model, current) {
-            (Model::OrderStatus, current) => {
-                let current = match current {
-                    Some(Self::Order(v)) => Some(v),
-                    _ => None,
-                };
-                match OrderView::step(current.as_ref(), record)? {
-                    Step::Apply(next) => Some(Self::Order(next)),
-                    Step::Skip | Step::NeedHistory { .. } => current.map(Self::Order),
-                }
+            (Model::OrderStatus, Some(Self::Order(v))) => {
+                fold_one(Some(v), record)?.map(Self::Order)
             }
-            (Model::Inventory, current) => {
-                let current = match current {
-                    Some(Self::Inventory(v)) => Some(v),
-                    _ => None,
-                };
-                match InventoryView::step(current.as_ref(), record)? {
-                    Step::Apply(next) => Some(Self::Inventory(next)),
-                    Step::Skip | Step::NeedHistory { .. } => current.map(Self::Inventory),
-                }
+            (Model::OrderStatus, _) => fold_one(None, record)?.map(Self::Order),
+            (Model::Inventory, Some(Self::Inventory(v))) => {
+                fold_one(Some(v), record)?.map(Self::Inventory)
             }
+            (Model::Inventory, _) => fold_one(None, record)?.map(Self::Inventory),
         })
     }
+}
+
+/// One record of a straight fold.
+fn fold_one<V: Projected>(
+    current: Option<V>,
+    record: &RecordedEvent,
+) -> Result<Option<V>, order_domain::events::DecodeError> {
+    V::fold(current, std::slice::from_ref(record))
 }

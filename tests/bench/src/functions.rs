@@ -17,7 +17,7 @@ use order_aws::{
 use order_domain::events::OrderLine;
 use order_domain::ports::EventStore;
 use order_domain::{CustomerId, Email, OrderId, PaymentToken, ProductId, Quantity};
-use order_read_models::InventoryView;
+use order_read_models::{InventoryView, View as _};
 use serde_json::{Value, json};
 
 /// The order id every fixture uses; swapped for a fresh one per invocation.

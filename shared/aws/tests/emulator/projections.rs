@@ -1,20 +1,18 @@
-//! Read models and the Streams projection step: version guards, refetch on a gap, partial
-//! batch failures, the sweeper's sparse index.
+//! What only the DynamoDB read models and the Streams projector do: partial batch failures and
+//! the sweeper's sparse index. The read-model store contract (version guard, refold on a gap,
+//! redelivery, lag) runs on both stores in `order-testkit`'s `read_models_contract`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
-use order_aws::projector::{Applied, ChangeRecord, Target};
+use order_aws::projector::{ChangeRecord, Target};
 use order_aws::read_models::{SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
-use order_aws::{DynamoReadModels, Projector, ViewWrite};
-use order_domain::order::OrderStatus;
+use order_aws::{DynamoReadModels, Projector};
 use order_domain::ports::EventStore;
 use order_domain::{OrderId, RecordedEvent, Timestamp};
-use order_read_models::OrderView;
+use order_read_models::{OrderView, View};
 use serde_json::json;
 
-use crate::common::{
-    Emulator, meta, order_placed, order_validated, product, product_added, write_after,
-};
+use crate::common::{Emulator, meta, order_placed, order_validated, product, write_after};
 use crate::emulator_or_skip;
 
 fn reads(env: &Emulator) -> DynamoReadModels {
@@ -45,68 +43,6 @@ async fn placed_and_validated(env: &Emulator) -> (OrderId, Vec<RecordedEvent>) {
     );
     store.append(vec![w]).await.unwrap();
     (order, store.read_stream(&order.stream(), 0).await.unwrap())
-}
-
-/// Streams deliver at least once and a retried batch may replay older records: neither moves
-/// the view back. A direct put of an older view is `Stale`, not an error.
-#[tokio::test]
-async fn a_repeated_or_older_stream_record_leaves_the_read_model_unchanged() {
-    let env = emulator_or_skip!("a_repeated_or_older_stream_record");
-    let (order, events) = placed_and_validated(&env).await;
-    let projector = order_projector(&env);
-    assert_eq!(projector.apply(&events[0]).await.unwrap(), Applied::Written);
-    assert_eq!(projector.apply(&events[1]).await.unwrap(), Applied::Written);
-    let after = reads(&env).get_order(order).await.unwrap().unwrap();
-    assert_eq!((after.version, after.status), (2, OrderStatus::Validated));
-
-    for e in [&events[0], &events[1], &events[0]] {
-        assert_eq!(projector.apply(e).await.unwrap(), Applied::Unchanged);
-    }
-    let placed_only = OrderView::fold(None, &events[..1]).unwrap().unwrap();
-    assert_eq!(
-        reads(&env).put_order_view(&placed_only).await.unwrap(),
-        ViewWrite::Stale
-    );
-    assert_eq!(
-        reads(&env).put_order_view(&after).await.unwrap(),
-        ViewWrite::Stale
-    );
-    assert_eq!(reads(&env).get_order(order).await.unwrap(), Some(after));
-}
-
-/// A record past a gap (its predecessor lost or still in flight on a retry) makes the
-/// projector fold the stream from the log, so the view lands at the record's version.
-#[tokio::test]
-async fn a_record_past_a_gap_refetches_the_stream_from_the_log() {
-    let env = emulator_or_skip!("a_record_past_a_gap_refetches");
-    let (order, events) = placed_and_validated(&env).await;
-    let projector = order_projector(&env);
-    assert_eq!(projector.apply(&events[1]).await.unwrap(), Applied::Written);
-    let view = reads(&env).get_order(order).await.unwrap().unwrap();
-    assert_eq!(view, OrderView::fold(None, &events).unwrap().unwrap());
-
-    // Inventory: a reservation seen before the product's first event.
-    let store = env.store();
-    let p = product("SKU-GAP");
-    let added = write_after(&p.stream(), None, [product_added(3).encode()], &meta(order));
-    store.append(vec![added]).await.unwrap();
-    let head = store.read_head(&p.stream()).await.unwrap();
-    let reserve = order_domain::ProductEvent::StockReserved(order_domain::events::StockReserved {
-        order_id: order,
-        quantity: order_domain::Quantity::new(2).unwrap(),
-        stock_after: 1,
-        price: order_domain::Money::from_minor(1999),
-    });
-    let w = write_after(&p.stream(), head.as_ref(), [reserve.encode()], &meta(order));
-    store.append(vec![w]).await.unwrap();
-    let log = store.read_stream(&p.stream(), 0).await.unwrap();
-    let inventory = Projector::new(store, Target::Inventory(reads(&env).inventory));
-    assert_eq!(inventory.apply(&log[1]).await.unwrap(), Applied::Written);
-    let stock = reads(&env).get_inventory(&p).await.unwrap().unwrap();
-    assert_eq!(
-        (stock.available, stock.version, stock.name.as_str()),
-        (1, 2, "Widget")
-    );
 }
 
 fn image(e: &RecordedEvent) -> serde_json::Value {
@@ -207,16 +143,17 @@ async fn the_sweeper_lists_only_orders_still_placed_before_the_cutoff() {
     let reads = reads(&env);
     let mut placed = OrderView::fold(None, &events[..1]).unwrap().unwrap();
     placed.updated_at = Timestamp::from_millis(1_000);
-    reads.put_order_view(&placed).await.unwrap();
+    reads.orders.put(&placed).await.unwrap();
 
     let (moved_on, events2) = placed_and_validated(&env).await;
     let mut validated = OrderView::fold(None, &events2).unwrap().unwrap();
     validated.updated_at = Timestamp::from_millis(1_000);
-    reads.put_order_view(&validated).await.unwrap();
+    reads.orders.put(&validated).await.unwrap();
 
     let (fresh, events3) = placed_and_validated(&env).await;
     reads
-        .put_order_view(&OrderView::fold(None, &events3[..1]).unwrap().unwrap())
+        .orders
+        .put(&OrderView::fold(None, &events3[..1]).unwrap().unwrap())
         .await
         .unwrap();
 
@@ -252,11 +189,11 @@ async fn an_order_is_in_the_sweep_index_only_while_it_is_placed() {
             .collect::<Vec<_>>()
     };
     let placed = OrderView::fold(None, &events[..1]).unwrap().unwrap();
-    reads.put_order_view(&placed).await.unwrap();
+    reads.orders.put(&placed).await.unwrap();
     assert_eq!(indexed().await, vec![order.to_string()]);
 
     let validated = OrderView::fold(None, &events).unwrap().unwrap();
-    reads.put_order_view(&validated).await.unwrap();
+    reads.orders.put(&validated).await.unwrap();
     assert!(indexed().await.is_empty());
     let row = env
         .clients
@@ -271,28 +208,4 @@ async fn an_order_is_in_the_sweep_index_only_while_it_is_placed() {
         .unwrap();
     assert!(!row.contains_key(SWEEP_STATUS) && !row.contains_key(SWEEP_SINCE));
     assert_eq!(row["status"].as_s().unwrap(), "VALIDATED");
-}
-
-/// Read models answer through the app's port; an unknown id is `None`.
-#[tokio::test]
-async fn read_models_answer_the_apps_queries() {
-    let env = emulator_or_skip!("read_models_answer_the_apps_queries");
-    let (order, events) = placed_and_validated(&env).await;
-    let reads = reads(&env);
-    assert_eq!(reads.get_order(order).await.unwrap(), None);
-    // The app's query folds the log while the projection lags.
-    let view = order_app::query::get_order(&env.store(), &reads, order)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(view.version, 2);
-    order_projector(&env).apply(&events[0]).await.unwrap();
-    assert_eq!(
-        reads.get_order(order).await.unwrap().map(|v| v.version),
-        Some(1)
-    );
-    assert_eq!(
-        reads.get_inventory(&product("SKU-NONE")).await.unwrap(),
-        None
-    );
 }

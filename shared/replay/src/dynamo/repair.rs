@@ -14,14 +14,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
+use order_aws::ViewWrite;
 use order_aws::codec::{STREAM_ID, VERSION};
-use order_aws::read_models::sweep_attributes;
+use order_aws::read_models::{InventoryTable, OrderStatusTable};
 
 use super::live::LiveItem;
-use super::scan::Item;
 use super::{DynamoReplay, ReplayError};
 use crate::judge::Repair;
 use crate::view::{Model, View};
@@ -32,30 +31,6 @@ fn n(v: u64) -> AttributeValue {
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
-}
-
-/// The item the projector writes for `view` (`OrderStatusTable::put`, `InventoryTable::put`).
-pub fn item(view: &View) -> Item {
-    match view {
-        View::Order(v) => {
-            let mut item = HashMap::from([
-                ("orderId".to_owned(), s(v.order_id.to_string())),
-                ("status".to_owned(), s(v.status.as_str())),
-                ("version".to_owned(), n(v.version)),
-                ("updatedAt".to_owned(), n(v.updated_at.as_millis())),
-                ("view".to_owned(), s(view.to_json_text())),
-            ]);
-            // The sweep index's keys, only while PLACED (the index is sparse).
-            item.extend(sweep_attributes(v).into_iter().flatten());
-            item
-        }
-        View::Inventory(v) => HashMap::from([
-            ("ProductID".to_owned(), s(v.product_id.as_str())),
-            ("available".to_owned(), n(v.available)),
-            ("version".to_owned(), n(v.version)),
-            ("view".to_owned(), s(view.to_json_text())),
-        ]),
-    }
 }
 
 impl DynamoReplay {
@@ -76,25 +51,25 @@ impl DynamoReplay {
         }
     }
 
+    /// The projector's own item, replacing the row unless it moved past the rebuilt version.
     async fn put(&self, view: &View) -> Result<bool, ReplayError> {
-        let (table, key_attr) = self.table_of(view.model());
-        let result = self
-            .client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item(view)))
-            .condition_expression("attribute_not_exists(#pk) OR #v <= :v")
-            .expression_attribute_names("#pk", key_attr)
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":v", n(view.version()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(ReplayError::dynamo(table, &e)),
-            },
+        let (table, _) = self.table_of(view.model());
+        let written = match view {
+            View::Order(v) => {
+                let rows = OrderStatusTable::new(self.client.clone(), table);
+                rows.replace_unless_newer(v).await
+            }
+            View::Inventory(v) => {
+                let rows = InventoryTable::new(self.client.clone(), table);
+                rows.replace_unless_newer(v).await
+            }
+        };
+        match written {
+            Ok(w) => Ok(w == ViewWrite::Written),
+            Err(e) => Err(ReplayError::Dynamo {
+                table: table.to_owned(),
+                detail: e.to_string(),
+            }),
         }
     }
 

@@ -13,3 +13,8 @@ mod idempotency_contract {
     order_testkit::idempotency_contract!(sqlite, crate::backends::sqlite_idempotency);
     order_testkit::idempotency_contract!(dynamodb, crate::backends::dynamodb_idempotency);
 }
+
+mod read_models_contract {
+    order_testkit::read_models_contract!(sqlite, crate::backends::sqlite_read_models);
+    order_testkit::read_models_contract!(dynamodb, crate::backends::dynamodb_read_models);
+}

@@ -1,0 +1,107 @@
+//! The one rule of the projection step beyond `step`: a view is written only when its version
+//! moves forward, including after a refold past a gap.
+
+use order_domain::envelope::{EventMeta, GENESIS_HASH};
+use order_domain::events::{DecodeError, OrderLine, OrderPlaced, OrderValidated, PricedLine};
+use order_domain::{
+    CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductId, Quantity,
+    RecordedEvent, Timestamp,
+};
+use order_read_models::{Next, OrderView, View, advance_batch, next, refold};
+
+/// OrderPlaced then OrderValidated of one new order.
+fn order() -> Vec<RecordedEvent> {
+    let id = OrderId::generate();
+    let p = ProductId::parse("P1").unwrap();
+    let q = Quantity::new(1).unwrap();
+    let events = [
+        OrderEvent::OrderPlaced(OrderPlaced {
+            order_id: id,
+            customer_id: CustomerId::parse("c").unwrap(),
+            email: Email::parse("a@example.com").unwrap(),
+            items: vec![OrderLine {
+                product_id: p.clone(),
+                quantity: q,
+            }],
+            payment_token: PaymentToken::parse("tok_visa").unwrap(),
+        }),
+        OrderEvent::OrderValidated(OrderValidated {
+            lines: vec![PricedLine {
+                product_id: p,
+                quantity: q,
+                unit_price: Money::from_minor(100),
+            }],
+            total: Money::from_minor(100),
+        }),
+    ];
+    let meta = EventMeta {
+        correlation_id: "c".into(),
+        causation_id: "c".into(),
+        occurred_at: Timestamp::from_millis(7),
+    };
+    let mut out: Vec<RecordedEvent> = Vec::new();
+    for e in events {
+        let prev = out
+            .last()
+            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.clone());
+        out.push(RecordedEvent::seal(
+            id.stream(),
+            out.len() as u64,
+            &prev,
+            e.encode(),
+            &meta,
+        ));
+    }
+    out
+}
+
+#[test]
+fn a_record_past_a_gap_asks_for_the_history_after_the_views_version() {
+    let log = order();
+    assert_eq!(
+        next::<OrderView>(None, &log[1]).unwrap(),
+        Next::ReadHistory { after_version: 0 }
+    );
+    let straight = OrderView::fold(None, &log).unwrap().unwrap();
+    assert_eq!(refold(None, &log).unwrap(), Next::Write(straight));
+}
+
+#[test]
+fn a_refold_that_ends_at_the_views_own_version_writes_nothing() {
+    let log = order();
+    let placed = OrderView::fold(None, &log[..1]).unwrap().unwrap();
+    // The history read after the gap brought nothing past the stored view.
+    assert_eq!(refold(Some(&placed), &[]).unwrap(), Next::Keep);
+    assert_eq!(refold(Some(&placed), &log[..1]).unwrap(), Next::Keep);
+    // A stream that does not start with OrderPlaced folds to no view at all.
+    assert_eq!(refold::<OrderView>(None, &log[1..]).unwrap(), Next::Keep);
+}
+
+#[test]
+fn a_batch_returns_only_the_views_it_moved_each_once() {
+    let log = order();
+    let placed = OrderView::fold(None, &log[..1]).unwrap().unwrap();
+    let stored = placed.clone();
+    // A duplicate of what the view holds: nothing to write.
+    let moved = advance_batch::<OrderView, DecodeError>(
+        [&log[0], &log[0]],
+        |_| Ok(Some(stored.clone())),
+        |_, _| Ok(Vec::new()),
+    )
+    .unwrap();
+    assert!(moved.is_empty());
+    // A record past a gap whose history read brings nothing to fold: nothing to write.
+    let moved =
+        advance_batch::<OrderView, DecodeError>([&log[1]], |_| Ok(None), |_, _| Ok(Vec::new()))
+            .unwrap();
+    assert!(moved.is_empty());
+    // Both records, twice and reversed: one write, the straight fold.
+    let moved = advance_batch::<OrderView, DecodeError>(
+        [&log[1], &log[0], &log[1], &log[0]],
+        |_| Ok(None),
+        |_, after| Ok(log[usize::try_from(after).unwrap()..].to_vec()),
+    )
+    .unwrap();
+    assert_eq!(moved, vec![OrderView::fold(None, &log).unwrap().unwrap()]);
+    assert_ne!(moved[0], placed);
+}
