@@ -10,7 +10,10 @@
 //! - [`order`] and [`product`]: the two aggregates, each as `evolve` (infallible fold) plus
 //!   decisions that turn the current state and a command into new events.
 //! - [`ports`]: the traits every host (embedded SQLite, AWS) implements.
+//! - [`dedup`]: the decision every notifier makes before publishing, so a redelivered
+//!   notification goes out once.
 
+pub mod dedup;
 pub mod envelope;
 pub mod events;
 pub mod order;
