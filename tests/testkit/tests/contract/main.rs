@@ -8,3 +8,8 @@ mod event_store_contract {
     order_testkit::event_store_contract!(sqlite, crate::backends::sqlite_event_store);
     order_testkit::event_store_contract!(dynamodb, crate::backends::dynamodb_event_store);
 }
+
+mod notifier_contract {
+    order_testkit::notifier_contract!(outbox, crate::backends::outbox_notifier);
+    order_testkit::notifier_contract!(sns, crate::backends::sns_notifier);
+}
