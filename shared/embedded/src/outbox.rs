@@ -156,13 +156,14 @@ impl Notifier for OutboxNotifier {
         let id = safe_id(&message.dedup_id);
         let bytes = render(&self.addresses, topic, &message)?;
         let subject = one_line(&message.subject);
+        let now = Timestamp::now();
         let topic_box = self
             .boxes
             .get(&topic)
             .ok_or_else(|| io(format!("no mbox for {}", topic.name())))?;
         {
             let mut b = topic_box.lock().map_err(|_| io("lock poisoned"))?;
-            if !judge_publish(b.record(&id), Timestamp::now()).publishes() {
+            if !judge_publish(b.record(&id), now).publishes() {
                 tracing::debug!(topic = topic.name(), dedup_id = %message.dedup_id, "duplicate notification dropped");
                 return Ok(());
             }
