@@ -12,7 +12,7 @@ It follows scripts/deploy.sh step by step:
 2. uploads a dummy zip for every binary of docs/aws-contract.md to
    s3://<bucket>/<CodeVersion>/<binary>.zip;
 3. updates the stack to the whole template.yaml and waits for UPDATE_COMPLETE;
-4. checks, through each service's own API, what the stack built: the four tables (keys,
+4. checks, through each service's own API, what the stack built: the five tables (keys,
    stream, index), the five queues (OrdersQueue's visibility timeout and redrive policy), the
    three topics, the eleven functions (runtime, architecture, handler, and environment
    variables resolved to the physical names of the contract's resources), the four event
@@ -194,7 +194,10 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
 
     print("tables")
     tables = {}
-    for logical in ("OrderEventsTable", "OrderStatusTable", "InventoryTable", "IdempotencyTable"):
+    for logical in (
+        "OrderEventsTable", "OrderStatusTable", "InventoryTable", "IdempotencyTable",
+        "NotificationDedupTable",
+    ):
         name = physical.get(logical)
         check(name is not None, f"{logical} is a stack resource")
         if name is None:
@@ -244,6 +247,7 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         "OrderStatusTable": physical.get("OrderStatusTable"),
         "InventoryTable": physical.get("InventoryTable"),
         "IdempotencyTable": physical.get("IdempotencyTable"),
+        "NotificationDedupTable": physical.get("NotificationDedupTable"),
         "OrdersQueue": physical.get("OrdersQueue"),
         "OrderProcessingStateMachine": physical.get("OrderProcessingStateMachine"),
         "OrderAlertsTopic": physical.get("OrderAlertsTopic"),

@@ -17,7 +17,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_aws::projector::ChangeRecord;
 use order_aws::{
-    AwsClients, AwsResources, DynamoEventStore, DynamoIdempotency, DynamoReadModels,
+    AwsClients, AwsResources, DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoReadModels,
     InventoryTable, OrderStatusTable, Projector, SnsNotifier, SqsQueue, StartPosition,
     StreamPoller, Target, TopicArns,
 };
@@ -249,6 +249,10 @@ fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
             order_errors: Some(resources.order_errors_topic_arn.clone()),
             critical_alerts: Some(resources.critical_alerts_topic_arn.clone()),
         },
+        DynamoDedup::new(
+            clients.dynamodb.clone(),
+            &resources.notification_dedup_table,
+        ),
     );
     let queue = SqsPolled {
         queue: SqsQueue::new(clients.sqs.clone(), &resources.orders_queue_url),

@@ -15,6 +15,8 @@ pub const ORDER_STATUS_TABLE: &str = "ORDER_STATUS_TABLE";
 pub const INVENTORY_TABLE: &str = "INVENTORY_TABLE";
 /// Idempotency records of POST /orders (IdempotencyTable).
 pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
+/// Dedup records of the notifications (NotificationDedupTable): one email per dedup id.
+pub const NOTIFICATION_DEDUP_TABLE: &str = "NOTIFICATION_DEDUP_TABLE";
 /// Durable executions of the local workflow runner (only `orders serve --backend aws`).
 pub const EXECUTIONS_TABLE: &str = "EXECUTIONS_TABLE";
 /// OrdersQueue's URL.
@@ -58,6 +60,7 @@ pub struct AwsResources {
     pub order_status_table: String,
     pub inventory_table: String,
     pub idempotency_table: String,
+    pub notification_dedup_table: String,
     pub executions_table: String,
     pub orders_queue_url: String,
     /// The DLQ's URL is not in the contract's environment (nothing reads it at run time); it is
@@ -80,6 +83,7 @@ impl AwsResources {
             order_status_table: require_env(ORDER_STATUS_TABLE)?,
             inventory_table: require_env(INVENTORY_TABLE)?,
             idempotency_table: require_env(IDEMPOTENCY_TABLE)?,
+            notification_dedup_table: require_env(NOTIFICATION_DEDUP_TABLE)?,
             executions_table: require_env(EXECUTIONS_TABLE)?,
             orders_queue_url: require_env(ORDERS_QUEUE_URL)?,
             dead_letter_queue_url: None,
@@ -98,6 +102,10 @@ impl AwsResources {
             (ORDER_STATUS_TABLE, self.order_status_table.clone()),
             (INVENTORY_TABLE, self.inventory_table.clone()),
             (IDEMPOTENCY_TABLE, self.idempotency_table.clone()),
+            (
+                NOTIFICATION_DEDUP_TABLE,
+                self.notification_dedup_table.clone(),
+            ),
             (EXECUTIONS_TABLE, self.executions_table.clone()),
             (ORDERS_QUEUE_URL, self.orders_queue_url.clone()),
             (ORDER_ALERTS_TOPIC_ARN, self.order_alerts_topic_arn.clone()),

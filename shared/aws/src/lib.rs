@@ -13,6 +13,7 @@
 //! - [`projector`]: the Streams projection step shared by the projector Lambdas and the poller.
 //! - [`streams`]: a DynamoDB Streams poller for the local host.
 //! - [`idempotency`]: idempotency records of POST /orders, with leases and TTL.
+//! - [`dedup`]: dedup records that make the SNS notifier deliver each dedup id once.
 //! - [`queue`], [`workflow`], [`notifier`], [`bus`]: SQS, Step Functions, SNS, EventBridge.
 //! - [`provision`]: create-if-missing of every resource (emulator, fresh dev account, tests).
 //! - [`errors`]: SDK errors as readable port errors.
@@ -28,6 +29,7 @@
 pub mod bus;
 pub mod codec;
 pub mod config;
+pub mod dedup;
 pub mod errors;
 pub mod event_store;
 pub mod idempotency;
@@ -41,6 +43,7 @@ pub mod workflow;
 
 pub use bus::EventBridgeBus;
 pub use config::{AwsClients, AwsResources, ConfigError};
+pub use dedup::DynamoDedup;
 pub use event_store::{ConflictRetry, DynamoEventStore};
 pub use idempotency::DynamoIdempotency;
 pub use notifier::{SnsNotifier, TopicArns};

@@ -1,7 +1,10 @@
 //! The three topics on SNS (OrderAlertsTopic, OrderErrorNotificationTopic, CriticalAlertsTopic).
 //!
-//! SNS delivers at least once and our publishes are retried, so every message carries its
-//! deterministic dedup id as the `dedupId` message attribute, for subscribers to drop repeats.
+//! Our publishes are redelivered (EventBridge, Streams and task retries) and SNS standard topics
+//! ignore a dedup id, so each publish goes through a dedup record first ([`crate::dedup`]): a
+//! dedup id is published once per topic, at most once more after a crash between the record
+//! and the publish. The id also rides along as the `dedupId` message attribute, for subscribers
+//! that see SNS's own at-least-once delivery repeat a message.
 //! The customer's address goes in the `recipients` attribute (String.Array), never in the
 //! subject. The subject is cut to what SNS accepts: one line, fewer than 100 characters.
 
@@ -10,9 +13,10 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use order_domain::ports::{Notification, Notifier, PortError, Topic};
 
 use crate::config::{
-    AwsClients, CRITICAL_ALERTS_TOPIC_ARN, ORDER_ALERTS_TOPIC_ARN, ORDER_ERRORS_TOPIC_ARN,
-    require_env,
+    AwsClients, CRITICAL_ALERTS_TOPIC_ARN, ConfigError, ORDER_ALERTS_TOPIC_ARN,
+    ORDER_ERRORS_TOPIC_ARN, require_env,
 };
+use crate::dedup::DynamoDedup;
 use crate::errors::port_error;
 
 /// SNS: "Subjects must be UTF-8 text with no line breaks or control characters, and less
@@ -75,33 +79,34 @@ pub fn sns_subject(subject: &str) -> String {
         .to_owned()
 }
 
+/// The [`Notifier`] on SNS, each dedup id published once per topic.
 #[derive(Debug, Clone)]
 pub struct SnsNotifier {
     client: Client,
     topics: TopicArns,
+    dedup: DynamoDedup,
 }
 
 impl SnsNotifier {
-    pub fn new(client: Client, topics: TopicArns) -> Self {
-        Self { client, topics }
+    pub fn new(client: Client, topics: TopicArns, dedup: DynamoDedup) -> Self {
+        Self {
+            client,
+            topics,
+            dedup,
+        }
     }
 
-    /// The topics whose variables are set; publishing to another is an error naming it.
-    pub fn from_env(clients: &AwsClients) -> Self {
-        Self::new(clients.sns.clone(), TopicArns::from_env())
+    /// The topics whose variables are set (publishing to another is an error naming it), and
+    /// the dedup records on `NOTIFICATION_DEDUP_TABLE`.
+    pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            clients.sns.clone(),
+            TopicArns::from_env(),
+            DynamoDedup::from_env(clients)?,
+        ))
     }
-}
 
-impl Notifier for SnsNotifier {
-    #[tracing::instrument(skip_all, fields(topic = topic.name(), dedup_id = %message.dedup_id))]
-    async fn publish(&self, topic: Topic, message: Notification) -> Result<(), PortError> {
-        let arn = self.topics.get(topic).ok_or_else(|| {
-            PortError(format!(
-                "{} is not configured: set {}",
-                topic.name(),
-                TopicArns::env_var(topic)
-            ))
-        })?;
+    async fn send(&self, topic: Topic, arn: &str, message: Notification) -> Result<(), PortError> {
         let attr = |data_type: &str, value: String| {
             MessageAttributeValue::builder()
                 .data_type(data_type)
@@ -136,6 +141,23 @@ impl Notifier for SnsNotifier {
             .await
             .map(|_| ())
             .map_err(|e| port_error(&format!("SNS publish to {}", topic.name()), &e))
+    }
+}
+
+impl Notifier for SnsNotifier {
+    #[tracing::instrument(skip_all, fields(topic = topic.name(), dedup_id = %message.dedup_id))]
+    async fn publish(&self, topic: Topic, message: Notification) -> Result<(), PortError> {
+        let arn = self.topics.get(topic).ok_or_else(|| {
+            PortError(format!(
+                "{} is not configured: set {}",
+                topic.name(),
+                TopicArns::env_var(topic)
+            ))
+        })?;
+        let dedup_id = message.dedup_id.clone();
+        self.dedup
+            .deliver_once(topic, &dedup_id, || self.send(topic, arn, message))
+            .await
     }
 }
 

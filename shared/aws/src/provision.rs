@@ -3,8 +3,8 @@
 //! it gets fresh, small tables: moto's transactions slow down as tables grow, design.md §9).
 //!
 //! The template is what deploys production; this mirrors its shapes: the events table with a
-//! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index, IdempotencyTable with TTL on
-//! `ttl`, OrdersQueue with its DLQ (maxReceiveCount 5), and the three topics. Tables are
+//! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index, IdempotencyTable and
+//! NotificationDedupTable with TTL on `ttl`, OrdersQueue with its DLQ (maxReceiveCount 5), and the three topics. Tables are
 //! on-demand (PAY_PER_REQUEST).
 
 use std::time::Duration;
@@ -276,6 +276,7 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
     let inventory = name("InventoryTable");
     let idempotency = name("IdempotencyTable");
     let executions = name("ExecutionsTable");
+    let dedup = name("NotificationDedupTable");
     let events_extras = TableExtras {
         stream: true,
         ..TableExtras::default()
@@ -304,6 +305,11 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
         ..TableExtras::default()
     };
     ensure_table(clients, &idempotency, &[("idempotencyKey", S, Hash)], ttl).await?;
+    let ttl = TableExtras {
+        ttl_attribute: Some("ttl"),
+        ..TableExtras::default()
+    };
+    ensure_table(clients, &dedup, &[("dedupKey", S, Hash)], ttl).await?;
     ensure_table(
         clients,
         &executions,
@@ -342,6 +348,7 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
         order_status_table: status,
         inventory_table: inventory,
         idempotency_table: idempotency,
+        notification_dedup_table: dedup,
         executions_table: executions,
         orders_queue_url: queue_url,
         dead_letter_queue_url: Some(dlq_url),

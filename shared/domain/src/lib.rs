@@ -12,8 +12,11 @@
 //! - [`ports`]: the traits every host (embedded SQLite, AWS) implements.
 //! - [`append`]: what every event store checks before an append (version sequence, size).
 //! - [`idempotency`]: the idempotency judgement (stored record + request → verdict).
+//! - [`dedup`]: the decision every notifier makes before publishing, so a redelivered
+//!   notification goes out once.
 
 pub mod append;
+pub mod dedup;
 pub mod envelope;
 pub mod events;
 pub mod idempotency;

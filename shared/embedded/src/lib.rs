@@ -11,7 +11,7 @@
 //! - [`workflow`] and [`functions`]: durable executions of the shared state machine definition,
 //!   with `lambda:invoke` and `sns:publish` done locally.
 //! - [`bus`]: EventBridge-style rules; [`outbox`]: SNS email as RFC 5322 messages, one mbox per
-//!   topic.
+//!   topic, delivered once per dedup id; [`mbox`]: the email and mbox format it writes.
 //! - [`runtime`]: the workers and their wiring ([`runtime::Pipeline`]).
 
 pub mod bus;
@@ -21,6 +21,7 @@ pub mod functions;
 pub mod host;
 pub mod idempotency;
 pub mod intake;
+pub mod mbox;
 pub mod outbox;
 pub mod queue;
 pub mod read_models;

@@ -18,8 +18,9 @@ use order_app::seed::SeedProduct;
 use order_aws::config::require_env;
 use order_aws::projector::decode_lambda_record;
 use order_aws::{
-    DynamoEventStore, DynamoIdempotency, DynamoReadModels, EventBridgeBus, InventoryTable,
-    OrderStatusTable, Projector, SfnWorkflow, SnsNotifier, SqsQueue, Target, TopicArns,
+    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoReadModels, EventBridgeBus,
+    InventoryTable, OrderStatusTable, Projector, SfnWorkflow, SnsNotifier, SqsQueue, Target,
+    TopicArns,
 };
 use serde_json::Value;
 
@@ -177,7 +178,11 @@ pub async fn order_success_handler_main() -> Result<(), Error> {
     let config = sdk_config().await;
     let store = event_store(&config)?;
     let topics = TopicArns::from_env();
-    let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(&config), topics);
+    let dedup = DynamoDedup::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        require_env(order_aws::config::NOTIFICATION_DEDUP_TABLE)?,
+    );
+    let notifier = SnsNotifier::new(aws_sdk_sns::Client::new(&config), topics, dedup);
     let (store, notifier) = (&store, &notifier);
     Box::pin(lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {

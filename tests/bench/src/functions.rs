@@ -120,7 +120,11 @@ pub const FUNCTIONS: [Function; 11] = [
     Function {
         name: "order-success-handler",
         memory_mb: 256,
-        env: &["EVENTS_TABLE", "ORDER_ALERTS_TOPIC_ARN"],
+        env: &[
+            "EVENTS_TABLE",
+            "ORDER_ALERTS_TOPIC_ARN",
+            "NOTIFICATION_DEDUP_TABLE",
+        ],
         event: EventKind::OrderCompleted,
     },
     Function {

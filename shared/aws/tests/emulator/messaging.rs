@@ -1,15 +1,19 @@
-//! SQS, Step Functions, SNS and EventBridge adapters.
+//! SQS, Step Functions, SNS and EventBridge adapters. What every notifier must do (one delivery
+//! per dedup id) is `order-testkit`'s notifier contract; the SNS cases here are this adapter's
+//! own: SNS's limits on a message, and the dedup record's lease and release.
 
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use order_aws::dedup::{DynamoDedup, dedup_key};
 use order_aws::notifier::{DEDUP_ID_ATTRIBUTE, MAX_SUBJECT_CHARS, RECIPIENTS_ATTRIBUTE};
 use order_aws::provision::ensure_state_machine;
 use order_aws::{EventBridgeBus, SfnWorkflow, SnsNotifier, SqsQueue, TopicArns};
+use order_domain::dedup::DedupRecord;
 use order_domain::ports::{
     BusEvent, EventBus, Notification, Notifier, OrderQueue, StartOutcome, Topic, WorkflowStarter,
 };
-use order_domain::{Email, OrderId};
+use order_domain::{Email, OrderId, Timestamp};
 use serde_json::{Value, json};
 
 use crate::common::Emulator;
@@ -142,6 +146,26 @@ fn topics(env: &Emulator) -> TopicArns {
     }
 }
 
+fn dedup(env: &Emulator) -> DynamoDedup {
+    DynamoDedup::new(
+        env.clients.dynamodb.clone(),
+        &env.resources.notification_dedup_table,
+    )
+}
+
+fn sns(env: &Emulator) -> SnsNotifier {
+    SnsNotifier::new(env.clients.sns.clone(), topics(env), dedup(env))
+}
+
+fn note(dedup_id: &str) -> Notification {
+    Notification {
+        dedup_id: dedup_id.into(),
+        subject: "s".into(),
+        body: "b".into(),
+        recipients: vec![],
+    }
+}
+
 /// A fresh queue subscribed (raw delivery off) to `topic_arn`: what SNS delivers lands there.
 async fn subscribe_queue(env: &Emulator, topic_arn: &str) -> SqsQueue {
     let name = format!("{}capture", env.resources.events_table);
@@ -184,7 +208,7 @@ async fn subscribe_queue(env: &Emulator, topic_arn: &str) -> SqsQueue {
 #[tokio::test]
 async fn a_notification_is_published_with_a_one_line_subject_and_its_dedup_id() {
     let env = emulator_or_skip!("a_notification_is_published");
-    let sns = SnsNotifier::new(env.clients.sns.clone(), topics(&env));
+    let sns = sns(&env);
     let inbox = subscribe_queue(&env, &env.resources.order_alerts_topic_arn).await;
     let message = Notification {
         dedup_id: "01JDEDUP0000000000000000000".into(),
@@ -211,18 +235,75 @@ async fn a_notification_is_published_with_a_one_line_subject_and_its_dedup_id() 
     );
 
     let err = sns
-        .publish(
-            Topic::CriticalAlerts,
-            Notification {
-                dedup_id: "d".into(),
-                subject: "s".into(),
-                body: "b".into(),
-                recipients: vec![],
-            },
-        )
+        .publish(Topic::CriticalAlerts, note("d"))
         .await
         .unwrap_err();
     assert!(err.0.contains("CRITICAL_ALERTS_TOPIC_ARN"), "{err}");
+}
+
+/// A publisher that died between its dedup record and its publish (or its mark) left a PENDING
+/// claim: while its lease lives a duplicate is refused (retryable), once it lapses the message
+/// is published again, by the one publisher that takes the claim over.
+#[tokio::test]
+async fn a_crashed_publishers_claim_blocks_until_its_lease_lapses_then_is_taken_over() {
+    let env = emulator_or_skip!("a_crashed_publishers_claim");
+    let lease_until = |ms: u64| Timestamp::now().as_millis() + ms;
+    let key = dedup_key(Topic::OrderAlerts, "crashed");
+    assert!(
+        dedup(&env)
+            .claim(&key, "dead", lease_until(60_000))
+            .await
+            .unwrap()
+    );
+    let err = sns(&env)
+        .publish(Topic::OrderAlerts, note("crashed"))
+        .await
+        .unwrap_err();
+    assert!(err.0.contains("another attempt"), "{err}");
+
+    let lapsed = dedup_key(Topic::OrderAlerts, "lapsed");
+    assert!(
+        dedup(&env)
+            .claim(&lapsed, "dead", lease_until(0))
+            .await
+            .unwrap()
+    );
+    let inbox = subscribe_queue(&env, &env.resources.order_alerts_topic_arn).await;
+    let (a, b) = (sns(&env), sns(&env));
+    let (ra, rb) = tokio::join!(
+        a.publish(Topic::OrderAlerts, note("lapsed")),
+        b.publish(Topic::OrderAlerts, note("lapsed"))
+    );
+    // One takes over; the other waits for it to mark SENT and drops (or is refused to retry).
+    assert!(ra.is_ok() || rb.is_ok(), "{ra:?} {rb:?}");
+    let got = inbox.receive(10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        dedup(&env).read(&lapsed).await.unwrap().map(|s| s.record),
+        Some(DedupRecord::Sent)
+    );
+}
+
+/// A publish SNS refuses leaves no claim behind, so the caller's retry publishes at once
+/// instead of waiting out the lease.
+#[tokio::test]
+async fn a_failed_publish_releases_its_claim() {
+    let env = emulator_or_skip!("a_failed_publish_releases_its_claim");
+    let missing = TopicArns {
+        order_alerts: Some(format!("{}-gone", env.resources.order_alerts_topic_arn)),
+        ..TopicArns::default()
+    };
+    let broken = SnsNotifier::new(env.clients.sns.clone(), missing, dedup(&env));
+    broken
+        .publish(Topic::OrderAlerts, note("refused"))
+        .await
+        .unwrap_err();
+    let key = dedup_key(Topic::OrderAlerts, "refused");
+    assert_eq!(dedup(&env).read(&key).await.unwrap(), None);
+    sns(&env)
+        .publish(Topic::OrderAlerts, note("refused"))
+        .await
+        .unwrap();
 }
 
 fn bus_event(i: usize) -> BusEvent {

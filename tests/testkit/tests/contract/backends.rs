@@ -1,12 +1,19 @@
 //! How each backend's adapters are built for one contract case.
 
-use order_aws::{DynamoEventStore, DynamoIdempotency, DynamoReadModels};
+use order_aws::{
+    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoReadModels, SnsNotifier, TopicArns,
+};
+use order_domain::Email;
+use order_domain::ports::Topic;
 use order_embedded::idempotency::SqliteIdempotency;
+use order_embedded::mbox::MESSAGE_ID_DOMAIN;
+use order_embedded::outbox::OutboxNotifier;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
 use order_testkit::Fixture;
+use order_testkit::notifier::{NotifierFixture, moto_deliveries};
 use order_testkit::read_models::Stores;
-use order_testkit::support::{emulator, sqlite};
+use order_testkit::support::{Emulator, emulator, sqlite};
 
 #[allow(clippy::unused_async)] // every backend builder has the same async shape
 pub async fn sqlite_event_store(_test: &'static str) -> Option<Fixture<SqliteEventStore>> {
@@ -60,5 +67,94 @@ pub async fn dynamodb_read_models(
             &env.resources.order_status_table,
             &env.resources.inventory_table,
         ),
+    }))
+}
+
+/// The embedded outbox in a temp dir; deliveries are the `Message-ID`s in its mbox.
+pub struct OutboxFixture {
+    notifier: OutboxNotifier,
+    dir: tempfile::TempDir,
+}
+
+fn subscriber() -> Email {
+    Email::parse("ops@example.com").expect("valid address")
+}
+
+impl NotifierFixture for OutboxFixture {
+    type Notifier = OutboxNotifier;
+
+    fn notifier(&self) -> &OutboxNotifier {
+        &self.notifier
+    }
+
+    fn restarted(&self) -> OutboxNotifier {
+        OutboxNotifier::new(self.dir.path(), &subscriber()).expect("reopen the outbox")
+    }
+
+    async fn deliveries(&self, topic: Topic, dedup_id: &str) -> usize {
+        let header = format!("Message-ID: <{dedup_id}@{MESSAGE_ID_DOMAIN}>");
+        self.notifier
+            .messages(topic)
+            .iter()
+            .filter(|m| m.lines().any(|l| l == header))
+            .count()
+    }
+}
+
+#[allow(clippy::unused_async)] // every backend builder has the same async shape
+pub async fn outbox_notifier(_test: &'static str) -> Option<Fixture<OutboxFixture>> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let notifier = OutboxNotifier::new(dir.path(), &subscriber()).expect("open the outbox");
+    Some(Fixture::new(OutboxFixture { notifier, dir }))
+}
+
+/// SNS with its dedup table on the emulator; deliveries are what moto's topics published.
+pub struct SnsFixture {
+    notifier: SnsNotifier,
+    env: Emulator,
+}
+
+impl SnsFixture {
+    fn build(env: &Emulator) -> SnsNotifier {
+        let r = &env.resources;
+        SnsNotifier::new(
+            env.clients.sns.clone(),
+            TopicArns {
+                order_alerts: Some(r.order_alerts_topic_arn.clone()),
+                order_errors: Some(r.order_errors_topic_arn.clone()),
+                critical_alerts: Some(r.critical_alerts_topic_arn.clone()),
+            },
+            DynamoDedup::new(env.clients.dynamodb.clone(), &r.notification_dedup_table),
+        )
+    }
+}
+
+impl NotifierFixture for SnsFixture {
+    type Notifier = SnsNotifier;
+
+    fn notifier(&self) -> &SnsNotifier {
+        &self.notifier
+    }
+
+    fn restarted(&self) -> SnsNotifier {
+        Self::build(&self.env)
+    }
+
+    async fn deliveries(&self, topic: Topic, dedup_id: &str) -> usize {
+        let r = &self.env.resources;
+        let arn = match topic {
+            Topic::OrderAlerts => &r.order_alerts_topic_arn,
+            Topic::OrderErrors => &r.order_errors_topic_arn,
+            Topic::CriticalAlerts => &r.critical_alerts_topic_arn,
+        };
+        moto_deliveries(&self.env.endpoint, arn, dedup_id).await
+    }
+}
+
+pub async fn sns_notifier(test: &'static str) -> Option<Fixture<SnsFixture>> {
+    let env = emulator(test).await?;
+    Some(Fixture::new(SnsFixture {
+        notifier: SnsFixture::build(&env),
+        env,
     }))
 }

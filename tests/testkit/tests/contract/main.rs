@@ -18,3 +18,8 @@ mod read_models_contract {
     order_testkit::read_models_contract!(sqlite, crate::backends::sqlite_read_models);
     order_testkit::read_models_contract!(dynamodb, crate::backends::dynamodb_read_models);
 }
+
+mod notifier_contract {
+    order_testkit::notifier_contract!(outbox, crate::backends::outbox_notifier);
+    order_testkit::notifier_contract!(sns, crate::backends::sns_notifier);
+}
