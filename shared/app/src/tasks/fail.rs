@@ -7,7 +7,7 @@ use order_domain::order::{FailOutcome, OrderCommand};
 use order_domain::ports::{EventStore, PaymentGateway};
 use serde_json::{Value, json};
 
-use super::{TaskError, TaskInput, unanswered};
+use super::{TaskError, TaskInput, not_ready};
 use crate::stream::{execute, load};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
@@ -45,10 +45,7 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
     };
     let state = execute(store, id, &fail).await?;
     Ok(
-        match state
-            .ending()
-            .ok_or_else(|| unanswered("failure", &state))?
-        {
+        match state.ending().ok_or_else(|| not_ready("failure", &state))? {
             FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),
             FailOutcome::Failed(reason) => {
                 let kind = if reason == FailureReason::ProcessingError {

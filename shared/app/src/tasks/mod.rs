@@ -43,9 +43,9 @@ pub struct CaughtError {
     pub cause: String,
 }
 
-/// A step whose decision went through but whose answer the state does not hold: only a bug gets
-/// here, since a decision that appends nothing leaves the answer already recorded.
-fn unanswered(step: &'static str, state: &OrderState) -> TaskError {
+/// The order is not at `step`: asked too early, or (only a bug gets here) its decision went
+/// through and the state still does not hold the step's answer.
+fn not_ready(step: &'static str, state: &OrderState) -> TaskError {
     OrderError::NotReady {
         step,
         status: state.status(),

@@ -4,7 +4,7 @@ use order_domain::order::{OrderCommand, PaymentOutcome, PaymentStep};
 use order_domain::ports::{EventStore, PaymentGateway};
 use serde_json::{Value, json};
 
-use super::{TaskError, TaskInput, unanswered};
+use super::{TaskError, TaskInput, not_ready};
 use crate::stream::{execute, load};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id, attempt = input.attempt))]
@@ -26,7 +26,7 @@ pub async fn process_payment<S: EventStore, G: PaymentGateway>(
             let state = execute(store, id, &OrderCommand::RecordCharge(result)).await?;
             state
                 .payment_outcome()
-                .ok_or_else(|| unanswered("payment", &state))?
+                .ok_or_else(|| not_ready("payment", &state))?
         }
     };
     match outcome {

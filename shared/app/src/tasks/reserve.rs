@@ -15,7 +15,7 @@ use order_domain::product::ProductState;
 use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite};
 use serde_json::{Value, json};
 
-use super::{TaskError, TaskInput, unanswered};
+use super::{TaskError, TaskInput, not_ready};
 use crate::stream::{MAX_CONFLICT_RETRIES, load, meta_for, seal};
 
 enum Refusal {
@@ -37,7 +37,7 @@ pub async fn update_inventory<S: EventStore>(
             return answer(outcome);
         }
         let Some(priced) = order.state.priced() else {
-            return Err(unanswered("inventory", &order.state));
+            return Err(not_ready("inventory", &order.state));
         };
         let mut streams = vec![id.stream()];
         streams.extend(priced.validated.lines.iter().map(|l| l.product_id.stream()));
@@ -47,7 +47,7 @@ pub async fn update_inventory<S: EventStore>(
         match result {
             Ok(state) => {
                 let outcome = state.reservation();
-                return answer(outcome.ok_or_else(|| unanswered("inventory", &state))?);
+                return answer(outcome.ok_or_else(|| not_ready("inventory", &state))?);
             }
             Err(DecideError::Refused(Refusal::StaleOrder)) => {}
             Err(DecideError::Refused(Refusal::Order(e))) => return Err(e.into()),

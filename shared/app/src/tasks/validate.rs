@@ -7,7 +7,7 @@ use order_domain::ports::EventStore;
 use order_domain::product::ProductState;
 use serde_json::{Value, json};
 
-use super::{TaskError, TaskInput, unanswered};
+use super::{TaskError, TaskInput, not_ready};
 use crate::stream::{execute, load};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
@@ -33,7 +33,7 @@ pub async fn validate_order<S: EventStore>(
     answer(
         state
             .validation()
-            .ok_or_else(|| unanswered("validation", &state))?,
+            .ok_or_else(|| not_ready("validation", &state))?,
     )
 }
 
