@@ -22,12 +22,12 @@ use order_aws::{
     StreamPoller, Target, TopicArns,
 };
 use order_domain::OrderId;
-use order_domain::ports::{EventBus, OrderQueue, PortError};
-use order_embedded::bus::LocalBus;
+use order_domain::ports::{EventBus, OrderQueue, PolledQueue, PortError, StuckOrders};
+use order_runtime::bus::LocalBus;
 use order_embedded::db::{Db, Durability};
-use order_embedded::host::{PolledQueue, StuckOrders};
-use order_embedded::workers::{alarms, queue_consumer, sweeper};
-use order_embedded::workflow::local_workflow;
+
+use order_runtime::workers::{alarms, queue_consumer, sweeper};
+use order_runtime::workflow::local_workflow;
 use order_lambda::wiring::AwsBackend;
 use tokio::net::TcpListener;
 use tokio::sync::watch;

@@ -12,7 +12,7 @@ use order_embedded::intake::SqliteIntake;
 use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
-use order_embedded::{Config, Pipeline};
+use order_runtime::{Config, Pipeline};
 use tokio::net::TcpListener;
 
 pub mod aws_host;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use order_domain::Email;
-use order_embedded::Config;
+use order_runtime::Config;
 use order_embedded::db::Durability;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -19,7 +19,7 @@ use order_domain::{
     CustomerId, Email, EventMeta, GENESIS_HASH, OrderEvent, OrderId, PaymentToken, ProductId,
     Quantity, Timestamp,
 };
-use order_embedded::Config;
+use order_runtime::Config;
 use order_embedded::store::SqliteEventStore;
 use serde_json::{Value, json};
 
