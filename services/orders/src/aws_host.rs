@@ -23,12 +23,12 @@ use order_aws::{
 };
 use order_domain::OrderId;
 use order_domain::ports::{EventBus, OrderQueue, PolledQueue, PortError, StuckOrders};
-use order_runtime::bus::LocalBus;
 use order_embedded::db::{Db, Durability};
+use order_runtime::bus::LocalBus;
 
+use order_lambda::wiring::AwsBackend;
 use order_runtime::workers::{alarms, queue_consumer, sweeper};
 use order_runtime::workflow::local_workflow;
-use order_lambda::wiring::AwsBackend;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
