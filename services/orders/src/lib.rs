@@ -18,8 +18,7 @@ use tokio::net::TcpListener;
 pub mod aws_host;
 pub mod telemetry;
 
-/// The seed used when none is given: `migrations/seed/inventory.json`, built in.
-pub const DEFAULT_SEED: &str = include_str!("../../../migrations/seed/inventory.json");
+pub use order_app::seed::DEFAULT_SEED;
 
 /// Parses a seed file's JSON.
 pub fn parse_seed(text: &str) -> anyhow::Result<Vec<SeedProduct>> {

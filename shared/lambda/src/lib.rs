@@ -13,8 +13,9 @@
 //! - [`forward`]: the terminal-event forwarder (Streams → EventBridge).
 //! - [`seed`]: the SeedInventory custom resource.
 //! - [`batch`]: the partial batch response shapes.
-//! - [`wiring`]: environment → SDK clients (only those a function needs) → adapters, and the
-//!   `main` of every binary.
+//! - [`stage`]: the API stage stripped from the request path.
+//! - [`wiring`]: environment → SDK clients → adapters (each named by its own `from_env` in
+//!   `order-aws`), and the `main` of every binary.
 
 #![recursion_limit = "256"] // the SDK futures of `wiring` nest deeply
 
@@ -22,6 +23,7 @@ pub mod batch;
 pub mod confirm;
 pub mod forward;
 pub mod seed;
+pub mod stage;
 pub mod start;
 pub mod task;
 pub mod wiring;
