@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use order_app::forward::forward_terminal_events;
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_aws::projector::ChangeRecord;
 use order_aws::{
@@ -20,7 +21,6 @@ use order_aws::{
     DynamoStuck, InventoryTable, OrderStatusTable, Projector, SnsNotifier, SqsPolled,
     StartPosition, StreamPoller, Target, TopicArns,
 };
-use order_domain::ports::EventBus;
 use order_embedded::db::{Db, Durability};
 use order_runtime::bus::LocalBus;
 
@@ -122,19 +122,18 @@ impl StreamConsumer {
         match self {
             Self::Project(p) => p.apply_batch(records).await.failed,
             Self::Route(bus) => {
-                let events: Vec<_> = records
+                // Keyed by index: the retry covers that record and every one after it, whichever
+                // shard each came from (the poller rewinds each shard to its first one listed).
+                let events = records
                     .iter()
-                    .filter_map(|r| r.event.as_ref().ok().cloned())
-                    .collect();
-                match bus
-                    .put(order_app::notify::terminal_bus_events(&events))
-                    .await
-                {
-                    Ok(()) => Vec::new(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "routing terminal events failed; retrying");
-                        records.iter().map(|r| r.sequence_number.clone()).collect()
-                    }
+                    .enumerate()
+                    .map(|(i, r)| (i, r.event.as_ref().map_err(ToString::to_string)));
+                match forward_terminal_events(bus, events).await {
+                    Some(from) => records[from..]
+                        .iter()
+                        .map(|r| r.sequence_number.clone())
+                        .collect(),
+                    None => Vec::new(),
                 }
             }
         }

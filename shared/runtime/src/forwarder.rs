@@ -1,10 +1,10 @@
 //! The terminal-event forwarder on the embedded host: terminal events from the change feed to
-//! the rule bus, at least once, the checkpoint saved after delivery.
+//! the rule bus, at least once, the checkpoint saved after delivery. The loop over a batch is
+//! the one every host runs (`order_app::forward`).
 
 use std::time::Duration;
 
-use order_app::notify::terminal_bus_events;
-use order_domain::ports::EventBus;
+use order_app::forward::forward_terminal_events;
 use order_embedded::outbox::OutboxNotifier;
 use order_embedded::read_models::{checkpoint, set_checkpoint};
 use order_embedded::store::SqliteEventStore;
@@ -26,38 +26,43 @@ pub(crate) async fn forwarder(
     let mut backoff = Duration::from_millis(100);
     loop {
         head.mark_unchanged();
-        let batch = store.read_after(position, FEED_BATCH).await;
-        let delivered = match batch {
-            Ok(batch) if batch.is_empty() => None,
+        // How far the batch got (its last delivered position), and why it stopped short.
+        let (reached, failure) = match store.read_after(position, FEED_BATCH).await {
+            Ok(batch) if batch.is_empty() => (None, None),
             Ok(batch) => {
-                let last = batch.last().map_or(position, |(p, _)| *p);
-                let records: Vec<_> = batch.into_iter().map(|(_, e)| e).collect();
-                match bus.put(terminal_bus_events(&records)).await {
-                    Ok(()) => Some(Ok(last)),
-                    Err(e) => Some(Err(e.to_string())),
+                let records = batch.iter().map(|(p, e)| (*p, Ok(e)));
+                match forward_terminal_events(&bus, records).await {
+                    None => (batch.last().map(|(p, _)| *p), None),
+                    Some(from) => (
+                        batch
+                            .iter()
+                            .map(|(p, _)| *p)
+                            .take_while(|p| *p < from)
+                            .last(),
+                        Some(format!("stopped at position {from}")),
+                    ),
                 }
             }
-            Err(e) => Some(Err(e.to_string())),
+            Err(e) => (None, Some(e.to_string())),
         };
-        match delivered {
-            Some(Ok(last)) => {
-                position = last;
-                backoff = Duration::from_millis(100);
-                if let Err(e) = db.write(move |c| set_checkpoint(c, NAME, last)).await {
-                    tracing::error!(error = ?e, "forwarder checkpoint not saved");
-                }
-                continue;
+        if let Some(last) = reached {
+            position = last;
+            if let Err(e) = db.write(move |c| set_checkpoint(c, NAME, last)).await {
+                tracing::error!(error = ?e, "forwarder checkpoint not saved");
             }
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "forwarding terminal events failed; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => return,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-                continue;
+        }
+        if let Some(e) = failure {
+            tracing::error!(error = %e, "forwarding terminal events failed; retrying");
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return,
             }
-            None => {}
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+            continue;
+        }
+        if reached.is_some() {
+            backoff = Duration::from_millis(100);
+            continue;
         }
         tokio::select! {
             _ = head.changed() => {}
