@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use order_app::seed::SeedProduct;
-use order_embedded::Config;
+use order_runtime::Config;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

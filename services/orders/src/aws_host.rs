@@ -13,22 +13,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_sdk_sqs::types::QueueAttributeName;
+use order_app::forward::forward_terminal_events;
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_aws::projector::ChangeRecord;
 use order_aws::{
-    AwsClients, AwsResources, DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoReadModels,
-    InventoryTable, OrderStatusTable, Projector, SnsNotifier, SqsQueue, StartPosition,
-    StreamPoller, Target, TopicArns,
+    AwsBackend, AwsClients, AwsResources, DynamoDedup, DynamoEventStore, DynamoIdempotency,
+    DynamoReadModels, DynamoStuck, InventoryTable, OrderStatusTable, Projector, SnsNotifier,
+    SqsPolled, StartPosition, StreamPoller, Target, TopicArns,
 };
-use order_domain::OrderId;
-use order_domain::ports::{EventBus, OrderQueue, PortError};
-use order_embedded::bus::LocalBus;
 use order_embedded::db::{Db, Durability};
-use order_embedded::host::{PolledQueue, StuckOrders};
-use order_embedded::workers::{alarms, queue_consumer, sweeper};
-use order_embedded::workflow::local_workflow;
-use order_lambda::wiring::AwsBackend;
+use order_runtime::bus::LocalBus;
+use order_runtime::workers::{alarms, queue_consumer, sweeper};
+use order_runtime::workflow::local_workflow;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -43,89 +39,6 @@ pub struct AwsOptions {
     pub seed: Vec<SeedProduct>,
     pub retry_interval_scale: f64,
     pub redrive_after: Duration,
-}
-
-/// SQS as the local consumer's queue.
-#[derive(Clone)]
-pub struct SqsPolled {
-    queue: SqsQueue,
-    client: aws_sdk_sqs::Client,
-    url: String,
-    dlq_url: Option<String>,
-}
-
-impl OrderQueue for SqsPolled {
-    async fn enqueue(&self, order_id: OrderId) -> Result<(), PortError> {
-        self.queue.enqueue(order_id).await
-    }
-}
-
-impl SqsPolled {
-    async fn visible(&self, url: &str) -> Result<u64, PortError> {
-        let out = self
-            .client
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .map_err(|e| PortError(format!("queue attributes of {url}: {e}")))?;
-        Ok(out
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0))
-    }
-}
-
-impl PolledQueue for SqsPolled {
-    type Message = order_aws::queue::ReceivedMessage;
-
-    async fn receive(&self, max: usize) -> Result<Vec<Self::Message>, PortError> {
-        self.queue
-            .receive(max.min(10), Duration::from_secs(1))
-            .await
-    }
-    fn body(m: &Self::Message) -> &str {
-        &m.body
-    }
-    fn message_id(m: &Self::Message) -> String {
-        m.message_id.clone()
-    }
-    fn receive_count(m: &Self::Message) -> u32 {
-        m.receive_count
-    }
-    async fn delete(&self, m: &Self::Message) -> Result<(), PortError> {
-        self.queue.delete(&m.receipt).await
-    }
-    async fn retry_after(&self, m: &Self::Message, delay_ms: i64) -> Result<(), PortError> {
-        let delay = Duration::from_millis(u64::try_from(delay_ms).unwrap_or(0));
-        self.queue.retry_after(&m.receipt, delay).await
-    }
-    async fn depth(&self) -> Result<(u64, u64), PortError> {
-        let visible = self.visible(&self.url).await?;
-        let dlq = match &self.dlq_url {
-            Some(url) => self.visible(url).await?,
-            None => 0,
-        };
-        Ok((visible, dlq))
-    }
-}
-
-/// The OrderStatus table's `bySweepStatus` index as the sweeper's source.
-#[derive(Clone)]
-pub struct DynamoStuck(pub DynamoReadModels);
-
-impl StuckOrders for DynamoStuck {
-    async fn placed_before(
-        &self,
-        older_than_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<OrderId>, PortError> {
-        self.0
-            .stuck_placed_orders(u64::try_from(older_than_ms).unwrap_or(0), limit)
-            .await
-    }
 }
 
 /// A running `serve --backend aws`.
@@ -208,19 +121,18 @@ impl StreamConsumer {
         match self {
             Self::Project(p) => p.apply_batch(records).await.failed,
             Self::Route(bus) => {
-                let events: Vec<_> = records
+                // Keyed by index: the retry covers that record and every one after it, whichever
+                // shard each came from (the poller rewinds each shard to its first one listed).
+                let events = records
                     .iter()
-                    .filter_map(|r| r.event.as_ref().ok().cloned())
-                    .collect();
-                match bus
-                    .put(order_app::notify::terminal_bus_events(&events))
-                    .await
-                {
-                    Ok(()) => Vec::new(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "routing terminal events failed; retrying");
-                        records.iter().map(|r| r.sequence_number.clone()).collect()
-                    }
+                    .enumerate()
+                    .map(|(i, r)| (i, r.event.as_ref().map_err(ToString::to_string)));
+                match forward_terminal_events(bus, events).await {
+                    Some(from) => records[from..]
+                        .iter()
+                        .map(|r| r.sequence_number.clone())
+                        .collect(),
+                    None => Vec::new(),
                 }
             }
         }
@@ -254,12 +166,11 @@ fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
             &resources.notification_dedup_table,
         ),
     );
-    let queue = SqsPolled {
-        queue: SqsQueue::new(clients.sqs.clone(), &resources.orders_queue_url),
-        client: clients.sqs.clone(),
-        url: resources.orders_queue_url.clone(),
-        dlq_url: resources.dead_letter_queue_url.clone(),
-    };
+    let queue = SqsPolled::new(
+        clients.sqs.clone(),
+        &resources.orders_queue_url,
+        resources.dead_letter_queue_url.clone(),
+    );
     Adapters {
         store,
         reads,
@@ -349,7 +260,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
 
     let backend = AwsBackend {
         store,
-        queue: SqsQueue::new(clients.sqs.clone(), &resources.orders_queue_url),
+        queue: queue.queue().clone(),
         idempotency: DynamoIdempotency::new(clients.dynamodb.clone(), &resources.idempotency_table),
         reads,
     };

@@ -12,14 +12,13 @@ use order_embedded::intake::SqliteIntake;
 use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
-use order_embedded::{Config, Pipeline};
+use order_runtime::{Config, Pipeline};
 use tokio::net::TcpListener;
 
 pub mod aws_host;
 pub mod telemetry;
 
-/// The seed used when none is given: `migrations/seed/inventory.json`, built in.
-pub const DEFAULT_SEED: &str = include_str!("../../../migrations/seed/inventory.json");
+pub use order_app::seed::DEFAULT_SEED;
 
 /// Parses a seed file's JSON.
 pub fn parse_seed(text: &str) -> anyhow::Result<Vec<SeedProduct>> {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use order_domain::Email;
-use order_embedded::Config;
 use order_embedded::db::Durability;
+use order_runtime::Config;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Sync {

@@ -19,8 +19,8 @@ use order_domain::{
     CustomerId, Email, EventMeta, GENESIS_HASH, OrderEvent, OrderId, PaymentToken, ProductId,
     Quantity, Timestamp,
 };
-use order_embedded::Config;
 use order_embedded::store::SqliteEventStore;
+use order_runtime::Config;
 use serde_json::{Value, json};
 
 /// The ids of the orders of the mixed run, by how they ended.

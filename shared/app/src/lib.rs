@@ -4,13 +4,17 @@
 //! # Layout
 //! - [`place`]: POST /orders (idempotency key, append OrderPlaced, enqueue).
 //! - [`start`]: StartOrderProcessing (queue message → one workflow execution per order).
-//! - [`tasks`]: the state machine's tasks: validate, pay, reserve inventory, fail.
+//! - [`tasks`]: the state machine's tasks: validate, pay, reserve inventory, fail;
+//!   [`dispatch`]: which task a function name runs ([`dispatch::TaskFunction`]).
 //! - [`gateway`]: the deterministic simulated payment gateway.
 //! - [`query`]: GET /orders/{id}, its events, inventory.
-//! - [`notify`]: terminal events to the bus, and the confirmation email of the success handler.
+//! - [`notify`]: terminal events to the bus, and the confirmation email of the success handler;
+//!   [`forward`]: the forwarding loop every host runs over a batch of the log's records.
 //! - [`seed`]: idempotent inventory seeding.
 //! - [`stream`]: loading an order and appending its decisions with conflict retry.
 
+pub mod dispatch;
+pub mod forward;
 pub mod gateway;
 pub mod notify;
 pub mod place;

@@ -18,36 +18,38 @@ pub const ORDER_COMPLETED: &str = "OrderCompleted";
 /// Bus events for the terminal events (OrderCompleted, OrderFailed) among `records`. Each
 /// carries the log's event id, so a redelivered record makes the same bus event. No personal data.
 pub fn terminal_bus_events(records: &[RecordedEvent]) -> Vec<BusEvent> {
-    records
-        .iter()
-        // Cheap filter first: most events are not terminal, and decoding parses the payload.
-        .filter(|r| r.event_type == "OrderCompleted" || r.event_type == "OrderFailed")
-        .filter_map(|r| {
-            let order_id = r.stream_id.order_id()?;
-            let DomainEvent::Order(e) = decode(r).ok()? else {
-                return None;
-            };
-            let detail = match &e {
-                OrderEvent::OrderCompleted(c) => {
-                    json!({ "orderId": order_id, "status": "COMPLETED", "total": c.total })
-                }
-                OrderEvent::OrderFailed(f) => {
-                    json!({ "orderId": order_id, "status": "FAILED", "reason": f.reason })
-                }
-                _ => return None,
-            };
-            let mut detail = detail;
-            detail["eventId"] = json!(r.event_id.to_string());
-            detail["version"] = json!(r.version);
-            detail["occurredAt"] = json!(r.occurred_at);
-            Some(BusEvent {
-                id: r.event_id.to_string(),
-                source: BUS_SOURCE.into(),
-                detail_type: e.event_type().into(),
-                detail,
-            })
-        })
-        .collect()
+    records.iter().filter_map(terminal_bus_event).collect()
+}
+
+/// The bus event of one record, if it is a terminal event (see [`terminal_bus_events`]).
+pub fn terminal_bus_event(r: &RecordedEvent) -> Option<BusEvent> {
+    // Cheap filter first: most events are not terminal, and decoding parses the payload.
+    if r.event_type != "OrderCompleted" && r.event_type != "OrderFailed" {
+        return None;
+    }
+    let order_id = r.stream_id.order_id()?;
+    let DomainEvent::Order(e) = decode(r).ok()? else {
+        return None;
+    };
+    let detail = match &e {
+        OrderEvent::OrderCompleted(c) => {
+            json!({ "orderId": order_id, "status": "COMPLETED", "total": c.total })
+        }
+        OrderEvent::OrderFailed(f) => {
+            json!({ "orderId": order_id, "status": "FAILED", "reason": f.reason })
+        }
+        _ => return None,
+    };
+    let mut detail = detail;
+    detail["eventId"] = json!(r.event_id.to_string());
+    detail["version"] = json!(r.version);
+    detail["occurredAt"] = json!(r.occurred_at);
+    Some(BusEvent {
+        id: r.event_id.to_string(),
+        source: BUS_SOURCE.into(),
+        detail_type: e.event_type().into(),
+        detail,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

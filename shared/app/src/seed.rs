@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 use crate::stream::seal;
 
+/// The seed both hosts use when none is given (`orders serve` without `--seed`, and the
+/// SeedInventory custom resource): `migrations/seed/inventory.json`, built in.
+pub const DEFAULT_SEED: &str = include_str!("../../../migrations/seed/inventory.json");
+
 /// One product of a seed file: `{"productId","name","price","stock"}`, price in minor units.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -14,7 +14,8 @@ pub struct OrderMessage {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// A body that will never parse: delete it (it would only go round until the DLQ).
+    /// A body that will never parse. It is left in the queue rather than deleted: after its
+    /// receives run out it lands in the DLQ, whose alarm tells a person to look.
     #[error("malformed queue message: {0}")]
     Poison(String),
     /// The workflow service failed; leave the message for redelivery.

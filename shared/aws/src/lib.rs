@@ -15,6 +15,9 @@
 //! - [`idempotency`]: idempotency records of POST /orders, with leases and TTL.
 //! - [`dedup`]: dedup records that make the SNS notifier deliver each dedup id once.
 //! - [`queue`], [`workflow`], [`notifier`], [`bus`]: SQS, Step Functions, SNS, EventBridge.
+//! - [`polled`], [`stuck`]: the local runtime's ports on AWS (SQS polled by a local consumer,
+//!   orders left PLACED found through the order-status table).
+//! - [`backend`]: the HTTP API's ports ([`AwsBackend`]).
 //! - [`provision`]: create-if-missing of every resource (emulator, fresh dev account, tests).
 //! - [`errors`]: SDK errors as readable port errors.
 //!
@@ -26,6 +29,7 @@
 //! writes atomic under concurrency; `emulator/moto_serialized.py` is `moto_server` with the
 //! DynamoDB requests serialised, as DynamoDB itself guarantees per item.
 
+pub mod backend;
 pub mod bus;
 pub mod codec;
 pub mod config;
@@ -34,13 +38,16 @@ pub mod errors;
 pub mod event_store;
 pub mod idempotency;
 pub mod notifier;
+pub mod polled;
 pub mod projector;
 pub mod provision;
 pub mod queue;
 pub mod read_models;
 pub mod streams;
+pub mod stuck;
 pub mod workflow;
 
+pub use backend::AwsBackend;
 pub use bus::EventBridgeBus;
 pub use config::{AwsClients, AwsResources, ConfigError};
 pub use dedup::DynamoDedup;
@@ -48,8 +55,10 @@ pub use event_store::{ConflictRetry, DynamoEventStore};
 pub use idempotency::DynamoIdempotency;
 pub use notifier::{SnsNotifier, TopicArns};
 pub use order_read_models::ViewWrite;
+pub use polled::SqsPolled;
 pub use projector::{ChangeRecord, Projector, Target};
 pub use queue::SqsQueue;
 pub use read_models::{DynamoReadModels, InventoryTable, OrderStatusTable, ViewTable};
 pub use streams::{StartPosition, StreamPoller};
+pub use stuck::DynamoStuck;
 pub use workflow::SfnWorkflow;

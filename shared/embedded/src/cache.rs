@@ -13,7 +13,7 @@
 //!   extended only by an append whose expected version is exactly its last one. Otherwise it
 //!   keeps just the head, and only the highest head ever seen (versions only grow).
 //! - A commit that fails after its jobs updated the cache clears the whole cache.
-//! - Only this process writes the database: [`crate::runtime::Pipeline`] holds an exclusive lock
+//! - Only this process writes the database: `order_runtime::Pipeline` holds an exclusive lock
 //!   on its data directory.
 //!
 //! A miss costs what it cost before: a database read. Memory is bounded by two generations of

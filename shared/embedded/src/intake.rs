@@ -63,9 +63,9 @@ mod tests {
 
     use super::*;
     use crate::db::{Db, Durability};
-    use crate::host::PolledQueue;
     use crate::idempotency::SqliteIdempotency;
     use crate::read_models::{Projection, SqliteReadModels};
+    use order_domain::ports::PolledQueue;
 
     async fn setup(dir: &std::path::Path) -> (Db, SqliteIntake, SqliteReadModels) {
         let db = Db::open(&dir.join("i.db"), Durability::Normal).unwrap();

@@ -206,7 +206,7 @@ fn receive_on(
     Ok(out)
 }
 
-impl crate::host::PolledQueue for SqliteQueue {
+impl order_domain::ports::PolledQueue for SqliteQueue {
     type Message = Received;
 
     async fn receive(&self, max: usize) -> Result<Vec<Received>, PortError> {
@@ -290,7 +290,7 @@ impl OrderQueue for SqliteQueue {
 mod tests {
     use super::*;
     use crate::db::Durability;
-    use crate::host::PolledQueue;
+    use order_domain::ports::PolledQueue;
 
     #[tokio::test]
     async fn a_received_message_is_hidden_then_redelivered_and_finally_dead_lettered() {

@@ -1,7 +1,7 @@
 //! The terminal-event forwarder: order-events stream records → EventBridge, where
 //! OrderConfirmationRule routes OrderCompleted to OrderSuccessHandler.
 
-use order_app::notify::terminal_bus_events;
+use order_app::forward::forward_terminal_events;
 use order_domain::RecordedEvent;
 use order_domain::ports::EventBus;
 
@@ -14,34 +14,18 @@ pub struct StreamItem {
     pub event: Result<RecordedEvent, String>,
 }
 
-/// Puts the terminal events among `items`. A stream is ordered per key, so on the first record
-/// that cannot be handled everything from it on is retried: its sequence number is reported.
-/// Bus events carry the log's event id, so a retried put is recognisably the same event.
+/// Puts the terminal events among `items` ([`forward_terminal_events`]: the same loop every host
+/// runs); the record to retry from, if any, is reported by its sequence number, so Lambda hands
+/// it and everything after it out again.
 pub async fn forward<B: EventBus>(bus: &B, items: Vec<StreamItem>) -> BatchResponse {
     let mut response = BatchResponse::default();
-    let mut ok = Vec::new();
-    let mut first_bad = None;
-    for item in &items {
-        match &item.event {
-            Ok(e) => ok.push(e.clone()),
-            Err(why) => {
-                tracing::error!(sequence_number = %item.sequence_number, error = %why, "undecodable stream record");
-                first_bad = Some(item.sequence_number.clone());
-                break;
-            }
-        }
-    }
-    let events = terminal_bus_events(&ok);
-    if !events.is_empty()
-        && let Err(e) = bus.put(events).await
-    {
-        tracing::warn!(error = %e, "PutEvents failed; the batch will be retried");
-        if let Some(first) = items.first() {
-            response.fail(first.sequence_number.clone());
-        }
-        return response;
-    }
-    if let Some(seq) = first_bad {
+    let records = items.iter().map(|i| {
+        (
+            i.sequence_number.as_str(),
+            i.event.as_ref().map_err(Clone::clone),
+        )
+    });
+    if let Some(seq) = forward_terminal_events(bus, records).await {
         response.fail(seq);
     }
     response

@@ -14,8 +14,9 @@
 //! - [`seed`]: the SeedInventory custom resource.
 //! - [`batch`]: the partial batch response shapes.
 //! - [`deadline`]: the invocation's deadline, which bounds an idempotency claim's lease.
-//! - [`wiring`]: environment → SDK clients (only those a function needs) → adapters, and the
-//!   `main` of every binary.
+//! - [`stage`]: the API stage stripped from the request path.
+//! - [`wiring`]: environment → SDK clients (only those a function needs) → adapters (each named
+//!   by its own `from_env` in `order-aws`), and the `main` of every binary.
 
 #![recursion_limit = "256"] // the SDK futures of `wiring` nest deeply
 
@@ -24,6 +25,7 @@ pub mod confirm;
 pub mod deadline;
 pub mod forward;
 pub mod seed;
+pub mod stage;
 pub mod start;
 pub mod task;
 pub mod wiring;

@@ -10,8 +10,7 @@ use order_app::seed::{SeedProduct, seed_inventory};
 use order_domain::ports::EventStore;
 use serde_json::{Value, json};
 
-/// The seed deployed with the function: `migrations/seed/inventory.json`.
-pub const DEFAULT_SEED: &str = include_str!("../../../migrations/seed/inventory.json");
+pub use order_app::seed::DEFAULT_SEED;
 /// Kept across updates, so an update never replaces (and deletes) the resource.
 pub const PHYSICAL_ID: &str = "order-pipeline-seed-inventory";
 

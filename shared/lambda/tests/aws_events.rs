@@ -131,20 +131,3 @@ async fn a_streams_batch_forwards_only_terminal_events_with_their_log_ids() {
         "no personal data on the bus"
     );
 }
-
-/// A bus that refuses the put makes the batch report its first record, so Lambda retries it.
-#[tokio::test]
-async fn a_failed_put_reports_the_batch_for_retry() {
-    struct Down;
-    impl EventBus for Down {
-        async fn put(&self, _: Vec<BusEvent>) -> Result<(), PortError> {
-            Err(PortError("throttled".into()))
-        }
-    }
-    let event: StreamEvent = serde_json::from_str(&fixture(
-        "projections/terminal-event-forwarder/fixtures/stream-batch.json",
-    ))
-    .unwrap();
-    let response = forward(&Down, stream_items(&event)).await;
-    assert_eq!(response.failed_ids(), ["111100000000000000000001"]);
-}

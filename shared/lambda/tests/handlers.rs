@@ -90,7 +90,7 @@ fn fixture(path: &str) -> String {
 #[tokio::test]
 async fn an_sqs_batch_reports_only_the_malformed_message() {
     let r = rig().await;
-    let (starter, _runner) = order_embedded::workflow::local_workflow(
+    let (starter, _runner) = order_runtime::workflow::local_workflow(
         r.db.clone(),
         r.store.clone(),
         r.notifier.clone(),

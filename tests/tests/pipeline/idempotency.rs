@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use order_embedded::Config;
+use order_runtime::Config;
 use order_tests::{TestApp, default_seed, order_body, spawn_pipeline};
 use reqwest::StatusCode;
 

@@ -246,7 +246,7 @@ async fn a_redelivered_start_message_starts_one_execution() {
     )
     .unwrap();
     let (starter, _runner) =
-        order_embedded::workflow::local_workflow(r.db.clone(), r.store.clone(), notifier, 0.0, 4)
+        order_runtime::workflow::local_workflow(r.db.clone(), r.store.clone(), notifier, 0.0, 4)
             .unwrap();
     let id = OrderId::generate();
     let body = format!(r#"{{"orderId":"{id}"}}"#);

@@ -34,7 +34,7 @@ use crate::summary::Summary;
 use crate::view::Model;
 use source::Sink;
 
-/// The database file inside a data directory (as `order_embedded::Pipeline` names it).
+/// The database file inside a data directory (as `order_runtime::Pipeline` names it).
 pub const DATABASE_FILE: &str = "orders.db";
 
 /// Events between two progress reports.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use order_app::seed::SeedProduct;
-use order_embedded::Config;
+use order_runtime::Config;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 

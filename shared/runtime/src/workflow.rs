@@ -13,12 +13,12 @@ use order_domain::OrderId;
 use order_domain::ports::{
     EventStore, Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter,
 };
+use order_embedded::db::{Db, now_ms};
 use order_workflow::{ExecutionContext, RunOptions, StateMachine, Transition, step};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::db::{Db, now_ms};
 use crate::functions::{LocalFunctions, substitutions};
 
 /// The state machine definition: the same file the template deploys.

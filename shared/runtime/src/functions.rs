@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use order_app::dispatch::TaskFunction;
 use order_app::gateway::SimulatedGateway;
-use order_app::tasks::{self, TaskError, TaskInput};
+use order_app::tasks::TaskError;
 use order_domain::ports::{EventStore, Notification, Notifier, Topic};
 use order_workflow::{TaskFailure, TaskInvoker};
 use serde_json::{Value, json};
@@ -14,19 +15,15 @@ const SNS_PUBLISH: &str = "arn:aws:states:::sns:publish";
 const LOCAL_FUNCTION_ARN: &str = "arn:aws:lambda:local:000000000000:function:";
 const LOCAL_TOPIC_ARN: &str = "arn:aws:sns:local:000000000000:";
 
-/// The task functions of the state machine, by the names the Lambda binaries have.
-pub const FUNCTIONS: [(&str, &str); 4] = [
-    ("ValidateOrderFunctionArn", "validate-order"),
-    ("ProcessPaymentFunctionArn", "process-payment"),
-    ("UpdateInventoryFunctionArn", "update-inventory"),
-    ("OrderFailedFunctionArn", "order-failed"),
-];
-
-/// The local values of the definition's `${...}` placeholders.
+/// The local values of the definition's `${...}` placeholders: each task function under the
+/// name it is deployed with.
 pub fn substitutions() -> BTreeMap<String, String> {
-    let mut s: BTreeMap<String, String> = FUNCTIONS
+    let mut s: BTreeMap<String, String> = TaskFunction::ALL
         .iter()
-        .map(|(k, name)| ((*k).to_owned(), format!("{LOCAL_FUNCTION_ARN}{name}")))
+        .map(|f| {
+            let arn = format!("{LOCAL_FUNCTION_ARN}{}", f.function_name());
+            (f.arn_placeholder(), arn)
+        })
         .collect();
     s.insert(
         "OrderErrorNotificationTopicArn".into(),
@@ -51,15 +48,15 @@ fn failure(e: &TaskError) -> TaskFailure {
 }
 
 impl<S: EventStore, N: Notifier> LocalFunctions<S, N> {
-    async fn call(&self, function: &str, payload: Value) -> Result<Value, TaskError> {
-        let input: TaskInput = TaskError::parse_input(payload)?;
-        match function {
-            "validate-order" => tasks::validate_order(&self.store, input).await,
-            "process-payment" => tasks::process_payment(&self.store, &self.gateway, input).await,
-            "update-inventory" => tasks::update_inventory(&self.store, input).await,
-            "order-failed" => tasks::order_failed(&self.store, &self.gateway, input).await,
-            other => Err(TaskError::UnknownFunction(format!("no function {other}"))),
-        }
+    async fn call(&self, function: &str, payload: Value) -> Result<Value, TaskFailure> {
+        let Some(task) = TaskFunction::from_function_name(function) else {
+            return Err(failure(&TaskError::UnknownFunction(format!(
+                "no function {function}"
+            ))));
+        };
+        task.run(&self.store, &self.gateway, payload)
+            .await
+            .map_err(|e| failure(&e))
     }
 }
 
@@ -74,7 +71,7 @@ impl<S: EventStore, N: Notifier> TaskInvoker for LocalFunctions<S, N> {
                     .unwrap_or_default()
                     .to_owned();
                 let payload = input.get("Payload").cloned().unwrap_or(Value::Null);
-                let out = self.call(&name, payload).await.map_err(|e| failure(&e))?;
+                let out = self.call(&name, payload).await?;
                 Ok(json!({ "Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST" }))
             }
             SNS_PUBLISH => {

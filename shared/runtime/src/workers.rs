@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use order_app::start::{StartError, start_order_processing};
-use order_domain::ports::{Notification, Notifier, OrderQueue, Topic, WorkflowStarter};
+use order_domain::ports::{
+    Notification, Notifier, OrderQueue, PolledQueue, StuckOrders, Topic, WorkflowStarter,
+};
+use order_embedded::db::{Db, now_ms};
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-
-use crate::db::{Db, now_ms};
-use crate::host::{PolledQueue, StuckOrders};
 
 /// Visible messages above which OrdersQueueDepthAlarm fires.
 pub const QUEUE_DEPTH_ALARM_THRESHOLD: u64 = 10;
@@ -209,9 +209,9 @@ pub async fn set_alarm<N: Notifier>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Durability;
-    use crate::outbox::OutboxNotifier;
-    use crate::queue::SqliteQueue;
+    use order_embedded::db::Durability;
+    use order_embedded::outbox::OutboxNotifier;
+    use order_embedded::queue::SqliteQueue;
 
     /// The queue-depth alarm notifies when it enters ALARM, not on every check while it stays
     /// there, and again after it has recovered and breaches anew.

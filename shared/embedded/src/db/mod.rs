@@ -1,0 +1,174 @@
+//! The SQLite database: one writer thread that group-commits, and a small pool of readers.
+//!
+//! All writes go through one thread (SQLite allows one writer anyway). It takes every job that is
+//! waiting, runs each inside its own savepoint of one transaction, commits once, and only then
+//! answers the jobs: a job's caller never hears "done" for something that was not committed.
+//! Readers use WAL snapshots on their own connections, concurrently with the writer.
+//!
+//! # Layout
+//! - `connection`: the settings of every connection ([`tune_connection`]), and the writer's.
+//! - `migrations`: the schema, applied at open.
+//! - `writer`: the group-committing writer thread ([`Db::write`], [`Db::write_statement`]).
+//! - `readers`: the pool of read-only connections ([`Db::read`]).
+//! - `checkpointer`: WAL checkpoints off the writer's thread.
+
+mod checkpointer;
+mod connection;
+mod migrations;
+mod readers;
+mod writer;
+
+pub use connection::tune_connection;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::Semaphore;
+
+use checkpointer::spawn_checkpointer;
+use connection::configure;
+use migrations::migrate;
+use readers::reader_count;
+use writer::{CommitFailed, Job, writer_loop};
+
+/// How writes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: a commit survives a process crash (kill -9), and may be
+    /// lost only with the machine's power. The default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced.
+    Full,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database writer has stopped")]
+    Closed,
+    #[error("commit failed: {0}")]
+    Commit(String),
+}
+
+/// A job's result, or why the batch it was in did not commit.
+#[derive(Debug)]
+pub enum WriteError<E> {
+    Job(E),
+    Db(DbError),
+}
+
+struct Inner {
+    jobs: Mutex<Option<std_mpsc::Sender<Job>>>,
+    readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection: a read waits (asynchronously) for a free connection
+    /// instead of opening a new one.
+    read_slots: Semaphore,
+    read_slots_total: usize,
+    path: PathBuf,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    commit_failed: CommitFailed,
+    checkpointer: Mutex<Option<(std_mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+/// Milliseconds since the Unix epoch, as SQLite stores times here.
+pub fn now_ms() -> i64 {
+    i64::try_from(order_domain::Timestamp::now().as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, DbError> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn, durability)?;
+        migrate(&mut conn)?;
+        // Checkpoints run on their own thread (below), not inside the writer's commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = spawn_checkpointer(path)?;
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let commit_failed = CommitFailed::default();
+        let listeners = Arc::clone(&commit_failed);
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(&conn, &rx, &listeners))
+            .map_err(|e| DbError::Commit(e.to_string()))?;
+        let readers = reader_count();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                jobs: Mutex::new(Some(tx)),
+                readers: Mutex::new(Vec::new()),
+                read_slots: Semaphore::new(readers),
+                read_slots_total: readers,
+                path: path.to_owned(),
+                writer: Mutex::new(Some(writer)),
+                commit_failed,
+                checkpointer: Mutex::new(Some(checkpointer)),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in the writer's transaction (inside its own savepoint: an `Err` undoes only
+    /// this job). Resolves after the commit.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.submit(true, f).await
+    }
+
+    /// [`Db::write`] without the savepoint, for a job whose only write is one statement and
+    /// that cannot fail after it: a failed statement undoes itself, so nothing is left half
+    /// done. It saves two statements per job on the one thread every write goes through.
+    pub async fn write_statement<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    /// Registers `f` to run on the writer thread whenever a commit fails, before the jobs of
+    /// that commit are answered (for in-memory state that mirrors what jobs wrote).
+    pub fn on_commit_failure(&self, f: impl Fn() + Send + Sync + 'static) {
+        if let Ok(mut listeners) = self.inner.commit_failed.lock() {
+            listeners.push(Box::new(f));
+        }
+    }
+
+    /// Stops the writer after the jobs already sent, and waits for it.
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.inner.jobs.lock() {
+            jobs.take();
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        let checkpointer = self
+            .inner
+            .checkpointer
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take());
+        if let Some((stop, h)) = checkpointer {
+            drop(stop);
+            let _ = h.join();
+        }
+    }
+}

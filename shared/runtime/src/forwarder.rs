@@ -1,0 +1,74 @@
+//! The terminal-event forwarder on the embedded host: terminal events from the change feed to
+//! the rule bus, at least once, the checkpoint saved after delivery. The loop over a batch is
+//! the one every host runs (`order_app::forward`).
+
+use std::time::Duration;
+
+use order_app::forward::forward_terminal_events;
+use order_embedded::outbox::OutboxNotifier;
+use order_embedded::read_models::{checkpoint, set_checkpoint};
+use order_embedded::store::SqliteEventStore;
+use tokio::sync::watch;
+
+use crate::bus::LocalBus;
+use crate::projections::{FEED_BATCH, FEED_COALESCE};
+
+/// Terminal events → the bus (rule router) at least once, checkpointed after delivery.
+pub(crate) async fn forwarder(
+    store: SqliteEventStore,
+    bus: LocalBus<SqliteEventStore, OutboxNotifier>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    const NAME: &str = "terminal-forwarder";
+    let db = store.db().clone();
+    let mut head = store.subscribe();
+    let mut position = db.read(|c| checkpoint(c, NAME)).await.unwrap_or(0);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        head.mark_unchanged();
+        // How far the batch got (its last delivered position), and why it stopped short.
+        let (reached, failure) = match store.read_after(position, FEED_BATCH).await {
+            Ok(batch) if batch.is_empty() => (None, None),
+            Ok(batch) => {
+                let records = batch.iter().map(|(p, e)| (*p, Ok(e)));
+                match forward_terminal_events(&bus, records).await {
+                    None => (batch.last().map(|(p, _)| *p), None),
+                    Some(from) => (
+                        batch
+                            .iter()
+                            .map(|(p, _)| *p)
+                            .take_while(|p| *p < from)
+                            .last(),
+                        Some(format!("stopped at position {from}")),
+                    ),
+                }
+            }
+            Err(e) => (None, Some(e.to_string())),
+        };
+        if let Some(last) = reached {
+            position = last;
+            if let Err(e) = db.write(move |c| set_checkpoint(c, NAME, last)).await {
+                tracing::error!(error = ?e, "forwarder checkpoint not saved");
+            }
+        }
+        if let Some(e) = failure {
+            tracing::error!(error = %e, "forwarding terminal events failed; retrying");
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+            continue;
+        }
+        if reached.is_some() {
+            backoff = Duration::from_millis(100);
+            continue;
+        }
+        tokio::select! {
+            _ = head.changed() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+        tokio::time::sleep(FEED_COALESCE).await;
+    }
+}

@@ -1,0 +1,24 @@
+//! The local runtime: what runs the pipeline in one process around the ports, whatever adapters
+//! implement them. The embedded host runs it on the SQLite adapters (`order-embedded`);
+//! `orders serve --backend aws` runs the same workers on the AWS adapters (`order-aws`).
+//!
+//! # Layout
+//! - [`workers`]: the StartOrderProcessing queue consumer, the sweeper and the alarms, generic
+//!   over the `PolledQueue` and `StuckOrders` ports.
+//! - [`workflow`] and [`functions`]: durable executions of the shared state machine definition,
+//!   with `lambda:invoke` and `sns:publish` done locally (the executions are bookkept in SQLite,
+//!   as Step Functions keeps its own).
+//! - [`bus`]: EventBridge-style rules routed in process.
+//! - [`projections`] and [`forwarder`]: the embedded host's change-feed workers (read models;
+//!   terminal events to the bus).
+//! - [`pipeline`]: the embedded host's wiring ([`Pipeline`], [`Config`]).
+
+pub mod bus;
+pub mod forwarder;
+pub mod functions;
+pub mod pipeline;
+pub mod projections;
+pub mod workers;
+pub mod workflow;
+
+pub use pipeline::{Config, Pipeline, StartError};

@@ -1,0 +1,226 @@
+//! The local runtime: every worker of the pipeline on one tokio runtime around one database.
+//!
+//! - StartOrderProcessing: OrdersQueue consumer → workflow executions.
+//! - The workflow runner (durable executions).
+//! - Projection workers (order-status, inventory) and the terminal-event forwarder, each
+//!   reading the change feed from its checkpoint, woken by commits rather than polling.
+//! - The sweeper: re-drives orders stuck in PLACED (a crash between append and enqueue).
+//! - Alarms: queue depth > 10 and a non-empty DLQ → CriticalAlertsTopic.
+//!
+//! The consumer, runner, sweeper and alarms are generic ([`crate::workers`]); the change-feed
+//! workers are the SQLite ones ([`crate::projections`]: projection in the same transaction as
+//! the checkpoint; [`crate::forwarder`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use order_app::seed::{SeedProduct, seed_inventory};
+use order_domain::Email;
+use order_domain::ports::{PortError, StoreError};
+use order_embedded::db::{Db, DbError, Durability};
+use order_embedded::idempotency::SqliteIdempotency;
+use order_embedded::outbox::OutboxNotifier;
+use order_embedded::queue::SqliteQueue;
+use order_embedded::read_models::SqliteReadModels;
+use order_embedded::store::SqliteEventStore;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::bus::LocalBus;
+use crate::forwarder::forwarder;
+use crate::projections::{PROJECTIONS, ProjectionError, catch_up, projection_worker};
+use crate::workers::{alarms, queue_consumer, sweeper};
+use crate::workflow::{LocalWorkflow, local_workflow};
+
+/// How the local pipeline runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub seed: Vec<SeedProduct>,
+    /// The topics' email subscriber (NotificationEmailName).
+    pub notification_email: Email,
+    pub durability: Durability,
+    /// Multiplies the state machine's Retry intervals (1.0 = as written; tests use less).
+    pub retry_interval_scale: f64,
+    /// An order PLACED this long without an execution is re-enqueued.
+    pub redrive_after: Duration,
+    pub max_concurrent_executions: usize,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, seed: Vec<SeedProduct>) -> Self {
+        Self {
+            data_dir,
+            seed,
+            notification_email: Email::parse("ops@example.com").unwrap_or_else(|_| unreachable!()),
+            durability: Durability::Normal,
+            retry_interval_scale: 1.0,
+            redrive_after: Duration::from_secs(30),
+            max_concurrent_executions: 512,
+        }
+    }
+}
+
+/// A running pipeline: its adapters (for the HTTP API) and its workers.
+pub struct Pipeline {
+    pub db: Db,
+    pub store: SqliteEventStore,
+    pub queue: SqliteQueue,
+    pub idempotency: SqliteIdempotency,
+    pub reads: SqliteReadModels,
+    pub notifier: OutboxNotifier,
+    pub workflow: LocalWorkflow,
+    shutdown: watch::Sender<bool>,
+    workers: JoinSet<()>,
+    /// Held while the pipeline runs: one process per data directory (the event store's
+    /// stream cache relies on being the only writer).
+    _lock: std::fs::File,
+}
+
+impl Pipeline {
+    /// Opens the database, seeds the inventory, brings the read models up to date, and starts
+    /// every worker. The API can serve as soon as this returns.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::io(&config.data_dir, e))?;
+        let lock = lock_data_dir(&config.data_dir)?;
+        let db = Db::open(&config.data_dir.join("orders.db"), config.durability)?;
+        // The lock makes this the database's only writer: claims still in progress died with
+        // the previous process, and their retries need not wait their leases out.
+        let idempotency = SqliteIdempotency::new(db.clone());
+        idempotency
+            .release_claims_of_a_previous_process()
+            .await
+            .map_err(StartError::Idempotency)?;
+        let store = SqliteEventStore::new(db.clone());
+        let queue = SqliteQueue::orders(db.clone());
+        let notifier =
+            OutboxNotifier::new(&config.data_dir.join("outbox"), &config.notification_email)
+                .map_err(StartError::Outbox)?;
+        let added = seed_inventory(&store, &config.seed)
+            .await
+            .map_err(StartError::Seed)?;
+        if added > 0 {
+            tracing::info!(added, "seeded inventory");
+        }
+        catch_up(&store, &PROJECTIONS).await?;
+        let (workflow, runner) = local_workflow(
+            db.clone(),
+            store.clone(),
+            notifier.clone(),
+            config.retry_interval_scale,
+            config.max_concurrent_executions,
+        )?;
+        let (shutdown, rx) = watch::channel(false);
+        let mut workers = JoinSet::new();
+        workers.spawn(runner.run(rx.clone()));
+        workers.spawn(projection_worker(store.clone(), rx.clone()));
+        let bus = LocalBus {
+            store: store.clone(),
+            notifier: notifier.clone(),
+        };
+        workers.spawn(forwarder(store.clone(), bus, rx.clone()));
+        workers.spawn(queue_consumer(queue.clone(), workflow.clone(), rx.clone()));
+        let reads = SqliteReadModels::new(db.clone());
+        workers.spawn(sweeper(
+            reads.clone(),
+            db.clone(),
+            queue.clone(),
+            config.redrive_after,
+            rx.clone(),
+        ));
+        workers.spawn(alarms(db.clone(), queue.clone(), notifier.clone(), rx));
+        Ok(Self {
+            idempotency,
+            reads,
+            db,
+            store,
+            queue,
+            notifier,
+            workflow,
+            shutdown,
+            workers,
+            _lock: lock,
+        })
+    }
+
+    /// Stops every worker (executions pause between states) and closes the database.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.workers.join_next().await.is_some() {}
+        self.db.close();
+    }
+}
+
+/// Takes the data directory's lock file, or says which lock is held.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
+    let path = dir.join("orders.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StartError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Locked {
+            dir: dir.to_owned(),
+            lock: path,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StartError::io(&path, e)),
+    }
+}
+
+/// Why the pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Another pipeline runs on the directory: two would each cache what the other cannot see.
+    #[error("{} is in use by another running pipeline (lock {} is held); stop it first", dir.display(), lock.display())]
+    Locked { dir: PathBuf, lock: PathBuf },
+    #[error("opening the database: {0}")]
+    Db(#[from] DbError),
+    #[error("opening the outbox: {0}")]
+    Outbox(PortError),
+    #[error("releasing the previous process's idempotency claims: {0}")]
+    Idempotency(PortError),
+    #[error("seeding the inventory: {0}")]
+    Seed(StoreError),
+    #[error("bringing the read models up to date: {0}")]
+    Projections(#[from] ProjectionError),
+    #[error("the state machine definition: {0}")]
+    Definition(#[from] order_workflow::DefinitionError),
+}
+
+impl StartError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two pipelines on one data directory would each cache what the other cannot see; the
+    /// second is refused with a message naming the lock, and starts once the first has stopped.
+    #[tokio::test]
+    async fn a_second_pipeline_on_the_same_data_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new(dir.path().to_owned(), vec![]);
+        let first = Pipeline::start(config.clone()).await.unwrap();
+        let Err(e) = Pipeline::start(config.clone()).await else {
+            panic!("a second pipeline started on the same directory");
+        };
+        assert!(e.to_string().contains("orders.lock"), "{e}");
+        first.shutdown().await;
+        Pipeline::start(config).await.unwrap().shutdown().await;
+    }
+}
