@@ -405,7 +405,7 @@ pub async fn decide_and_append_under_racing_writers_loses_no_update<S: EventStor
     let stock_left = match decode_product(log.last().unwrap()).unwrap() {
         ProductEvent::StockReserved(r) => r.stock_after,
         ProductEvent::ProductAdded(a) => a.stock,
-        other => panic!("unexpected {other:?}"),
+        other @ ProductEvent::StockAdded(_) => panic!("unexpected {other:?}"),
     };
     assert_eq!(stock_left, STOCK - sold, "no update lost");
     if gave_up == 0 {
