@@ -1,8 +1,9 @@
 //! The read models on DynamoDB: OrderStatusTable (`orderId`) and InventoryTable (`ProductID`).
 //!
 //! Only the stream projectors write them (never the command path, which answers from the log
-//! and leaves the views to the projection step), each put guarded by `attribute_not_exists(pk) OR version < :v`, so a repeated or older stream record
-//! never moves a view backwards. Reads are strongly consistent. Each row keeps the whole view
+//! and leaves the views to the projection step), each put guarded by
+//! `attribute_not_exists(pk) OR version < :v`, so a repeated or older stream record never
+//! moves a view backwards. Reads are strongly consistent. Each row keeps the whole view
 //! as JSON in `view`, plus the attributes the contract indexes or shows (`status`, `updatedAt`,
 //! `available`).
 //!
@@ -36,9 +37,10 @@ pub const SWEEP_STATUS: &str = "sweepStatus";
 pub const SWEEP_SINCE: &str = "sweepSince";
 
 /// The sweep index's key attributes for `view`: `Some` only while the order is PLACED, the
-/// one status the sweeper re-drives (a later status means its execution has started). Every writer of OrderStatusTable rows
-/// (the projector, audit replay's repair) adds them, so the index stays sparse and exact.
-pub fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2]> {
+/// one status the sweeper re-drives (a later status means its execution has started). Every
+/// writer of OrderStatusTable rows (the projector, audit replay's repair) writes
+/// [`DynamoRow::item`], so the index stays sparse and exact.
+fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2]> {
     (view.status == OrderStatus::Placed).then(|| {
         [
             (SWEEP_STATUS.to_owned(), s(view.status.as_str())),
