@@ -4,8 +4,8 @@ moto_server serves requests on threads and its DynamoDB backend takes no lock, s
 conditional writes on one key can both pass their condition check (measured: about 1 round in
 200 of six racing `PutItem ... attribute_not_exists`). Real DynamoDB never lets that happen,
 and the event store's no-oversell guarantee rests on it. This wrapper serialises the DynamoDB
-and DynamoDB Streams requests behind one lock; every other service stays threaded, so SQS long
-polls do not block the rest.
+and DynamoDB Streams requests (and moto's state dump, which reads the tables) behind one lock;
+every other service stays threaded, so SQS long polls do not block the rest.
 
 It also makes a cancelled TransactWriteItems leave no trace on the table's stream. moto
 applies a transaction's items one by one (each appending a stream record) and, on a cancel,
@@ -68,7 +68,11 @@ def patch_transactions():
 def serialise_dynamodb(app):
     def wrapped(environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("DynamoDB"):  # DynamoDB_20120810.* and DynamoDBStreams_20120810.*
+        # DynamoDB_20120810.* and DynamoDBStreams_20120810.*; and moto's state dump, which reads
+        # every backend's objects (tables included) while it serialises them: a DynamoDB write
+        # running beside it makes the dump fail with a 500.
+        dump = environ.get("PATH_INFO", "").startswith("/moto-api/data.json")
+        if target.startswith("DynamoDB") or dump:
             with _DYNAMODB:
                 # Consume the body inside the lock: the work may happen while it is produced.
                 return list(app(environ, start_response))
