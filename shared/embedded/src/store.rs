@@ -118,28 +118,8 @@ pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64
                 expected_version: w.expected_version,
             });
         }
-        let mut stmt = conn
-            .prepare_cached(
-                "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, occurred_at, \
-                 correlation_id, causation_id, payload, prev_hash, hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .map_err(sql_err)?;
         for e in &w.events {
-            stmt.execute(params![
-                e.stream_id.as_str(),
-                i64::try_from(e.version).unwrap_or(i64::MAX),
-                e.event_id.to_string(),
-                e.event_type,
-                e.schema_version,
-                i64::try_from(e.occurred_at.as_millis()).unwrap_or(i64::MAX),
-                e.correlation_id,
-                e.causation_id,
-                e.payload,
-                e.prev_hash,
-                e.hash,
-            ])
-            .map_err(|err| match err {
+            last = insert_event(conn, e).map_err(|err| match err {
                 // The unique (stream, version) key is the final arbiter.
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -151,10 +131,33 @@ pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64
                 }
                 other => sql_err(other),
             })?;
-            last = conn.last_insert_rowid();
         }
     }
     Ok(last)
+}
+
+/// Inserts one event row as is (no version check: the callers check) and returns its global
+/// position. Also what synthetic logs for benchmarks and replay tests are written with.
+pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, occurred_at, \
+         correlation_id, causation_id, payload, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        e.stream_id.as_str(),
+        i64::try_from(e.version).unwrap_or(i64::MAX),
+        e.event_id.to_string(),
+        e.event_type,
+        e.schema_version,
+        i64::try_from(e.occurred_at.as_millis()).unwrap_or(i64::MAX),
+        e.correlation_id,
+        e.causation_id,
+        e.payload,
+        e.prev_hash,
+        e.hash,
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 impl SqliteEventStore {

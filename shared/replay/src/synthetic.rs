@@ -18,7 +18,8 @@ use order_domain::{
 };
 use order_embedded::db::{Db, Durability};
 use order_embedded::read_models::Projection;
-use rusqlite::{Connection, params};
+use order_embedded::store::insert_event;
+use rusqlite::Connection;
 
 /// Events per transaction while generating.
 const PER_TRANSACTION: usize = 20_000;
@@ -63,27 +64,9 @@ impl Writer<'_> {
             occurred_at: Timestamp::from_millis(self.clock),
         };
         let e = RecordedEvent::seal(stream.clone(), after.0, after.1, event, &meta);
-        self.conn
-            .prepare_cached(
-                "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, \
-                 occurred_at, correlation_id, causation_id, payload, prev_hash, hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                e.stream_id.as_str(),
-                i64::try_from(e.version).unwrap_or(i64::MAX),
-                e.event_id.to_string(),
-                e.event_type,
-                e.schema_version,
-                i64::try_from(e.occurred_at.as_millis()).unwrap_or(i64::MAX),
-                e.correlation_id,
-                e.causation_id,
-                e.payload,
-                e.prev_hash,
-                e.hash,
-            ])?;
+        let position = insert_event(self.conn, &e)?;
         let head = (e.version, e.hash.clone());
-        self.batch.push((self.conn.last_insert_rowid(), e));
+        self.batch.push((position, e));
         self.generated.events += 1;
         Ok(head)
     }
