@@ -14,7 +14,8 @@
 //! - SENT: dropped.
 //!
 //! After the publish the record becomes SENT (conditioned on still holding the claim); if the
-//! publish fails, the claim is deleted so a retry publishes at once.
+//! publish fails, the claim is deleted so a retry publishes at once. (A failure SNS reports after
+//! accepting the message, a timeout say, therefore costs one extra email too.)
 //!
 //! **A crash between the record and the publish** (or between the publish and the mark) leaves
 //! a PENDING record: the next redelivery after its lease publishes again. Delivery is at least

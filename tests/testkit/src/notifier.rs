@@ -2,8 +2,8 @@
 //! often it is published, concurrently or across a restart. Run against each adapter.
 //!
 //! A case sees deliveries through [`NotifierFixture`], which each backend's fixture implements
-//! (the outbox counts `Message-ID`s in its mbox; SNS on moto counts the topic's published
-//! messages by their `dedupId` attribute, [`moto_deliveries`]).
+//! (the outbox counts `Message-ID`s in its mbox; SNS on moto counts the messages a queue
+//! subscribed to each topic received, by their `dedupId` attribute: [`SnsDeliveries`]).
 //!
 //! Where the backends differ: the outbox decides and writes under one lock, so a concurrent
 //! duplicate always returns `Ok` (dropped). The SNS notifier arbitrates in DynamoDB with a
@@ -12,12 +12,16 @@
 //! answer and retries refusals, as a caller does: what it asserts is one delivery.
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
 
 use order_domain::Email;
 use order_domain::ports::{Notification, Notifier, Topic};
 
 use crate::Fixture;
+use crate::support::Emulator;
 
 /// How a contract case reaches one backend's notifier and sees what it delivered.
 pub trait NotifierFixture: Send + Sync + 'static {
@@ -175,28 +179,110 @@ pub async fn a_dedup_id_seen_before_a_restart_is_still_dropped<F: NotifierFixtur
     assert_eq!(f.deliveries(Topic::OrderAlerts, &unseen).await, 1);
 }
 
-/// How many messages moto's SNS published on `topic_arn` with the `dedupId` attribute
-/// `dedup_id`, from its state dump (`GET {endpoint}/moto-api/data.json`: each topic's
-/// `sent_notifications` are `[message id, message, subject, attributes, group id]`).
-pub async fn moto_deliveries(endpoint: &str, topic_arn: &str, dedup_id: &str) -> usize {
-    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
-    let data: serde_json::Value = reqwest::get(&url)
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let topics = data["sns"]["Topic"].as_array().cloned().unwrap_or_default();
-    topics
-        .iter()
-        .filter(|t| t["arn"] == topic_arn)
-        .flat_map(|t| {
-            t["sent_notifications"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|sent| sent[3]["dedupId"]["Value"] == dedup_id)
-        .count()
+/// What SNS delivered, seen through an SQS queue subscribed to each topic: moto delivers to a
+/// subscribed queue within the publish. (moto's state dump, `/moto-api/data.json`, lists each
+/// topic's published messages too, but fails as a whole once the emulator holds a Lambda
+/// function, as it does after the template's emulator check.)
+pub struct SnsDeliveries {
+    sqs: aws_sdk_sqs::Client,
+    queues: Vec<(Topic, String)>,
+    /// The dedup ids drained from the queues so far, per topic.
+    seen: Mutex<Vec<(Topic, String)>>,
+}
+
+impl SnsDeliveries {
+    /// Subscribes a fresh queue to each of the emulator slice's topics.
+    pub async fn subscribe(env: &Emulator) -> Self {
+        let r = &env.resources;
+        let prefix = r
+            .events_table
+            .strip_suffix("OrderEventsTable")
+            .unwrap_or(&r.events_table);
+        let mut queues = Vec::new();
+        for (topic, arn) in [
+            (Topic::OrderAlerts, &r.order_alerts_topic_arn),
+            (Topic::OrderErrors, &r.order_errors_topic_arn),
+            (Topic::CriticalAlerts, &r.critical_alerts_topic_arn),
+        ] {
+            let sqs = &env.clients.sqs;
+            let url = sqs
+                .create_queue()
+                .queue_name(format!("{prefix}{}-capture", topic.name()))
+                .send()
+                .await
+                .expect("create a capture queue")
+                .queue_url
+                .expect("a queue URL");
+            let queue_arn = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .expect("the capture queue's ARN")
+                .attributes
+                .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+                .expect("a QueueArn attribute");
+            env.clients
+                .sns
+                .subscribe()
+                .topic_arn(arn)
+                .protocol("sqs")
+                .endpoint(queue_arn)
+                .send()
+                .await
+                .expect("subscribe the capture queue");
+            queues.push((topic, url));
+        }
+        Self {
+            sqs: env.clients.sqs.clone(),
+            queues,
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// How many messages with the `dedupId` attribute `dedup_id` SNS delivered on `topic`.
+    pub async fn count(&self, topic: Topic, dedup_id: &str) -> usize {
+        for (queue_topic, url) in &self.queues {
+            loop {
+                let got = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .expect("receive from a capture queue");
+                let messages = got.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    break;
+                }
+                for m in messages {
+                    let body: serde_json::Value =
+                        serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope");
+                    let id = body["MessageAttributes"]["dedupId"]["Value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    self.seen
+                        .lock()
+                        .expect("seen deliveries")
+                        .push((*queue_topic, id));
+                    self.sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(m.receipt_handle().unwrap_or_default())
+                        .send()
+                        .await
+                        .expect("delete from a capture queue");
+                }
+            }
+        }
+        self.seen
+            .lock()
+            .expect("seen deliveries")
+            .iter()
+            .filter(|(t, id)| *t == topic && id == dedup_id)
+            .count()
+    }
 }

@@ -11,7 +11,7 @@ use order_embedded::outbox::OutboxNotifier;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
 use order_testkit::Fixture;
-use order_testkit::notifier::{NotifierFixture, moto_deliveries};
+use order_testkit::notifier::{NotifierFixture, SnsDeliveries};
 use order_testkit::read_models::Stores;
 use order_testkit::support::{Emulator, emulator, sqlite};
 
@@ -108,9 +108,11 @@ pub async fn outbox_notifier(_test: &'static str) -> Option<Fixture<OutboxFixtur
     Some(Fixture::new(OutboxFixture { notifier, dir }))
 }
 
-/// SNS with its dedup table on the emulator; deliveries are what moto's topics published.
+/// SNS with its dedup table on the emulator; deliveries are what queues subscribed to the
+/// topics received.
 pub struct SnsFixture {
     notifier: SnsNotifier,
+    deliveries: SnsDeliveries,
     env: Emulator,
 }
 
@@ -141,13 +143,7 @@ impl NotifierFixture for SnsFixture {
     }
 
     async fn deliveries(&self, topic: Topic, dedup_id: &str) -> usize {
-        let r = &self.env.resources;
-        let arn = match topic {
-            Topic::OrderAlerts => &r.order_alerts_topic_arn,
-            Topic::OrderErrors => &r.order_errors_topic_arn,
-            Topic::CriticalAlerts => &r.critical_alerts_topic_arn,
-        };
-        moto_deliveries(&self.env.endpoint, arn, dedup_id).await
+        self.deliveries.count(topic, dedup_id).await
     }
 }
 
@@ -155,6 +151,7 @@ pub async fn sns_notifier(test: &'static str) -> Option<Fixture<SnsFixture>> {
     let env = emulator(test).await?;
     Some(Fixture::new(SnsFixture {
         notifier: SnsFixture::build(&env),
+        deliveries: SnsDeliveries::subscribe(&env).await,
         env,
     }))
 }
