@@ -8,3 +8,8 @@ mod event_store_contract {
     order_testkit::event_store_contract!(sqlite, crate::backends::sqlite_event_store);
     order_testkit::event_store_contract!(dynamodb, crate::backends::dynamodb_event_store);
 }
+
+mod queue_contract {
+    order_testkit::queue_contract!(sqlite, crate::backends::sqlite_queue);
+    order_testkit::queue_contract!(sqs, crate::backends::sqs_queue);
+}
