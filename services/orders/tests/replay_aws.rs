@@ -323,7 +323,6 @@ impl Aws {
             &r.order_status_table,
             &r.inventory_table,
             &r.idempotency_table,
-            &r.executions_table,
         ] {
             let _ = self
                 .clients

@@ -17,8 +17,6 @@ pub const INVENTORY_TABLE: &str = "INVENTORY_TABLE";
 pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
 /// Dedup records of the notifications (NotificationDedupTable): one email per dedup id.
 pub const NOTIFICATION_DEDUP_TABLE: &str = "NOTIFICATION_DEDUP_TABLE";
-/// Durable executions of the local workflow runner (only `orders serve --backend aws`).
-pub const EXECUTIONS_TABLE: &str = "EXECUTIONS_TABLE";
 /// OrdersQueue's URL.
 pub const ORDERS_QUEUE_URL: &str = "ORDERS_QUEUE_URL";
 /// OrderProcessingStateMachine's ARN.
@@ -61,7 +59,6 @@ pub struct AwsResources {
     pub inventory_table: String,
     pub idempotency_table: String,
     pub notification_dedup_table: String,
-    pub executions_table: String,
     pub orders_queue_url: String,
     /// The DLQ's URL is not in the contract's environment (nothing reads it at run time); it is
     /// known only when this crate provisioned the queue.
@@ -84,7 +81,6 @@ impl AwsResources {
             inventory_table: require_env(INVENTORY_TABLE)?,
             idempotency_table: require_env(IDEMPOTENCY_TABLE)?,
             notification_dedup_table: require_env(NOTIFICATION_DEDUP_TABLE)?,
-            executions_table: require_env(EXECUTIONS_TABLE)?,
             orders_queue_url: require_env(ORDERS_QUEUE_URL)?,
             dead_letter_queue_url: None,
             state_machine_arn: require_env(STATE_MACHINE_ARN).ok(),
@@ -106,7 +102,6 @@ impl AwsResources {
                 NOTIFICATION_DEDUP_TABLE,
                 self.notification_dedup_table.clone(),
             ),
-            (EXECUTIONS_TABLE, self.executions_table.clone()),
             (ORDERS_QUEUE_URL, self.orders_queue_url.clone()),
             (ORDER_ALERTS_TOPIC_ARN, self.order_alerts_topic_arn.clone()),
             (ORDER_ERRORS_TOPIC_ARN, self.order_errors_topic_arn.clone()),
@@ -129,7 +124,8 @@ pub fn event_bus_from_env() -> String {
 }
 
 /// Loads the process's one `SdkConfig` (region, credentials, `AWS_ENDPOINT_URL`, retries).
-/// Call it once in `main` and build every client from it (cold start, design.md §9).
+/// Call it once in `main` and build every client from it: loading resolves the region and
+/// credentials, which a cold start should pay once, not per client.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::load_defaults(BehaviorVersion::latest()).await
 }

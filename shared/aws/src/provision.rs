@@ -1,6 +1,6 @@
 //! Create-if-missing for the resources of the contract, for an emulator or a fresh dev account
 //! (`orders serve --backend aws --provision`, and every emulator test with its own prefix so
-//! it gets fresh, small tables: moto's transactions slow down as tables grow, design.md §9).
+//! it gets fresh, small tables: moto's transactions slow down as tables grow).
 //!
 //! The template is what deploys production; this mirrors its shapes: the events table with a
 //! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index, IdempotencyTable and
@@ -24,7 +24,8 @@ use crate::read_models::{SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
 
 /// OrdersQueue's maxReceiveCount before a message goes to the DLQ (the contract).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
-/// OrdersQueue's visibility timeout: six times a 30 s consumer timeout (design.md §9).
+/// OrdersQueue's visibility timeout: six times a 30 s consumer timeout, so a slow consumer's
+/// message is not handed to a second one while the first still works on it.
 pub const QUEUE_VISIBILITY_SECONDS: u32 = 180;
 
 #[derive(Debug, thiserror::Error)]
@@ -275,7 +276,6 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
     let status = name("OrderStatusTable");
     let inventory = name("InventoryTable");
     let idempotency = name("IdempotencyTable");
-    let executions = name("ExecutionsTable");
     let dedup = name("NotificationDedupTable");
     let events_extras = TableExtras {
         stream: true,
@@ -310,13 +310,6 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
         ..TableExtras::default()
     };
     ensure_table(clients, &dedup, &[("dedupKey", S, Hash)], ttl).await?;
-    ensure_table(
-        clients,
-        &executions,
-        &[("name", S, Hash)],
-        TableExtras::default(),
-    )
-    .await?;
 
     let dlq_name = name("OrdersDeadLetterQueue");
     let dlq_url = ensure_queue(
@@ -349,7 +342,6 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
         inventory_table: inventory,
         idempotency_table: idempotency,
         notification_dedup_table: dedup,
-        executions_table: executions,
         orders_queue_url: queue_url,
         dead_letter_queue_url: Some(dlq_url),
         state_machine_arn: None,

@@ -1,7 +1,7 @@
 //! OrderProcessingStateMachine on Step Functions: one execution per order, named by its id.
 //!
 //! Naming the execution after the order is what makes a redelivered queue message harmless
-//! (design.md §9): a Standard workflow answers `ExecutionAlreadyExists` for a name it has seen
+//! (at-least-once delivery hands the same order over more than once): a Standard workflow answers `ExecutionAlreadyExists` for a name it has seen
 //! with another input or after the first run ended, which means "already started", and answers
 //! an identical request for a running execution with that execution itself.
 

@@ -292,41 +292,23 @@ mod tests {
     use crate::db::Durability;
     use order_domain::ports::PolledQueue;
 
+    /// What the queue contract (tests/testkit) does not cover, because SQS differs: a receipt
+    /// from an earlier receive deletes nothing here.
     #[tokio::test]
-    async fn a_received_message_is_hidden_then_redelivered_and_finally_dead_lettered() {
+    async fn a_stale_receipt_deletes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
-        let q = SqliteQueue::new(db.clone(), "q", "dlq", 2);
+        let q = SqliteQueue::orders(db.clone());
         q.send("m".into()).await.unwrap();
         let first = q.receive(10, 60_000).await.unwrap();
-        assert_eq!(first.len(), 1);
-        assert!(
-            q.receive(10, 60_000).await.unwrap().is_empty(),
-            "hidden while in flight"
-        );
-        // Visibility 0: visible again at once.
         q.retry_after(&first[0], 0).await.unwrap();
-        let second = q.receive(10, 0).await.unwrap();
+        let second = q.receive(10, 60_000).await.unwrap();
         assert_eq!(second[0].receive_count, 2);
         assert!(
             !q.delete(&first[0]).await.unwrap(),
             "a stale receipt deletes nothing"
         );
-        // A third receive exceeds max_receives = 2: the message goes to the DLQ.
-        assert!(q.receive(10, 0).await.unwrap().is_empty());
-        assert_eq!(q.depth().await.unwrap(), (0, 0, 1));
-        db.close();
-    }
-
-    #[tokio::test]
-    async fn a_deleted_message_is_gone() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
-        let q = SqliteQueue::orders(db.clone());
-        q.enqueue(OrderId::generate()).await.unwrap();
-        let got = q.receive(10, 30_000).await.unwrap();
-        assert!(q.delete(&got[0]).await.unwrap());
-        assert_eq!(q.depth().await.unwrap(), (0, 0, 0));
+        assert_eq!(q.depth().await.unwrap(), (0, 1, 0));
         db.close();
     }
 

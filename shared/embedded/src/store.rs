@@ -210,7 +210,7 @@ impl SqliteEventStore {
             .map_err(db_err)
     }
 
-    /// Every stream id with its number of events (for replay and audits).
+    /// How many events the log holds, over every stream (for replay and audits).
     pub async fn count(&self) -> Result<u64, StoreError> {
         self.db
             .read(|c| c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0)))

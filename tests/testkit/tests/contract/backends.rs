@@ -1,13 +1,15 @@
 //! How each backend's adapters are built for one contract case.
 
 use order_aws::{
-    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoReadModels, SnsNotifier, TopicArns,
+    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoReadModels, SnsNotifier, SqsPolled,
+    TopicArns,
 };
 use order_domain::Email;
 use order_domain::ports::Topic;
 use order_embedded::idempotency::SqliteIdempotency;
 use order_embedded::mbox::MESSAGE_ID_DOMAIN;
 use order_embedded::outbox::OutboxNotifier;
+use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
 use order_testkit::Fixture;
@@ -154,4 +156,23 @@ pub async fn sns_notifier(test: &'static str) -> Option<Fixture<SnsFixture>> {
         deliveries: SnsDeliveries::subscribe(&env).await,
         env,
     }))
+}
+
+#[allow(clippy::unused_async)] // every backend builder has the same async shape
+pub async fn sqlite_queue(_test: &'static str) -> Option<Fixture<SqliteQueue>> {
+    let db = sqlite();
+    Some(Fixture::new(SqliteQueue::orders(db.db.clone())).keeping(db))
+}
+
+pub async fn sqs_queue(test: &'static str) -> Option<Fixture<SqsPolled>> {
+    let env = emulator(test).await?;
+    assert_eq!(
+        order_aws::provision::MAX_RECEIVE_COUNT,
+        order_testkit::queue::MAX_RECEIVES
+    );
+    Some(Fixture::new(SqsPolled::new(
+        env.clients.sqs.clone(),
+        &env.resources.orders_queue_url,
+        env.resources.dead_letter_queue_url.clone(),
+    )))
 }

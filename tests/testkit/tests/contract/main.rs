@@ -23,3 +23,8 @@ mod notifier_contract {
     order_testkit::notifier_contract!(outbox, crate::backends::outbox_notifier);
     order_testkit::notifier_contract!(sns, crate::backends::sns_notifier);
 }
+
+mod queue_contract {
+    order_testkit::queue_contract!(sqlite, crate::backends::sqlite_queue);
+    order_testkit::queue_contract!(sqs, crate::backends::sqs_queue);
+}
