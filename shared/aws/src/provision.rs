@@ -4,8 +4,8 @@
 //!
 //! The template is what deploys production; this mirrors its shapes: the events table with a
 //! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index, IdempotencyTable and
-//! NotificationDedupTable with TTL on `ttl`, OrdersQueue with its DLQ (maxReceiveCount 5), and the three topics. Tables are
-//! on-demand (PAY_PER_REQUEST).
+//! NotificationDedupTable with TTL on `ttl`, OrdersQueue with its DLQ (maxReceiveCount 5), and
+//! the three topics. Tables are on-demand (PAY_PER_REQUEST).
 
 use std::time::Duration;
 
