@@ -11,21 +11,25 @@ use order_embedded::store::SqliteEventStore;
 use tokio::sync::watch;
 
 use crate::bus::LocalBus;
-use crate::projections::{FEED_BATCH, FEED_COALESCE};
+use crate::feed::{FEED_BATCH, FeedPace};
 
 /// Terminal events → the bus (rule router) at least once, checkpointed after delivery.
 pub(crate) async fn forwarder(
     store: SqliteEventStore,
     bus: LocalBus<SqliteEventStore, OutboxNotifier>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     const NAME: &str = "terminal-forwarder";
     let db = store.db().clone();
-    let mut head = store.subscribe();
+    let mut pace = FeedPace::new(
+        store.subscribe(),
+        shutdown,
+        Duration::from_millis(100),
+        Duration::from_secs(10),
+    );
     let mut position = db.read(|c| checkpoint(c, NAME)).await.unwrap_or(0);
-    let mut backoff = Duration::from_millis(100);
     loop {
-        head.mark_unchanged();
+        pace.mark();
         // How far the batch got (its last delivered position), and why it stopped short.
         let (reached, failure) = match store.read_after(position, FEED_BATCH).await {
             Ok(batch) if batch.is_empty() => (None, None),
@@ -53,22 +57,17 @@ pub(crate) async fn forwarder(
         }
         if let Some(e) = failure {
             tracing::error!(error = %e, "forwarding terminal events failed; retrying");
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                _ = shutdown.changed() => return,
+            if !pace.failed().await {
+                return;
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
             continue;
         }
         if reached.is_some() {
-            backoff = Duration::from_millis(100);
+            pace.succeeded();
             continue;
         }
-        tokio::select! {
-            _ = head.changed() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.changed() => return,
+        if !pace.next_commits().await {
+            return;
         }
-        tokio::time::sleep(FEED_COALESCE).await;
     }
 }

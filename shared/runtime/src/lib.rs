@@ -10,10 +10,11 @@
 //!   as Step Functions keeps its own).
 //! - [`bus`]: EventBridge-style rules routed in process.
 //! - [`projections`] and [`forwarder`]: the embedded host's change-feed workers (read models;
-//!   terminal events to the bus).
+//!   terminal events to the bus), paced alike by `feed`.
 //! - [`pipeline`]: the embedded host's wiring ([`Pipeline`], [`Config`]).
 
 pub mod bus;
+mod feed;
 pub mod forwarder;
 pub mod functions;
 pub mod pipeline;

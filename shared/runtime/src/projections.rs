@@ -10,13 +10,7 @@ use order_embedded::read_models::{Projection, checkpoint};
 use order_embedded::store::SqliteEventStore;
 use tokio::sync::watch;
 
-pub(crate) const FEED_BATCH: usize = 512;
-
-/// How long a change-feed worker lets events gather after it is woken. Without it, every commit
-/// wakes three workers for a read and a write each; with it, they take what a few milliseconds of
-/// commits bring in one go (at 500 orders/s this halves the CPU per order). It is the embedded
-/// stand-in for a stream's batching window, and bounds how far the read models trail the log.
-pub(crate) const FEED_COALESCE: Duration = Duration::from_millis(10);
+use crate::feed::{FEED_BATCH, FeedPace};
 
 /// The read models the change feed keeps.
 pub(crate) const PROJECTIONS: [Projection; 2] = [Projection::OrderStatus, Projection::Inventory];
@@ -75,35 +69,30 @@ pub(crate) async fn catch_up(
     }
 }
 
-/// Keeps the read models: woken by commits, it gathers [`FEED_COALESCE`] of them and applies
+/// Keeps the read models: woken by commits, it gathers [`FEED_COALESCE`](crate::feed::FEED_COALESCE) of them and applies
 /// them to both projections at once (one feed read and one writer job per batch).
-pub(crate) async fn projection_worker(
-    store: SqliteEventStore,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut head = store.subscribe();
-    let mut backoff = Duration::from_millis(50);
+pub(crate) async fn projection_worker(store: SqliteEventStore, shutdown: watch::Receiver<bool>) {
+    let mut pace = FeedPace::new(
+        store.subscribe(),
+        shutdown,
+        Duration::from_millis(50),
+        Duration::from_secs(5),
+    );
     loop {
-        head.mark_unchanged();
+        pace.mark();
         match catch_up(&store, &PROJECTIONS).await {
-            Ok(_) => backoff = Duration::from_millis(50),
+            Ok(_) => pace.succeeded(),
             Err(e) => {
                 tracing::error!(error = %e, "projections failed; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => return,
+                if !pace.failed().await {
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
         }
-        tokio::select! {
-            _ = head.changed() => {}
-            // A safety net: events committed by another process on the same file.
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.changed() => return,
+        if !pace.next_commits().await {
+            return;
         }
-        tokio::time::sleep(FEED_COALESCE).await;
     }
 }
 
