@@ -27,9 +27,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_domain::Timestamp;
 use order_domain::dedup::{
@@ -38,7 +35,7 @@ use order_domain::dedup::{
 use order_domain::ports::{PortError, Topic};
 
 use crate::config::{AwsClients, ConfigError, NOTIFICATION_DEDUP_TABLE, require_env};
-use crate::errors::port_error;
+use crate::errors::{port_error, written};
 
 const PENDING: &str = "PENDING";
 const SENT: &str = "SENT";
@@ -79,13 +76,6 @@ fn s(v: impl Into<String>) -> AttributeValue {
 /// DynamoDB TTL wants epoch seconds.
 fn ttl_after(ms: u64) -> AttributeValue {
     n(ms.saturating_add(SENT_RETENTION_MS).div_ceil(1000))
-}
-
-fn is_condition_failure<E>(
-    e: &aws_sdk_dynamodb::error::SdkError<E>,
-    check: fn(&E) -> bool,
-) -> bool {
-    e.as_service_error().is_some_and(check)
 }
 
 impl DynamoDedup {
@@ -239,18 +229,7 @@ impl DynamoDedup {
             .condition_expression("attribute_not_exists(dedupKey)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if is_condition_failure(
-                    &e,
-                    PutItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(self.err(&e)),
-        }
+        written(result).map_err(|e| self.err(&e))
     }
 
     /// Takes over a lapsed PENDING claim if it is still the one seen. `false`: someone else did.
@@ -278,18 +257,7 @@ impl DynamoDedup {
             .expression_attribute_values(":seen", s(seen_claim))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if is_condition_failure(
-                    &e,
-                    UpdateItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(self.err(&e)),
-        }
+        written(result).map_err(|e| self.err(&e))
     }
 
     /// PENDING → SENT, if the claim is still ours.
@@ -310,19 +278,8 @@ impl DynamoDedup {
             .expression_attribute_values(":claim", s(claim))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Our lease lapsed and another publisher took over: it marks the record.
-            Err(e)
-                if is_condition_failure(
-                    &e,
-                    UpdateItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(self.err(&e)),
-        }
+        // Our lease lapsed and another publisher took over: it marks the record.
+        written(result).map(|_| ()).map_err(|e| self.err(&e))
     }
 
     /// Deletes our PENDING claim after a failed publish, so a retry need not wait out the lease.
@@ -339,18 +296,7 @@ impl DynamoDedup {
             .expression_attribute_values(":claim", s(claim))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if is_condition_failure(
-                    &e,
-                    DeleteItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(self.err(&e)),
-        }
+        written(result).map(|_| ()).map_err(|e| self.err(&e))
     }
 }
 

@@ -16,15 +16,13 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_domain::idempotency::{IdempotencyRecord, KeyState, Verdict, judge};
 use order_domain::ports::{Claim, IdempotencyStore, PortError};
 use order_domain::{OrderId, Timestamp};
 
 use crate::config::{AwsClients, ConfigError, IDEMPOTENCY_TABLE, require_env};
-use crate::errors::port_error;
+use crate::errors::{port_error, written};
 
 /// How long an IN_PROGRESS row outlives its lease before TTL may delete it.
 pub const IN_PROGRESS_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
@@ -120,13 +118,7 @@ impl DynamoIdempotency {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(self.err(&e)),
-            },
-        }
+        written(result).map_err(|e| self.err(&e))
     }
 
     async fn read(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
@@ -180,13 +172,7 @@ impl DynamoIdempotency {
             .expression_attribute_values(":fp", s(seen.fingerprint.clone()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(self.err(&e)),
-            },
-        }
+        written(result).map_err(|e| self.err(&e))
     }
 
     /// An update that only applies to an existing record (SQLite's UPDATE of no row is a no-op
@@ -216,13 +202,9 @@ impl DynamoIdempotency {
         for (name, value) in values {
             req = req.expression_attribute_values(name, value);
         }
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
-                _ => Err(self.err(&e)),
-            },
-        }
+        written(req.send().await)
+            .map(|_| ())
+            .map_err(|e| self.err(&e))
     }
 }
 

@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
 use order_domain::order::OrderStatus;
@@ -25,7 +24,7 @@ use order_domain::{OrderId, ProductId, Timestamp};
 use order_read_models::{InventoryView, OrderView, View, ViewStore, ViewWrite};
 
 use crate::config::{AwsClients, ConfigError, INVENTORY_TABLE, ORDER_STATUS_TABLE, require_env};
-use crate::errors::port_error;
+use crate::errors::{port_error, written};
 
 /// The name of OrderStatusTable's sparse index on (`sweepStatus`, `sweepSince`), which only
 /// the sweeper reads. (It replaces the dense `byStatus` index: an index's keys cannot change
@@ -204,12 +203,10 @@ impl<V: DynamoRow> ViewTable<V> {
             .expression_attribute_values(":v", n(view.version()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(ViewWrite::Written),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(ViewWrite::Stale),
-                _ => Err(port_error(&self.table, &e)),
-            },
+        match written(result) {
+            Ok(true) => Ok(ViewWrite::Written),
+            Ok(false) => Ok(ViewWrite::Stale),
+            Err(e) => Err(port_error(&self.table, &e)),
         }
     }
 }

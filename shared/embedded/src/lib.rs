@@ -20,8 +20,3 @@ pub mod outbox;
 pub mod queue;
 pub mod read_models;
 pub mod store;
-
-/// The runtime's ports under the path `read_models` names them by.
-mod host {
-    pub use order_domain::ports::StuckOrders;
-}

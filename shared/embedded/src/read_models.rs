@@ -238,7 +238,7 @@ fn write_moved<V: SqliteRow>(c: &Connection, records: &[&RecordedEvent]) -> rusq
     Ok(())
 }
 
-impl crate::host::StuckOrders for SqliteReadModels {
+impl order_domain::ports::StuckOrders for SqliteReadModels {
     async fn placed_before(
         &self,
         older_than_ms: i64,
