@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use order_api::Backend;
-use order_app::place::{IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order_with};
+use order_app::place::{IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order};
 use order_app::seed::SeedProduct;
 use order_embedded::idempotency::SqliteIdempotency;
 use order_embedded::intake::SqliteIntake;
@@ -59,7 +59,7 @@ impl Backend for LocalBackend {
         idempotency_key: Option<IdempotencyKey<'_>>,
         request_id: &str,
     ) -> Result<Placed, PlaceError> {
-        place_order_with(
+        place_order(
             &self.intake,
             &self.idempotency,
             &self.reads,

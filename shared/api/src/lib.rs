@@ -21,7 +21,9 @@ use axum::routing::{get, post};
 use std::future::Future;
 
 use order_app::ReadModels;
-use order_app::place::{IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order};
+use order_app::place::{
+    AppendThenEnqueue, IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order,
+};
 use order_domain::Timestamp;
 use order_domain::ports::{EventStore, IdempotencyStore, OrderQueue};
 
@@ -54,15 +56,21 @@ pub trait Backend: Send + Sync + 'static {
         idempotency_key: Option<IdempotencyKey<'_>>,
         request_id: &str,
     ) -> impl Future<Output = Result<Placed, PlaceError>> + Send {
-        place_order(
-            self.store(),
-            self.queue(),
-            self.idempotency(),
-            self.reads(),
-            request,
-            idempotency_key,
-            request_id,
-        )
+        async move {
+            let intake = AppendThenEnqueue {
+                store: self.store(),
+                queue: self.queue(),
+            };
+            place_order(
+                &intake,
+                self.idempotency(),
+                self.reads(),
+                request,
+                idempotency_key,
+                request_id,
+            )
+            .await
+        }
     }
 }
 

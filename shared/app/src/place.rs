@@ -141,37 +141,9 @@ impl<S: EventStore, Q: OrderQueue> Intake for AppendThenEnqueue<'_, S, Q> {
     }
 }
 
-/// Places an order, appending and enqueueing one after the other.
-pub async fn place_order<S, Q, I, R>(
-    store: &S,
-    queue: &Q,
-    idempotency: &I,
-    reads: &R,
-    request: PlaceOrder,
-    idempotency_key: Option<IdempotencyKey<'_>>,
-    request_id: &str,
-) -> Result<Placed, PlaceError>
-where
-    S: EventStore,
-    Q: OrderQueue,
-    I: IdempotencyStore,
-    R: ReadModels,
-{
-    let intake = AppendThenEnqueue { store, queue };
-    place_order_with(
-        &intake,
-        idempotency,
-        reads,
-        request,
-        idempotency_key,
-        request_id,
-    )
-    .await
-}
-
 /// Places an order, making its two writes through `intake`.
 #[tracing::instrument(skip_all, fields(order_id))]
-pub async fn place_order_with<P, I, R>(
+pub async fn place_order<P, I, R>(
     intake: &P,
     idempotency: &I,
     reads: &R,

@@ -55,7 +55,7 @@ impl Intake for SqliteIntake {
 #[cfg(test)]
 mod tests {
     use order_app::ReadModels;
-    use order_app::place::{IdempotencyKey, PlaceOrder, place_order_with};
+    use order_app::place::{IdempotencyKey, PlaceOrder, place_order};
     use order_app::seed::{SeedProduct, seed_inventory};
     use order_domain::events::OrderLine;
     use order_domain::ports::EventStore;
@@ -105,7 +105,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, intake, reads) = setup(dir.path()).await;
         let keys = SqliteIdempotency::new(db.clone());
-        let placed = place_order_with(
+        let placed = place_order(
             &intake,
             &keys,
             &reads,
@@ -149,7 +149,7 @@ mod tests {
         let keys = SqliteIdempotency::new(db.clone());
         let mut bad = request();
         bad.items[0].product_id = ProductId::parse("SKU-404").unwrap();
-        let e = place_order_with(&intake, &keys, &reads, bad, None, "r2").await;
+        let e = place_order(&intake, &keys, &reads, bad, None, "r2").await;
         assert!(matches!(
             e,
             Err(PlaceError::UnknownProduct { index: 0, .. })

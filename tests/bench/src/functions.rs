@@ -6,7 +6,7 @@
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use order_app::gateway::SimulatedGateway;
-use order_app::place::{PlaceOrder, place_order};
+use order_app::place::{AppendThenEnqueue, PlaceOrder, place_order};
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_app::tasks::{self, TaskError, TaskInput};
 use order_aws::provision::{ensure_state_machine, provision};
@@ -260,8 +260,10 @@ impl Emulator {
             &self.resources.inventory_table,
         );
         let placed = place_order(
-            &self.store(),
-            &queue,
+            &AppendThenEnqueue {
+                store: &self.store(),
+                queue: &queue,
+            },
             &idempotency,
             &reads,
             request,
