@@ -78,26 +78,14 @@ mod tests {
     use super::*;
 
     fn chain(n: u64) -> Vec<RecordedEvent> {
-        let stream = OrderId::generate().stream();
         let meta = EventMeta {
             correlation_id: "c".into(),
             causation_id: "r".into(),
             occurred_at: Timestamp::from_millis(1),
         };
-        let mut out: Vec<RecordedEvent> = Vec::new();
-        for v in 0..n {
-            let prev = out
-                .last()
-                .map_or(GENESIS_HASH.to_owned(), |e| e.hash.clone());
-            out.push(RecordedEvent::seal(
-                stream.clone(),
-                v,
-                &prev,
-                ("OrderCompleted", 1, format!("{{\"n\":{v}}}")),
-                &meta,
-            ));
-        }
-        out
+        let events = (0..n).map(|v| ("OrderCompleted", 1, format!("{{\"n\":{v}}}")));
+        let stream = OrderId::generate().stream();
+        order_app::stream::seal(&stream, 0, GENESIS_HASH, events, &meta).events
     }
 
     fn incremental(events: &[RecordedEvent]) -> Result<(), ChainError> {
