@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use order_testkit::server::{Orders, wait_healthy, wait_terminal};
+use order_testkit::server::{Orders, get_json, wait_healthy, wait_terminal};
 use serde_json::{Value, json};
 
 /// `orders serve` over `data`, the sweeper re-driving after a second, its log in `log`.
@@ -97,14 +97,7 @@ async fn a_killed_server_loses_no_accepted_order() {
             deadline.saturating_duration_since(Instant::now()),
         )
         .await;
-        let h: Value = client
-            .get(format!("{base}/orders/{id}/events"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let h: Value = get_json(&client, &format!("{base}/orders/{id}/events")).await;
         let types: Vec<&str> = h["events"]
             .as_array()
             .unwrap()
@@ -175,14 +168,7 @@ async fn a_killed_server_loses_no_accepted_order() {
                 |r| r.get(0),
             )
             .unwrap();
-        let v: Value = client
-            .get(format!("{base}/inventory/{product}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = get_json(&client, &format!("{base}/inventory/{product}")).await;
         let available = v["available"].as_i64().unwrap();
         assert!(available >= 0);
         assert_eq!(

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use order_testkit::server::{Orders, wait_healthy, wait_terminal};
+use order_testkit::server::{Orders, get_json, wait_healthy, wait_terminal};
 use order_testkit::support::endpoint;
 use serde_json::{Value, json};
 
@@ -82,17 +82,11 @@ async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
     )
     .await;
     assert_eq!(done["status"], "COMPLETED", "{done}");
-    let events: Value = client
-        .get(format!(
-            "{base}/orders/{}/events",
-            ok["orderId"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events: Value = get_json(
+        &client,
+        &format!("{base}/orders/{}/events", ok["orderId"].as_str().unwrap()),
+    )
+    .await;
     let types: Vec<_> = events["events"]
         .as_array()
         .unwrap()
@@ -156,14 +150,7 @@ async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
     assert_eq!(completed, 4, "exactly the stock's worth completes");
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
-        let inv: Value = client
-            .get(format!("{base}/inventory/FLASH"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let inv: Value = get_json(&client, &format!("{base}/inventory/FLASH")).await;
         if inv["available"] == 0 {
             break;
         }

@@ -95,14 +95,7 @@ pub async fn wait_terminal(
 ) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        let v: Value = client
-            .get(format!("{base}/orders/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(client, &format!("{base}/orders/{id}")).await;
         let s = v["status"].as_str().unwrap_or_default();
         if s == "COMPLETED" || s == "FAILED" {
             return v;
@@ -110,6 +103,11 @@ pub async fn wait_terminal(
         assert!(Instant::now() < deadline, "order {id} stuck: {v}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// `GET url`'s JSON body (panics on a transport error or a body that is not JSON).
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 /// An order body for `items` of `(productId, quantity)` paid with `token`.
