@@ -1,5 +1,6 @@
 //! Test support for the whole-pipeline tests: [`spawn_pipeline`] starts the embedded pipeline
-//! and its HTTP API in-process on `127.0.0.1:0` over a fresh temporary data directory.
+//! and its HTTP API in-process on `127.0.0.1:0` over a fresh temporary data directory. Order
+//! bodies and seed products come from `order_testkit`, shared with the other test binaries.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use order_app::seed::SeedProduct;
 use order_runtime::Config;
+use order_testkit::events::seed_product;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A running pipeline for one test. Dropped at the end of the test with its data.
 pub struct TestApp {
@@ -18,20 +20,12 @@ pub struct TestApp {
     pub server: Option<orders::Server>,
 }
 
-/// A product for a test's seed.
-pub fn product(id: &str, price: u64, stock: u64) -> SeedProduct {
-    serde_json::from_value(
-        json!({ "productId": id, "name": format!("Product {id}"), "price": price, "stock": stock }),
-    )
-    .expect("valid seed product")
-}
-
 /// The default products: plenty of stock, and `SCARCE` with 3.
 pub fn default_seed() -> Vec<SeedProduct> {
     vec![
-        product("MUG", 900, 1000),
-        product("TEE", 2500, 1000),
-        product("SCARCE", 4900, 3),
+        seed_product("MUG", 900, 1000),
+        seed_product("TEE", 2500, 1000),
+        seed_product("SCARCE", 4900, 3),
     ]
 }
 
@@ -53,16 +47,6 @@ pub async fn spawn_pipeline(seed: Vec<SeedProduct>) -> TestApp {
         dir,
         server: Some(server),
     }
-}
-
-/// An order body for `items` of `(productId, quantity)` paid with `token`.
-pub fn order_body(items: &[(&str, i64)], token: &str) -> Value {
-    json!({
-        "customerId": "cust-42",
-        "email": "jane.doe@example.com",
-        "items": items.iter().map(|(p, q)| json!({ "productId": p, "quantity": q })).collect::<Vec<_>>(),
-        "paymentToken": token,
-    })
 }
 
 /// A response's status, headers and JSON body.

@@ -5,55 +5,27 @@
 #![allow(clippy::too_many_lines)] // one scenario, read top to bottom
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use order_testkit::server::{Orders, get_json, wait_healthy, wait_terminal};
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(data: &Path, seed: &Path, port: u16, log: &str) -> Child {
-    let log = std::fs::File::create(data.parent().unwrap().join(log)).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_orders"))
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--retry-interval-scale",
-            "0.01",
-            "--redrive-after-secs",
-            "1",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--seed")
-        .arg(seed)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("orders binary starts")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/health")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server at {base} never became healthy");
+/// `orders serve` over `data`, the sweeper re-driving after a second, its log in `log`.
+async fn start(client: &reqwest::Client, data: &Path, seed: &Path, log: &str) -> Orders {
+    let log = data.parent().unwrap().join(log);
+    let server = Orders::serve(
+        env!("CARGO_BIN_EXE_orders"),
+        data,
+        seed,
+        &log,
+        &["--redrive-after-secs", "1"],
+        &[],
+    );
+    wait_healthy(client, &server.base, Duration::from_secs(30)).await;
+    server
 }
 
 const PRODUCTS: [(&str, u64); 3] = [("PLENTY", 100_000), ("SOME", 500), ("SCARCE", 25)];
@@ -74,10 +46,8 @@ async fn a_killed_server_loses_no_accepted_order() {
         .build()
         .unwrap();
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(&data, &seed, port, "first.log");
-    wait_healthy(&client, &base).await;
+    let mut server = start(&client, &data, &seed, "first.log").await;
+    let base = server.base.clone();
 
     // Load: clients post until the server dies under them.
     let accepted: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
@@ -102,8 +72,8 @@ async fn a_killed_server_loses_no_accepted_order() {
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(1.5)).await;
-    child.kill().expect("SIGKILL");
-    child.wait().unwrap();
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
     for c in clients {
         c.await.unwrap();
     }
@@ -116,39 +86,18 @@ async fn a_killed_server_loses_no_accepted_order() {
     eprintln!("{} orders accepted before SIGKILL", accepted.len());
 
     // Restart on the same data and wait for every accepted order to finish.
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(&data, &seed, port, "second.log");
-    wait_healthy(&client, &base).await;
+    let mut server = start(&client, &data, &seed, "second.log").await;
+    let base = server.base.clone();
     let deadline = Instant::now() + Duration::from_secs(90);
     for id in accepted.keys() {
-        loop {
-            let v: Value = client
-                .get(format!("{base}/orders/{id}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let s = v["status"].as_str().unwrap_or_default();
-            if s == "COMPLETED" || s == "FAILED" {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "order {id} stuck after restart: {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let h: Value = client
-            .get(format!("{base}/orders/{id}/events"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        wait_terminal(
+            &client,
+            &base,
+            id,
+            deadline.saturating_duration_since(Instant::now()),
+        )
+        .await;
+        let h: Value = get_json(&client, &format!("{base}/orders/{id}/events")).await;
         let types: Vec<&str> = h["events"]
             .as_array()
             .unwrap()
@@ -219,14 +168,7 @@ async fn a_killed_server_loses_no_accepted_order() {
                 |r| r.get(0),
             )
             .unwrap();
-        let v: Value = client
-            .get(format!("{base}/inventory/{product}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = get_json(&client, &format!("{base}/inventory/{product}")).await;
         let available = v["available"].as_i64().unwrap();
         assert!(available >= 0);
         assert_eq!(
@@ -238,9 +180,9 @@ async fn a_killed_server_loses_no_accepted_order() {
 
     // A graceful stop on SIGTERM exits 0.
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
-    let status = child.wait().unwrap();
+    let status = server.child.wait().unwrap();
     assert!(status.success(), "SIGTERM should stop cleanly: {status:?}");
 }

@@ -6,57 +6,11 @@
 //! missing emulator is a failure.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use order_testkit::server::{Orders, get_json, wait_healthy, wait_terminal};
+use order_testkit::support::endpoint;
 use serde_json::{Value, json};
-
-fn emulator() -> Option<String> {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "CI=true and AWS_ENDPOINT_URL is unset: the emulator is required (scripts/test.sh starts it)"
-            )
-        }
-        _ => {
-            eprintln!(
-                "skipped: AWS_ENDPOINT_URL is unset (run scripts/test.sh, which starts the emulator)"
-            );
-            None
-        }
-    }
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_terminal(client: &reqwest::Client, base: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_mins(2);
-    loop {
-        let v: Value = client
-            .get(format!("{base}/orders/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let s = v["status"].as_str().unwrap_or_default();
-        if s == "COMPLETED" || s == "FAILED" {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "order {id} stuck: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn body(product: &str, qty: u32, token: &str) -> Value {
     json!({ "customerId": "c-9", "email": "emu@example.com", "items": [{ "productId": product, "quantity": qty }], "paymentToken": token })
@@ -67,7 +21,10 @@ fn body(product: &str, qty: u32, token: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one scenario on one provisioned stack (provisioning is slow)
 async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
-    let Some(endpoint) = emulator() else { return };
+    let Some(endpoint) = endpoint("the_aws_backend_keeps_the_pipeline_contract_on_the_emulator")
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.json");
     std::fs::write(
@@ -79,52 +36,27 @@ async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
         .to_string(),
     )
     .unwrap();
-    let http_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let prefix = format!("emu{}", std::process::id());
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_orders"))
-            .args([
-                "serve",
-                "--backend",
-                "aws",
-                "--provision",
-                "--resource-prefix",
-                &prefix,
-            ])
-            .args([
-                "--addr",
-                &format!("127.0.0.1:{http_port}"),
-                "--retry-interval-scale",
-                "0.01",
-            ])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--seed")
-            .arg(&seed)
-            .env("AWS_ENDPOINT_URL", &endpoint)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
+    let server = Orders::serve(
+        env!("CARGO_BIN_EXE_orders"),
+        &dir.path().join("data"),
+        &seed,
+        &dir.path().join("serve.log"),
+        &[
+            "--backend",
+            "aws",
+            "--provision",
+            "--resource-prefix",
+            &prefix,
+        ],
+        &[("AWS_ENDPOINT_URL", &endpoint)],
     );
-    let base = format!("http://127.0.0.1:{http_port}");
+    let base = server.base.clone();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let start = Instant::now();
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_mins(2),
-            "server did not start; see serve.log"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_healthy(&client, &base, Duration::from_mins(2)).await;
     let post = |b: Value, key: Option<&'static str>| {
         let (client, base) = (client.clone(), base.clone());
         async move {
@@ -142,19 +74,19 @@ async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
     let (s, ok) = post(body("MUG", 2, "tok_visa"), None).await;
     assert_eq!(s, 202, "{ok}");
     let (_, declined) = post(body("MUG", 1, "tok_decline"), None).await;
-    let done = wait_terminal(&client, &base, ok["orderId"].as_str().unwrap()).await;
+    let done = wait_terminal(
+        &client,
+        &base,
+        ok["orderId"].as_str().unwrap(),
+        Duration::from_mins(2),
+    )
+    .await;
     assert_eq!(done["status"], "COMPLETED", "{done}");
-    let events: Value = client
-        .get(format!(
-            "{base}/orders/{}/events",
-            ok["orderId"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events: Value = get_json(
+        &client,
+        &format!("{base}/orders/{}/events", ok["orderId"].as_str().unwrap()),
+    )
+    .await;
     let types: Vec<_> = events["events"]
         .as_array()
         .unwrap()
@@ -171,7 +103,13 @@ async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
             "OrderCompleted"
         ]
     );
-    let failed = wait_terminal(&client, &base, declined["orderId"].as_str().unwrap()).await;
+    let failed = wait_terminal(
+        &client,
+        &base,
+        declined["orderId"].as_str().unwrap(),
+        Duration::from_mins(2),
+    )
+    .await;
     assert_eq!(failed["reason"], "PAYMENT_DECLINED");
 
     // Idempotency: same key and body → same order; other body → 422.
@@ -201,7 +139,7 @@ async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
     }
     let mut completed = 0;
     for id in &ids {
-        let v = wait_terminal(&client, &base, id).await;
+        let v = wait_terminal(&client, &base, id, Duration::from_mins(2)).await;
         if v["status"] == "COMPLETED" {
             completed += 1;
         } else {
@@ -212,14 +150,7 @@ async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
     assert_eq!(completed, 4, "exactly the stock's worth completes");
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
-        let inv: Value = client
-            .get(format!("{base}/inventory/FLASH"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let inv: Value = get_json(&client, &format!("{base}/inventory/FLASH")).await;
         if inv["available"] == 0 {
             break;
         }

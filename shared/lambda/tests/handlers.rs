@@ -8,12 +8,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use order_app::gateway::SimulatedGateway;
 use order_app::seed::{SeedProduct, seed_inventory};
-use order_app::stream::seal;
-use order_domain::events::{OrderLine, OrderPlaced};
-use order_domain::ports::EventStore;
-use order_domain::{
-    CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, ProductId, Quantity, Timestamp,
-};
+use order_domain::{Email, OrderId};
 use order_embedded::db::{Db, Durability};
 use order_embedded::outbox::OutboxNotifier;
 use order_embedded::store::SqliteEventStore;
@@ -52,33 +47,10 @@ async fn rig() -> Rig {
     }
 }
 
+/// The order `ORDER` for two of `product`.
 async fn place(store: &SqliteEventStore, product: &str) {
     let id = OrderId::parse(ORDER).unwrap();
-    let e = OrderEvent::OrderPlaced(OrderPlaced {
-        order_id: id,
-        customer_id: CustomerId::parse("c-1").unwrap(),
-        email: Email::parse("jane@example.com").unwrap(),
-        items: vec![OrderLine {
-            product_id: ProductId::parse(product).unwrap(),
-            quantity: Quantity::new(2).unwrap(),
-        }],
-        payment_token: PaymentToken::parse("tok_visa").unwrap(),
-    });
-    let meta = EventMeta {
-        correlation_id: ORDER.into(),
-        causation_id: "req".into(),
-        occurred_at: Timestamp::now(),
-    };
-    store
-        .append(vec![seal(
-            &id.stream(),
-            0,
-            order_domain::GENESIS_HASH,
-            [e.encode()],
-            &meta,
-        )])
-        .await
-        .unwrap();
+    order_testkit::events::place_as(store, id, &[(product, 2)], "tok_visa").await;
 }
 
 fn fixture(path: &str) -> String {

@@ -1,9 +1,11 @@
 //! Builders of events and stream writes for tests.
 
+use order_app::seed::SeedProduct;
 use order_app::stream::seal;
 use order_domain::events::{
     OrderLine, OrderPlaced, OrderValidated, PricedLine, ProductAdded, StockReserved,
 };
+use order_domain::ports::EventStore;
 use order_domain::{
     CustomerId, Email, EventMeta, GENESIS_HASH, Money, OrderEvent, OrderId, PaymentToken,
     ProductEvent, ProductId, Quantity, RecordedEvent, StreamId, StreamWrite, Timestamp,
@@ -21,17 +23,49 @@ pub fn product(id: &str) -> ProductId {
     ProductId::parse(id).unwrap()
 }
 
+/// An order for one `product`, paid with `tok_visa`.
 pub fn order_placed(order: OrderId, product: &ProductId) -> OrderEvent {
+    order_placed_for(order, &[(product.as_str(), 1)], "tok_visa")
+}
+
+/// An order for `items` of `(productId, quantity)`, paid with `token`.
+pub fn order_placed_for(order: OrderId, items: &[(&str, i64)], token: &str) -> OrderEvent {
     OrderEvent::OrderPlaced(OrderPlaced {
         order_id: order,
         customer_id: CustomerId::parse("customer-1").unwrap(),
         email: Email::parse("jane@example.com").unwrap(),
-        items: vec![OrderLine {
-            product_id: product.clone(),
-            quantity: Quantity::new(1).unwrap(),
-        }],
-        payment_token: PaymentToken::parse("tok_visa").unwrap(),
+        items: items
+            .iter()
+            .map(|(p, q)| OrderLine {
+                product_id: ProductId::parse(p).unwrap(),
+                quantity: Quantity::new(*q).unwrap(),
+            })
+            .collect(),
+        payment_token: PaymentToken::parse(token).unwrap(),
     })
+}
+
+/// Appends a new order's `OrderPlaced` as the placement endpoint does (no queue message: the
+/// test drives the order itself).
+pub async fn place<S: EventStore>(store: &S, items: &[(&str, i64)], token: &str) -> OrderId {
+    let id = OrderId::generate();
+    place_as(store, id, items, token).await;
+    id
+}
+
+/// [`place`] under a given id.
+pub async fn place_as<S: EventStore>(store: &S, id: OrderId, items: &[(&str, i64)], token: &str) {
+    let placed = order_placed_for(id, items, token);
+    let write = seal(&id.stream(), 0, GENESIS_HASH, [placed.encode()], &meta(id));
+    store.append(vec![write]).await.unwrap();
+}
+
+/// A product for a seed: `Product {id}` at `price` minor units with `stock`.
+pub fn seed_product(id: &str, price: u64, stock: u64) -> SeedProduct {
+    serde_json::from_value(serde_json::json!({
+        "productId": id, "name": format!("Product {id}"), "price": price, "stock": stock,
+    }))
+    .expect("valid seed product")
 }
 
 pub fn order_validated(product: &ProductId) -> OrderEvent {

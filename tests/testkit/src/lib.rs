@@ -1,11 +1,15 @@
 //! What the test binaries share, so no test crate keeps its own copy: reaching the AWS emulator
 //! (or failing under `CI=true`), fresh stores on both hosts, event builders, and the contract
-//! suites, one per port, that every adapter of that port runs.
+//! suites, one per port, that every adapter of that port runs. A test binary that keeps a helper of its
+//! own keeps it because no other binary needs it.
 //!
 //! # Layout
 //! - [`support`]: [`support::emulator`] (moto on `AWS_ENDPOINT_URL`, freshly provisioned
 //!   resources per test), [`support::sqlite`] (a fresh database in a temp dir), [`Fixture`].
-//! - [`events`]: builders of sealed events and stream writes.
+//! - [`events`]: builders of events, stream writes, placed orders and seed products.
+//! - [`tasks`]: an order driven through the app's task functions by hand, on any store.
+//! - [`server`]: the real `orders` binary on a free loopback port, waiting for `/health` and
+//!   for orders to finish, order bodies.
 //! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
 //!   that turns the whole suite into `#[tokio::test]`s for one backend:
 //!   [`event_store`], [`idempotency`], [`queue`], [`read_models`], [`notifier`].
@@ -21,6 +25,8 @@ pub mod idempotency;
 pub mod notifier;
 pub mod queue;
 pub mod read_models;
+pub mod server;
 pub mod support;
+pub mod tasks;
 
 pub use support::Fixture;

@@ -2,7 +2,7 @@
 //! resources.
 
 use order_aws::provision::provision;
-use order_aws::{AwsClients, AwsResources};
+use order_aws::{AwsClients, AwsResources, DynamoEventStore};
 use order_embedded::db::{Db, Durability};
 
 /// A port implementation under test, with whatever must live as long as it (a temp dir, an
@@ -61,14 +61,21 @@ pub struct Emulator {
     pub resources: AwsResources,
 }
 
-/// The emulator named by `AWS_ENDPOINT_URL`, with freshly provisioned resources (a unique
-/// prefix per test, so tables stay small: moto's transactions slow down as tables grow).
+impl Emulator {
+    /// The event store on this test's own events table.
+    pub fn store(&self) -> DynamoEventStore {
+        DynamoEventStore::new(self.clients.dynamodb.clone(), &self.resources.events_table)
+    }
+}
+
+/// The emulator's address, `AWS_ENDPOINT_URL`, for a test that provisions its own resources
+/// (the `orders` binary with `--provision`).
 ///
 /// Without `AWS_ENDPOINT_URL` the test is skipped (`None`), except under `CI=true`, where a
 /// test that cannot reach the emulator must fail.
-pub async fn emulator(test: &str) -> Option<Emulator> {
-    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
+pub fn endpoint(test: &str) -> Option<String> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -76,9 +83,17 @@ pub async fn emulator(test: &str) -> Option<Emulator> {
                  (scripts/test.sh does)"
             );
             eprintln!("{test}: skipped, AWS_ENDPOINT_URL is not set (no emulator)");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// The emulator named by `AWS_ENDPOINT_URL`, with freshly provisioned resources (a unique
+/// prefix per test, so tables stay small: moto's transactions slow down as tables grow).
+///
+/// Skipped (`None`) or failing without it, as [`endpoint`] says.
+pub async fn emulator(test: &str) -> Option<Emulator> {
+    let endpoint = endpoint(test)?;
     let clients = AwsClients::load().await;
     let prefix = format!("t{}-", ulid::Ulid::generate().to_string().to_lowercase());
     let resources = provision(&clients, &prefix)
@@ -89,6 +104,17 @@ pub async fn emulator(test: &str) -> Option<Emulator> {
         clients,
         resources,
     })
+}
+
+/// The test's [`Emulator`], or returns from the test when there is none (see [`emulator`]).
+#[macro_export]
+macro_rules! emulator_or_skip {
+    ($name:expr) => {
+        match $crate::support::emulator($name).await {
+            Some(env) => env,
+            None => return,
+        }
+    };
 }
 
 /// One `#[tokio::test]` per case of a suite, each building its subject with `$make` (an

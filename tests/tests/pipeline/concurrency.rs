@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use order_tests::{order_body, product, spawn_pipeline};
+use order_testkit::events::seed_product as product;
+use order_testkit::server::order_body;
+use order_tests::spawn_pipeline;
 use reqwest::StatusCode;
 
 /// A flash sale: sixty concurrent orders for a product with 7 in stock. Exactly 7 complete,

@@ -1,4 +1,6 @@
-use order_tests::{default_seed, order_body, product, spawn_pipeline};
+use order_testkit::events::seed_product as product;
+use order_testkit::server::order_body;
+use order_tests::{default_seed, spawn_pipeline};
 use reqwest::StatusCode;
 
 /// A declined card ends the order FAILED with PAYMENT_DECLINED, takes no stock, notifies the

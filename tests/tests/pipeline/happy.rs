@@ -1,4 +1,5 @@
-use order_tests::{default_seed, order_body, spawn_pipeline};
+use order_testkit::server::order_body;
+use order_tests::{default_seed, spawn_pipeline};
 use reqwest::StatusCode;
 
 /// An order placed over HTTP passes validation, payment and inventory, shows its whole history,

@@ -1,7 +1,8 @@
 use std::collections::HashSet;
 
 use order_runtime::Config;
-use order_tests::{TestApp, default_seed, order_body, spawn_pipeline};
+use order_testkit::server::order_body;
+use order_tests::{TestApp, default_seed, spawn_pipeline};
 use reqwest::StatusCode;
 
 /// The same Idempotency-Key with the same body answers the same order id and places nothing new.

@@ -8,14 +8,11 @@ use order_app::seed::seed_inventory;
 use order_app::start::start_order_processing;
 use order_app::stream::seal;
 use order_app::tasks::{self, TaskError, TaskInput};
-use order_domain::events::{OrderLine, OrderPlaced};
 use order_domain::ports::{EventStore, StartOutcome, StoreError};
-use order_domain::{
-    CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, ProductId, Quantity, Timestamp,
-};
+use order_domain::{Email, EventMeta, OrderEvent, OrderId, ProductId, Timestamp};
 use order_embedded::db::{Db, Durability};
 use order_embedded::store::SqliteEventStore;
-use order_tests::product;
+use order_testkit::events::seed_product as product;
 use serde_json::json;
 
 struct Rig {
@@ -38,34 +35,9 @@ async fn rig(stock: u64) -> Rig {
     }
 }
 
+/// A new order for `qty` of P.
 async fn place(store: &SqliteEventStore, qty: i64) -> OrderId {
-    let id = OrderId::generate();
-    let e = OrderEvent::OrderPlaced(OrderPlaced {
-        order_id: id,
-        customer_id: CustomerId::parse("c").unwrap(),
-        email: Email::parse("c@example.com").unwrap(),
-        items: vec![OrderLine {
-            product_id: ProductId::parse("P").unwrap(),
-            quantity: Quantity::new(qty).unwrap(),
-        }],
-        payment_token: PaymentToken::parse("tok_visa").unwrap(),
-    });
-    let meta = EventMeta {
-        correlation_id: id.to_string(),
-        causation_id: "test".into(),
-        occurred_at: Timestamp::now(),
-    };
-    store
-        .append(vec![seal(
-            &id.stream(),
-            0,
-            order_domain::GENESIS_HASH,
-            [e.encode()],
-            &meta,
-        )])
-        .await
-        .unwrap();
-    id
+    order_testkit::events::place(store, &[("P", qty)], "tok_visa").await
 }
 
 fn input(id: OrderId) -> TaskInput {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use order_domain::OrderId;
 use order_domain::ports::{EventStore, StoreError};
 
-use crate::common::{filler, meta, product, product_added, write_after};
-use crate::emulator_or_skip;
+use order_testkit::emulator_or_skip;
+use order_testkit::events::{filler, meta, product, product_added, write_after};
 
 /// A Query page holds at most 1 MB; a reader that takes one page loses the rest. With a page
 /// limit of 3 items, 10 events take four pages and all come back, in version order.

@@ -7,8 +7,8 @@ use order_aws::DynamoIdempotency;
 use order_domain::ports::{Claim, IdempotencyStore};
 use order_domain::{OrderId, Timestamp};
 
-use crate::common::Emulator;
-use crate::emulator_or_skip;
+use order_testkit::emulator_or_skip;
+use order_testkit::support::Emulator;
 
 fn store(env: &Emulator) -> DynamoIdempotency {
     DynamoIdempotency::new(

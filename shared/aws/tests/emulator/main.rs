@@ -2,9 +2,6 @@
 //! its own uniquely named resources. Without `AWS_ENDPOINT_URL` every test is skipped, except
 //! under `CI=true`, where it fails.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod event_store;
 mod idempotency;
 mod messaging;

@@ -16,8 +16,8 @@ use order_domain::ports::{
 use order_domain::{Email, OrderId, Timestamp};
 use serde_json::{Value, json};
 
-use crate::common::Emulator;
-use crate::emulator_or_skip;
+use order_testkit::emulator_or_skip;
+use order_testkit::support::Emulator;
 
 fn queue(env: &Emulator) -> SqsQueue {
     SqsQueue::new(env.clients.sqs.clone(), &env.resources.orders_queue_url)

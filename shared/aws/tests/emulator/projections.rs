@@ -12,8 +12,9 @@ use order_domain::{OrderId, RecordedEvent, Timestamp};
 use order_read_models::{OrderView, View};
 use serde_json::json;
 
-use crate::common::{Emulator, meta, order_placed, order_validated, product, write_after};
-use crate::emulator_or_skip;
+use order_testkit::emulator_or_skip;
+use order_testkit::events::{meta, order_placed, order_validated, product, write_after};
+use order_testkit::support::Emulator;
 
 fn reads(env: &Emulator) -> DynamoReadModels {
     DynamoReadModels::new(

@@ -4,8 +4,8 @@ use order_aws::{StartPosition, StreamPoller};
 use order_domain::OrderId;
 use order_domain::ports::EventStore;
 
-use crate::common::{filler, meta, write_after};
-use crate::emulator_or_skip;
+use order_testkit::emulator_or_skip;
+use order_testkit::events::{filler, meta, write_after};
 
 /// Stream images use the Streams client's attribute type; they decode through the writer's
 /// codec into the very envelope that was appended, in order.
