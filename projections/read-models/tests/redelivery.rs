@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use order_domain::envelope::{EventMeta, GENESIS_HASH};
 use order_domain::events::DecodeError;
 use order_domain::events::{
     InventoryReserved, OrderCompleted, OrderLine, OrderPlaced, OrderValidated, PaymentCaptured,
@@ -11,32 +10,13 @@ use order_domain::events::{
 };
 use order_domain::{
     CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductEvent, ProductId, Quantity,
-    RecordedEvent, StreamId, Timestamp,
+    RecordedEvent, StreamId,
 };
 use order_read_models::{InventoryView, OrderView, View, advance_batch};
 use proptest::prelude::*;
 
-fn seal_all(stream: &StreamId, events: Vec<(&'static str, u32, String)>) -> Vec<RecordedEvent> {
-    let meta = EventMeta {
-        correlation_id: "c".into(),
-        causation_id: "c".into(),
-        occurred_at: Timestamp::from_millis(7),
-    };
-    let mut out: Vec<RecordedEvent> = Vec::new();
-    for e in events {
-        let prev = out
-            .last()
-            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.clone());
-        out.push(RecordedEvent::seal(
-            stream.clone(),
-            out.len() as u64,
-            &prev,
-            e,
-            &meta,
-        ));
-    }
-    out
-}
+mod support;
+use support::seal_all;
 
 /// A log of `orders` orders, each cut after `lens[i]` of its five events, on one product.
 fn log(lens: &[usize]) -> Vec<RecordedEvent> {

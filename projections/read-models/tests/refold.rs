@@ -1,13 +1,14 @@
 //! The one rule of the projection step beyond `step`: a view is written only when its version
 //! moves forward, including after a refold past a gap.
 
-use order_domain::envelope::{EventMeta, GENESIS_HASH};
 use order_domain::events::{DecodeError, OrderLine, OrderPlaced, OrderValidated, PricedLine};
 use order_domain::{
-    CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductId, Quantity,
-    RecordedEvent, Timestamp,
+    CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductId, Quantity, RecordedEvent,
 };
 use order_read_models::{Next, OrderView, View, advance_batch, next, refold};
+
+mod support;
+use support::seal_all;
 
 /// OrderPlaced then OrderValidated of one new order.
 fn order() -> Vec<RecordedEvent> {
@@ -34,25 +35,10 @@ fn order() -> Vec<RecordedEvent> {
             total: Money::from_minor(100),
         }),
     ];
-    let meta = EventMeta {
-        correlation_id: "c".into(),
-        causation_id: "c".into(),
-        occurred_at: Timestamp::from_millis(7),
-    };
-    let mut out: Vec<RecordedEvent> = Vec::new();
-    for e in events {
-        let prev = out
-            .last()
-            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.clone());
-        out.push(RecordedEvent::seal(
-            id.stream(),
-            out.len() as u64,
-            &prev,
-            e.encode(),
-            &meta,
-        ));
-    }
-    out
+    seal_all(
+        &id.stream(),
+        events.iter().map(OrderEvent::encode).collect(),
+    )
 }
 
 #[test]
