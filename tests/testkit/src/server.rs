@@ -157,6 +157,27 @@ impl From<std::process::Output> for Ran {
     }
 }
 
+impl Ran {
+    /// Checks an `orders replay --order ID --as-of T` that ran fine, for a moment before the
+    /// order completed: its state then is still on the way (PLACED, VALIDATED or PAID), and the
+    /// events after `T` are left out.
+    pub fn assert_shows_an_unfinished_order(&self) {
+        assert_eq!(self.code, 0, "{self}");
+        let state = self
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("state as of"))
+            .unwrap_or_else(|| panic!("{self}"));
+        assert!(
+            ["PLACED", "VALIDATED", "PAID"]
+                .iter()
+                .any(|s| state.contains(&format!(": {s} "))),
+            "{self}"
+        );
+        assert!(self.stdout.contains("later events not shown"), "{self}");
+    }
+}
+
 impl std::fmt::Display for Ran {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "exit {}\n{}\n{}", self.code, self.stdout, self.stderr)

@@ -14,19 +14,7 @@ fn as_of_before_an_orders_completion_shows_it_unfinished() {
     ));
     let before = Timestamp::from_millis(u64::try_from(completed_at - 1).unwrap()).to_rfc3339();
     let then = copy.replay(&["--order", id, "--as-of", &before]);
-    assert_eq!(then.code, 0, "{then}");
-    let state = then
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("state as of"))
-        .unwrap_or_else(|| panic!("{then}"));
-    assert!(
-        ["PLACED", "VALIDATED", "PAID"]
-            .iter()
-            .any(|s| state.contains(&format!(": {s} "))),
-        "{then}"
-    );
-    assert!(then.stdout.contains("later events not shown"), "{then}");
+    then.assert_shows_an_unfinished_order();
     let now = copy.replay(&["--order", id]);
     assert!(now.stdout.contains("state now: COMPLETED"), "{now}");
     // The whole read models then: this order was not yet complete.
