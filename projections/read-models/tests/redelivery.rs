@@ -5,18 +5,16 @@ use std::collections::BTreeMap;
 
 use order_domain::events::DecodeError;
 use order_domain::events::{
-    InventoryReserved, OrderCompleted, OrderLine, OrderPlaced, OrderValidated, PaymentCaptured,
-    PricedLine, ProductAdded, ReservedLine, StockReserved,
+    InventoryReserved, OrderCompleted, PaymentCaptured, ProductAdded, ReservedLine, StockReserved,
 };
 use order_domain::{
-    CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductEvent, ProductId, Quantity,
-    RecordedEvent, StreamId,
+    Money, OrderEvent, OrderId, ProductEvent, ProductId, Quantity, RecordedEvent, StreamId,
 };
 use order_read_models::{InventoryView, OrderView, View, advance_batch};
 use proptest::prelude::*;
 
 mod support;
-use support::seal_all;
+use support::{placed_and_validated, seal_all};
 
 /// A log of `orders` orders, each cut after `lens[i]` of its five events, on one product.
 fn log(lens: &[usize]) -> Vec<RecordedEvent> {
@@ -33,25 +31,10 @@ fn log(lens: &[usize]) -> Vec<RecordedEvent> {
     let mut all = Vec::new();
     for (i, len) in lens.iter().enumerate() {
         let id = OrderId::generate();
+        let [placed, validated] = placed_and_validated(id, &p);
         let full = [
-            OrderEvent::OrderPlaced(OrderPlaced {
-                order_id: id,
-                customer_id: CustomerId::parse("c").unwrap(),
-                email: Email::parse("a@example.com").unwrap(),
-                items: vec![OrderLine {
-                    product_id: p.clone(),
-                    quantity: q,
-                }],
-                payment_token: PaymentToken::parse("tok_visa").unwrap(),
-            }),
-            OrderEvent::OrderValidated(OrderValidated {
-                lines: vec![PricedLine {
-                    product_id: p.clone(),
-                    quantity: q,
-                    unit_price: Money::from_minor(100),
-                }],
-                total: Money::from_minor(100),
-            }),
+            placed,
+            validated,
             OrderEvent::PaymentCaptured(PaymentCaptured {
                 payment_id: format!("ch_{i}"),
                 amount: Money::from_minor(100),

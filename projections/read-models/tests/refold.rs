@@ -1,40 +1,17 @@
 //! The one rule of the projection step beyond `step`: a view is written only when its version
 //! moves forward, including after a refold past a gap.
 
-use order_domain::events::{DecodeError, OrderLine, OrderPlaced, OrderValidated, PricedLine};
-use order_domain::{
-    CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductId, Quantity, RecordedEvent,
-};
+use order_domain::events::DecodeError;
+use order_domain::{OrderEvent, OrderId, ProductId, RecordedEvent};
 use order_read_models::{Next, OrderView, View, advance_batch, next, refold};
 
 mod support;
-use support::seal_all;
+use support::{placed_and_validated, seal_all};
 
 /// OrderPlaced then OrderValidated of one new order.
 fn order() -> Vec<RecordedEvent> {
     let id = OrderId::generate();
-    let p = ProductId::parse("P1").unwrap();
-    let q = Quantity::new(1).unwrap();
-    let events = [
-        OrderEvent::OrderPlaced(OrderPlaced {
-            order_id: id,
-            customer_id: CustomerId::parse("c").unwrap(),
-            email: Email::parse("a@example.com").unwrap(),
-            items: vec![OrderLine {
-                product_id: p.clone(),
-                quantity: q,
-            }],
-            payment_token: PaymentToken::parse("tok_visa").unwrap(),
-        }),
-        OrderEvent::OrderValidated(OrderValidated {
-            lines: vec![PricedLine {
-                product_id: p,
-                quantity: q,
-                unit_price: Money::from_minor(100),
-            }],
-            total: Money::from_minor(100),
-        }),
-    ];
+    let events = placed_and_validated(id, &ProductId::parse("P1").unwrap());
     seal_all(
         &id.stream(),
         events.iter().map(OrderEvent::encode).collect(),

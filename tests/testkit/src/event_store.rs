@@ -59,6 +59,17 @@ async fn head<S: EventStore>(store: &S, stream: &StreamId) -> Option<RecordedEve
         .remove(0)
 }
 
+/// A fresh order stream holding `n` filler events.
+async fn stream_of<S: EventStore>(store: &S, n: usize) -> StreamId {
+    let order = OrderId::generate();
+    let stream = order.stream();
+    store
+        .append(vec![write_after(&stream, None, filler(n), &meta(order))])
+        .await
+        .unwrap();
+    stream
+}
+
 pub async fn an_absent_stream_reads_as_empty<S: EventStore>(store: &Fixture<S>) {
     let stream = OrderId::generate().stream();
     assert!(store.read_stream(&stream, 0).await.unwrap().is_empty());
@@ -82,12 +93,7 @@ pub async fn appended_events_read_back_in_version_order_with_an_unbroken_chain<S
 pub async fn reading_after_a_version_returns_only_the_later_events<S: EventStore>(
     store: &Fixture<S>,
 ) {
-    let order = OrderId::generate();
-    let stream = order.stream();
-    store
-        .append(vec![write_after(&stream, None, filler(6), &meta(order))])
-        .await
-        .unwrap();
+    let stream = stream_of(&**store, 6).await;
     let versions = |events: Vec<RecordedEvent>| events.iter().map(|e| e.version).collect();
     let tail: Vec<u64> = versions(store.read_stream(&stream, 4).await.unwrap());
     assert_eq!(tail, [5, 6]);
@@ -97,14 +103,9 @@ pub async fn reading_after_a_version_returns_only_the_later_events<S: EventStore
 /// A writer that read an old head loses, whether its append is one event (DynamoDB: one
 /// conditional PutItem) or several (one transaction), and writes nothing.
 pub async fn second_append_at_the_same_version_is_a_conflict<S: EventStore>(store: &Fixture<S>) {
-    let order = OrderId::generate();
-    let stream = order.stream();
-    store
-        .append(vec![write_after(&stream, None, filler(2), &meta(order))])
-        .await
-        .unwrap();
+    let stream = stream_of(&**store, 2).await;
     for n in [1, 3] {
-        let stale = write_after(&stream, None, filler(n), &meta(order));
+        let stale = write_after(&stream, None, filler(n), &meta(stream.order_id().unwrap()));
         assert_eq!(
             store.append(vec![stale]).await,
             Err(StoreError::Conflict {
@@ -120,16 +121,16 @@ pub async fn second_append_at_the_same_version_is_a_conflict<S: EventStore>(stor
 pub async fn two_racing_appends_at_the_same_version_let_exactly_one_through<S: EventStore>(
     store: &Fixture<S>,
 ) {
-    let order = OrderId::generate();
-    let stream = order.stream();
-    store
-        .append(vec![write_after(&stream, None, filler(1), &meta(order))])
-        .await
-        .unwrap();
+    let stream = stream_of(&**store, 1).await;
     let at = head(&**store, &stream).await;
     let racer = |who: &str| {
         let event = ("TestEvent", 1, format!("{{\"by\":\"{who}\"}}"));
-        write_after(&stream, at.as_ref(), [event], &meta(order))
+        write_after(
+            &stream,
+            at.as_ref(),
+            [event],
+            &meta(stream.order_id().unwrap()),
+        )
     };
     let (a, b) = tokio::join!(
         store.append(vec![racer("a")]),
@@ -302,12 +303,7 @@ pub async fn an_event_less_write_guards_its_stream_without_appending_to_it<S: Ev
 pub async fn an_append_without_any_event_writes_and_checks_nothing<S: EventStore>(
     store: &Fixture<S>,
 ) {
-    let order = OrderId::generate();
-    let stream = order.stream();
-    store
-        .append(vec![write_after(&stream, None, filler(2), &meta(order))])
-        .await
-        .unwrap();
+    let stream = stream_of(&**store, 2).await;
     assert_eq!(store.append(vec![]).await, Ok(()));
     assert_eq!(store.append(vec![guard(&stream, None)]).await, Ok(()));
     assert_eq!(len(&**store, &stream).await, 2);

@@ -1,7 +1,11 @@
 //! Shared by the read-models test binaries.
 
 use order_domain::envelope::{EventMeta, GENESIS_HASH};
-use order_domain::{RecordedEvent, StreamId, Timestamp};
+use order_domain::events::{OrderLine, OrderPlaced, OrderValidated, PricedLine};
+use order_domain::{
+    CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductId, RecordedEvent,
+    StreamId, Timestamp,
+};
 
 /// `events` sealed onto `stream` from its first version, hash-chained.
 pub fn seal_all(stream: &StreamId, events: Vec<(&'static str, u32, String)>) -> Vec<RecordedEvent> {
@@ -24,4 +28,29 @@ pub fn seal_all(stream: &StreamId, events: Vec<(&'static str, u32, String)>) -> 
         ));
     }
     out
+}
+
+/// The first two events of order `id`: placed and validated for one unit of `product` at 1.00.
+pub fn placed_and_validated(id: OrderId, product: &ProductId) -> [OrderEvent; 2] {
+    let q = order_domain::Quantity::new(1).unwrap();
+    [
+        OrderEvent::OrderPlaced(OrderPlaced {
+            order_id: id,
+            customer_id: CustomerId::parse("c").unwrap(),
+            email: Email::parse("a@example.com").unwrap(),
+            items: vec![OrderLine {
+                product_id: product.clone(),
+                quantity: q,
+            }],
+            payment_token: PaymentToken::parse("tok_visa").unwrap(),
+        }),
+        OrderEvent::OrderValidated(OrderValidated {
+            lines: vec![PricedLine {
+                product_id: product.clone(),
+                quantity: q,
+                unit_price: Money::from_minor(100),
+            }],
+            total: Money::from_minor(100),
+        }),
+    ]
 }
