@@ -11,6 +11,8 @@
 //! - [`notify`]: terminal events to the bus, and the confirmation email of the success handler;
 //!   [`forward`]: the forwarding loop every host runs over a batch of the log's records.
 //! - [`seed`]: idempotent inventory seeding.
+//! - [`vault`]: sealing and opening an order's personal data under its customer's data key,
+//!   and forgetting a customer (crypto-shredding).
 //! - [`stream`]: loading an order and appending its decisions with conflict retry.
 
 pub mod dispatch;
@@ -23,5 +25,6 @@ pub mod seed;
 pub mod start;
 pub mod stream;
 pub mod tasks;
+pub mod vault;
 
 pub use query::ReadModels;

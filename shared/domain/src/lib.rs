@@ -9,6 +9,8 @@
 //! - [`events`]: the order and product events, their wire names, schema versions and upcasters.
 //! - [`order`] and [`product`]: the two aggregates, each as `evolve` (infallible fold) plus
 //!   decisions that turn the current state and a command into new events.
+//! - [`personal`]: the sealed personal data of an order (email, payment token), and what
+//!   shows once its customer's key is destroyed.
 //! - [`ports`]: the traits every host (embedded SQLite, AWS) implements.
 //! - [`append`]: what every event store checks before an append (version sequence, size).
 //! - [`idempotency`]: the idempotency judgement (stored record + request → verdict).
@@ -21,6 +23,7 @@ pub mod envelope;
 pub mod events;
 pub mod idempotency;
 pub mod order;
+pub mod personal;
 pub mod ports;
 pub mod product;
 pub mod time;

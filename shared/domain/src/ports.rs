@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::envelope::{RecordedEvent, StreamWrite};
 use crate::order::ChargeResult;
 use crate::time::Timestamp;
-use crate::values::{Email, Money, OrderId, PaymentToken, StreamId};
+use crate::values::{CustomerId, Email, Money, OrderId, PaymentToken, StreamId};
 
 pub use crate::append::MAX_APPEND_ITEMS;
 pub use crate::idempotency::Claim;
@@ -246,6 +246,46 @@ pub trait IdempotencyStore: Send + Sync + 'static {
 
     /// Gives the key's lease up early (the request failed), keeping its order id for the retry.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// A customer's data key: 32 bytes for AES-256-GCM, and the id the sealed data names it by.
+/// Its `Debug` shows the id only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataKey {
+    pub id: String,
+    pub material: [u8; 32],
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The customers' data keys, under which their personal data is sealed (see
+/// [`personal`](crate::personal)). A customer has at most one live key; destroying it
+/// (crypto-shredding) erases every order's personal data sealed under it.
+pub trait KeyStore: Send + Sync + 'static {
+    /// The customer's live key, made and stored first if they have none (a new customer, or
+    /// one whose key was destroyed: they get a new id). Concurrent calls for one customer
+    /// return the same key.
+    fn current_key(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<DataKey, PortError>> + Send;
+
+    /// The customer's key `key_id`; `None` once destroyed (or if it never existed).
+    fn find_key(
+        &self,
+        customer: &CustomerId,
+        key_id: &str,
+    ) -> impl Future<Output = Result<Option<DataKey>, PortError>> + Send;
+
+    /// Destroys the customer's keys; how many there were (0 for an unknown or already
+    /// forgotten customer, so a repeat is harmless).
+    fn forget(&self, customer: &CustomerId) -> impl Future<Output = Result<u32, PortError>> + Send;
 }
 
 // What the local runtime's generic workers need from a backend beyond the use cases' ports: a
