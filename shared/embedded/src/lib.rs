@@ -7,6 +7,8 @@
 //!   this process just wrote, so loading a live order needs no read.
 //! - [`queue`]: OrdersQueue and its DLQ with SQS semantics; [`intake`]: a POST's append and
 //!   enqueue in one commit.
+//! - [`keys`]: the customers' data keys, wrapped under the data directory's master key, and
+//!   destroyed for good on forget (crypto-shredding).
 //! - [`idempotency`], [`read_models`]: idempotency records, order-status and inventory views.
 //! - [`outbox`]: SNS email as RFC 5322 messages, one mbox per topic, delivered once per dedup
 //!   id; [`mbox`]: the email and mbox format it writes.
@@ -15,6 +17,7 @@ pub mod cache;
 pub mod db;
 pub mod idempotency;
 pub mod intake;
+pub mod keys;
 pub mod mbox;
 pub mod outbox;
 pub mod queue;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::DbError;
 use super::connection::tune_connection;
+use super::{Db, DbError};
 
 /// How often the checkpointer copies committed WAL frames into the database file.
 pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
@@ -35,6 +35,44 @@ pub(super) fn spawn_checkpointer(
         })
         .map_err(|e| DbError::Commit(e.to_string()))?;
     Ok((stop, handle))
+}
+
+/// Attempts of a TRUNCATE checkpoint before giving up: each waits up to the busy timeout for
+/// the writer and for readers of older snapshots, and one finding another checkpoint running
+/// (the thread above) tries again shortly.
+const TRUNCATE_ATTEMPTS: u32 = 50;
+
+impl Db {
+    /// Copies every committed page into the database file and truncates the WAL to nothing,
+    /// on a connection of its own. After a delete under `secure_delete`, this is what makes
+    /// the deleted bytes leave the disk: the WAL still holds the pages as they were before
+    /// the delete until it is truncated (a restarted WAL overwrites from its start but keeps
+    /// its old tail).
+    pub async fn checkpoint_truncate(&self) -> Result<(), DbError> {
+        let path = self.inner.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = Connection::open(&path)?;
+            tune_connection(&conn)?;
+            for _ in 0..TRUNCATE_ATTEMPTS {
+                // (busy, WAL frames, frames checkpointed); busy = 1 means it could not finish.
+                match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                }) {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => {}
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
+                    Err(e) => return Err(e.into()),
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(DbError::Commit(
+                "the WAL could not be truncated: the database stayed busy".into(),
+            ))
+        })
+        .await
+        .map_err(|_| DbError::Closed)?
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,13 @@ use rusqlite::Connection;
 use super::now_ms;
 
 /// Migrations, applied in order; each runs once (tracked in `schema_migrations`).
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../../migrations/0001_init.sql")),
+    (
+        2,
+        include_str!("../../../../migrations/0002_customer_keys.sql"),
+    ),
+];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch(

@@ -1,0 +1,175 @@
+//! The customers' data keys on SQLite (`customer_keys`), each wrapped under the data
+//! directory's [`MasterKey`]: the embedded [`KeyStore`].
+//!
+//! - `current_key` reads the customer's row; a customer without one gets a fresh random key,
+//!   inserted only if still absent and read back in the same write job, so concurrent callers
+//!   (the writer runs jobs one at a time) all return the first key stored.
+//! - `forget` deletes the row with `PRAGMA secure_delete` on (SQLite zeroes the freed bytes
+//!   in the page instead of leaving them in free space; inserts run with it too, see
+//!   [`with_secure_delete`]), then truncates the WAL, which still holds the page as it was
+//!   before the delete. Afterwards neither file holds the wrapped key.
+//!   A repeat `forget` (0 keys) truncates again, so it is also the way to finish a forget
+//!   whose truncation failed.
+
+mod master;
+#[cfg(test)]
+mod tests;
+
+pub use master::{KeysError, MASTER_KEY_FILE, MasterKey, WRAPPED_LEN, random_key};
+
+use std::path::Path;
+use std::sync::Arc;
+
+use order_domain::CustomerId;
+use order_domain::ports::{DataKey, KeyStore, PortError};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::db::{Db, now_ms};
+
+/// The embedded key store; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteKeys {
+    db: Db,
+    master: Arc<MasterKey>,
+}
+
+fn port_err(e: &impl std::fmt::Display) -> PortError {
+    PortError(format!("key store: {e}"))
+}
+
+/// The customer's key id and wrapped key, if they have a key.
+fn stored(c: &Connection, customer: &str) -> rusqlite::Result<Option<(String, Vec<u8>)>> {
+    c.prepare_cached("SELECT key_id, wrapped_key FROM customer_keys WHERE customer_id = ?1")?
+        .query_row([customer], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// Runs `f` with `PRAGMA secure_delete` on: whatever space it frees in a page, and any page
+/// it frees, is zeroed. Deletes need it, and so do inserts: an insert that splits a page
+/// moves rows to a new one and leaves their old bytes in the old page's free space, where a
+/// later delete of the row (now elsewhere) would not reach them. The writer's other jobs keep
+/// the cheaper default.
+fn with_secure_delete<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let before: i64 = c.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
+    c.pragma_update(None, "secure_delete", true)?;
+    let result = f(c);
+    c.pragma_update(None, "secure_delete", before)?;
+    result
+}
+
+impl SqliteKeys {
+    /// Keys in `db`, wrapped under the master key of `data_dir` (`DATA_DIR/keys/master.key`,
+    /// created on first open).
+    pub fn open(db: Db, data_dir: &Path) -> Result<Self, KeysError> {
+        Ok(Self::new(db, MasterKey::load_or_create(data_dir)?))
+    }
+
+    pub fn new(db: Db, master: MasterKey) -> Self {
+        Self {
+            db,
+            master: Arc::new(master),
+        }
+    }
+
+    fn unwrap_key(
+        &self,
+        customer: &CustomerId,
+        key_id: &str,
+        wrapped: &[u8],
+    ) -> Result<DataKey, PortError> {
+        self.master
+            .unwrap(customer, key_id, wrapped)
+            .map_err(|e| port_err(&e))
+    }
+}
+
+impl KeyStore for SqliteKeys {
+    async fn current_key(&self, customer: &CustomerId) -> Result<DataKey, PortError> {
+        let id = customer.as_str().to_owned();
+        let found = self
+            .db
+            .read(move |c| stored(c, &id))
+            .await
+            .map_err(|e| port_err(&e))?;
+        if let Some((key_id, wrapped)) = found {
+            return self.unwrap_key(customer, &key_id, &wrapped);
+        }
+        let fresh = DataKey {
+            id: ulid::Ulid::generate().to_string(),
+            material: random_key().map_err(|e| port_err(&e))?,
+        };
+        let wrapped = self
+            .master
+            .wrap(customer, &fresh)
+            .map_err(|e| port_err(&e))?;
+        let (id, fresh_id) = (customer.as_str().to_owned(), fresh.id.clone());
+        let (key_id, wrapped) = self
+            .db
+            .write(move |c| {
+                with_secure_delete(c, |c| {
+                    c.prepare_cached(
+                        "INSERT INTO customer_keys (customer_id, key_id, wrapped_key, created_at) \
+                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_id) DO NOTHING",
+                    )?
+                    .execute(params![id, fresh_id, wrapped, now_ms()])
+                })?;
+                stored(c, &id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+            })
+            .await
+            .map_err(|e| port_err(&format!("{e:?}")))?;
+        if key_id == fresh.id {
+            tracing::info!(key_id, "data key created");
+            return Ok(fresh);
+        }
+        // Another caller stored the customer's key first: theirs is the key.
+        self.unwrap_key(customer, &key_id, &wrapped)
+    }
+
+    async fn find_key(
+        &self,
+        customer: &CustomerId,
+        key_id: &str,
+    ) -> Result<Option<DataKey>, PortError> {
+        let (id, kid) = (customer.as_str().to_owned(), key_id.to_owned());
+        let wrapped: Option<Vec<u8>> = self
+            .db
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT wrapped_key FROM customer_keys WHERE customer_id = ?1 AND key_id = ?2",
+                )?
+                .query_row([id, kid], |r| r.get(0))
+                .optional()
+            })
+            .await
+            .map_err(|e| port_err(&e))?;
+        wrapped
+            .map(|w| self.unwrap_key(customer, key_id, &w))
+            .transpose()
+    }
+
+    async fn forget(&self, customer: &CustomerId) -> Result<u32, PortError> {
+        let id = customer.as_str().to_owned();
+        let deleted = self
+            .db
+            .write(move |c| {
+                with_secure_delete(c, |c| {
+                    c.prepare_cached("DELETE FROM customer_keys WHERE customer_id = ?1")?
+                        .execute([id])
+                })
+            })
+            .await
+            .map_err(|e| port_err(&format!("{e:?}")))?;
+        self.db.checkpoint_truncate().await.map_err(|e| {
+            port_err(&format!(
+                "key deleted, but its bytes may remain in the WAL ({e}); forget again to finish"
+            ))
+        })?;
+        if deleted > 0 {
+            tracing::info!(deleted, "data keys destroyed");
+        }
+        Ok(u32::try_from(deleted).unwrap_or(u32::MAX))
+    }
+}
