@@ -808,7 +808,10 @@ class SignIn(unittest.TestCase):
         outputs = TEMPLATE["Outputs"]
         self.assertEqual(outputs["UserPoolId"]["Value"], {"Ref": "OrdersUserPool"})
         self.assertEqual(outputs["UserPoolClientId"]["Value"], {"Ref": "OrdersUserPoolClient"})
-        self.assertEqual(outputs["UserPoolIssuer"]["Value"], {"Fn::Sub": "https://${OrdersUserPool.ProviderURL}"})
+        self.assertEqual(
+            outputs["UserPoolIssuer"]["Value"],
+            {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${OrdersUserPool}"},
+        )
         for output in ("UserPoolId", "UserPoolClientId", "UserPoolIssuer"):
             self.assertIn(output, CONTRACT.text, f"docs/aws-contract.md tells how to use {output}")
 
