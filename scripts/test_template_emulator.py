@@ -245,7 +245,7 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
     if "CustomerKeysTable" in tables:
         t = tables["CustomerKeysTable"]
         check("StreamSpecification" not in t or not t["StreamSpecification"].get("StreamEnabled"),
-              "CustomerKeysTable has no stream (a deleted key's old image would linger 24 h)")
+              "CustomerKeysTable has no stream (it would keep every written key 24 h past its deletion)")
 
     print("queues")
     queue_attrs = {}
