@@ -197,10 +197,14 @@ output() {
         --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
 }
 api_url=$(output ApiUrl)
+pool_id=$(output UserPoolId)
+client_id=$(output UserPoolClientId)
 echo
 echo "Deployed. API: $api_url"
 echo "  curl -s $api_url/health"
-echo "  curl -si -X POST $api_url/orders -H 'Content-Type: application/json' \\"
-echo "    -d '{\"customerId\":\"c-1\",\"email\":\"jane@example.com\",\"items\":[{\"productId\":\"KEYBOARD\",\"quantity\":1}],\"paymentToken\":\"tok_visa\"}'"
+echo "Order routes need a Cognito ID token (user pool $pool_id, app client $client_id; how to"
+echo "create a user and sign in: docs/aws-contract.md, \"Signing in on AWS\"). With one in \$TOKEN:"
+echo "  curl -si -X POST $api_url/orders -H \"Authorization: \$TOKEN\" -H 'Content-Type: application/json' \\"
+echo "    -d '{\"email\":\"jane@example.com\",\"items\":[{\"productId\":\"KEYBOARD\",\"quantity\":1}],\"paymentToken\":\"tok_visa\"}'"
 echo "Dashboard: $(output DashboardUrl)"
 echo "Confirm the SNS subscription emails sent to $NOTIFICATION_EMAIL to receive notifications."

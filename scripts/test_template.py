@@ -19,6 +19,17 @@ What it holds the template to:
   timeout, rule-target DLQ and retry policy, topic policies, FailedInvocations alarm.
 - Least privilege: one role per function, no wildcard in any allowed action, `Resource: "*"`
   only for the actions that have no resource-level permissions.
+- Sign-in (issue 12): every API route but GET /inventory/{productId} and GET /health (a new one
+  included) has OrdersCognitoAuthorizer (COGNITO_USER_POOLS on OrdersUserPool, ID token: no
+  scopes); the authorizer's 401/403 are the router's JSON errors with `WWW-Authenticate: Bearer`;
+  the pool signs in by email with a sane password policy and is kept; the app client has no
+  secret and the password, SRP and refresh flows; the `admin` group; the outputs.
+- Personal data (issue 12): PersonalDataKey (symmetric, rotated, kept, IAM-managed);
+  CustomerKeysTable (PK customerId, no PITR and no stream: erasure is final); exactly
+  order-placement, process-payment and order-success-handler may use them, with exactly the
+  actions of docs/aws-contract.md and only with the customerId encryption context, and exactly
+  they get CUSTOMER_KEYS_TABLE and KMS_KEY_ID; the byCustomer index, queried by order-placement
+  alone.
 - scripts/deploy.sh: builds and uploads exactly the contract's binaries, and its first-step
   template is the template's code bucket, unchanged.
 - CloudFormation itself: no YAML anchors or aliases (CloudFormation rejects them), every
@@ -356,7 +367,7 @@ class Design(unittest.TestCase):
     def test_every_resource_the_contract_names_exists_with_its_type(self):
         kinds = {
             "Table": "AWS::DynamoDB::Table", "Queue": "AWS::SQS::Queue", "Topic": "AWS::SNS::Topic",
-            "StateMachine": "AWS::StepFunctions::StateMachine",
+            "StateMachine": "AWS::StepFunctions::StateMachine", "Key": "AWS::KMS::Key",
         }
         for var, spec in CONTRACT.resources.items():
             if spec["logical"] is None:
@@ -387,20 +398,38 @@ class Design(unittest.TestCase):
                 stream = re.search(r"Streams `(\w+)`", notes)
                 if stream:
                     self.assertEqual(p["StreamSpecification"]["StreamViewType"], stream.group(1))
-                gsi = re.search(r"GSI `(\w+)` \(PK `(\w+)`, SK `(\w+)`[^)]*\)", notes)
-                if gsi:
-                    (index,) = [i for i in p["GlobalSecondaryIndexes"] if i["IndexName"] == gsi.group(1)]
+                gsis = re.findall(r"GSI `(\w+)` \(PK `(\w+)`, SK `(\w+)`([^)]*)\)", notes)
+                self.assertEqual(
+                    sorted(name for name, *_ in gsis),
+                    sorted(i["IndexName"] for i in p.get("GlobalSecondaryIndexes", [])),
+                    f"{logical}: the contract names every index",
+                )
+                for name, hash_key, range_key, rest in gsis:
+                    (index,) = [i for i in p["GlobalSecondaryIndexes"] if i["IndexName"] == name]
                     ikeys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
-                    self.assertEqual((ikeys["HASH"], ikeys["RANGE"]), (gsi.group(2), gsi.group(3)))
+                    self.assertEqual((ikeys["HASH"], ikeys["RANGE"]), (hash_key, range_key))
+                    projection = "ALL" if "projection ALL" in rest else "KEYS_ONLY" if "keys only" in rest else None
+                    self.assertEqual(index["Projection"]["ProjectionType"], projection, f"{logical}.{name}")
+                    for key in (hash_key, range_key):
+                        self.assertIn(f"`{key}` (", notes, f"{logical}: the contract types the index key {key}")
                 ttl = re.search(r"TTL attribute `(\w+)`", notes)
                 if ttl:
                     self.assertEqual(p["TimeToLiveSpecification"], {"AttributeName": ttl.group(1), "Enabled": True})
 
     def test_every_table_has_pitr_and_encryption(self):
+        # Every table but the customer keys: PITR would keep a forgotten customer's wrapped key
+        # restorable (crypto-shredding), so that table has none, with the reason where it is.
         for logical in resources_of_type("AWS::DynamoDB::Table"):
             with self.subTest(table=logical):
                 p = props(logical)
-                self.assertTrue(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
+                pitr = p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+                skips = {s["id"] for s in RESOURCES[logical].get("Metadata", {}).get("checkov", {}).get("skip", [])}
+                if logical == "CustomerKeysTable":
+                    self.assertIs(pitr, False)
+                    self.assertIn("CKV_AWS_28", skips)
+                else:
+                    self.assertIs(pitr, True)
+                    self.assertNotIn("CKV_AWS_28", skips)
                 self.assertTrue(p["SSESpecification"]["SSEEnabled"])
                 self.assertEqual(p["BillingMode"], "PAY_PER_REQUEST")
 
@@ -477,8 +506,7 @@ class Design(unittest.TestCase):
         def const(name):
             return re.search(rf'pub const {name}: &str = "(\w+)";', code).group(1)
 
-        (index,) = props("OrderStatusTable")["GlobalSecondaryIndexes"]
-        self.assertEqual(index["IndexName"], const("SWEEP_INDEX"))
+        (index,) = [i for i in props("OrderStatusTable")["GlobalSecondaryIndexes"] if i["IndexName"] == const("SWEEP_INDEX")]
         keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
         self.assertEqual((keys["HASH"], keys["RANGE"]), (const("SWEEP_STATUS"), const("SWEEP_SINCE")))
         self.assertEqual(index["Projection"], {"ProjectionType": "KEYS_ONLY"})
@@ -625,8 +653,8 @@ class Design(unittest.TestCase):
             method = m["HttpMethod"] if isinstance(m["HttpMethod"], str) else "ROOT"
             routes.add(f"{method} {path_of(m['ResourceId']) or '/'}")
         self.assertEqual(routes, {
-            "ROOT /", "POST /orders", "GET /orders/{id}", "GET /orders/{id}/events",
-            "GET /inventory/{productId}", "GET /health",
+            "ROOT /", "POST /orders", "GET /orders", "GET /orders/{id}", "GET /orders/{id}/events",
+            "DELETE /customers/{customerId}", "GET /inventory/{productId}", "GET /health",
         })
         stage = props("ApiGatewayStage")
         self.assertTrue(stage["TracingEnabled"])
@@ -635,6 +663,241 @@ class Design(unittest.TestCase):
         self.assertIn("ThrottlingRateLimit", settings)
         self.assertIn("ThrottlingBurstLimit", settings)
         self.assertTrue(props("PlaceOrderMethod")["RequestModels"])
+
+
+def api_path(resource_id) -> str:
+    """The path of an API Gateway resource id (`!GetAtt ApiGateway.RootResourceId` is "/")."""
+    if resource_id == {"Fn::GetAtt": ["ApiGateway", "RootResourceId"]}:
+        return ""
+    p = props(ref_target(resource_id))
+    return api_path(p["ParentId"]) + "/" + p["PathPart"]
+
+
+def api_methods() -> dict[str, tuple[str, dict]]:
+    """Logical id -> ("METHOD /path", properties) of every API method (ROOT for the root's)."""
+    out = {}
+    for logical in resources_of_type("AWS::ApiGateway::Method"):
+        m = props(logical)
+        method = m["HttpMethod"] if isinstance(m["HttpMethod"], str) else "ROOT"
+        out[logical] = (f"{method} {api_path(m['ResourceId']) or '/'}", m)
+    return out
+
+
+# The only routes anyone may call without a token (issue 12: the stock display and the health
+# check). Every other route, a new one included, must carry the Cognito authorizer.
+PUBLIC_ROUTES = {"GET /inventory/{productId}", "GET /health"}
+
+# Who may use the customers' data keys, and how (docs/aws-contract.md, "Personal data keys").
+KEY_TABLE_ACTIONS = {
+    "OrderPlacementLambdaRole": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"},
+    "ProcessPaymentLambdaRole": {"dynamodb:GetItem"},
+    "OrderSuccessHandlerLambdaRole": {"dynamodb:GetItem"},
+}
+KEY_ACTIONS = {
+    "OrderPlacementLambdaRole": {"kms:GenerateDataKey", "kms:Decrypt"},
+    "ProcessPaymentLambdaRole": {"kms:Decrypt"},
+    "OrderSuccessHandlerLambdaRole": {"kms:Decrypt"},
+}
+
+
+def granted(role_id: str, resource: dict) -> tuple[set[str], list[dict]]:
+    """The actions `role_id` is allowed on `resource` (a `!GetAtt X.Arn`), and those statements."""
+    actions, statements = set(), []
+    for s in role_statements(role_id):
+        if s.get("Effect") == "Allow" and resource in as_list(s["Resource"]):
+            actions |= set(as_list(s["Action"]))
+            statements.append(s)
+    return actions, statements
+
+
+class SignIn(unittest.TestCase):
+    """Issue 12: a Cognito user pool, and its ID token on every order route."""
+
+    def test_every_route_but_the_public_ones_has_the_cognito_authorizer(self):
+        methods = api_methods()
+        routes = {route for route, _ in methods.values()}
+        self.assertLessEqual(PUBLIC_ROUTES, routes)
+        self.assertTrue({"POST /orders", "GET /orders", "GET /orders/{id}", "GET /orders/{id}/events",
+                         "DELETE /customers/{customerId}", "ROOT /"} <= routes)
+        for logical, (route, m) in methods.items():
+            with self.subTest(route=route, method=logical):
+                if route in PUBLIC_ROUTES:
+                    self.assertEqual(m["AuthorizationType"], "NONE")
+                    self.assertNotIn("AuthorizerId", m)
+                else:
+                    self.assertEqual(m["AuthorizationType"], "COGNITO_USER_POOLS")
+                    self.assertEqual(m["AuthorizerId"], {"Ref": "OrdersCognitoAuthorizer"})
+                    # No scopes: the authorizer takes the ID token (whose claims carry the email
+                    # and the groups), as docs/aws-contract.md tells clients.
+                    self.assertNotIn("AuthorizationScopes", m)
+                    self.assertNotIn("CKV_AWS_59", str(RESOURCES[logical].get("Metadata", {})))
+
+    def test_new_routes_take_their_parameters(self):
+        by_route = {route: m for route, m in api_methods().values()}
+        listing = by_route["GET /orders"]["RequestParameters"]
+        self.assertEqual(listing, {
+            "method.request.querystring.limit": False,
+            "method.request.querystring.cursor": False,
+            "method.request.querystring.customerId": False,
+        })
+        self.assertEqual(by_route["DELETE /customers/{customerId}"]["RequestParameters"],
+                         {"method.request.path.customerId": True})
+
+    def test_authorizer_is_the_pools(self):
+        self.assertEqual(list(resources_of_type("AWS::ApiGateway::Authorizer")), ["OrdersCognitoAuthorizer"])
+        a = props("OrdersCognitoAuthorizer")
+        self.assertEqual(a["Type"], "COGNITO_USER_POOLS")
+        self.assertEqual(a["ProviderARNs"], [{"Fn::GetAtt": ["OrdersUserPool", "Arn"]}])
+        self.assertEqual(a["IdentitySource"], "method.request.header.Authorization")
+        self.assertEqual(a["RestApiId"], {"Ref": "ApiGateway"})
+
+    def test_deployment_waits_for_every_method_and_gateway_response(self):
+        depends = set(as_list(RESOURCES["ApiGatewayDeployment"]["DependsOn"]))
+        wanted = set(resources_of_type("AWS::ApiGateway::Method")) | set(resources_of_type("AWS::ApiGateway::GatewayResponse"))
+        self.assertEqual(wanted - depends, set())
+
+    def test_refusals_are_json_errors_with_a_bearer_challenge(self):
+        responses = {props(r)["ResponseType"]: props(r) for r in resources_of_type("AWS::ApiGateway::GatewayResponse")}
+        for kind, status, code in (("UNAUTHORIZED", "401", "UNAUTHORIZED"), ("ACCESS_DENIED", "403", "FORBIDDEN")):
+            with self.subTest(response=kind):
+                r = responses[kind]
+                self.assertEqual(r["StatusCode"], status)
+                self.assertEqual(r["ResponseParameters"], {"gatewayresponse.header.WWW-Authenticate": "'Bearer'"})
+                body = r["ResponseTemplates"]["application/json"]
+                rendered = json.loads(body.replace("$context.error.messageString", '"Unauthorized"'))
+                self.assertEqual(rendered, {"error": {"code": code, "message": "Unauthorized"}})
+        # An unknown route stays 404 (a Cognito authorizer's missing token is UNAUTHORIZED, not
+        # MISSING_AUTHENTICATION_TOKEN, so the two never mix).
+        self.assertEqual(responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"], "404")
+
+    def test_user_pool_signs_in_by_email_with_a_sane_password_policy(self):
+        pool = RESOURCES["OrdersUserPool"]
+        self.assertEqual(pool["Type"], "AWS::Cognito::UserPool")
+        p = pool["Properties"]
+        self.assertIn("email", p.get("UsernameAttributes", []) + p.get("AliasAttributes", []))
+        self.assertEqual(p["AutoVerifiedAttributes"], ["email"])
+        policy = p["Policies"]["PasswordPolicy"]
+        self.assertGreaterEqual(policy["MinimumLength"], 12)
+        self.assertLessEqual(policy["TemporaryPasswordValidityDays"], 7)
+        self.assertIn(p.get("MfaConfiguration", "OFF"), {"OFF", "OPTIONAL"}, "MFA must not be required")
+        # Kept and protected like the event log: its `sub`s are the log's customer ids.
+        self.assertEqual(p["DeletionProtection"], "ACTIVE")
+        self.assertEqual((pool["DeletionPolicy"], pool["UpdateReplacePolicy"]), ("Retain", "Retain"))
+        self.assertEqual(RESOURCES["OrderEventsTable"]["DeletionPolicy"], "Retain")
+
+    def test_app_client_is_public_with_the_sign_in_flows(self):
+        c = props("OrdersUserPoolClient")
+        self.assertEqual(c["UserPoolId"], {"Ref": "OrdersUserPool"})
+        self.assertIs(c["GenerateSecret"], False)
+        self.assertEqual(
+            set(c["ExplicitAuthFlows"]),
+            {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"},
+        )
+        self.assertEqual(c["PreventUserExistenceErrors"], "ENABLED")
+        units = c["TokenValidityUnits"]
+        self.assertEqual((units["IdToken"], units["AccessToken"], units["RefreshToken"]), ("minutes", "minutes", "days"))
+        self.assertTrue(5 <= c["IdTokenValidity"] <= 60 and 5 <= c["AccessTokenValidity"] <= 60)
+        self.assertTrue(1 <= c["RefreshTokenValidity"] <= 30)
+
+    def test_admin_group(self):
+        g = props("OrdersAdminGroup")
+        self.assertEqual(RESOURCES["OrdersAdminGroup"]["Type"], "AWS::Cognito::UserPoolGroup")
+        self.assertEqual((g["GroupName"], g["UserPoolId"]), ("admin", {"Ref": "OrdersUserPool"}))
+
+    def test_outputs_name_the_pool_client_and_issuer(self):
+        outputs = TEMPLATE["Outputs"]
+        self.assertEqual(outputs["UserPoolId"]["Value"], {"Ref": "OrdersUserPool"})
+        self.assertEqual(outputs["UserPoolClientId"]["Value"], {"Ref": "OrdersUserPoolClient"})
+        self.assertEqual(
+            outputs["UserPoolIssuer"]["Value"],
+            {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${OrdersUserPool}"},
+        )
+        for output in ("UserPoolId", "UserPoolClientId", "UserPoolIssuer"):
+            self.assertIn(output, CONTRACT.text, f"docs/aws-contract.md tells how to use {output}")
+
+    def test_body_customer_id_is_optional_at_the_edge(self):
+        schema = props("OrderRequestModel")["Schema"]
+        self.assertNotIn("customerId", schema["required"])
+        self.assertIn("customerId", schema["properties"], "still accepted (a different one is 403 from the router)")
+
+    def test_stage_keeps_its_throttling_and_the_waf_option(self):
+        (settings,) = props("ApiGatewayStage")["MethodSettings"]
+        self.assertEqual((settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]), (100, 200))
+        self.assertEqual(RESOURCES["ApiWebAclAssociation"]["Condition"], "WafEnabled")
+
+
+class PersonalData(unittest.TestCase):
+    """Issue 12: per-customer data keys wrapped by a KMS key, and who may use them."""
+
+    def test_key_is_symmetric_rotated_kept_and_managed_through_iam(self):
+        key = RESOURCES["PersonalDataKey"]
+        p = key["Properties"]
+        self.assertEqual(key["Type"], "AWS::KMS::Key")
+        self.assertIs(p["EnableKeyRotation"], True)
+        self.assertEqual(p.get("KeySpec", "SYMMETRIC_DEFAULT"), "SYMMETRIC_DEFAULT")
+        self.assertEqual(p.get("KeyUsage", "ENCRYPT_DECRYPT"), "ENCRYPT_DECRYPT")
+        self.assertEqual((key["DeletionPolicy"], key["UpdateReplacePolicy"]), ("Retain", "Retain"))
+        # Only the account (so IAM policies grant its use); no service may use it.
+        (statement,) = p["KeyPolicy"]["Statement"]
+        self.assertEqual(statement["Principal"], {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}})
+        alias = props("PersonalDataKeyAlias")
+        self.assertEqual(alias["TargetKeyId"], {"Ref": "PersonalDataKey"})
+
+    def test_customer_keys_table(self):
+        table = RESOURCES["CustomerKeysTable"]
+        p = table["Properties"]
+        self.assertEqual(p["KeySchema"], [{"AttributeName": "customerId", "KeyType": "HASH"}])
+        self.assertEqual(p["AttributeDefinitions"], [{"AttributeName": "customerId", "AttributeType": "S"}])
+        self.assertEqual(p["BillingMode"], "PAY_PER_REQUEST")
+        # Erasure is final: no PITR and no stream keep a deleted key; the table itself is kept.
+        self.assertIs(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], False)
+        self.assertNotIn("StreamSpecification", p)
+        self.assertIs(p["DeletionProtectionEnabled"], True)
+        self.assertEqual((table["DeletionPolicy"], table["UpdateReplacePolicy"]), ("Retain", "Retain"))
+        self.assertIn("no point-in-time recovery", CONTRACT.text.lower())
+
+    def test_only_the_functions_that_seal_or_open_use_the_keys(self):
+        table_arn = {"Fn::GetAtt": ["CustomerKeysTable", "Arn"]}
+        key_arn = {"Fn::GetAtt": ["PersonalDataKey", "Arn"]}
+        for role_id in resources_of_type("AWS::IAM::Role"):
+            with self.subTest(role=role_id):
+                table_actions, _ = granted(role_id, table_arn)
+                key_actions, key_statements = granted(role_id, key_arn)
+                self.assertEqual(table_actions, KEY_TABLE_ACTIONS.get(role_id, set()))
+                self.assertEqual(key_actions, KEY_ACTIONS.get(role_id, set()))
+                for s in key_statements:
+                    self.assertEqual(s["Condition"], {
+                        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["customerId"]},
+                        "Null": {"kms:EncryptionContext:customerId": "false"},
+                    }, "the key only with the customerId encryption context")
+                # Nothing else in any statement names the table or the key.
+                for s in role_statements(role_id):
+                    if s.get("Effect") == "Allow" and s not in key_statements:
+                        self.assertNotIn("PersonalDataKey", json.dumps(s))
+
+    def test_the_env_vars_go_exactly_to_the_functions_that_may_use_them(self):
+        for binary in CONTRACT.binaries:
+            fid = logical_id_of_binary(binary)
+            env = props(fid).get("Environment", {}).get("Variables", {})
+            with self.subTest(function=fid):
+                self.assertEqual("CUSTOMER_KEYS_TABLE" in env, fid + "Role" in KEY_TABLE_ACTIONS)
+                self.assertEqual("KMS_KEY_ID" in env, fid + "Role" in KEY_ACTIONS)
+                if "KMS_KEY_ID" in env:
+                    self.assertEqual(env["KMS_KEY_ID"], {"Ref": "PersonalDataKey"})
+                    self.assertEqual(env["CUSTOMER_KEYS_TABLE"], {"Ref": "CustomerKeysTable"})
+
+    def test_orders_by_customer_index_and_who_may_query_it(self):
+        (index,) = [i for i in props("OrderStatusTable")["GlobalSecondaryIndexes"] if i["IndexName"] == "byCustomer"]
+        keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+        self.assertEqual((keys["HASH"], keys["RANGE"]), ("customerId", "placedKey"))
+        self.assertEqual(index["Projection"], {"ProjectionType": "ALL"})
+        types = {a["AttributeName"]: a["AttributeType"] for a in props("OrderStatusTable")["AttributeDefinitions"]}
+        self.assertEqual((types["customerId"], types["placedKey"]), ("S", "S"))
+        index_arn = {"Fn::Sub": "${OrderStatusTable.Arn}/index/byCustomer"}
+        for role_id in resources_of_type("AWS::IAM::Role"):
+            with self.subTest(role=role_id):
+                actions, _ = granted(role_id, index_arn)
+                self.assertEqual(actions, {"dynamodb:Query"} if role_id == "OrderPlacementLambdaRole" else set())
 
 
 class Hygiene(unittest.TestCase):

@@ -12,12 +12,25 @@ It follows scripts/deploy.sh step by step:
 2. uploads a dummy zip for every binary of docs/aws-contract.md to
    s3://<bucket>/<CodeVersion>/<binary>.zip;
 3. updates the stack to the whole template.yaml and waits for UPDATE_COMPLETE;
-4. checks, through each service's own API, what the stack built: the five tables (keys,
-   stream, index), the five queues (OrdersQueue's visibility timeout and redrive policy), the
-   three topics, the eleven functions (runtime, architecture, handler, and environment
-   variables resolved to the physical names of the contract's resources), the four event
-   source mappings and their failure settings, the state machine and its type, the rule and
-   its target, the KMS key, the log groups, the REST API's routes, and the stack outputs.
+4. checks, through each service's own API, what the stack built: the six tables (keys,
+   stream, indexes), the five queues (OrdersQueue's visibility timeout
+   and redrive policy), the three topics, the eleven functions (runtime, architecture, handler,
+   and environment variables resolved to the physical names of the contract's resources), the
+   four event source mappings and their failure settings, the state machine and its type, the
+   rule and its target, the two KMS keys (the personal-data key wraps and unwraps a data key
+   under a customerId encryption context), the log groups, the REST API's routes, and the
+   stack outputs;
+5. sign-in: the user pool (email as username, its password policy enforced), the app client
+   (no secret, the contract's flows), the admin group, the Cognito authorizer and which methods
+   it guards; then signs a user up and in with the stack's client, as docs/aws-contract.md
+   tells operators to, and checks the ID token's issuer (the UserPoolIssuer output), audience
+   (the UserPoolClientId output), `email` and, once the user is in the admin group,
+   `cognito:groups`.
+
+Stock moto's CloudFormation has no model for AWS::Cognito::UserPool, UserPoolClient,
+UserPoolGroup or AWS::ApiGateway::Authorizer and drops a method's AuthorizerId; the project's
+emulator (shared/aws/emulator/moto_serialized.py) adds them (moto_cfn_models.py) with moto's own
+cognito-idp and apigateway backends, which is what step 5 talks to.
 
 What moto's CloudFormation does not build (it skips these types with a warning, so they are
 not checked here; cfn-lint, checkov and scripts/test_template.py check their definitions):
@@ -28,7 +41,9 @@ AWS::Lambda::EventInvokeConfig, AWS::WAFv2::WebACL and WebACLAssociation (Enable
 "false" anyway). The SeedInventory custom resource is turned off (SeedSampleInventory=false):
 moto would invoke the function, which needs Docker. moto also ignores a state machine's
 `Definition` (it keeps only DefinitionString), so the definition is checked by
-scripts/test_template.py and statelint instead. The list of skipped types is printed from
+scripts/test_template.py and statelint instead; and a table's PointInTimeRecoverySpecification
+(every table reads as DISABLED), so PITR (on every table but CustomerKeysTable) is checked by
+scripts/test_template.py alone. The list of skipped types is printed from
 moto's own registry when moto is importable.
 """
 
@@ -54,6 +69,8 @@ if not ENDPOINT:
         sys.exit(1)
     print("test_template_emulator: skipped: AWS_ENDPOINT_URL is not set (scripts/test.sh starts moto and sets it)")
     sys.exit(0)
+
+import base64  # noqa: E402
 
 import boto3  # noqa: E402  (moto brings boto3; imported only when there is an emulator)
 from cfnlint.decode import cfn_yaml  # noqa: E402
@@ -113,6 +130,11 @@ def print_skipped_types(template: dict) -> None:
         from moto.cloudformation.parsing import get_model_map
     except ImportError:
         return
+    # The emulator's own additions (the server registers them the same way).
+    sys.path.insert(0, str(ROOT / "shared" / "aws" / "emulator"))
+    import moto_cfn_models
+
+    moto_cfn_models.register()
     supported = set(get_model_map())
     skipped = sorted({r["Type"] for r in template["Resources"].values()} - supported)
     print("moto's CloudFormation skips these types of the template (not checked here): " + ", ".join(skipped))
@@ -196,7 +218,7 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
     tables = {}
     for logical in (
         "OrderEventsTable", "OrderStatusTable", "InventoryTable", "IdempotencyTable",
-        "NotificationDedupTable",
+        "NotificationDedupTable", "CustomerKeysTable",
     ):
         name = physical.get(logical)
         check(name is not None, f"{logical} is a stack resource")
@@ -212,8 +234,18 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         check(t.get("StreamSpecification", {}).get("StreamViewType") == "NEW_IMAGE", "OrderEventsTable streams NEW_IMAGE")
         check(bool(t.get("LatestStreamArn")), "OrderEventsTable has a stream ARN")
     if "OrderStatusTable" in tables:
-        indexes = [i["IndexName"] for i in tables["OrderStatusTable"].get("GlobalSecondaryIndexes", [])]
-        check(indexes == ["bySweepStatus"], "OrderStatusTable has the sparse bySweepStatus index")
+        indexes = {
+            i["IndexName"]: ({k["KeyType"]: k["AttributeName"] for k in i["KeySchema"]}, i["Projection"]["ProjectionType"])
+            for i in tables["OrderStatusTable"].get("GlobalSecondaryIndexes", [])
+        }
+        check(indexes == {
+            "bySweepStatus": ({"HASH": "sweepStatus", "RANGE": "sweepSince"}, "KEYS_ONLY"),
+            "byCustomer": ({"HASH": "customerId", "RANGE": "placedKey"}, "ALL"),
+        }, f"OrderStatusTable has the sparse bySweepStatus and the byCustomer (ALL) indexes ({indexes})")
+    if "CustomerKeysTable" in tables:
+        t = tables["CustomerKeysTable"]
+        check("StreamSpecification" not in t or not t["StreamSpecification"].get("StreamEnabled"),
+              "CustomerKeysTable has no stream (it would keep every written key 24 h past its deletion)")
 
     print("queues")
     queue_attrs = {}
@@ -248,6 +280,8 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         "InventoryTable": physical.get("InventoryTable"),
         "IdempotencyTable": physical.get("IdempotencyTable"),
         "NotificationDedupTable": physical.get("NotificationDedupTable"),
+        "CustomerKeysTable": physical.get("CustomerKeysTable"),
+        "PersonalDataKey": physical.get("PersonalDataKey"),
         "OrdersQueue": physical.get("OrdersQueue"),
         "OrderProcessingStateMachine": physical.get("OrderProcessingStateMachine"),
         "OrderAlertsTopic": physical.get("OrderAlertsTopic"),
@@ -328,6 +362,7 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
     aliases = {a["AliasName"]: a.get("TargetKeyId") for a in client("kms").list_aliases()["Aliases"]}
     check(key_id is not None and aliases.get(physical.get("PipelineKeyAlias")) == key_id,
           f"PipelineKey exists with alias {physical.get('PipelineKeyAlias')}")
+    check_personal_data_key(physical)
     groups = {
         g["logGroupName"]: g for page in client("logs").get_paginator("describe_log_groups").paginate()
         for g in page["logGroups"]
@@ -347,11 +382,106 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         items = apigw.get_resources(restApiId=api_id, limit=500)["items"]
         paths = {i["path"]: sorted(i.get("resourceMethods", {})) for i in items}
         check(paths == {
-            "/": ["POST"], "/orders": ["POST"], "/orders/{id}": ["GET"], "/orders/{id}/events": ["GET"],
+            "/": ["POST"], "/orders": ["GET", "POST"], "/orders/{id}": ["GET"], "/orders/{id}/events": ["GET"],
+            "/customers": [], "/customers/{customerId}": ["DELETE"],
             "/inventory": [], "/inventory/{productId}": ["GET"], "/health": ["GET"],
         }, f"REST API routes {paths}")
     check(outputs.get("ApiUrl", "").startswith(f"https://{api_id}.execute-api."), f"output ApiUrl {outputs.get('ApiUrl')}")
     check(outputs.get("EventsTable") == physical.get("OrderEventsTable"), "output EventsTable names the events table")
+    check(outputs.get("CustomerKeysTableName") == physical.get("CustomerKeysTable"), "output CustomerKeysTableName")
+    check(outputs.get("PersonalDataKeyId") == physical.get("PersonalDataKey"), "output PersonalDataKeyId")
+
+    print("sign-in")
+    check_sign_in(physical, outputs, api_id)
+
+
+def check_personal_data_key(physical: dict) -> None:
+    """PersonalDataKey wraps a data key under a customerId context and unwraps it only with it."""
+    kms = client("kms")
+    key_id = physical.get("PersonalDataKey")
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    check(key_id is not None and aliases.get(physical.get("PersonalDataKeyAlias")) == key_id,
+          f"PersonalDataKey exists with alias {physical.get('PersonalDataKeyAlias')}")
+    if key_id is None:
+        return
+    context = {"customerId": "c-test"}
+    data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)
+    check(len(data_key["Plaintext"]) == 32, "GenerateDataKey under PersonalDataKey gives a 256-bit data key")
+    opened = kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"], KeyId=key_id, EncryptionContext=context)
+    check(opened["Plaintext"] == data_key["Plaintext"], "Decrypt with the same customerId context unwraps it")
+    try:
+        kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"], KeyId=key_id, EncryptionContext={"customerId": "c-other"})
+        check(False, "Decrypt under another customer's context is refused")
+    except kms.exceptions.InvalidCiphertextException:
+        check(True, "Decrypt under another customer's context is refused")
+
+
+def jwt_claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def check_sign_in(physical: dict, outputs: dict, api_id: str | None) -> None:
+    idp, apigw = client("cognito-idp"), client("apigateway")
+    pool_id, client_id = physical.get("OrdersUserPool"), physical.get("OrdersUserPoolClient")
+    check(pool_id is not None and outputs.get("UserPoolId") == pool_id, f"OrdersUserPool exists, output UserPoolId {pool_id}")
+    check(client_id is not None and outputs.get("UserPoolClientId") == client_id, f"OrdersUserPoolClient exists, output UserPoolClientId {client_id}")
+    if not pool_id or not client_id or not api_id:
+        return
+    pool = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    check(pool.get("UsernameAttributes") == ["email"], "the pool's username is the email address")
+    check(pool.get("DeletionProtection") == "ACTIVE", "the pool is protected from deletion")
+    check(pool.get("MfaConfiguration") in ("OFF", "OPTIONAL"), f"MFA is not required ({pool.get('MfaConfiguration')})")
+    app = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
+    check("ClientSecret" not in app, "the app client has no secret")
+    check(set(app.get("ExplicitAuthFlows", [])) == {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"},
+          f"the app client's flows {app.get('ExplicitAuthFlows')}")
+    groups = [g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id)["Groups"]]
+    check(groups == ["admin"], f"the pool's groups {groups}")
+
+    # The authorizer, and which methods it guards (the root method included, the public ones not).
+    authorizers = apigw.get_authorizers(restApiId=api_id)["items"]
+    check([(a["type"], a.get("providerARNs"), a.get("identitySource")) for a in authorizers]
+          == [("COGNITO_USER_POOLS", [pool["Arn"]], "method.request.header.Authorization")],
+          "one COGNITO_USER_POOLS authorizer on OrdersUserPool, reading the Authorization header")
+    authorizer_id = authorizers[0]["id"] if authorizers else None
+    resources = {r["path"]: r for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]}
+    guarded, public = {}, {}
+    for path, r in resources.items():
+        for verb in r.get("resourceMethods", {}):
+            m = apigw.get_method(restApiId=api_id, resourceId=r["id"], httpMethod=verb)
+            target = public if m["authorizationType"] == "NONE" else guarded
+            target[f"{verb} {path}"] = (m["authorizationType"], m.get("authorizerId"))
+    check(set(public) == {"GET /inventory/{productId}", "GET /health"}, f"public methods {sorted(public)}")
+    check(set(guarded) == {"POST /", "POST /orders", "GET /orders", "GET /orders/{id}", "GET /orders/{id}/events",
+                           "DELETE /customers/{customerId}"}
+          and all(v == ("COGNITO_USER_POOLS", authorizer_id) for v in guarded.values()),
+          f"every order method has the Cognito authorizer ({guarded})")
+
+    # Sign up and in as docs/aws-contract.md says (the boto3 spelling of the same calls).
+    email = "ann@example.com"
+    try:
+        idp.sign_up(ClientId=client_id, Username=email, Password="Short-pw-1",
+                    UserAttributes=[{"Name": "email", "Value": email}])
+        check(False, "a 10-character password is refused by the pool's policy")
+    except idp.exceptions.InvalidPasswordException:
+        check(True, "a 10-character password is refused by the pool's policy")
+    password = "Correct-horse-42"
+    idp.sign_up(ClientId=client_id, Username=email, Password=password, UserAttributes=[{"Name": "email", "Value": email}])
+    idp.admin_confirm_sign_up(UserPoolId=pool_id, Username=email)
+
+    def id_token() -> dict:
+        result = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                   AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]
+        return jwt_claims(result["IdToken"])
+
+    claims = id_token()
+    check(claims.get("iss") == outputs.get("UserPoolIssuer"), f"the ID token's iss is the UserPoolIssuer output ({claims.get('iss')})")
+    check(claims.get("aud") == client_id and claims.get("token_use") == "id", "the ID token's aud is the app client")
+    check(claims.get("email") == email and bool(claims.get("sub")), "the ID token carries sub and email")
+    check("cognito:groups" not in claims, "a customer's token names no group")
+    idp.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName="admin")
+    check(id_token().get("cognito:groups") == ["admin"], "a member of the admin group gets cognito:groups [admin]")
 
 
 def cleanup(stack: str, bucket: str, physical: dict) -> None:

@@ -16,6 +16,9 @@ of stock) and then nothing more. Real DynamoDB emits stream records only for com
 The patch restores the live table objects in place and truncates their shard to its length
 before the transaction.
 
+And its CloudFormation builds the template's Cognito user pool, app client, group and API
+authorizer, which stock moto skips (moto_cfn_models.py).
+
 Usage (same flags as moto_server): .venv/bin/python moto_serialized.py -H 127.0.0.1 -p 5599
 """
 
@@ -23,6 +26,8 @@ import argparse
 import threading
 
 from werkzeug.serving import run_simple
+
+import moto_cfn_models
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -87,6 +92,7 @@ def main():
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
     patch_transactions()
+    moto_cfn_models.register()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,
