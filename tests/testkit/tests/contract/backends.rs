@@ -1,8 +1,8 @@
 //! How each backend's adapters are built for one contract case.
 
 use order_aws::{
-    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoReadModels, SnsNotifier, SqsPolled,
-    TopicArns,
+    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoKeys, DynamoReadModels, SnsNotifier,
+    SqsPolled, TopicArns,
 };
 use order_domain::Email;
 use order_domain::ports::Topic;
@@ -205,4 +205,41 @@ pub async fn sqlite_keys(_test: &'static str) -> Option<Fixture<SqliteKeysFixtur
     let db = sqlite();
     let keys = SqliteKeys::open(db.db.clone(), db.dir.path()).expect("open the key store");
     Some(Fixture::new(SqliteKeysFixture { keys, db }))
+}
+
+/// Keys on the test's own table, wrapped by its own KMS key on the emulator.
+pub struct DynamoKeysFixture {
+    keys: DynamoKeys,
+    env: Emulator,
+}
+
+impl DynamoKeysFixture {
+    fn build(env: &Emulator) -> DynamoKeys {
+        DynamoKeys::new(
+            env.clients.dynamodb.clone(),
+            env.clients.kms.clone(),
+            &env.resources.customer_keys_table,
+            &env.resources.kms_key_id,
+        )
+    }
+}
+
+impl KeysFixture for DynamoKeysFixture {
+    type Keys = DynamoKeys;
+
+    fn keys(&self) -> &DynamoKeys {
+        &self.keys
+    }
+
+    async fn reopened(&self) -> DynamoKeys {
+        Self::build(&self.env)
+    }
+}
+
+pub async fn dynamodb_keys(test: &'static str) -> Option<Fixture<DynamoKeysFixture>> {
+    let env = emulator(test).await?;
+    Some(Fixture::new(DynamoKeysFixture {
+        keys: DynamoKeysFixture::build(&env),
+        env,
+    }))
 }

@@ -31,4 +31,5 @@ mod queue_contract {
 
 mod keys_contract {
     order_testkit::keys_contract!(sqlite, crate::backends::sqlite_keys);
+    order_testkit::keys_contract!(dynamodb, crate::backends::dynamodb_keys);
 }
