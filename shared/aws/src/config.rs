@@ -17,6 +17,10 @@ pub const INVENTORY_TABLE: &str = "INVENTORY_TABLE";
 pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
 /// Dedup records of the notifications (NotificationDedupTable): one email per dedup id.
 pub const NOTIFICATION_DEDUP_TABLE: &str = "NOTIFICATION_DEDUP_TABLE";
+/// The customers' data keys, each wrapped by KMS (CustomerKeysTable).
+pub const CUSTOMER_KEYS_TABLE: &str = "CUSTOMER_KEYS_TABLE";
+/// The KMS key (id, ARN or alias) that wraps the data keys (PersonalDataKey).
+pub const KMS_KEY_ID: &str = "KMS_KEY_ID";
 /// OrdersQueue's URL.
 pub const ORDERS_QUEUE_URL: &str = "ORDERS_QUEUE_URL";
 /// OrderProcessingStateMachine's ARN.
@@ -59,6 +63,8 @@ pub struct AwsResources {
     pub inventory_table: String,
     pub idempotency_table: String,
     pub notification_dedup_table: String,
+    pub customer_keys_table: String,
+    pub kms_key_id: String,
     pub orders_queue_url: String,
     /// The DLQ's URL is not in the contract's environment (nothing reads it at run time); it is
     /// known only when this crate provisioned the queue.
@@ -81,6 +87,8 @@ impl AwsResources {
             inventory_table: require_env(INVENTORY_TABLE)?,
             idempotency_table: require_env(IDEMPOTENCY_TABLE)?,
             notification_dedup_table: require_env(NOTIFICATION_DEDUP_TABLE)?,
+            customer_keys_table: require_env(CUSTOMER_KEYS_TABLE)?,
+            kms_key_id: require_env(KMS_KEY_ID)?,
             orders_queue_url: require_env(ORDERS_QUEUE_URL)?,
             dead_letter_queue_url: None,
             state_machine_arn: require_env(STATE_MACHINE_ARN).ok(),
@@ -102,6 +110,8 @@ impl AwsResources {
                 NOTIFICATION_DEDUP_TABLE,
                 self.notification_dedup_table.clone(),
             ),
+            (CUSTOMER_KEYS_TABLE, self.customer_keys_table.clone()),
+            (KMS_KEY_ID, self.kms_key_id.clone()),
             (ORDERS_QUEUE_URL, self.orders_queue_url.clone()),
             (ORDER_ALERTS_TOPIC_ARN, self.order_alerts_topic_arn.clone()),
             (ORDER_ERRORS_TOPIC_ARN, self.order_errors_topic_arn.clone()),
@@ -140,6 +150,7 @@ pub struct AwsClients {
     pub sfn: aws_sdk_sfn::Client,
     pub sns: aws_sdk_sns::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl AwsClients {
@@ -152,6 +163,7 @@ impl AwsClients {
             sfn: aws_sdk_sfn::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             eventbridge: aws_sdk_eventbridge::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
         }
     }
 

@@ -14,6 +14,7 @@
 //! - [`streams`]: a DynamoDB Streams poller for the local host.
 //! - [`idempotency`]: idempotency records of POST /orders, with leases and TTL.
 //! - [`dedup`]: dedup records that make the SNS notifier deliver each dedup id once.
+//! - [`keys`]: the customers' data keys, wrapped by KMS, destroyed on forget.
 //! - [`queue`], [`workflow`], [`notifier`], [`bus`]: SQS, Step Functions, SNS, EventBridge.
 //! - [`polled`], [`stuck`]: the local runtime's ports on AWS (SQS polled by a local consumer,
 //!   orders left PLACED found through the order-status table).
@@ -37,6 +38,7 @@ pub mod dedup;
 pub mod errors;
 pub mod event_store;
 pub mod idempotency;
+pub mod keys;
 pub mod notifier;
 pub mod polled;
 pub mod projector;
@@ -53,6 +55,7 @@ pub use config::{AwsClients, AwsResources, ConfigError};
 pub use dedup::DynamoDedup;
 pub use event_store::{ConflictRetry, DynamoEventStore};
 pub use idempotency::DynamoIdempotency;
+pub use keys::DynamoKeys;
 pub use notifier::{SnsNotifier, TopicArns};
 pub use order_read_models::ViewWrite;
 pub use polled::SqsPolled;

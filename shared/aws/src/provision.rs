@@ -4,7 +4,8 @@
 //!
 //! The template is what deploys production; this mirrors its shapes: the events table with a
 //! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index, IdempotencyTable and
-//! NotificationDedupTable with TTL on `ttl`, OrdersQueue with its DLQ (maxReceiveCount 5), and
+//! NotificationDedupTable with TTL on `ttl`, CustomerKeysTable and the KMS key (with its alias
+//! `alias/<prefix>PersonalDataKey`) that wraps its data keys, OrdersQueue with its DLQ (maxReceiveCount 5), and
 //! the three topics. Tables are on-demand (PAY_PER_REQUEST).
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
     TimeToLiveSpecification, TimeToLiveStatus,
 };
+use aws_sdk_kms::operation::create_alias::CreateAliasError;
 use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -265,6 +267,59 @@ async fn ensure_topic(clients: &AwsClients, name: &str) -> Result<String, Provis
         .ok_or_else(|| missing(name, "CreateTopic returned no ARN"))
 }
 
+/// The ARN of the symmetric KMS key behind `alias` (`alias/...`), creating both if missing.
+/// A key has no name of its own; the alias is what makes its creation repeatable.
+async fn ensure_kms_key(clients: &AwsClients, alias: &str) -> Result<String, ProvisionError> {
+    if let Ok(out) = clients.kms.describe_key().key_id(alias).send().await
+        && let Some(arn) = out.key_metadata.and_then(|m| m.arn)
+    {
+        return Ok(arn);
+    }
+    let created = clients
+        .kms
+        .create_key()
+        .description("order-pipeline: wraps the customers' personal-data keys")
+        .send()
+        .await
+        .map_err(|e| failed(alias, &e))?;
+    let meta = created
+        .key_metadata
+        .ok_or_else(|| missing(alias, "CreateKey returned no key"))?;
+    match clients
+        .kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(meta.key_id())
+        .send()
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(alias, "KMS key created");
+            meta.arn
+                .ok_or_else(|| missing(alias, "CreateKey returned no ARN"))
+        }
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(CreateAliasError::AlreadyExistsException(_))
+            ) =>
+        {
+            // Another process made the alias first: theirs is the key (ours stays unused).
+            let out = clients
+                .kms
+                .describe_key()
+                .key_id(alias)
+                .send()
+                .await
+                .map_err(|e| failed(alias, &e))?;
+            out.key_metadata
+                .and_then(|m| m.arn)
+                .ok_or_else(|| missing(alias, "DescribeKey returned no ARN"))
+        }
+        Err(e) => Err(failed(alias, &e)),
+    }
+}
+
 /// Creates whatever is missing of the contract's resources, each named `<prefix><LogicalId>`,
 /// and returns their names. No state machine (see [`ensure_state_machine`]): the local host
 /// runs the workflow itself, and its ARN is left `None`.
@@ -277,6 +332,7 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
     let inventory = name("InventoryTable");
     let idempotency = name("IdempotencyTable");
     let dedup = name("NotificationDedupTable");
+    let customer_keys = name("CustomerKeysTable");
     let events_extras = TableExtras {
         stream: true,
         ..TableExtras::default()
@@ -310,6 +366,14 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
         ..TableExtras::default()
     };
     ensure_table(clients, &dedup, &[("dedupKey", S, Hash)], ttl).await?;
+    ensure_table(
+        clients,
+        &customer_keys,
+        &[("customerId", S, Hash)],
+        TableExtras::default(),
+    )
+    .await?;
+    let kms_key_id = ensure_kms_key(clients, &format!("alias/{}", name("PersonalDataKey"))).await?;
 
     let dlq_name = name("OrdersDeadLetterQueue");
     let dlq_url = ensure_queue(
@@ -342,6 +406,8 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
         inventory_table: inventory,
         idempotency_table: idempotency,
         notification_dedup_table: dedup,
+        customer_keys_table: customer_keys,
+        kms_key_id,
         orders_queue_url: queue_url,
         dead_letter_queue_url: Some(dlq_url),
         state_machine_arn: None,

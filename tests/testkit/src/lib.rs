@@ -12,7 +12,7 @@
 //!   for orders to finish, order bodies.
 //! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
 //!   that turns the whole suite into `#[tokio::test]`s for one backend:
-//!   [`event_store`], [`idempotency`], [`queue`], [`read_models`], [`notifier`].
+//!   [`event_store`], [`idempotency`], [`queue`], [`read_models`], [`notifier`], [`keys`].
 //!
 //! A new adapter passes the contract by adding one line to `tests/contract/main.rs`, e.g.
 //! `order_testkit::event_store_contract!(postgres, make_postgres_store);`: the macro writes a
@@ -22,6 +22,7 @@
 pub mod event_store;
 pub mod events;
 pub mod idempotency;
+pub mod keys;
 pub mod notifier;
 pub mod queue;
 pub mod read_models;

@@ -4,6 +4,7 @@
 
 mod event_store;
 mod idempotency;
+mod keys;
 mod messaging;
 mod projections;
 mod streams;

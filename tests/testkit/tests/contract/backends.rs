@@ -1,21 +1,24 @@
 //! How each backend's adapters are built for one contract case.
 
 use order_aws::{
-    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoReadModels, SnsNotifier, SqsPolled,
-    TopicArns,
+    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoKeys, DynamoReadModels, SnsNotifier,
+    SqsPolled, TopicArns,
 };
 use order_domain::Email;
 use order_domain::ports::Topic;
+use order_embedded::db::{Db, Durability};
 use order_embedded::idempotency::SqliteIdempotency;
+use order_embedded::keys::SqliteKeys;
 use order_embedded::mbox::MESSAGE_ID_DOMAIN;
 use order_embedded::outbox::OutboxNotifier;
 use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
 use order_testkit::Fixture;
+use order_testkit::keys::KeysFixture;
 use order_testkit::notifier::{NotifierFixture, SnsDeliveries};
 use order_testkit::read_models::Stores;
-use order_testkit::support::{Emulator, emulator, sqlite};
+use order_testkit::support::{Emulator, Sqlite, emulator, sqlite};
 
 #[allow(clippy::unused_async)] // every backend builder has the same async shape
 pub async fn sqlite_event_store(_test: &'static str) -> Option<Fixture<SqliteEventStore>> {
@@ -175,4 +178,68 @@ pub async fn sqs_queue(test: &'static str) -> Option<Fixture<SqsPolled>> {
         &env.resources.orders_queue_url,
         env.resources.dead_letter_queue_url.clone(),
     )))
+}
+
+/// Keys in a fresh database, wrapped under its temp dir's master key.
+pub struct SqliteKeysFixture {
+    keys: SqliteKeys,
+    db: Sqlite,
+}
+
+impl KeysFixture for SqliteKeysFixture {
+    type Keys = SqliteKeys;
+
+    fn keys(&self) -> &SqliteKeys {
+        &self.keys
+    }
+
+    async fn reopened(&self) -> SqliteKeys {
+        self.db.db.close();
+        let db = Db::open(self.db.db.path(), Durability::Normal).expect("reopen the database");
+        SqliteKeys::open(db, self.db.dir.path()).expect("reopen the key store")
+    }
+}
+
+#[allow(clippy::unused_async)] // every backend builder has the same async shape
+pub async fn sqlite_keys(_test: &'static str) -> Option<Fixture<SqliteKeysFixture>> {
+    let db = sqlite();
+    let keys = SqliteKeys::open(db.db.clone(), db.dir.path()).expect("open the key store");
+    Some(Fixture::new(SqliteKeysFixture { keys, db }))
+}
+
+/// Keys on the test's own table, wrapped by its own KMS key on the emulator.
+pub struct DynamoKeysFixture {
+    keys: DynamoKeys,
+    env: Emulator,
+}
+
+impl DynamoKeysFixture {
+    fn build(env: &Emulator) -> DynamoKeys {
+        DynamoKeys::new(
+            env.clients.dynamodb.clone(),
+            env.clients.kms.clone(),
+            &env.resources.customer_keys_table,
+            &env.resources.kms_key_id,
+        )
+    }
+}
+
+impl KeysFixture for DynamoKeysFixture {
+    type Keys = DynamoKeys;
+
+    fn keys(&self) -> &DynamoKeys {
+        &self.keys
+    }
+
+    async fn reopened(&self) -> DynamoKeys {
+        Self::build(&self.env)
+    }
+}
+
+pub async fn dynamodb_keys(test: &'static str) -> Option<Fixture<DynamoKeysFixture>> {
+    let env = emulator(test).await?;
+    Some(Fixture::new(DynamoKeysFixture {
+        keys: DynamoKeysFixture::build(&env),
+        env,
+    }))
 }

@@ -28,3 +28,8 @@ mod queue_contract {
     order_testkit::queue_contract!(sqlite, crate::backends::sqlite_queue);
     order_testkit::queue_contract!(sqs, crate::backends::sqs_queue);
 }
+
+mod keys_contract {
+    order_testkit::keys_contract!(sqlite, crate::backends::sqlite_keys);
+    order_testkit::keys_contract!(dynamodb, crate::backends::dynamodb_keys);
+}

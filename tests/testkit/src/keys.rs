@@ -1,0 +1,183 @@
+//! The [`KeyStore`] contract: a customer's data key is made once and found again, is the same
+//! key under concurrent first use, survives a restart, and once forgotten is gone for good
+//! (the customer's next key is a new one). Run against SQLite (keys wrapped under the data
+//! directory's master key) and DynamoDB (keys wrapped by KMS).
+
+use std::collections::HashSet;
+
+use order_app::vault;
+use order_domain::personal::{Opened, Personal, PersonalData};
+use order_domain::ports::KeyStore;
+use order_domain::{CustomerId, Email, OrderId, PaymentToken};
+
+use crate::Fixture;
+
+/// How a contract case reaches one backend's key store.
+pub trait KeysFixture: Send + Sync + 'static {
+    type Keys: KeyStore + Clone;
+
+    /// The store under test.
+    fn keys(&self) -> &Self::Keys;
+
+    /// The same keys reached anew, as a restarted process would: SQLite closes the database
+    /// and opens it again, DynamoDB builds a second adapter on the same table and KMS key.
+    /// The store from [`KeysFixture::keys`] is not used afterwards.
+    fn reopened(&self) -> impl Future<Output = Self::Keys> + Send;
+}
+
+/// Every case of the key-store contract as `#[tokio::test]`s in a module named `$backend`, on
+/// the fixtures `$make` builds.
+#[macro_export]
+macro_rules! keys_contract {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            $crate::contract_cases!(
+                $make,
+                keys,
+                [
+                    a_new_customer_gets_a_key_and_then_the_same_key,
+                    two_customers_get_different_keys,
+                    a_key_is_found_by_its_id,
+                    an_unknown_key_id_or_customer_finds_nothing,
+                    forget_destroys_the_key_once_and_the_next_key_is_new,
+                    concurrent_first_uses_by_one_customer_get_one_key,
+                    a_key_survives_reopening_the_store,
+                    the_vault_opens_what_it_sealed_and_after_forget_reads_erased,
+                ]
+            );
+        }
+    };
+}
+
+/// A customer id no other case or run uses (the emulator's tables outlive a run).
+fn customer(name: &str) -> CustomerId {
+    CustomerId::parse(&format!("{name}-{}", ulid::Ulid::generate())).expect("valid id")
+}
+
+pub async fn a_new_customer_gets_a_key_and_then_the_same_key<F: KeysFixture>(f: &Fixture<F>) {
+    let keys = f.keys();
+    let jane = customer("jane");
+    let first = keys.current_key(&jane).await.unwrap();
+    assert!(!first.id.is_empty());
+    assert_ne!(first.material, [0u8; 32], "a key must be random bytes");
+    let again = keys.current_key(&jane).await.unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.material, first.material);
+}
+
+pub async fn two_customers_get_different_keys<F: KeysFixture>(f: &Fixture<F>) {
+    let keys = f.keys();
+    let a = keys.current_key(&customer("ann")).await.unwrap();
+    let b = keys.current_key(&customer("bob")).await.unwrap();
+    assert_ne!(a.id, b.id);
+    assert_ne!(a.material, b.material);
+}
+
+pub async fn a_key_is_found_by_its_id<F: KeysFixture>(f: &Fixture<F>) {
+    let keys = f.keys();
+    let jane = customer("jane");
+    let key = keys.current_key(&jane).await.unwrap();
+    let found = keys.find_key(&jane, &key.id).await.unwrap().expect("found");
+    assert_eq!(found.id, key.id);
+    assert_eq!(found.material, key.material);
+}
+
+pub async fn an_unknown_key_id_or_customer_finds_nothing<F: KeysFixture>(f: &Fixture<F>) {
+    let keys = f.keys();
+    let (jane, nobody) = (customer("jane"), customer("nobody"));
+    let key = keys.current_key(&jane).await.unwrap();
+    assert!(keys.find_key(&jane, "no-such-key").await.unwrap().is_none());
+    // Jane's key id under another customer is not Jane's key.
+    assert!(keys.find_key(&nobody, &key.id).await.unwrap().is_none());
+    assert_eq!(keys.forget(&nobody).await.unwrap(), 0);
+    assert!(
+        keys.find_key(&jane, &key.id).await.unwrap().is_some(),
+        "forgetting another customer touched Jane's key"
+    );
+}
+
+pub async fn forget_destroys_the_key_once_and_the_next_key_is_new<F: KeysFixture>(f: &Fixture<F>) {
+    let keys = f.keys();
+    let (jane, john) = (customer("jane"), customer("john"));
+    let old = keys.current_key(&jane).await.unwrap();
+    let johns = keys.current_key(&john).await.unwrap();
+    assert_eq!(keys.forget(&jane).await.unwrap(), 1);
+    assert_eq!(
+        keys.forget(&jane).await.unwrap(),
+        0,
+        "a repeat destroys nothing"
+    );
+    assert!(keys.find_key(&jane, &old.id).await.unwrap().is_none());
+    let new = keys.current_key(&jane).await.unwrap();
+    assert_ne!(new.id, old.id);
+    assert_ne!(new.material, old.material);
+    assert!(keys.find_key(&jane, &old.id).await.unwrap().is_none());
+    let still = keys.find_key(&john, &johns.id).await.unwrap();
+    assert_eq!(still.map(|k| k.material), Some(johns.material));
+}
+
+pub async fn concurrent_first_uses_by_one_customer_get_one_key<F: KeysFixture>(f: &Fixture<F>) {
+    let jane = customer("jane");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (keys, jane) = (f.keys().clone(), jane.clone());
+        tasks.spawn(async move { keys.current_key(&jane).await.unwrap() });
+    }
+    let keys = tasks.join_all().await;
+    let ids: HashSet<_> = keys.iter().map(|k| k.id.clone()).collect();
+    let materials: HashSet<_> = keys.iter().map(|k| k.material).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(materials.len(), 1);
+    let stored = f.keys().find_key(&jane, &keys[0].id).await.unwrap();
+    assert_eq!(stored.map(|k| k.material), Some(keys[0].material));
+}
+
+pub async fn a_key_survives_reopening_the_store<F: KeysFixture>(f: &Fixture<F>) {
+    let (jane, john) = (customer("jane"), customer("john"));
+    let key = f.keys().current_key(&jane).await.unwrap();
+    let forgotten = f.keys().current_key(&john).await.unwrap();
+    f.keys().forget(&john).await.unwrap();
+    let reopened = f.reopened().await;
+    let again = reopened.current_key(&jane).await.unwrap();
+    assert_eq!((again.id, again.material), (key.id.clone(), key.material));
+    let found = reopened.find_key(&jane, &key.id).await.unwrap();
+    assert_eq!(found.map(|k| k.material), Some(key.material));
+    assert!(
+        reopened
+            .find_key(&john, &forgotten.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "a forgotten key came back"
+    );
+}
+
+pub async fn the_vault_opens_what_it_sealed_and_after_forget_reads_erased<F: KeysFixture>(
+    f: &Fixture<F>,
+) {
+    let keys = f.keys();
+    let jane = customer("jane");
+    let data = PersonalData {
+        email: Email::parse("jane@example.com").unwrap(),
+        payment_token: PaymentToken::parse("tok_visa").unwrap(),
+    };
+    let order = OrderId::generate();
+    let sealed = Personal::Sealed(vault::seal(keys, &jane, order, &data).await.unwrap());
+    let opened = vault::open(keys, &jane, order, &sealed).await.unwrap();
+    assert_eq!(opened, Opened::Data(data.clone()));
+
+    assert_eq!(vault::forget(keys, &jane).await.unwrap(), 1);
+    let opened = vault::open(keys, &jane, order, &sealed).await.unwrap();
+    assert_eq!(opened, Opened::Erased);
+    // A new order of the same customer is sealed under a new key and opens.
+    let next = OrderId::generate();
+    let resealed = vault::seal(keys, &jane, next, &data).await.unwrap();
+    let Personal::Sealed(old) = &sealed else {
+        unreachable!()
+    };
+    assert_ne!(resealed.key_id, old.key_id);
+    let opened = vault::open(keys, &jane, next, &Personal::Sealed(resealed))
+        .await
+        .unwrap();
+    assert_eq!(opened, Opened::Data(data));
+}
