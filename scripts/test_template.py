@@ -867,7 +867,7 @@ class PersonalData(unittest.TestCase):
                 self.assertEqual(key_actions, KEY_ACTIONS.get(role_id, set()))
                 for s in key_statements:
                     self.assertEqual(s["Condition"], {
-                        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["customerId"]},
+                        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["customerId", "keyId"]},
                         "Null": {"kms:EncryptionContext:customerId": "false"},
                     }, "the key only with the customerId encryption context")
                 # Nothing else in any statement names the table or the key.

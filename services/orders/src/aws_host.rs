@@ -15,11 +15,13 @@ use std::time::Duration;
 use anyhow::Context;
 use order_app::forward::forward_terminal_events;
 use order_app::seed::{SeedProduct, seed_inventory};
+use order_app::vault::CachedKeys;
 use order_aws::projector::ChangeRecord;
 use order_aws::{
-    AwsBackend, AwsClients, AwsResources, DynamoDedup, DynamoEventStore, DynamoIdempotency,
-    DynamoReadModels, DynamoStuck, InventoryTable, OrderStatusTable, Projector, SnsNotifier,
-    SqsPolled, StartPosition, StreamPoller, Target, TopicArns,
+    AwsBackend, AwsClients, AwsKeys, AwsResources, DynamoDedup, DynamoEventStore,
+    DynamoIdempotency, DynamoKeys, DynamoReadModels, DynamoStuck, InventoryTable, KEY_CACHE_TTL,
+    OrderStatusTable, Projector, SnsNotifier, SqsPolled, StartPosition, StreamPoller, Target,
+    TopicArns,
 };
 use order_embedded::db::{Db, Durability};
 use order_runtime::bus::LocalBus;
@@ -112,7 +114,7 @@ async fn stream_worker(
 
 enum StreamConsumer {
     Project(Projector),
-    Route(LocalBus<DynamoEventStore, SnsNotifier>),
+    Route(LocalBus<DynamoEventStore, SnsNotifier, AwsKeys>),
 }
 
 impl StreamConsumer {
@@ -213,10 +215,18 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     std::fs::create_dir_all(&options.data_dir)?;
     let db = Db::open(&options.data_dir.join("aws-runner.db"), Durability::Normal)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keys: AwsKeys = std::sync::Arc::new(CachedKeys::new(
+        DynamoKeys::new(
+            clients.dynamodb.clone(),
+            clients.kms.clone(),
+            &resources.customer_keys_table,
+            &resources.kms_key_id,
+        ),
+        KEY_CACHE_TTL,
+    ));
     let (workflow, runner) = local_workflow(
         db.clone(),
-        store.clone(),
-        notifier.clone(),
+        (store.clone(), notifier.clone(), keys.clone()),
         options.retry_interval_scale,
         256,
     )
@@ -251,6 +261,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     let router = LocalBus {
         store: store.clone(),
         notifier: notifier.clone(),
+        keys: keys.clone(),
     };
     workers.spawn(stream_worker(
         poller(),
@@ -263,6 +274,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         queue: queue.queue().clone(),
         idempotency: DynamoIdempotency::new(clients.dynamodb.clone(), &resources.idempotency_table),
         reads,
+        keys,
     };
     let addr = spawn_api(&mut workers, backend, addr, rx).await?;
     Ok(AwsServer {

@@ -12,7 +12,7 @@ use order_embedded::intake::SqliteIntake;
 use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
-use order_runtime::{Config, Pipeline};
+use order_runtime::{Config, LocalKeys, Pipeline};
 use tokio::net::TcpListener;
 
 pub mod aws_host;
@@ -31,6 +31,7 @@ pub struct LocalBackend {
     intake: SqliteIntake,
     idempotency: SqliteIdempotency,
     reads: SqliteReadModels,
+    keys: LocalKeys,
 }
 
 impl Backend for LocalBackend {
@@ -38,6 +39,7 @@ impl Backend for LocalBackend {
     type Queue = SqliteQueue;
     type Idempotency = SqliteIdempotency;
     type Reads = SqliteReadModels;
+    type Keys = LocalKeys;
 
     fn store(&self) -> &SqliteEventStore {
         &self.intake.store
@@ -51,6 +53,9 @@ impl Backend for LocalBackend {
     fn reads(&self) -> &SqliteReadModels {
         &self.reads
     }
+    fn keys(&self) -> &LocalKeys {
+        &self.keys
+    }
 
     /// The append and the enqueue in one commit ([`SqliteIntake`]).
     async fn place(
@@ -63,6 +68,7 @@ impl Backend for LocalBackend {
             &self.intake,
             &self.idempotency,
             &self.reads,
+            &self.keys,
             request,
             idempotency_key,
             request_id,
@@ -102,6 +108,7 @@ pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Server> {
         },
         idempotency: pipeline.idempotency.clone(),
         reads: pipeline.reads.clone(),
+        keys: pipeline.keys.clone(),
     });
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use order_app::ReadModels;
 use order_app::place::{IdempotencyKey, PlaceError};
-use order_app::query::{self, QueryError};
-use order_domain::{OrderId, ProductId, RecordedEvent};
+use order_app::query::{self, QueryError, ShownEvent};
+use order_domain::{OrderId, ProductId};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -174,22 +174,8 @@ pub async fn get_order<B: Backend>(
     Ok(Json(serde_json::to_value(view).unwrap_or(Value::Null)))
 }
 
-/// Masks an email for display: `j***@example.com`.
-fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
-        None => "***".into(),
-    }
-}
-
-fn event_json(e: &RecordedEvent) -> Value {
-    let mut data: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
-    // Personal data stays in the log; the history view shows it masked.
-    if let Some(email) = data.get_mut("email")
-        && let Some(s) = email.as_str()
-    {
-        *email = json!(mask_email(s));
-    }
+fn event_json(shown: ShownEvent) -> Value {
+    let e = shown.record;
     json!({
         "type": e.event_type,
         "version": e.version,
@@ -198,7 +184,7 @@ fn event_json(e: &RecordedEvent) -> Value {
         "occurredAt": e.occurred_at,
         "correlationId": e.correlation_id,
         "causationId": e.causation_id,
-        "data": data,
+        "data": shown.data,
         "prevHash": e.prev_hash,
         "hash": e.hash,
     })
@@ -209,7 +195,7 @@ pub async fn get_order_events<B: Backend>(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = order_id(path)?;
-    let events = query::get_order_events(backend.store(), id)
+    let events = query::order_history(backend.store(), backend.keys(), id)
         .await
         .map_err(|e| query_error(&e))?;
     if events.is_empty() {
@@ -217,7 +203,7 @@ pub async fn get_order_events<B: Backend>(
     }
     Ok(Json(json!({
         "orderId": id.to_string(),
-        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+        "events": events.into_iter().map(event_json).collect::<Vec<_>>(),
     })))
 }
 

@@ -12,6 +12,7 @@
 pub mod body;
 pub mod error;
 mod handlers;
+pub mod limit;
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use order_app::place::{
     AppendThenEnqueue, IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order,
 };
 use order_domain::Timestamp;
-use order_domain::ports::{EventStore, IdempotencyStore, OrderQueue};
+use order_domain::ports::{EventStore, IdempotencyStore, KeyStore, OrderQueue};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -42,11 +43,14 @@ pub trait Backend: Send + Sync + 'static {
     type Queue: OrderQueue;
     type Idempotency: IdempotencyStore;
     type Reads: ReadModels;
+    type Keys: KeyStore;
 
     fn store(&self) -> &Self::Store;
     fn queue(&self) -> &Self::Queue;
     fn idempotency(&self) -> &Self::Idempotency;
     fn reads(&self) -> &Self::Reads;
+    /// The customers' data keys, which seal and open personal data.
+    fn keys(&self) -> &Self::Keys;
 
     /// Places an order. The default appends, then enqueues; a backend whose log and queue
     /// share a database overrides it to make both writes in one commit.
@@ -65,6 +69,7 @@ pub trait Backend: Send + Sync + 'static {
                 &intake,
                 self.idempotency(),
                 self.reads(),
+                self.keys(),
                 request,
                 idempotency_key,
                 request_id,

@@ -3,7 +3,7 @@
 //! for all) both go through [`TaskFunction::run`], so a task cannot be wired to one use case on
 //! one host and another on the other.
 
-use order_domain::ports::{EventStore, PaymentGateway};
+use order_domain::ports::{EventStore, KeyStore, PaymentGateway};
 use serde_json::Value;
 
 use crate::tasks::{self, TaskError};
@@ -63,16 +63,17 @@ impl TaskFunction {
     }
 
     /// Runs the task's use case on the state machine's payload.
-    pub async fn run<S: EventStore, G: PaymentGateway>(
+    pub async fn run<S: EventStore, G: PaymentGateway, K: KeyStore>(
         self,
         store: &S,
         gateway: &G,
+        keys: &K,
         payload: Value,
     ) -> Result<Value, TaskError> {
         let input = TaskError::parse_input(payload)?;
         match self {
             Self::ValidateOrder => tasks::validate_order(store, input).await,
-            Self::ProcessPayment => tasks::process_payment(store, gateway, input).await,
+            Self::ProcessPayment => tasks::process_payment(store, gateway, keys, input).await,
             Self::UpdateInventory => tasks::update_inventory(store, input).await,
             Self::OrderFailed => tasks::order_failed(store, gateway, input).await,
         }

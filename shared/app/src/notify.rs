@@ -4,11 +4,15 @@ use std::fmt::Write as _;
 
 use order_domain::events::{DomainEvent, decode};
 use order_domain::order::{Completed, OrderState};
-use order_domain::ports::{BusEvent, EventStore, Notification, Notifier, PortError, Topic};
+use order_domain::personal::Opened;
+use order_domain::ports::{
+    BusEvent, EventStore, KeyStore, Notification, Notifier, PortError, Topic,
+};
 use order_domain::{OrderEvent, OrderId, RecordedEvent};
 use serde_json::json;
 
 use crate::stream::{LoadError, load};
+use crate::vault::{self, VaultError};
 
 /// The `source` of every bus event this system puts.
 pub const BUS_SOURCE: &str = "order-pipeline";
@@ -60,16 +64,31 @@ pub enum ConfirmError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Notify(#[from] PortError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+/// What became of a confirmation (the success handler's answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Confirmation {
+    /// Published (or found already published: the notifier drops a duplicate).
+    Sent,
+    /// The order is not completed: nothing to confirm.
+    NotCompleted,
+    /// The customer was forgotten: there is no address to write to. Skipped, logged, counted.
+    Erased,
 }
 
 /// OrderSuccessHandler: emails the customer (and the topic's subscribers) a confirmation.
 /// The message's dedup id is the bus event's id, so a redelivery sends nothing new.
 #[tracing::instrument(skip_all, fields(order_id))]
-pub async fn confirm_order<S: EventStore, N: Notifier>(
+pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
     store: &S,
     notifier: &N,
+    keys: &K,
     event: &BusEvent,
-) -> Result<bool, ConfirmError> {
+) -> Result<Confirmation, ConfirmError> {
     let order_id = event
         .detail
         .get("orderId")
@@ -83,9 +102,19 @@ pub async fn confirm_order<S: EventStore, N: Notifier>(
     }) = &order.state
     else {
         tracing::warn!("confirmation for an order that is not completed: ignored");
-        return Ok(false);
+        return Ok(Confirmation::NotCompleted);
     };
     let (placed, validated) = (&paid.priced.placed, &paid.priced.validated);
+    let email = match vault::open(keys, &placed.customer_id, order_id, &placed.personal).await? {
+        Opened::Data(data) => data.email,
+        Opened::Erased => {
+            tracing::warn!(
+                skipped = "personal_data_erased",
+                "no confirmation: the customer was forgotten"
+            );
+            return Ok(Confirmation::Erased);
+        }
+    };
     let mut body = format!("Thank you for your order.\n\nOrder: {order_id}\n\n");
     for line in &validated.lines {
         let _ = writeln!(
@@ -105,9 +134,9 @@ pub async fn confirm_order<S: EventStore, N: Notifier>(
                 dedup_id: event.id.clone(),
                 subject: format!("Order {order_id} confirmed"),
                 body,
-                recipients: vec![placed.email.clone()],
+                recipients: vec![email],
             },
         )
         .await?;
-    Ok(true)
+    Ok(Confirmation::Sent)
 }

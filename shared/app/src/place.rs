@@ -11,18 +11,27 @@
 //! expiry does), else [`IDEMPOTENCY_LEASE_MS`]. A refused retry is told how long the lease has
 //! left ([`PlaceError::KeyInProgress`]).
 //!
+//! An `Idempotency-Key` belongs to the customer who sent it: the same key from two customers
+//! is two requests ([`scoped_key`]). The personal data (email, payment token) is sealed under
+//! the customer's data key before anything is written, and the request's fingerprint is an
+//! HMAC under that key, so no store holds either in clear or as a digest one could test
+//! guesses against.
+//!
 //! The two writes go through an [`Intake`]: on AWS ([`AppendThenEnqueue`]) they are two requests,
 //! DynamoDB then SQS; the embedded host makes both in one commit, so a POST waits for one commit
 //! and no crash can fall between them.
 
+use aws_lc_rs::hmac;
 use order_domain::events::{OrderLine, OrderPlaced};
 use order_domain::order::Order;
-use order_domain::ports::{Claim, EventStore, IdempotencyStore, OrderQueue, PortError, StoreError};
+use order_domain::personal::{Personal, PersonalData, SealedPersonal};
+use order_domain::ports::{
+    Claim, DataKey, EventStore, IdempotencyStore, KeyStore, OrderQueue, PortError, StoreError,
+};
 use order_domain::{
     CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, StreamWrite, Timestamp,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::query::ReadModels;
 use crate::stream::seal;
@@ -46,12 +55,29 @@ pub struct PlaceOrder {
 }
 
 impl PlaceOrder {
-    /// A digest of the request's meaning (not its bytes): the same order sent with other
-    /// whitespace or key order is the same request.
-    pub fn fingerprint(&self) -> String {
+    /// A keyed digest of the request's meaning (not its bytes): the same order sent with other
+    /// whitespace or key order is the same request. Keyed by the customer's data key, so the
+    /// stored fingerprint cannot be used to test guesses of the email or payment token.
+    pub fn fingerprint(&self, key: &DataKey) -> String {
         let canonical = serde_json::to_vec(self).unwrap_or_default();
-        hex::encode(Sha256::digest(canonical))
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &key.material);
+        hex::encode(hmac::sign(&key, &canonical).as_ref())
     }
+
+    /// The request's personal data, to be sealed.
+    pub fn personal(&self) -> PersonalData {
+        PersonalData {
+            email: self.email.clone(),
+            payment_token: self.payment_token.clone(),
+        }
+    }
+}
+
+/// The idempotency record's key for a customer's `Idempotency-Key`: unambiguous (the customer
+/// id's length comes first), so no two (customer, key) pairs share a record.
+pub fn scoped_key(customer: &CustomerId, key: &str) -> String {
+    let customer = customer.as_str();
+    format!("c{}:{customer}:{key}", customer.len())
 }
 
 /// A request's `Idempotency-Key`, and until when its host runs the request.
@@ -143,10 +169,11 @@ impl<S: EventStore, Q: OrderQueue> Intake for AppendThenEnqueue<'_, S, Q> {
 
 /// Places an order, making its two writes through `intake`.
 #[tracing::instrument(skip_all, fields(order_id))]
-pub async fn place_order<P, I, R>(
+pub async fn place_order<P, I, R, K>(
     intake: &P,
     idempotency: &I,
     reads: &R,
+    keys: &K,
     request: PlaceOrder,
     idempotency_key: Option<IdempotencyKey<'_>>,
     request_id: &str,
@@ -155,6 +182,7 @@ where
     P: Intake,
     I: IdempotencyStore,
     R: ReadModels,
+    K: KeyStore,
 {
     for (index, line) in request.items.iter().enumerate() {
         if !reads.product_exists(&line.product_id).await? {
@@ -164,14 +192,15 @@ where
             });
         }
     }
+    let data_key = keys.current_key(&request.customer_id).await?;
     let now = Timestamp::now();
-    let order_id = match idempotency_key {
-        None => OrderId::generate(),
-        Some(key) => {
+    let scoped = idempotency_key.map(|k| scoped_key(&request.customer_id, k.key));
+    let order_id = match (idempotency_key, &scoped) {
+        (Some(key), Some(scoped)) => {
             let claim = idempotency
                 .claim(
-                    key.key,
-                    &request.fingerprint(),
+                    scoped,
+                    &request.fingerprint(&data_key),
                     OrderId::generate(),
                     now,
                     key.lease_ms(now),
@@ -191,12 +220,23 @@ where
                 }
             }
         }
+        _ => OrderId::generate(),
     };
     tracing::Span::current().record("order_id", tracing::field::display(order_id));
-    let result = intake
-        .record(first_write(&request, order_id, request_id, now), order_id)
-        .await;
-    if let Some(IdempotencyKey { key, .. }) = idempotency_key {
+    let sealed = crate::vault::seal_with(
+        &data_key,
+        &request.customer_id,
+        order_id,
+        &request.personal(),
+    );
+    let result = match sealed {
+        Ok(sealed) => {
+            let write = first_write(&request, sealed, order_id, request_id, now);
+            intake.record(write, order_id).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    if let Some(key) = scoped.as_deref() {
         match &result {
             Ok(()) => {
                 idempotency
@@ -219,6 +259,7 @@ where
 /// The order's first event, sealed onto its new stream.
 fn first_write(
     request: &PlaceOrder,
+    sealed: SealedPersonal,
     order_id: OrderId,
     request_id: &str,
     now: Timestamp,
@@ -226,9 +267,8 @@ fn first_write(
     let placed = OrderPlaced {
         order_id,
         customer_id: request.customer_id.clone(),
-        email: request.email.clone(),
         items: request.items.clone(),
-        payment_token: request.payment_token.clone(),
+        personal: Personal::Sealed(sealed),
     };
     let decision = Order::default().place(placed);
     let meta = EventMeta {
@@ -248,6 +288,39 @@ fn first_write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_scoped_by_its_customer_without_ambiguity() {
+        let a = CustomerId::parse("a:b").unwrap();
+        let b = CustomerId::parse("a").unwrap();
+        assert_ne!(scoped_key(&a, "k"), scoped_key(&b, "b:k"));
+        assert_eq!(scoped_key(&b, "k"), scoped_key(&b, "k"));
+    }
+
+    #[test]
+    fn the_fingerprint_depends_on_the_customers_key_and_the_requests_meaning() {
+        let request = PlaceOrder {
+            customer_id: CustomerId::parse("c").unwrap(),
+            email: Email::parse("jane@example.com").unwrap(),
+            items: vec![],
+            payment_token: PaymentToken::parse("tok_visa").unwrap(),
+        };
+        let k1 = DataKey {
+            id: "1".into(),
+            material: [1; 32],
+        };
+        let k2 = DataKey {
+            id: "2".into(),
+            material: [2; 32],
+        };
+        assert_eq!(request.fingerprint(&k1), request.clone().fingerprint(&k1));
+        assert_ne!(request.fingerprint(&k1), request.fingerprint(&k2));
+        let other = PlaceOrder {
+            payment_token: PaymentToken::parse("tok_amex").unwrap(),
+            ..request.clone()
+        };
+        assert_ne!(request.fingerprint(&k1), other.fingerprint(&k1));
+    }
 
     #[test]
     fn a_claim_holds_its_key_until_the_request_deadline_or_the_default_lease() {

@@ -1,10 +1,31 @@
 //! The HTTP API's ports on AWS: what order-placement's Lambda and `orders serve --backend aws`
 //! serve the shared router over.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use order_api::Backend;
+use order_app::vault::CachedKeys;
 
 use crate::config::{AwsClients, ConfigError};
-use crate::{DynamoEventStore, DynamoIdempotency, DynamoReadModels, SqsQueue};
+use crate::{DynamoEventStore, DynamoIdempotency, DynamoKeys, DynamoReadModels, SqsQueue};
+
+/// The customers' data keys as a warm function keeps them: unwrapped by KMS once, then held in
+/// memory for [`KEY_CACHE_TTL`].
+pub type AwsKeys = Arc<CachedKeys<DynamoKeys>>;
+
+/// How long a warm function keeps a customer's unwrapped data key. It bounds how long a
+/// forgotten customer's data may still open in another warm function that had just read it,
+/// and saves a DynamoDB read and a KMS `Decrypt` per order step.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// The data keys named by the environment, behind the warm-function cache.
+pub fn keys_from_env(clients: &AwsClients) -> Result<AwsKeys, ConfigError> {
+    Ok(Arc::new(CachedKeys::new(
+        DynamoKeys::from_env(clients)?,
+        KEY_CACHE_TTL,
+    )))
+}
 
 /// The API's ports on AWS.
 pub struct AwsBackend {
@@ -12,6 +33,7 @@ pub struct AwsBackend {
     pub queue: SqsQueue,
     pub idempotency: DynamoIdempotency,
     pub reads: DynamoReadModels,
+    pub keys: AwsKeys,
 }
 
 impl AwsBackend {
@@ -22,6 +44,7 @@ impl AwsBackend {
             queue: SqsQueue::from_env(clients)?,
             idempotency: DynamoIdempotency::from_env(clients)?,
             reads: DynamoReadModels::from_env(clients)?,
+            keys: keys_from_env(clients)?,
         })
     }
 }
@@ -31,6 +54,7 @@ impl Backend for AwsBackend {
     type Queue = SqsQueue;
     type Idempotency = DynamoIdempotency;
     type Reads = DynamoReadModels;
+    type Keys = AwsKeys;
 
     fn store(&self) -> &DynamoEventStore {
         &self.store
@@ -43,5 +67,8 @@ impl Backend for AwsBackend {
     }
     fn reads(&self) -> &DynamoReadModels {
         &self.reads
+    }
+    fn keys(&self) -> &AwsKeys {
+        &self.keys
     }
 }

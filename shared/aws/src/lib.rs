@@ -49,7 +49,7 @@ pub mod streams;
 pub mod stuck;
 pub mod workflow;
 
-pub use backend::AwsBackend;
+pub use backend::{AwsBackend, AwsKeys, KEY_CACHE_TTL, keys_from_env};
 pub use bus::EventBridgeBus;
 pub use config::{AwsClients, AwsResources, ConfigError};
 pub use dedup::DynamoDedup;

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::envelope::RecordedEvent;
-use crate::values::{CustomerId, Email, Money, OrderId, PaymentToken, ProductId, Quantity};
+use crate::personal::Personal;
+use crate::values::{CustomerId, Money, OrderId, ProductId, Quantity};
 
 /// One line of an order as the customer placed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,10 +66,10 @@ impl FailureReason {
 pub struct OrderPlaced {
     pub order_id: OrderId,
     pub customer_id: CustomerId,
-    /// Personal data: kept in this one field only, never copied into ids or other events.
-    pub email: Email,
     pub items: Vec<OrderLine>,
-    pub payment_token: PaymentToken,
+    /// The email and payment token, sealed under the customer's data key: the only personal
+    /// data of the log, never copied into ids or other events.
+    pub personal: Personal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,7 +208,7 @@ macro_rules! event_enum {
 event_enum!(
     /// Events of an `order#<id>` stream.
     OrderEvent {
-        OrderPlaced => 1,
+        OrderPlaced => 2,
         OrderValidated => 1,
         OrderRejected => 1,
         PaymentCaptured => 1,
@@ -268,6 +269,20 @@ fn upcast(event_type: &str, schema_version: u32, mut payload: Value) -> (u32, Va
                     obj.insert("paymentToken".into(), card);
                 }
                 version = 1;
+            }
+            // Schema 1 kept the email and payment token in clear at the top level; schema 2
+            // keeps personal data in one field, which such an old event fills in clear.
+            ("OrderPlaced", 1) => {
+                if let Some(obj) = payload.as_object_mut() {
+                    let mut personal = serde_json::Map::new();
+                    for field in ["email", "paymentToken"] {
+                        if let Some(v) = obj.remove(field) {
+                            personal.insert(field.into(), v);
+                        }
+                    }
+                    obj.insert("personal".into(), Value::Object(personal));
+                }
+                version = 2;
             }
             _ => return (version, payload),
         }
@@ -356,7 +371,25 @@ mod tests {
         else {
             panic!("not OrderPlaced")
         };
-        assert_eq!(p.payment_token.as_str(), "tok_visa");
+        let Personal::Clear(data) = p.personal else {
+            panic!("not clear")
+        };
+        assert_eq!(data.payment_token.as_str(), "tok_visa");
+        assert_eq!(data.email.as_str(), "a@example.com");
+    }
+
+    #[test]
+    fn a_sealed_order_placed_decodes_with_its_personal_field_untouched() {
+        let id = OrderId::generate();
+        let current = format!(
+            r#"{{"orderId":"{id}","customerId":"c1","items":[{{"productId":"P1","quantity":2}}],"personal":{{"keyId":"k","nonce":"bg","ciphertext":"Yw"}}}}"#
+        );
+        let DomainEvent::Order(OrderEvent::OrderPlaced(p)) =
+            decode(&stored("OrderPlaced", 2, &current)).unwrap()
+        else {
+            panic!("not OrderPlaced")
+        };
+        assert!(matches!(p.personal, Personal::Sealed(s) if s.key_id == "k"));
     }
 
     #[test]

@@ -340,3 +340,26 @@ pub trait StuckOrders: Send + Sync + Clone + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OrderId>, PortError>> + Send;
 }
+
+/// One key store shared by a host's parts (the API, the tasks, the success handler), so they
+/// share its cache.
+impl<K: KeyStore> KeyStore for std::sync::Arc<K> {
+    fn current_key(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<DataKey, PortError>> + Send {
+        K::current_key(self, customer)
+    }
+
+    fn find_key(
+        &self,
+        customer: &CustomerId,
+        key_id: &str,
+    ) -> impl Future<Output = Result<Option<DataKey>, PortError>> + Send {
+        K::find_key(self, customer, key_id)
+    }
+
+    fn forget(&self, customer: &CustomerId) -> impl Future<Output = Result<u32, PortError>> + Send {
+        K::forget(self, customer)
+    }
+}

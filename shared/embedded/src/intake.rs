@@ -104,11 +104,13 @@ mod tests {
     async fn a_placed_order_is_appended_and_enqueued_in_one_commit_and_a_retry_enqueues_again() {
         let dir = tempfile::tempdir().unwrap();
         let (db, intake, reads) = setup(dir.path()).await;
-        let keys = SqliteIdempotency::new(db.clone());
+        let idempotency = SqliteIdempotency::new(db.clone());
+        let keys = crate::keys::SqliteKeys::open(db.clone(), dir.path()).unwrap();
         let placed = place_order(
             &intake,
-            &keys,
+            &idempotency,
             &reads,
+            &keys,
             request(),
             Some(IdempotencyKey::new("k1")),
             "r1",
@@ -146,10 +148,11 @@ mod tests {
     async fn an_unknown_product_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let (db, intake, reads) = setup(dir.path()).await;
-        let keys = SqliteIdempotency::new(db.clone());
+        let idempotency = SqliteIdempotency::new(db.clone());
+        let keys = crate::keys::SqliteKeys::open(db.clone(), dir.path()).unwrap();
         let mut bad = request();
         bad.items[0].product_id = ProductId::parse("SKU-404").unwrap();
-        let e = place_order(&intake, &keys, &reads, bad, None, "r2").await;
+        let e = place_order(&intake, &idempotency, &reads, &keys, bad, None, "r2").await;
         assert!(matches!(
             e,
             Err(PlaceError::UnknownProduct { index: 0, .. })

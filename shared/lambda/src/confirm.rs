@@ -1,17 +1,18 @@
 //! OrderSuccessHandler: the EventBridge event OrderConfirmationRule delivers → confirmation email.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use order_app::notify::{ConfirmError, confirm_order};
-use order_domain::ports::{BusEvent, EventStore, Notifier};
+use order_app::notify::{ConfirmError, Confirmation, confirm_order};
+use order_domain::ports::{BusEvent, EventStore, KeyStore, Notifier};
 use serde_json::Value;
 
 /// Sends the confirmation. The dedup id is the event's `detail.eventId` (the log's event id),
 /// falling back to the EventBridge id, so a redelivered event sends the same message.
-pub async fn handle_event<S: EventStore, N: Notifier>(
+pub async fn handle_event<S: EventStore, N: Notifier, K: KeyStore>(
     store: &S,
     notifier: &N,
+    keys: &K,
     event: EventBridgeEvent<Value>,
-) -> Result<bool, ConfirmError> {
+) -> Result<Confirmation, ConfirmError> {
     let id = event
         .detail
         .get("eventId")
@@ -25,5 +26,5 @@ pub async fn handle_event<S: EventStore, N: Notifier>(
         detail_type: event.detail_type,
         detail: event.detail,
     };
-    confirm_order(store, notifier, &bus_event).await
+    confirm_order(store, notifier, keys, &bus_event).await
 }

@@ -4,7 +4,7 @@
 use lambda_runtime::Diagnostic;
 pub use order_app::dispatch::TaskFunction;
 use order_app::tasks::TaskError;
-use order_domain::ports::{EventStore, PaymentGateway};
+use order_domain::ports::{EventStore, KeyStore, PaymentGateway};
 use serde_json::Value;
 
 /// A task's error as Lambda reports it.
@@ -16,26 +16,30 @@ pub fn diagnostic(e: &TaskError) -> Diagnostic {
 }
 
 /// Runs `function` on the state machine's payload.
-pub async fn run_task<S: EventStore, G: PaymentGateway>(
+pub async fn run_task<S: EventStore, G: PaymentGateway, K: KeyStore>(
     function: TaskFunction,
     store: &S,
     gateway: &G,
+    keys: &K,
     payload: Value,
 ) -> Result<Value, Diagnostic> {
-    function.run(store, gateway, payload).await.map_err(|e| {
-        if e.is_transient() {
-            tracing::warn!(
-                error_type = e.error_type(),
-                message = e.message(),
-                "task failed; the state machine retries"
-            );
-        } else {
-            tracing::info!(
-                error_type = e.error_type(),
-                message = e.message(),
-                "task ended with an outcome error"
-            );
-        }
-        diagnostic(&e)
-    })
+    function
+        .run(store, gateway, keys, payload)
+        .await
+        .map_err(|e| {
+            if e.is_transient() {
+                tracing::warn!(
+                    error_type = e.error_type(),
+                    message = e.message(),
+                    "task failed; the state machine retries"
+                );
+            } else {
+                tracing::info!(
+                    error_type = e.error_type(),
+                    message = e.message(),
+                    "task ended with an outcome error"
+                );
+            }
+            diagnostic(&e)
+        })
 }

@@ -14,6 +14,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use order_app::gateway::SimulatedGateway;
 use order_app::seed::{DEFAULT_SEED, SeedProduct};
+use order_app::vault::NoKeys;
 use order_aws::projector::decode_lambda_record;
 use order_aws::{
     AwsBackend, AwsClients, DynamoEventStore, EventBridgeBus, InventoryTable, OrderStatusTable,
@@ -47,15 +48,43 @@ pub async fn order_placement_main() -> Result<(), Error> {
 /// The Step Functions task functions.
 pub async fn task_main(function: TaskFunction) -> Result<(), Error> {
     crate::init_tracing();
-    let store = DynamoEventStore::from_env(&clients().await)?;
+    let clients = clients().await;
+    let store = DynamoEventStore::from_env(&clients)?;
     let store = &store;
-    Box::pin(lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<Value>| async move {
-            // Boxed: the task futures over the SDK nest too deeply for the default layout limit.
-            Box::pin(run_task(function, store, &SimulatedGateway, event.payload)).await
-        },
-    )))
-    .await
+    // Only ProcessPayment opens personal data (the payment token); the other tasks get no key
+    // store, and their roles no access to the keys table or the KMS key.
+    if function == TaskFunction::ProcessPayment {
+        let keys = order_aws::keys_from_env(&clients)?;
+        let keys = &keys;
+        Box::pin(lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<Value>| async move {
+                // Boxed: the task futures over the SDK nest too deeply for the default layout.
+                Box::pin(run_task(
+                    function,
+                    store,
+                    &SimulatedGateway,
+                    keys,
+                    event.payload,
+                ))
+                .await
+            },
+        )))
+        .await
+    } else {
+        Box::pin(lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<Value>| async move {
+                Box::pin(run_task(
+                    function,
+                    store,
+                    &SimulatedGateway,
+                    &NoKeys,
+                    event.payload,
+                ))
+                .await
+            },
+        )))
+        .await
+    }
 }
 
 /// start-order-processing: OrdersQueue batches → StartExecution.
@@ -77,10 +106,11 @@ pub async fn order_success_handler_main() -> Result<(), Error> {
     let clients = clients().await;
     let store = DynamoEventStore::from_env(&clients)?;
     let notifier = SnsNotifier::from_env(&clients)?;
-    let (store, notifier) = (&store, &notifier);
+    let keys = order_aws::keys_from_env(&clients)?;
+    let (store, notifier, keys) = (&store, &notifier, &keys);
     Box::pin(lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
-            crate::confirm::handle_event(store, notifier, event.payload)
+            crate::confirm::handle_event(store, notifier, keys, event.payload)
                 .await
                 .map_err(|e| Diagnostic {
                     error_type: "ConfirmationFailed".into(),

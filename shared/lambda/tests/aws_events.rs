@@ -9,6 +9,7 @@ use order_app::seed::{SeedProduct, seed_inventory};
 use order_domain::ports::{BusEvent, EventBus, EventStore, PortError};
 use order_embedded::db::{Db, Durability};
 use order_embedded::idempotency::SqliteIdempotency;
+use order_embedded::keys::SqliteKeys;
 use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::{Projection, SqliteReadModels};
 use order_embedded::store::SqliteEventStore;
@@ -26,6 +27,7 @@ struct Embedded {
     queue: SqliteQueue,
     idempotency: SqliteIdempotency,
     reads: SqliteReadModels,
+    keys: SqliteKeys,
 }
 
 impl Backend for Embedded {
@@ -33,6 +35,7 @@ impl Backend for Embedded {
     type Queue = SqliteQueue;
     type Idempotency = SqliteIdempotency;
     type Reads = SqliteReadModels;
+    type Keys = SqliteKeys;
     fn store(&self) -> &SqliteEventStore {
         &self.store
     }
@@ -44,6 +47,9 @@ impl Backend for Embedded {
     }
     fn reads(&self) -> &SqliteReadModels {
         &self.reads
+    }
+    fn keys(&self) -> &SqliteKeys {
+        &self.keys
     }
 }
 
@@ -68,6 +74,7 @@ async fn an_api_gateway_proxy_request_places_an_order_through_the_shared_router(
         queue: SqliteQueue::orders(db.clone()),
         idempotency: SqliteIdempotency::new(db.clone()),
         reads: SqliteReadModels::new(db.clone()),
+        keys: SqliteKeys::open(db.clone(), dir.path()).unwrap(),
     });
     let text = fixture("services/order-placement/fixtures/apigw-post-orders.json");
     let mut ids = Vec::new();

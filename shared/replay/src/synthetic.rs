@@ -197,7 +197,6 @@ fn order(w: &mut Writer<'_>, catalogue: &mut [Product], n: u64) -> rusqlite::Res
     let placed = OrderEvent::OrderPlaced(OrderPlaced {
         order_id: id,
         customer_id: value(CustomerId::parse(&format!("cust-{}", n % 10_000))),
-        email: value(Email::parse("jane.doe@example.com")),
         items: lines
             .iter()
             .map(|l| OrderLine {
@@ -205,7 +204,10 @@ fn order(w: &mut Writer<'_>, catalogue: &mut [Product], n: u64) -> rusqlite::Res
                 quantity,
             })
             .collect(),
-        payment_token: value(PaymentToken::parse("tok_visa")),
+        personal: order_domain::personal::Personal::Clear(order_domain::personal::PersonalData {
+            email: value(Email::parse("jane.doe@example.com")),
+            payment_token: value(PaymentToken::parse("tok_visa")),
+        }),
     });
     let history = ending(
         w,

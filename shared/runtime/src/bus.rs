@@ -2,7 +2,7 @@
 //! targets called in process. OrderConfirmationRule → OrderSuccessHandler.
 
 use order_app::notify::{BUS_SOURCE, ORDER_COMPLETED, confirm_order};
-use order_domain::ports::{BusEvent, EventBus, EventStore, Notifier, PortError};
+use order_domain::ports::{BusEvent, EventBus, EventStore, KeyStore, Notifier, PortError};
 
 /// A rule: which events it matches and what it triggers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,18 +34,19 @@ impl Rule {
 
 /// Routes bus events to their rules' targets in process.
 #[derive(Clone)]
-pub struct LocalBus<S, N> {
+pub struct LocalBus<S, N, K> {
     pub store: S,
     pub notifier: N,
+    pub keys: K,
 }
 
-impl<S: EventStore, N: Notifier> EventBus for LocalBus<S, N> {
+impl<S: EventStore, N: Notifier, K: KeyStore> EventBus for LocalBus<S, N, K> {
     async fn put(&self, events: Vec<BusEvent>) -> Result<(), PortError> {
         for event in &events {
             for rule in RULES.iter().filter(|r| r.matches(event)) {
                 match rule.target {
                     Target::OrderSuccessHandler => {
-                        confirm_order(&self.store, &self.notifier, event)
+                        confirm_order(&self.store, &self.notifier, &self.keys, event)
                             .await
                             .map_err(|e| PortError(format!("{}: {e}", rule.name)))?;
                     }

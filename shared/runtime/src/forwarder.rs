@@ -12,11 +12,12 @@ use tokio::sync::watch;
 
 use crate::bus::LocalBus;
 use crate::feed::{FEED_BATCH, FeedPace};
+use crate::pipeline::LocalKeys;
 
 /// Terminal events → the bus (rule router) at least once, checkpointed after delivery.
 pub(crate) async fn forwarder(
     store: SqliteEventStore,
-    bus: LocalBus<SqliteEventStore, OutboxNotifier>,
+    bus: LocalBus<SqliteEventStore, OutboxNotifier, LocalKeys>,
     shutdown: watch::Receiver<bool>,
 ) {
     const NAME: &str = "terminal-forwarder";

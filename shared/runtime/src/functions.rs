@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use order_app::dispatch::TaskFunction;
 use order_app::gateway::SimulatedGateway;
 use order_app::tasks::TaskError;
-use order_domain::ports::{EventStore, Notification, Notifier, Topic};
+use order_domain::ports::{EventStore, KeyStore, Notification, Notifier, Topic};
 use order_workflow::{TaskFailure, TaskInvoker};
 use serde_json::{Value, json};
 
@@ -33,9 +33,10 @@ pub fn substitutions() -> BTreeMap<String, String> {
 }
 
 /// Invokes tasks for one execution (its name makes the dedup id of what it publishes).
-pub struct LocalFunctions<S, N> {
+pub struct LocalFunctions<S, N, K> {
     pub store: S,
     pub gateway: SimulatedGateway,
+    pub keys: K,
     pub notifier: N,
     pub execution: String,
 }
@@ -47,20 +48,20 @@ fn failure(e: &TaskError) -> TaskFailure {
     }
 }
 
-impl<S: EventStore, N: Notifier> LocalFunctions<S, N> {
+impl<S: EventStore, N: Notifier, K: KeyStore> LocalFunctions<S, N, K> {
     async fn call(&self, function: &str, payload: Value) -> Result<Value, TaskFailure> {
         let Some(task) = TaskFunction::from_function_name(function) else {
             return Err(failure(&TaskError::UnknownFunction(format!(
                 "no function {function}"
             ))));
         };
-        task.run(&self.store, &self.gateway, payload)
+        task.run(&self.store, &self.gateway, &self.keys, payload)
             .await
             .map_err(|e| failure(&e))
     }
 }
 
-impl<S: EventStore, N: Notifier> TaskInvoker for LocalFunctions<S, N> {
+impl<S: EventStore, N: Notifier, K: KeyStore> TaskInvoker for LocalFunctions<S, N, K> {
     async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
         match resource {
             LAMBDA_INVOKE => {

@@ -22,4 +22,4 @@ pub mod projections;
 pub mod workers;
 pub mod workflow;
 
-pub use pipeline::{Config, Pipeline, StartError};
+pub use pipeline::{Config, LocalKeys, Pipeline, StartError};

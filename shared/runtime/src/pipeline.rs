@@ -12,13 +12,16 @@
 //! the checkpoint; [`crate::forwarder`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use order_app::seed::{SeedProduct, seed_inventory};
+use order_app::vault::CachedKeys;
 use order_domain::Email;
 use order_domain::ports::{PortError, StoreError};
 use order_embedded::db::{Db, DbError, Durability};
 use order_embedded::idempotency::SqliteIdempotency;
+use order_embedded::keys::{KeysError, SqliteKeys};
 use order_embedded::outbox::OutboxNotifier;
 use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::SqliteReadModels;
@@ -31,6 +34,13 @@ use crate::forwarder::forwarder;
 use crate::projections::{PROJECTIONS, ProjectionError, catch_up, projection_worker};
 use crate::workers::{alarms, queue_consumer, sweeper};
 use crate::workflow::{LocalWorkflow, local_workflow};
+
+/// The customers' data keys as the local host shares them: one process owns the data
+/// directory, and a forget goes through this cache, so a key may stay cached this long.
+pub type LocalKeys = Arc<CachedKeys<SqliteKeys>>;
+
+/// How long the local host keeps a customer's data key in memory.
+pub const LOCAL_KEY_CACHE: Duration = Duration::from_mins(10);
 
 /// How the local pipeline runs.
 #[derive(Debug, Clone)]
@@ -69,6 +79,7 @@ pub struct Pipeline {
     pub idempotency: SqliteIdempotency,
     pub reads: SqliteReadModels,
     pub notifier: OutboxNotifier,
+    pub keys: LocalKeys,
     pub workflow: LocalWorkflow,
     shutdown: watch::Sender<bool>,
     workers: JoinSet<()>,
@@ -97,6 +108,10 @@ impl Pipeline {
         let notifier =
             OutboxNotifier::new(&config.data_dir.join("outbox"), &config.notification_email)
                 .map_err(StartError::Outbox)?;
+        let keys: LocalKeys = Arc::new(CachedKeys::new(
+            SqliteKeys::open(db.clone(), &config.data_dir)?,
+            LOCAL_KEY_CACHE,
+        ));
         let added = seed_inventory(&store, &config.seed)
             .await
             .map_err(StartError::Seed)?;
@@ -106,8 +121,7 @@ impl Pipeline {
         catch_up(&store, &PROJECTIONS).await?;
         let (workflow, runner) = local_workflow(
             db.clone(),
-            store.clone(),
-            notifier.clone(),
+            (store.clone(), notifier.clone(), keys.clone()),
             config.retry_interval_scale,
             config.max_concurrent_executions,
         )?;
@@ -118,6 +132,7 @@ impl Pipeline {
         let bus = LocalBus {
             store: store.clone(),
             notifier: notifier.clone(),
+            keys: keys.clone(),
         };
         workers.spawn(forwarder(store.clone(), bus, rx.clone()));
         workers.spawn(queue_consumer(queue.clone(), workflow.clone(), rx.clone()));
@@ -137,6 +152,7 @@ impl Pipeline {
             store,
             queue,
             notifier,
+            keys,
             workflow,
             shutdown,
             workers,
@@ -192,6 +208,8 @@ pub enum StartError {
     Seed(StoreError),
     #[error("bringing the read models up to date: {0}")]
     Projections(#[from] ProjectionError),
+    #[error("opening the key store: {0}")]
+    Keys(#[from] KeysError),
     #[error("the state machine definition: {0}")]
     Definition(#[from] order_workflow::DefinitionError),
 }

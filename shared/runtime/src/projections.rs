@@ -141,12 +141,16 @@ mod tests {
             order_domain::order::Order::default().place(order_domain::events::OrderPlaced {
                 order_id: order,
                 customer_id: order_domain::CustomerId::parse("c").unwrap(),
-                email: Email::parse("a@example.com").unwrap(),
                 items: vec![order_domain::events::OrderLine {
                     product_id: order_domain::ProductId::parse("P1").unwrap(),
                     quantity: order_domain::Quantity::new(1).unwrap(),
                 }],
-                payment_token: order_domain::PaymentToken::parse("tok_visa").unwrap(),
+                personal: order_domain::personal::Personal::Clear(
+                    order_domain::personal::PersonalData {
+                        email: Email::parse("a@example.com").unwrap(),
+                        payment_token: order_domain::PaymentToken::parse("tok_visa").unwrap(),
+                    },
+                ),
             });
         let meta = order_domain::EventMeta {
             correlation_id: "c".into(),

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use order_app::gateway::SimulatedGateway;
 use order_domain::OrderId;
 use order_domain::ports::{
-    EventStore, Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter,
+    EventStore, KeyStore, Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter,
 };
 use order_embedded::db::{Db, now_ms};
 use order_workflow::{ExecutionContext, RunOptions, StateMachine, Transition, step};
@@ -74,11 +74,12 @@ impl WorkflowStarter for LocalWorkflow {
 /// Runs executions to their end, resuming RUNNING ones at start. The executions live in the
 /// local database whatever backend the tasks use (they are the local runner's own state, as
 /// Step Functions keeps its own).
-pub struct Runner<S, N> {
+pub struct Runner<S, N, K> {
     db: Db,
     machine: Arc<StateMachine>,
     store: S,
     notifier: N,
+    keys: K,
     options: Arc<RunOptions>,
     rx: mpsc::UnboundedReceiver<(String, Option<Row>)>,
     in_flight: Arc<Mutex<HashSet<String>>>,
@@ -86,13 +87,12 @@ pub struct Runner<S, N> {
 }
 
 /// Creates the starter and its runner.
-pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone>(
+pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone>(
     db: Db,
-    store: S,
-    notifier: N,
+    (store, notifier, keys): (S, N, K),
     interval_scale: f64,
     max_concurrent: usize,
-) -> Result<(LocalWorkflow, Runner<S, N>), order_workflow::DefinitionError> {
+) -> Result<(LocalWorkflow, Runner<S, N, K>), order_workflow::DefinitionError> {
     let machine = Arc::new(state_machine()?);
     let (tx, rx) = mpsc::unbounded_channel();
     let starter = LocalWorkflow {
@@ -105,6 +105,7 @@ pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone>(
         machine,
         store,
         notifier,
+        keys,
         options: Arc::new(RunOptions { interval_scale }),
         rx,
         in_flight: Arc::new(Mutex::new(HashSet::new())),
@@ -121,7 +122,7 @@ pub struct Row {
     started_at: i64,
 }
 
-impl<S: EventStore + Clone, N: Notifier + Clone> Runner<S, N> {
+impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, N, K> {
     /// Runs until `shutdown` turns true. Executions in flight then stop between states (their
     /// progress is saved) and resume on the next start.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
@@ -167,6 +168,7 @@ impl<S: EventStore + Clone, N: Notifier + Clone> Runner<S, N> {
             functions: LocalFunctions {
                 store: self.store.clone(),
                 gateway: SimulatedGateway,
+                keys: self.keys.clone(),
                 notifier: self.notifier.clone(),
                 execution: name.clone(),
             },
@@ -188,16 +190,16 @@ impl<S: EventStore + Clone, N: Notifier + Clone> Runner<S, N> {
     }
 }
 
-struct Execution<S, N> {
+struct Execution<S, N, K> {
     db: Db,
     machine: Arc<StateMachine>,
-    functions: LocalFunctions<S, N>,
+    functions: LocalFunctions<S, N, K>,
     notifier: N,
     options: Arc<RunOptions>,
     name: String,
 }
 
-impl<S: EventStore, N: Notifier> Execution<S, N> {
+impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
     #[tracing::instrument(skip_all, fields(order_id = %self.name))]
     async fn drive(self, row: Option<Row>, shutdown: watch::Receiver<bool>) {
         let name = self.name.clone();

@@ -220,6 +220,15 @@ impl Emulator {
         DynamoEventStore::new(self.clients.dynamodb.clone(), &self.resources.events_table)
     }
 
+    fn keys(&self) -> order_aws::DynamoKeys {
+        order_aws::DynamoKeys::new(
+            self.clients.dynamodb.clone(),
+            self.clients.kms.clone(),
+            &self.resources.customer_keys_table,
+            &self.resources.kms_key_id,
+        )
+    }
+
     async fn seed_product(&self) -> anyhow::Result<()> {
         let product: SeedProduct = serde_json::from_value(json!({
             "productId": FIXTURE_PRODUCT, "name": "Mug", "price": 900, "stock": 1_000_000
@@ -266,6 +275,7 @@ impl Emulator {
             },
             &idempotency,
             &reads,
+            &self.keys(),
             request,
             None,
             "order-bench",
@@ -295,7 +305,7 @@ impl Emulator {
         if task == Task::Pay {
             return Ok(id);
         }
-        let paid = tasks::process_payment(&store, &SimulatedGateway, input()?).await;
+        let paid = tasks::process_payment(&store, &SimulatedGateway, &self.keys(), input()?).await;
         match (task, paid) {
             (Task::Fail, Err(TaskError::PaymentDeclined(_))) | (Task::Reserve, Ok(_)) => Ok(id),
             (_, other) => anyhow::bail!("preparing {task:?}: payment answered {other:?}"),

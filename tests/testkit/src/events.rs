@@ -33,7 +33,6 @@ pub fn order_placed_for(order: OrderId, items: &[(&str, i64)], token: &str) -> O
     OrderEvent::OrderPlaced(OrderPlaced {
         order_id: order,
         customer_id: CustomerId::parse("customer-1").unwrap(),
-        email: Email::parse("jane@example.com").unwrap(),
         items: items
             .iter()
             .map(|(p, q)| OrderLine {
@@ -41,7 +40,10 @@ pub fn order_placed_for(order: OrderId, items: &[(&str, i64)], token: &str) -> O
                 quantity: Quantity::new(*q).unwrap(),
             })
             .collect(),
-        payment_token: PaymentToken::parse(token).unwrap(),
+        personal: order_domain::personal::Personal::Clear(order_domain::personal::PersonalData {
+            email: Email::parse("jane@example.com").unwrap(),
+            payment_token: PaymentToken::parse(token).unwrap(),
+        }),
     })
 }
 

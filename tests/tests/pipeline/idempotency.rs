@@ -5,6 +5,9 @@ use order_testkit::server::order_body;
 use order_tests::{TestApp, default_seed, spawn_pipeline};
 use reqwest::StatusCode;
 
+/// The customer of `order_body`'s orders.
+const CUSTOMER: &str = "cust-42";
+
 /// The same Idempotency-Key with the same body answers the same order id and places nothing new.
 #[tokio::test]
 async fn a_repeated_key_and_body_answer_the_same_order_without_a_second_order_placed() {
@@ -18,7 +21,7 @@ async fn a_repeated_key_and_body_answer_the_same_order_without_a_second_order_pl
         "paymentToken": "tok_visa",
         "items": [{ "quantity": 1, "productId": "MUG" }],
         "email": "jane.doe@example.com",
-        "customerId": "cust-42"
+        "customerId": CUSTOMER
     });
     let second = app.post_order_with_key(&reordered, "key-1").await;
     assert_eq!(second.status, StatusCode::ACCEPTED);
@@ -88,9 +91,11 @@ async fn concurrent_requests_with_one_key_place_one_order() {
     );
 }
 
-/// Puts the key's record back to IN_PROGRESS with `lease_ms` left, as a process leaves it when
-/// it dies between placing the order and marking the key complete.
+/// Puts the key's record (the body's customer's) back to IN_PROGRESS with `lease_ms` left, as a
+/// process leaves it when it dies between placing the order and marking the key complete.
 fn leave_in_progress(app: &TestApp, key: &str, lease_ms: u64) {
+    let customer = order_domain::CustomerId::parse(CUSTOMER).unwrap();
+    let key = order_app::place::scoped_key(&customer, key);
     let db = rusqlite::Connection::open(app.data_dir().join("orders.db")).unwrap();
     db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
     let until = order_domain::Timestamp::now().as_millis() + lease_ms;

@@ -8,6 +8,7 @@ use order_app::seed::seed_inventory;
 use order_app::start::start_order_processing;
 use order_app::stream::seal;
 use order_app::tasks::{self, TaskError, TaskInput};
+use order_app::vault::NoKeys;
 use order_domain::ports::{EventStore, StartOutcome, StoreError};
 use order_domain::{Email, EventMeta, OrderEvent, OrderId, ProductId, Timestamp};
 use order_embedded::db::{Db, Durability};
@@ -67,7 +68,7 @@ async fn out_of_stock_after_payment_is_refunded_and_fails_the_order() {
     let (a, b) = (place(&r.store, 1).await, place(&r.store, 1).await);
     for id in [a, b] {
         tasks::validate_order(&r.store, input(id)).await.unwrap();
-        tasks::process_payment(&r.store, &g, input(id))
+        tasks::process_payment(&r.store, &g, &NoKeys, input(id))
             .await
             .unwrap();
     }
@@ -106,10 +107,10 @@ async fn every_task_run_twice_appends_once_and_answers_the_same() {
     let v1 = tasks::validate_order(&r.store, input(id)).await.unwrap();
     let v2 = tasks::validate_order(&r.store, input(id)).await.unwrap();
     assert_eq!(v1, v2);
-    let p1 = tasks::process_payment(&r.store, &g, input(id))
+    let p1 = tasks::process_payment(&r.store, &g, &NoKeys, input(id))
         .await
         .unwrap();
-    let p2 = tasks::process_payment(&r.store, &g, input(id))
+    let p2 = tasks::process_payment(&r.store, &g, &NoKeys, input(id))
         .await
         .unwrap();
     assert_eq!(p1, p2);
@@ -147,7 +148,7 @@ async fn concurrent_duplicate_reservations_take_stock_once() {
     let g = SimulatedGateway;
     let id = place(&r.store, 3).await;
     tasks::validate_order(&r.store, input(id)).await.unwrap();
-    tasks::process_payment(&r.store, &g, input(id))
+    tasks::process_payment(&r.store, &g, &NoKeys, input(id))
         .await
         .unwrap();
     let mut set = tokio::task::JoinSet::new();
@@ -217,9 +218,13 @@ async fn a_redelivered_start_message_starts_one_execution() {
         &Email::parse("ops@example.com").unwrap(),
     )
     .unwrap();
-    let (starter, _runner) =
-        order_runtime::workflow::local_workflow(r.db.clone(), r.store.clone(), notifier, 0.0, 4)
-            .unwrap();
+    let (starter, _runner) = order_runtime::workflow::local_workflow(
+        r.db.clone(),
+        (r.store.clone(), notifier, NoKeys),
+        0.0,
+        4,
+    )
+    .unwrap();
     let id = OrderId::generate();
     let body = format!(r#"{{"orderId":"{id}"}}"#);
     assert_eq!(

@@ -37,12 +37,16 @@ pub fn placed_and_validated(id: OrderId, product: &ProductId) -> [OrderEvent; 2]
         OrderEvent::OrderPlaced(OrderPlaced {
             order_id: id,
             customer_id: CustomerId::parse("c").unwrap(),
-            email: Email::parse("a@example.com").unwrap(),
             items: vec![OrderLine {
                 product_id: product.clone(),
                 quantity: q,
             }],
-            payment_token: PaymentToken::parse("tok_visa").unwrap(),
+            personal: order_domain::personal::Personal::Clear(
+                order_domain::personal::PersonalData {
+                    email: Email::parse("a@example.com").unwrap(),
+                    payment_token: PaymentToken::parse("tok_visa").unwrap(),
+                },
+            ),
         }),
         OrderEvent::OrderValidated(OrderValidated {
             lines: vec![PricedLine {

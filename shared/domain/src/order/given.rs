@@ -9,6 +9,7 @@ use super::{
 };
 use crate::envelope::EventMeta;
 use crate::events::{OrderLine, PaymentRefunded};
+use crate::personal::{Personal, PersonalData};
 use crate::product::ProductState;
 use crate::time::Timestamp;
 use crate::values::{CustomerId, Email, Money, OrderId, PaymentToken, ProductId, Quantity};
@@ -21,7 +22,6 @@ pub fn placed(lines: &[(&str, i64)], token: &str) -> OrderEvent {
     OrderEvent::OrderPlaced(OrderPlaced {
         order_id: OrderId::generate(),
         customer_id: CustomerId::parse("c-1").unwrap(),
-        email: Email::parse("jane@example.com").unwrap(),
         items: lines
             .iter()
             .map(|(p, q)| OrderLine {
@@ -29,7 +29,11 @@ pub fn placed(lines: &[(&str, i64)], token: &str) -> OrderEvent {
                 quantity: Quantity::new(*q).unwrap(),
             })
             .collect(),
-        payment_token: PaymentToken::parse(token).unwrap(),
+        // The domain never opens it: clear data stands in for a sealed field.
+        personal: Personal::Clear(PersonalData {
+            email: Email::parse("jane@example.com").unwrap(),
+            payment_token: PaymentToken::parse(token).unwrap(),
+        }),
     })
 }
 

@@ -2,7 +2,8 @@
 //! that recorded it: asked before or after its events were appended, a step answers the same.
 
 use crate::events::{FailureReason, PaymentCaptured};
-use crate::values::{Money, PaymentToken, ProductId};
+use crate::personal::Personal;
+use crate::values::{CustomerId, Money, ProductId};
 
 use super::decide::OrderError;
 use super::state::{OrderState, Progress};
@@ -24,7 +25,12 @@ pub enum PaymentOutcome {
 /// What paying needs: either a charge to make, or the answer already recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentStep {
-    Charge { amount: Money, token: PaymentToken },
+    /// The token is in the order's sealed personal field; the customer's key opens it.
+    Charge {
+        amount: Money,
+        customer: CustomerId,
+        personal: Personal,
+    },
     Done(PaymentOutcome),
 }
 
@@ -93,7 +99,8 @@ impl OrderState {
             Self::New => Err(OrderError::NotPlaced),
             Self::Open(Progress::Validated(priced)) => Ok(PaymentStep::Charge {
                 amount: priced.validated.total,
-                token: priced.placed.payment_token.clone(),
+                customer: priced.placed.customer_id.clone(),
+                personal: priced.placed.personal.clone(),
             }),
             _ => Err(OrderError::NotReady {
                 step: "payment",
