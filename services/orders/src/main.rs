@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod forget_cmd;
 mod replay_cmd;
 mod serve_cmd;
 
@@ -34,6 +35,9 @@ enum Command {
     /// ones (exit 1 if they differ); verify hash chains, show an order's timeline, travel back
     /// in time, or repair the live read models.
     Replay(replay_cmd::ReplayArgs),
+    /// Forget a customer: destroy their data keys, so their orders' personal data (email,
+    /// payment token) reads as erased. The log and its hash chains are unchanged.
+    Forget(forget_cmd::ForgetArgs),
 }
 
 #[tokio::main]
@@ -46,5 +50,9 @@ async fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay(args) => Ok(replay_cmd::run(&args).await),
+        Command::Forget(args) => {
+            forget_cmd::run(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

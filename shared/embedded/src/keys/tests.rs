@@ -193,3 +193,48 @@ fn a_master_key_file_of_the_wrong_size_is_refused() {
     let err = MasterKey::load_or_create(dir.path()).unwrap_err();
     assert!(matches!(err, KeysError::BadMasterKey(_)), "{err}");
 }
+
+/// A forget on a busy database (the writer committing all the while, readers reading) still
+/// truncates the WAL, promptly, and leaves no copy of the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_finishes_while_the_database_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, keys) = open(dir.path());
+    let jane = customer("jane");
+    keys.current_key(&jane).await.unwrap();
+    let wrapped = wrapped_of(&db, &jane).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let (db, stop) = (db.clone(), stop.clone());
+        load.spawn(async move {
+            let mut i = 0_u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.write(move |c| {
+                    c.execute(
+                        "INSERT INTO alarms (name, state, updated_at) VALUES (?1, 'OK', 0)",
+                        params![format!("load-{w}-{i}")],
+                    )
+                })
+                .await
+                .unwrap();
+                db.read(|c| c.query_row("SELECT count(*) FROM alarms", [], |r| r.get::<_, i64>(0)))
+                    .await
+                    .unwrap();
+                i += 1;
+            }
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(keys.forget(&jane).await.unwrap(), 1);
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join_all().await;
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "forget took {took:?}"
+    );
+    assert!(!contains(&disk_bytes(dir.path()), &wrapped));
+    db.close();
+}
