@@ -4,6 +4,7 @@
 
 mod event_store;
 mod idempotency;
+mod listing;
 mod messaging;
 mod projections;
 mod streams;
