@@ -151,7 +151,7 @@ fn list_views(
     after: Option<&OrderCursor>,
 ) -> rusqlite::Result<Vec<OrderView>> {
     let fetch = i64::try_from(fetch).unwrap_or(i64::MAX);
-    let decode_row = |r: &rusqlite::Row<'_>| r.get::<_, String>(0);
+    let view_text = |r: &rusqlite::Row<'_>| r.get::<_, String>(0);
     let texts = match after {
         Some(at) => c
             .prepare_cached(LIST_AFTER)?
@@ -162,12 +162,12 @@ fn list_views(
                     at.order_id.to_string(),
                     fetch
                 ],
-                decode_row,
+                view_text,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?,
         None => c
             .prepare_cached(LIST_FIRST)?
-            .query_map(params![customer, fetch], decode_row)?
+            .query_map(params![customer, fetch], view_text)?
             .collect::<rusqlite::Result<Vec<_>>>()?,
     };
     texts.iter().map(|t| decode(t)).collect()
