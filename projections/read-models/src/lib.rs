@@ -10,12 +10,15 @@
 //! - [`advance`]: the projection step written once ([`advance()`], [`advance_batch`]) and the
 //!   [`ViewStore`] port every read-model store implements.
 //! - [`order_status`]: `OrderView`, what GET /orders/{id} answers.
+//! - [`listing`]: a customer's orders a page at a time (GET /orders): [`OrderPage`] and its
+//!   opaque [`OrderCursor`].
 //! - [`inventory`]: `InventoryView`, stock per product (InventoryTable).
 //!
 //! The embedded host and the stream-triggered Lambdas both drive these functions.
 
 pub mod advance;
 pub mod inventory;
+pub mod listing;
 pub mod order_status;
 pub mod view;
 
@@ -23,6 +26,7 @@ pub use advance::{
     AdvanceError, Applied, Next, ViewStore, ViewWrite, advance, advance_batch, next, refold,
 };
 pub use inventory::InventoryView;
+pub use listing::{CursorError, OrderCursor, OrderPage};
 pub use order_status::OrderView;
 pub use view::{Step, View};
 

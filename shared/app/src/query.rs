@@ -1,11 +1,12 @@
-//! Queries: GET /orders/{id}, its events, GET /inventory/{productId}.
+//! Queries: GET /orders/{id}, its events, GET /orders (a customer's orders, a page at a time),
+//! GET /inventory/{productId}.
 
 use std::future::Future;
 
 use order_domain::events::{DecodeError, OrderEvent, decode_order};
 use order_domain::ports::{EventStore, KeyStore, PortError, StoreError};
-use order_domain::{OrderId, ProductId, RecordedEvent};
-use order_read_models::{InventoryView, OrderView};
+use order_domain::{CustomerId, OrderId, ProductId, RecordedEvent};
+use order_read_models::{CursorError, InventoryView, OrderCursor, OrderPage, OrderView};
 use serde_json::Value;
 
 use crate::vault::{self, VaultError};
@@ -20,6 +21,21 @@ pub trait ReadModels: Send + Sync + 'static {
         &self,
         id: &ProductId,
     ) -> impl Future<Output = Result<Option<InventoryView>, PortError>> + Send;
+
+    /// `customer`'s orders, newest first (placed at, then order id, both descending): at most
+    /// `limit` of them (the caller keeps it within 1 to [`MAX_LIMIT`]), strictly after
+    /// `after`. The page's `next` is `None` when no order comes after it, so an adapter reads
+    /// `limit + 1` rows ([`OrderPage::from_fetched`]).
+    ///
+    /// A listing may trail the log by as much as the projection does (and, on an eventually
+    /// consistent index, a little more): an order just placed can be missing from it for a
+    /// moment, while GET /orders/{id} already answers it.
+    fn list_orders(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> impl Future<Output = Result<OrderPage, PortError>> + Send;
 
     /// Whether the product is in the inventory view. Products are never removed, so an
     /// adapter may remember a yes.
@@ -39,6 +55,60 @@ pub enum QueryError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Decode(#[from] DecodeError),
+}
+
+/// GET /orders' page size when the request names none.
+pub const DEFAULT_LIMIT: usize = 20;
+/// The largest page GET /orders serves.
+pub const MAX_LIMIT: usize = 100;
+
+/// Why GET /orders could not answer: a refused parameter (see [`ListError::field`]) or the
+/// store.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("limit must be between 1 and {MAX_LIMIT}, got {0}")]
+    Limit(usize),
+    #[error("cursor is not one this service handed out")]
+    Cursor(#[source] CursorError),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl ListError {
+    /// The request parameter at fault (`limit`, `cursor`), for an invalid-field answer;
+    /// `None` for a store failure.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Limit(_) => Some("limit"),
+            Self::Cursor(_) => Some("cursor"),
+            Self::Port(_) => None,
+        }
+    }
+}
+
+/// A page of `customer`'s orders, newest first (GET /orders). `limit` defaults to
+/// [`DEFAULT_LIMIT`] and must be 1 to [`MAX_LIMIT`]; `cursor` is a previous page's
+/// `next.encode()`. Both are checked before the store is read, so the handler only maps the
+/// error.
+///
+/// # Errors
+/// [`ListError::Limit`] or [`ListError::Cursor`] for a refused parameter; [`ListError::Port`]
+/// when the store fails.
+pub async fn list_orders<R: ReadModels>(
+    reads: &R,
+    customer: &CustomerId,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<OrderPage, ListError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ListError::Limit(limit));
+    }
+    let after = cursor
+        .map(OrderCursor::decode)
+        .transpose()
+        .map_err(ListError::Cursor)?;
+    Ok(reads.list_orders(customer, limit, after.as_ref()).await?)
 }
 
 /// The order's status view. If the projection has not seen the order yet (it lags the log by
@@ -110,3 +180,5 @@ pub async fn order_history<S: EventStore, K: KeyStore>(
     }
     Ok(shown)
 }
+#[cfg(test)]
+mod tests;

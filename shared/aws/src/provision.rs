@@ -3,18 +3,20 @@
 //! it gets fresh, small tables: moto's transactions slow down as tables grow).
 //!
 //! The template is what deploys production; this mirrors its shapes: the events table with a
-//! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index, IdempotencyTable and
+//! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index and the customer index
+//! (`byCustomer`, which an existing table without it is given), IdempotencyTable and
 //! NotificationDedupTable with TTL on `ttl`, CustomerKeysTable and the KMS key (with its alias
-//! `alias/<prefix>PersonalDataKey`) that wraps its data keys, OrdersQueue with its DLQ (maxReceiveCount 5), and
+//! `alias/<prefix>PersonalDataKey`) that wraps its data keys, OrdersQueue with its DLQ
+//! (maxReceiveCount 5), and
 //! the three topics. Tables are on-demand (PAY_PER_REQUEST).
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use aws_sdk_kms::operation::create_alias::CreateAliasError;
 use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
@@ -22,7 +24,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::config::{AwsClients, AwsResources, DEFAULT_EVENT_BUS};
 use crate::errors::describe;
-use crate::read_models::{SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
+use crate::read_models::{CUSTOMER_ID, PLACED_KEY, SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
+
+mod indexes;
+use indexes::{customer_index, ensure_customer_index, index};
 
 /// OrdersQueue's maxReceiveCount before a message goes to the DLQ (the contract).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
@@ -74,7 +79,8 @@ fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, ProvisionE
 #[derive(Default)]
 struct TableExtras {
     stream: bool,
-    sweep_index: bool,
+    /// OrderStatusTable's indexes: the sparse sweep index and the customer index.
+    order_indexes: bool,
     ttl_attribute: Option<&'static str>,
 }
 
@@ -97,23 +103,20 @@ async fn ensure_table(
     if extras.stream {
         req = req.stream_specification(new_image_stream(name)?);
     }
-    if extras.sweep_index {
+    if extras.order_indexes {
         req = req
             .attribute_definitions(attribute(SWEEP_STATUS, ScalarAttributeType::S)?)
             .attribute_definitions(attribute(SWEEP_SINCE, ScalarAttributeType::N)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(SWEEP_INDEX)
-                    .key_schema(key_element(SWEEP_STATUS, KeyType::Hash)?)
-                    .key_schema(key_element(SWEEP_SINCE, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::KeysOnly)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(|e| failed(name, &e))?,
-            );
+            .attribute_definitions(attribute(CUSTOMER_ID, ScalarAttributeType::S)?)
+            .attribute_definitions(attribute(PLACED_KEY, ScalarAttributeType::S)?)
+            .global_secondary_indexes(index(
+                name,
+                SWEEP_INDEX,
+                SWEEP_STATUS,
+                SWEEP_SINCE,
+                ProjectionType::KeysOnly,
+            )?)
+            .global_secondary_indexes(customer_index(name)?);
     }
     match req.send().await {
         Ok(_) => tracing::info!(table = name, "table created"),
@@ -127,6 +130,9 @@ async fn ensure_table(
     wait_active(clients, name).await?;
     if extras.stream {
         ensure_stream(clients, name).await?;
+    }
+    if extras.order_indexes {
+        ensure_customer_index(clients, name).await?;
     }
     if let Some(attr) = extras.ttl_attribute {
         ensure_ttl(clients, name, attr).await?;
@@ -345,7 +351,7 @@ pub async fn provision(clients: &AwsClients, prefix: &str) -> Result<AwsResource
     )
     .await?;
     let status_extras = TableExtras {
-        sweep_index: true,
+        order_indexes: true,
         ..TableExtras::default()
     };
     ensure_table(clients, &status, &[("orderId", S, Hash)], status_extras).await?;

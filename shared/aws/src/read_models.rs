@@ -11,6 +11,11 @@
 //! `sweepSince`) are on a row only while the order is PLACED, so an order enters the index
 //! once and leaves it once (2 index writes per order) instead of the index following every
 //! status put (a delete and a put each time `updatedAt` moves).
+//!
+//! The customer index ([`CUSTOMER_INDEX`], GET /orders) is dense: every order row carries
+//! `customerId` and `placedKey` (the placing instant and the id as one sortable string,
+//! [`OrderCursor::placed_key`]), and the index projects the whole row, so a page of a
+//! customer's orders is one Query with no read back to the table.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -20,8 +25,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
 use order_domain::order::OrderStatus;
 use order_domain::ports::PortError;
-use order_domain::{OrderId, ProductId, Timestamp};
-use order_read_models::{InventoryView, OrderView, View, ViewStore, ViewWrite};
+use order_domain::{CustomerId, OrderId, ProductId, Timestamp};
+use order_read_models::{
+    InventoryView, OrderCursor, OrderPage, OrderView, View, ViewStore, ViewWrite,
+};
 
 use crate::config::{AwsClients, ConfigError, INVENTORY_TABLE, ORDER_STATUS_TABLE, require_env};
 use crate::errors::{port_error, written};
@@ -47,6 +54,9 @@ fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2]> {
         ]
     })
 }
+
+mod by_customer;
+pub use by_customer::{CUSTOMER_ID, CUSTOMER_INDEX, PLACED_KEY};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -98,6 +108,12 @@ impl DynamoRow for OrderView {
         ]);
         // A PutItem replaces the whole row, so a row that leaves PLACED leaves the index.
         item.extend(sweep_attributes(self).into_iter().flatten());
+        // An index key cannot be an empty string; a customer id never is (the domain refuses
+        // one), but a row without it is better than a projector stuck on a refused put.
+        if !self.customer_id.is_empty() {
+            item.insert(CUSTOMER_ID.to_owned(), s(self.customer_id.as_str()));
+            item.insert(PLACED_KEY.to_owned(), s(OrderCursor::of(self).placed_key()));
+        }
         item
     }
 }
@@ -308,6 +324,16 @@ impl ReadModels for DynamoReadModels {
 
     async fn get_inventory(&self, id: &ProductId) -> Result<Option<InventoryView>, PortError> {
         self.inventory.get(id.as_str()).await
+    }
+
+    /// Reads the eventually consistent customer index: see [`OrderStatusTable::by_customer`].
+    async fn list_orders(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> Result<OrderPage, PortError> {
+        self.orders.by_customer(customer, limit, after).await
     }
 }
 

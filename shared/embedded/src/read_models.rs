@@ -8,8 +8,10 @@ use std::sync::{Arc, RwLock};
 use order_app::ReadModels;
 use order_domain::events::DecodeError;
 use order_domain::ports::PortError;
-use order_domain::{OrderId, ProductId, RecordedEvent};
-use order_read_models::{InventoryView, OrderView, View, ViewStore, ViewWrite, advance_batch};
+use order_domain::{CustomerId, OrderId, ProductId, RecordedEvent};
+use order_read_models::{
+    InventoryView, OrderCursor, OrderPage, OrderView, View, ViewStore, ViewWrite, advance_batch,
+};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -97,9 +99,13 @@ fn int(v: u64) -> Value {
 
 impl SqliteRow for OrderView {
     const GET: &'static str = "SELECT view FROM order_status WHERE order_id = ?1";
-    const PUT: &'static str = "INSERT INTO order_status (order_id, status, version, updated_at, view) \
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (order_id) DO UPDATE SET status = ?2, \
-         version = ?3, updated_at = ?4, view = ?5 WHERE order_status.version < ?3";
+    /// `customer_id` and `placed_at` never change after OrderPlaced, but are written every
+    /// time all the same: a row is then whole whichever write of it lands.
+    const PUT: &'static str = "INSERT INTO order_status \
+         (order_id, status, version, updated_at, customer_id, placed_at, view) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (order_id) DO UPDATE SET status = ?2, \
+         version = ?3, updated_at = ?4, customer_id = ?5, placed_at = ?6, view = ?7 \
+         WHERE order_status.version < ?3";
 
     fn columns(&self, view: String) -> Vec<Value> {
         vec![
@@ -107,6 +113,8 @@ impl SqliteRow for OrderView {
             Value::Text(self.status.as_str().to_owned()),
             int(self.version),
             int(self.updated_at.as_millis()),
+            Value::Text(self.customer_id.clone()),
+            int(self.placed_at.as_millis()),
             Value::Text(view),
         ]
     }
@@ -126,6 +134,43 @@ impl SqliteRow for InventoryView {
             Value::Text(view),
         ]
     }
+}
+
+/// A customer's orders after a position, newest first: a walk of `order_status_by_customer`
+/// (the row-value comparison is a range on the index's last two columns).
+pub(crate) const LIST_AFTER: &str = "SELECT view FROM order_status WHERE customer_id = ?1 \
+     AND (placed_at, order_id) < (?2, ?3) ORDER BY placed_at DESC, order_id DESC LIMIT ?4";
+pub(crate) const LIST_FIRST: &str = "SELECT view FROM order_status WHERE customer_id = ?1 \
+     ORDER BY placed_at DESC, order_id DESC LIMIT ?2";
+
+/// Up to `fetch` of `customer`'s order views after `after`, in listing order.
+fn list_views(
+    c: &Connection,
+    customer: &str,
+    fetch: usize,
+    after: Option<&OrderCursor>,
+) -> rusqlite::Result<Vec<OrderView>> {
+    let fetch = i64::try_from(fetch).unwrap_or(i64::MAX);
+    let view_text = |r: &rusqlite::Row<'_>| r.get::<_, String>(0);
+    let texts = match after {
+        Some(at) => c
+            .prepare_cached(LIST_AFTER)?
+            .query_map(
+                params![
+                    customer,
+                    int(at.placed_at.as_millis()),
+                    at.order_id.to_string(),
+                    fetch
+                ],
+                view_text,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        None => c
+            .prepare_cached(LIST_FIRST)?
+            .query_map(params![customer, fetch], view_text)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
+    texts.iter().map(|t| decode(t)).collect()
 }
 
 fn get_view<V: SqliteRow>(c: &Connection, key: &str) -> rusqlite::Result<Option<V>> {
@@ -263,6 +308,22 @@ impl ReadModels for SqliteReadModels {
             .read(move |c| get_view(c, &id))
             .await
             .map_err(|e| PortError(e.to_string()))
+    }
+
+    async fn list_orders(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> Result<OrderPage, PortError> {
+        let customer = customer.as_str().to_owned();
+        let after = after.copied();
+        let fetched = self
+            .db
+            .read(move |c| list_views(c, &customer, limit.saturating_add(1), after.as_ref()))
+            .await
+            .map_err(|e| PortError(e.to_string()))?;
+        Ok(OrderPage::from_fetched(fetched, limit))
     }
 
     async fn product_exists(&self, id: &ProductId) -> Result<bool, PortError> {

@@ -3,7 +3,9 @@
 use std::fmt;
 
 use order_domain::{RecordedEvent, StreamId};
-use order_read_models::{INVENTORY, InventoryView, ORDER_STATUS, OrderView, View as Projected};
+use order_read_models::{
+    INVENTORY, InventoryView, ORDER_STATUS, OrderCursor, OrderView, View as Projected,
+};
 use serde_json::Value;
 
 /// The read models replay rebuilds.
@@ -74,13 +76,17 @@ impl View {
     }
 
     /// An attribute a store keeps beside the document for its queries, by its storage name:
-    /// `status`, `version`, `updated_at` (ms since the epoch), `available`. `None` for a name
-    /// the model does not have.
+    /// `status`, `version`, `updated_at` (ms since the epoch), `available`, and the customer
+    /// listing's `customer_id` with `placed_at` (ms, SQLite) or `placed_key` (the sortable
+    /// `{ms:013}#{id}`, DynamoDB's `placedKey`). `None` for a name the model does not have.
     pub fn attribute(&self, name: &str) -> Option<Value> {
         match (self, name) {
             (_, "version") => Some(Value::from(self.version())),
             (Self::Order(v), "status") => Some(Value::from(v.status.as_str())),
             (Self::Order(v), "updated_at") => Some(Value::from(v.updated_at.as_millis())),
+            (Self::Order(v), "customer_id") => Some(Value::from(v.customer_id.as_str())),
+            (Self::Order(v), "placed_at") => Some(Value::from(v.placed_at.as_millis())),
+            (Self::Order(v), "placed_key") => Some(Value::from(OrderCursor::of(v).placed_key())),
             (Self::Inventory(v), "available") => Some(Value::from(v.available)),
             _ => None,
         }

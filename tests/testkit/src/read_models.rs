@@ -3,7 +3,8 @@
 //!
 //! A subject is a [`Stores`]: the event log the views are folded from (read on a gap) and the
 //! read models, which are both the step's [`ViewStore`] (per view) and the app's
-//! [`ReadModels`]. Every case runs on both views, order status and inventory.
+//! [`ReadModels`]. Every case runs on both views, order status and inventory; the listing
+//! cases (GET /orders, a customer's orders a page at a time) are in [`listing`].
 
 use order_app::ReadModels;
 use order_domain::events::{PaymentCaptured, StockReserved};
@@ -14,6 +15,14 @@ use order_domain::{
 use order_read_models::{Applied, InventoryView, OrderView, View, ViewStore, ViewWrite, advance};
 
 use crate::Fixture;
+
+mod listing;
+pub use listing::{
+    a_customer_without_orders_gets_an_empty_last_page,
+    a_customers_orders_page_newest_first_without_gaps_repeats_or_strangers,
+    pages_are_the_same_whatever_the_delivery_order,
+};
+
 use crate::events::{meta, order_placed, order_validated, product, product_added, write_after};
 
 /// Every case of the read-model store contract as `#[tokio::test]`s in a module named
@@ -32,6 +41,9 @@ macro_rules! read_models_contract {
                     a_record_that_applies_nothing_writes_nothing,
                     a_lagging_view_is_caught_up_from_the_log,
                     the_apps_queries_read_what_was_projected,
+                    a_customers_orders_page_newest_first_without_gaps_repeats_or_strangers,
+                    a_customer_without_orders_gets_an_empty_last_page,
+                    pages_are_the_same_whatever_the_delivery_order,
                 ]
             );
         }

@@ -5,6 +5,7 @@
 mod event_store;
 mod idempotency;
 mod keys;
+mod listing;
 mod messaging;
 mod projections;
 mod streams;

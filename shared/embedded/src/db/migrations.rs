@@ -12,6 +12,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../../migrations/0002_customer_keys.sql"),
     ),
+    (
+        3,
+        include_str!("../../../../migrations/0003_orders_by_customer.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -40,7 +44,83 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
+    use super::{MIGRATIONS, migrate};
     use crate::db::{Db, Durability};
+    use crate::read_models::{LIST_AFTER, LIST_FIRST};
+
+    /// A database as version 1 left it, with one projected order.
+    fn at_version_1() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_only(&mut conn, 1);
+        conn.execute(
+            "INSERT INTO order_status (order_id, status, version, updated_at, view) \
+             VALUES ('01J0000000000000000000000A', 'PLACED', 1, 5, \
+             '{\"orderId\":\"01J0000000000000000000000A\",\"customerId\":\"cust-7\",\
+             \"placedAt\":\"2026-11-25T20:13:40.123Z\"}')",
+            [],
+        )
+        .unwrap();
+        conn
+    }
+
+    fn migrate_only(conn: &mut Connection, upto: i64) {
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= upto) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+                [version],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn rows_projected_before_the_listing_columns_get_them_from_their_document() {
+        let mut conn = at_version_1();
+        migrate(&mut conn).unwrap();
+        let (customer, placed_at): (String, i64) = conn
+            .query_row("SELECT customer_id, placed_at FROM order_status", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(customer, "cust-7");
+        let want = order_domain::Timestamp::parse("2026-11-25T20:13:40.123Z").unwrap();
+        assert_eq!(u64::try_from(placed_at).unwrap(), want.as_millis());
+    }
+
+    #[test]
+    fn a_listing_walks_the_customer_index_without_sorting() {
+        let mut conn = at_version_1();
+        migrate(&mut conn).unwrap();
+        for (sql, args) in [(LIST_FIRST, 2), (LIST_AFTER, 4)] {
+            let params: Vec<i64> = (0..args).collect();
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains("order_status_by_customer"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        // The cursor is a range on the index, not a filter over the customer's every row.
+        let plan: String = conn
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {LIST_AFTER}"),
+                [0, 1, 2, 3],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("(placed_at,order_id)<(?,?)"), "{plan}");
+    }
 
     #[test]
     fn migrations_apply_once_on_reopen() {

@@ -1,11 +1,14 @@
 //! The live read-model rows on DynamoDB, as the core compares them.
 //!
-//! OrderStatusTable (`orderId`) keeps `status`, `version`, `updatedAt` and the `view` JSON;
+//! OrderStatusTable (`orderId`) keeps `status`, `version`, `updatedAt`, the customer index's
+//! `customerId` and `placedKey`, and the `view` JSON;
 //! InventoryTable (`ProductID`) keeps `available`, `version` and `view` (docs/aws-contract.md).
 //! The attributes beside the document are compared under the core's storage names
-//! ([`View::attribute`](crate::View::attribute)): `updatedAt` is `updated_at` there.
+//! ([`View::attribute`](crate::View::attribute)): `updatedAt` is `updated_at` there,
+//! `customerId` `customer_id`, `placedKey` `placed_key`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use order_aws::read_models::{CUSTOMER_ID, PLACED_KEY};
 use serde_json::Value;
 
 use super::scan::Item;
@@ -49,6 +52,8 @@ pub(super) fn live_item(model: Model, key: &str, mut item: Item) -> LiveItem {
             ("status", value(item.get("status"))),
             ("version", version.clone()),
             ("updated_at", value(item.get("updatedAt"))),
+            ("customer_id", value(item.get(CUSTOMER_ID))),
+            ("placed_key", value(item.get(PLACED_KEY))),
         ],
         Model::Inventory => vec![
             ("available", value(item.get("available"))),
@@ -124,6 +129,11 @@ mod tests {
             ("status".to_owned(), AttributeValue::S("PAID".into())),
             ("version".to_owned(), AttributeValue::N("3".into())),
             ("updatedAt".to_owned(), AttributeValue::N("17".into())),
+            ("customerId".to_owned(), AttributeValue::S("cust-1".into())),
+            (
+                "placedKey".to_owned(),
+                AttributeValue::S("0000000000011#X".into()),
+            ),
             ("view".to_owned(), AttributeValue::S("{}".into())),
         ]);
         let live = live_item(Model::OrderStatus, "X", item);
@@ -136,6 +146,8 @@ mod tests {
                 ("status", Value::from("PAID")),
                 ("version", Value::from(3_u64)),
                 ("updated_at", Value::from(17_u64)),
+                ("customer_id", Value::from("cust-1")),
+                ("placed_key", Value::from("0000000000011#X")),
             ]
         );
     }

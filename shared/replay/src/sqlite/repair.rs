@@ -19,10 +19,12 @@ use crate::view::{Model, View};
 /// Repairs written per transaction.
 const PER_TRANSACTION: usize = 256;
 
-const PUT_ORDER: &str = "INSERT INTO order_status (order_id, status, version, updated_at, view) \
-     VALUES (?1, ?2, ?3, ?4, ?5) \
+const PUT_ORDER: &str = "INSERT INTO order_status \
+     (order_id, status, version, updated_at, customer_id, placed_at, view) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
      ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, \
-     updated_at = excluded.updated_at, view = excluded.view \
+     updated_at = excluded.updated_at, customer_id = excluded.customer_id, \
+     placed_at = excluded.placed_at, view = excluded.view \
      WHERE order_status.version <= excluded.version";
 
 const PUT_INVENTORY: &str = "INSERT INTO inventory (product_id, available, version, view) \
@@ -116,6 +118,8 @@ pub fn apply(conn: &Connection, repair: &Repair) -> rusqlite::Result<bool> {
             v.status.as_str(),
             int(v.version),
             int(v.updated_at.as_millis()),
+            v.customer_id.as_str(),
+            int(v.placed_at.as_millis()),
             encode(view),
         ])?,
         Repair::Put(view @ View::Inventory(v)) => {

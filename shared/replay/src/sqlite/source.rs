@@ -89,10 +89,10 @@ impl<'s> LiveCursor<'s> {
     }
 }
 
-pub(crate) const ORDER_STATUS_SQL: &str =
-    "SELECT order_id, version, view, status, updated_at FROM order_status ORDER BY order_id";
-pub(crate) const ORDER_STATUS_ROW_SQL: &str =
-    "SELECT order_id, version, view, status, updated_at FROM order_status WHERE order_id = ?1";
+pub(crate) const ORDER_STATUS_SQL: &str = "SELECT order_id, version, view, status, updated_at, \
+     customer_id, placed_at FROM order_status ORDER BY order_id";
+pub(crate) const ORDER_STATUS_ROW_SQL: &str = "SELECT order_id, version, view, status, \
+     updated_at, customer_id, placed_at FROM order_status WHERE order_id = ?1";
 pub(crate) const INVENTORY_SQL: &str =
     "SELECT product_id, version, view, available FROM inventory ORDER BY product_id";
 
@@ -104,6 +104,8 @@ pub(crate) fn live_row(model: Model, row: &rusqlite::Row<'_>) -> rusqlite::Resul
             ("status", Value::from(row.get::<_, String>(3)?)),
             ("version", Value::from(version)),
             ("updated_at", Value::from(row.get::<_, i64>(4)?)),
+            ("customer_id", Value::from(row.get::<_, String>(5)?)),
+            ("placed_at", Value::from(row.get::<_, i64>(6)?)),
         ],
         Model::Inventory => vec![
             ("available", Value::from(row.get::<_, i64>(3)?)),

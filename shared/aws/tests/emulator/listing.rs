@@ -1,0 +1,118 @@
+//! What only DynamoDB's listing does: the `byCustomer` index exists where provision made the
+//! table, and an OrderStatusTable made before the index existed is given it. (The listing's
+//! paging runs on both stores in `order-testkit`'s `read_models_contract`.)
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProjectionType,
+    ScalarAttributeType,
+};
+use order_app::ReadModels;
+use order_aws::provision::provision;
+use order_aws::read_models::{CUSTOMER_ID, CUSTOMER_INDEX, PLACED_KEY};
+use order_aws::{AwsClients, DynamoEventStore, DynamoReadModels};
+use order_domain::ports::EventStore;
+use order_domain::{CustomerId, OrderId};
+use order_read_models::{OrderView, View};
+use order_testkit::events::{meta, order_placed, product, write_after};
+use order_testkit::support::endpoint;
+
+/// The customer index of `table`: (hash, range, projection), if any.
+async fn customer_index(
+    clients: &AwsClients,
+    table: &str,
+) -> Option<(String, String, Option<ProjectionType>)> {
+    let out = clients
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    let index = out
+        .table()?
+        .global_secondary_indexes()
+        .iter()
+        .find(|i| i.index_name() == Some(CUSTOMER_INDEX))?
+        .clone();
+    let key = |kind: KeyType| {
+        index
+            .key_schema()
+            .iter()
+            .find(|k| *k.key_type() == kind)
+            .map(|k| k.attribute_name().to_owned())
+            .unwrap_or_default()
+    };
+    Some((
+        key(KeyType::Hash),
+        key(KeyType::Range),
+        index
+            .projection()
+            .and_then(|p| p.projection_type().cloned()),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists() {
+    let Some(_) = endpoint("an_order_status_table_without_the_customer_index") else {
+        return;
+    };
+    let clients = AwsClients::load().await;
+    let prefix = format!("t{}-", OrderId::generate().to_string().to_lowercase());
+    let table = format!("{prefix}OrderStatusTable");
+    // The table as an older provision made it: the key only.
+    clients
+        .dynamodb
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("orderId")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("orderId")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(customer_index(&clients, &table).await, None);
+
+    let resources = provision(&clients, &prefix).await.unwrap();
+    let want = Some((
+        CUSTOMER_ID.to_owned(),
+        PLACED_KEY.to_owned(),
+        Some(ProjectionType::All),
+    ));
+    assert_eq!(customer_index(&clients, &table).await, want);
+    // Provisioning again leaves it as it is.
+    provision(&clients, &prefix).await.unwrap();
+    assert_eq!(customer_index(&clients, &table).await, want);
+
+    let reads = DynamoReadModels::new(
+        &clients.dynamodb,
+        &resources.order_status_table,
+        &resources.inventory_table,
+    );
+    let order = OrderId::generate();
+    let placed = write_after(
+        &order.stream(),
+        None,
+        [order_placed(order, &product("SKU-A")).encode()],
+        &meta(order),
+    );
+    let store = DynamoEventStore::new(clients.dynamodb.clone(), &resources.events_table);
+    store.append(vec![placed]).await.unwrap();
+    let history = store.read_stream(&order.stream(), 0).await.unwrap();
+    let view = OrderView::fold(None, &history).unwrap().unwrap();
+    reads.orders.put(&view).await.unwrap();
+    let customer = CustomerId::parse(&view.customer_id).unwrap();
+    let page = reads.list_orders(&customer, 20, None).await.unwrap();
+    assert_eq!((page.orders, page.next), (vec![view], None));
+}
