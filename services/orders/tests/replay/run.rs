@@ -107,12 +107,18 @@ pub struct Copy {
 }
 
 impl Copy {
+    /// Copies the files of the data directory and of its `keys/` (the master key that unwraps
+    /// the customers' data keys: without it the copy's orders could not be paid or shown).
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir(&run().data).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_file() {
-                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        for sub in ["", "keys"] {
+            let (from, to) = (run().data.join(sub), dir.path().join(sub));
+            std::fs::create_dir_all(&to).unwrap();
+            for entry in std::fs::read_dir(&from).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+                }
             }
         }
         Self { dir }
