@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod replay_cmd;
 mod serve_cmd;
+mod token_cmd;
 
 /// The pipeline makes many small, short-lived allocations on several threads at once; with
 /// glibc's allocator, `malloc` and `free` were about a sixth of the server's CPU in the profile.
@@ -34,6 +35,9 @@ enum Command {
     /// ones (exit 1 if they differ); verify hash chains, show an order's timeline, travel back
     /// in time, or repair the live read models.
     Replay(replay_cmd::ReplayArgs),
+    /// Print a signed bearer token from the data directory's own issuer (the one a local
+    /// `orders serve` without --auth-jwks accepts).
+    Token(token_cmd::TokenArgs),
 }
 
 #[tokio::main]
@@ -46,5 +50,9 @@ async fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay(args) => Ok(replay_cmd::run(&args).await),
+        Command::Token(args) => {
+            token_cmd::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
