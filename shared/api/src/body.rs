@@ -18,7 +18,9 @@ pub const MAX_LINES: usize = 50;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Body {
+    #[serde(default, deserialize_with = "present_string")]
     customer_id: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     email: Option<String>,
     items: Vec<Item>,
     payment_token: String,
@@ -29,6 +31,12 @@ struct Body {
 struct Item {
     product_id: String,
     quantity: i64,
+}
+
+/// An optional field that, when given, is a string: `null` is a wrong type, not an absence
+/// (the schema says string, and a client sending null most likely meant something).
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 /// `field` joined to the serde path it was found under.
@@ -321,6 +329,17 @@ mod tests {
             .unwrap_err();
         assert_eq!((e.status, e.code), (StatusCode::FORBIDDEN, "FORBIDDEN"));
         assert_eq!(e.field.as_deref(), Some("customerId"));
+    }
+
+    #[test]
+    fn optional_fields_given_as_null_are_refused_naming_them() {
+        for name in ["email", "customerId"] {
+            let v: serde_json::Value = serde_json::from_str(OK).unwrap();
+            let mut v = v.as_object().unwrap().clone();
+            v.insert(name.into(), serde_json::Value::Null);
+            let body = serde_json::Value::Object(v).to_string();
+            assert_eq!(field(&body).as_deref(), Some(name));
+        }
     }
 
     #[test]
