@@ -13,6 +13,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
+use super::cache::Verified;
 use super::{Caller, Invalid, claims};
 
 /// Clock skew tolerated on `exp` and `nbf`.
@@ -40,16 +41,20 @@ struct Key {
 }
 
 /// Verifies bearer tokens: signature by a known key (by `kid`), issuer, audience, expiry.
-/// Keys are decoded once, when the verifier is built.
+/// Keys are decoded once, when the verifier is built; a token that verified is remembered
+/// until it expires.
 pub struct JwtVerifier {
     keys: HashMap<String, Key>,
+    verified: Verified,
 }
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut kids: Vec<&String> = self.keys.keys().collect();
         kids.sort();
-        f.debug_struct("JwtVerifier").field("kids", &kids).finish()
+        f.debug_struct("JwtVerifier")
+            .field("kids", &kids)
+            .finish_non_exhaustive()
     }
 }
 
@@ -159,11 +164,17 @@ impl JwtVerifier {
         if keys.is_empty() {
             return Err(JwksError::Empty);
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            verified: Verified::default(),
+        })
     }
 
     /// The caller a token names, once its signature, issuer, audience and lifetime check out.
     pub fn verify(&self, token: &str) -> Result<Caller, Invalid> {
+        if let Some(caller) = self.verified.get(token) {
+            return Ok(caller);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|e| reason(e.kind()))?;
         let kid = header.kid.as_deref().ok_or(Invalid::UnknownKey)?;
         let key = self.keys.get(kid).ok_or(Invalid::UnknownKey)?;
@@ -173,7 +184,13 @@ impl JwtVerifier {
         let data =
             jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &key.validation)
                 .map_err(|e| reason(e.kind()))?;
-        claims::caller(&data.claims)
+        let caller = claims::caller(&data.claims)?;
+        // `exp` is required and was checked, so it is a number here.
+        if let Some(exp) = data.claims.get("exp").and_then(Value::as_u64) {
+            self.verified
+                .put(token, &caller, exp.saturating_add(LEEWAY_SECS));
+        }
+        Ok(caller)
     }
 }
 

@@ -11,6 +11,7 @@
 //! Every failure is a 401 with the API's JSON error body and a `WWW-Authenticate: Bearer`
 //! header; the message names the kind of problem, never the token.
 
+mod cache;
 pub mod claims;
 pub mod issuer;
 pub mod jwt;
