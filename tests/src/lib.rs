@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use order_app::seed::SeedProduct;
 use order_runtime::Config;
 use order_testkit::events::seed_product;
+use order_testkit::server::{CUSTOMER, bearer, token};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// A running pipeline for one test. Dropped at the end of the test with its data.
+/// A running pipeline for one test. Dropped at the end of the test with its data. Its client
+/// is signed in as the customer of `order_body` (`order_testkit::server::CUSTOMER`).
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -38,9 +40,10 @@ pub async fn spawn_pipeline(seed: Vec<SeedProduct>) -> TestApp {
     let server = orders::serve(config, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("server starts");
+    let token = token(&dir.path().join("data"), CUSTOMER, false);
     TestApp {
         addr: server.addr,
-        client: reqwest::Client::builder()
+        client: bearer(reqwest::Client::builder(), &token)
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client"),

@@ -41,6 +41,8 @@ pub struct AwsOptions {
     pub seed: Vec<SeedProduct>,
     pub retry_interval_scale: f64,
     pub redrive_after: Duration,
+    /// How the API establishes its callers.
+    pub auth: Arc<order_api::auth::Authenticator>,
 }
 
 /// A running `serve --backend aws`.
@@ -276,7 +278,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         reads,
         keys,
     };
-    let addr = spawn_api(&mut workers, backend, addr, rx).await?;
+    let addr = spawn_api(&mut workers, backend, options.auth, addr, rx).await?;
     Ok(AwsServer {
         addr,
         resources,
@@ -290,12 +292,13 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
 async fn spawn_api(
     workers: &mut JoinSet<()>,
     backend: AwsBackend,
+    auth: Arc<order_api::auth::Authenticator>,
     addr: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = order_api::router(Arc::new(backend));
+    let app = order_api::router(Arc::new(backend), auth);
     workers.spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop.changed().await;

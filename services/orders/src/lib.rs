@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use order_api::Backend;
+use order_api::auth::{Authenticator, Issuer};
 use order_app::place::{IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order};
 use order_app::seed::SeedProduct;
 use order_embedded::idempotency::SqliteIdempotency;
@@ -15,6 +16,7 @@ use order_embedded::store::SqliteEventStore;
 use order_runtime::{Config, LocalKeys, Pipeline};
 use tokio::net::TcpListener;
 
+pub mod auth;
 pub mod aws_host;
 pub mod telemetry;
 
@@ -96,8 +98,20 @@ impl Server {
     }
 }
 
-/// Starts the pipeline and the HTTP API on `addr` (port 0 picks a free one).
+/// Starts the pipeline and the HTTP API on `addr` (port 0 picks a free one), accepting the
+/// tokens of the data directory's own issuer (created if absent; see [`auth::local_issuer`]).
 pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Server> {
+    let issuer = Issuer::load_or_create(&config.data_dir)?;
+    let auth = Arc::new(Authenticator::Jwt(issuer.verifier()?));
+    serve_with_auth(config, addr, auth).await
+}
+
+/// [`serve`], with the callers established by `auth`.
+pub async fn serve_with_auth(
+    config: Config,
+    addr: SocketAddr,
+    auth: Arc<Authenticator>,
+) -> anyhow::Result<Server> {
     let pipeline = Pipeline::start(config)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -112,7 +126,7 @@ pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Server> {
     });
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = order_api::router(backend);
+    let app = order_api::router(backend, auth);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)

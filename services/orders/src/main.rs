@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod forget_cmd;
 mod replay_cmd;
 mod serve_cmd;
+mod token_cmd;
 
 /// The pipeline makes many small, short-lived allocations on several threads at once; with
 /// glibc's allocator, `malloc` and `free` were about a sixth of the server's CPU in the profile.
@@ -38,6 +39,9 @@ enum Command {
     /// Forget a customer: destroy their data keys, so their orders' personal data (email,
     /// payment token) reads as erased. The log and its hash chains are unchanged.
     Forget(forget_cmd::ForgetArgs),
+    /// Print a signed bearer token from the data directory's own issuer (the one a local
+    /// `orders serve` without --auth-jwks accepts).
+    Token(token_cmd::TokenArgs),
 }
 
 #[tokio::main]
@@ -52,6 +56,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Replay(args) => Ok(replay_cmd::run(&args).await),
         Command::Forget(args) => {
             forget_cmd::run(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(args) => {
+            token_cmd::run(&args)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use order_domain::Email;
+use order_api::auth::Issuer;
+use order_domain::{CustomerId, Email};
 use order_embedded::db::Durability;
 use order_runtime::Config;
 
@@ -61,15 +62,55 @@ pub struct ServeArgs {
     /// With --provision: the prefix of the resources' names.
     #[arg(long, default_value = "order-pipeline")]
     resource_prefix: String,
+    /// Verify bearer tokens with this JWKS document (RS256/ES256 keys) instead of the data
+    /// directory's own issuer; needs --auth-issuer and --auth-audience.
+    #[arg(long, requires_all = ["auth_issuer", "auth_audience"])]
+    auth_jwks: Option<PathBuf>,
+    /// The `iss` tokens must carry (with --auth-jwks).
+    #[arg(long, requires_all = ["auth_jwks", "auth_audience"])]
+    auth_issuer: Option<String>,
+    /// The `aud` tokens must carry (with --auth-jwks).
+    #[arg(long, requires_all = ["auth_jwks", "auth_issuer"])]
+    auth_audience: Option<String>,
 }
 
-fn print_banner(base: &str, data_note: &str) {
+impl ServeArgs {
+    fn external_auth(&self) -> Option<orders::auth::External<'_>> {
+        Some(orders::auth::External {
+            jwks: self.auth_jwks.as_deref()?,
+            issuer: self.auth_issuer.as_deref()?,
+            audience: self.auth_audience.as_deref()?,
+        })
+    }
+}
+
+/// What the banner says, with a ready-to-paste token when the server is its own issuer.
+fn print_banner(base: &str, data_note: &str, issuer: Option<&Issuer>) {
     println!("order-pipeline listening on {base} ({data_note})");
+    let token = issuer.and_then(|issuer| {
+        let customer = CustomerId::parse(orders::auth::DEMO_CUSTOMER).ok()?;
+        let email = Email::parse(orders::auth::DEMO_EMAIL).ok();
+        issuer
+            .mint(&customer, email.as_ref(), false, orders::auth::DEMO_TTL)
+            .ok()
+    });
+    match token {
+        Some(token) => {
+            println!(
+                "a token for customer {} (24 h; more with `orders token --customer ID`):",
+                orders::auth::DEMO_CUSTOMER
+            );
+            println!("  export TOKEN={token}");
+        }
+        None => println!("send a bearer token from your identity provider as $TOKEN"),
+    }
     println!("try:");
     println!(
-        "  curl -si -X POST {base}/orders -H 'Content-Type: application/json' \\\n    -d '{{\"customerId\":\"c-1\",\"email\":\"jane@example.com\",\"items\":[{{\"productId\":\"KEYBOARD\",\"quantity\":1}}],\"paymentToken\":\"tok_visa\"}}'"
+        "  curl -si -X POST {base}/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    -d '{{\"items\":[{{\"productId\":\"KEYBOARD\",\"quantity\":1}}],\"paymentToken\":\"tok_visa\"}}'"
     );
-    println!("  curl -s {base}/orders/<orderId>   # then /orders/<orderId>/events");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/orders/<orderId>   # then /orders/<orderId>/events"
+    );
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -81,6 +122,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let seed = orders::parse_seed(&seed_text).context("parsing the seed")?;
     let redrive_after = Duration::from_secs(args.redrive_after_secs);
+    let (auth, issuer) = orders::auth::authenticator(&args.data_dir, args.external_auth())?;
     if args.backend == Backend::Aws {
         let options = orders::aws_host::AwsOptions {
             provision: args.provision,
@@ -89,9 +131,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             seed,
             retry_interval_scale: args.retry_interval_scale,
             redrive_after,
+            auth,
         };
         let server = orders::aws_host::serve_aws(options, args.addr).await?;
-        print_banner(&format!("http://{}", server.addr), "backend: AWS");
+        print_banner(
+            &format!("http://{}", server.addr),
+            "backend: AWS",
+            issuer.as_ref(),
+        );
         if args.provision {
             println!("resources (export these to run without --provision):");
             for (name, value) in server.resources.env_pairs() {
@@ -112,11 +159,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.retry_interval_scale = args.retry_interval_scale;
     config.redrive_after = redrive_after;
-    let server = orders::serve(config, args.addr).await?;
+    let server = orders::serve_with_auth(config, args.addr, auth).await?;
     let dir = args.data_dir.display();
     print_banner(
         &format!("http://{}", server.addr),
         &format!("data in {dir}, emails in {dir}/outbox/<Topic>.mbox"),
+        issuer.as_ref(),
     );
     shutdown_signal().await;
     tracing::info!("shutting down");

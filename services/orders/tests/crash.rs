@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use order_testkit::server::{Orders, get_json, wait_healthy, wait_terminal};
+use order_testkit::server::{Orders, bearer, get_json, token, wait_healthy, wait_terminal};
 use serde_json::{Value, json};
 
 /// `orders serve` over `data`, the sweeper re-driving after a second, its log in `log`.
@@ -41,7 +41,8 @@ async fn a_killed_server_loses_no_accepted_order() {
         .map(|(id, stock)| json!({ "productId": id, "name": id, "price": 1000, "stock": stock }))
         .collect();
     std::fs::write(&seed, serde_json::to_vec(&seed_json).unwrap()).unwrap();
-    let client = reqwest::Client::builder()
+    // Reads as an operator (any customer's orders); each load client posts as its own customer.
+    let client = bearer(reqwest::Client::builder(), &token(&data, "ops", true))
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
@@ -54,6 +55,7 @@ async fn a_killed_server_loses_no_accepted_order() {
     let mut clients = Vec::new();
     for c in 0..8 {
         let (client, base, accepted) = (client.clone(), base.clone(), accepted.clone());
+        let signed_in = token(&data, &format!("c{c}"), false);
         clients.push(tokio::spawn(async move {
             for i in 0..100_000_u32 {
                 let product = PRODUCTS[(i as usize + c) % 3].0;
@@ -62,7 +64,7 @@ async fn a_killed_server_loses_no_accepted_order() {
                     "customerId": format!("c{c}"), "email": "load@example.com",
                     "items": [{ "productId": product, "quantity": 1 + (i % 2) }], "paymentToken": token,
                 });
-                let Ok(r) = client.post(format!("{base}/orders")).json(&body).send().await else { return };
+                let Ok(r) = client.post(format!("{base}/orders")).bearer_auth(&signed_in).json(&body).send().await else { return };
                 if r.status().as_u16() != 202 {
                     return;
                 }

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use order_testkit::server::{Orders, get_json, wait_healthy, wait_terminal};
+use order_testkit::server::{Orders, bearer, get_json, token, wait_healthy, wait_terminal};
 use order_testkit::support::endpoint;
 use serde_json::{Value, json};
 
@@ -52,7 +52,8 @@ async fn the_aws_backend_keeps_the_pipeline_contract_on_the_emulator() {
         &[("AWS_ENDPOINT_URL", &endpoint)],
     );
     let base = server.base.clone();
-    let client = reqwest::Client::builder()
+    let token = token(&dir.path().join("data"), "c-9", false);
+    let client = bearer(reqwest::Client::builder(), &token)
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();

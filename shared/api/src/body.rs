@@ -1,4 +1,5 @@
-//! POST /orders bodies: JSON → domain values, with every problem named by its field.
+//! POST /orders bodies: JSON → domain values, with every problem named by its field; then
+//! the caller's identity fills in (and must agree with) the customer and the email.
 
 use axum::http::StatusCode;
 use order_app::place::PlaceOrder;
@@ -6,6 +7,7 @@ use order_domain::events::OrderLine;
 use order_domain::{CustomerId, Email, PaymentToken, ProductId, Quantity};
 use serde::Deserialize;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 mod strict;
@@ -16,8 +18,10 @@ pub const MAX_LINES: usize = 50;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Body {
-    customer_id: String,
-    email: String,
+    #[serde(default, deserialize_with = "present_string")]
+    customer_id: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
+    email: Option<String>,
     items: Vec<Item>,
     payment_token: String,
 }
@@ -29,6 +33,12 @@ struct Item {
     quantity: i64,
 }
 
+/// An optional field that, when given, is a string: `null` is a wrong type, not an absence
+/// (the schema says string, and a client sending null most likely meant something).
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
 /// `field` joined to the serde path it was found under.
 fn join(path: &str, field: &str) -> String {
     if path.is_empty() || path == "." {
@@ -38,9 +48,51 @@ fn join(path: &str, field: &str) -> String {
     }
 }
 
+/// A valid body, before the caller is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBody {
+    /// Optional: the customer is the caller; if given, it must be the caller.
+    pub customer_id: Option<CustomerId>,
+    /// Optional: defaults to the caller's `email` claim.
+    pub email: Option<Email>,
+    pub items: Vec<OrderLine>,
+    pub payment_token: PaymentToken,
+}
+
+impl OrderBody {
+    /// The order `caller` places: a body naming another customer is FORBIDDEN (an operator
+    /// places orders as themself too); without an email in the body or the token, INVALID_FIELD.
+    pub fn for_caller(self, caller: &Caller) -> Result<PlaceOrder, ApiError> {
+        if let Some(named) = &self.customer_id
+            && *named != caller.customer
+        {
+            return Err(ApiError {
+                field: Some("customerId".into()),
+                ..ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    "customerId must be the signed-in customer (or be left out)",
+                )
+            });
+        }
+        let email = self.email.or_else(|| caller.email.clone()).ok_or_else(|| {
+            ApiError::invalid(
+                "email",
+                "is required when the sign-in token carries no email claim",
+            )
+        })?;
+        Ok(PlaceOrder {
+            customer_id: caller.customer.clone(),
+            email,
+            items: self.items,
+            payment_token: self.payment_token,
+        })
+    }
+}
+
 /// Parses and validates a body. Syntax errors (including invalid UTF-8) are MALFORMED_JSON;
 /// a wrong type, a missing, unknown or repeated field is INVALID_FIELD naming it.
-pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
+pub fn parse(bytes: &[u8]) -> Result<OrderBody, ApiError> {
     // Parse to a JSON tree first: serde would otherwise accept a struct written as an array.
     // The tree refuses a repeated key, which serde_json alone would resolve to the last one.
     let value = strict::parse(bytes).map_err(|e| match e {
@@ -82,9 +134,18 @@ pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
             return Err(ApiError::invalid(field, msg));
         }
     };
-    let customer_id =
-        CustomerId::parse(&body.customer_id).map_err(|e| ApiError::invalid("customerId", e.0))?;
-    let email = Email::parse(&body.email).map_err(|e| ApiError::invalid("email", e.0))?;
+    let customer_id = body
+        .customer_id
+        .as_deref()
+        .map(CustomerId::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("customerId", e.0))?;
+    let email = body
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("email", e.0))?;
     let payment_token = PaymentToken::parse(&body.payment_token)
         .map_err(|e| ApiError::invalid("paymentToken", e.0))?;
     if body.items.is_empty() {
@@ -118,7 +179,7 @@ pub fn parse(bytes: &[u8]) -> Result<PlaceOrder, ApiError> {
             quantity,
         });
     }
-    Ok(PlaceOrder {
+    Ok(OrderBody {
         customer_id,
         email,
         items,
@@ -169,8 +230,8 @@ mod tests {
             Some("items[0].quantity")
         );
         assert_eq!(
-            field(&OK.replace("\"email\":\"a@example.com\",", "")).as_deref(),
-            Some("email")
+            field(&OK.replace(",\"paymentToken\":\"tok_visa\"", "")).as_deref(),
+            Some("paymentToken")
         );
         assert_eq!(
             field(&OK.replace("\"quantity\":2}", "\"quantity\":2,\"x\":1}")).as_deref(),
@@ -237,6 +298,73 @@ mod tests {
             r#"{"productId":"P1","quantity":2},{"productId":"P2","productId":"P3","quantity":1}"#,
         );
         assert_eq!(field(&second).as_deref(), Some("items[1].productId"));
+    }
+
+    fn caller(customer: &str, email: Option<&str>) -> Caller {
+        Caller {
+            customer: CustomerId::parse(customer).unwrap(),
+            email: email.map(|e| Email::parse(e).unwrap()),
+            admin: false,
+        }
+    }
+
+    #[test]
+    fn the_customer_is_the_caller_and_a_foreign_customer_id_is_forbidden() {
+        let own = parse(OK.as_bytes())
+            .unwrap()
+            .for_caller(&caller("c1", None));
+        assert_eq!(own.unwrap().customer_id.as_str(), "c1");
+        let left_out = OK.replace("\"customerId\":\"c1\",", "");
+        let placed = parse(left_out.as_bytes())
+            .unwrap()
+            .for_caller(&caller("c9", None))
+            .unwrap();
+        assert_eq!(placed.customer_id.as_str(), "c9");
+        let e = parse(OK.as_bytes())
+            .unwrap()
+            .for_caller(&Caller {
+                admin: true,
+                ..caller("c2", None)
+            })
+            .unwrap_err();
+        assert_eq!((e.status, e.code), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+        assert_eq!(e.field.as_deref(), Some("customerId"));
+    }
+
+    #[test]
+    fn optional_fields_given_as_null_are_refused_naming_them() {
+        for name in ["email", "customerId"] {
+            let v: serde_json::Value = serde_json::from_str(OK).unwrap();
+            let mut v = v.as_object().unwrap().clone();
+            v.insert(name.into(), serde_json::Value::Null);
+            let body = serde_json::Value::Object(v).to_string();
+            assert_eq!(field(&body).as_deref(), Some(name));
+        }
+    }
+
+    #[test]
+    fn the_email_defaults_to_the_token_s_and_one_of_them_is_needed() {
+        let no_email = OK.replace("\"email\":\"a@example.com\",", "");
+        let body = parse(no_email.as_bytes()).unwrap();
+        let placed = body
+            .clone()
+            .for_caller(&caller("c1", Some("t@example.com")))
+            .unwrap();
+        assert_eq!(placed.email.as_str(), "t@example.com");
+        let e = body.for_caller(&caller("c1", None)).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("INVALID_FIELD", Some("email"))
+        );
+        let given = parse(OK.as_bytes())
+            .unwrap()
+            .for_caller(&caller("c1", Some("t@example.com")))
+            .unwrap();
+        assert_eq!(
+            given.email.as_str(),
+            "a@example.com",
+            "the body's email wins"
+        );
     }
 
     #[test]

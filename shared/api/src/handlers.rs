@@ -12,8 +12,10 @@ use order_app::ReadModels;
 use order_app::place::{IdempotencyKey, PlaceError};
 use order_app::query::{self, QueryError, ShownEvent};
 use order_domain::{OrderId, ProductId};
+use order_read_models::OrderView;
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::{Backend, Deadline, MAX_BODY_BYTES, body};
 
@@ -75,8 +77,10 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
+/// The caller comes first: an unauthenticated request is refused before its body is read.
 pub async fn place_order<B: Backend>(
     State(backend): State<Arc<B>>,
+    caller: Caller,
     deadline: Option<Extension<Deadline>>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
@@ -100,7 +104,7 @@ pub async fn place_order<B: Backend>(
         }
     })?;
     let key = idempotency_key(&headers)?;
-    let request = body::parse(&bytes)?;
+    let request = body::parse(&bytes)?.for_caller(&caller)?;
     let rid = request_id(&headers);
     let key = key
         .as_deref()
@@ -162,14 +166,17 @@ fn order_id(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiErr
     OrderId::parse(&raw).map_err(|e| ApiError::invalid("orderId", e.0))
 }
 
+/// Someone else's order answers exactly as an unknown one: an id reveals nothing.
 pub async fn get_order<B: Backend>(
     State(backend): State<Arc<B>>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = order_id(path)?;
     let view = query::get_order(backend.store(), backend.reads(), id)
         .await
         .map_err(|e| query_error(&e))?
+        .filter(|view| caller.may_see(&view.customer_id))
         .ok_or_else(|| ApiError::not_found("order"))?;
     Ok(Json(serde_json::to_value(view).unwrap_or(Value::Null)))
 }
@@ -190,17 +197,25 @@ fn event_json(shown: ShownEvent) -> Value {
     })
 }
 
+/// The owner is read from the stream itself (folded as the status view is), so the history
+/// of an order the projection has not seen yet is guarded all the same.
 pub async fn get_order_events<B: Backend>(
     State(backend): State<Arc<B>>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = order_id(path)?;
-    let events = query::order_history(backend.store(), backend.keys(), id)
+    let records = query::get_order_events(backend.store(), id)
         .await
         .map_err(|e| query_error(&e))?;
-    if events.is_empty() {
+    let owner = OrderView::from_order_stream(&records)
+        .map_err(|e| ApiError::unavailable("could not read the order", &e))?;
+    if !owner.is_some_and(|view| caller.may_see(&view.customer_id)) {
         return Err(ApiError::not_found("order"));
     }
+    let events = query::show_history(backend.keys(), id, records)
+        .await
+        .map_err(|e| query_error(&e))?;
     Ok(Json(json!({
         "orderId": id.to_string(),
         "events": events.into_iter().map(event_json).collect::<Vec<_>>(),

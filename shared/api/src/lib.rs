@@ -5,10 +5,13 @@
 //! - [`router`]: the routes and the [`Backend`] bundle of ports they need.
 //! - [`body`]: parsing and validating POST /orders bodies into domain values.
 //! - [`error`]: the one JSON error shape, `{"error":{"code","message","field"?}}`.
+//! - [`auth`]: who is calling ([`auth::Caller`]), as the host's [`auth::Authenticator`] says.
 //!
 //! Contract: `POST /orders` (also `POST /`, the API's root method) → 202 `{"orderId","status":"PLACED"}`; `GET /orders/{id}`;
-//! `GET /orders/{id}/events`; `GET /inventory/{productId}`; `GET /health`.
+//! `GET /orders/{id}/events`; `GET /inventory/{productId}`; `GET /health`. The order routes
+//! need a signed-in caller (401 without one); the inventory and health stay public.
 
+pub mod auth;
 pub mod body;
 pub mod error;
 mod handlers;
@@ -16,6 +19,7 @@ pub mod limit;
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -79,8 +83,8 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-/// The API's routes over `backend`.
-pub fn router<B: Backend>(backend: Arc<B>) -> Router {
+/// The API's routes over `backend`; `auth` establishes each order request's caller.
+pub fn router<B: Backend>(backend: Arc<B>, auth: Arc<auth::Authenticator>) -> Router {
     Router::new()
         .route("/health", get(handlers::health))
         .route("/orders", post(handlers::place_order::<B>))
@@ -92,5 +96,6 @@ pub fn router<B: Backend>(backend: Arc<B>) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(auth))
         .with_state(backend)
 }

@@ -145,13 +145,14 @@ pub struct ShownEvent {
     pub data: Value,
 }
 
-/// The order's history for display (empty for an unknown order); see [`ShownEvent`].
-pub async fn order_history<S: EventStore, K: KeyStore>(
-    store: &S,
+/// An order's history (its `records`, from [`get_order_events`]) for display; see
+/// [`ShownEvent`]. Only the owner's (or an operator's) request should get this far: it opens
+/// the personal field.
+pub async fn show_history<K: KeyStore>(
     keys: &K,
     id: OrderId,
+    records: Vec<RecordedEvent>,
 ) -> Result<Vec<ShownEvent>, QueryError> {
-    let records = store.read_stream(&id.stream(), 0).await?;
     let mut shown = Vec::with_capacity(records.len());
     for record in records {
         let mut data: Value = serde_json::from_str(&record.payload).unwrap_or(Value::Null);

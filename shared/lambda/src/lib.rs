@@ -15,12 +15,14 @@
 //! - [`batch`]: the partial batch response shapes.
 //! - [`deadline`]: the invocation's deadline, which bounds an idempotency claim's lease.
 //! - [`stage`]: the API stage stripped from the request path.
+//! - [`claims`]: the caller's claims, as API Gateway's authorizer verified them.
 //! - [`wiring`]: environment → SDK clients (only those a function needs) → adapters (each named
 //!   by its own `from_env` in `order-aws`), and the `main` of every binary.
 
 #![recursion_limit = "256"] // the SDK futures of `wiring` nest deeply
 
 pub mod batch;
+pub mod claims;
 pub mod confirm;
 pub mod deadline;
 pub mod forward;

@@ -26,6 +26,7 @@ use crate::forward::{StreamItem, forward};
 use crate::seed::HttpSender;
 use crate::task::{TaskFunction, run_task};
 
+pub use crate::claims::with_gateway_claims;
 pub use crate::stage::strip_stage;
 
 /// Loads the shared SDK configuration (honours `AWS_ENDPOINT_URL` for an emulator) and builds
@@ -34,14 +35,17 @@ pub async fn clients() -> AwsClients {
     AwsClients::load().await
 }
 
-/// order-placement: API Gateway (REST proxy) → the same axum router as the local server.
+/// order-placement: API Gateway (REST proxy) → the same axum router as the local server, its
+/// callers those API Gateway's Cognito authorizer verified.
 pub async fn order_placement_main() -> Result<(), Error> {
     crate::init_tracing();
     let backend = Arc::new(AwsBackend::from_env(&clients().await)?);
+    let auth = Arc::new(order_api::auth::Authenticator::Gateway);
     let app = tower::ServiceBuilder::new()
         .map_request(strip_stage)
+        .map_request(with_gateway_claims)
         .map_request(crate::deadline::with_invocation_deadline)
-        .service(order_api::router(backend));
+        .service(order_api::router(backend, auth));
     Box::pin(lambda_http::run(app)).await
 }
 

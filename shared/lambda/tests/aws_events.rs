@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use order_api::Backend;
+use order_api::auth::Authenticator;
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_domain::ports::{BusEvent, EventBus, EventStore, PortError};
 use order_embedded::db::{Db, Durability};
@@ -14,7 +15,7 @@ use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::{Projection, SqliteReadModels};
 use order_embedded::store::SqliteEventStore;
 use order_lambda::forward::forward;
-use order_lambda::wiring::{stream_items, strip_stage};
+use order_lambda::wiring::{stream_items, strip_stage, with_gateway_claims};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -53,12 +54,9 @@ impl Backend for Embedded {
     }
 }
 
-/// API Gateway's REST proxy event for POST /prod/orders reaches the router as POST /orders,
-/// is accepted with 202, honours its Idempotency-Key, and places one order.
-#[tokio::test]
-async fn an_api_gateway_proxy_request_places_an_order_through_the_shared_router() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+/// The embedded adapters over a fresh database seeded with MUG, projected.
+async fn embedded(dir: &std::path::Path) -> (Db, Arc<Embedded>) {
+    let db = Db::open(&dir.join("t.db"), Durability::Normal).unwrap();
     let store = SqliteEventStore::new(db.clone());
     let mug: SeedProduct = serde_json::from_value(
         json!({ "productId": "MUG", "name": "Mug", "price": 900, "stock": 10 }),
@@ -70,26 +68,68 @@ async fn an_api_gateway_proxy_request_places_an_order_through_the_shared_router(
         .await
         .unwrap();
     let backend = Arc::new(Embedded {
-        store: store.clone(),
+        store,
         queue: SqliteQueue::orders(db.clone()),
         idempotency: SqliteIdempotency::new(db.clone()),
         reads: SqliteReadModels::new(db.clone()),
-        keys: SqliteKeys::open(db.clone(), dir.path()).unwrap(),
+        keys: SqliteKeys::open(db.clone(), dir).unwrap(),
     });
+    (db, backend)
+}
+
+/// The POST fixture, edited by `edit` (its JSON), through the Lambda host's request mapping
+/// and the router as the order-placement function serves them: status and JSON body.
+async fn invoke(backend: &Arc<Embedded>, edit: impl FnOnce(&mut Value)) -> (u16, Value) {
+    let mut event: Value = serde_json::from_str(&fixture(
+        "services/order-placement/fixtures/apigw-post-orders.json",
+    ))
+    .unwrap();
+    edit(&mut event);
+    let request = with_gateway_claims(strip_stage(
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
+    ));
+    let response = order_api::router(backend.clone(), Arc::new(Authenticator::Gateway))
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// A GET of `path` by the caller of `claims`, as API Gateway would deliver it.
+fn get_as(path: &str, claims: Value) -> impl FnOnce(&mut Value) {
+    let path = path.to_owned();
+    move |e: &mut Value| {
+        e["httpMethod"] = json!("GET");
+        e["requestContext"]["httpMethod"] = json!("GET");
+        e["path"] = json!(format!("/prod{path}"));
+        e["requestContext"]["path"] = json!(format!("/prod{path}"));
+        e["body"] = Value::Null;
+        e["requestContext"]["authorizer"]["claims"] = claims;
+    }
+}
+
+/// API Gateway's REST proxy event for POST /prod/orders reaches the router as POST /orders,
+/// is accepted with 202 for the authorizer's customer, honours its Idempotency-Key, and
+/// places one order.
+#[tokio::test]
+async fn an_api_gateway_proxy_request_places_an_order_through_the_shared_router() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, backend) = embedded(dir.path()).await;
     let text = fixture("services/order-placement/fixtures/apigw-post-orders.json");
+    assert_eq!(
+        strip_stage(lambda_http::request::from_str(&text).unwrap())
+            .uri()
+            .path(),
+        "/orders"
+    );
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let request = strip_stage(lambda_http::request::from_str(&text).unwrap());
-        assert_eq!(request.uri().path(), "/orders");
-        let response = order_api::router(backend.clone())
-            .oneshot(request)
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let v: Value = serde_json::from_slice(&body).unwrap();
+        let (status, v) = invoke(&backend, |_| {}).await;
+        assert_eq!(status, 202, "{v}");
         ids.push(v["orderId"].as_str().unwrap().to_owned());
     }
     assert_eq!(
@@ -97,7 +137,75 @@ async fn an_api_gateway_proxy_request_places_an_order_through_the_shared_router(
         "the fixture's Idempotency-Key makes the retry the same order"
     );
     let id = order_domain::OrderId::parse(&ids[0]).unwrap();
-    assert_eq!(store.read_stream(&id.stream(), 0).await.unwrap().len(), 1);
+    assert_eq!(
+        backend
+            .store
+            .read_stream(&id.stream(), 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    db.close();
+}
+
+/// Without the authorizer's claims (a header a caller wrote does not count), or with claims
+/// naming another customer than the body, nothing is placed; the order and its history are
+/// the owner's and an admin's (`cognito:groups` as API Gateway flattens it), 404 for others.
+#[tokio::test]
+async fn the_authorizer_s_claims_are_the_only_identity_and_orders_are_the_owner_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, backend) = embedded(dir.path()).await;
+    let before = backend.store.read_after(0, 1000).await.unwrap().len();
+    let (status, v) = invoke(&backend, |e| {
+        e["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorizer");
+        e["headers"]["Authorization"] = json!("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjLTEifQ.");
+    })
+    .await;
+    assert_eq!(status, 401, "{v}");
+    assert_eq!(v["error"]["code"], "UNAUTHORIZED");
+    let (status, v) = invoke(&backend, |e| {
+        e["requestContext"]["authorizer"]["claims"]["sub"] = json!("c-2");
+    })
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN")),
+        "{v}"
+    );
+    assert_eq!(
+        backend.store.read_after(0, 1000).await.unwrap().len(),
+        before,
+        "nothing appended"
+    );
+
+    let (status, placed) = invoke(&backend, |_| {}).await;
+    assert_eq!(status, 202, "{placed}");
+    let id = placed["orderId"].as_str().unwrap();
+    for path in [format!("/orders/{id}"), format!("/orders/{id}/events")] {
+        let owner = json!({ "sub": "c-1" });
+        let stranger = json!({ "sub": "c-2", "cognito:groups": "[readers]" });
+        let admin = json!({ "sub": "ops-1", "cognito:groups": "[readers admin]" });
+        assert_eq!(
+            invoke(&backend, get_as(&path, owner)).await.0,
+            200,
+            "{path}"
+        );
+        let (status, v) = invoke(&backend, get_as(&path, stranger)).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (404, Some("NOT_FOUND")),
+            "{path}"
+        );
+        assert_eq!(
+            invoke(&backend, get_as(&path, admin)).await.0,
+            200,
+            "{path}"
+        );
+    }
     db.close();
 }
 

@@ -266,6 +266,22 @@ async fn run_flow(args: &Args, orders: usize, backend: &Backend<'_>) -> anyhow::
     result
 }
 
+/// How many customers the orders are spread over.
+const CUSTOMERS: usize = 1000;
+
+/// A signed-in token per customer (`c0`, `c1`, ...), minted before the clock starts from the
+/// issuer key in the server's data directory (the key `orders serve` verifies with).
+fn customer_tokens(data: &Path) -> anyhow::Result<Vec<String>> {
+    let issuer = order_api::auth::Issuer::load_or_create(data)?;
+    (0..CUSTOMERS)
+        .map(|c| {
+            let customer = order_domain::CustomerId::parse(&format!("c{c}"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(issuer.mint(&customer, None, false, Duration::from_hours(2))?)
+        })
+        .collect()
+}
+
 async fn drive(
     args: &Args,
     orders: usize,
@@ -285,12 +301,14 @@ async fn drive(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    let tokens = Arc::new(customer_tokens(data)?);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let rate = args.rate;
     let mut tasks = Vec::new();
     for _ in 0..args.clients {
         let (client, base, next) = (client.clone(), base.clone(), next.clone());
+        let tokens = tokens.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -309,11 +327,16 @@ async fn drive(
                     None
                 };
                 let body = json!({
-                    "customerId": format!("c{}", i % 1000), "email": "bench@example.com",
+                    "customerId": format!("c{}", i % CUSTOMERS), "email": "bench@example.com",
                     "items": [{ "productId": format!("P{}", i % 20), "quantity": 1 }], "paymentToken": "tok_visa",
                 });
                 let t = due.unwrap_or_else(Instant::now);
-                let r = client.post(format!("{base}/orders")).json(&body).send().await?;
+                let r = client
+                    .post(format!("{base}/orders"))
+                    .bearer_auth(&tokens[i % CUSTOMERS])
+                    .json(&body)
+                    .send()
+                    .await?;
                 let status = r.status();
                 r.bytes().await?;
                 latencies.push(t.elapsed());

@@ -1,13 +1,39 @@
 //! A pipeline reached over HTTP: the real `orders` binary started on a free loopback port (and
-//! killed when the test drops it), waiting for `/health` and for orders to finish, order bodies,
-//! and how a command-line run ended ([`Ran`]).
+//! killed when the test drops it), signed-in clients ([`token`], [`bearer`]), waiting for
+//! `/health` and for orders to finish, order bodies, and how a command-line run ended ([`Ran`]).
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use order_api::auth::Issuer;
+use order_domain::CustomerId;
 use serde_json::{Value, json};
+
+/// The customer of [`order_body`].
+pub const CUSTOMER: &str = "cust-42";
+
+/// A bearer token for `customer` (an operator if `admin`) from the issuer key in the data
+/// directory `data`, created if absent: the key a local `orders serve --data-dir data`
+/// verifies with (as `orders token` mints). Valid for an hour.
+pub fn token(data: &Path, customer: &str, admin: bool) -> String {
+    let issuer = Issuer::load_or_create(data).expect("the data directory's token issuer");
+    let customer = CustomerId::parse(customer).expect("a valid customer id");
+    issuer
+        .mint(&customer, None, admin, Duration::from_hours(1))
+        .expect("token minted")
+}
+
+/// `builder` sending `Authorization: Bearer <token>` on every request (a request's own
+/// `bearer_auth` replaces it).
+pub fn bearer(builder: reqwest::ClientBuilder, token: &str) -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .expect("a token is header-safe");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    builder.default_headers(headers)
+}
 
 /// A free port on 127.0.0.1 (free when asked: the server binds it a moment later).
 pub fn free_port() -> u16 {
@@ -113,7 +139,7 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
 /// An order body for `items` of `(productId, quantity)` paid with `token`.
 pub fn order_body(items: &[(&str, i64)], token: &str) -> Value {
     json!({
-        "customerId": "cust-42",
+        "customerId": CUSTOMER,
         "email": "jane.doe@example.com",
         "items": items.iter().map(|(p, q)| json!({ "productId": p, "quantity": q })).collect::<Vec<_>>(),
         "paymentToken": token,

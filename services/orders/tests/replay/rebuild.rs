@@ -1,7 +1,7 @@
 //! A corrupted read-model row makes replay exit 1 and `--rebuild` repairs it, also while the
 //! server keeps taking orders.
 
-use order_testkit::server::post_order;
+use order_testkit::server::{CUSTOMER, bearer, post_order, token};
 
 use crate::run::{Copy, config, finished, replay_in, run};
 
@@ -33,7 +33,8 @@ async fn rebuild_while_the_server_runs_repairs_without_losing_updates() {
         .await
         .unwrap();
     let base = format!("http://{}", server.addr);
-    let client = reqwest::Client::new();
+    let token = token(copy.data(), CUSTOMER, false);
+    let client = bearer(reqwest::Client::builder(), &token).build().unwrap();
     let id = run().declined.clone();
     copy.sql(&format!(
         "UPDATE order_status SET view = replace(view, 'declined', 'accepted') WHERE order_id = '{id}'"

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use order_runtime::Config;
 use order_testkit::events::seed_product;
-use order_testkit::server::{Ran, post_order, wait_terminal};
+use order_testkit::server::{CUSTOMER, Ran, bearer, post_order, token, wait_terminal};
 use order_testkit::tasks::race_for_the_last_one;
 
 /// The ids of the orders of the mixed run, by how they ended.
@@ -55,7 +55,9 @@ fn build_run() -> Run {
             .await
             .unwrap();
         let base = format!("http://{}", server.addr);
-        let client = reqwest::Client::new();
+        // An operator: the raced orders below are another customer's, and their status is read too.
+        let token = token(&data, CUSTOMER, true);
+        let client = bearer(reqwest::Client::builder(), &token).build().unwrap();
         let mut ids = vec![
             post_order(&client, &base, &[("MUG", 1)], "tok_visa").await,
             post_order(&client, &base, &[("MUG", 2), ("TEE", 1)], "tok_mastercard").await,

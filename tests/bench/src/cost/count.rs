@@ -42,6 +42,26 @@ pub fn kind_of(i: usize) -> Kind {
 
 const PRODUCTS: [&str; 4] = ["MUG", "TEE", "CAP", "PEN"];
 
+/// How many customers the orders are spread over.
+const CUSTOMERS: usize = 97;
+
+/// The customer who places order `i`.
+fn customer_of(i: usize) -> String {
+    format!("c-{}", i % CUSTOMERS)
+}
+
+/// A token per customer (by `i % CUSTOMERS`) from the issuer in the server's data directory.
+fn customer_tokens(data: &Path) -> anyhow::Result<Vec<String>> {
+    let issuer = order_api::auth::Issuer::load_or_create(data)?;
+    (0..CUSTOMERS)
+        .map(|i| {
+            let customer = order_domain::CustomerId::parse(&customer_of(i))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(issuer.mint(&customer, None, false, Duration::from_hours(2))?)
+        })
+        .collect()
+}
+
 /// The POST body of order `i`: one to three lines.
 pub fn order_body(i: usize) -> Value {
     let lines = 1 + i % 3;
@@ -55,7 +75,7 @@ pub fn order_body(i: usize) -> Value {
     if kind_of(i) == Kind::Scarce {
         items = vec![json!({ "productId": "SCARCE", "quantity": 1 })];
     }
-    json!({ "customerId": format!("c-{}", i % 97), "email": "jane.doe@example.com",
+    json!({ "customerId": customer_of(i), "email": "jane.doe@example.com",
             "items": items, "paymentToken": token })
 }
 
@@ -130,7 +150,8 @@ pub async fn run(orders: usize, clients: usize, meter: &LogMeter) -> anyhow::Res
         meter.lines.load(Ordering::Relaxed),
     );
     let started = Instant::now();
-    let accepted = drive(server.addr, orders, clients).await?;
+    let tokens = Arc::new(customer_tokens(&data)?);
+    let accepted = drive(server.addr, orders, clients, tokens).await?;
     wait_terminal(&db_path, &data.join("outbox"), accepted).await?;
     let seconds = started.elapsed().as_secs_f64();
     server.shutdown().await;
@@ -164,14 +185,19 @@ fn add_queue_triggers(db: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drive(addr: std::net::SocketAddr, orders: usize, clients: usize) -> anyhow::Result<u64> {
+async fn drive(
+    addr: std::net::SocketAddr,
+    orders: usize,
+    clients: usize,
+    tokens: Arc<Vec<String>>,
+) -> anyhow::Result<u64> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients.max(1) {
-        let (http, next) = (http.clone(), Arc::clone(&next));
+        let (http, next, tokens) = (http.clone(), Arc::clone(&next), Arc::clone(&tokens));
         tasks.spawn(async move {
             let mut ok = 0_u64;
             loop {
@@ -182,6 +208,7 @@ async fn drive(addr: std::net::SocketAddr, orders: usize, clients: usize) -> any
                 let r = http
                     .post(format!("http://{addr}/orders"))
                     .header("idempotency-key", format!("cost-model-{i}"))
+                    .bearer_auth(&tokens[i % CUSTOMERS])
                     .json(&order_body(i))
                     .send()
                     .await?;
