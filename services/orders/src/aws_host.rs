@@ -42,7 +42,7 @@ pub struct AwsOptions {
     pub retry_interval_scale: f64,
     pub redrive_after: Duration,
     /// How the API establishes its callers.
-    pub auth: Arc<order_api::auth::Authenticator>,
+    pub guard: order_api::Guard,
 }
 
 /// A running `serve --backend aws`.
@@ -278,7 +278,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         reads,
         keys,
     };
-    let addr = spawn_api(&mut workers, backend, options.auth, addr, rx).await?;
+    let addr = spawn_api(&mut workers, backend, options.guard, addr, rx).await?;
     Ok(AwsServer {
         addr,
         resources,
@@ -292,13 +292,13 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
 async fn spawn_api(
     workers: &mut JoinSet<()>,
     backend: AwsBackend,
-    auth: Arc<order_api::auth::Authenticator>,
+    guard: order_api::Guard,
     addr: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = order_api::router(Arc::new(backend), auth);
+    let app = order_api::guarded_router(Arc::new(backend), guard);
     workers.spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop.changed().await;

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use order_api::Backend;
 use order_api::auth::{Authenticator, Issuer};
+use order_api::{Backend, Guard};
 use order_app::place::{IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order};
 use order_app::seed::SeedProduct;
 use order_embedded::idempotency::SqliteIdempotency;
@@ -106,11 +106,20 @@ pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<Server> {
     serve_with_auth(config, addr, auth).await
 }
 
-/// [`serve`], with the callers established by `auth`.
+/// [`serve`], with the callers established by `auth` (no rate limit or shedding).
 pub async fn serve_with_auth(
     config: Config,
     addr: SocketAddr,
     auth: Arc<Authenticator>,
+) -> anyhow::Result<Server> {
+    serve_guarded(config, addr, Guard::auth(auth)).await
+}
+
+/// [`serve`], with the order routes guarded by `guard` (sign-in, rate limit, shedding).
+pub async fn serve_guarded(
+    config: Config,
+    addr: SocketAddr,
+    guard: Guard,
 ) -> anyhow::Result<Server> {
     let pipeline = Pipeline::start(config)
         .await
@@ -126,7 +135,7 @@ pub async fn serve_with_auth(
     });
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = order_api::router(backend, auth);
+    let app = order_api::guarded_router(backend, guard);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)

@@ -72,6 +72,47 @@ pub struct ServeArgs {
     /// The `aud` tokens must carry (with --auth-jwks).
     #[arg(long, requires_all = ["auth_jwks", "auth_issuer"])]
     auth_audience: Option<String>,
+    /// Requests a second one signed-in customer may make (bursts of as many); past it, 429
+    /// with Retry-After. `N/s` or `N`; `off` for no limit.
+    #[arg(long, default_value = "100/s", value_parser = parse_rate)]
+    rate_limit: Rate,
+    /// Requests handled at once; one more is shed at once with 503 and Retry-After instead of
+    /// queueing without bound (`/health` is never shed).
+    #[arg(long, default_value_t = 1024)]
+    max_in_flight: usize,
+}
+
+/// A `--rate-limit` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rate {
+    Off,
+    PerSecond(std::num::NonZeroU32),
+}
+
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    if text == "off" {
+        return Ok(Rate::Off);
+    }
+    let n = text.strip_suffix("/s").unwrap_or(text);
+    n.parse::<std::num::NonZeroU32>()
+        .map(Rate::PerSecond)
+        .map_err(|_| format!("{text}: expected N/s with N >= 1, or off"))
+}
+
+impl ServeArgs {
+    /// What guards the order routes: `auth`, and the limits of the command line.
+    fn guard(&self, auth: std::sync::Arc<order_api::auth::Authenticator>) -> order_api::Guard {
+        order_api::Guard {
+            auth,
+            rate_limit: match self.rate_limit {
+                Rate::Off => None,
+                Rate::PerSecond(n) => Some(std::sync::Arc::new(
+                    order_api::limit::CustomerLimit::per_second(n),
+                )),
+            },
+            max_in_flight: Some(self.max_in_flight.max(1)),
+        }
+    }
 }
 
 impl ServeArgs {
@@ -123,6 +164,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let seed = orders::parse_seed(&seed_text).context("parsing the seed")?;
     let redrive_after = Duration::from_secs(args.redrive_after_secs);
     let (auth, issuer) = orders::auth::authenticator(&args.data_dir, args.external_auth())?;
+    let guard = args.guard(auth);
     if args.backend == Backend::Aws {
         let options = orders::aws_host::AwsOptions {
             provision: args.provision,
@@ -131,7 +173,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             seed,
             retry_interval_scale: args.retry_interval_scale,
             redrive_after,
-            auth,
+            guard,
         };
         let server = orders::aws_host::serve_aws(options, args.addr).await?;
         print_banner(
@@ -159,7 +201,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.retry_interval_scale = args.retry_interval_scale;
     config.redrive_after = redrive_after;
-    let server = orders::serve_with_auth(config, args.addr, auth).await?;
+    let server = orders::serve_guarded(config, args.addr, guard).await?;
     let dir = args.data_dir.display();
     print_banner(
         &format!("http://{}", server.addr),
@@ -190,5 +232,20 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_is_n_per_second_or_off() {
+        let ten = std::num::NonZeroU32::new(10).unwrap();
+        assert_eq!(parse_rate("10/s"), Ok(Rate::PerSecond(ten)));
+        assert_eq!(parse_rate("10"), Ok(Rate::PerSecond(ten)));
+        assert_eq!(parse_rate("off"), Ok(Rate::Off));
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("ten").is_err());
     }
 }

@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Extension, Path, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use order_app::ReadModels;
 use order_app::place::{IdempotencyKey, PlaceError};
 use order_app::query::{self, QueryError, ShownEvent};
-use order_domain::{OrderId, ProductId};
+use order_app::vault;
+use order_domain::{CustomerId, OrderId, ProductId};
 use order_read_models::OrderView;
 use serde_json::{Value, json};
 
@@ -240,5 +241,92 @@ pub async fn get_inventory<B: Backend>(
         "price": view.price,
         "available": view.available,
         "version": view.version,
+    })))
+}
+
+/// `GET /orders` query parameters, kept as text so a bad one is refused naming it.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+    customer_id: Option<String>,
+}
+
+/// The caller's orders, newest first; an operator may name another customer.
+pub async fn list_orders<B: Backend>(
+    State(backend): State<Arc<B>>,
+    caller: Caller,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) =
+        params.map_err(|e| ApiError::invalid("query", format!("bad query string: {e}")))?;
+    let limit = params
+        .limit
+        .as_deref()
+        .map(|l| {
+            l.parse::<usize>().map_err(|_| {
+                ApiError::invalid(
+                    "limit",
+                    format!("must be a whole number from 1 to {}", query::MAX_LIMIT),
+                )
+            })
+        })
+        .transpose()?;
+    let customer = match params.customer_id.as_deref() {
+        None => caller.customer.clone(),
+        Some(other) => {
+            let other =
+                CustomerId::parse(other).map_err(|e| ApiError::invalid("customerId", e.0))?;
+            if other != caller.customer && !caller.admin {
+                return Err(ApiError {
+                    field: Some("customerId".into()),
+                    ..ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "FORBIDDEN",
+                        "only an operator may list another customer's orders",
+                    )
+                });
+            }
+            other
+        }
+    };
+    let page = query::list_orders(backend.reads(), &customer, limit, params.cursor.as_deref())
+        .await
+        .map_err(|e| match e.field() {
+            Some(field) => ApiError::invalid(field, e.to_string()),
+            None => ApiError::unavailable("could not list the orders", &e),
+        })?;
+    Ok(Json(json!({
+        "orders": page.orders,
+        "next": page.next.map(|c| c.encode()),
+    })))
+}
+
+/// `DELETE /customers/{customerId}`: an operator forgets a customer (crypto-shredding): their
+/// data keys are destroyed, so every order's email and payment token read as erased from now
+/// on. The log, its hash chains and the views are unchanged. Repeating it is harmless.
+pub async fn forget_customer<B: Backend>(
+    State(backend): State<Arc<B>>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(raw) = path.map_err(|_| ApiError::invalid("customerId", "must be a customer id"))?;
+    let customer = CustomerId::parse(&raw).map_err(|e| ApiError::invalid("customerId", e.0))?;
+    if !caller.admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "only an operator may forget a customer",
+        ));
+    }
+    let destroyed = vault::forget(backend.keys(), &customer)
+        .await
+        .map_err(|e| ApiError::unavailable("could not forget the customer", &e))?;
+    tracing::info!(operator = %caller.customer, destroyed, "operator forgot a customer");
+    Ok(Json(json!({
+        "customerId": customer.as_str(),
+        "forgotten": true,
+        "keysDestroyed": destroyed,
     })))
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use std::future::Future;
 
 use order_app::ReadModels;
@@ -83,19 +83,63 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
+/// What guards the order routes: who the caller is, and how much one caller (and everyone
+/// together) may ask.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub auth: Arc<auth::Authenticator>,
+    /// Per-customer requests a second (429 past it); `None`: unlimited (API Gateway's stage
+    /// throttling stands in on AWS).
+    pub rate_limit: Option<Arc<limit::CustomerLimit>>,
+    /// Requests handled at once before the next is shed with 503; `None`: no limit.
+    pub max_in_flight: Option<usize>,
+}
+
+impl Guard {
+    /// Sign-in only, no limits.
+    pub fn auth(auth: Arc<auth::Authenticator>) -> Self {
+        Self {
+            auth,
+            rate_limit: None,
+            max_in_flight: None,
+        }
+    }
+}
+
 /// The API's routes over `backend`; `auth` establishes each order request's caller.
 pub fn router<B: Backend>(backend: Arc<B>, auth: Arc<auth::Authenticator>) -> Router {
-    Router::new()
+    guarded_router(backend, Guard::auth(auth))
+}
+
+/// The API's routes over `backend`, guarded by `guard`.
+pub fn guarded_router<B: Backend>(backend: Arc<B>, guard: Guard) -> Router {
+    let mut router = Router::new()
         .route("/health", get(handlers::health))
-        .route("/orders", post(handlers::place_order::<B>))
+        .route(
+            "/orders",
+            post(handlers::place_order::<B>).get(handlers::list_orders::<B>),
+        )
         // ApiGatewayRootMethod: the original system placed orders with a POST on the root.
         .route("/", post(handlers::place_order::<B>))
         .route("/orders/{id}", get(handlers::get_order::<B>))
         .route("/orders/{id}/events", get(handlers::get_order_events::<B>))
         .route("/inventory/{product_id}", get(handlers::get_inventory::<B>))
+        .route(
+            "/customers/{customer_id}",
+            delete(handlers::forget_customer::<B>),
+        )
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(Extension(auth))
-        .with_state(backend)
+        .layer(Extension(guard.auth));
+    if let Some(limit) = guard.rate_limit {
+        router = router.layer(Extension(limit));
+    }
+    if let Some(max) = guard.max_in_flight {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            limit::Shedding::new(max),
+            limit::shed,
+        ));
+    }
+    router.with_state(backend)
 }

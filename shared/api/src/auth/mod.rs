@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use order_domain::{CustomerId, Email};
 
 use crate::error::ApiError;
+use crate::limit::CustomerLimit;
 pub use issuer::{Issuer, IssuerError};
 pub use jwt::{JwksError, JwtVerifier};
 
@@ -100,10 +101,16 @@ pub enum AuthError {
     /// The host installed no [`Authenticator`]: a wiring bug, never the caller's fault.
     #[error("authentication is not configured")]
     NotConfigured,
+    /// A signed-in caller past their request rate (429 with `Retry-After`).
+    #[error("{}", .0.message)]
+    RateLimited(ApiError),
 }
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
+        if let Self::RateLimited(e) = self {
+            return e.into_response();
+        }
         if self == Self::NotConfigured {
             tracing::error!("the router has no Authenticator extension");
             return ApiError::new(
@@ -175,7 +182,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .extensions
             .get::<Arc<Authenticator>>()
             .ok_or(AuthError::NotConfigured)?;
-        auth.authenticate(parts)
+        let caller = auth.authenticate(parts)?;
+        // Counted only once the caller is known: unauthenticated floods never fill the table.
+        // Operators are not limited: they read many customers' orders at once, and shedding
+        // still bounds what they can make the server do.
+        if !caller.admin
+            && let Some(limit) = parts.extensions.get::<Arc<CustomerLimit>>()
+        {
+            limit
+                .check(&caller.customer)
+                .map_err(AuthError::RateLimited)?;
+        }
+        Ok(caller)
     }
 }
 
