@@ -48,7 +48,7 @@ pub enum Personal {
     /// Every order placed since personal data is encrypted (schema 2).
     Sealed(SealedPersonal),
     /// An order of an older log (schema 0 or 1) that stored the data in clear. It cannot be
-    /// erased by destroying a key; `orders replay` reports how many a log still holds.
+    /// erased by destroying a key.
     Clear(PersonalData),
 }
 
