@@ -12,6 +12,12 @@ every case generated as valid is kept within both rules: later lines for a produ
 ordered are dropped (the first stays, so the order keeps at least one line), and a key seen
 before with another body is swapped for a fresh key of the same pattern. Cases generated as
 invalid are left untouched; the server refuses them either way.
+
+GET /orders has one more such rule: its `cursor` is opaque, only the `next` of an earlier page
+is valid, and no schema can draw one. A case generated as valid keeps a cursor only if it is
+one the server handed out (the stateful NextPage link passes them on); any other is swapped
+for a `next` seen before, or left out while none has been seen. Parameters a link could not
+fill (`$request.query.limit` of a request without one) are left out rather than sent empty.
 """
 
 import itertools
@@ -20,8 +26,12 @@ import json
 import schemathesis
 
 _POST_ORDER = {("POST", "/"), ("POST", "/orders")}
+_LIST_ORDERS = ("GET", "/orders")
 _bodies_by_key: dict[str, str] = {}
 _fresh = itertools.count()
+# Every `next` GET /orders answered, in order; a cursor is a position, valid for any listing.
+_cursors: list[str] = []
+_known_cursors: set[str] = set()
 
 
 def _is_positive(case) -> bool:
@@ -65,3 +75,35 @@ def map_case(context, case):
         _one_line_per_product(case.body)
     _one_body_per_key(case)
     return case
+
+
+def _is_list_orders(case) -> bool:
+    return (case.method.upper(), case.path) == _LIST_ORDERS
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if not _is_list_orders(case) or not _is_positive(case) or not case.query:
+        return
+    for name in [n for n, v in case.query.items() if v is None]:
+        del case.query[name]
+    cursor = case.query.get("cursor")
+    if cursor is None or cursor in _known_cursors:
+        return
+    if _cursors:
+        case.query["cursor"] = _cursors[next(_fresh) % len(_cursors)]
+    else:
+        del case.query["cursor"]
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    if not _is_list_orders(case) or response.status_code != 200:
+        return
+    try:
+        cursor = response.json().get("next")
+    except (ValueError, AttributeError):
+        return
+    if isinstance(cursor, str) and cursor not in _known_cursors:
+        _known_cursors.add(cursor)
+        _cursors.append(cursor)
