@@ -156,26 +156,25 @@ pub async fn show_history<K: KeyStore>(
     let mut shown = Vec::with_capacity(records.len());
     for record in records {
         let mut data: Value = serde_json::from_str(&record.payload).unwrap_or(Value::Null);
+        // OrderPlaced is shown from its decoded (upcast) form and only these fields, so no
+        // stored name of the token in any schema (`card`, `paymentToken`, `personal`) can show.
         if record.event_type == "OrderPlaced"
-            && let Value::Object(fields) = &mut data
+            && let OrderEvent::OrderPlaced(p) = decode_order(&record)?
         {
-            fields.remove("personal");
-            fields.remove("email");
-            fields.remove("paymentToken");
-            let email = match decode_order(&record)? {
-                OrderEvent::OrderPlaced(p) => {
-                    match vault::open(keys, &p.customer_id, id, &p.personal).await {
-                        Ok(opened) => opened.masked_email(),
-                        Err(VaultError::Port(e)) => return Err(e.into()),
-                        Err(VaultError::Corrupt(_)) => {
-                            tracing::error!("an OrderPlaced personal field does not decrypt");
-                            UNREADABLE.to_owned()
-                        }
-                    }
+            let email = match vault::open(keys, &p.customer_id, id, &p.personal).await {
+                Ok(opened) => opened.masked_email(),
+                Err(VaultError::Port(e)) => return Err(e.into()),
+                Err(VaultError::Corrupt(_)) => {
+                    tracing::error!("an OrderPlaced personal field does not decrypt");
+                    UNREADABLE.to_owned()
                 }
-                _ => UNREADABLE.to_owned(),
             };
-            fields.insert("email".into(), Value::String(email));
+            data = serde_json::json!({
+                "orderId": p.order_id,
+                "customerId": p.customer_id,
+                "items": p.items,
+                "email": email,
+            });
         }
         shown.push(ShownEvent { record, data });
     }

@@ -165,3 +165,51 @@ fn a_store_failure_is_no_parameter_s_fault() {
     let err = ListError::from(PortError("down".into()));
     assert_eq!(err.field(), None);
 }
+
+/// An OrderPlaced of every schema the log may hold is shown by its fields alone: the oldest
+/// named the payment token `card`, and it must not show under that name either.
+#[tokio::test]
+async fn the_history_never_shows_a_payment_token_under_any_schemas_name() {
+    use order_domain::RecordedEvent;
+    use order_domain::envelope::{EventMeta, GENESIS_HASH};
+
+    let id = OrderId::generate();
+    let old = [
+        (
+            0,
+            format!(
+                r#"{{"orderId":"{id}","customerId":"c1","email":"jane@example.com","items":[{{"productId":"P1","quantity":2}}],"card":"tok_visa"}}"#
+            ),
+        ),
+        (
+            1,
+            format!(
+                r#"{{"orderId":"{id}","customerId":"c1","email":"jane@example.com","items":[{{"productId":"P1","quantity":2}}],"paymentToken":"tok_visa"}}"#
+            ),
+        ),
+    ];
+    for (schema, payload) in old {
+        let record = RecordedEvent::seal(
+            id.stream(),
+            0,
+            GENESIS_HASH,
+            ("OrderPlaced", schema, payload),
+            &EventMeta {
+                correlation_id: "c".into(),
+                causation_id: "c".into(),
+                occurred_at: Timestamp::from_millis(0),
+            },
+        );
+        // Clear (old) personal data opens without a key store.
+        let shown = super::show_history(&crate::vault::NoKeys, id, vec![record])
+            .await
+            .unwrap();
+        let text = shown[0].data.to_string();
+        assert!(
+            !text.contains("tok_visa") && !text.contains("jane@"),
+            "{text}"
+        );
+        assert_eq!(shown[0].data["email"], "j***@example.com");
+        assert_eq!(shown[0].data["items"][0]["productId"], "P1");
+    }
+}
