@@ -92,6 +92,17 @@ pub async fn idempotency_keys_are_scoped_by_customer(host: &Host) {
     assert_eq!(bob_again.order_id(), bobs);
     assert_eq!(bob_again.header("idempotent-replayed"), Some("true"));
 
+    // A third customer's other body under the same key is no conflict (422) either: the
+    // key is not hers yet.
+    let carol = host.token("carol", Some("carol@example.com"), false);
+    let mut other = body(None);
+    other["items"][0]["quantity"] = serde_json::json!(2);
+    let carols = host.post(&carol, &other, Some(key)).await;
+    assert_eq!(carols.header("idempotent-replayed"), None, "{carols:?}");
+    let carols = carols.order_id();
+    assert!(carols != janes && carols != bobs);
+    assert_eq!(host.wait_done(&carols, &carol).await["customerId"], "carol");
+
     // Each order is its customer's, and only theirs.
     for (id, owner, other) in [(&janes, &jane, &bob), (&bobs, &bob, &jane)] {
         let view = host.wait_done(id, owner).await;

@@ -71,6 +71,7 @@ pub async fn listing_pages_a_customers_orders_newest_first(host: &Host) {
         ("limit=ten", "limit"),
         ("cursor=not-a-cursor", "cursor"),
         ("limit=5&cursor=AAAA%21%21", "cursor"),
+        ("customerId=", "customerId"),
     ] {
         let a = host.get(&format!("/orders?{query}"), &jane).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{query}: {a:?}");

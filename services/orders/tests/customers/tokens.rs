@@ -113,8 +113,20 @@ fn bad_tokens(key: &Issuer) -> Vec<(&'static str, Option<String>)> {
 fn assert_unauthorized(a: &Answer, auth: Option<&str>, what: &str) {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}: {a:?}");
     assert_eq!(a.body["error"]["code"], "UNAUTHORIZED", "{what}: {a:?}");
+    // A bearer token that was sent and refused is `invalid_token` (RFC 6750); no token at all,
+    // or another scheme, is a bare challenge.
+    let sent = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .is_some_and(|t| !t.is_empty());
     let challenge = a.header("www-authenticate").unwrap_or_default();
-    assert!(challenge.starts_with("Bearer"), "{what}: {a:?}");
+    if sent {
+        assert_eq!(
+            challenge, r#"Bearer error="invalid_token""#,
+            "{what}: {a:?}"
+        );
+    } else {
+        assert!(challenge.starts_with("Bearer"), "{what}: {a:?}");
+    }
     for part in auth.unwrap_or_default().split(['.', ' ']) {
         assert!(
             part.len() <= 8 || !a.text.contains(part),
