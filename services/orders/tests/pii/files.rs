@@ -107,11 +107,18 @@ async fn wait_for_confirmations(data: &Path, n: usize) {
     }
 }
 
-/// Waits until the order's view shows `status`.
-async fn wait_for_status(server: &Server, id: &str, token: &str, status: &str) {
+/// Waits until the server logs that the order's payment failed once and will be retried.
+async fn wait_for_retry(server: &Server, id: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while server.get(&format!("/orders/{id}"), token).await.body["status"] != status {
-        assert!(std::time::Instant::now() < deadline, "{id} never {status}");
+    loop {
+        let log = std::fs::read_to_string(&server.stderr).unwrap();
+        if log
+            .lines()
+            .any(|l| l.contains("retrying task") && l.contains(id))
+        {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no retry:\n{log}");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
@@ -150,16 +157,15 @@ async fn no_file_holds_an_email_or_payment_token_in_clear_before_or_after_a_forg
     assert_eq!(assert_no_clear_data(&data, "stopped"), 3);
     assert_sealed(&data, ids.len());
 
-    // Forgotten between a failed first charge and its retry (retries at twice the ASL's
-    // intervals: 2 s): the retry finds no key, so no charge and no confirmation.
-    let slow = ["--retry-interval-scale", "2"];
-    let mut server = Server::start(dir.path(), "second", &slow, &[]).await;
+    // Forgotten between a failed first charge and its retry (at three times the ASL's
+    // interval: 3 s): the retry finds no key, so no charge and no confirmation. The workflow's
+    // debug line says when the first attempt has failed.
+    let slow = ["--retry-interval-scale", "3"];
+    let env = [("RUST_LOG", "info,order_workflow=debug")];
+    let mut server = Server::start(dir.path(), "second", &slow, &env).await;
     let posted = std::time::Instant::now();
     let late = server.place(&token, EMAIL, "tok_error").await;
-    wait_for_status(&server, &late, &token, "VALIDATED").await;
-    // The first charge is tried as soon as the order is validated, and fails; its retry
-    // comes 2 s later.
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    wait_for_retry(&server, &late).await;
     assert_eq!(server.forget(CUSTOMER, &admin).await, 1, "a new key");
     let view = server.finished(&late, &token).await;
     assert_eq!(view["status"], "FAILED", "{view}");
