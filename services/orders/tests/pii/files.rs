@@ -37,7 +37,8 @@ fn assert_no_clear_data(data: &Path, stage: &str) -> usize {
                 "{stage}: {name} holds the payment token {payment}"
             );
         }
-        let is_mbox = name.starts_with("outbox") && name.ends_with(".mbox");
+        let is_mbox =
+            file.starts_with(data.join("outbox")) && file.extension().is_some_and(|e| e == "mbox");
         if !is_mbox {
             assert!(!contains(&bytes, EMAIL), "{stage}: {name} holds the email");
             continue;
