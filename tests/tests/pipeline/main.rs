@@ -6,6 +6,7 @@
 mod bad_input;
 mod concurrency;
 mod failures;
+mod forgotten;
 mod happy;
 mod idempotency;
 mod redelivery;
