@@ -149,6 +149,7 @@ struct Adapters {
     reads: DynamoReadModels,
     notifier: SnsNotifier,
     queue: SqsPolled,
+    keys: AwsKeys,
 }
 
 fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
@@ -175,11 +176,21 @@ fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
         &resources.orders_queue_url,
         resources.dead_letter_queue_url.clone(),
     );
+    let keys: AwsKeys = std::sync::Arc::new(CachedKeys::new(
+        DynamoKeys::new(
+            clients.dynamodb.clone(),
+            clients.kms.clone(),
+            &resources.customer_keys_table,
+            &resources.kms_key_id,
+        ),
+        KEY_CACHE_TTL,
+    ));
     Adapters {
         store,
         reads,
         notifier,
         queue,
+        keys,
     }
 }
 
@@ -198,6 +209,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         reads,
         notifier,
         queue,
+        keys,
     } = adapters(&clients, &resources);
     let added = seed_inventory(&store, &options.seed)
         .await
@@ -217,15 +229,6 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     std::fs::create_dir_all(&options.data_dir)?;
     let db = Db::open(&options.data_dir.join("aws-runner.db"), Durability::Normal)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let keys: AwsKeys = std::sync::Arc::new(CachedKeys::new(
-        DynamoKeys::new(
-            clients.dynamodb.clone(),
-            clients.kms.clone(),
-            &resources.customer_keys_table,
-            &resources.kms_key_id,
-        ),
-        KEY_CACHE_TTL,
-    ));
     let (workflow, runner) = local_workflow(
         db.clone(),
         (store.clone(), notifier.clone(), keys.clone()),

@@ -17,7 +17,7 @@ pub type AwsKeys = Arc<CachedKeys<DynamoKeys>>;
 /// How long a warm function keeps a customer's unwrapped data key. It bounds how long a
 /// forgotten customer's data may still open in another warm function that had just read it,
 /// and saves a DynamoDB read and a KMS `Decrypt` per order step.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+pub const KEY_CACHE_TTL: Duration = Duration::from_mins(1);
 
 /// The data keys named by the environment, behind the warm-function cache.
 pub fn keys_from_env(clients: &AwsClients) -> Result<AwsKeys, ConfigError> {

@@ -166,7 +166,7 @@ impl Server {
 
     /// Waits until the order is COMPLETED or FAILED; returns its view.
     pub async fn finished(&self, id: &str, token: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             let v = self.get(&format!("/orders/{id}"), token).await.body;
             if matches!(v["status"].as_str(), Some("COMPLETED" | "FAILED")) {
