@@ -41,15 +41,65 @@ pub struct SealedPersonal {
     pub ciphertext: String,
 }
 
-/// The personal field of an `OrderPlaced` event.
+/// The personal field of an `OrderPlaced` event. Stored as the variant's own fields; read by
+/// which fields are there (an untagged enum would buffer every OrderPlaced it decodes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, remote = "Personal")]
 pub enum Personal {
     /// Every order placed since personal data is encrypted (schema 2).
     Sealed(SealedPersonal),
     /// An order of an older log (schema 0 or 1) that stored the data in clear. It cannot be
     /// erased by destroying a key.
     Clear(PersonalData),
+}
+
+/// Every field either variant may store.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StoredPersonal {
+    key_id: Option<String>,
+    nonce: Option<String>,
+    ciphertext: Option<String>,
+    email: Option<crate::values::Email>,
+    payment_token: Option<crate::values::PaymentToken>,
+}
+
+impl Serialize for Personal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Personal::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Personal {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match StoredPersonal::deserialize(deserializer)? {
+            StoredPersonal {
+                key_id: Some(key_id),
+                nonce: Some(nonce),
+                ciphertext: Some(ciphertext),
+                email: None,
+                payment_token: None,
+            } => Ok(Self::Sealed(SealedPersonal {
+                key_id,
+                nonce,
+                ciphertext,
+            })),
+            StoredPersonal {
+                key_id: None,
+                nonce: None,
+                ciphertext: None,
+                email: Some(email),
+                payment_token: Some(payment_token),
+            } => Ok(Self::Clear(PersonalData {
+                email,
+                payment_token,
+            })),
+            _ => Err(D::Error::custom(
+                "personal must be {keyId, nonce, ciphertext} or {email, paymentToken}",
+            )),
+        }
+    }
 }
 
 /// What opening an order's personal field gives.

@@ -99,12 +99,14 @@ fn int(v: u64) -> Value {
 
 impl SqliteRow for OrderView {
     const GET: &'static str = "SELECT view FROM order_status WHERE order_id = ?1";
-    /// `customer_id` and `placed_at` never change after OrderPlaced, but are written every
-    /// time all the same: a row is then whole whichever write of it lands.
+    /// `customer_id` and `placed_at` never change after OrderPlaced: the insert writes them and
+    /// an update leaves them alone, so the per-customer index is not rewritten on every status
+    /// change (the single writer's time is the pipeline's capacity). Rows older than the columns
+    /// got them from migration 3; a replay repair writes them explicitly.
     const PUT: &'static str = "INSERT INTO order_status \
          (order_id, status, version, updated_at, customer_id, placed_at, view) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (order_id) DO UPDATE SET status = ?2, \
-         version = ?3, updated_at = ?4, customer_id = ?5, placed_at = ?6, view = ?7 \
+         version = ?3, updated_at = ?4, view = ?7 \
          WHERE order_status.version < ?3";
 
     fn columns(&self, view: String) -> Vec<Value> {
