@@ -20,6 +20,11 @@
 #   ENABLE_WAF             false (default) or true
 #   SEED_SAMPLE_INVENTORY  true (default) or false
 #   API_NAME, API_STAGE    default order-pipeline-api and prod
+#   SET_API_GATEWAY_ACCOUNT_ROLE
+#                          auto (default), true or false: whether the stack sets the region's
+#                          account-wide API Gateway CloudWatch role (the stage's logs need one).
+#                          auto = true only when the account has no role yet, so a deployment
+#                          never repoints the role other APIs of the account log through
 #   SKIP_BUILD=1           deploy the zips already built (in LAMBDA_DIR)
 #   LAMBDA_DIR             where the zips are, <LAMBDA_DIR>/<binary>/bootstrap.zip; default
 #                          target/lambda (cargo-lambda's)
@@ -68,7 +73,7 @@ if [[ "${1:-}" == "--bootstrap-template" ]]; then
     bootstrap_template
     exit 0
 elif [[ $# -gt 0 ]]; then
-    sed -n '2,28s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,33s/^# \{0,1\}//p' "$0" >&2
     exit 2
 fi
 
@@ -91,6 +96,11 @@ SEED_SAMPLE_INVENTORY="${SEED_SAMPLE_INVENTORY:-true}"
 API_NAME="${API_NAME:-order-pipeline-api}"
 API_STAGE="${API_STAGE:-prod}"
 LAMBDA_DIR="${LAMBDA_DIR:-target/lambda}"
+SET_API_GATEWAY_ACCOUNT_ROLE="${SET_API_GATEWAY_ACCOUNT_ROLE:-auto}"
+case "$SET_API_GATEWAY_ACCOUNT_ROLE" in
+    auto | true | false) ;;
+    *) die "SET_API_GATEWAY_ACCOUNT_ROLE must be auto, true or false" ;;
+esac
 
 ACCOUNT=$(aws sts get-caller-identity --query Account --output text) || die "no AWS credentials"
 CODE_BUCKET="${CODE_BUCKET:-ecommerce-application-lambda-code-$ACCOUNT-$REGION}"
@@ -130,37 +140,93 @@ print(h.hexdigest()[:16])
 EOF
 )
 
+# The API's content hash (scripts/api_hash.py): part of the deployment's Description, so a
+# changed method, model, validator or gateway response is redeployed to the stage.
+py=python3
+[[ -x .venv/bin/python ]] && py=.venv/bin/python
+API_HASH=$("$py" scripts/api_hash.py template.yaml) || die "could not hash the API (scripts/api_hash.py needs PyYAML)"
+
 # 2. The stack and its code bucket.
 stack_status() {
     aws cloudformation describe-stacks --stack-name "$STACK_NAME" \
         --query 'Stacks[0].StackStatus' --output text 2> /dev/null || echo NONE
 }
+delete_stack() {
+    aws cloudformation delete-stack --stack-name "$STACK_NAME"
+    aws cloudformation wait stack-delete-complete --stack-name "$STACK_NAME"
+}
 status=$(stack_status)
 case "$status" in
+    REVIEW_IN_PROGRESS)
+        # A stack whose first change set failed or was never executed: it has no resources,
+        # and CloudFormation refuses both a create and an update while it exists.
+        echo "== deleting stack $STACK_NAME left empty in REVIEW_IN_PROGRESS by a failed first change set"
+        delete_stack
+        status=NONE
+        ;;
     *_IN_PROGRESS)
         die "stack $STACK_NAME is busy ($status); run again when it is done"
         ;;
     ROLLBACK_COMPLETE | ROLLBACK_FAILED)
         # A first creation that failed: nothing to keep, and such a stack cannot be updated.
         echo "== deleting stack $STACK_NAME left in $status by a failed first deployment"
-        aws cloudformation delete-stack --stack-name "$STACK_NAME"
-        aws cloudformation wait stack-delete-complete --stack-name "$STACK_NAME"
+        delete_stack
         status=NONE
         ;;
 esac
+
+# Whether CODE_BUCKET is a code bucket an earlier stack of this name left behind: LambdaCodeBucket
+# is retained on stack deletion, tagged with the stack's name (aws:cloudformation:stack-name).
+# Such a bucket is ours to reuse; a bucket of that name without the tag is someone else's.
+bucket_is_ours() {
+    local owner
+    owner=$(aws s3api get-bucket-tagging --bucket "$CODE_BUCKET" \
+        --query "TagSet[?Key=='aws:cloudformation:stack-name'].Value | [0]" --output text 2> /dev/null) || return 1
+    [[ "$owner" == "$STACK_NAME" ]]
+}
+
 if [[ "$status" == NONE ]]; then
-    if aws s3api head-bucket --bucket "$CODE_BUCKET" > /dev/null 2>&1; then
-        die "bucket $CODE_BUCKET already exists but stack $STACK_NAME does not (kept from a deleted stack, or someone else's): set CODE_BUCKET to another name, or empty and delete yours"
-    fi
-    echo "== creating stack $STACK_NAME with its code bucket"
     bootstrap=$(mktemp "${TMPDIR:-/tmp}/order-pipeline-bootstrap.XXXXXX")
     trap 'rm -f "$bootstrap"' EXIT
     bootstrap_template > "$bootstrap"
-    aws cloudformation deploy \
-        --stack-name "$STACK_NAME" \
-        --template-file "$bootstrap" \
-        --parameter-overrides "LambdaCodeBucketName=$CODE_BUCKET" \
-        --no-fail-on-empty-changeset
+    if aws s3api head-bucket --bucket "$CODE_BUCKET" > /dev/null 2>&1; then
+        bucket_is_ours || die "bucket $CODE_BUCKET exists but was not made by a stack named $STACK_NAME (someone else's, or another stack's): set CODE_BUCKET to another name"
+        # Retained from an earlier stack of this name: import it into the new stack (an IMPORT
+        # change set) instead of failing on "already exists". An import creates nothing, so its
+        # template is the bucket alone; the full template then adds the bucket policy.
+        echo "== creating stack $STACK_NAME around the code bucket $CODE_BUCKET an earlier stack left"
+        bootstrap_template | sed '/^  LambdaCodeBucketPolicy:/,/# END CODE BUCKET RESOURCES/d' > "$bootstrap"
+        aws cloudformation create-change-set \
+            --stack-name "$STACK_NAME" \
+            --change-set-name import-code-bucket \
+            --change-set-type IMPORT \
+            --template-body "file://$bootstrap" \
+            --parameters "ParameterKey=LambdaCodeBucketName,ParameterValue=$CODE_BUCKET" \
+            --resources-to-import "[{\"ResourceType\":\"AWS::S3::Bucket\",\"LogicalResourceId\":\"LambdaCodeBucket\",\"ResourceIdentifier\":{\"BucketName\":\"$CODE_BUCKET\"}}]" \
+            > /dev/null
+        aws cloudformation wait change-set-create-complete \
+            --stack-name "$STACK_NAME" --change-set-name import-code-bucket
+        aws cloudformation execute-change-set --stack-name "$STACK_NAME" --change-set-name import-code-bucket
+        aws cloudformation wait stack-import-complete --stack-name "$STACK_NAME"
+    else
+        echo "== creating stack $STACK_NAME with its code bucket"
+        aws cloudformation deploy \
+            --stack-name "$STACK_NAME" \
+            --template-file "$bootstrap" \
+            --parameter-overrides "LambdaCodeBucketName=$CODE_BUCKET" \
+            --no-fail-on-empty-changeset
+    fi
+fi
+
+# The account's API Gateway CloudWatch role: set it only when asked, or (auto) when the account
+# has none, since the stage's logging settings fail without one.
+if [[ "$SET_API_GATEWAY_ACCOUNT_ROLE" == auto ]]; then
+    current_role=$(aws apigateway get-account --query cloudwatchRoleArn --output text 2> /dev/null || echo unknown)
+    case "$current_role" in
+        "" | None | null) SET_API_GATEWAY_ACCOUNT_ROLE=true ;;
+        *) SET_API_GATEWAY_ACCOUNT_ROLE=false ;;
+    esac
+    echo "== API Gateway account CloudWatch role: ${current_role:-none}; SetApiGatewayAccountRole=$SET_API_GATEWAY_ACCOUNT_ROLE"
 fi
 
 # 3. Upload the zips under the code version (skipping those already there).
@@ -190,6 +256,8 @@ aws cloudformation deploy \
     "SeedSampleInventory=$SEED_SAMPLE_INVENTORY" \
     "ApiGatewayName=$API_NAME" \
     "ApiGatewayStageName=$API_STAGE" \
+    "ApiDefinitionHash=$API_HASH" \
+    "SetApiGatewayAccountRole=$SET_API_GATEWAY_ACCOUNT_ROLE" \
     --no-fail-on-empty-changeset
 
 output() {
