@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -125,16 +124,23 @@ pub async fn order_success_handler_main() -> Result<(), Error> {
     .await
 }
 
-/// seed-inventory: the SeedInventory custom resource.
+/// seed-inventory: the SeedInventory custom resource. Takes raw JSON and builds its store
+/// without `?`, so a malformed request or a missing environment variable is answered FAILED
+/// on the ResponseURL instead of leaving the stack waiting (see `crate::seed::answer`).
 pub async fn seed_inventory_main() -> Result<(), Error> {
     crate::init_tracing();
-    let store = DynamoEventStore::from_env(&clients().await)?;
-    let seed: Vec<SeedProduct> = serde_json::from_str(DEFAULT_SEED)?;
+    let store = DynamoEventStore::from_env(&clients().await).map_err(|e| e.to_string());
+    let seed: Result<Vec<SeedProduct>, String> =
+        serde_json::from_str(DEFAULT_SEED).map_err(|e| format!("the seed file: {e}"));
     let sender = HttpSender(reqwest::Client::new());
     let (store, seed, sender) = (&store, &seed, &sender);
     Box::pin(lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<CloudFormationCustomResourceRequest>| async move {
-            crate::seed::handle(store, sender, event.payload, seed)
+        move |event: LambdaEvent<Value>| async move {
+            let setup = match (store, seed) {
+                (Ok(store), Ok(seed)) => Ok((store, seed.as_slice())),
+                (Err(e), _) | (_, Err(e)) => Err(e.as_str()),
+            };
+            crate::seed::answer(setup, sender, event.payload)
                 .await
                 .map_err(|e| Diagnostic {
                     error_type: "CustomResourceResponseFailed".into(),
