@@ -630,6 +630,82 @@ class Design(unittest.TestCase):
         self.assertTrue(seed["Type"].startswith("Custom::"))
         self.assertEqual(seed["Properties"]["ServiceToken"], {"Fn::GetAtt": ["SeedInventoryLambda", "Arn"]})
 
+    def test_seed_custom_resource_times_out_in_minutes(self):
+        # Without ServiceTimeout a custom resource that never answers stalls the stack an hour.
+        self.assertEqual(props("SeedInventory")["ServiceTimeout"], 300)
+
+    def test_account_cloudwatch_role_only_when_asked(self):
+        self.assertEqual(TEMPLATE["Parameters"]["SetApiGatewayAccountRole"]["Default"], "false")
+        self.assertEqual(
+            TEMPLATE["Conditions"]["SetAccountRole"], {"Fn::Equals": [{"Ref": "SetApiGatewayAccountRole"}, "true"]}
+        )
+        for logical in ("ApiGatewayAccount", "ApiGatewayCloudWatchRole"):
+            self.assertEqual(RESOURCES[logical]["Condition"], "SetAccountRole")
+        # The stage waits for the account setting when the stack makes it, through the handle.
+        self.assertEqual(as_list(RESOURCES["ApiGatewayStage"]["DependsOn"]), ["ApiGatewayAccountSetting"])
+        handle = RESOURCES["ApiGatewayAccountSetting"]
+        self.assertEqual(handle["Type"], "AWS::CloudFormation::WaitConditionHandle")
+        self.assertEqual(
+            handle["Metadata"]["AccountCloudWatchRole"]["Fn::If"][:2], ["SetAccountRole", {"Ref": "ApiGatewayAccount"}]
+        )
+
+    def test_deployment_description_follows_the_api_hash(self):
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import api_hash  # noqa: PLC0415
+
+        self.assertIn("ApiDefinitionHash", TEMPLATE["Parameters"])
+        description = props("ApiGatewayDeployment")["Description"]
+        self.assertIn("Fn::Sub", description)
+        self.assertIn("${ApiDefinitionHash}", description["Fn::Sub"])
+        # Parameters the API resources read are not in the hash: the Description names each.
+        raw = api_hash.load(TEMPLATE_PATH.read_text(encoding="utf-8"))
+        text = json.dumps(api_hash.api_resources(raw))
+        read = set(re.findall(r'\{"Ref": "([A-Za-z0-9]+)"\}', text)) | set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text))
+        for param in read & set(TEMPLATE["Parameters"]):
+            with self.subTest(parameter=param):
+                self.assertIn("${%s}" % param, description["Fn::Sub"])
+        # Every snapshotted resource type of the template is hashed (a new kind must be added).
+        api_types = {r["Type"] for r in RESOURCES.values() if r["Type"].startswith("AWS::ApiGateway::")}
+        self.assertEqual(api_types - api_hash.SNAPSHOT_TYPES, {
+            "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage", "AWS::ApiGateway::Account",
+        })
+        # deploy.sh computes it with the script and passes it.
+        deploy = DEPLOY_PATH.read_text(encoding="utf-8")
+        self.assertIn("scripts/api_hash.py template.yaml", deploy)
+        self.assertIn('"ApiDefinitionHash=$API_HASH"', deploy)
+
+    def test_api_hash_changes_with_the_api_and_only_with_it(self):
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import copy
+        import api_hash  # noqa: PLC0415
+
+        raw = api_hash.load(TEMPLATE_PATH.read_text(encoding="utf-8"))
+        base = api_hash.api_hash(raw)
+        self.assertRegex(base, r"^[0-9a-f]{16}$")
+        self.assertEqual(base, api_hash.api_hash(copy.deepcopy(raw)), "stable across runs")
+        changes = {
+            "a method": ("GetOrderMethod", lambda p: p.update(AuthorizationType="NONE")),
+            "a model": ("OrderRequestModel", lambda p: p.update(Description="changed")),
+            "a validator": ("ApiGatewayRequestValidator", lambda p: p.update(ValidateRequestParameters=False)),
+            "a gateway response": ("UnauthorizedResponse", lambda p: p.update(StatusCode="418")),
+        }
+        for what, (logical, change) in changes.items():
+            with self.subTest(changed=what):
+                t = copy.deepcopy(raw)
+                change(t["Resources"][logical]["Properties"])
+                self.assertNotEqual(api_hash.api_hash(t), base)
+        # A change outside the API (a table, the stage's settings) keeps the deployment.
+        t = copy.deepcopy(raw)
+        t["Resources"]["ApiGatewayStage"]["Properties"]["Description"] = "changed"
+        t["Resources"]["InventoryTable"]["Properties"]["TableClass"] = "STANDARD_INFREQUENT_ACCESS"
+        self.assertEqual(api_hash.api_hash(t), base)
+        # The script deploy.sh runs prints the same hash.
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "api_hash.py"), str(TEMPLATE_PATH)],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        self.assertEqual(out, base)
+
     def test_optional_waf_behind_a_parameter(self):
         self.assertEqual(TEMPLATE["Parameters"]["EnableWaf"]["Default"], "false")
         for logical in list(resources_of_type("AWS::WAFv2::WebACL")) + list(resources_of_type("AWS::WAFv2::WebACLAssociation")):
