@@ -371,7 +371,11 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         logical = spec.logical_id_of_binary(binary)
         name = f"/aws/lambda/{physical.get(logical)}"
         check(groups.get(name, {}).get("retentionInDays") == 30, f"{name} kept 30 days")
-    roles = [logical for logical, r in res.items() if r["Type"] == "AWS::IAM::Role"]
+    # ApiGatewayCloudWatchRole exists only with SetApiGatewayAccountRole=true (default false):
+    # the stack must not repoint the account's API Gateway logging role unless asked.
+    roles = [logical for logical, r in res.items() if r["Type"] == "AWS::IAM::Role" and "Condition" not in r]
+    check(all(logical not in physical for logical, r in res.items() if r.get("Condition") == "SetAccountRole"),
+          "no account CloudWatch role by default (SetApiGatewayAccountRole=false)")
     iam = client("iam")
     check(all(iam.get_role(RoleName=physical[r])["Role"] for r in roles if r in physical) and all(r in physical for r in roles),
           f"{len(roles)} roles exist")
