@@ -29,12 +29,11 @@ pub fn handled_positions(records: &[ChangeRecord], failed: &[String]) -> Vec<(St
             continue;
         }
         let seq = r.sequence_number.clone();
-        match slot.get(shard) {
-            Some(&i) => out[i].1 = seq,
-            None => {
-                slot.insert(shard, out.len());
-                out.push((shard.to_owned(), seq));
-            }
+        if let Some(&i) = slot.get(shard) {
+            out[i].1 = seq;
+        } else {
+            slot.insert(shard, out.len());
+            out.push((shard.to_owned(), seq));
         }
     }
     out
