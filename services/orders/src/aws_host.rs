@@ -5,31 +5,39 @@
 //! projector the Lambdas run, and terminal events go through the local rule router to the
 //! success handler, which emails through SNS.
 //!
-//! The runner's executions and the alarms' states are the local runtime's own bookkeeping (as
-//! Step Functions and CloudWatch keep theirs), so they live in `<data-dir>/aws-runner.db`.
+//! The runner's executions, the alarms' states and the stream consumers' positions are the local
+//! runtime's own bookkeeping (as Step Functions, CloudWatch and the event source mappings keep
+//! theirs), so they live in `<data-dir>/aws-runner.db`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use order_app::forward::forward_terminal_events;
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_app::vault::CachedKeys;
-use order_aws::projector::ChangeRecord;
 use order_aws::{
     AwsBackend, AwsClients, AwsKeys, AwsResources, DynamoDedup, DynamoEventStore,
     DynamoIdempotency, DynamoKeys, DynamoReadModels, DynamoStuck, InventoryTable, KEY_CACHE_TTL,
-    OrderStatusTable, Projector, SnsNotifier, SqsPolled, StartPosition, StreamPoller, Target,
-    TopicArns,
+    OrderStatusTable, Projector, SnsNotifier, SqsPolled, Target, TopicArns,
 };
 use order_embedded::db::{Db, Durability};
+use order_embedded::stream_positions::StreamPositions;
 use order_runtime::bus::LocalBus;
 use order_runtime::workers::{alarms, queue_consumer, sweeper};
 use order_runtime::workflow::local_workflow;
 use tokio::net::TcpListener;
+
+use crate::aws_streams::{
+    Consumer, StreamConsumer, project_until_caught_up, resumed_poller, stream_worker,
+};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+/// The stream consumers' names, as their positions are saved.
+const INVENTORY: &str = "inventory";
+const ORDER_STATUS: &str = "order-status";
+const ROUTER: &str = "router";
 
 /// How `serve --backend aws` runs.
 #[derive(Debug, Clone)]
@@ -60,86 +68,6 @@ impl AwsServer {
         let _ = self.shutdown.send(true);
         while self.workers.join_next().await.is_some() {}
         self.db.close();
-    }
-}
-
-/// Applies what a stream poller has, until it is caught up (the inventory must be projected
-/// before the API can check products).
-async fn project_until_caught_up(
-    poller: &mut StreamPoller,
-    projector: &Projector,
-) -> anyhow::Result<()> {
-    loop {
-        let records = poller.poll().await?;
-        if records.is_empty() {
-            return Ok(());
-        }
-        let report = projector.apply_batch(&records).await;
-        if let Some(e) = report.error {
-            anyhow::bail!("projecting the seed: {e}");
-        }
-    }
-}
-
-/// Follows the events stream with one consumer: a projector, or the terminal-event router.
-async fn stream_worker(
-    mut poller: StreamPoller,
-    consumer: StreamConsumer,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let records = tokio::select! {
-            r = poller.poll() => r,
-            _ = shutdown.changed() => return,
-        };
-        let pause = match records {
-            Ok(records) if records.is_empty() => Duration::from_millis(100),
-            Ok(records) => {
-                let failed = consumer.handle(&records).await;
-                if failed.is_empty() {
-                    continue;
-                }
-                poller.rewind(&records, &failed);
-                Duration::from_millis(500)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "stream poll failed");
-                Duration::from_secs(1)
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-enum StreamConsumer {
-    Project(Projector),
-    Route(LocalBus<DynamoEventStore, SnsNotifier, AwsKeys>),
-}
-
-impl StreamConsumer {
-    /// Returns the sequence numbers to hand out again (the first failure and all after it).
-    async fn handle(&self, records: &[ChangeRecord]) -> Vec<String> {
-        match self {
-            Self::Project(p) => p.apply_batch(records).await.failed,
-            Self::Route(bus) => {
-                // Keyed by index: the retry covers that record and every one after it, whichever
-                // shard each came from (the poller rewinds each shard to its first one listed).
-                let events = records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| (i, r.event.as_ref().map_err(ToString::to_string)));
-                match forward_terminal_events(bus, events).await {
-                    Some(from) => records[from..]
-                        .iter()
-                        .map(|r| r.sequence_number.clone())
-                        .collect(),
-                    None => Vec::new(),
-                }
-            }
-        }
     }
 }
 
@@ -215,20 +143,21 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         .await
         .context("seeding the inventory")?;
     tracing::info!(added, "seeded inventory");
-    let (order_status, inventory) = projectors(&clients, &resources, &store);
-    let poller = || {
-        StreamPoller::new(
-            &clients,
-            &resources.events_table,
-            StartPosition::TrimHorizon,
-        )
-    };
-    let mut inventory_poller = poller();
-    project_until_caught_up(&mut inventory_poller, &inventory).await?;
-
     std::fs::create_dir_all(&options.data_dir)?;
     let db = Db::open(&options.data_dir.join("aws-runner.db"), Durability::Normal)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let positions = StreamPositions::new(db.clone());
+    let (order_status, inventory) = projectors(&clients, &resources, &store);
+    let consumer = |name, handler| Consumer {
+        name,
+        handler,
+        positions: positions.clone(),
+    };
+    let poller = |name| resumed_poller(&clients, &resources.events_table, &positions, name);
+    let mut inventory_poller = poller(INVENTORY).await?;
+    let inventory = consumer(INVENTORY, StreamConsumer::Project(inventory));
+    project_until_caught_up(&mut inventory_poller, &inventory).await?;
+
     let (workflow, runner) = local_workflow(
         db.clone(),
         (store.clone(), notifier.clone(), keys.clone()),
@@ -253,14 +182,10 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         notifier.clone(),
         rx.clone(),
     ));
+    workers.spawn(stream_worker(inventory_poller, inventory, rx.clone()));
     workers.spawn(stream_worker(
-        inventory_poller,
-        StreamConsumer::Project(inventory),
-        rx.clone(),
-    ));
-    workers.spawn(stream_worker(
-        poller(),
-        StreamConsumer::Project(order_status),
+        poller(ORDER_STATUS).await?,
+        consumer(ORDER_STATUS, StreamConsumer::Project(order_status)),
         rx.clone(),
     ));
     let router = LocalBus {
@@ -269,8 +194,8 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         keys: keys.clone(),
     };
     workers.spawn(stream_worker(
-        poller(),
-        StreamConsumer::Route(router),
+        poller(ROUTER).await?,
+        consumer(ROUTER, StreamConsumer::Route(router)),
         rx.clone(),
     ));
 

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 pub mod auth;
 pub mod aws_host;
+mod aws_streams;
 pub mod telemetry;
 
 pub use order_app::seed::DEFAULT_SEED;

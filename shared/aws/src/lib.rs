@@ -62,6 +62,6 @@ pub use polled::SqsPolled;
 pub use projector::{ChangeRecord, Projector, Target};
 pub use queue::SqsQueue;
 pub use read_models::{DynamoReadModels, InventoryTable, OrderStatusTable, ViewTable};
-pub use streams::{StartPosition, StreamPoller};
+pub use streams::{StartPosition, StreamPoller, handled_positions};
 pub use stuck::DynamoStuck;
 pub use workflow::SfnWorkflow;

@@ -12,6 +12,8 @@
 //! - [`idempotency`], [`read_models`]: idempotency records, order-status and inventory views.
 //! - [`outbox`]: SNS email as RFC 5322 messages, one mbox per topic, delivered once per dedup
 //!   id; [`mbox`]: the email and mbox format it writes.
+//! - [`stream_positions`]: where `serve --backend aws`'s DynamoDB Streams consumers stopped,
+//!   per shard (the AWS host's own bookkeeping database).
 
 pub mod cache;
 pub mod db;
@@ -23,3 +25,4 @@ pub mod outbox;
 pub mod queue;
 pub mod read_models;
 pub mod store;
+pub mod stream_positions;

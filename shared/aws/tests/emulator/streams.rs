@@ -1,6 +1,6 @@
 //! The local DynamoDB Streams poller: catch up, go live, rewind after a failure.
 
-use order_aws::{StartPosition, StreamPoller};
+use order_aws::{StartPosition, StreamPoller, handled_positions};
 use order_domain::OrderId;
 use order_domain::ports::EventStore;
 
@@ -106,4 +106,57 @@ async fn a_poller_started_at_latest_sees_only_new_events() {
     let got = poller.poll().await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].event.as_ref().unwrap().version, 3);
+}
+
+/// A poller given the positions a consumer saved resumes just after them: a restart reads
+/// nothing it had handled, then what came after; positions it has not handled (a failed
+/// record) are read again.
+#[tokio::test]
+async fn a_poller_resumed_after_saved_positions_reads_only_what_follows() {
+    let env = emulator_or_skip!("a_poller_resumed_after_saved_positions");
+    let store = env.store();
+    let a = OrderId::generate();
+    store
+        .append(vec![write_after(&a.stream(), None, filler(3), &meta(a))])
+        .await
+        .unwrap();
+    let poller = || {
+        StreamPoller::new(
+            &env.clients,
+            &env.resources.events_table,
+            StartPosition::TrimHorizon,
+        )
+    };
+    let mut first = poller();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.extend(first.poll().await.unwrap());
+    }
+    assert_eq!(seen.len(), 3);
+    // The consumer failed the third record: it saved up to the second.
+    let failed = vec![seen[2].sequence_number.clone()];
+    let saved = handled_positions(&seen, &failed);
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].1, seen[1].sequence_number);
+
+    let head = store.read_head(&a.stream()).await.unwrap();
+    store
+        .append(vec![write_after(
+            &a.stream(),
+            head.as_ref(),
+            filler(1),
+            &meta(a),
+        )])
+        .await
+        .unwrap();
+    let mut restarted = poller().resume_after(saved.into_iter().collect());
+    let mut again = Vec::new();
+    for _ in 0..3 {
+        again.extend(restarted.poll().await.unwrap());
+    }
+    let versions: Vec<_> = again
+        .iter()
+        .map(|r| r.event.as_ref().unwrap().version)
+        .collect();
+    assert_eq!(versions, [3, 4], "the unhandled record, then the new one");
 }

@@ -16,6 +16,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../../migrations/0003_orders_by_customer.sql"),
     ),
+    (
+        4,
+        include_str!("../../../../migrations/0004_stream_positions.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -5,15 +5,25 @@
 //!
 //! Catch-up then live: start at TRIM_HORIZON (the whole retained log, 24 h on AWS) or LATEST;
 //! each [`StreamPoller::poll`] returns what is new since the last one (empty when caught up).
-//! Positions are kept in memory only: a restarted poller replays from its start position,
-//! which the version-guarded projections absorb. A consumer that fails a record calls
-//! [`StreamPoller::rewind`] and gets it again (the Lambda's `batchItemFailures`, locally).
+//! A consumer that fails a record calls [`StreamPoller::rewind`] and gets it again (the
+//! Lambda's `batchItemFailures`, locally).
+//!
+//! Positions survive a restart when the consumer keeps them: it saves [`handled_positions`] after each
+//! batch (the host keeps them in its own database) and gives them back to
+//! [`StreamPoller::resume_after`], which reads each known shard AFTER_SEQUENCE_NUMBER its
+//! position. Shards it has no position for start at TRIM_HORIZON, and so does a shard whose
+//! position the stream has trimmed away (logged: what lay between was never handled).
 
-use std::collections::{BTreeMap, HashSet};
+mod handled;
+
+pub use handled::handled_positions;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
 use aws_sdk_dynamodbstreams::operation::get_records::GetRecordsError;
+use aws_sdk_dynamodbstreams::operation::get_shard_iterator::GetShardIteratorError;
 use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
 
 use crate::codec;
@@ -40,6 +50,9 @@ pub enum StreamError {
     /// The service failed or could not be reached; the next poll may succeed.
     #[error("DynamoDB Streams: {0}")]
     Unavailable(String),
+    /// A position names a record the stream no longer holds (handled inside the poller).
+    #[error("the position was trimmed from the stream")]
+    Trimmed,
 }
 
 /// Where the next GetRecords of a shard starts.
@@ -71,6 +84,9 @@ pub struct StreamPoller {
     stream_arn: Option<String>,
     shards: BTreeMap<String, Shard>,
     refreshed: Option<Instant>,
+    /// Saved positions (shard id → last sequence number handled), used when a shard is first
+    /// seen.
+    resume: HashMap<String, String>,
 }
 
 fn unavailable(e: &(impl std::error::Error + 'static)) -> StreamError {
@@ -88,7 +104,16 @@ impl StreamPoller {
             stream_arn: None,
             shards: BTreeMap::new(),
             refreshed: None,
+            resume: HashMap::new(),
         }
+    }
+
+    /// Resumes each shard in `positions` (shard id → the last sequence number handled, as
+    /// [`handled_positions`] gave them) just after that record, instead of at the start position.
+    #[must_use]
+    pub fn resume_after(mut self, positions: HashMap<String, String>) -> Self {
+        self.resume = positions;
+        self
     }
 
     /// Caps the records of one GetRecords call (1 to 1000).
@@ -141,16 +166,26 @@ impl StreamPoller {
             };
             for shard in description.shards.unwrap_or_default() {
                 let Some(id) = shard.shard_id else { continue };
-                let kind = match (first, self.start) {
-                    (true, StartPosition::Latest) => ShardIteratorType::Latest,
-                    _ => ShardIteratorType::TrimHorizon,
+                if self.shards.contains_key(&id) {
+                    continue;
+                }
+                let saved = self.resume.remove(&id);
+                let position = match (&saved, first, self.start) {
+                    (Some(seq), _, _) => Position::After(seq.clone()),
+                    (None, true, StartPosition::Latest) => {
+                        Position::Start(ShardIteratorType::Latest)
+                    }
+                    _ => Position::Start(ShardIteratorType::TrimHorizon),
                 };
-                self.shards.entry(id).or_insert(Shard {
-                    parent: shard.parent_shard_id,
-                    position: Position::Start(kind),
-                    last: None,
-                    closed: false,
-                });
+                self.shards.insert(
+                    id,
+                    Shard {
+                        parent: shard.parent_shard_id,
+                        position,
+                        last: saved,
+                        closed: false,
+                    },
+                );
             }
             match description.last_evaluated_shard_id {
                 Some(id) => start_after = Some(id),
@@ -182,11 +217,43 @@ impl StreamPoller {
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .sequence_number(seq),
         };
-        req.send()
-            .await
-            .map_err(|e| unavailable(&e))?
-            .shard_iterator
-            .ok_or_else(|| StreamError::Unavailable(format!("no iterator for shard {id}")))
+        match req.send().await {
+            Ok(out) => out
+                .shard_iterator
+                .ok_or_else(|| StreamError::Unavailable(format!("no iterator for shard {id}"))),
+            Err(e) => match e.as_service_error() {
+                Some(GetShardIteratorError::TrimmedDataAccessException(_)) => {
+                    Err(StreamError::Trimmed)
+                }
+                _ => Err(unavailable(&e)),
+            },
+        }
+    }
+
+    /// An iterator at `position`, or at TRIM_HORIZON when the stream no longer holds the
+    /// record `position` names (a saved position older than the retention period).
+    async fn iterator_or_oldest(
+        &mut self,
+        arn: &str,
+        id: &str,
+        position: &Position,
+    ) -> Result<String, StreamError> {
+        match self.iterator(arn, id, position).await {
+            Err(StreamError::Trimmed) => {
+                tracing::warn!(
+                    shard = id,
+                    "the saved position was trimmed from the stream: reading from TRIM_HORIZON, \
+                     the records in between were never handled"
+                );
+                let oldest = Position::Start(ShardIteratorType::TrimHorizon);
+                if let Some(shard) = self.shards.get_mut(id) {
+                    shard.position = oldest.clone();
+                    shard.last = None;
+                }
+                self.iterator(arn, id, &oldest).await
+            }
+            other => other,
+        }
     }
 
     /// Everything new on the stream: each ready shard's records in order, parents before
@@ -235,7 +302,7 @@ impl StreamPoller {
         let Some(position) = self.shards.get(id).map(|s| s.position.clone()) else {
             return Ok(false);
         };
-        let iterator = self.iterator(arn, id, &position).await?;
+        let iterator = self.iterator_or_oldest(arn, id, &position).await?;
         let result = self
             .streams
             .get_records()

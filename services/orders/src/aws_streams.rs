@@ -1,0 +1,157 @@
+//! The DynamoDB Streams consumers of `serve --backend aws`: pollers standing in for the event
+//! source mappings, feeding the projectors and the terminal-event router.
+//!
+//! Each consumer's positions (per shard, the last record handled) are saved in the host's
+//! bookkeeping database after each batch ([`StreamPositions`]), and a restarted consumer
+//! resumes just after them: a restart neither replays the retained stream nor re-routes its
+//! terminal events. At least once: a crash between handling a batch and saving its positions
+//! hands that batch out again, and only that one.
+
+use std::time::Duration;
+
+use order_app::forward::forward_terminal_events;
+use order_app::notify::terminal_bus_event;
+use order_aws::projector::ChangeRecord;
+use order_aws::{
+    AwsClients, AwsKeys, DynamoEventStore, Projector, SnsNotifier, StartPosition, StreamPoller,
+    handled_positions,
+};
+use order_embedded::stream_positions::StreamPositions;
+use order_runtime::bus::LocalBus;
+use tokio::sync::watch;
+
+/// A poller of `table`'s stream for `consumer`, resuming where that consumer stopped.
+pub async fn resumed_poller(
+    clients: &AwsClients,
+    table: &str,
+    positions: &StreamPositions,
+    consumer: &str,
+) -> anyhow::Result<StreamPoller> {
+    let saved = positions
+        .load(consumer)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the stream positions of {consumer}: {e}"))?;
+    tracing::info!(consumer, shards = saved.len(), "stream consumer resumes");
+    Ok(StreamPoller::new(clients, table, StartPosition::TrimHorizon).resume_after(saved))
+}
+
+/// A named consumer and where it saves its positions.
+pub struct Consumer {
+    pub name: &'static str,
+    pub handler: StreamConsumer,
+    pub positions: StreamPositions,
+}
+
+impl Consumer {
+    /// Handles `records`, saves how far each shard got, and returns the sequence numbers to
+    /// hand out again.
+    async fn handle(&self, records: &[ChangeRecord]) -> Vec<String> {
+        let failed = self.handler.handle(records).await;
+        let handled = handled_positions(records, &failed);
+        if let Err(e) = self.positions.save(self.name, handled).await {
+            // Not fatal: the positions stay behind, and a restart re-handles from there.
+            tracing::warn!(consumer = self.name, error = %e, "saving stream positions failed");
+        }
+        failed
+    }
+}
+
+/// Applies what a stream poller has, until it is caught up (the inventory must be projected
+/// before the API can check products).
+pub async fn project_until_caught_up(
+    poller: &mut StreamPoller,
+    consumer: &Consumer,
+) -> anyhow::Result<()> {
+    loop {
+        let records = poller.poll().await?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let failed = consumer.handle(&records).await;
+        if !failed.is_empty() {
+            anyhow::bail!("{}: projecting the stream failed", consumer.name);
+        }
+    }
+}
+
+/// Follows the events stream with one consumer until `shutdown` changes.
+pub async fn stream_worker(
+    mut poller: StreamPoller,
+    consumer: Consumer,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let records = tokio::select! {
+            r = poller.poll() => r,
+            _ = shutdown.changed() => return,
+        };
+        let pause = match records {
+            Ok(records) if records.is_empty() => Duration::from_millis(100),
+            Ok(records) => {
+                let failed = consumer.handle(&records).await;
+                if failed.is_empty() {
+                    continue;
+                }
+                poller.rewind(&records, &failed);
+                Duration::from_millis(500)
+            }
+            Err(e) => {
+                tracing::warn!(consumer = consumer.name, error = %e, "stream poll failed");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// What a consumer does with a batch: project it, or route its terminal events.
+pub enum StreamConsumer {
+    Project(Projector),
+    Route(LocalBus<DynamoEventStore, SnsNotifier, AwsKeys>),
+}
+
+impl StreamConsumer {
+    /// Returns the sequence numbers to hand out again (the first failure and all after it).
+    async fn handle(&self, records: &[ChangeRecord]) -> Vec<String> {
+        match self {
+            Self::Project(p) => p.apply_batch(records).await.failed,
+            Self::Route(bus) => {
+                // Keyed by index: the retry covers that record and every one after it, whichever
+                // shard each came from (the poller rewinds each shard to its first one listed).
+                let events = records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (i, r.event.as_ref().map_err(ToString::to_string)));
+                let from = forward_terminal_events(bus, events).await;
+                let done = from.unwrap_or(records.len());
+                log_routed(&records[..done]);
+                records[done..]
+                    .iter()
+                    .map(|r| r.sequence_number.clone())
+                    .collect()
+            }
+        }
+    }
+}
+
+/// One line per terminal event routed, so an operator (and the restart test) can see that a
+/// restart does not route an order's confirmation again.
+fn log_routed(records: &[ChangeRecord]) {
+    for r in records {
+        let Ok(event) = &r.event else { continue };
+        if terminal_bus_event(event).is_none() {
+            continue;
+        }
+        if let Some(order_id) = event.stream_id.order_id() {
+            tracing::info!(
+                order_id = %order_id,
+                event_type = %event.event_type,
+                sequence_number = %r.sequence_number,
+                "terminal event routed"
+            );
+        }
+    }
+}
