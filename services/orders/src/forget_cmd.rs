@@ -80,21 +80,13 @@ async fn embedded(dir: &Path, customer: &CustomerId) -> anyhow::Result<u32> {
 /// The data directory's lock, which a running server holds: its cached keys would outlive a
 /// forget made behind its back.
 fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
-    let path = dir.join("orders.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| path.display().to_string())?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
+    order_runtime::pipeline::lock_data_dir(dir).map_err(|e| match e {
+        order_runtime::StartError::Locked { dir, lock } => anyhow::anyhow!(
             "{} is in use by a running server (lock {} is held): stop it first, or have an \
              admin call DELETE /customers/{{id}} on it",
             dir.display(),
-            path.display()
+            lock.display()
         ),
-        Err(std::fs::TryLockError::Error(e)) => Err(e).context(path.display().to_string()),
-    }
+        other => anyhow::anyhow!(other),
+    })
 }

@@ -18,7 +18,6 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus,
 };
-use aws_sdk_kms::operation::create_alias::CreateAliasError;
 use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -27,7 +26,9 @@ use crate::errors::describe;
 use crate::read_models::{CUSTOMER_ID, PLACED_KEY, SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
 
 mod indexes;
+mod kms;
 use indexes::{customer_index, ensure_customer_index, index};
+use kms::ensure_kms_key;
 
 /// OrdersQueue's maxReceiveCount before a message goes to the DLQ (the contract).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
@@ -271,59 +272,6 @@ async fn ensure_topic(clients: &AwsClients, name: &str) -> Result<String, Provis
         .map_err(|e| failed(name, &e))?;
     out.topic_arn
         .ok_or_else(|| missing(name, "CreateTopic returned no ARN"))
-}
-
-/// The ARN of the symmetric KMS key behind `alias` (`alias/...`), creating both if missing.
-/// A key has no name of its own; the alias is what makes its creation repeatable.
-async fn ensure_kms_key(clients: &AwsClients, alias: &str) -> Result<String, ProvisionError> {
-    if let Ok(out) = clients.kms.describe_key().key_id(alias).send().await
-        && let Some(arn) = out.key_metadata.and_then(|m| m.arn)
-    {
-        return Ok(arn);
-    }
-    let created = clients
-        .kms
-        .create_key()
-        .description("order-pipeline: wraps the customers' personal-data keys")
-        .send()
-        .await
-        .map_err(|e| failed(alias, &e))?;
-    let meta = created
-        .key_metadata
-        .ok_or_else(|| missing(alias, "CreateKey returned no key"))?;
-    match clients
-        .kms
-        .create_alias()
-        .alias_name(alias)
-        .target_key_id(meta.key_id())
-        .send()
-        .await
-    {
-        Ok(_) => {
-            tracing::info!(alias, "KMS key created");
-            meta.arn
-                .ok_or_else(|| missing(alias, "CreateKey returned no ARN"))
-        }
-        Err(e)
-            if matches!(
-                e.as_service_error(),
-                Some(CreateAliasError::AlreadyExistsException(_))
-            ) =>
-        {
-            // Another process made the alias first: theirs is the key (ours stays unused).
-            let out = clients
-                .kms
-                .describe_key()
-                .key_id(alias)
-                .send()
-                .await
-                .map_err(|e| failed(alias, &e))?;
-            out.key_metadata
-                .and_then(|m| m.arn)
-                .ok_or_else(|| missing(alias, "DescribeKey returned no ARN"))
-        }
-        Err(e) => Err(failed(alias, &e)),
-    }
 }
 
 /// Creates whatever is missing of the contract's resources, each named `<prefix><LogicalId>`,

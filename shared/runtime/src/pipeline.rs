@@ -168,8 +168,9 @@ impl Pipeline {
     }
 }
 
-/// Takes the data directory's lock file, or says which lock is held.
-fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
+/// Takes the data directory's lock file (one process per directory), or says which lock is
+/// held. Held until the returned file is dropped.
+pub fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StartError> {
     let path = dir.join("orders.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
