@@ -7,6 +7,7 @@
 //! - [`support`]: [`support::emulator`] (moto on `AWS_ENDPOINT_URL`, freshly provisioned
 //!   resources per test), [`support::sqlite`] (a fresh database in a temp dir), [`Fixture`].
 //! - [`events`]: builders of events, stream writes, placed orders and seed products.
+//! - [`forged`]: every kind of token a server must refuse, signed or forged by hand.
 //! - [`tasks`]: an order driven through the app's task functions by hand, on any store.
 //! - [`server`]: the real `orders` binary on a free loopback port, waiting for `/health` and
 //!   for orders to finish, order bodies.
@@ -21,6 +22,7 @@
 
 pub mod event_store;
 pub mod events;
+pub mod forged;
 pub mod idempotency;
 pub mod keys;
 pub mod notifier;

@@ -1,15 +1,9 @@
 //! Scenario 1: every kind of bad token is a 401 with the JSON error body and a Bearer
 //! challenge, on every order route, and nothing is appended for it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use aws_lc_rs::hmac;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use order_api::auth::Issuer;
-use order_api::auth::issuer::{AUDIENCE, ISSUER};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::host::{Answer, Host, body};
 
@@ -17,96 +11,24 @@ use crate::host::{Answer, Host, body};
 const MALLORY: &str = "mallory";
 const UNKNOWN: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Claims the server would accept.
-fn claims() -> Value {
-    json!({ "iss": ISSUER, "aud": AUDIENCE, "sub": MALLORY, "email": "mallory@example.com", "exp": now() + 600 })
-}
-
-/// `header.claims.signature`, built by hand.
-fn by_hand(header: &Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
-    let message = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
-    format!("{message}.{}", b64(&sign(message.as_bytes())))
-}
-
-/// Each kind of bad token, named; `None` sends no `Authorization` header at all.
+/// Each kind of bad token, named, as its `Authorization` header; `None` sends none at all.
 fn bad_tokens(key: &Issuer) -> Vec<(&'static str, Option<String>)> {
-    let with = |edit: &dyn Fn(&mut Value)| {
-        let mut c = claims();
-        edit(&mut c);
-        Some(format!("Bearer {}", key.sign(&c).unwrap()))
-    };
-    let good = key.sign(&claims()).unwrap();
-    let parts: Vec<&str> = good.split('.').collect();
-    let stranger = Issuer::ephemeral().unwrap().sign(&claims()).unwrap();
-    let foreign_sig = stranger.rsplit('.').next().unwrap();
-    let mut edited = claims();
-    edited["cognito:groups"] = json!(["admin"]);
-    let kid = key.kid();
-    let hs256 = |secret: String| {
-        let hs = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-        let header = json!({ "alg": "HS256", "typ": "JWT", "kid": kid });
-        by_hand(&header, &claims(), |m| hmac::sign(&hs, m).as_ref().to_vec())
-    };
-    let none = by_hand(&json!({ "alg": "none", "kid": kid }), &claims(), |_| {
-        Vec::new()
-    });
-    vec![
+    let good = key.sign(&order_testkit::forged::claims(MALLORY)).unwrap();
+    let mut kinds = vec![
         ("missing header", None),
         (
             "Basic scheme",
             Some("Basic bWFsbG9yeTpwYXNzd29yZA==".into()),
         ),
         ("Bearer without a token", Some("Bearer ".into())),
-        ("the token without Bearer", Some(good.clone())),
-        ("malformed", Some("Bearer this-is-not-a-jwt".into())),
-        ("expired", with(&|c| c["exp"] = json!(now() - 3600))),
-        (
-            "wrong issuer",
-            with(&|c| c["iss"] = json!("https://evil.example")),
-        ),
-        ("wrong audience", with(&|c| c["aud"] = json!("another-api"))),
-        (
-            "bad signature",
-            Some(format!("Bearer {}.{}.{foreign_sig}", parts[0], parts[1])),
-        ),
-        (
-            "claims edited after signing",
-            Some(format!(
-                "Bearer {}.{}.{}",
-                parts[0],
-                b64(edited.to_string().as_bytes()),
-                parts[2]
-            )),
-        ),
-        ("alg none", Some(format!("Bearer {none}"))),
-        (
-            "HS256 keyed with the public JWKS",
-            Some(format!("Bearer {}", hs256(key.jwks().to_string()))),
-        ),
-        (
-            "HS256 keyed with the public JWK",
-            Some(format!(
-                "Bearer {}",
-                hs256(key.jwks()["keys"][0].to_string())
-            )),
-        ),
-        ("unknown kid", Some(format!("Bearer {stranger}"))),
-    ]
+        ("the token without Bearer", Some(good)),
+    ];
+    kinds.extend(
+        order_testkit::forged::bad_tokens(key, MALLORY)
+            .into_iter()
+            .map(|(what, token)| (what, Some(format!("Bearer {token}")))),
+    );
+    kinds
 }
 
 /// A 401 with the JSON error, a Bearer challenge, and no echo of the token.
