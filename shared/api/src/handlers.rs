@@ -139,7 +139,7 @@ pub async fn place_order<B: Backend>(
                 )
             }
             .retry_after_ms(retry_after_ms),
-            PlaceError::Store(_) | PlaceError::Port(_) => {
+            PlaceError::Store(_) | PlaceError::Port(_) | PlaceError::KeyTaken => {
                 ApiError::unavailable("the order could not be placed", &e)
             }
         })?;

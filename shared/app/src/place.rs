@@ -20,13 +20,23 @@
 //! The two writes go through an [`Intake`]: on AWS ([`AppendThenEnqueue`]) they are two requests,
 //! DynamoDB then SQS; the embedded host makes both in one commit, so a POST waits for one commit
 //! and no crash can fall between them.
+//!
+//! A new customer's data key is made without being stored ([`KeyStore::sealing_key`]). An
+//! intake that can ([`Intake::stores_keys`]: the embedded one) stores it in the same commit as
+//! the order's first event, so the first order waits for one commit, not two; if a concurrent
+//! first order of the same customer stored another key meanwhile, nothing was written and the
+//! order is placed again from the start under that key ([`PlaceError::KeyTaken`]). Otherwise,
+//! and for a request with an `Idempotency-Key` (its claim's fingerprint is keyed by the data
+//! key, so the key must be settled before the claim, as every retry will find it), the key is
+//! stored first ([`KeyStore::save_key`]).
 
 use aws_lc_rs::hmac;
 use order_domain::events::{OrderLine, OrderPlaced};
 use order_domain::order::Order;
 use order_domain::personal::{Personal, PersonalData, SealedPersonal};
 use order_domain::ports::{
-    Claim, DataKey, EventStore, IdempotencyStore, KeyStore, OrderQueue, PortError, StoreError,
+    Claim, DataKey, EventStore, IdempotencyStore, KeyStore, NewKey, OrderQueue, PortError,
+    SealingKey, StoreError,
 };
 use order_domain::{
     CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, StreamWrite, Timestamp,
@@ -135,16 +145,31 @@ pub enum PlaceError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Port(#[from] PortError),
+    /// A concurrent order of the same customer stored another data key first; nothing was
+    /// written. [`place_order`] starts over once under that key, so a caller sees this only
+    /// if that happens twice in a row.
+    #[error("the customer's data key changed while the order was placed")]
+    KeyTaken,
 }
 
 /// The two writes of a placed order: its first event, then its message on OrdersQueue.
 pub trait Intake: Send + Sync {
+    /// Whether [`record`](Self::record) can store a new customer's data key in the same
+    /// commit as the write. Those that cannot get the key stored through the key store first.
+    fn stores_keys(&self) -> bool {
+        false
+    }
+
     /// Appends `write` (the order's new stream) and enqueues the order. A stream that already
     /// has the write (a retry with the same key) is not an error: the enqueue is made again.
+    /// `new_key` (only ever given when [`stores_keys`](Self::stores_keys)) is the key the
+    /// write is sealed under, stored with it unless the customer has a key by then, in which
+    /// case nothing is written and the answer is [`PlaceError::KeyTaken`].
     fn record(
         &self,
         write: StreamWrite,
         order_id: OrderId,
+        new_key: Option<&NewKey>,
     ) -> impl Future<Output = Result<(), PlaceError>> + Send;
 }
 
@@ -156,7 +181,12 @@ pub struct AppendThenEnqueue<'a, S, Q> {
 }
 
 impl<S: EventStore, Q: OrderQueue> Intake for AppendThenEnqueue<'_, S, Q> {
-    async fn record(&self, write: StreamWrite, order_id: OrderId) -> Result<(), PlaceError> {
+    async fn record(
+        &self,
+        write: StreamWrite,
+        order_id: OrderId,
+        _new_key: Option<&NewKey>,
+    ) -> Result<(), PlaceError> {
         match self.store.append(vec![write]).await {
             // A conflict on version 1 means an earlier attempt with this key appended it.
             Ok(()) | Err(StoreError::Conflict { .. }) => {}
@@ -192,68 +222,108 @@ where
             });
         }
     }
-    let data_key = keys.current_key(&request.customer_id).await?;
-    let now = Timestamp::now();
-    let scoped = idempotency_key.map(|k| scoped_key(&request.customer_id, k.key));
-    let order_id = match (idempotency_key, &scoped) {
-        (Some(key), Some(scoped)) => {
-            let claim = idempotency
-                .claim(
-                    scoped,
-                    &request.fingerprint(&data_key),
-                    OrderId::generate(),
-                    now,
-                    key.lease_ms(now),
-                )
-                .await?;
-            match claim {
-                Claim::Claimed { order_id } => order_id,
-                Claim::Completed { order_id } => {
-                    return Ok(Placed {
-                        order_id,
-                        replayed: true,
-                    });
-                }
-                Claim::Mismatch => return Err(PlaceError::KeyReused),
-                Claim::InProgress { retry_after_ms } => {
-                    return Err(PlaceError::KeyInProgress { retry_after_ms });
-                }
-            }
-        }
-        _ => OrderId::generate(),
+    let order = Placement {
+        intake,
+        idempotency,
+        keys,
+        request: &request,
+        idempotency_key,
+        request_id,
     };
-    tracing::Span::current().record("order_id", tracing::field::display(order_id));
-    let sealed = crate::vault::seal_with(
-        &data_key,
-        &request.customer_id,
-        order_id,
-        &request.personal(),
-    );
-    let result = match sealed {
-        Ok(sealed) => {
-            let write = first_write(&request, sealed, order_id, request_id, now);
-            intake.record(write, order_id).await
-        }
-        Err(e) => Err(e.into()),
-    };
-    if let Some(key) = scoped.as_deref() {
-        match &result {
-            Ok(()) => {
-                idempotency
-                    .complete(key, Timestamp::now(), IDEMPOTENCY_TTL_MS)
-                    .await?;
-            }
-            Err(_) => {
-                if let Err(e) = idempotency.release(key).await {
-                    tracing::warn!(error = %e, "could not release idempotency key");
-                }
-            }
-        }
+    match order.place().await {
+        // Another key won the race for a new customer: once more, under the stored key.
+        Err(PlaceError::KeyTaken) => order.place().await,
+        result => result,
     }
-    result.map(|()| Placed {
-        order_id,
-        replayed: false,
-    })
+}
+
+/// One attempt at placing a validated order.
+struct Placement<'a, P, I, K> {
+    intake: &'a P,
+    idempotency: &'a I,
+    keys: &'a K,
+    request: &'a PlaceOrder,
+    idempotency_key: Option<IdempotencyKey<'a>>,
+    request_id: &'a str,
+}
+
+impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
+    async fn place(&self) -> Result<Placed, PlaceError> {
+        let request = self.request;
+        let (data_key, new_key) = match self.keys.sealing_key(&request.customer_id).await? {
+            SealingKey::Stored(key) => (key, None),
+            // A request with an Idempotency-Key settles its key first: the claim's fingerprint
+            // is keyed by it, and must be the one its retries will compute.
+            SealingKey::New(new) if self.intake.stores_keys() && self.idempotency_key.is_none() => {
+                (new.key.clone(), Some(new))
+            }
+            SealingKey::New(new) => (self.keys.save_key(new).await?, None),
+        };
+        let now = Timestamp::now();
+        let scoped = self
+            .idempotency_key
+            .map(|k| scoped_key(&request.customer_id, k.key));
+        let order_id = match (self.idempotency_key, &scoped) {
+            (Some(key), Some(scoped)) => {
+                let claim = self
+                    .idempotency
+                    .claim(
+                        scoped,
+                        &request.fingerprint(&data_key),
+                        OrderId::generate(),
+                        now,
+                        key.lease_ms(now),
+                    )
+                    .await?;
+                match claim {
+                    Claim::Claimed { order_id } => order_id,
+                    Claim::Completed { order_id } => {
+                        return Ok(Placed {
+                            order_id,
+                            replayed: true,
+                        });
+                    }
+                    Claim::Mismatch => return Err(PlaceError::KeyReused),
+                    Claim::InProgress { retry_after_ms } => {
+                        return Err(PlaceError::KeyInProgress { retry_after_ms });
+                    }
+                }
+            }
+            _ => OrderId::generate(),
+        };
+        tracing::Span::current().record("order_id", tracing::field::display(order_id));
+        let sealed = crate::vault::seal_with(
+            &data_key,
+            &request.customer_id,
+            order_id,
+            &request.personal(),
+        );
+        let result = match sealed {
+            Ok(sealed) => {
+                let write = first_write(request, sealed, order_id, self.request_id, now);
+                self.intake.record(write, order_id, new_key.as_ref()).await
+            }
+            Err(e) => Err(e.into()),
+        };
+        if let Some(key) = scoped.as_deref() {
+            match &result {
+                Ok(()) => {
+                    self.idempotency
+                        .complete(key, Timestamp::now(), IDEMPOTENCY_TTL_MS)
+                        .await?;
+                }
+                Err(_) => {
+                    if let Err(e) = self.idempotency.release(key).await {
+                        tracing::warn!(error = %e, "could not release idempotency key");
+                    }
+                }
+            }
+        }
+        result.map(|()| Placed {
+            order_id,
+            replayed: false,
+        })
+    }
 }
 
 /// The order's first event, sealed onto its new stream.

@@ -17,7 +17,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use order_domain::personal::{Opened, Personal, PersonalData, SealedPersonal};
-use order_domain::ports::{DataKey, KeyStore, PortError};
+use order_domain::ports::{DataKey, KeyStore, NewKey, PortError, SealingKey};
 use order_domain::{CustomerId, OrderId};
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +190,27 @@ impl<K: KeyStore> KeyStore for CachedKeys<K> {
         }
         let key = self.inner.current_key(customer).await?;
         self.remember(customer, &key);
+        Ok(key)
+    }
+
+    /// A stored key is cached; a new one only once [`save_key`](KeyStore::save_key) stored
+    /// it (an intake that stores it with the order's first write does not pass through
+    /// here: the next call finds it stored).
+    async fn sealing_key(&self, customer: &CustomerId) -> Result<SealingKey, PortError> {
+        if let Some(key) = self.cached(customer) {
+            return Ok(SealingKey::Stored(key));
+        }
+        let key = self.inner.sealing_key(customer).await?;
+        if let SealingKey::Stored(k) = &key {
+            self.remember(customer, k);
+        }
+        Ok(key)
+    }
+
+    async fn save_key(&self, new: NewKey) -> Result<DataKey, PortError> {
+        let customer = new.customer.clone();
+        let key = self.inner.save_key(new).await?;
+        self.remember(&customer, &key);
         Ok(key)
     }
 

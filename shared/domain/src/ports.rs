@@ -264,6 +264,44 @@ impl std::fmt::Debug for DataKey {
     }
 }
 
+/// A data key made for a customer who had none, not stored yet: `wrapped` is the key as the
+/// store keeps it (under its master key). The order that needs it can store it in the same
+/// commit as its first event (see [`KeyStore::sealing_key`]), so a new customer's first order
+/// waits for one commit instead of two. Its `Debug` shows the customer and key id only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewKey {
+    pub customer: CustomerId,
+    pub key: DataKey,
+    pub wrapped: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewKey")
+            .field("customer", &self.customer)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key to seal a customer's new personal data under: their stored key, or a new one that
+/// whoever appends the sealed data must store ([`KeyStore::save_key`], or an intake that
+/// stores it with the append).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealingKey {
+    Stored(DataKey),
+    New(NewKey),
+}
+
+impl SealingKey {
+    pub fn key(&self) -> &DataKey {
+        match self {
+            Self::Stored(k) => k,
+            Self::New(n) => &n.key,
+        }
+    }
+}
+
 /// The customers' data keys, under which their personal data is sealed (see
 /// [`personal`](crate::personal)). A customer has at most one live key; destroying it
 /// (crypto-shredding) erases every order's personal data sealed under it.
@@ -275,6 +313,25 @@ pub trait KeyStore: Send + Sync + 'static {
         &self,
         customer: &CustomerId,
     ) -> impl Future<Output = Result<DataKey, PortError>> + Send;
+
+    /// The key to seal the customer's new data under, without storing anything: their stored
+    /// key, or a [`NewKey`] for a customer who has none. Two concurrent calls for a new
+    /// customer may make two new keys; storing decides which one is theirs. Stores that
+    /// cannot hand out an unstored key keep this default, which stores it first.
+    fn sealing_key(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<SealingKey, PortError>> + Send {
+        async move { self.current_key(customer).await.map(SealingKey::Stored) }
+    }
+
+    /// Stores `new` unless its customer has a key by now, and returns the customer's key:
+    /// `new.key` if it was stored, the other one if someone stored theirs first (data sealed
+    /// under `new.key` must then be sealed again). The default, for stores whose
+    /// [`sealing_key`](Self::sealing_key) never returns a new key, is `current_key`.
+    fn save_key(&self, new: NewKey) -> impl Future<Output = Result<DataKey, PortError>> + Send {
+        async move { self.current_key(&new.customer).await }
+    }
 
     /// The customer's key `key_id`; `None` once destroyed (or if it never existed).
     fn find_key(
@@ -349,6 +406,17 @@ impl<K: KeyStore> KeyStore for std::sync::Arc<K> {
         customer: &CustomerId,
     ) -> impl Future<Output = Result<DataKey, PortError>> + Send {
         K::current_key(self, customer)
+    }
+
+    fn sealing_key(
+        &self,
+        customer: &CustomerId,
+    ) -> impl Future<Output = Result<SealingKey, PortError>> + Send {
+        K::sealing_key(self, customer)
+    }
+
+    fn save_key(&self, new: NewKey) -> impl Future<Output = Result<DataKey, PortError>> + Send {
+        K::save_key(self, new)
     }
 
     fn find_key(

@@ -3,13 +3,15 @@
 //! On AWS these are a DynamoDB put and an SQS send, one after the other, and a crash between
 //! them leaves the order PLACED for the sweeper. Here the log and the queue are tables of one
 //! database, so one writer job makes both: the POST waits for one commit instead of two, and
-//! the gap does not exist.
+//! the gap does not exist. A new customer's data key is stored by the same job, so their
+//! first order waits for one commit, not two.
 
 use order_app::place::{Intake, PlaceError};
-use order_domain::ports::{PortError, StoreError};
+use order_domain::ports::{NewKey, PortError, StoreError};
 use order_domain::{OrderId, StreamWrite};
 
 use crate::db::WriteError;
+use crate::keys::insert_key;
 use crate::queue::{SqliteQueue, insert_message, order_message};
 use crate::store::{SqliteEventStore, append_on};
 
@@ -21,10 +23,27 @@ pub struct SqliteIntake {
 }
 
 impl Intake for SqliteIntake {
-    async fn record(&self, write: StreamWrite, order_id: OrderId) -> Result<(), PlaceError> {
+    fn stores_keys(&self) -> bool {
+        true
+    }
+
+    async fn record(
+        &self,
+        write: StreamWrite,
+        order_id: OrderId,
+        new_key: Option<&NewKey>,
+    ) -> Result<(), PlaceError> {
         let (queue, cache) = (self.queue.name(), self.store.cache().clone());
         let writes = vec![write];
+        let new_key = new_key.cloned();
         let job = move |c: &rusqlite::Connection| {
+            if let Some(new) = &new_key {
+                let (stored, _) = insert_key(c, new)
+                    .map_err(|e| PlaceError::Port(PortError(format!("key store: {e}"))))?;
+                if stored != new.key.id {
+                    return Err(PlaceError::KeyTaken);
+                }
+            }
             let position = match append_on(c, &writes) {
                 Ok(p) => {
                     cache.appended(&writes);
@@ -65,7 +84,9 @@ mod tests {
     use crate::db::{Db, Durability};
     use crate::idempotency::SqliteIdempotency;
     use crate::read_models::{Projection, SqliteReadModels};
-    use order_domain::ports::PolledQueue;
+    use order_domain::personal::{Opened, Personal};
+    use order_domain::ports::{DataKey, KeyStore, PolledQueue, SealingKey};
+    use std::sync::{Arc, Mutex};
 
     async fn setup(dir: &std::path::Path) -> (Db, SqliteIntake, SqliteReadModels) {
         let db = Db::open(&dir.join("i.db"), Durability::Normal).unwrap();
@@ -127,7 +148,7 @@ mod tests {
             expected_version: 0,
             events: stream,
         };
-        intake.record(again, placed.order_id).await.unwrap();
+        intake.record(again, placed.order_id, None).await.unwrap();
         let placed_events = db
             .read(|c| {
                 c.query_row(
@@ -164,6 +185,172 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(PolledQueue::depth(&intake.queue).await.unwrap().0, 0);
+        db.close();
+    }
+
+    /// The stored key ids, and the key id each OrderPlaced is sealed under.
+    async fn key_ids(db: &Db) -> (Vec<String>, Vec<String>) {
+        db.read(|c| {
+            let stored = c
+                .prepare("SELECT key_id FROM customer_keys")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let sealed = c
+                .prepare("SELECT payload FROM events WHERE event_type = 'OrderPlaced'")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, rusqlite::Error>((stored, sealed))
+        })
+        .await
+        .map(|(stored, sealed)| {
+            let sealed = sealed
+                .iter()
+                .map(|p| {
+                    let v: serde_json::Value = serde_json::from_str(p).unwrap();
+                    v["personal"]["keyId"].as_str().unwrap().to_owned()
+                })
+                .collect();
+            (stored, sealed)
+        })
+        .unwrap()
+    }
+
+    /// A new customer's key is stored by the job that appends their first order (one commit
+    /// instead of two), and it is the key the order is sealed under.
+    #[tokio::test]
+    async fn a_new_customers_key_is_stored_with_their_first_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, intake, reads) = setup(dir.path()).await;
+        let idempotency = SqliteIdempotency::new(db.clone());
+        let keys = crate::keys::SqliteKeys::open(db.clone(), dir.path()).unwrap();
+        let placed = place_order(&intake, &idempotency, &reads, &keys, request(), None, "r")
+            .await
+            .unwrap();
+        let (stored, sealed) = key_ids(&db).await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!(sealed, stored);
+        let stream = intake
+            .store
+            .read_stream(&placed.order_id.stream(), 0)
+            .await
+            .unwrap();
+        let payload: serde_json::Value = serde_json::from_str(&stream[0].payload).unwrap();
+        let personal: Personal = serde_json::from_value(payload["personal"].clone()).unwrap();
+        let customer = request().customer_id;
+        let opened = order_app::vault::open(&keys, &customer, placed.order_id, &personal)
+            .await
+            .unwrap();
+        assert!(
+            matches!(opened, Opened::Data(_)),
+            "the order opens under the stored key"
+        );
+        db.close();
+    }
+
+    /// A key store that hands out one stale new key: as if a concurrent first order of the
+    /// same customer stored its key between our `sealing_key` and our commit.
+    #[derive(Clone)]
+    struct StaleOnce {
+        inner: crate::keys::SqliteKeys,
+        stale: Arc<Mutex<Option<NewKey>>>,
+    }
+
+    impl KeyStore for StaleOnce {
+        async fn current_key(&self, c: &CustomerId) -> Result<DataKey, PortError> {
+            self.inner.current_key(c).await
+        }
+        async fn sealing_key(&self, c: &CustomerId) -> Result<SealingKey, PortError> {
+            let stale = self.stale.lock().unwrap().take();
+            match stale {
+                Some(new) => Ok(SealingKey::New(new)),
+                None => self.inner.sealing_key(c).await,
+            }
+        }
+        async fn save_key(&self, new: NewKey) -> Result<DataKey, PortError> {
+            self.inner.save_key(new).await
+        }
+        async fn find_key(&self, c: &CustomerId, id: &str) -> Result<Option<DataKey>, PortError> {
+            self.inner.find_key(c, id).await
+        }
+        async fn forget(&self, c: &CustomerId) -> Result<u32, PortError> {
+            self.inner.forget(c).await
+        }
+    }
+
+    /// Two first orders of one customer race: the one whose key lost writes nothing and is
+    /// placed again under the stored key. A request with an Idempotency-Key stores its key
+    /// before claiming, so its retry (fingerprinted under the same key) replays.
+    #[tokio::test]
+    async fn a_first_order_whose_new_key_lost_the_race_is_placed_again_under_the_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, intake, reads) = setup(dir.path()).await;
+        let idempotency = SqliteIdempotency::new(db.clone());
+        let inner = crate::keys::SqliteKeys::open(db.clone(), dir.path()).unwrap();
+        let customer = request().customer_id;
+        let SealingKey::New(loser) = inner.sealing_key(&customer).await.unwrap() else {
+            panic!("a new customer has no stored key");
+        };
+        let winner = inner.current_key(&customer).await.unwrap();
+        assert_ne!(winner.id, loser.key.id);
+
+        let write = StreamWrite {
+            stream_id: order_domain::OrderId::generate().stream(),
+            expected_version: 0,
+            events: Vec::new(),
+        };
+        let refused = intake
+            .record(write, order_domain::OrderId::generate(), Some(&loser))
+            .await;
+        assert!(matches!(refused, Err(PlaceError::KeyTaken)), "{refused:?}");
+        assert_eq!(PolledQueue::depth(&intake.queue).await.unwrap().0, 0);
+
+        let keys = StaleOnce {
+            inner,
+            stale: Arc::new(Mutex::new(Some(loser))),
+        };
+        place_order(&intake, &idempotency, &reads, &keys, request(), None, "r")
+            .await
+            .unwrap();
+        let (stored, sealed) = key_ids(&db).await;
+        assert_eq!(stored, vec![winner.id.clone()]);
+        assert_eq!(sealed, vec![winner.id.clone()]);
+
+        keys.forget(&customer).await.unwrap();
+        let key = Some(IdempotencyKey::new("first"));
+        let placed = place_order(&intake, &idempotency, &reads, &keys, request(), key, "r2")
+            .await
+            .unwrap();
+        let again = place_order(&intake, &idempotency, &reads, &keys, request(), key, "r2")
+            .await
+            .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.order_id, placed.order_id);
+        db.close();
+    }
+
+    /// Concurrent first orders of one new customer: every one is placed, under one key.
+    #[tokio::test]
+    async fn concurrent_first_orders_of_a_new_customer_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, intake, reads) = setup(dir.path()).await;
+        let idempotency = SqliteIdempotency::new(db.clone());
+        let keys = crate::keys::SqliteKeys::open(db.clone(), dir.path()).unwrap();
+        let mut places = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let (intake, idempotency) = (intake.clone(), idempotency.clone());
+            let (reads, keys) = (reads.clone(), keys.clone());
+            places.spawn(async move {
+                let rid = format!("r{i}");
+                place_order(&intake, &idempotency, &reads, &keys, request(), None, &rid).await
+            });
+        }
+        while let Some(placed) = places.join_next().await {
+            placed.unwrap().unwrap();
+        }
+        let (stored, sealed) = key_ids(&db).await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!(sealed.len(), 8);
+        assert!(sealed.iter().all(|k| *k == stored[0]));
         db.close();
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use order_app::vault;
 use order_domain::personal::{Opened, Personal, PersonalData};
-use order_domain::ports::KeyStore;
+use order_domain::ports::{KeyStore, SealingKey};
 use order_domain::{CustomerId, Email, OrderId, PaymentToken};
 
 use crate::Fixture;
@@ -41,6 +41,7 @@ macro_rules! keys_contract {
                     an_unknown_key_id_or_customer_finds_nothing,
                     forget_destroys_the_key_once_and_the_next_key_is_new,
                     concurrent_first_uses_by_one_customer_get_one_key,
+                    a_sealing_key_is_stored_only_when_saved_and_the_first_saved_wins,
                     a_key_survives_reopening_the_store,
                     the_vault_opens_what_it_sealed_and_after_forget_reads_erased,
                 ]
@@ -130,6 +131,37 @@ pub async fn concurrent_first_uses_by_one_customer_get_one_key<F: KeysFixture>(f
     assert_eq!(materials.len(), 1);
     let stored = f.keys().find_key(&jane, &keys[0].id).await.unwrap();
     assert_eq!(stored.map(|k| k.material), Some(keys[0].material));
+}
+
+/// `sealing_key` stores nothing when it hands out a new key (a store may also store first
+/// and answer with the stored key, as DynamoDB's does); of two new keys saved, the first is
+/// the customer's and the second save answers with it.
+pub async fn a_sealing_key_is_stored_only_when_saved_and_the_first_saved_wins<F: KeysFixture>(
+    f: &Fixture<F>,
+) {
+    let keys = f.keys();
+    let jane = customer("jane");
+    let first = keys.sealing_key(&jane).await.unwrap();
+    let second = keys.sealing_key(&jane).await.unwrap();
+    match (first, second) {
+        (SealingKey::New(a), SealingKey::New(b)) => {
+            assert_ne!(a.key.id, b.key.id, "two new keys");
+            assert_eq!(keys.find_key(&jane, &a.key.id).await.unwrap(), None);
+            let saved = keys.save_key(a.clone()).await.unwrap();
+            assert_eq!(saved, a.key);
+            let lost = keys.save_key(b.clone()).await.unwrap();
+            assert_eq!(lost, a.key, "the second save answers with the first key");
+            assert_eq!(keys.find_key(&jane, &b.key.id).await.unwrap(), None);
+            assert_eq!(keys.current_key(&jane).await.unwrap(), a.key);
+        }
+        (SealingKey::Stored(a), SealingKey::Stored(b)) => {
+            assert_eq!(a, b);
+            assert_eq!(keys.find_key(&jane, &a.id).await.unwrap(), Some(a.clone()));
+        }
+        (a, b) => panic!("a store hands out new keys or stored ones, not both: {a:?} {b:?}"),
+    }
+    let stored = keys.current_key(&jane).await.unwrap();
+    assert!(matches!(keys.sealing_key(&jane).await.unwrap(), SealingKey::Stored(k) if k == stored));
 }
 
 pub async fn a_key_survives_reopening_the_store<F: KeysFixture>(f: &Fixture<F>) {

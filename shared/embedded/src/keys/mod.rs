@@ -1,9 +1,11 @@
 //! The customers' data keys on SQLite (`customer_keys`), each wrapped under the data
 //! directory's [`MasterKey`]: the embedded [`KeyStore`].
 //!
-//! - `current_key` reads the customer's row; a customer without one gets a fresh random key,
-//!   inserted only if still absent and read back in the same write job, so concurrent callers
-//!   (the writer runs jobs one at a time) all return the first key stored.
+//! - `sealing_key` reads the customer's row; a customer without one gets a fresh random key,
+//!   not stored yet. Storing it ([`insert_key`]: `save_key`, or the embedded intake in the
+//!   same job as the customer's first order) inserts it only if still absent and reads the
+//!   row back in the same write job, so of concurrent new keys (the writer runs jobs one at a
+//!   time) the first stored is everyone's; `current_key` is the two steps.
 //! - `forget` deletes the row with `PRAGMA secure_delete` on (SQLite zeroes the freed bytes
 //!   in the page instead of leaving them in free space; inserts run with it too, see
 //!   [`with_secure_delete`]), then truncates the WAL, which still holds the page as it was
@@ -21,7 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use order_domain::CustomerId;
-use order_domain::ports::{DataKey, KeyStore, PortError};
+use order_domain::ports::{DataKey, KeyStore, NewKey, PortError, SealingKey};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::{Db, now_ms};
@@ -97,8 +99,31 @@ impl SqliteKeys {
     }
 }
 
+/// Stores `new` unless its customer has a key, and returns the customer's stored key id and
+/// wrapped key (ours, or the one stored first). With `secure_delete` on (see
+/// [`with_secure_delete`]). A write job's body: [`SqliteKeys::save_key`] runs it alone, the
+/// embedded intake together with the order's first event.
+pub(crate) fn insert_key(c: &Connection, new: &NewKey) -> rusqlite::Result<(String, Vec<u8>)> {
+    let customer = new.customer.as_str();
+    with_secure_delete(c, |c| {
+        c.prepare_cached(
+            "INSERT INTO customer_keys (customer_id, key_id, wrapped_key, created_at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_id) DO NOTHING",
+        )?
+        .execute(params![customer, new.key.id, new.wrapped, now_ms()])
+    })?;
+    stored(c, customer)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+}
+
 impl KeyStore for SqliteKeys {
     async fn current_key(&self, customer: &CustomerId) -> Result<DataKey, PortError> {
+        match self.sealing_key(customer).await? {
+            SealingKey::Stored(key) => Ok(key),
+            SealingKey::New(new) => self.save_key(new).await,
+        }
+    }
+
+    async fn sealing_key(&self, customer: &CustomerId) -> Result<SealingKey, PortError> {
         let id = customer.as_str().to_owned();
         let found = self
             .db
@@ -106,37 +131,35 @@ impl KeyStore for SqliteKeys {
             .await
             .map_err(|e| port_err(&e))?;
         if let Some((key_id, wrapped)) = found {
-            return self.unwrap_key(customer, &key_id, &wrapped);
+            return self
+                .unwrap_key(customer, &key_id, &wrapped)
+                .map(SealingKey::Stored);
         }
-        let fresh = DataKey {
+        let key = DataKey {
             id: ulid::Ulid::generate().to_string(),
             material: random_key().map_err(|e| port_err(&e))?,
         };
-        let wrapped = self
-            .master
-            .wrap(customer, &fresh)
-            .map_err(|e| port_err(&e))?;
-        let (id, fresh_id) = (customer.as_str().to_owned(), fresh.id.clone());
+        let wrapped = self.master.wrap(customer, &key).map_err(|e| port_err(&e))?;
+        Ok(SealingKey::New(NewKey {
+            customer: customer.clone(),
+            key,
+            wrapped,
+        }))
+    }
+
+    async fn save_key(&self, new: NewKey) -> Result<DataKey, PortError> {
+        let job = new.clone();
         let (key_id, wrapped) = self
             .db
-            .write(move |c| {
-                with_secure_delete(c, |c| {
-                    c.prepare_cached(
-                        "INSERT INTO customer_keys (customer_id, key_id, wrapped_key, created_at) \
-                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_id) DO NOTHING",
-                    )?
-                    .execute(params![id, fresh_id, wrapped, now_ms()])
-                })?;
-                stored(c, &id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
-            })
+            .write(move |c| insert_key(c, &job))
             .await
             .map_err(|e| port_err(&format!("{e:?}")))?;
-        if key_id == fresh.id {
+        if key_id == new.key.id {
             tracing::info!(key_id, "data key created");
-            return Ok(fresh);
+            return Ok(new.key);
         }
         // Another caller stored the customer's key first: theirs is the key.
-        self.unwrap_key(customer, &key_id, &wrapped)
+        self.unwrap_key(&new.customer, &key_id, &wrapped)
     }
 
     async fn find_key(
