@@ -2,9 +2,7 @@
 //! OrderFailureHandler (OrderFailureRule → failure notice).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use order_app::notify::{
-    Confirmation, FailureNotice, NotifyError, confirm_order, notify_failure,
-};
+use order_app::notify::{Confirmation, FailureNotice, NotifyError, confirm_order, notify_failure};
 use order_domain::ports::{BusEvent, EventStore, KeyStore, Notifier};
 use serde_json::Value;
 

@@ -65,15 +65,12 @@ pub fn earliest(
     records: &[ChangeRecord],
     failures: impl IntoIterator<Item = Option<String>>,
 ) -> Option<String> {
-    failures
-        .into_iter()
-        .flatten()
-        .min_by_key(|seq| {
-            records
-                .iter()
-                .position(|r| &r.sequence_number == seq)
-                .unwrap_or(usize::MAX)
-        })
+    failures.into_iter().flatten().min_by_key(|seq| {
+        records
+            .iter()
+            .position(|r| &r.sequence_number == seq)
+            .unwrap_or(usize::MAX)
+    })
 }
 
 #[cfg(test)]

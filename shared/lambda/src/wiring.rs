@@ -182,7 +182,10 @@ pub async fn event_projector_main() -> Result<(), Error> {
             store.clone(),
             Target::OrderStatus(OrderStatusTable::from_env(&clients)?),
         ),
-        inventory: Projector::new(store, Target::Inventory(InventoryTable::from_env(&clients)?)),
+        inventory: Projector::new(
+            store,
+            Target::Inventory(InventoryTable::from_env(&clients)?),
+        ),
         bus: EventBridgeBus::from_env(&clients),
     };
     let projector = &projector;

@@ -7,6 +7,7 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use order_api::Backend;
 use order_api::auth::Authenticator;
 use order_app::seed::{SeedProduct, seed_inventory};
+use order_aws::projector::decode_lambda_record;
 use order_domain::ports::{BusEvent, EventBus, EventStore, PortError};
 use order_embedded::db::{Db, Durability};
 use order_embedded::idempotency::SqliteIdempotency;
@@ -15,7 +16,6 @@ use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::{Projection, SqliteReadModels};
 use order_embedded::store::SqliteEventStore;
 use order_lambda::forward::forward;
-use order_aws::projector::decode_lambda_record;
 use order_lambda::wiring::{strip_stage, with_gateway_claims};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -228,7 +228,11 @@ async fn a_streams_batch_forwards_only_terminal_events_with_their_log_ids() {
         "projections/event-projector/fixtures/stream-batch.json",
     ))
     .unwrap();
-    let items: Vec<_> = event.records.iter().filter_map(decode_lambda_record).collect();
+    let items: Vec<_> = event
+        .records
+        .iter()
+        .filter_map(decode_lambda_record)
+        .collect();
     assert_eq!(
         items.len(),
         2,

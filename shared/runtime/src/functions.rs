@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use order_app::dispatch::TaskFunction;
 use order_app::gateway::SimulatedGateway;
 use order_app::tasks::TaskError;
-use order_domain::ports::{EventStore, KeyStore};
+use order_domain::ports::{EventStore, KeyStore, PaymentGateway};
 use order_workflow::{TaskFailure, TaskInvoker};
 use serde_json::{Value, json};
 
@@ -26,10 +26,11 @@ pub fn substitutions() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Invokes tasks for executions.
-pub struct LocalFunctions<S, K> {
+/// Invokes tasks for executions (the gateway is the simulated one but in tests that count
+/// charges).
+pub struct LocalFunctions<S, K, G = SimulatedGateway> {
     pub store: S,
-    pub gateway: SimulatedGateway,
+    pub gateway: G,
     pub keys: K,
 }
 
@@ -40,7 +41,7 @@ fn failure(e: &TaskError) -> TaskFailure {
     }
 }
 
-impl<S: EventStore, K: KeyStore> LocalFunctions<S, K> {
+impl<S: EventStore, K: KeyStore, G: PaymentGateway> LocalFunctions<S, K, G> {
     async fn call(&self, function: &str, payload: Value) -> Result<Value, TaskFailure> {
         let Some(task) = TaskFunction::from_function_name(function) else {
             return Err(failure(&TaskError::UnknownFunction(format!(
@@ -53,7 +54,7 @@ impl<S: EventStore, K: KeyStore> LocalFunctions<S, K> {
     }
 }
 
-impl<S: EventStore, K: KeyStore> TaskInvoker for LocalFunctions<S, K> {
+impl<S: EventStore, K: KeyStore, G: PaymentGateway> TaskInvoker for LocalFunctions<S, K, G> {
     async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
         match resource {
             LAMBDA_INVOKE => {
