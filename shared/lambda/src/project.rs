@@ -32,10 +32,11 @@ impl<B: EventBus> EventProjector<B> {
     /// Runs the three parts on `records`; answers the sequence number of the earliest record a
     /// part failed on (`None`: the whole batch is done).
     pub async fn handle_records(&self, records: &[ChangeRecord]) -> Option<String> {
+        // Boxed: the SDK futures of three parts side by side would make a very large future.
         let (status, inventory, forwarded) = tokio::join!(
-            self.order_status.apply_batch(records),
-            self.inventory.apply_batch(records),
-            forward(&self.bus, records),
+            Box::pin(self.order_status.apply_batch(records)),
+            Box::pin(self.inventory.apply_batch(records)),
+            Box::pin(forward(&self.bus, records)),
         );
         earliest(
             records,

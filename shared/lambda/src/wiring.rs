@@ -191,7 +191,7 @@ pub async fn event_projector_main() -> Result<(), Error> {
     let projector = &projector;
     Box::pin(lambda_runtime::run(service_fn(
         move |event: LambdaEvent<StreamEvent>| async move {
-            Ok::<_, Diagnostic>(projector.handle(&event.payload).await)
+            Ok::<_, Diagnostic>(Box::pin(projector.handle(&event.payload)).await)
         },
     )))
     .await
