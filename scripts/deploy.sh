@@ -46,9 +46,8 @@ BINARIES=(
     order-failed
     order-success-handler
     seed-inventory
-    order-status-projector
-    inventory-projector
-    terminal-event-forwarder
+    order-failure-handler
+    event-projector
 )
 CARGO_LAMBDA_VERSION=1.9.2
 ZIGLANG_VERSION=0.17.1

@@ -169,8 +169,8 @@ def as_list(value) -> list:
 class ContractFunctions(unittest.TestCase):
     """Every binary of the contract is one function, wired as the contract says."""
 
-    def test_contract_lists_the_eleven_binaries(self):
-        self.assertEqual(len(CONTRACT.binaries), 11, sorted(CONTRACT.binaries))
+    def test_contract_lists_the_ten_binaries(self):
+        self.assertEqual(len(CONTRACT.binaries), 10, sorted(CONTRACT.binaries))
 
     def test_one_function_per_binary_and_no_other(self):
         functions = resources_of_type("AWS::Lambda::Function")
@@ -334,13 +334,14 @@ class StateMachine(unittest.TestCase):
                     self.assertEqual(kind, "AWS::SNS::Topic")
                     self.assertEqual(value, {"Ref": name[: -len("Arn")]})
 
-    def test_failure_path_publishes_to_the_error_topic(self):
+    def test_the_workflow_publishes_nothing_itself(self):
+        # The failure notice follows the OrderFailed event (OrderFailureRule), once per event,
+        # whoever appended it; a publish of the workflow's own would be a second email.
         definition = json.loads(self.asl_text)
-        publishes = [
-            s for s in definition["States"].values()
-            if s.get("Resource") == "arn:aws:states:::sns:publish"
-        ]
-        self.assertEqual([s["Parameters"]["TopicArn"] for s in publishes], ["${OrderErrorNotificationTopicArn}"])
+        resources = {s.get("Resource") for s in definition["States"].values()} - {None}
+        self.assertEqual(resources, {"arn:aws:states:::lambda:invoke"})
+        actions = {a for s in role_statements("OrderProcessingStateMachineRole") for a in as_list(s["Action"])}
+        self.assertNotIn("sns:Publish", actions)
 
     def test_type_logging_and_tracing(self):
         self.assertEqual(self.sm["StateMachineType"], {"Ref": "WorkflowType"})
@@ -452,7 +453,7 @@ class Design(unittest.TestCase):
         stream_consumers = {
             logical_id_of_binary(b) for b, spec in CONTRACT.binaries.items() if "Streams" in spec["trigger"]
         }
-        self.assertEqual(len(stream_consumers), 3)
+        self.assertEqual(len(stream_consumers), 1, "the stream's one reader")
         mappings = {
             ref_target(p["FunctionName"]): p
             for p in map(props, resources_of_type("AWS::Lambda::EventSourceMapping"))
@@ -486,19 +487,13 @@ class Design(unittest.TestCase):
         values = (ROOT / "shared" / "domain" / "src" / "values.rs").read_text()
         for prefix in ("order#", "product#"):
             self.assertIn(f'format!("{prefix}{{}}"', values)
-        for fid, prefix in (("OrderStatusProjectorLambda", "order#"), ("InventoryProjectorLambda", "product#")):
-            with self.subTest(function=fid):
-                self.assertEqual(
-                    pattern(fid),
-                    {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"streamId": {"S": [{"prefix": prefix}]}}}},
-                )
-        terminal = pattern("TerminalEventForwarderLambda")["dynamodb"]["NewImage"]["eventType"]["S"]
-        self.assertEqual(sorted(terminal), ["OrderCompleted", "OrderFailed"])
-        # The status view is what clients poll: no batching window there. The others may wait
-        # a little to batch (at most the stated 2 s).
-        self.assertNotIn("MaximumBatchingWindowInSeconds", mappings["OrderStatusProjectorLambda"])
-        for fid in ("InventoryProjectorLambda", "TerminalEventForwarderLambda"):
-            self.assertLessEqual(mappings[fid].get("MaximumBatchingWindowInSeconds", 0), 2)
+        # One reader (AWS advises at most two per shard): the event projector keeps both views
+        # (order# and product# streams) and forwards the terminal events, so its filter keeps
+        # every INSERT, and nothing else reads the stream.
+        self.assertEqual(set(mappings), {"EventProjectorLambda"})
+        self.assertEqual(pattern("EventProjectorLambda"), {"eventName": ["INSERT"]})
+        # The status view is what clients poll: no batching window.
+        self.assertNotIn("MaximumBatchingWindowInSeconds", mappings["EventProjectorLambda"])
 
     def test_sweep_index_is_the_adapters_sparse_keys_only_index(self):
         code = (ROOT / "shared" / "aws" / "src" / "read_models.rs").read_text()
@@ -513,31 +508,48 @@ class Design(unittest.TestCase):
         # Sparse: the index keys are not attributes every row has.
         self.assertFalse({"status", "updatedAt"} & set(keys.values()))
 
-    def test_confirmation_rule_routes_order_completed_with_dlq_and_retries(self):
-        rule = props("OrderConfirmationRule")
-        self.assertEqual(rule["EventPattern"], {"source": ["order-pipeline"], "detail-type": ["OrderCompleted"]})
-        (target,) = rule["Targets"]
-        self.assertEqual(target["Arn"], {"Fn::GetAtt": ["OrderSuccessHandlerLambda", "Arn"]})
-        self.assertIn("MaximumRetryAttempts", target["RetryPolicy"])
-        self.assertIn("MaximumEventAgeInSeconds", target["RetryPolicy"])
-        dlq = ref_target(target["DeadLetterConfig"]["Arn"])
-        self.assertEqual(RESOURCES[dlq]["Type"], "AWS::SQS::Queue")
-        policies = [
-            p for p in map(props, resources_of_type("AWS::SQS::QueuePolicy"))
-            if {"Ref": dlq} in p["Queues"]
-        ]
-        self.assertTrue(any(
-            s.get("Principal") == {"Service": "events.amazonaws.com"} and s["Effect"] == "Allow"
-            for p in policies for s in p["PolicyDocument"]["Statement"]
-        ), "the rule's DLQ must let EventBridge send to it")
+    def test_rules_route_terminal_events_with_dlq_and_retries(self):
+        rules = {
+            "OrderConfirmationRule": ("OrderCompleted", "OrderSuccessHandlerLambda", "OrderConfirmationDeadLetterQueue"),
+            "OrderFailureRule": ("OrderFailed", "OrderFailureHandlerLambda", "OrderFailureDeadLetterQueue"),
+        }
+        self.assertEqual(set(resources_of_type("AWS::Events::Rule")) & set(rules), set(rules))
+        for name, (detail_type, function, queue) in rules.items():
+            with self.subTest(rule=name):
+                rule = props(name)
+                self.assertEqual(rule["EventPattern"], {"source": ["order-pipeline"], "detail-type": [detail_type]})
+                (target,) = rule["Targets"]
+                self.assertEqual(target["Arn"], {"Fn::GetAtt": [function, "Arn"]})
+                self.assertIn("MaximumRetryAttempts", target["RetryPolicy"])
+                self.assertIn("MaximumEventAgeInSeconds", target["RetryPolicy"])
+                dlq = ref_target(target["DeadLetterConfig"]["Arn"])
+                self.assertEqual(dlq, queue)
+                self.assertEqual(RESOURCES[dlq]["Type"], "AWS::SQS::Queue")
+                policies = [
+                    p for p in map(props, resources_of_type("AWS::SQS::QueuePolicy"))
+                    if {"Ref": dlq} in p["Queues"]
+                ]
+                self.assertTrue(any(
+                    s.get("Principal") == {"Service": "events.amazonaws.com"} and s["Effect"] == "Allow"
+                    and s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn") == {"Fn::GetAtt": [name, "Arn"]}
+                    for p in policies for s in p["PolicyDocument"]["Statement"]
+                ), "the rule's DLQ must let EventBridge send to it")
+                # The handler's asynchronous failures land in the same queue.
+                (config,) = [
+                    p for p in map(props, resources_of_type("AWS::Lambda::EventInvokeConfig"))
+                    if p["FunctionName"] == {"Ref": function}
+                ]
+                self.assertEqual(ref_target(config["DestinationConfig"]["OnFailure"]["Destination"]), queue)
         permission = [
             p for p in map(props, resources_of_type("AWS::Lambda::Permission"))
             if p["Principal"] == "events.amazonaws.com"
         ]
-        self.assertEqual([p["SourceArn"] for p in permission], [{"Fn::GetAtt": ["OrderConfirmationRule", "Arn"]}])
+        self.assertEqual(
+            sorted(ref_target(p["SourceArn"]) for p in permission), sorted(rules),
+        )
 
     def test_forwarder_may_put_events_on_the_contracts_bus(self):
-        puts = [s for s in role_statements("TerminalEventForwarderLambdaRole") if "events:PutEvents" in as_list(s["Action"])]
+        puts = [s for s in role_statements("EventProjectorLambdaRole") if "events:PutEvents" in as_list(s["Action"])]
         self.assertEqual(len(puts), 1)
         self.assertIn("event-bus/default", puts[0]["Resource"]["Fn::Sub"])
         self.assertEqual(puts[0]["Condition"], {"StringEquals": {"events:source": "order-pipeline"}})

@@ -13,8 +13,8 @@ It follows scripts/deploy.sh step by step:
    s3://<bucket>/<CodeVersion>/<binary>.zip;
 3. updates the stack to the whole template.yaml and waits for UPDATE_COMPLETE;
 4. checks, through each service's own API, what the stack built: the six tables (keys,
-   stream, indexes), the five queues (OrdersQueue's visibility timeout
-   and redrive policy), the three topics, the eleven functions (runtime, architecture, handler,
+   stream, indexes), the six queues (OrdersQueue's visibility timeout
+   and redrive policy), the three topics, the ten functions (runtime, architecture, handler,
    and environment variables resolved to the physical names of the contract's resources), the
    four event source mappings and their failure settings, the state machine and its type, the
    rule and its target, the two KMS keys (the personal-data key wraps and unwraps a data key
@@ -256,7 +256,7 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         check(url is not None, f"{logical} is a stack resource")
         if url:
             queue_attrs[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    check(len(queue_attrs) == 5, f"five queues ({', '.join(sorted(queue_attrs))})")
+    check(len(queue_attrs) == 6, f"six queues ({', '.join(sorted(queue_attrs))})")
     if "OrdersQueue" in queue_attrs:
         attrs = queue_attrs["OrdersQueue"]
         check(attrs.get("VisibilityTimeout") == "180", "OrdersQueue VisibilityTimeout 180 (6 x 30 s)")
@@ -320,14 +320,14 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
             if m["FunctionArn"] in by_arn:
                 mappings.setdefault(by_arn[m["FunctionArn"]], []).append(m)
     check(set(mappings) == {
-        "StartOrderProcessingLambda", "OrderStatusProjectorLambda", "InventoryProjectorLambda", "TerminalEventForwarderLambda",
-    }, f"mappings feed the queue consumer and the three stream consumers ({', '.join(sorted(mappings))})")
+        "StartOrderProcessingLambda", "EventProjectorLambda",
+    }, f"mappings feed the queue consumer and the stream's one consumer ({', '.join(sorted(mappings))})")
     orders_queue_arn = queue_attrs.get("OrdersQueue", {}).get("QueueArn")
     for m in mappings.get("StartOrderProcessingLambda", []):
         check(m["EventSourceArn"] == orders_queue_arn, "StartOrderProcessingLambda reads OrdersQueue")
         check(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "queue mapping reports batch item failures")
     stream_arn = tables.get("OrderEventsTable", {}).get("LatestStreamArn")
-    for logical in ("OrderStatusProjectorLambda", "InventoryProjectorLambda", "TerminalEventForwarderLambda"):
+    for logical in ("EventProjectorLambda",):
         for m in mappings.get(logical, []):
             check(m["EventSourceArn"] == stream_arn, f"{logical} reads the order-events stream")
             check(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"] and m.get("BisectBatchOnFunctionError") is True
@@ -345,16 +345,20 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         check(sm["roleArn"].endswith(physical.get("OrderProcessingStateMachineRole", "?")), "it runs as OrderProcessingStateMachineRole")
 
     print("EventBridge")
-    rule_name = physical.get("OrderConfirmationRule")
-    check(rule_name is not None, "OrderConfirmationRule is a stack resource")
-    if rule_name:
-        rule = events.describe_rule(Name=rule_name.split("|")[-1])
-        check(json.loads(rule["EventPattern"]) == {"source": ["order-pipeline"], "detail-type": ["OrderCompleted"]},
-              "OrderConfirmationRule matches order-pipeline / OrderCompleted")
-        targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
-        check([t["Arn"] for t in targets] == [function_arns.get("OrderSuccessHandlerLambda")], "its target is OrderSuccessHandlerLambda")
-        check(all(t.get("DeadLetterConfig", {}).get("Arn") == queue_attrs.get("OrderConfirmationDeadLetterQueue", {}).get("QueueArn")
-                  for t in targets), "its target dead-letters to OrderConfirmationDeadLetterQueue")
+    for rule_logical, detail_type, handler, dlq in (
+        ("OrderConfirmationRule", "OrderCompleted", "OrderSuccessHandlerLambda", "OrderConfirmationDeadLetterQueue"),
+        ("OrderFailureRule", "OrderFailed", "OrderFailureHandlerLambda", "OrderFailureDeadLetterQueue"),
+    ):
+        rule_name = physical.get(rule_logical)
+        check(rule_name is not None, f"{rule_logical} is a stack resource")
+        if rule_name:
+            rule = events.describe_rule(Name=rule_name.split("|")[-1])
+            check(json.loads(rule["EventPattern"]) == {"source": ["order-pipeline"], "detail-type": [detail_type]},
+                  f"{rule_logical} matches order-pipeline / {detail_type}")
+            targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+            check([t["Arn"] for t in targets] == [function_arns.get(handler)], f"its target is {handler}")
+            check(all(t.get("DeadLetterConfig", {}).get("Arn") == queue_attrs.get(dlq, {}).get("QueueArn")
+                      for t in targets), f"its target dead-letters to {dlq}")
 
     print("key, logs, roles, API")
     # (moto's DescribeKey fails on keys CloudFormation created, so the key is found by its alias.)

@@ -1,6 +1,6 @@
 //! The terminal-event forwarding loop, written once: a batch of the log's records in stream
 //! order → the terminal events among them on the bus, and which record to hand out again. The
-//! embedded change-feed forwarder, the AWS host's Streams poller and the forwarder Lambda all
+//! embedded change-feed forwarder, the AWS host's Streams poller and the event projector Lambda all
 //! call [`forward_terminal_events`], so they fail alike.
 
 use std::fmt::Display;

@@ -1,9 +1,13 @@
-//! Terminal events to the bus (the forwarder), and the confirmation email (OrderSuccessHandler).
+//! Terminal events to the bus (the forwarder), and the two emails the rules send from them: the
+//! confirmation (OrderConfirmationRule → OrderSuccessHandler) and the failure notice
+//! (OrderFailureRule → OrderFailureHandler). Each email's dedup id is the terminal event's log
+//! id, which every delivery of it carries (the forwarder puts it as the bus event's id), so a
+//! redelivered event, from the stream, the bus or a retry, sends nothing new.
 
 use std::fmt::Write as _;
 
 use order_domain::events::{DomainEvent, decode};
-use order_domain::order::{Completed, OrderState};
+use order_domain::order::{Completed, Failed, OrderState, Progress};
 use order_domain::personal::Opened;
 use order_domain::ports::{
     BusEvent, EventStore, KeyStore, Notification, Notifier, PortError, Topic,
@@ -18,6 +22,8 @@ use crate::vault::{self, VaultError};
 pub const BUS_SOURCE: &str = "order-pipeline";
 /// The detail-type OrderConfirmationRule matches.
 pub const ORDER_COMPLETED: &str = "OrderCompleted";
+/// The detail-type OrderFailureRule matches.
+pub const ORDER_FAILED: &str = "OrderFailed";
 
 /// Bus events for the terminal events (OrderCompleted, OrderFailed) among `records`. Each
 /// carries the log's event id, so a redelivered record makes the same bus event. No personal data.
@@ -28,7 +34,7 @@ pub fn terminal_bus_events(records: &[RecordedEvent]) -> Vec<BusEvent> {
 /// The bus event of one record, if it is a terminal event (see [`terminal_bus_events`]).
 pub fn terminal_bus_event(r: &RecordedEvent) -> Option<BusEvent> {
     // Cheap filter first: most events are not terminal, and decoding parses the payload.
-    if r.event_type != "OrderCompleted" && r.event_type != "OrderFailed" {
+    if r.event_type != ORDER_COMPLETED && r.event_type != ORDER_FAILED {
         return None;
     }
     let order_id = r.stream_id.order_id()?;
@@ -56,8 +62,9 @@ pub fn terminal_bus_event(r: &RecordedEvent) -> Option<BusEvent> {
     })
 }
 
+/// Why an email for a terminal event was not sent (the delivery is retried).
 #[derive(Debug, thiserror::Error)]
-pub enum ConfirmError {
+pub enum NotifyError {
     #[error("bus event has no valid detail.orderId")]
     Malformed,
     #[error(transparent)]
@@ -80,6 +87,18 @@ pub enum Confirmation {
     Erased,
 }
 
+/// The order a bus event names in `detail.orderId`.
+fn order_of(event: &BusEvent) -> Result<OrderId, NotifyError> {
+    let order_id = event
+        .detail
+        .get("orderId")
+        .and_then(|v| v.as_str())
+        .and_then(|s| OrderId::parse(s).ok())
+        .ok_or(NotifyError::Malformed)?;
+    tracing::Span::current().record("order_id", tracing::field::display(order_id));
+    Ok(order_id)
+}
+
 /// OrderSuccessHandler: emails the customer (and the topic's subscribers) a confirmation.
 /// The message's dedup id is the bus event's id, so a redelivery sends nothing new.
 #[tracing::instrument(skip_all, fields(order_id))]
@@ -88,14 +107,8 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
     notifier: &N,
     keys: &K,
     event: &BusEvent,
-) -> Result<Confirmation, ConfirmError> {
-    let order_id = event
-        .detail
-        .get("orderId")
-        .and_then(|v| v.as_str())
-        .and_then(|s| OrderId::parse(s).ok())
-        .ok_or(ConfirmError::Malformed)?;
-    tracing::Span::current().record("order_id", tracing::field::display(order_id));
+) -> Result<Confirmation, NotifyError> {
+    let order_id = order_of(event)?;
     let (order, _) = load(store, order_id).await?;
     let OrderState::Completed(Completed {
         paid, completed, ..
@@ -139,4 +152,61 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
         )
         .await?;
     Ok(Confirmation::Sent)
+}
+
+/// What became of a failure notice (the failure handler's answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailureNotice {
+    /// Published (or found already published: the notifier drops a duplicate).
+    Sent,
+    /// The order has not failed: nothing to notify.
+    NotFailed,
+}
+
+/// OrderFailureHandler: tells OrderErrorNotificationTopic's subscribers (operations, not the
+/// customer: the notice holds no personal data) that an order failed, why, and whether its
+/// payment was refunded. Every failure gets it, whoever closed the order (the workflow's
+/// OrderFailed task, or a sweeper closing an order whose workflow died), because it follows
+/// the OrderFailed event in the log rather than the workflow. The dedup id is the bus event's
+/// id (the OrderFailed event's log id), so a redelivery sends nothing new.
+#[tracing::instrument(skip_all, fields(order_id))]
+pub async fn notify_failure<S: EventStore, N: Notifier>(
+    store: &S,
+    notifier: &N,
+    event: &BusEvent,
+) -> Result<FailureNotice, NotifyError> {
+    let order_id = order_of(event)?;
+    let (order, _) = load(store, order_id).await?;
+    let OrderState::Failed(Failed { progress, failed }) = &order.state else {
+        tracing::warn!("failure notice for an order that has not failed: ignored");
+        return Ok(FailureNotice::NotFailed);
+    };
+    let refunded = matches!(progress, Progress::Refunded(..));
+    let reason = failed.reason.as_str();
+    let body = format!(
+        "Order {order_id} failed with reason {reason}.{}\nDetail: {}\n",
+        if refunded {
+            " The payment was refunded."
+        } else {
+            ""
+        },
+        if failed.message.is_empty() {
+            "none"
+        } else {
+            &failed.message
+        },
+    );
+    notifier
+        .publish(
+            Topic::OrderErrors,
+            Notification {
+                dedup_id: event.id.clone(),
+                subject: format!("Order {order_id} failed: {reason}"),
+                body,
+                recipients: vec![],
+            },
+        )
+        .await?;
+    Ok(FailureNotice::Sent)
 }

@@ -10,7 +10,7 @@
 //! - [`event_store`]: [`DynamoEventStore`], the log (conditional PutItem / TransactWriteItems).
 //! - [`read_models`]: OrderStatusTable and InventoryTable (one generic `ViewTable`) with
 //!   version-guarded puts: the `ViewStore` port of the projection step.
-//! - [`projector`]: the Streams projection step shared by the projector Lambdas and the poller.
+//! - [`projector`]: the Streams projection step shared by the event projector Lambda and the poller.
 //! - [`streams`]: a DynamoDB Streams poller for the local host.
 //! - [`idempotency`]: idempotency records of POST /orders, with leases and TTL.
 //! - [`dedup`]: dedup records that make the SNS notifier deliver each dedup id once.

@@ -1,4 +1,5 @@
-//! The Streams projector, shared by the projector Lambdas and the local stream poller.
+//! The Streams projector, shared by the event projector Lambda (`order_lambda::project`, both
+//! views in one invocation) and the local stream poller.
 //!
 //! Each record goes through the one projection step, `order_read_models::advance`: a repeated
 //! or older record is skipped, the next version is applied, a record past a gap makes the

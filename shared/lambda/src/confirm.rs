@@ -1,18 +1,14 @@
-//! OrderSuccessHandler: the EventBridge event OrderConfirmationRule delivers → confirmation email.
+//! The rules' handlers: OrderSuccessHandler (OrderConfirmationRule → confirmation email) and
+//! OrderFailureHandler (OrderFailureRule → failure notice).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use order_app::notify::{ConfirmError, Confirmation, confirm_order};
+use order_app::notify::{Confirmation, FailureNotice, NotifyError, confirm_order, notify_failure};
 use order_domain::ports::{BusEvent, EventStore, KeyStore, Notifier};
 use serde_json::Value;
 
-/// Sends the confirmation. The dedup id is the event's `detail.eventId` (the log's event id),
-/// falling back to the EventBridge id, so a redelivered event sends the same message.
-pub async fn handle_event<S: EventStore, N: Notifier, K: KeyStore>(
-    store: &S,
-    notifier: &N,
-    keys: &K,
-    event: EventBridgeEvent<Value>,
-) -> Result<Confirmation, ConfirmError> {
+/// The bus event a rule delivered. Its id (the emails' dedup id) is `detail.eventId`, the log's
+/// event id, falling back to the EventBridge id, so a redelivered event sends the same message.
+pub fn bus_event(event: EventBridgeEvent<Value>) -> BusEvent {
     let id = event
         .detail
         .get("eventId")
@@ -20,11 +16,29 @@ pub async fn handle_event<S: EventStore, N: Notifier, K: KeyStore>(
         .map(str::to_owned)
         .or(event.id)
         .unwrap_or_default();
-    let bus_event = BusEvent {
+    BusEvent {
         id,
         source: event.source,
         detail_type: event.detail_type,
         detail: event.detail,
-    };
-    confirm_order(store, notifier, keys, &bus_event).await
+    }
+}
+
+/// Sends the confirmation of an OrderCompleted.
+pub async fn handle_event<S: EventStore, N: Notifier, K: KeyStore>(
+    store: &S,
+    notifier: &N,
+    keys: &K,
+    event: EventBridgeEvent<Value>,
+) -> Result<Confirmation, NotifyError> {
+    confirm_order(store, notifier, keys, &bus_event(event)).await
+}
+
+/// Sends the failure notice of an OrderFailed.
+pub async fn handle_failure_event<S: EventStore, N: Notifier>(
+    store: &S,
+    notifier: &N,
+    event: EventBridgeEvent<Value>,
+) -> Result<FailureNotice, NotifyError> {
+    notify_failure(store, notifier, &bus_event(event)).await
 }

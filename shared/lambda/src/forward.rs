@@ -1,32 +1,21 @@
-//! The terminal-event forwarder: order-events stream records → EventBridge, where
-//! OrderConfirmationRule routes OrderCompleted to OrderSuccessHandler.
+//! Forwarding, the event projector's third part: the terminal events among a stream batch →
+//! EventBridge, where OrderConfirmationRule and OrderFailureRule route them to their handlers.
 
 use order_app::forward::forward_terminal_events;
-use order_domain::RecordedEvent;
+use order_aws::ChangeRecord;
 use order_domain::ports::EventBus;
 
-use crate::batch::BatchResponse;
-
-/// One stream record as the binary decoded it (with the same codec the writer uses).
-#[derive(Debug, Clone)]
-pub struct StreamItem {
-    pub sequence_number: String,
-    pub event: Result<RecordedEvent, String>,
-}
-
-/// Puts the terminal events among `items` ([`forward_terminal_events`]: the same loop every host
-/// runs); the record to retry from, if any, is reported by its sequence number, so Lambda hands
-/// it and everything after it out again.
-pub async fn forward<B: EventBus>(bus: &B, items: Vec<StreamItem>) -> BatchResponse {
-    let mut response = BatchResponse::default();
-    let records = items.iter().map(|i| {
+/// Puts the terminal events among `records` ([`forward_terminal_events`]: the same loop every
+/// host runs). Answers the sequence number of the first record to hand out again, if any: the
+/// batch's first record when a put failed (every bus event carries its log event id, so those
+/// that went through are recognisably the same event when put again), or the first record that
+/// did not decode.
+pub async fn forward<B: EventBus>(bus: &B, records: &[ChangeRecord]) -> Option<String> {
+    let items = records.iter().map(|r| {
         (
-            i.sequence_number.as_str(),
-            i.event.as_ref().map_err(Clone::clone),
+            r.sequence_number.as_str(),
+            r.event.as_ref().map_err(ToString::to_string),
         )
     });
-    if let Some(seq) = forward_terminal_events(bus, records).await {
-        response.fail(seq);
-    }
-    response
+    forward_terminal_events(bus, items).await.map(str::to_owned)
 }

@@ -9,8 +9,9 @@
 //! # Layout
 //! - [`task`]: ValidateOrder, ProcessPayment, UpdateInventory, OrderFailed.
 //! - [`start`]: StartOrderProcessing (SQS batch → executions).
-//! - [`confirm`]: OrderSuccessHandler (EventBridge → confirmation email).
-//! - [`forward`]: the terminal-event forwarder (Streams → EventBridge).
+//! - [`confirm`]: OrderSuccessHandler and OrderFailureHandler (EventBridge → email).
+//! - [`project`]: EventProjector, the stream's one reader (both views + [`forward`]ing the
+//!   terminal events to EventBridge).
 //! - [`seed`]: the SeedInventory custom resource.
 //! - [`batch`]: the partial batch response shapes.
 //! - [`deadline`]: the invocation's deadline, which bounds an idempotency claim's lease.
@@ -26,6 +27,7 @@ pub mod claims;
 pub mod confirm;
 pub mod deadline;
 pub mod forward;
+pub mod project;
 pub mod seed;
 pub mod stage;
 pub mod start;

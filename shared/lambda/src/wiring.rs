@@ -14,14 +14,13 @@ use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use order_app::gateway::SimulatedGateway;
 use order_app::seed::{DEFAULT_SEED, SeedProduct};
 use order_app::vault::NoKeys;
-use order_aws::projector::decode_lambda_record;
 use order_aws::{
     AwsBackend, AwsClients, DynamoEventStore, EventBridgeBus, InventoryTable, OrderStatusTable,
     Projector, SfnWorkflow, SnsNotifier, Target,
 };
 use serde_json::Value;
 
-use crate::forward::{StreamItem, forward};
+use crate::project::EventProjector;
 use crate::seed::HttpSender;
 use crate::task::{TaskFunction, run_task};
 
@@ -124,6 +123,27 @@ pub async fn order_success_handler_main() -> Result<(), Error> {
     .await
 }
 
+/// order-failure-handler: OrderFailureRule → failure notice through OrderErrorNotificationTopic.
+/// No key store: the notice holds no personal data.
+pub async fn order_failure_handler_main() -> Result<(), Error> {
+    crate::init_tracing();
+    let clients = clients().await;
+    let store = DynamoEventStore::from_env(&clients)?;
+    let notifier = SnsNotifier::from_env(&clients)?;
+    let (store, notifier) = (&store, &notifier);
+    Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
+            crate::confirm::handle_failure_event(store, notifier, event.payload)
+                .await
+                .map_err(|e| Diagnostic {
+                    error_type: "FailureNoticeFailed".into(),
+                    error_message: e.to_string(),
+                })
+        },
+    )))
+    .await
+}
+
 /// seed-inventory: the SeedInventory custom resource. Takes raw JSON and builds its store
 /// without `?`, so a malformed request or a missing environment variable is answered FAILED
 /// on the ResponseURL instead of leaving the stack waiting (see `crate::seed::answer`).
@@ -151,53 +171,27 @@ pub async fn seed_inventory_main() -> Result<(), Error> {
     .await
 }
 
-/// Which read model a projector binary keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    OrderStatus,
-    Inventory,
-}
-
-/// order-status-projector and inventory-projector: the events stream → a read model.
-pub async fn projector_main(view: View) -> Result<(), Error> {
+/// event-projector: the events table's stream → both read models and the terminal events to
+/// EventBridge (`crate::project`: the stream's one reader).
+pub async fn event_projector_main() -> Result<(), Error> {
     crate::init_tracing();
     let clients = clients().await;
     let store = DynamoEventStore::from_env(&clients)?;
-    let target = match view {
-        View::OrderStatus => Target::OrderStatus(OrderStatusTable::from_env(&clients)?),
-        View::Inventory => Target::Inventory(InventoryTable::from_env(&clients)?),
+    let projector = EventProjector {
+        order_status: Projector::new(
+            store.clone(),
+            Target::OrderStatus(OrderStatusTable::from_env(&clients)?),
+        ),
+        inventory: Projector::new(
+            store,
+            Target::Inventory(InventoryTable::from_env(&clients)?),
+        ),
+        bus: EventBridgeBus::from_env(&clients),
     };
-    let projector = Projector::new(store, target);
     let projector = &projector;
     Box::pin(lambda_runtime::run(service_fn(
         move |event: LambdaEvent<StreamEvent>| async move {
-            Ok::<_, Diagnostic>(projector.handle(&event.payload).await)
-        },
-    )))
-    .await
-}
-
-/// Decodes a Lambda stream batch into forwarder items (INSERTs only: the log is append-only).
-pub fn stream_items(event: &StreamEvent) -> Vec<StreamItem> {
-    event
-        .records
-        .iter()
-        .filter_map(decode_lambda_record)
-        .map(|r| StreamItem {
-            sequence_number: r.sequence_number,
-            event: r.event.map_err(|e| e.to_string()),
-        })
-        .collect()
-}
-
-/// terminal-event-forwarder: the events stream → EventBridge.
-pub async fn forwarder_main() -> Result<(), Error> {
-    crate::init_tracing();
-    let bus = EventBridgeBus::from_env(&clients().await);
-    let bus = &bus;
-    Box::pin(lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<StreamEvent>| async move {
-            Ok::<_, Diagnostic>(forward(bus, stream_items(&event.payload)).await)
+            Ok::<_, Diagnostic>(Box::pin(projector.handle(&event.payload)).await)
         },
     )))
     .await

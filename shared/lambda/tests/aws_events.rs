@@ -1,5 +1,5 @@
 //! The API Gateway proxy request and the DynamoDB Streams batch, as AWS delivers them, through
-//! the order-placement router and the terminal-event forwarder.
+//! the order-placement router and the event projector's forwarding part.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,6 +7,7 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use order_api::Backend;
 use order_api::auth::Authenticator;
 use order_app::seed::{SeedProduct, seed_inventory};
+use order_aws::projector::decode_lambda_record;
 use order_domain::ports::{BusEvent, EventBus, EventStore, PortError};
 use order_embedded::db::{Db, Durability};
 use order_embedded::idempotency::SqliteIdempotency;
@@ -15,7 +16,7 @@ use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::{Projection, SqliteReadModels};
 use order_embedded::store::SqliteEventStore;
 use order_lambda::forward::forward;
-use order_lambda::wiring::{stream_items, strip_stage, with_gateway_claims};
+use order_lambda::wiring::{strip_stage, with_gateway_claims};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -224,18 +225,21 @@ impl EventBus for CapturedBus {
 #[tokio::test]
 async fn a_streams_batch_forwards_only_terminal_events_with_their_log_ids() {
     let event: StreamEvent = serde_json::from_str(&fixture(
-        "projections/terminal-event-forwarder/fixtures/stream-batch.json",
+        "projections/event-projector/fixtures/stream-batch.json",
     ))
     .unwrap();
-    let items = stream_items(&event);
+    let items: Vec<_> = event
+        .records
+        .iter()
+        .filter_map(decode_lambda_record)
+        .collect();
     assert_eq!(
         items.len(),
         2,
         "the MODIFY is not an event of the append-only log"
     );
     let bus = CapturedBus::default();
-    let response = forward(&bus, items).await;
-    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(forward(&bus, &items).await, None, "nothing to retry");
     let put = bus.0.lock().unwrap().clone();
     assert_eq!(put.len(), 1);
     assert_eq!(put[0].detail_type, "OrderCompleted");

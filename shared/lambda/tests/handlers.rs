@@ -7,7 +7,7 @@ use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceReques
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use order_app::gateway::SimulatedGateway;
-use order_app::notify::Confirmation;
+use order_app::notify::{Confirmation, FailureNotice};
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_app::vault::NoKeys;
 use order_domain::{Email, OrderId};
@@ -210,6 +210,50 @@ async fn an_eventbridge_order_completed_sends_one_confirmation() {
     let mail = &mails[0];
     assert!(mail.contains("Message-ID: <01JDQ5Z9AAAAAAAAAAAAAAAAAA@orders.local>"));
     assert!(mail.contains("To: jane@example.com") && mail.contains("Total: 18.00"));
+    r.db.close();
+}
+
+/// OrderFailureRule's EventBridge event sends one failure notice to the error topic's
+/// subscribers, named by the log's event id, however often it is delivered; a completed order's
+/// event sends none.
+#[tokio::test]
+async fn an_eventbridge_order_failed_sends_one_failure_notice() {
+    let r = rig().await;
+    let id = OrderId::parse(ORDER).unwrap();
+    order_testkit::events::place_as(&r.store, id, &[("MUG", 1)], "tok_decline").await;
+    order_testkit::tasks::drive(&r.store, id).await;
+    let event: EventBridgeEvent<Value> = serde_json::from_str(&fixture(
+        "services/order-failure-handler/fixtures/order-failed.json",
+    ))
+    .unwrap();
+    for event in [event.clone(), event.clone()] {
+        let sent = order_lambda::confirm::handle_failure_event(&r.store, &r.notifier, event)
+            .await
+            .unwrap();
+        assert_eq!(sent, FailureNotice::Sent);
+    }
+    let mails = order_embedded::outbox::read_mbox(
+        &r.dir.path().join("outbox/OrderErrorNotificationTopic.mbox"),
+    );
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert!(mail.contains("Message-ID: <01JDQ5Z9BBBBBBBBBBBBBBBBBB@orders.local>"));
+    assert!(mail.contains("PAYMENT_DECLINED"), "{mail}");
+    assert!(
+        !mail.contains("jane@example.com"),
+        "no personal data in the notice"
+    );
+
+    // The same event for an order that has not failed: nothing to notify.
+    let other = OrderId::generate();
+    order_testkit::events::place_as(&r.store, other, &[("MUG", 1)], "tok_visa").await;
+    let mut completed = event;
+    completed.detail["orderId"] = json!(other.to_string());
+    completed.detail["eventId"] = json!("01JDQ5Z9CCCCCCCCCCCCCCCCCC");
+    let answer = order_lambda::confirm::handle_failure_event(&r.store, &r.notifier, completed)
+        .await
+        .unwrap();
+    assert_eq!(answer, FailureNotice::NotFailed);
     r.db.close();
 }
 

@@ -1,7 +1,8 @@
 //! The local event bus: EventBridge rule semantics (match `source` and `detail-type`) with the
-//! targets called in process. OrderConfirmationRule → OrderSuccessHandler.
+//! targets called in process. OrderConfirmationRule → OrderSuccessHandler, OrderFailureRule →
+//! OrderFailureHandler.
 
-use order_app::notify::{BUS_SOURCE, ORDER_COMPLETED, confirm_order};
+use order_app::notify::{BUS_SOURCE, ORDER_COMPLETED, ORDER_FAILED, confirm_order, notify_failure};
 use order_domain::ports::{BusEvent, EventBus, EventStore, KeyStore, Notifier, PortError};
 
 /// A rule: which events it matches and what it triggers.
@@ -16,15 +17,24 @@ pub struct Rule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     OrderSuccessHandler,
+    OrderFailureHandler,
 }
 
 /// The rules the template deploys.
-pub const RULES: [Rule; 1] = [Rule {
-    name: "OrderConfirmationRule",
-    source: BUS_SOURCE,
-    detail_type: ORDER_COMPLETED,
-    target: Target::OrderSuccessHandler,
-}];
+pub const RULES: [Rule; 2] = [
+    Rule {
+        name: "OrderConfirmationRule",
+        source: BUS_SOURCE,
+        detail_type: ORDER_COMPLETED,
+        target: Target::OrderSuccessHandler,
+    },
+    Rule {
+        name: "OrderFailureRule",
+        source: BUS_SOURCE,
+        detail_type: ORDER_FAILED,
+        target: Target::OrderFailureHandler,
+    },
+];
 
 impl Rule {
     pub fn matches(&self, e: &BusEvent) -> bool {
@@ -47,6 +57,11 @@ impl<S: EventStore, N: Notifier, K: KeyStore> EventBus for LocalBus<S, N, K> {
                 match rule.target {
                     Target::OrderSuccessHandler => {
                         confirm_order(&self.store, &self.notifier, &self.keys, event)
+                            .await
+                            .map_err(|e| PortError(format!("{}: {e}", rule.name)))?;
+                    }
+                    Target::OrderFailureHandler => {
+                        notify_failure(&self.store, &self.notifier, event)
                             .await
                             .map_err(|e| PortError(format!("{}: {e}", rule.name)))?;
                     }

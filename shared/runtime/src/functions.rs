@@ -1,44 +1,37 @@
-//! The local side of the state machine's integrations: `lambda:invoke` runs the same task
-//! functions the Lambda binaries run, `sns:publish` goes to the outbox.
+//! The local side of the state machine's one integration: `lambda:invoke` runs the same task
+//! functions the Lambda binaries run. (The definition publishes nothing itself: the failure
+//! notice follows the OrderFailed event through the bus, as on AWS.)
 
 use std::collections::BTreeMap;
 
 use order_app::dispatch::TaskFunction;
 use order_app::gateway::SimulatedGateway;
 use order_app::tasks::TaskError;
-use order_domain::ports::{EventStore, KeyStore, Notification, Notifier, Topic};
+use order_domain::ports::{EventStore, KeyStore, PaymentGateway};
 use order_workflow::{TaskFailure, TaskInvoker};
 use serde_json::{Value, json};
 
 const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
-const SNS_PUBLISH: &str = "arn:aws:states:::sns:publish";
 const LOCAL_FUNCTION_ARN: &str = "arn:aws:lambda:local:000000000000:function:";
-const LOCAL_TOPIC_ARN: &str = "arn:aws:sns:local:000000000000:";
 
 /// The local values of the definition's `${...}` placeholders: each task function under the
 /// name it is deployed with.
 pub fn substitutions() -> BTreeMap<String, String> {
-    let mut s: BTreeMap<String, String> = TaskFunction::ALL
+    TaskFunction::ALL
         .iter()
         .map(|f| {
             let arn = format!("{LOCAL_FUNCTION_ARN}{}", f.function_name());
             (f.arn_placeholder(), arn)
         })
-        .collect();
-    s.insert(
-        "OrderErrorNotificationTopicArn".into(),
-        format!("{LOCAL_TOPIC_ARN}{}", Topic::OrderErrors.name()),
-    );
-    s
+        .collect()
 }
 
-/// Invokes tasks for one execution (its name makes the dedup id of what it publishes).
-pub struct LocalFunctions<S, N, K> {
+/// Invokes tasks for executions (the gateway is the simulated one but in tests that count
+/// charges).
+pub struct LocalFunctions<S, K, G = SimulatedGateway> {
     pub store: S,
-    pub gateway: SimulatedGateway,
+    pub gateway: G,
     pub keys: K,
-    pub notifier: N,
-    pub execution: String,
 }
 
 fn failure(e: &TaskError) -> TaskFailure {
@@ -48,7 +41,7 @@ fn failure(e: &TaskError) -> TaskFailure {
     }
 }
 
-impl<S: EventStore, N: Notifier, K: KeyStore> LocalFunctions<S, N, K> {
+impl<S: EventStore, K: KeyStore, G: PaymentGateway> LocalFunctions<S, K, G> {
     async fn call(&self, function: &str, payload: Value) -> Result<Value, TaskFailure> {
         let Some(task) = TaskFunction::from_function_name(function) else {
             return Err(failure(&TaskError::UnknownFunction(format!(
@@ -61,7 +54,7 @@ impl<S: EventStore, N: Notifier, K: KeyStore> LocalFunctions<S, N, K> {
     }
 }
 
-impl<S: EventStore, N: Notifier, K: KeyStore> TaskInvoker for LocalFunctions<S, N, K> {
+impl<S: EventStore, K: KeyStore, G: PaymentGateway> TaskInvoker for LocalFunctions<S, K, G> {
     async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
         match resource {
             LAMBDA_INVOKE => {
@@ -74,42 +67,6 @@ impl<S: EventStore, N: Notifier, K: KeyStore> TaskInvoker for LocalFunctions<S, 
                 let payload = input.get("Payload").cloned().unwrap_or(Value::Null);
                 let out = self.call(&name, payload).await?;
                 Ok(json!({ "Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST" }))
-            }
-            SNS_PUBLISH => {
-                let topic_arn = input
-                    .get("TopicArn")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let topic = Topic::all()
-                    .into_iter()
-                    .find(|t| topic_arn.strip_prefix(LOCAL_TOPIC_ARN) == Some(t.name()))
-                    .ok_or_else(|| TaskFailure {
-                        error: "SNS.NotFoundException".into(),
-                        cause: format!("no topic {topic_arn}"),
-                    })?;
-                let text = |k: &str| {
-                    input
-                        .get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                self.notifier
-                    .publish(
-                        topic,
-                        Notification {
-                            dedup_id: format!("{}-{}", self.execution, topic.name()),
-                            subject: text("Subject"),
-                            body: text("Message"),
-                            recipients: vec![],
-                        },
-                    )
-                    .await
-                    .map_err(|e| TaskFailure {
-                        error: "SNS.InternalErrorException".into(),
-                        cause: e.to_string(),
-                    })?;
-                Ok(json!({ "MessageId": format!("{}-{}", self.execution, topic.name()) }))
             }
             other => Err(TaskFailure {
                 error: "States.Runtime".into(),

@@ -6,9 +6,9 @@
 //! - [`workers`]: the StartOrderProcessing queue consumer, the sweeper and the alarms, generic
 //!   over the `PolledQueue` and `StuckOrders` ports.
 //! - [`workflow`] and [`functions`]: durable executions of the shared state machine definition,
-//!   with `lambda:invoke` and `sns:publish` done locally (the executions are bookkept in SQLite,
-//!   as Step Functions keeps its own).
-//! - [`bus`]: EventBridge-style rules routed in process.
+//!   with `lambda:invoke` done locally (the executions are bookkept in SQLite, as Step Functions
+//!   keeps its own).
+//! - [`bus`]: EventBridge-style rules routed in process (the confirmation and the failure notice).
 //! - [`projections`] and [`forwarder`]: the embedded host's change-feed workers (read models;
 //!   terminal events to the bus), paced alike by `feed`.
 //! - [`pipeline`]: the embedded host's wiring ([`Pipeline`], [`Config`]).

@@ -1,4 +1,4 @@
-//! The eleven function binaries of `docs/aws-contract.md`, and for each one a real first
+//! The ten function binaries of `docs/aws-contract.md`, and for each one a real first
 //! invocation: its repo fixture event, with the ids swapped for a fresh order that the
 //! emulator holds in the state the function expects (so every repetition does the real work,
 //! not an idempotent replay).
@@ -32,9 +32,11 @@ const SQS_BATCH: &str =
 const TASK_INPUT: &str = include_str!("../../../services/validate-order/fixtures/task-input.json");
 const ORDER_COMPLETED: &str =
     include_str!("../../../services/order-success-handler/fixtures/order-completed.json");
+const ORDER_FAILED: &str =
+    include_str!("../../../services/order-failure-handler/fixtures/order-failed.json");
 const SEED_CREATE: &str = include_str!("../../../services/seed-inventory/fixtures/create.json");
 const STREAM_BATCH: &str =
-    include_str!("../../../projections/terminal-event-forwarder/fixtures/stream-batch.json");
+    include_str!("../../../projections/event-projector/fixtures/stream-batch.json");
 
 /// Which fixture a function gets, and what state its order must be in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub enum EventKind {
     Task(Task),
     /// `order-completed.json` for a completed order.
     OrderCompleted,
+    /// `order-failed.json` for a failed (declined) order.
+    OrderFailed,
     /// `create.json` answered on the stub's URL (idempotent: only the first run adds products).
     SeedCreate,
     /// `stream-batch.json` (OrderPlaced v1, OrderCompleted v5, a MODIFY) for a placed order.
@@ -74,7 +78,7 @@ pub struct Function {
 }
 
 /// The contract's binaries, with `MemorySize` from `template.yaml`.
-pub const FUNCTIONS: [Function; 11] = [
+pub const FUNCTIONS: [Function; 10] = [
     Function {
         name: "order-placement",
         memory_mb: 512,
@@ -134,21 +138,24 @@ pub const FUNCTIONS: [Function; 11] = [
         event: EventKind::SeedCreate,
     },
     Function {
-        name: "order-status-projector",
+        name: "order-failure-handler",
         memory_mb: 256,
-        env: &["EVENTS_TABLE", "ORDER_STATUS_TABLE"],
-        event: EventKind::StreamBatch,
+        env: &[
+            "EVENTS_TABLE",
+            "ORDER_ERRORS_TOPIC_ARN",
+            "NOTIFICATION_DEDUP_TABLE",
+        ],
+        event: EventKind::OrderFailed,
     },
     Function {
-        name: "inventory-projector",
+        name: "event-projector",
         memory_mb: 256,
-        env: &["EVENTS_TABLE", "INVENTORY_TABLE"],
-        event: EventKind::StreamBatch,
-    },
-    Function {
-        name: "terminal-event-forwarder",
-        memory_mb: 256,
-        env: &["EVENT_BUS_NAME"],
+        env: &[
+            "EVENTS_TABLE",
+            "ORDER_STATUS_TABLE",
+            "INVENTORY_TABLE",
+            "EVENT_BUS_NAME",
+        ],
         event: EventKind::StreamBatch,
     },
 ];
@@ -312,6 +319,14 @@ impl Emulator {
         }
     }
 
+    /// A failed order (placed, validated, declined, closed by OrderFailed).
+    async fn failed_order(&self) -> anyhow::Result<OrderId> {
+        let id = self.order_for(Task::Fail).await?;
+        let input = TaskError::parse_input(json!({ "orderId": id.to_string() }))?;
+        tasks::order_failed(&self.store(), &SimulatedGateway, input).await?;
+        Ok(id)
+    }
+
     /// A completed order (placed, validated, paid, stock reserved).
     async fn completed_order(&self) -> anyhow::Result<OrderId> {
         let id = self.order_for(Task::Reserve).await?;
@@ -345,6 +360,10 @@ impl Emulator {
             EventKind::OrderCompleted => {
                 let id = self.completed_order().await?;
                 ORDER_COMPLETED.replace(FIXTURE_ORDER_ID, &id.to_string())
+            }
+            EventKind::OrderFailed => {
+                let id = self.failed_order().await?;
+                ORDER_FAILED.replace(FIXTURE_ORDER_ID, &id.to_string())
             }
             EventKind::SeedCreate => {
                 let mut request: Value = serde_json::from_str(SEED_CREATE)?;

@@ -156,8 +156,8 @@ fn a_task_error_shows_its_error_type_and_message() {
 }
 
 /// The errors left to `States.ALL` are not named in the definition, but their names still reach
-/// it: they are the `Error` of the Catch output the OrderFailed step receives and shows in the
-/// failure notice, and the `errorType` in every execution's history. So they are pinned here; a
+/// it: they are the `Error` of the Catch output the OrderFailed step receives and records in the
+/// OrderFailed event (so in its failure notice), and the `errorType` in every execution's history. So they are pinned here; a
 /// rename is a change of the workflow's contract, made on purpose in both places.
 #[test]
 fn the_error_types_are_the_names_the_workflow_knows() {

@@ -1,5 +1,6 @@
 //! OrderFailed: compensate (refund a captured payment), then append OrderFailed with the reason
-//! the order's history gives. Answers what the state machine publishes to the error topic.
+//! the order's history gives. Answers how the order ended, which the state machine routes on;
+//! the failure notice follows the OrderFailed event (`crate::notify::notify_failure`).
 
 use order_domain::FailureReason;
 use order_domain::events::PaymentRefunded;
@@ -40,7 +41,7 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
     };
     let refunded = refund.is_some();
     let fail = OrderCommand::Fail {
-        error: error_text.clone(),
+        error: error_text,
         refund,
     };
     let state = execute(store, id, &fail).await?;
@@ -58,13 +59,6 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
                     "reason": reason.as_str(),
                     "kind": kind,
                     "refunded": refunded,
-                    "subject": format!("Order {id} failed: {}", reason.as_str()),
-                    "message": format!(
-                        "Order {id} failed with reason {}.{}\nCaught error: {}",
-                        reason.as_str(),
-                        if refunded { " The payment was refunded." } else { "" },
-                        if error_text.is_empty() { "none" } else { &error_text },
-                    ),
                 })
             }
         },

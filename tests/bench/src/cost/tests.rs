@@ -168,13 +168,13 @@ fn batching_divides_the_invocations_of_batch_consumers() {
     let invocations = |a: &Assumptions| -> f64 {
         super::model::functions(&o, a)
             .iter()
-            .filter(|f| f.name == "order-status-projector")
+            .filter(|f| f.name == "event-projector")
             .map(|f| f.invocations)
             .sum()
     };
-    // Five order events; the product event is filtered out before the function.
-    assert!(close(invocations(&quiet), 5.0));
-    assert!(close(invocations(&busy), 5.0 / 3.0));
+    // Five order events and one product event, all read by the stream's one reader.
+    assert!(close(invocations(&quiet), 6.0));
+    assert!(close(invocations(&busy), 6.0 / 3.0));
 }
 
 #[test]
@@ -217,11 +217,11 @@ fn the_sparse_sweep_index_costs_two_writes_per_order_however_many_status_puts() 
 }
 
 #[test]
-fn each_projector_is_invoked_only_for_its_own_streams() {
+fn the_stream_has_one_reader_invoked_for_every_event() {
     let o = one_completed_order();
-    assert!(close(invocations_of(&o, "order-status-projector"), 5.0));
-    assert!(close(invocations_of(&o, "inventory-projector"), 1.0));
-    assert!(close(invocations_of(&o, "terminal-event-forwarder"), 1.0));
+    assert!(close(invocations_of(&o, "event-projector"), 6.0));
+    assert!(close(invocations_of(&o, "order-failure-handler"), 0.0));
+    assert!(close(invocations_of(&o, "order-success-handler"), 1.0));
 }
 
 #[test]

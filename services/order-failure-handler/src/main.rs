@@ -1,9 +1,9 @@
-//! `terminal-event-forwarder`: Terminal-event forwarder: OrderCompleted / OrderFailed from the order-events stream → EventBridge.
+//! `order-failure-handler`: OrderFailureHandlerLambda: OrderFailureRule events → failure notice through OrderErrorNotificationTopic.
 //! The logic is `order_lambda`'s; this binary only wires it to AWS.
 
 #![recursion_limit = "256"] // lambda_runtime and the SDK nest futures deeply
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    order_lambda::wiring::forwarder_main().await
+    order_lambda::wiring::order_failure_handler_main().await
 }
