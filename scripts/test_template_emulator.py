@@ -239,9 +239,9 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
             for i in tables["OrderStatusTable"].get("GlobalSecondaryIndexes", [])
         }
         check(indexes == {
-            "bySweepStatus": ({"HASH": "sweepStatus", "RANGE": "sweepSince"}, "KEYS_ONLY"),
+            "bySweepShard": ({"HASH": "sweepShard", "RANGE": "sweepSince"}, "KEYS_ONLY"),
             "byCustomer": ({"HASH": "customerId", "RANGE": "placedKey"}, "ALL"),
-        }, f"OrderStatusTable has the sparse bySweepStatus and the byCustomer (ALL) indexes ({indexes})")
+        }, f"OrderStatusTable has the sparse bySweepShard and the byCustomer (ALL) indexes ({indexes})")
     if "CustomerKeysTable" in tables:
         t = tables["CustomerKeysTable"]
         check("StreamSpecification" not in t or not t["StreamSpecification"].get("StreamEnabled"),

@@ -7,8 +7,9 @@ use std::sync::{Arc, RwLock};
 
 use order_app::ReadModels;
 use order_domain::events::DecodeError;
-use order_domain::ports::PortError;
-use order_domain::{CustomerId, OrderId, ProductId, RecordedEvent};
+use order_domain::order::OrderStatus;
+use order_domain::ports::{OpenOrder, PortError, StuckOrders};
+use order_domain::{CustomerId, OrderId, ProductId, RecordedEvent, Timestamp};
 use order_read_models::{
     InventoryView, OrderCursor, OrderPage, OrderView, View, ViewStore, ViewWrite, advance_batch,
 };
@@ -47,28 +48,58 @@ impl SqliteReadModels {
             .map_err(|e| PortError(e.to_string()))
     }
 
-    /// Order ids whose status is PLACED and unchanged for `older_than_ms`, with no execution.
-    pub async fn stuck_placed_orders(
+    /// Open orders whose view is unchanged since before `before_ms`, oldest first (the
+    /// `order_status_by_status` index on `(status, updated_at)` answers it, one range a status).
+    pub async fn open_unchanged_since(
         &self,
-        older_than_ms: i64,
+        before_ms: u64,
         limit: usize,
-    ) -> Result<Vec<OrderId>, PortError> {
-        self.db
+    ) -> Result<Vec<OpenOrder>, PortError> {
+        let rows = self
+            .db
             .read(move |c| {
                 let mut s = c.prepare_cached(
-                    "SELECT o.order_id FROM order_status o WHERE o.status = 'PLACED' AND o.updated_at < ?1 \
-                     AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.name = o.order_id) LIMIT ?2",
+                    "SELECT order_id, status, updated_at FROM order_status \
+                     WHERE status IN ('PLACED', 'VALIDATED', 'PAID') AND updated_at < ?1 \
+                     ORDER BY updated_at LIMIT ?2",
                 )?;
                 let rows = s.query_map(
-                    params![now_ms() - older_than_ms, i64::try_from(limit).unwrap_or(100)],
-                    |r| r.get::<_, String>(0),
+                    params![int(before_ms), i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    },
                 )?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .await
-            .map(|ids| ids.iter().filter_map(|i| OrderId::parse(i).ok()).collect())
-            .map_err(|e| PortError(e.to_string()))
+            .map_err(|e| PortError(e.to_string()))?;
+        rows.into_iter()
+            .map(|(id, status, since)| {
+                Ok(OpenOrder {
+                    order_id: OrderId::parse(&id)
+                        .map_err(|e| PortError(format!("order_status: order id {id:?}: {e}")))?,
+                    status: status_of(&status)?,
+                    since: Timestamp::from_millis(u64::try_from(since).unwrap_or(0)),
+                })
+            })
+            .collect()
     }
+}
+
+/// An open status as the `status` column spells it.
+fn status_of(text: &str) -> Result<OrderStatus, PortError> {
+    [
+        OrderStatus::Placed,
+        OrderStatus::Validated,
+        OrderStatus::Paid,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == text)
+    .ok_or_else(|| PortError(format!("order_status: {text:?} is not an open status")))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
@@ -285,13 +316,13 @@ fn write_moved<V: SqliteRow>(c: &Connection, records: &[&RecordedEvent]) -> rusq
     Ok(())
 }
 
-impl order_domain::ports::StuckOrders for SqliteReadModels {
-    async fn placed_before(
+impl StuckOrders for SqliteReadModels {
+    async fn open_unchanged_since(
         &self,
-        older_than_ms: i64,
+        before: Timestamp,
         limit: usize,
-    ) -> Result<Vec<OrderId>, PortError> {
-        self.stuck_placed_orders(older_than_ms, limit).await
+    ) -> Result<Vec<OpenOrder>, PortError> {
+        SqliteReadModels::open_unchanged_since(self, before.as_millis(), limit).await
     }
 }
 
