@@ -13,7 +13,8 @@
 //!   for orders to finish, order bodies.
 //! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
 //!   that turns the whole suite into `#[tokio::test]`s for one backend:
-//!   [`event_store`], [`idempotency`], [`queue`], [`read_models`], [`notifier`], [`keys`].
+//!   [`event_store`], [`idempotency`], [`queue`], [`read_models`], [`notifier`], [`keys`],
+//!   [`stuck_orders`].
 //!
 //! A new adapter passes the contract by adding one line to `tests/contract/main.rs`, e.g.
 //! `order_testkit::event_store_contract!(postgres, make_postgres_store);`: the macro writes a
@@ -29,6 +30,7 @@ pub mod notifier;
 pub mod queue;
 pub mod read_models;
 pub mod server;
+pub mod stuck_orders;
 pub mod support;
 pub mod tasks;
 

@@ -33,3 +33,8 @@ mod keys_contract {
     order_testkit::keys_contract!(sqlite, crate::backends::sqlite_keys);
     order_testkit::keys_contract!(dynamodb, crate::backends::dynamodb_keys);
 }
+
+mod stuck_orders_contract {
+    order_testkit::stuck_orders_contract!(sqlite, crate::backends::sqlite_read_models);
+    order_testkit::stuck_orders_contract!(dynamodb, crate::backends::dynamodb_read_models);
+}
