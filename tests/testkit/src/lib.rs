@@ -9,6 +9,8 @@
 //! - [`events`]: builders of events, stream writes, placed orders and seed products.
 //! - [`forged`]: every kind of token a server must refuse, signed or forged by hand.
 //! - [`tasks`]: an order driven through the app's task functions by hand, on any store.
+//! - [`sweep`]: the sweeper's decisions (`order_app::sweep`) on each host's stores, a
+//!   `sweep_cases!` line per host like the port suites.
 //! - [`server`]: the real `orders` binary on a free loopback port, waiting for `/health` and
 //!   for orders to finish, order bodies.
 //! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
@@ -32,6 +34,7 @@ pub mod read_models;
 pub mod server;
 pub mod stuck_orders;
 pub mod support;
+pub mod sweep;
 pub mod tasks;
 
 pub use support::Fixture;
