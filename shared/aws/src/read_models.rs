@@ -241,8 +241,7 @@ impl DynamoReadModels {
     }
 }
 
-/// The sweeper's question, answered by the sharded sweep index: see
-/// [`OrderStatusTable::open_unchanged_since`].
+/// The sweeper's question, answered by OrderStatusTable's sharded sweep index.
 impl StuckOrders for DynamoReadModels {
     async fn open_unchanged_since(
         &self,

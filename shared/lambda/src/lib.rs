@@ -12,6 +12,7 @@
 //! - [`confirm`]: OrderSuccessHandler (EventBridge → confirmation email).
 //! - [`forward`]: the terminal-event forwarder (Streams → EventBridge).
 //! - [`seed`]: the SeedInventory custom resource.
+//! - [`sweep`]: OrderSweeper (the schedule's event → one run of the sweeper).
 //! - [`batch`]: the partial batch response shapes.
 //! - [`deadline`]: the invocation's deadline, which bounds an idempotency claim's lease.
 //! - [`stage`]: the API stage stripped from the request path.
@@ -29,6 +30,7 @@ pub mod forward;
 pub mod seed;
 pub mod stage;
 pub mod start;
+pub mod sweep;
 pub mod task;
 pub mod wiring;
 

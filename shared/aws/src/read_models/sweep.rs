@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use order_domain::order::OrderStatus;
-use order_domain::ports::{OpenOrder, PortError};
+use order_domain::ports::{OpenOrder, PortError, StuckOrders};
 use order_domain::{OrderId, Timestamp};
 use order_read_models::OrderView;
 
@@ -194,4 +194,15 @@ fn open_order(row: &Item) -> Option<OpenOrder> {
         status: open_status(text("status")?)?,
         since: Timestamp::from_millis(row.get("updatedAt")?.as_n().ok()?.parse().ok()?),
     })
+}
+
+/// The sweeper's question on the table alone (the sweeper Lambda is given no other table).
+impl StuckOrders for ViewTable<OrderView> {
+    async fn open_unchanged_since(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OpenOrder>, PortError> {
+        ViewTable::open_unchanged_since(self, before, limit).await
+    }
 }
