@@ -49,6 +49,7 @@ BINARIES=(
     order-status-projector
     inventory-projector
     terminal-event-forwarder
+    order-sweeper
 )
 CARGO_LAMBDA_VERSION=1.9.2
 ZIGLANG_VERSION=0.17.1

@@ -14,7 +14,7 @@ It follows scripts/deploy.sh step by step:
 3. updates the stack to the whole template.yaml and waits for UPDATE_COMPLETE;
 4. checks, through each service's own API, what the stack built: the six tables (keys,
    stream, indexes), the five queues (OrdersQueue's visibility timeout
-   and redrive policy), the three topics, the eleven functions (runtime, architecture, handler,
+   and redrive policy), the three topics, the twelve functions (runtime, architecture, handler,
    and environment variables resolved to the physical names of the contract's resources), the
    four event source mappings and their failure settings, the state machine and its type, the
    rule and its target, the two KMS keys (the personal-data key wraps and unwraps a data key

@@ -1,4 +1,4 @@
-//! The eleven function binaries of `docs/aws-contract.md`, and for each one a real first
+//! The twelve function binaries of `docs/aws-contract.md`, and for each one a real first
 //! invocation: its repo fixture event, with the ids swapped for a fresh order that the
 //! emulator holds in the state the function expects (so every repetition does the real work,
 //! not an idempotent replay).
@@ -33,6 +33,8 @@ const TASK_INPUT: &str = include_str!("../../../services/validate-order/fixtures
 const ORDER_COMPLETED: &str =
     include_str!("../../../services/order-success-handler/fixtures/order-completed.json");
 const SEED_CREATE: &str = include_str!("../../../services/seed-inventory/fixtures/create.json");
+const SCHEDULED: &str =
+    include_str!("../../../services/order-sweeper/fixtures/scheduled-event.json");
 const STREAM_BATCH: &str =
     include_str!("../../../projections/terminal-event-forwarder/fixtures/stream-batch.json");
 
@@ -51,6 +53,8 @@ pub enum EventKind {
     SeedCreate,
     /// `stream-batch.json` (OrderPlaced v1, OrderCompleted v5, a MODIFY) for a placed order.
     StreamBatch,
+    /// `scheduled-event.json`, the schedule's event (a sweep of every shard of the index).
+    Scheduled,
 }
 
 /// The four Step Functions tasks.
@@ -150,6 +154,12 @@ pub const FUNCTIONS: [Function; 11] = [
         memory_mb: 256,
         env: &["EVENT_BUS_NAME"],
         event: EventKind::StreamBatch,
+    },
+    Function {
+        name: "order-sweeper",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE", "ORDER_STATUS_TABLE", "ORDERS_QUEUE_URL"],
+        event: EventKind::Scheduled,
     },
 ];
 
@@ -355,6 +365,7 @@ impl Emulator {
                 let id = self.place("tok_visa").await?;
                 STREAM_BATCH.replace(FIXTURE_ORDER_ID, &id.to_string())
             }
+            EventKind::Scheduled => SCHEDULED.to_owned(),
         };
         Ok(text.into_bytes())
     }
