@@ -108,9 +108,9 @@ impl<R, S, G, Q> Clone for Sweeper<'_, R, S, G, Q> {
 
 impl<R, S, G, Q> Copy for Sweeper<'_, R, S, G, Q> {}
 
-/// One run at `now`: finds the open orders that have not moved for the shorter of the two
-/// limits, re-enqueues the PLACED ones past `redrive_after` and closes the VALIDATED and PAID
-/// ones past `close_after`. A failure on one order is reported and does not stop the others.
+/// One run at `now`: re-enqueues the orders PLACED and unchanged for `redrive_after`, and
+/// closes those VALIDATED or PAID and unchanged for `close_after` (two questions to the read
+/// model, so a backlog of one kind never hides the other). A failure on one order is reported and does not stop the others.
 #[tracing::instrument(skip_all, fields(now = %now))]
 pub async fn sweep<R, S, G, Q>(
     ports: Sweeper<'_, R, S, G, Q>,
@@ -125,33 +125,33 @@ where
 {
     let redrive_before = before(now, policy.redrive_after);
     let close_before = before(now, policy.close_after);
-    let open = ports
-        .reads
-        .open_unchanged_since(redrive_before.max(close_before), policy.batch)
+    let reads = ports.reads;
+    let placed = reads
+        .open_unchanged_since(&[OrderStatus::Placed], redrive_before, policy.batch)
+        .await?;
+    let stuck = reads
+        .open_unchanged_since(
+            &[OrderStatus::Validated, OrderStatus::Paid],
+            close_before,
+            policy.batch,
+        )
         .await?;
     let mut report = SweepReport::default();
     for OpenOrder {
-        order_id,
-        status,
-        since,
-    } in open
+        order_id, since, ..
+    } in placed
     {
-        match status {
-            OrderStatus::Placed if since < redrive_before => {
-                tracing::warn!(%order_id, %since, "re-enqueuing an order stuck in PLACED");
-                match ports.queue.enqueue(order_id).await {
-                    Ok(()) => report.redriven.push(order_id),
-                    Err(e) => report.failed.push((order_id, e.to_string())),
-                }
-            }
-            OrderStatus::Validated | OrderStatus::Paid if since < close_before => {
-                match close(&ports, order_id, close_before).await {
-                    Ok(true) => report.closed.push(order_id),
-                    Ok(false) => report.left.push(order_id),
-                    Err(e) => report.failed.push((order_id, e.to_string())),
-                }
-            }
-            _ => {}
+        tracing::warn!(%order_id, %since, "re-enqueuing an order stuck in PLACED");
+        match ports.queue.enqueue(order_id).await {
+            Ok(()) => report.redriven.push(order_id),
+            Err(e) => report.failed.push((order_id, e.to_string())),
+        }
+    }
+    for OpenOrder { order_id, .. } in stuck {
+        match close(&ports, order_id, close_before).await {
+            Ok(true) => report.closed.push(order_id),
+            Ok(false) => report.left.push(order_id),
+            Err(e) => report.failed.push((order_id, e.to_string())),
         }
     }
     for (order_id, error) in &report.failed {

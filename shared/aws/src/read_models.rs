@@ -23,6 +23,7 @@ use std::marker::PhantomData;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
+use order_domain::order::OrderStatus;
 use order_domain::ports::{OpenOrder, PortError, StuckOrders};
 use order_domain::{CustomerId, OrderId, ProductId, Timestamp};
 use order_read_models::{
@@ -245,10 +246,13 @@ impl DynamoReadModels {
 impl StuckOrders for DynamoReadModels {
     async fn open_unchanged_since(
         &self,
+        statuses: &[OrderStatus],
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<OpenOrder>, PortError> {
-        self.orders.open_unchanged_since(before, limit).await
+        self.orders
+            .open_unchanged_since(statuses, before, limit)
+            .await
     }
 }
 

@@ -345,10 +345,12 @@ pub struct OpenOrder {
 /// It reads a read model (eventually consistent), so every answer is re-checked against the
 /// order's stream, or acted on idempotently, by the caller (`order_app::sweep`).
 pub trait StuckOrders: Send + Sync + Clone + 'static {
-    /// Open orders (PLACED, VALIDATED or PAID) whose view has not changed since before
-    /// `before`, oldest first, at most `limit`.
+    /// Open orders whose view is in one of `statuses` (PLACED, VALIDATED or PAID; a terminal
+    /// status finds nothing) and has not changed since before `before`, oldest first, at most
+    /// `limit`.
     fn open_unchanged_since(
         &self,
+        statuses: &[OrderStatus],
         before: Timestamp,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OpenOrder>, PortError>> + Send;

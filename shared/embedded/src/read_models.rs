@@ -16,7 +16,7 @@ use order_read_models::{
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use crate::db::{Db, now_ms};
+use crate::db::{Db, DbError, now_ms};
 use crate::store::stream_events;
 
 #[derive(Clone)]
@@ -48,36 +48,51 @@ impl SqliteReadModels {
             .map_err(|e| PortError(e.to_string()))
     }
 
-    /// Open orders whose view is unchanged since before `before_ms`, oldest first (the
-    /// `order_status_by_status` index on `(status, updated_at)` answers it, one range a status).
+    /// Open orders in one of `statuses` whose view is unchanged since before `before_ms`,
+    /// oldest first: one range of the `order_status_by_status` index on `(status, updated_at)`
+    /// a status, merged.
     pub async fn open_unchanged_since(
         &self,
+        statuses: &[OrderStatus],
         before_ms: u64,
         limit: usize,
     ) -> Result<Vec<OpenOrder>, PortError> {
+        let statuses: Vec<&'static str> = statuses
+            .iter()
+            .filter(|s| !s.is_terminal())
+            .map(|s| s.as_str())
+            .collect();
         let rows = self
             .db
             .read(move |c| {
                 let mut s = c.prepare_cached(
                     "SELECT order_id, status, updated_at FROM order_status \
-                     WHERE status IN ('PLACED', 'VALIDATED', 'PAID') AND updated_at < ?1 \
-                     ORDER BY updated_at LIMIT ?2",
+                     WHERE status = ?1 AND updated_at < ?2 ORDER BY updated_at LIMIT ?3",
                 )?;
-                let rows = s.query_map(
-                    params![int(before_ms), i64::try_from(limit).unwrap_or(i64::MAX)],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    },
-                )?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
+                let mut rows = Vec::new();
+                for status in statuses {
+                    let found = s.query_map(
+                        params![
+                            status,
+                            int(before_ms),
+                            i64::try_from(limit).unwrap_or(i64::MAX)
+                        ],
+                        |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, i64>(2)?,
+                            ))
+                        },
+                    )?;
+                    rows.extend(found.collect::<rusqlite::Result<Vec<_>>>()?);
+                }
+                Ok(rows)
             })
             .await
-            .map_err(|e| PortError(e.to_string()))?;
-        rows.into_iter()
+            .map_err(|e: DbError| PortError(e.to_string()))?;
+        let mut open = rows
+            .into_iter()
             .map(|(id, status, since)| {
                 Ok(OpenOrder {
                     order_id: OrderId::parse(&id)
@@ -86,7 +101,10 @@ impl SqliteReadModels {
                     since: Timestamp::from_millis(u64::try_from(since).unwrap_or(0)),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, PortError>>()?;
+        open.sort_by_key(|o| (o.since, o.order_id));
+        open.truncate(limit);
+        Ok(open)
     }
 }
 
@@ -319,10 +337,11 @@ fn write_moved<V: SqliteRow>(c: &Connection, records: &[&RecordedEvent]) -> rusq
 impl StuckOrders for SqliteReadModels {
     async fn open_unchanged_since(
         &self,
+        statuses: &[OrderStatus],
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<OpenOrder>, PortError> {
-        SqliteReadModels::open_unchanged_since(self, before.as_millis(), limit).await
+        SqliteReadModels::open_unchanged_since(self, statuses, before.as_millis(), limit).await
     }
 }
 

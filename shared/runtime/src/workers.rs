@@ -134,10 +134,14 @@ pub struct WithoutLiveExecutions<R> {
 impl<R: StuckOrders> StuckOrders for WithoutLiveExecutions<R> {
     async fn open_unchanged_since(
         &self,
+        statuses: &[OrderStatus],
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<OpenOrder>, PortError> {
-        let open = self.reads.open_unchanged_since(before, limit).await?;
+        let open = self
+            .reads
+            .open_unchanged_since(statuses, before, limit)
+            .await?;
         self.db
             .read(move |c| {
                 let mut s = c.prepare_cached("SELECT status FROM executions WHERE name = ?1")?;

@@ -83,16 +83,31 @@ async fn projected<E: EventStore, R: StuckOrderStore>(
     id
 }
 
+const OPEN: [OrderStatus; 3] = [
+    OrderStatus::Placed,
+    OrderStatus::Validated,
+    OrderStatus::Paid,
+];
+
 async fn found<R: StuckOrders>(reads: &R, before: u64, limit: usize) -> Vec<OpenOrder> {
+    found_in(reads, &OPEN, before, limit).await
+}
+
+async fn found_in<R: StuckOrders>(
+    reads: &R,
+    statuses: &[OrderStatus],
+    before: u64,
+    limit: usize,
+) -> Vec<OpenOrder> {
     reads
-        .open_unchanged_since(Timestamp::from_millis(before), limit)
+        .open_unchanged_since(statuses, Timestamp::from_millis(before), limit)
         .await
         .unwrap()
 }
 
 /// PLACED, VALIDATED and PAID orders unchanged since before the cutoff are found, with their
-/// status and when they last changed; an order that changed at or after the cutoff, or that
-/// ended, is not.
+/// status and when they last changed, each only when its status is asked for; an order that
+/// changed at or after the cutoff, or that ended, is not.
 pub async fn only_open_orders_unchanged_since_before_the_cutoff_are_found<
     E: EventStore,
     R: StuckOrderStore,

@@ -184,6 +184,7 @@ pub async fn an_order_whose_stream_moved_since_its_view_is_left<
 ) {
     let id = order(s, 1).await;
     let mut stale = s.views.get(&id.to_string()).await.unwrap().unwrap();
+    stale.placed_at = Timestamp::from_millis(1_000);
     stale.updated_at = Timestamp::from_millis(1_000);
     stale.version += 10; // so the put lands over the projected row
     s.views.put(&stale).await.unwrap();

@@ -83,17 +83,20 @@ fn open_status(text: &str) -> Option<OrderStatus> {
 }
 
 impl ViewTable<OrderView> {
-    /// Open orders whose row has not changed since before `before`, oldest first, at most
-    /// `limit`: every shard of the sweep index queried for orders placed before `before`, and
-    /// the candidates' rows read back to keep those still open and unchanged.
+    /// Open orders in one of `statuses` whose row has not changed since before `before`,
+    /// oldest first, at most `limit`: every shard of the sweep index queried for orders placed
+    /// before `before`, and the candidates' rows read back to keep those still in one of
+    /// `statuses` and unchanged. (Within a shard the index orders by the placing instant, so
+    /// past `limit` candidates a shard gives its earliest placed, not its longest unchanged.)
     pub async fn open_unchanged_since(
         &self,
+        statuses: &[OrderStatus],
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<OpenOrder>, PortError> {
         let mut out = Vec::new();
         for shard in 0..SWEEP_SHARDS {
-            out.extend(self.open_in_shard(shard, before, limit).await?);
+            out.extend(self.open_in_shard(shard, statuses, before, limit).await?);
         }
         out.sort_by_key(|o: &OpenOrder| (o.since, o.order_id));
         out.truncate(limit);
@@ -104,6 +107,7 @@ impl ViewTable<OrderView> {
     async fn open_in_shard(
         &self,
         shard: u32,
+        statuses: &[OrderStatus],
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<OpenOrder>, PortError> {
@@ -136,7 +140,7 @@ impl ViewTable<OrderView> {
                     .await?
                     .iter()
                     .filter_map(open_order)
-                    .filter(|o| o.since < before),
+                    .filter(|o| o.since < before && statuses.contains(&o.status)),
             );
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -200,9 +204,10 @@ fn open_order(row: &Item) -> Option<OpenOrder> {
 impl StuckOrders for ViewTable<OrderView> {
     async fn open_unchanged_since(
         &self,
+        statuses: &[OrderStatus],
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<OpenOrder>, PortError> {
-        ViewTable::open_unchanged_since(self, before, limit).await
+        ViewTable::open_unchanged_since(self, statuses, before, limit).await
     }
 }
