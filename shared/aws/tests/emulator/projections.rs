@@ -163,7 +163,7 @@ async fn the_sweeper_finds_open_orders_in_every_shard_of_the_sweep_index() {
 
     let found = reads
         .orders
-        .open_unchanged_since(Timestamp::from_millis(2_000), 100)
+        .open_unchanged_since(&[OrderStatus::Placed], Timestamp::from_millis(2_000), 100)
         .await
         .unwrap();
     let found: BTreeSet<OrderId> = found.iter().map(|o| o.order_id).collect();
