@@ -268,6 +268,77 @@ mod tests {
         db.close();
     }
 
+    /// A fixed answer, as a read model would give it.
+    #[derive(Clone)]
+    struct Fixed(Vec<OpenOrder>);
+
+    impl StuckOrders for Fixed {
+        async fn open_unchanged_since(
+            &self,
+            _: &[OrderStatus],
+            _: Timestamp,
+            _: usize,
+        ) -> Result<Vec<OpenOrder>, PortError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    /// The sweeper leaves what the local runner still drives: any order with a RUNNING
+    /// execution, and a PLACED order with any execution (starting it again starts nothing).
+    /// A VALIDATED order whose execution ended without ending it is the sweeper's to close.
+    #[tokio::test]
+    async fn the_sweeper_leaves_the_orders_the_local_runner_still_drives() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("x.db"), Durability::Normal).unwrap();
+        let open = |status| OpenOrder {
+            order_id: order_domain::OrderId::generate(),
+            status,
+            since: Timestamp::from_millis(1),
+        };
+        let [
+            never_started,
+            placed_done,
+            validated_running,
+            validated_done,
+        ] = [
+            open(OrderStatus::Placed),
+            open(OrderStatus::Placed),
+            open(OrderStatus::Validated),
+            open(OrderStatus::Validated),
+        ];
+        for (order, status) in [
+            (placed_done, "FAILED"),
+            (validated_running, "RUNNING"),
+            (validated_done, "SUCCEEDED"),
+        ] {
+            let name = order.order_id.to_string();
+            db.write(move |c| {
+                c.execute(
+                    "INSERT INTO executions (name, status, data, input, started_at, updated_at) \
+                     VALUES (?1, ?2, '{}', '{}', 0, 0)",
+                    params![name, status],
+                )
+            })
+            .await
+            .unwrap();
+        }
+        let reads = WithoutLiveExecutions {
+            reads: Fixed(vec![
+                never_started,
+                placed_done,
+                validated_running,
+                validated_done,
+            ]),
+            db: db.clone(),
+        };
+        let kept = reads
+            .open_unchanged_since(&[], Timestamp::now(), 10)
+            .await
+            .unwrap();
+        assert_eq!(kept, vec![never_started, validated_done]);
+        db.close();
+    }
+
     /// With nobody consuming, eleven orders in the queue breach the depth threshold.
     #[tokio::test]
     async fn eleven_waiting_messages_breach_the_queue_depth_threshold() {
