@@ -78,7 +78,7 @@ pub struct Function {
 }
 
 /// The contract's binaries, with `MemorySize` from `template.yaml`.
-pub const FUNCTIONS: [Function; 11] = [
+pub const FUNCTIONS: [Function; 12] = [
     Function {
         name: "order-placement",
         memory_mb: 512,
