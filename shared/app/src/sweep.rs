@@ -3,8 +3,8 @@
 //!
 //! - An order PLACED for longer than [`SweepPolicy::redrive_after`] is put on OrdersQueue
 //!   again: the enqueue after its append may have failed (the client got a 503, the order
-//!   stayed). Starting an order is idempotent, so a false positive (a slow start, a view that
-//!   lags) costs one message that starts nothing new.
+//!   stayed). Its stream is read first, so a view that lags re-enqueues nothing; a slow start
+//!   costs one more message, and its execution's tasks are idempotent (they append once).
 //! - An order VALIDATED or PAID for longer than [`SweepPolicy::close_after`] lost its
 //!   execution (an Express execution lives five minutes at most, retries included): it is
 //!   closed as FAILED the way the workflow's OrderFailed step would close it (the same
@@ -76,8 +76,8 @@ pub struct SweepReport {
     pub redriven: Vec<OrderId>,
     /// Orders this run ended as FAILED.
     pub closed: Vec<OrderId>,
-    /// Candidates left as they are: ended or moved since the view saw them, or closed by
-    /// another writer first.
+    /// Candidates left as they are: ended or moved since the view saw them (the stream is the
+    /// truth), or closed by another writer first.
     pub left: Vec<OrderId>,
     /// Orders whose redrive or close failed (the next run tries again), with why.
     pub failed: Vec<(OrderId, String)>,
@@ -137,14 +137,11 @@ where
         )
         .await?;
     let mut report = SweepReport::default();
-    for OpenOrder {
-        order_id, since, ..
-    } in placed
-    {
-        tracing::warn!(%order_id, %since, "re-enqueuing an order stuck in PLACED");
-        match ports.queue.enqueue(order_id).await {
-            Ok(()) => report.redriven.push(order_id),
-            Err(e) => report.failed.push((order_id, e.to_string())),
+    for OpenOrder { order_id, .. } in placed {
+        match redrive(&ports, order_id, redrive_before).await {
+            Ok(true) => report.redriven.push(order_id),
+            Ok(false) => report.left.push(order_id),
+            Err(e) => report.failed.push((order_id, e)),
         }
     }
     for OpenOrder { order_id, .. } in stuck {
@@ -163,6 +160,28 @@ where
 fn before(now: Timestamp, age: Duration) -> Timestamp {
     let age = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
     Timestamp::from_millis(now.as_millis().saturating_sub(age))
+}
+
+/// Re-enqueues the order if its stream says it is still PLACED with a head older than
+/// `cutoff` (a lagging view is no reason to start a second execution); true when it did.
+async fn redrive<R, S, G, Q>(
+    ports: &Sweeper<'_, R, S, G, Q>,
+    id: OrderId,
+    cutoff: Timestamp,
+) -> Result<bool, String>
+where
+    S: EventStore,
+    Q: OrderQueue,
+{
+    let (order, history) = load(ports.store, id).await.map_err(|e| e.to_string())?;
+    let placed = matches!(&order.state, OrderState::Open(p) if p.status() == OrderStatus::Placed);
+    let head = history.last().map(|e| e.occurred_at);
+    if !placed || head.is_none_or(|at| at >= cutoff) {
+        return Ok(false);
+    }
+    tracing::warn!(order_id = %id, since = ?head, "re-enqueuing an order stuck in PLACED");
+    ports.queue.enqueue(id).await.map_err(|e| e.to_string())?;
+    Ok(true)
 }
 
 /// Closes the order as FAILED if its stream says it is still open and its head is older than

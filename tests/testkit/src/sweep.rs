@@ -173,8 +173,9 @@ pub async fn a_validated_order_past_the_close_limit_fails_without_a_refund<
     );
 }
 
-/// The view says VALIDATED long ago, but the stream moved on a moment ago (the projection
-/// lags a live execution): the stream is the truth, the order is left.
+/// The view says VALIDATED (or PLACED) long ago, but the stream moved on a moment ago (the
+/// projection lags a live execution): the stream is the truth, the order is left, neither
+/// closed nor re-enqueued.
 pub async fn an_order_whose_stream_moved_since_its_view_is_left<
     E: EventStore,
     R: SweptViews,
@@ -192,11 +193,26 @@ pub async fn an_order_whose_stream_moved_since_its_view_is_left<
         .await
         .unwrap();
 
+    // And a view that says PLACED long ago, of an order validated a moment ago.
+    let validated = order(s, 0).await;
+    let mut stale = s.views.get(&validated.to_string()).await.unwrap().unwrap();
+    stale.placed_at = Timestamp::from_millis(1_000);
+    stale.updated_at = Timestamp::from_millis(1_000);
+    stale.version += 10;
+    s.views.put(&stale).await.unwrap();
+    validate_order(&s.log, input(validated, None))
+        .await
+        .unwrap();
+
     let close_after = u64::try_from(SweepPolicy::DEFAULT_CLOSE_AFTER.as_millis()).unwrap();
     let now = Timestamp::from_millis(Timestamp::now().as_millis() + close_after / 2);
     let report = run(s, now).await;
-    assert_eq!((report.closed, report.left), (vec![], vec![id]));
+    assert_eq!(
+        (report.redriven, report.closed, report.left),
+        (vec![], vec![], vec![validated, id])
+    );
     assert_eq!(event_types(&s.log, id).await, PAID);
+    assert!(s.queue.receive(10).await.unwrap().is_empty());
 }
 
 /// Two sweepers at once (two schedules overlapping, a redelivered invocation) close the
