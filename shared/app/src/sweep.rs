@@ -22,9 +22,10 @@
 //!
 //! The one window left: a refund is a call to the gateway before the append, so a sweeper that
 //! refunds and then loses the append to an execution that completes the order has refunded a
-//! completed order. An execution that is still alive past `close_after` (3× the Express limit
-//! by default) is what it takes; the sweeper logs it as an error when it
-//! happens.
+//! completed order. No execution started before the order went still can be alive past
+//! `close_after` (3× the Express limit by default); it takes a new one, started by a late
+//! message (a dead letter redriven by hand) in the moment between the refund and the append.
+//! The sweeper logs that as an error when it happens.
 
 use std::time::Duration;
 
@@ -49,8 +50,10 @@ pub struct SweepPolicy {
 }
 
 impl SweepPolicy {
-    /// Twice the time an order's start normally takes at worst (SQS retries a failed start
-    /// after its visibility timeout of 30 s).
+    /// An order normally leaves PLACED within seconds of its POST; two minutes without
+    /// leaving it means its message was never sent, or its start keeps failing. (A message
+    /// whose start failed comes back by itself after OrdersQueue's visibility timeout of
+    /// three minutes; a redrive before that is one more message, not one more order.)
     pub const DEFAULT_REDRIVE_AFTER: Duration = Duration::from_mins(2);
     /// Three times the Express workflow's worst case (five minutes, retries included): no
     /// execution of the order can still be running.
