@@ -48,6 +48,7 @@ BINARIES=(
     seed-inventory
     order-failure-handler
     event-projector
+    order-sweeper
 )
 CARGO_LAMBDA_VERSION=1.9.2
 ZIGLANG_VERSION=0.17.1

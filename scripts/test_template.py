@@ -169,8 +169,8 @@ def as_list(value) -> list:
 class ContractFunctions(unittest.TestCase):
     """Every binary of the contract is one function, wired as the contract says."""
 
-    def test_contract_lists_the_ten_binaries(self):
-        self.assertEqual(len(CONTRACT.binaries), 10, sorted(CONTRACT.binaries))
+    def test_contract_lists_the_eleven_binaries(self):
+        self.assertEqual(len(CONTRACT.binaries), 11, sorted(CONTRACT.binaries))
 
     def test_one_function_per_binary_and_no_other(self):
         functions = resources_of_type("AWS::Lambda::Function")
@@ -496,14 +496,18 @@ class Design(unittest.TestCase):
         self.assertNotIn("MaximumBatchingWindowInSeconds", mappings["EventProjectorLambda"])
 
     def test_sweep_index_is_the_adapters_sparse_keys_only_index(self):
-        code = (ROOT / "shared" / "aws" / "src" / "read_models.rs").read_text()
+        code = (ROOT / "shared" / "aws" / "src" / "read_models" / "sweep.rs").read_text()
 
         def const(name):
             return re.search(rf'pub const {name}: &str = "(\w+)";', code).group(1)
 
         (index,) = [i for i in props("OrderStatusTable")["GlobalSecondaryIndexes"] if i["IndexName"] == const("SWEEP_INDEX")]
         keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
-        self.assertEqual((keys["HASH"], keys["RANGE"]), (const("SWEEP_STATUS"), const("SWEEP_SINCE")))
+        self.assertEqual((keys["HASH"], keys["RANGE"]), (const("SWEEP_SHARD"), const("SWEEP_SINCE")))
+        # The sweeper queries the index and nothing else of the table but its candidates' rows.
+        statements = role_statements("OrderSweeperLambdaRole")
+        queried = [s["Resource"] for s in statements if s["Action"] == "dynamodb:Query"]
+        self.assertIn({"Fn::Sub": "${OrderStatusTable.Arn}/index/" + const("SWEEP_INDEX")}, queried)
         self.assertEqual(index["Projection"], {"ProjectionType": "KEYS_ONLY"})
         # Sparse: the index keys are not attributes every row has.
         self.assertFalse({"status", "updatedAt"} & set(keys.values()))
@@ -542,10 +546,28 @@ class Design(unittest.TestCase):
                 self.assertEqual(ref_target(config["DestinationConfig"]["OnFailure"]["Destination"]), queue)
         permission = [
             p for p in map(props, resources_of_type("AWS::Lambda::Permission"))
-            if p["Principal"] == "events.amazonaws.com"
+            if p["Principal"] == "events.amazonaws.com" and ref_target(p["SourceArn"]) in rules
         ]
         self.assertEqual(
             sorted(ref_target(p["SourceArn"]) for p in permission), sorted(rules),
+        )
+
+    def test_sweeper_runs_every_minute_without_retries(self):
+        rule = props("OrderSweeperSchedule")
+        self.assertEqual(rule["ScheduleExpression"], "rate(1 minute)")
+        self.assertEqual(rule["State"], "ENABLED")
+        (target,) = rule["Targets"]
+        self.assertEqual(target["Arn"], {"Fn::GetAtt": ["OrderSweeperLambda", "Arn"]})
+        self.assertEqual(target["RetryPolicy"]["MaximumRetryAttempts"], 0)
+        invoke = props("OrderSweeperInvokeConfig")
+        self.assertEqual((invoke["FunctionName"], invoke["MaximumRetryAttempts"]), ({"Ref": "OrderSweeperLambda"}, 0))
+        permissions = [
+            p for p in map(props, resources_of_type("AWS::Lambda::Permission"))
+            if p["FunctionName"] == {"Ref": "OrderSweeperLambda"}
+        ]
+        self.assertEqual(
+            [(p["Principal"], p["SourceArn"]) for p in permissions],
+            [("events.amazonaws.com", {"Fn::GetAtt": ["OrderSweeperSchedule", "Arn"]})],
         )
 
     def test_forwarder_may_put_events_on_the_contracts_bus(self):

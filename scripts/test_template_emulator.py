@@ -14,7 +14,7 @@ It follows scripts/deploy.sh step by step:
 3. updates the stack to the whole template.yaml and waits for UPDATE_COMPLETE;
 4. checks, through each service's own API, what the stack built: the six tables (keys,
    stream, indexes), the six queues (OrdersQueue's visibility timeout
-   and redrive policy), the three topics, the ten functions (runtime, architecture, handler,
+   and redrive policy), the three topics, the eleven functions (runtime, architecture, handler,
    and environment variables resolved to the physical names of the contract's resources), the
    four event source mappings and their failure settings, the state machine and its type, the
    rule and its target, the two KMS keys (the personal-data key wraps and unwraps a data key
@@ -239,9 +239,9 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
             for i in tables["OrderStatusTable"].get("GlobalSecondaryIndexes", [])
         }
         check(indexes == {
-            "bySweepStatus": ({"HASH": "sweepStatus", "RANGE": "sweepSince"}, "KEYS_ONLY"),
+            "bySweepShard": ({"HASH": "sweepShard", "RANGE": "sweepSince"}, "KEYS_ONLY"),
             "byCustomer": ({"HASH": "customerId", "RANGE": "placedKey"}, "ALL"),
-        }, f"OrderStatusTable has the sparse bySweepStatus and the byCustomer (ALL) indexes ({indexes})")
+        }, f"OrderStatusTable has the sparse bySweepShard and the byCustomer (ALL) indexes ({indexes})")
     if "CustomerKeysTable" in tables:
         t = tables["CustomerKeysTable"]
         check("StreamSpecification" not in t or not t["StreamSpecification"].get("StreamEnabled"),

@@ -14,17 +14,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use order_app::gateway::SimulatedGateway;
 use order_app::seed::{SeedProduct, seed_inventory};
+use order_app::sweep::SweepPolicy;
 use order_app::vault::CachedKeys;
 use order_aws::{
     AwsBackend, AwsClients, AwsKeys, AwsResources, DynamoDedup, DynamoEventStore,
-    DynamoIdempotency, DynamoKeys, DynamoReadModels, DynamoStuck, InventoryTable, KEY_CACHE_TTL,
+    DynamoIdempotency, DynamoKeys, DynamoReadModels, InventoryTable, KEY_CACHE_TTL,
     OrderStatusTable, Projector, SnsNotifier, SqsPolled, Target, TopicArns,
 };
 use order_embedded::db::{Db, Durability};
 use order_embedded::stream_positions::StreamPositions;
 use order_runtime::bus::LocalBus;
-use order_runtime::workers::{alarms, queue_consumer, sweeper};
+use order_runtime::workers::{WithoutLiveExecutions, alarms, queue_consumer, sweeper};
 use order_runtime::workflow::local_workflow;
 use tokio::net::TcpListener;
 
@@ -170,10 +172,15 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     workers.spawn(runner.run(rx.clone()));
     workers.spawn(queue_consumer(queue.clone(), workflow, rx.clone()));
     workers.spawn(sweeper(
-        DynamoStuck(reads.clone()),
-        db.clone(),
-        queue.clone(),
-        options.redrive_after,
+        WithoutLiveExecutions {
+            reads: reads.clone(),
+            db: db.clone(),
+        },
+        (store.clone(), SimulatedGateway, queue.clone()),
+        SweepPolicy {
+            redrive_after: options.redrive_after,
+            ..SweepPolicy::default()
+        },
         rx.clone(),
     ));
     workers.spawn(alarms(

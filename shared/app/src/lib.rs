@@ -11,6 +11,8 @@
 //! - [`notify`]: terminal events to the bus, and the confirmation email of the success handler;
 //!   [`forward`]: the forwarding loop every host runs over a batch of the log's records.
 //! - [`seed`]: idempotent inventory seeding.
+//! - [`sweep`]: the sweeper (orders left PLACED re-enqueued, orders whose execution died closed
+//!   as FAILED with their refund), one use case for the runtime's loop and the sweeper Lambda.
 //! - [`vault`]: sealing and opening an order's personal data under its customer's data key,
 //!   and forgetting a customer (crypto-shredding).
 //! - [`stream`]: loading an order and appending its decisions with conflict retry.
@@ -24,6 +26,7 @@ pub mod query;
 pub mod seed;
 pub mod start;
 pub mod stream;
+pub mod sweep;
 pub mod tasks;
 pub mod vault;
 

@@ -16,8 +16,8 @@
 //! - [`dedup`]: dedup records that make the SNS notifier deliver each dedup id once.
 //! - [`keys`]: the customers' data keys, wrapped by KMS, destroyed on forget.
 //! - [`queue`], [`workflow`], [`notifier`], [`bus`]: SQS, Step Functions, SNS, EventBridge.
-//! - [`polled`], [`stuck`]: the local runtime's ports on AWS (SQS polled by a local consumer,
-//!   orders left PLACED found through the order-status table).
+//! - [`polled`]: the local runtime's queue on AWS (SQS polled by a local consumer); the
+//!   sweeper's `StuckOrders` is [`DynamoReadModels`] (the order-status table's sweep index).
 //! - [`backend`]: the HTTP API's ports ([`AwsBackend`]).
 //! - [`provision`]: create-if-missing of every resource (emulator, fresh dev account, tests).
 //! - [`errors`]: SDK errors as readable port errors.
@@ -46,7 +46,6 @@ pub mod provision;
 pub mod queue;
 pub mod read_models;
 pub mod streams;
-pub mod stuck;
 pub mod workflow;
 
 pub use backend::{AwsBackend, AwsKeys, KEY_CACHE_TTL, keys_from_env};
@@ -63,5 +62,4 @@ pub use projector::{ChangeRecord, Projector, Target};
 pub use queue::SqsQueue;
 pub use read_models::{DynamoReadModels, InventoryTable, OrderStatusTable, ViewTable};
 pub use streams::{StartPosition, StreamPoller, handled_positions};
-pub use stuck::DynamoStuck;
 pub use workflow::SfnWorkflow;

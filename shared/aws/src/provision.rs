@@ -3,8 +3,8 @@
 //! it gets fresh, small tables: moto's transactions slow down as tables grow).
 //!
 //! The template is what deploys production; this mirrors its shapes: the events table with a
-//! NEW_IMAGE stream, OrderStatusTable with the sparse sweep index and the customer index
-//! (`byCustomer`, which an existing table without it is given), IdempotencyTable and
+//! NEW_IMAGE stream, OrderStatusTable with the sparse, sharded sweep index and the customer index
+//! (`byCustomer`; an existing table without either is given it), IdempotencyTable and
 //! NotificationDedupTable with TTL on `ttl`, CustomerKeysTable and the KMS key (with its alias
 //! `alias/<prefix>PersonalDataKey`) that wraps its data keys, OrdersQueue with its DLQ
 //! (maxReceiveCount 5), and
@@ -14,20 +14,19 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::config::{AwsClients, AwsResources, DEFAULT_EVENT_BUS};
 use crate::errors::describe;
-use crate::read_models::{CUSTOMER_ID, PLACED_KEY, SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
+use crate::read_models::{CUSTOMER_ID, PLACED_KEY, SWEEP_SHARD, SWEEP_SINCE};
 
 mod indexes;
 mod kms;
-use indexes::{customer_index, ensure_customer_index, index};
+use indexes::{customer_index, ensure_customer_index, ensure_sweep_index, sweep_index};
 use kms::ensure_kms_key;
 
 /// OrdersQueue's maxReceiveCount before a message goes to the DLQ (the contract).
@@ -106,17 +105,11 @@ async fn ensure_table(
     }
     if extras.order_indexes {
         req = req
-            .attribute_definitions(attribute(SWEEP_STATUS, ScalarAttributeType::S)?)
+            .attribute_definitions(attribute(SWEEP_SHARD, ScalarAttributeType::S)?)
             .attribute_definitions(attribute(SWEEP_SINCE, ScalarAttributeType::N)?)
             .attribute_definitions(attribute(CUSTOMER_ID, ScalarAttributeType::S)?)
             .attribute_definitions(attribute(PLACED_KEY, ScalarAttributeType::S)?)
-            .global_secondary_indexes(index(
-                name,
-                SWEEP_INDEX,
-                SWEEP_STATUS,
-                SWEEP_SINCE,
-                ProjectionType::KeysOnly,
-            )?)
+            .global_secondary_indexes(sweep_index(name)?)
             .global_secondary_indexes(customer_index(name)?);
     }
     match req.send().await {
@@ -134,6 +127,7 @@ async fn ensure_table(
     }
     if extras.order_indexes {
         ensure_customer_index(clients, name).await?;
+        ensure_sweep_index(clients, name).await?;
     }
     if let Some(attr) = extras.ttl_attribute {
         ensure_ttl(clients, name, attr).await?;

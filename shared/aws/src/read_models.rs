@@ -7,10 +7,10 @@
 //! as JSON in `view`, plus the attributes the contract indexes or shows (`status`, `updatedAt`,
 //! `available`).
 //!
-//! The sweeper's index on OrderStatusTable is sparse: its key attributes (`sweepStatus`,
-//! `sweepSince`) are on a row only while the order is PLACED, so an order enters the index
-//! once and leaves it once (2 index writes per order) instead of the index following every
-//! status put (a delete and a put each time `updatedAt` moves).
+//! The sweeper's index on OrderStatusTable ([`SWEEP_INDEX`]) is sparse and sharded: its key
+//! attributes are on a row only while the order is open, and do not move while it stays open,
+//! so an order enters the index once and leaves it once (2 index writes per order) instead of
+//! the index following every status put (a delete and a put each time `updatedAt` moves).
 //!
 //! The customer index ([`CUSTOMER_INDEX`], GET /orders) is dense: every order row carries
 //! `customerId` and `placedKey` (the placing instant and the id as one sortable string,
@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
 use order_domain::order::OrderStatus;
-use order_domain::ports::PortError;
+use order_domain::ports::{OpenOrder, PortError, StuckOrders};
 use order_domain::{CustomerId, OrderId, ProductId, Timestamp};
 use order_read_models::{
     InventoryView, OrderCursor, OrderPage, OrderView, View, ViewStore, ViewWrite,
@@ -33,30 +33,11 @@ use order_read_models::{
 use crate::config::{AwsClients, ConfigError, INVENTORY_TABLE, ORDER_STATUS_TABLE, require_env};
 use crate::errors::{port_error, written};
 
-/// The name of OrderStatusTable's sparse index on (`sweepStatus`, `sweepSince`), which only
-/// the sweeper reads. (It replaces the dense `byStatus` index: an index's keys cannot change
-/// in place, so the new keys get a new name and CloudFormation swaps the two.)
-pub const SWEEP_INDEX: &str = "bySweepStatus";
-/// The sweep index's partition key: the status, present only while the sweeper needs the row.
-pub const SWEEP_STATUS: &str = "sweepStatus";
-/// The sweep index's sort key: when the row entered that status (ms), oldest first.
-pub const SWEEP_SINCE: &str = "sweepSince";
-
-/// The sweep index's key attributes for `view`: `Some` only while the order is PLACED, the
-/// one status the sweeper re-drives (a later status means its execution has started). Every
-/// writer of OrderStatusTable rows (the projector, audit replay's repair) writes
-/// [`DynamoRow::item`], so the index stays sparse and exact.
-fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2]> {
-    (view.status == OrderStatus::Placed).then(|| {
-        [
-            (SWEEP_STATUS.to_owned(), s(view.status.as_str())),
-            (SWEEP_SINCE.to_owned(), n(view.updated_at.as_millis())),
-        ]
-    })
-}
-
 mod by_customer;
+mod sweep;
 pub use by_customer::{CUSTOMER_ID, CUSTOMER_INDEX, PLACED_KEY};
+use sweep::sweep_attributes;
+pub use sweep::{SWEEP_INDEX, SWEEP_SHARD, SWEEP_SHARDS, SWEEP_SINCE, sweep_shard};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -237,50 +218,6 @@ impl<V: DynamoRow> ViewStore<V> for ViewTable<V> {
     }
 }
 
-impl ViewTable<OrderView> {
-    /// Orders still PLACED whose row has not changed since before `now - older_than_ms`, oldest
-    /// first, at most `limit` (the sweeper re-drives them). Reads the sparse sweep index, which
-    /// is eventually consistent: the sweeper's start is idempotent, so a stale answer is safe.
-    pub async fn placed_before(
-        &self,
-        now: Timestamp,
-        older_than_ms: u64,
-        limit: usize,
-    ) -> Result<Vec<OrderId>, PortError> {
-        let cutoff = now.as_millis().saturating_sub(older_than_ms);
-        let mut out = Vec::new();
-        let mut start = None;
-        while out.len() < limit {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(SWEEP_INDEX)
-                .key_condition_expression("#st = :st AND #u < :u")
-                .expression_attribute_names("#st", SWEEP_STATUS)
-                .expression_attribute_names("#u", SWEEP_SINCE)
-                .expression_attribute_values(":st", s(OrderStatus::Placed.as_str()))
-                .expression_attribute_values(":u", n(cutoff))
-                .limit(i32::try_from(limit - out.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error(&self.table, &e))?;
-            out.extend(page.items().iter().filter_map(|i| {
-                i.get("orderId")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|t| OrderId::parse(t).ok())
-            }));
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        out.truncate(limit);
-        Ok(out)
-    }
-}
-
 /// Both read models, as GET /orders/{id} and GET /inventory/{id} read them.
 #[derive(Debug, Clone)]
 pub struct DynamoReadModels {
@@ -303,16 +240,18 @@ impl DynamoReadModels {
             inventory: InventoryTable::from_env(clients)?,
         })
     }
+}
 
-    /// Orders PLACED and unchanged for `older_than_ms` (the sweeper's question); see
-    /// [`OrderStatusTable::placed_before`].
-    pub async fn stuck_placed_orders(
+/// The sweeper's question, answered by OrderStatusTable's sharded sweep index.
+impl StuckOrders for DynamoReadModels {
+    async fn open_unchanged_since(
         &self,
-        older_than_ms: u64,
+        statuses: &[OrderStatus],
+        before: Timestamp,
         limit: usize,
-    ) -> Result<Vec<OrderId>, PortError> {
+    ) -> Result<Vec<OpenOrder>, PortError> {
         self.orders
-            .placed_before(Timestamp::now(), older_than_ms, limit)
+            .open_unchanged_since(statuses, before, limit)
             .await
     }
 }

@@ -9,7 +9,7 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::envelope::{RecordedEvent, StreamWrite};
-use crate::order::ChargeResult;
+use crate::order::{ChargeResult, OrderStatus};
 use crate::time::Timestamp;
 use crate::values::{CustomerId, Email, Money, OrderId, PaymentToken, StreamId};
 
@@ -346,9 +346,9 @@ pub trait KeyStore: Send + Sync + 'static {
 }
 
 // What the local runtime's generic workers need from a backend beyond the use cases' ports: a
-// queue they can poll, and a way to find orders left PLACED. The SQLite adapters implement
-// these, and so do the AWS adapters (SQS, the OrderStatus table) when `orders serve --backend
-// aws` runs the same workers against AWS resources.
+// queue they can poll, and a way to find orders left open (which the sweeper Lambda needs too).
+// The SQLite adapters implement these, and so do the AWS adapters (SQS, the OrderStatus table)
+// when `orders serve --backend aws` runs the same workers against AWS resources.
 
 /// A queue the local StartOrderProcessing consumer polls (SQLite queue or SQS).
 pub trait PolledQueue: OrderQueue + Clone {
@@ -388,14 +388,29 @@ pub trait PolledQueue: OrderQueue + Clone {
     fn depth(&self) -> impl Future<Output = Result<(u64, u64), PortError>> + Send;
 }
 
-/// Finds orders that may have been accepted but never enqueued.
+/// An open order whose view has not moved for a while, as the read model last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOrder {
+    pub order_id: OrderId,
+    /// PLACED, VALIDATED or PAID: never a terminal status.
+    pub status: OrderStatus,
+    /// When the view last changed (its last event occurred).
+    pub since: Timestamp,
+}
+
+/// Finds the orders the sweeper must look at: open ones whose view has not moved for a while.
+/// It reads a read model (eventually consistent), so every answer is re-checked against the
+/// order's stream, or acted on idempotently, by the caller (`order_app::sweep`).
 pub trait StuckOrders: Send + Sync + Clone + 'static {
-    /// Orders PLACED and unchanged for at least `older_than_ms`.
-    fn placed_before(
+    /// Open orders whose view is in one of `statuses` (PLACED, VALIDATED or PAID; a terminal
+    /// status finds nothing) and has not changed since before `before`, oldest first, at most
+    /// `limit`.
+    fn open_unchanged_since(
         &self,
-        older_than_ms: i64,
+        statuses: &[OrderStatus],
+        before: Timestamp,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<OrderId>, PortError>> + Send;
+    ) -> impl Future<Output = Result<Vec<OpenOrder>, PortError>> + Send;
 }
 
 /// One key store shared by a host's parts (the API, the tasks, the success handler), so they

@@ -46,30 +46,9 @@ impl SqliteReadModels {
             .await
             .map_err(|e| PortError(e.to_string()))
     }
-
-    /// Order ids whose status is PLACED and unchanged for `older_than_ms`, with no execution.
-    pub async fn stuck_placed_orders(
-        &self,
-        older_than_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<OrderId>, PortError> {
-        self.db
-            .read(move |c| {
-                let mut s = c.prepare_cached(
-                    "SELECT o.order_id FROM order_status o WHERE o.status = 'PLACED' AND o.updated_at < ?1 \
-                     AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.name = o.order_id) LIMIT ?2",
-                )?;
-                let rows = s.query_map(
-                    params![now_ms() - older_than_ms, i64::try_from(limit).unwrap_or(100)],
-                    |r| r.get::<_, String>(0),
-                )?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await
-            .map(|ids| ids.iter().filter_map(|i| OrderId::parse(i).ok()).collect())
-            .map_err(|e| PortError(e.to_string()))
-    }
 }
+
+mod stuck;
 
 fn decode<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text).map_err(|e| {
@@ -283,16 +262,6 @@ fn write_moved<V: SqliteRow>(c: &Connection, records: &[&RecordedEvent]) -> rusq
         put_view(c, view)?;
     }
     Ok(())
-}
-
-impl order_domain::ports::StuckOrders for SqliteReadModels {
-    async fn placed_before(
-        &self,
-        older_than_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<OrderId>, PortError> {
-        self.stuck_placed_orders(older_than_ms, limit).await
-    }
 }
 
 impl ReadModels for SqliteReadModels {

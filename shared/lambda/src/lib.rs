@@ -13,6 +13,7 @@
 //! - [`project`]: EventProjector, the stream's one reader (both views + [`forward`]ing the
 //!   terminal events to EventBridge).
 //! - [`seed`]: the SeedInventory custom resource.
+//! - [`sweep`]: OrderSweeper (the schedule's event → one run of the sweeper).
 //! - [`batch`]: the partial batch response shapes.
 //! - [`deadline`]: the invocation's deadline, which bounds an idempotency claim's lease.
 //! - [`stage`]: the API stage stripped from the request path.
@@ -31,6 +32,7 @@ pub mod project;
 pub mod seed;
 pub mod stage;
 pub mod start;
+pub mod sweep;
 pub mod task;
 pub mod wiring;
 

@@ -13,11 +13,13 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use order_app::gateway::SimulatedGateway;
 use order_app::seed::{DEFAULT_SEED, SeedProduct};
+use order_app::sweep::{SweepPolicy, Sweeper};
 use order_app::vault::NoKeys;
 use order_aws::{
     AwsBackend, AwsClients, DynamoEventStore, EventBridgeBus, InventoryTable, OrderStatusTable,
-    Projector, SfnWorkflow, SnsNotifier, Target,
+    Projector, SfnWorkflow, SnsNotifier, SqsQueue, Target,
 };
+use order_domain::Timestamp;
 use serde_json::Value;
 
 use crate::project::EventProjector;
@@ -192,6 +194,39 @@ pub async fn event_projector_main() -> Result<(), Error> {
     Box::pin(lambda_runtime::run(service_fn(
         move |event: LambdaEvent<StreamEvent>| async move {
             Ok::<_, Diagnostic>(Box::pin(projector.handle(&event.payload)).await)
+        },
+    )))
+    .await
+}
+
+/// order-sweeper: OrderSweeperSchedule (every minute) → one run of the sweeper over the
+/// order-status table's sweep index, the events table and OrdersQueue.
+pub async fn order_sweeper_main() -> Result<(), Error> {
+    crate::init_tracing();
+    let clients = clients().await;
+    let store = DynamoEventStore::from_env(&clients)?;
+    let reads = OrderStatusTable::from_env(&clients)?;
+    let queue = SqsQueue::from_env(&clients)?;
+    let ports = Sweeper {
+        reads: &reads,
+        store: &store,
+        gateway: &SimulatedGateway,
+        queue: &queue,
+    };
+    let policy = &SweepPolicy::default();
+    Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
+            Box::pin(crate::sweep::handle_scheduled(
+                ports,
+                policy,
+                &event.payload,
+                Timestamp::now(),
+            ))
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: "SweepFailed".into(),
+                error_message: e.to_string(),
+            })
         },
     )))
     .await

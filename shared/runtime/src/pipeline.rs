@@ -4,7 +4,8 @@
 //! - The workflow runner (durable executions).
 //! - Projection workers (order-status, inventory) and the terminal-event forwarder, each
 //!   reading the change feed from its checkpoint, woken by commits rather than polling.
-//! - The sweeper: re-drives orders stuck in PLACED (a crash between append and enqueue).
+//! - The sweeper (`order_app::sweep`): re-drives orders stuck in PLACED (a crash between append
+//!   and enqueue) and closes orders whose execution died as FAILED, with their refund.
 //! - Alarms: queue depth > 10 and a non-empty DLQ → CriticalAlertsTopic.
 //!
 //! The consumer, runner, sweeper and alarms are generic ([`crate::workers`]); the change-feed
@@ -15,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use order_app::gateway::SimulatedGateway;
 use order_app::seed::{SeedProduct, seed_inventory};
+use order_app::sweep::SweepPolicy;
 use order_app::vault::CachedKeys;
 use order_domain::Email;
 use order_domain::ports::{PortError, StoreError};
@@ -32,7 +35,7 @@ use tokio::task::JoinSet;
 use crate::bus::LocalBus;
 use crate::forwarder::forwarder;
 use crate::projections::{PROJECTIONS, ProjectionError, catch_up, projection_worker};
-use crate::workers::{alarms, queue_consumer, sweeper};
+use crate::workers::{WithoutLiveExecutions, alarms, queue_consumer, sweeper};
 use crate::workflow::{LocalWorkflow, local_workflow};
 
 /// The customers' data keys as the local host shares them: one process owns the data
@@ -54,6 +57,8 @@ pub struct Config {
     pub retry_interval_scale: f64,
     /// An order PLACED this long without an execution is re-enqueued.
     pub redrive_after: Duration,
+    /// An order VALIDATED or PAID this long, with no running execution, is closed as FAILED.
+    pub close_after: Duration,
     pub max_concurrent_executions: usize,
 }
 
@@ -66,6 +71,7 @@ impl Config {
             durability: Durability::Normal,
             retry_interval_scale: 1.0,
             redrive_after: Duration::from_secs(30),
+            close_after: SweepPolicy::DEFAULT_CLOSE_AFTER,
             max_concurrent_executions: 512,
         }
     }
@@ -138,10 +144,16 @@ impl Pipeline {
         workers.spawn(queue_consumer(queue.clone(), workflow.clone(), rx.clone()));
         let reads = SqliteReadModels::new(db.clone());
         workers.spawn(sweeper(
-            reads.clone(),
-            db.clone(),
-            queue.clone(),
-            config.redrive_after,
+            WithoutLiveExecutions {
+                reads: reads.clone(),
+                db: db.clone(),
+            },
+            (store.clone(), SimulatedGateway, queue.clone()),
+            SweepPolicy {
+                redrive_after: config.redrive_after,
+                close_after: config.close_after,
+                batch: SweepPolicy::DEFAULT_BATCH,
+            },
             rx.clone(),
         ));
         workers.spawn(alarms(db.clone(), queue.clone(), notifier.clone(), rx));

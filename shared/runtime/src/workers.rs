@@ -5,8 +5,12 @@
 use std::time::Duration;
 
 use order_app::start::{StartError, start_order_processing};
+use order_app::sweep::{SweepPolicy, Sweeper, sweep};
+use order_domain::Timestamp;
+use order_domain::order::OrderStatus;
 use order_domain::ports::{
-    Notification, Notifier, OrderQueue, PolledQueue, StuckOrders, Topic, WorkflowStarter,
+    EventStore, Notification, Notifier, OpenOrder, OrderQueue, PaymentGateway, PolledQueue,
+    PortError, StuckOrders, Topic, WorkflowStarter,
 };
 use order_embedded::db::{Db, now_ms};
 use rusqlite::{OptionalExtension, params};
@@ -83,48 +87,82 @@ async fn handle_message<Q: PolledQueue, W: WorkflowStarter>(
     }
 }
 
-/// Re-enqueues orders that stayed PLACED without an execution (a crash between the append and
-/// the enqueue). Starting is idempotent, so a false positive costs one no-op message.
-pub async fn sweeper<R, Q>(
-    reads: R,
-    db: Db,
-    queue: Q,
-    after: Duration,
+/// The sweeper's loop: `order_app::sweep` every `policy.redrive_after / 3` (between 100 ms
+/// and 10 s), over this host's open orders less those its workflow runner still drives
+/// ([`WithoutLiveExecutions`]).
+pub async fn sweeper<R, S, G, Q>(
+    reads: WithoutLiveExecutions<R>,
+    (store, gateway, queue): (S, G, Q),
+    policy: SweepPolicy,
     mut shutdown: watch::Receiver<bool>,
 ) where
     R: StuckOrders,
+    S: EventStore,
+    G: PaymentGateway,
     Q: OrderQueue,
 {
-    let every = (after / 3).clamp(Duration::from_millis(100), Duration::from_secs(10));
-    let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+    let every =
+        (policy.redrive_after / 3).clamp(Duration::from_millis(100), Duration::from_secs(10));
+    let ports = Sweeper {
+        reads: &reads,
+        store: &store,
+        gateway: &gateway,
+        queue: &queue,
+    };
     loop {
-        match reads.placed_before(after_ms, 1000).await {
-            Ok(ids) => {
-                for id in ids {
-                    let name = id.to_string();
-                    let started = db
-                        .read(move |c| {
-                            c.query_row("SELECT 1 FROM executions WHERE name = ?1", [name], |_| {
-                                Ok(())
-                            })
-                            .optional()
-                        })
-                        .await;
-                    if matches!(started, Ok(Some(()))) {
-                        continue;
-                    }
-                    tracing::warn!(order_id = %id, "re-driving an order stuck in PLACED");
-                    if let Err(e) = queue.enqueue(id).await {
-                        tracing::error!(error = %e, "re-drive enqueue failed");
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "sweeper query failed"),
+        if let Err(e) = sweep(ports, &policy, Timestamp::now()).await {
+            tracing::error!(error = %e, "sweep failed");
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// The open orders of `reads` less those the local workflow runner still drives: its
+/// executions are durable and resume after a restart, so the runner finishes them itself. A
+/// PLACED order with any execution is left too: starting it again would start nothing (its
+/// execution's name is taken), so re-enqueueing it is only noise.
+#[derive(Clone)]
+pub struct WithoutLiveExecutions<R> {
+    pub reads: R,
+    /// The database of the runner's `executions`.
+    pub db: Db,
+}
+
+impl<R: StuckOrders> StuckOrders for WithoutLiveExecutions<R> {
+    async fn open_unchanged_since(
+        &self,
+        statuses: &[OrderStatus],
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OpenOrder>, PortError> {
+        let open = self
+            .reads
+            .open_unchanged_since(statuses, before, limit)
+            .await?;
+        self.db
+            .read(move |c| {
+                let mut s = c.prepare_cached("SELECT status FROM executions WHERE name = ?1")?;
+                let mut kept = Vec::with_capacity(open.len());
+                for order in open {
+                    let execution: Option<String> = s
+                        .query_row([order.order_id.to_string()], |r| r.get(0))
+                        .optional()?;
+                    let driven = match execution.as_deref() {
+                        None => false,
+                        Some("RUNNING") => true,
+                        Some(_) => order.status == OrderStatus::Placed,
+                    };
+                    if !driven {
+                        kept.push(order);
+                    }
+                }
+                Ok::<_, rusqlite::Error>(kept)
+            })
+            .await
+            .map_err(|e| PortError(format!("the runner's executions: {e}")))
     }
 }
 
@@ -227,6 +265,77 @@ mod tests {
         assert!(!set_alarm(&db, &n, name, false, "ok".into()).await);
         assert!(set_alarm(&db, &n, name, true, "deep again".into()).await);
         assert_eq!(n.messages(Topic::CriticalAlerts).len(), 2);
+        db.close();
+    }
+
+    /// A fixed answer, as a read model would give it.
+    #[derive(Clone)]
+    struct Fixed(Vec<OpenOrder>);
+
+    impl StuckOrders for Fixed {
+        async fn open_unchanged_since(
+            &self,
+            _: &[OrderStatus],
+            _: Timestamp,
+            _: usize,
+        ) -> Result<Vec<OpenOrder>, PortError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    /// The sweeper leaves what the local runner still drives: any order with a RUNNING
+    /// execution, and a PLACED order with any execution (starting it again starts nothing).
+    /// A VALIDATED order whose execution ended without ending it is the sweeper's to close.
+    #[tokio::test]
+    async fn the_sweeper_leaves_the_orders_the_local_runner_still_drives() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("x.db"), Durability::Normal).unwrap();
+        let open = |status| OpenOrder {
+            order_id: order_domain::OrderId::generate(),
+            status,
+            since: Timestamp::from_millis(1),
+        };
+        let [
+            never_started,
+            placed_done,
+            validated_running,
+            validated_done,
+        ] = [
+            open(OrderStatus::Placed),
+            open(OrderStatus::Placed),
+            open(OrderStatus::Validated),
+            open(OrderStatus::Validated),
+        ];
+        for (order, status) in [
+            (placed_done, "FAILED"),
+            (validated_running, "RUNNING"),
+            (validated_done, "SUCCEEDED"),
+        ] {
+            let name = order.order_id.to_string();
+            db.write(move |c| {
+                c.execute(
+                    "INSERT INTO executions (name, status, data, input, started_at, updated_at) \
+                     VALUES (?1, ?2, '{}', '{}', 0, 0)",
+                    params![name, status],
+                )
+            })
+            .await
+            .unwrap();
+        }
+        let reads = WithoutLiveExecutions {
+            reads: Fixed(vec![
+                never_started,
+                placed_done,
+                validated_running,
+                validated_done,
+            ]),
+            db: db.clone(),
+        };
+        let kept = reads
+            .open_unchanged_since(&[], Timestamp::now(), 10)
+            .await
+            .unwrap();
+        assert_eq!(kept, vec![never_started, validated_done]);
         db.close();
     }
 

@@ -1,4 +1,4 @@
-//! The ten function binaries of `docs/aws-contract.md`, and for each one a real first
+//! The eleven function binaries of `docs/aws-contract.md`, and for each one a real first
 //! invocation: its repo fixture event, with the ids swapped for a fresh order that the
 //! emulator holds in the state the function expects (so every repetition does the real work,
 //! not an idempotent replay).
@@ -35,6 +35,8 @@ const ORDER_COMPLETED: &str =
 const ORDER_FAILED: &str =
     include_str!("../../../services/order-failure-handler/fixtures/order-failed.json");
 const SEED_CREATE: &str = include_str!("../../../services/seed-inventory/fixtures/create.json");
+const SCHEDULED: &str =
+    include_str!("../../../services/order-sweeper/fixtures/scheduled-event.json");
 const STREAM_BATCH: &str =
     include_str!("../../../projections/event-projector/fixtures/stream-batch.json");
 
@@ -55,6 +57,8 @@ pub enum EventKind {
     SeedCreate,
     /// `stream-batch.json` (OrderPlaced v1, OrderCompleted v5, a MODIFY) for a placed order.
     StreamBatch,
+    /// `scheduled-event.json`, the schedule's event (a sweep of every shard of the index).
+    Scheduled,
 }
 
 /// The four Step Functions tasks.
@@ -78,7 +82,7 @@ pub struct Function {
 }
 
 /// The contract's binaries, with `MemorySize` from `template.yaml`.
-pub const FUNCTIONS: [Function; 10] = [
+pub const FUNCTIONS: [Function; 11] = [
     Function {
         name: "order-placement",
         memory_mb: 512,
@@ -157,6 +161,12 @@ pub const FUNCTIONS: [Function; 10] = [
             "EVENT_BUS_NAME",
         ],
         event: EventKind::StreamBatch,
+    },
+    Function {
+        name: "order-sweeper",
+        memory_mb: 256,
+        env: &["EVENTS_TABLE", "ORDER_STATUS_TABLE", "ORDERS_QUEUE_URL"],
+        event: EventKind::Scheduled,
     },
 ];
 
@@ -374,6 +384,7 @@ impl Emulator {
                 let id = self.place("tok_visa").await?;
                 STREAM_BATCH.replace(FIXTURE_ORDER_ID, &id.to_string())
             }
+            EventKind::Scheduled => SCHEDULED.to_owned(),
         };
         Ok(text.into_bytes())
     }

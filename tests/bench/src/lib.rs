@@ -4,7 +4,7 @@
 //! - [`runtime_api`]: a stub Lambda Runtime API on loopback, reporting when a function polls
 //!   and answers.
 //! - [`cold_start`]: one timed cold start of a binary against the stub.
-//! - [`functions`]: the ten function binaries, and a real first event for each (fixtures
+//! - [`functions`]: the eleven function binaries, and a real first event for each (fixtures
 //!   for orders prepared on the emulator).
 //! - [`artifact`]: a binary's stripped and zipped size.
 //! - [`stats`]: median and percentiles.

@@ -9,11 +9,14 @@
 //! - [`events`]: builders of events, stream writes, placed orders and seed products.
 //! - [`forged`]: every kind of token a server must refuse, signed or forged by hand.
 //! - [`tasks`]: an order driven through the app's task functions by hand, on any store.
+//! - [`sweep`]: the sweeper's decisions (`order_app::sweep`) on each host's stores, a
+//!   `sweep_cases!` line per host like the port suites.
 //! - [`server`]: the real `orders` binary on a free loopback port, waiting for `/health` and
 //!   for orders to finish, order bodies.
 //! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
 //!   that turns the whole suite into `#[tokio::test]`s for one backend:
-//!   [`event_store`], [`idempotency`], [`queue`], [`read_models`], [`notifier`], [`keys`].
+//!   [`event_store`], [`idempotency`], [`queue`], [`read_models`], [`notifier`], [`keys`],
+//!   [`stuck_orders`].
 //!
 //! A new adapter passes the contract by adding one line to `tests/contract/main.rs`, e.g.
 //! `order_testkit::event_store_contract!(postgres, make_postgres_store);`: the macro writes a
@@ -29,7 +32,9 @@ pub mod notifier;
 pub mod queue;
 pub mod read_models;
 pub mod server;
+pub mod stuck_orders;
 pub mod support;
+pub mod sweep;
 pub mod tasks;
 
 pub use support::Fixture;

@@ -1,15 +1,19 @@
 //! OrderFailed: compensate (refund a captured payment), then append OrderFailed with the reason
 //! the order's history gives. Answers how the order ended, which the state machine routes on;
 //! the failure notice follows the OrderFailed event (`crate::notify::notify_failure`).
+//!
+//! The compensation ([`compensate`]) and the decision (`OrderCommand::Fail`) are also the
+//! sweeper's ([`fail_at_version`]), so an order closed by the sweeper is given back exactly
+//! what the workflow's own OrderFailed step gives back.
 
-use order_domain::FailureReason;
 use order_domain::events::PaymentRefunded;
-use order_domain::order::{FailOutcome, OrderCommand};
-use order_domain::ports::{EventStore, PaymentGateway};
+use order_domain::order::{FailOutcome, Order, OrderCommand, OrderState, evolve};
+use order_domain::ports::{EventStore, PaymentGateway, StoreError};
+use order_domain::{FailureReason, OrderEvent, OrderId, RecordedEvent};
 use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
-use crate::stream::{execute, load};
+use crate::stream::{execute, load, meta_for, seal};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
 pub async fn order_failed<S: EventStore, G: PaymentGateway>(
@@ -25,20 +29,7 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
         format!("{}: {}", caught.error, caught.cause)
     };
     let (order, _) = load(store, id).await?;
-    let refund = match order.state.refund_due() {
-        Some(p) => {
-            let refund_id = gateway
-                .refund(&id.to_string(), &p.payment_id, p.amount)
-                .await
-                .map_err(|e| TaskError::GatewayUnavailable(e.to_string()))?;
-            Some(PaymentRefunded {
-                payment_id: p.payment_id.clone(),
-                refund_id,
-                amount: p.amount,
-            })
-        }
-        None => None,
-    };
+    let refund = compensate(gateway, id, &order.state).await?;
     let refunded = refund.is_some();
     let fail = OrderCommand::Fail {
         error: error_text,
@@ -63,4 +54,64 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
             }
         },
     )
+}
+
+/// Gives back what an order about to fail holds: a captured payment is refunded in full. The
+/// gateway's idempotency key is the order id, so a repeated call (a retried task, two
+/// sweepers, the workflow and the sweeper) gets the first refund back and moves no money
+/// twice. Stock needs no release: an order takes it in the same append that completes it, so
+/// an open order holds none.
+pub async fn compensate<G: PaymentGateway>(
+    gateway: &G,
+    id: OrderId,
+    state: &OrderState,
+) -> Result<Option<PaymentRefunded>, TaskError> {
+    let Some(p) = state.refund_due() else {
+        return Ok(None);
+    };
+    let refund_id = gateway
+        .refund(&id.to_string(), &p.payment_id, p.amount)
+        .await
+        .map_err(|e| TaskError::GatewayUnavailable(e.to_string()))?;
+    Ok(Some(PaymentRefunded {
+        payment_id: p.payment_id.clone(),
+        refund_id,
+        amount: p.amount,
+    }))
+}
+
+/// Ends order `id`, read at its version as `order` from `history`, as FAILED the way the OrderFailed step
+/// does ([`compensate`], then `OrderCommand::Fail` with `error` as the caught error), but
+/// appended only if the stream is still at that version: no decision is retaken on a newer
+/// head. `Ok(None)` when another writer (a workflow execution, another sweeper) moved the
+/// stream first: it won, nothing of ours is appended. `Ok(Some(state))` is the order's state
+/// after our append, or as it was if it had already ended.
+pub async fn fail_at_version<S: EventStore, G: PaymentGateway>(
+    store: &S,
+    gateway: &G,
+    id: OrderId,
+    (order, history): (&Order, &[RecordedEvent]),
+    error: &str,
+) -> Result<Option<OrderState>, TaskError> {
+    let refund = compensate(gateway, id, &order.state).await?;
+    let fail = OrderCommand::Fail {
+        error: error.to_owned(),
+        refund,
+    };
+    let events = order.decide(&fail)?;
+    if events.is_empty() {
+        return Ok(Some(order.state.clone()));
+    }
+    let write = seal(
+        &id.stream(),
+        order.version,
+        &order.head_hash,
+        events.iter().map(OrderEvent::encode),
+        &meta_for(id, history),
+    );
+    match store.append(vec![write]).await {
+        Ok(()) => Ok(Some(events.iter().fold(order.state.clone(), evolve))),
+        Err(StoreError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }

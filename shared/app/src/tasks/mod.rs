@@ -12,7 +12,7 @@ mod reserve;
 mod validate;
 
 pub use error::TaskError;
-pub use fail::order_failed;
+pub use fail::{compensate, fail_at_version, order_failed};
 pub use pay::process_payment;
 pub use reserve::update_inventory;
 pub use validate::validate_order;

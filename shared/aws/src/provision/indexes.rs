@@ -10,7 +10,9 @@ use aws_sdk_dynamodb::types::{
 
 use super::{ProvisionError, attribute, failed, key_element, missing};
 use crate::config::AwsClients;
-use crate::read_models::{CUSTOMER_ID, CUSTOMER_INDEX, PLACED_KEY};
+use crate::read_models::{
+    CUSTOMER_ID, CUSTOMER_INDEX, PLACED_KEY, SWEEP_INDEX, SWEEP_SHARD, SWEEP_SINCE,
+};
 
 /// A global secondary index on (`hash`, `range`).
 pub(super) fn index(
@@ -41,6 +43,18 @@ pub(super) fn customer_index(table: &str) -> Result<GlobalSecondaryIndex, Provis
     )
 }
 
+/// The sweep index: the open orders by shard, oldest first, keys only (the sweeper reads the
+/// rows it needs back from the table).
+pub(super) fn sweep_index(table: &str) -> Result<GlobalSecondaryIndex, ProvisionError> {
+    index(
+        table,
+        SWEEP_INDEX,
+        SWEEP_SHARD,
+        SWEEP_SINCE,
+        ProjectionType::KeysOnly,
+    )
+}
+
 /// An OrderStatusTable made before GET /orders existed gets the customer index. DynamoDB
 /// backfills it from the rows' `customerId` and `placedKey`, which only rows written since
 /// carry: `orders replay --rebuild` rewrites the older ones.
@@ -48,12 +62,33 @@ pub(super) async fn ensure_customer_index(
     clients: &AwsClients,
     name: &str,
 ) -> Result<(), ProvisionError> {
+    ensure_index(clients, name, customer_index(name)?).await
+}
+
+/// An OrderStatusTable made before the sharded sweep index gets it (beside its old
+/// `bySweepStatus`, which nothing reads any more). Rows written before it lack its keys until
+/// their next status put or `orders replay --rebuild`.
+pub(super) async fn ensure_sweep_index(
+    clients: &AwsClients,
+    name: &str,
+) -> Result<(), ProvisionError> {
+    ensure_index(clients, name, sweep_index(name)?).await
+}
+
+/// Adds `wanted` to table `name` unless it has an index of that name, then waits for it to be
+/// ACTIVE.
+async fn ensure_index(
+    clients: &AwsClients,
+    name: &str,
+    wanted: GlobalSecondaryIndex,
+) -> Result<(), ProvisionError> {
+    let index_name = wanted.index_name().to_owned();
     let indexes = |out: &DescribeTableOutput| {
         out.table()
             .map(|t| {
                 t.global_secondary_indexes()
                     .iter()
-                    .filter(|i| i.index_name() == Some(CUSTOMER_INDEX))
+                    .filter(|i| i.index_name() == Some(index_name.as_str()))
                     .map(|i| i.index_status().cloned())
                     .collect::<Vec<_>>()
             })
@@ -62,30 +97,30 @@ pub(super) async fn ensure_customer_index(
     let describe = || clients.dynamodb.describe_table().table_name(name).send();
     let out = describe().await.map_err(|e| failed(name, &e))?;
     if indexes(&out).is_empty() {
+        let mut update = clients.dynamodb.update_table().table_name(name);
+        for key in wanted.key_schema() {
+            // Every index key of the table is a string but the sweep index's sort key.
+            let kind = if key.attribute_name() == SWEEP_SINCE {
+                ScalarAttributeType::N
+            } else {
+                ScalarAttributeType::S
+            };
+            update = update.attribute_definitions(attribute(key.attribute_name(), kind)?);
+        }
         let create = CreateGlobalSecondaryIndexAction::builder()
-            .index_name(CUSTOMER_INDEX)
-            .key_schema(key_element(CUSTOMER_ID, KeyType::Hash)?)
-            .key_schema(key_element(PLACED_KEY, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .index_name(&index_name)
+            .set_key_schema(Some(wanted.key_schema().to_vec()))
+            .set_projection(wanted.projection().cloned())
             .build()
             .map_err(|e| failed(name, &e))?;
-        clients
-            .dynamodb
-            .update_table()
-            .table_name(name)
-            .attribute_definitions(attribute(CUSTOMER_ID, ScalarAttributeType::S)?)
-            .attribute_definitions(attribute(PLACED_KEY, ScalarAttributeType::S)?)
+        update
             .global_secondary_index_updates(
                 GlobalSecondaryIndexUpdate::builder().create(create).build(),
             )
             .send()
             .await
             .map_err(|e| failed(name, &e))?;
-        tracing::info!(table = name, index = CUSTOMER_INDEX, "index created");
+        tracing::info!(table = name, index = %index_name, "index created");
     }
     for _ in 0..600 {
         let out = describe().await.map_err(|e| failed(name, &e))?;
@@ -100,6 +135,6 @@ pub(super) async fn ensure_customer_index(
     }
     Err(missing(
         name,
-        "index byCustomer did not become ACTIVE within 10 min",
+        &format!("index {index_name} did not become ACTIVE within 10 min"),
     ))
 }

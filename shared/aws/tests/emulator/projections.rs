@@ -1,12 +1,15 @@
 //! What only the DynamoDB read models and the Streams projector do: partial batch failures and
-//! the sweeper's sparse index. The read-model store contract (version guard, refold on a gap,
+//! the sweeper's sparse, sharded index. The read-model store contract (version guard, refold on a gap,
 //! redelivery, lag) runs on both stores in `order-testkit`'s `read_models_contract`.
+
+use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
 use order_aws::projector::{ChangeRecord, Target};
-use order_aws::read_models::{SWEEP_INDEX, SWEEP_SINCE, SWEEP_STATUS};
+use order_aws::read_models::{SWEEP_INDEX, SWEEP_SHARD, SWEEP_SHARDS, SWEEP_SINCE, sweep_shard};
 use order_aws::{DynamoReadModels, Projector};
+use order_domain::order::OrderStatus;
 use order_domain::ports::EventStore;
 use order_domain::{OrderId, RecordedEvent, Timestamp};
 use order_read_models::{OrderView, View};
@@ -136,42 +139,43 @@ async fn apply_batch_stops_at_an_undecodable_record() {
     assert!(report.error.is_some());
 }
 
-/// The sweeper's query: orders still PLACED and unchanged since before the cutoff.
+/// The sweep index spreads the open orders over its shards, and the sweeper's query reads
+/// every shard: each of forty stuck orders is found, whatever its shard.
 #[tokio::test]
-async fn the_sweeper_lists_only_orders_still_placed_before_the_cutoff() {
-    let env = emulator_or_skip!("the_sweeper_lists_only_orders_still_placed");
-    let (stuck, events) = placed_and_validated(&env).await;
+async fn the_sweeper_finds_open_orders_in_every_shard_of_the_sweep_index() {
+    let env = emulator_or_skip!("the_sweeper_finds_open_orders_in_every_shard");
     let reads = reads(&env);
-    let mut placed = OrderView::fold(None, &events[..1]).unwrap().unwrap();
-    placed.updated_at = Timestamp::from_millis(1_000);
-    reads.orders.put(&placed).await.unwrap();
-
-    let (moved_on, events2) = placed_and_validated(&env).await;
-    let mut validated = OrderView::fold(None, &events2).unwrap().unwrap();
-    validated.updated_at = Timestamp::from_millis(1_000);
-    reads.orders.put(&validated).await.unwrap();
-
-    let (fresh, events3) = placed_and_validated(&env).await;
-    reads
-        .orders
-        .put(&OrderView::fold(None, &events3[..1]).unwrap().unwrap())
-        .await
-        .unwrap();
+    let mut stuck = Vec::new();
+    for _ in 0..40 {
+        let (order, events) = placed_and_validated(&env).await;
+        let mut placed = OrderView::fold(None, &events[..1]).unwrap().unwrap();
+        placed.updated_at = Timestamp::from_millis(1_000);
+        placed.placed_at = Timestamp::from_millis(1_000);
+        reads.orders.put(&placed).await.unwrap();
+        stuck.push(order);
+    }
+    let shards: BTreeSet<u32> = stuck.iter().map(|id| sweep_shard(*id)).collect();
+    assert!(
+        shards.len() > 4,
+        "forty ids hash to a few shards only: {shards:?}"
+    );
+    assert!(shards.iter().all(|s| *s < SWEEP_SHARDS));
 
     let found = reads
         .orders
-        .placed_before(Timestamp::now(), 60_000, 10)
+        .open_unchanged_since(&[OrderStatus::Placed], Timestamp::from_millis(2_000), 100)
         .await
         .unwrap();
-    assert_eq!(found, vec![stuck]);
-    assert!(!found.contains(&moved_on) && !found.contains(&fresh));
+    let found: BTreeSet<OrderId> = found.iter().map(|o| o.order_id).collect();
+    assert_eq!(found, stuck.iter().copied().collect());
 }
 
-/// The sweep index is sparse: a row is in it while its order is PLACED, and leaves it on the
-/// first later status (so the index costs two writes per order, not two per status put).
+/// The sweep index is sparse and its key does not move: a row is in it, under one shard and
+/// its placing instant, while its order is open (PLACED, then VALIDATED), and leaves it when
+/// the order ends. So the index costs two writes per order, not two per status put.
 #[tokio::test]
-async fn an_order_is_in_the_sweep_index_only_while_it_is_placed() {
-    let env = emulator_or_skip!("an_order_is_in_the_sweep_index_only_while_it_is_placed");
+async fn an_order_is_in_the_sweep_index_only_while_it_is_open() {
+    let env = emulator_or_skip!("an_order_is_in_the_sweep_index_only_while_it_is_open");
     let (order, events) = placed_and_validated(&env).await;
     let reads = reads(&env);
     let indexed = || async {
@@ -186,15 +190,34 @@ async fn an_order_is_in_the_sweep_index_only_while_it_is_placed() {
             .unwrap();
         out.items()
             .iter()
-            .filter_map(|i| i.get("orderId").and_then(|v| v.as_s().ok()).cloned())
+            .map(|i| {
+                let text = |k: &str| i.get(k).and_then(|v| v.as_s().ok()).cloned();
+                let since = i.get(SWEEP_SINCE).and_then(|v| v.as_n().ok()).cloned();
+                (text("orderId"), text(SWEEP_SHARD), since)
+            })
             .collect::<Vec<_>>()
     };
     let placed = OrderView::fold(None, &events[..1]).unwrap().unwrap();
+    let key = vec![(
+        Some(order.to_string()),
+        Some(format!("OPEN#{}", sweep_shard(order))),
+        Some(placed.placed_at.as_millis().to_string()),
+    )];
     reads.orders.put(&placed).await.unwrap();
-    assert_eq!(indexed().await, vec![order.to_string()]);
+    assert_eq!(indexed().await, key);
 
     let validated = OrderView::fold(None, &events).unwrap().unwrap();
     reads.orders.put(&validated).await.unwrap();
+    assert_eq!(
+        indexed().await,
+        key,
+        "the key stays while the order is open"
+    );
+
+    let mut ended = validated.clone();
+    ended.status = OrderStatus::Failed;
+    ended.version += 1;
+    reads.orders.put(&ended).await.unwrap();
     assert!(indexed().await.is_empty());
     let row = env
         .clients
@@ -207,6 +230,6 @@ async fn an_order_is_in_the_sweep_index_only_while_it_is_placed() {
         .unwrap()
         .item
         .unwrap();
-    assert!(!row.contains_key(SWEEP_STATUS) && !row.contains_key(SWEEP_SINCE));
-    assert_eq!(row["status"].as_s().unwrap(), "VALIDATED");
+    assert!(!row.contains_key(SWEEP_SHARD) && !row.contains_key(SWEEP_SINCE));
+    assert_eq!(row["status"].as_s().unwrap(), "FAILED");
 }

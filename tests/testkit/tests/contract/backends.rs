@@ -19,6 +19,7 @@ use order_testkit::keys::KeysFixture;
 use order_testkit::notifier::{NotifierFixture, SnsDeliveries};
 use order_testkit::read_models::Stores;
 use order_testkit::support::{Emulator, Sqlite, emulator, sqlite};
+use order_testkit::sweep::SweepStores;
 
 #[allow(clippy::unused_async)] // every backend builder has the same async shape
 pub async fn sqlite_event_store(_test: &'static str) -> Option<Fixture<SqliteEventStore>> {
@@ -71,6 +72,36 @@ pub async fn dynamodb_read_models(
             client,
             &env.resources.order_status_table,
             &env.resources.inventory_table,
+        ),
+    }))
+}
+
+#[allow(clippy::unused_async)] // every backend builder has the same async shape
+pub async fn sqlite_sweep(
+    _test: &'static str,
+) -> Option<Fixture<SweepStores<SqliteEventStore, SqliteReadModels, SqliteQueue>>> {
+    let db = sqlite();
+    let stores = SweepStores {
+        log: SqliteEventStore::new(db.db.clone()),
+        views: SqliteReadModels::new(db.db.clone()),
+        queue: SqliteQueue::orders(db.db.clone()),
+    };
+    Some(Fixture::new(stores).keeping(db))
+}
+
+pub async fn dynamodb_sweep(
+    test: &'static str,
+) -> Option<Fixture<SweepStores<DynamoEventStore, DynamoReadModels, SqsPolled>>> {
+    let env = emulator(test).await?;
+    let client = &env.clients.dynamodb;
+    let r = &env.resources;
+    Some(Fixture::new(SweepStores {
+        log: DynamoEventStore::new(client.clone(), &r.events_table),
+        views: DynamoReadModels::new(client, &r.order_status_table, &r.inventory_table),
+        queue: SqsPolled::new(
+            env.clients.sqs.clone(),
+            &r.orders_queue_url,
+            r.dead_letter_queue_url.clone(),
         ),
     }))
 }

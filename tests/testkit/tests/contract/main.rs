@@ -33,3 +33,14 @@ mod keys_contract {
     order_testkit::keys_contract!(sqlite, crate::backends::sqlite_keys);
     order_testkit::keys_contract!(dynamodb, crate::backends::dynamodb_keys);
 }
+
+mod stuck_orders_contract {
+    order_testkit::stuck_orders_contract!(sqlite, crate::backends::sqlite_read_models);
+    order_testkit::stuck_orders_contract!(dynamodb, crate::backends::dynamodb_read_models);
+}
+
+/// Not a port: the sweeper's use case on each host's stores (log, views, queue).
+mod sweep_decisions {
+    order_testkit::sweep_cases!(sqlite, crate::backends::sqlite_sweep);
+    order_testkit::sweep_cases!(dynamodb, crate::backends::dynamodb_sweep);
+}

@@ -1,0 +1,213 @@
+//! OrderStatusTable's sweep index: the open orders, sharded, so the sweeper finds the ones
+//! left behind (PLACED and never enqueued, VALIDATED or PAID after their execution died).
+//!
+//! The index is sparse: its key attributes are on a row only while the order is open (PLACED,
+//! VALIDATED or PAID), and they do not change while it stays open: the partition key is a
+//! shard picked by the order id, the sort key the instant the order was placed. A row enters
+//! the index once and leaves it once (2 index writes per order, whatever the number of status
+//! puts in between; the index projects keys only, so a put that keeps them writes nothing to
+//! it). A key on the status would move on every status put (a delete and a put each time).
+//!
+//! The shards spread the open orders over [`SWEEP_SHARDS`] partition keys, so the index's
+//! writes are not capped by one partition key's 1,000 writes per second (about 500 orders/s
+//! at 2 writes each): 16 shards hold about 8,000 orders/s. The sweeper queries every shard.
+//!
+//! The placing instant is a lower bound of a row's last change, so "placed before the cutoff"
+//! finds every candidate of "unchanged since before the cutoff"; the rows' own `status` and
+//! `updatedAt` (read back, strongly consistent, in batches) then keep only those that are
+//! still open and unchanged.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use order_domain::order::OrderStatus;
+use order_domain::ports::{OpenOrder, PortError, StuckOrders};
+use order_domain::{OrderId, Timestamp};
+use order_read_models::OrderView;
+
+use super::{DynamoRow, Item, ViewTable, n, s};
+use crate::errors::port_error;
+
+/// The name of OrderStatusTable's sparse sweep index on (`sweepShard`, `sweepSince`). (It
+/// replaces `bySweepStatus`, keyed on the status: an index's keys cannot change in place, so
+/// the new keys get a new name and CloudFormation swaps the two.)
+pub const SWEEP_INDEX: &str = "bySweepShard";
+/// The sweep index's partition key: `OPEN#<n>`, `n` the order's shard ([`sweep_shard`]),
+/// present only while the order is open.
+pub const SWEEP_SHARD: &str = "sweepShard";
+/// The sweep index's sort key: when the order was placed (ms), oldest first.
+pub const SWEEP_SINCE: &str = "sweepSince";
+/// How many shards the sweep index's partition key is spread over.
+pub const SWEEP_SHARDS: u32 = 16;
+
+/// BatchGetItem's limit of keys per request.
+const BATCH_GET_KEYS: usize = 100;
+
+/// The order's shard in `0..SWEEP_SHARDS`: FNV-1a of its id's text, so every writer of a
+/// row (the projector, audit replay's repair) picks the same one on any platform or version.
+pub fn sweep_shard(order_id: OrderId) -> u32 {
+    let hash = order_id.to_string().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % SWEEP_SHARDS
+}
+
+fn shard_key(shard: u32) -> String {
+    format!("OPEN#{shard}")
+}
+
+/// The sweep index's key attributes for `view`: `Some` only while the order is open. Every
+/// writer of OrderStatusTable rows writes [`DynamoRow::item`], which adds these, so the index
+/// stays sparse and exact; a PutItem replaces the whole row, so a row that ends leaves it.
+pub(super) fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2]> {
+    (!view.status.is_terminal()).then(|| {
+        [
+            (
+                SWEEP_SHARD.to_owned(),
+                s(shard_key(sweep_shard(view.order_id))),
+            ),
+            (SWEEP_SINCE.to_owned(), n(view.placed_at.as_millis())),
+        ]
+    })
+}
+
+fn open_status(text: &str) -> Option<OrderStatus> {
+    [
+        OrderStatus::Placed,
+        OrderStatus::Validated,
+        OrderStatus::Paid,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == text)
+}
+
+impl ViewTable<OrderView> {
+    /// Open orders in one of `statuses` whose row has not changed since before `before`,
+    /// oldest first, at most `limit`: every shard of the sweep index queried for orders placed
+    /// before `before`, and the candidates' rows read back to keep those still in one of
+    /// `statuses` and unchanged. (Within a shard the index orders by the placing instant, so
+    /// past `limit` candidates a shard gives its earliest placed, not its longest unchanged.)
+    pub async fn open_unchanged_since(
+        &self,
+        statuses: &[OrderStatus],
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OpenOrder>, PortError> {
+        let mut out = Vec::new();
+        for shard in 0..SWEEP_SHARDS {
+            out.extend(self.open_in_shard(shard, statuses, before, limit).await?);
+        }
+        out.sort_by_key(|o: &OpenOrder| (o.since, o.order_id));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// One shard's part of [`Self::open_unchanged_since`]: at most `limit` orders.
+    async fn open_in_shard(
+        &self,
+        shard: u32,
+        statuses: &[OrderStatus],
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OpenOrder>, PortError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        while out.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(SWEEP_INDEX)
+                .key_condition_expression("#sh = :sh AND #since < :before")
+                .expression_attribute_names("#sh", SWEEP_SHARD)
+                .expression_attribute_names("#since", SWEEP_SINCE)
+                .expression_attribute_values(":sh", s(shard_key(shard)))
+                .expression_attribute_values(":before", n(before.as_millis()))
+                .limit(i32::try_from(limit.min(BATCH_GET_KEYS)).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error(&self.table, &e))?;
+            let keys: Vec<Item> = page
+                .items()
+                .iter()
+                .filter_map(|i| i.get(OrderView::KEY))
+                .map(|id| HashMap::from([(OrderView::KEY.to_owned(), id.clone())]))
+                .collect();
+            out.extend(
+                self.rows(keys)
+                    .await?
+                    .iter()
+                    .filter_map(open_order)
+                    .filter(|o| o.since < before && statuses.contains(&o.status)),
+            );
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The rows of `keys` (at most [`BATCH_GET_KEYS`]), strongly consistent, with only the
+    /// attributes the sweeper needs; keys DynamoDB left unprocessed (throttling) are asked
+    /// again after a growing pause.
+    async fn rows(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
+        let mut rows = Vec::new();
+        let mut round = 0_u32;
+        while !keys.is_empty() {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << round.min(6))).await;
+            }
+            round += 1;
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .projection_expression("#pk, #st, #u")
+                .expression_attribute_names("#pk", OrderView::KEY)
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#u", "updatedAt")
+                .build()
+                .map_err(|e| PortError(format!("{}: {e}", self.table)))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| port_error(&self.table, &e))?;
+            if let Some(found) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                rows.extend(found);
+            }
+            if let Some(left) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                keys = left.keys;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// An open order from a row's `orderId`, `status` and `updatedAt`; `None` for an ended one
+/// (the index lags the table) or a row that does not read.
+fn open_order(row: &Item) -> Option<OpenOrder> {
+    let text = |name: &str| row.get(name).and_then(|v| v.as_s().ok());
+    Some(OpenOrder {
+        order_id: OrderId::parse(text(OrderView::KEY)?).ok()?,
+        status: open_status(text("status")?)?,
+        since: Timestamp::from_millis(row.get("updatedAt")?.as_n().ok()?.parse().ok()?),
+    })
+}
+
+/// The sweeper's question on the table alone (the sweeper Lambda is given no other table).
+impl StuckOrders for ViewTable<OrderView> {
+    async fn open_unchanged_since(
+        &self,
+        statuses: &[OrderStatus],
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OpenOrder>, PortError> {
+        ViewTable::open_unchanged_since(self, statuses, before, limit).await
+    }
+}
