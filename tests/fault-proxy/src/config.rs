@@ -108,6 +108,19 @@ impl FaultConfig {
         }
     }
 
+    /// Every fraction times `factor` (e.g. 3 for a harsher run of [`FaultConfig::modest`]).
+    #[must_use]
+    pub fn scaled(self, factor: f64) -> Self {
+        Self {
+            throttle: self.throttle * factor,
+            server_error: self.server_error * factor,
+            drop_before: self.drop_before * factor,
+            drop_after: self.drop_after * factor,
+            slow: self.slow * factor,
+            ..self
+        }
+    }
+
     /// The fraction of `kind`.
     pub fn fraction(&self, kind: FaultKind) -> f64 {
         match kind {

@@ -12,7 +12,8 @@
 //!
 //! Resources are provisioned directly on the emulator (the test's own prefix) and the proxy
 //! passes everything through until the server is healthy; the faults start with the orders.
-//! `FAULT_SEED` picks the proxy's seed (default 13). Without an emulator the test says it was
+//! `FAULT_SEED` picks the proxy's seed (default 13), `FAULT_SCALE` multiplies the fractions
+//! (default 1; 3 for a harsher run). Without an emulator the test says it was
 //! skipped, except under `CI=true`.
 
 mod audit;
@@ -70,12 +71,22 @@ async fn under_faults_every_accepted_order_ends_once_with_one_charge_one_email_a
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(13);
-    let (_, proxy) = FaultProxy::start(&env.endpoint, FaultConfig::modest(seed))
+    let scale: f64 = std::env::var("FAULT_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let config = FaultConfig::modest(seed).scaled(scale);
+    let (_, proxy) = FaultProxy::start(&env.endpoint, config)
         .await
         .expect("the fault proxy starts");
     proxy.set_armed(false);
 
-    let dir = tempfile::tempdir().unwrap();
+    let mut dir = tempfile::tempdir().unwrap();
+    // FAULT_KEEP=1 keeps the server's log and data after the run, to read a failure.
+    if std::env::var("FAULT_KEEP").is_ok() {
+        dir.disable_cleanup(true);
+        eprintln!("keeping {}", dir.path().display());
+    }
     let data = dir.path().join("data");
     let seed_file = dir.path().join("seed.json");
     let products: Vec<Value> = SEED
@@ -242,7 +253,7 @@ async fn under_faults_every_accepted_order_ends_once_with_one_charge_one_email_a
     let lost_publish_answers = counts.of_call("sns.Publish", FaultKind::DropAfter);
     let attempts: Vec<u32> = accepted.values().map(|a| a.attempts).collect();
     println!(
-        "fault proxy (seed {seed}): {counts}\n\
+        "fault proxy (seed {seed}, scale {scale}): {counts}\n\
          orders: {} accepted ({n_completed} COMPLETED, {n_failed} FAILED) in {posted_in:?}, \
          all terminal after {settled_in:?}; client requests {} (most for one order {}); \
          emails {} ({duplicates} duplicates, {lost_publish_answers} publish answers lost after \
