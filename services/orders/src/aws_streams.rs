@@ -119,19 +119,23 @@ impl StreamConsumer {
         match self {
             Self::Project(p) => p.apply_batch(records).await.failed,
             Self::Route(bus) => {
-                // Keyed by index: the retry covers that record and every one after it, whichever
-                // shard each came from (the poller rewinds each shard to its first one listed).
-                let events = records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| (i, r.event.as_ref().map_err(ToString::to_string)));
-                let from = forward_terminal_events(bus, events).await;
-                let done = from.unwrap_or(records.len());
-                log_routed(&records[..done]);
-                records[done..]
-                    .iter()
-                    .map(|r| r.sequence_number.clone())
-                    .collect()
+                // One record at a time, stopping at the first that fails: the retry starts at
+                // that record, and those before it are handled and not routed again. Routing
+                // the batch in one put retried it whole from its first record, every
+                // confirmation of it again (each a few calls, any of which may be throttled),
+                // so under steady faults a growing batch never got through and no email went
+                // out (the fault test, services/orders/tests/faults).
+                for (i, r) in records.iter().enumerate() {
+                    let event = r.event.as_ref().map_err(ToString::to_string);
+                    if forward_terminal_events(bus, [(i, event)]).await.is_some() {
+                        return records[i..]
+                            .iter()
+                            .map(|r| r.sequence_number.clone())
+                            .collect();
+                    }
+                    log_routed(std::slice::from_ref(r));
+                }
+                Vec::new()
             }
         }
     }

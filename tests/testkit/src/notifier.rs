@@ -186,8 +186,18 @@ pub async fn a_dedup_id_seen_before_a_restart_is_still_dropped<F: NotifierFixtur
 pub struct SnsDeliveries {
     sqs: aws_sdk_sqs::Client,
     queues: Vec<(Topic, String)>,
-    /// The dedup ids drained from the queues so far, per topic.
-    seen: Mutex<Vec<(Topic, String)>>,
+    /// What was drained from the queues so far.
+    seen: Mutex<Vec<Delivery>>,
+}
+
+/// One message SNS delivered to a topic's capture queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub topic: Topic,
+    /// The `dedupId` message attribute (empty when absent).
+    pub dedup_id: String,
+    /// The subject and the message, one line apart.
+    pub text: String,
 }
 
 impl SnsDeliveries {
@@ -243,7 +253,16 @@ impl SnsDeliveries {
 
     /// How many messages with the `dedupId` attribute `dedup_id` SNS delivered on `topic`.
     pub async fn count(&self, topic: Topic, dedup_id: &str) -> usize {
-        for (queue_topic, url) in &self.queues {
+        self.all()
+            .await
+            .iter()
+            .filter(|d| d.topic == topic && d.dedup_id == dedup_id)
+            .count()
+    }
+
+    /// Every message delivered so far, on every topic (the queues drained first).
+    pub async fn all(&self) -> Vec<Delivery> {
+        for (topic, url) in &self.queues {
             loop {
                 let got = self
                     .sqs
@@ -260,14 +279,16 @@ impl SnsDeliveries {
                 for m in messages {
                     let body: serde_json::Value =
                         serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope");
-                    let id = body["MessageAttributes"]["dedupId"]["Value"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    self.seen
-                        .lock()
-                        .expect("seen deliveries")
-                        .push((*queue_topic, id));
+                    let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+                    let delivery = Delivery {
+                        topic: *topic,
+                        dedup_id: body["MessageAttributes"]["dedupId"]["Value"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        text: format!("{}\n{}", text("Subject"), text("Message")),
+                    };
+                    self.seen.lock().expect("seen deliveries").push(delivery);
                     self.sqs
                         .delete_message()
                         .queue_url(url)
@@ -278,11 +299,6 @@ impl SnsDeliveries {
                 }
             }
         }
-        self.seen
-            .lock()
-            .expect("seen deliveries")
-            .iter()
-            .filter(|(t, id)| *t == topic && id == dedup_id)
-            .count()
+        self.seen.lock().expect("seen deliveries").clone()
     }
 }
