@@ -9,6 +9,8 @@
 //! - [`events`]: builders of events, stream writes, placed orders and seed products.
 //! - [`forged`]: every kind of token a server must refuse, signed or forged by hand.
 //! - [`tasks`]: an order driven through the app's task functions by hand, on any store.
+//! - [`runtime_api`]: a stub Lambda Runtime API on loopback, for running a function binary
+//!   outside Lambda (the cold-start benchmark, the stack harness).
 //! - [`server`]: the real `orders` binary on a free loopback port, waiting for `/health` and
 //!   for orders to finish, order bodies.
 //! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
@@ -28,6 +30,7 @@ pub mod keys;
 pub mod notifier;
 pub mod queue;
 pub mod read_models;
+pub mod runtime_api;
 pub mod server;
 pub mod support;
 pub mod tasks;
