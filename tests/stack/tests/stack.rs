@@ -16,7 +16,7 @@ use order_stack::{Harness, HarnessError};
 use order_workflow::Transition;
 use serde_json::{Value, json};
 
-const SETTLE: Duration = Duration::from_secs(120);
+const SETTLE: Duration = Duration::from_mins(2);
 
 async fn harness(test: &str) -> Option<Harness> {
     order_testkit::support::endpoint(test)?;
