@@ -17,7 +17,8 @@ The patch restores the live table objects in place and truncates their shard to 
 before the transaction.
 
 And its CloudFormation builds the template's Cognito user pool, app client, group and API
-authorizer, which stock moto skips (moto_cfn_models.py).
+authorizer, which stock moto skips (moto_cfn_models.py); and it never runs a function, but
+records what it would have invoked for a harness that runs them (moto_invocations.py).
 
 Usage (same flags as moto_server): .venv/bin/python moto_serialized.py -H 127.0.0.1 -p 5599
 """
@@ -28,6 +29,7 @@ import threading
 from werkzeug.serving import run_simple
 
 import moto_cfn_models
+import moto_invocations
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -93,11 +95,12 @@ def main():
     args = parser.parse_args()
     patch_transactions()
     moto_cfn_models.register()
+    moto_invocations.register(args.host, args.port)
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,
         args.port,
-        serialise_dynamodb(app),
+        moto_invocations.serve_records(serialise_dynamodb(app)),
         threaded=True,
         request_handler=MotoRequestHandler,
     )

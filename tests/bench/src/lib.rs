@@ -21,5 +21,7 @@ pub mod cold_start;
 pub mod cost;
 pub mod functions;
 pub mod report;
-pub mod runtime_api;
 pub mod stats;
+
+/// The stub Runtime API now lives in the test kit (tests/stack uses it too).
+pub use order_testkit::runtime_api;

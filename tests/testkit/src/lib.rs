@@ -11,6 +11,8 @@
 //! - [`tasks`]: an order driven through the app's task functions by hand, on any store.
 //! - [`sweep`]: the sweeper's decisions (`order_app::sweep`) on each host's stores, a
 //!   `sweep_cases!` line per host like the port suites.
+//! - [`runtime_api`]: a stub Lambda Runtime API on loopback, for running a function binary
+//!   outside Lambda (the cold-start benchmark, the stack harness).
 //! - [`server`]: the real `orders` binary on a free loopback port, waiting for `/health` and
 //!   for orders to finish, order bodies.
 //! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
@@ -31,6 +33,7 @@ pub mod keys;
 pub mod notifier;
 pub mod queue;
 pub mod read_models;
+pub mod runtime_api;
 pub mod server;
 pub mod stuck_orders;
 pub mod support;

@@ -4,8 +4,9 @@
 //! It serves the four routes a runtime uses (`GET …/invocation/next`, `POST …/{id}/response`,
 //! `POST …/{id}/error`, `POST …/init/error`) and reports each call with the instant it
 //! arrived, so a benchmark can time a process from exec to its first poll and to its first
-//! answer. Queued invocations are handed out one per poll; once the queue is empty a poll is
-//! held open, as Lambda does between invocations. It also accepts `PUT /cfn-response/…`, the
+//! answer, and a harness (tests/stack) can hand a function its events one at a time. Queued
+//! invocations are handed out one per poll; once the queue is empty a poll is held open, as
+//! Lambda does between invocations, until the next invocation is pushed. It also accepts `PUT /cfn-response/…`, the
 //! stand-in for a custom resource's pre-signed response URL (no internet here).
 
 use std::collections::VecDeque;
@@ -68,6 +69,8 @@ pub enum Report {
 
 struct Shared {
     queue: Mutex<VecDeque<Invocation>>,
+    /// Wakes a held poll when an invocation is pushed.
+    pushed: tokio::sync::Notify,
     polls: Mutex<usize>,
     function_name: String,
     reports: mpsc::UnboundedSender<Report>,
@@ -100,6 +103,7 @@ impl StubRuntime {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             queue: Mutex::new(VecDeque::new()),
+            pushed: tokio::sync::Notify::new(),
             polls: Mutex::new(0),
             function_name: function_name.to_owned(),
             reports: tx,
@@ -121,7 +125,7 @@ impl StubRuntime {
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "stub runtime API stopped");
+                eprintln!("stub runtime API stopped: {e}");
             }
         });
         Ok(Self {
@@ -151,6 +155,7 @@ impl StubRuntime {
         if let Ok(mut q) = self.shared.queue.lock() {
             q.push_back(invocation);
         }
+        self.shared.pushed.notify_one();
     }
 
     /// The next report, or `None` after `timeout`.
@@ -185,11 +190,13 @@ async fn next(State(s): State<Arc<Shared>>) -> Response {
         Err(_) => 0,
     };
     s.report(Report::Polled { at, n });
-    let invocation = s.queue.lock().ok().and_then(|mut q| q.pop_front());
-    let Some(inv) = invocation else {
-        // Lambda holds the poll until there is work; so do we, until the process is stopped.
-        std::future::pending::<()>().await;
-        return StatusCode::NO_CONTENT.into_response();
+    // Lambda holds the poll until there is work; so do we (until the stub is dropped). One
+    // process polls at a time, so a stored wake-up (`notify_one` before the wait) is its own.
+    let inv = loop {
+        if let Some(inv) = s.queue.lock().ok().and_then(|mut q| q.pop_front()) {
+            break inv;
+        }
+        s.pushed.notified().await;
     };
     let headers = [
         header("lambda-runtime-aws-request-id", &inv.request_id),
