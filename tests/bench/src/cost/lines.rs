@@ -2,7 +2,8 @@
 //! counted from or derived by; the code paths named are the AWS adapters' (`shared/aws`).
 
 use super::model::{
-    Assumptions, Basis, Line, Observed, Workflow, express_billed_seconds, functions,
+    Assumptions, Basis, Line, Observed, SWEEPER_QUERIES_PER_RUN, SWEEPER_RUNS_PER_MONTH, Workflow,
+    express_billed_seconds, functions,
 };
 use super::prices as p;
 
@@ -50,7 +51,7 @@ pub fn lines(o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "Lambda",
-            "invocations (10 functions)",
+            &format!("invocations ({} functions)", fns.len() - 1),
             invocations,
             "request",
             Basis::Derived,
@@ -120,9 +121,10 @@ fn step_functions(o: &Observed, a: &Assumptions) -> Vec<Line> {
 #[allow(clippy::too_many_lines)] // one entry per billed item: a table, not logic
 fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
     let keyed = o.posts * a.idempotency_key_share;
-    // The order-status view's sweep index is sparse: its keys are on a row only while the
-    // order is PLACED. The first put (PLACED) adds the entry, the first later put removes it:
-    // 1 WRU each, nothing for the puts in between.
+    // The order-status view's sweep index is sparse: its keys (a hash shard and the placing
+    // instant, neither of which moves) are on a row only while the order is open. The first
+    // put (PLACED) adds the entry, the terminal put removes it: 1 WRU each, nothing for the
+    // puts in between.
     let gsi = o.posts + o.completed + o.failed;
     let stream_reads =
         2.0 * o.executions + 2.0 * o.validated + o.captured + 2.0 * o.failed + o.completed;
@@ -178,11 +180,11 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "DynamoDB",
-            "order-status sweep index writes (sparse: PLACED only)",
+            "order-status sweep index writes (sparse: open orders only)",
             gsi,
             "WRU",
             Basis::Derived,
-            "1 on entering (the PLACED put) + 1 on leaving, per order; 0 for later puts",
+            "1 on entering (the PLACED put) + 1 on leaving (the terminal put), per order",
             p::DYNAMODB_WRU,
         ),
         line(
@@ -225,8 +227,38 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
             p::DYNAMODB_RRU,
         ),
         line(
+            "DynamoDB",
+            "notification dedup records (claim PutItem + SENT UpdateItem)",
+            2.0 * o.publishes,
+            "WRU",
+            Basis::Derived,
+            "two small writes per publish (shared/aws dedup: PENDING, then SENT)",
+            p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
+            "notification dedup reads (consistent GetItem before the claim)",
+            o.publishes,
+            "RRU",
+            Basis::Derived,
+            "one per publish",
+            p::DYNAMODB_RRU,
+        ),
+        line(
+            "DynamoDB",
+            "order-sweeper Queries (every minute, all shards)",
+            0.5 * SWEEPER_QUERIES_PER_RUN * SWEEPER_RUNS_PER_MONTH / a.orders_per_month.max(1.0),
+            "RRU",
+            Basis::Assumed,
+            &format!(
+                "{SWEEPER_QUERIES_PER_RUN:.0} eventually consistent Queries (0.5 RRU) × {SWEEPER_RUNS_PER_MONTH:.0} runs a month ÷ {:.0} orders a month",
+                a.orders_per_month
+            ),
+            p::DYNAMODB_RRU,
+        ),
+        line(
             "DynamoDB Streams",
-            "GetRecords by the three Lambda triggers (filters included)",
+            "GetRecords by the one Lambda trigger (filter included)",
             0.0,
             "read",
             Basis::Derived,
@@ -299,14 +331,22 @@ fn observability(
 ) -> Vec<Line> {
     // Entry points that start a trace: API requests, executions, and the Active functions
     // invoked by SQS and EventBridge (counted as new traces, an upper bound: both can carry
-    // the caller's trace header). Task functions join their execution's trace. The three
-    // stream consumers trace PassThrough: a stream record has no caller's trace, so they
-    // start none.
+    // the caller's trace header). Task functions join their execution's trace. The stream
+    // consumer traces PassThrough: a stream record has no caller's trace, so it starts none.
+    // The sweeper's schedule starts one trace a run.
     let traced: f64 = api_requests
         + o.executions
         + fns
             .iter()
-            .filter(|f| matches!(f.name, "start-order-processing" | "order-success-handler"))
+            .filter(|f| {
+                matches!(
+                    f.name,
+                    "start-order-processing"
+                        | "order-success-handler"
+                        | "order-failure-handler"
+                        | "order-sweeper"
+                )
+            })
             .map(|f| f.invocations)
             .sum::<f64>();
     // Logged at level ERROR: one TaskFailed per order that ends FAILED.
@@ -344,7 +384,7 @@ fn observability(
         ),
         line(
             "X-Ray",
-            "traces recorded (Active except the stream consumers)",
+            "traces recorded (Active except the stream consumer)",
             traced * a.xray_sample_rate,
             "trace",
             Basis::Assumed,

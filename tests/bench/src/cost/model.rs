@@ -96,7 +96,16 @@ pub struct Assumptions {
     pub access_log_bytes: f64,
     /// X-Ray sampling at volume (the default rule: 1 request a second, then 5 %).
     pub xray_sample_rate: f64,
+    /// Orders a month, to spread the sweeper's fixed cost (it runs every minute whatever the
+    /// traffic) over the orders.
+    pub orders_per_month: f64,
 }
+
+/// OrderSweeperSchedule's runs in a 30-day month (`rate(1 minute)`).
+pub const SWEEPER_RUNS_PER_MONTH: f64 = 60.0 * 24.0 * 30.0;
+/// The sweep index's Queries per run: every shard (`order_aws` `SWEEP_SHARDS`), once for
+/// orders left PLACED and once for orders stuck VALIDATED or PAID.
+pub const SWEEPER_QUERIES_PER_RUN: f64 = 2.0 * 16.0;
 
 impl Default for Assumptions {
     fn default() -> Self {
@@ -113,6 +122,7 @@ impl Default for Assumptions {
             sfn_log_bytes_per_event: 300.0,
             access_log_bytes: 650.0,
             xray_sample_rate: 0.05,
+            orders_per_month: 1_000_000.0,
         }
     }
 }
@@ -161,7 +171,8 @@ fn per(total: f64, batch: f64) -> f64 {
     if batch > 0.0 { total / batch } else { total }
 }
 
-/// The ten functions' invocations per order (seed-inventory runs only at deploy time).
+/// The functions' invocations per order (seed-inventory runs only at deploy time; the
+/// sweeper's runs are a fixed number a month, spread over [`Assumptions::orders_per_month`]).
 #[allow(clippy::too_many_lines)] // one entry per function: a table, not logic
 pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
     // The stream's one reader gets every INSERT (template.yaml: both views and the
@@ -260,6 +271,14 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             2.0,
             Basis::Derived,
             "one per OrderFailed (the rule); calls: Query, Publish",
+        ),
+        f(
+            "order-sweeper",
+            256.0,
+            SWEEPER_RUNS_PER_MONTH / a.orders_per_month.max(1.0),
+            SWEEPER_QUERIES_PER_RUN,
+            Basis::Assumed,
+            "one a minute whatever the traffic, spread over the assumed orders a month; calls: a Query per shard and kind (an idle run finds nothing to read back)",
         ),
     ]
 }

@@ -146,14 +146,15 @@ fn dynamodb_writes_add_events_idempotency_views_and_the_index() {
         .filter(|x| x.unit == "WRU")
         .map(|x| x.quantity)
         .sum();
-    // events 3 + 6, idempotency 2, status views 5, sparse index 1 in + 1 out, inventory view 1.
-    assert!(close(wru, 19.0));
+    // events 3 + 6, idempotency 2, status views 5, sparse index 1 in + 1 out, inventory view 1,
+    // the confirmation's dedup record 2 (PENDING, then SENT).
+    assert!(close(wru, 21.0));
     assert!(close(
         l.iter()
             .filter(|x| x.unit == "WRU")
             .map(super::model::Line::usd_per_million_orders)
             .sum::<f64>(),
-        19.0 * 0.625
+        21.0 * 0.625
     ));
 }
 
@@ -246,10 +247,11 @@ fn step_functions_log_only_the_failed_task_of_an_order_that_fails() {
 fn stream_consumers_start_no_traces() {
     let o = one_completed_order();
     let l = lines(&o, &Assumptions::default());
-    // POST + GET, the execution, start-order-processing and the success handler: 5 × 5 %.
+    // POST + GET, the execution, start-order-processing and the success handler: 5 × 5 %,
+    // plus the sweeper's runs (43,200 a month over a million orders).
     assert!(close(
         cost_of(&l, "traces recorded"),
-        5.0 * 0.05 * p::XRAY_TRACE * 1e6
+        (5.0 + 0.0432) * 0.05 * p::XRAY_TRACE * 1e6
     ));
 }
 
@@ -298,4 +300,34 @@ fn the_json_report_is_one_line_with_the_keys_runners_read() {
         .map(|s| s["express"].as_f64().unwrap())
         .sum();
     assert!(close(services, t.express));
+}
+
+#[test]
+fn the_sweeper_is_a_fixed_monthly_cost_spread_over_the_orders() {
+    let o = one_completed_order();
+    let mut a = Assumptions::default();
+    let at_a_million = cost_of(&lines(&o, &a), "order-sweeper Queries");
+    // 32 Queries × 0.5 RRU × 43,200 runs ÷ 1,000,000 orders.
+    assert!(close(at_a_million, 0.5 * 32.0 * 43_200.0 / 1e6 * p::DYNAMODB_RRU * 1e6));
+    a.orders_per_month = 2_000_000.0;
+    let at_two_million = cost_of(&lines(&o, &a), "order-sweeper Queries");
+    assert!(close(at_two_million, at_a_million / 2.0));
+    let runs = super::model::functions(&o, &a)
+        .iter()
+        .filter(|f| f.name == "order-sweeper")
+        .map(|f| f.invocations)
+        .sum::<f64>();
+    assert!(close(runs, 43_200.0 / 2e6));
+}
+
+#[test]
+fn every_publish_pays_for_its_dedup_record() {
+    let mut o = one_completed_order();
+    let one = cost_of(&lines(&o, &Assumptions::default()), "dedup records");
+    assert!(close(one, 2.0 * p::DYNAMODB_WRU * 1e6));
+    o.publishes = 3.0;
+    let three = cost_of(&lines(&o, &Assumptions::default()), "dedup records");
+    assert!(close(three, 3.0 * one));
+    let reads = cost_of(&lines(&o, &Assumptions::default()), "dedup reads");
+    assert!(close(reads, 3.0 * p::DYNAMODB_RRU * 1e6));
 }
