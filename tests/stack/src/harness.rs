@@ -254,6 +254,21 @@ impl Harness {
         Ok(n)
     }
 
+    /// Delivers every rule event recorded so far `copies` more times, as EventBridge may
+    /// (it delivers at least once); the number of invocations.
+    pub async fn redeliver_rule_events(&self, copies: usize) -> Result<usize, HarnessError> {
+        let records = recorded::fetch(&self.http, &self.endpoint, 0).await?;
+        let mut n = 0;
+        for r in records.iter().filter(|r| r.rule.is_some()) {
+            for _ in 0..copies {
+                n += self
+                    .invoke_async(&r.function_arn, &r.payload(), "a redelivered rule event")
+                    .await;
+            }
+        }
+        Ok(n)
+    }
+
     /// An asynchronous invocation (retried); 0 if the function is not this stack's.
     async fn invoke_async(&self, arn: &str, event: &serde_json::Value, what: &str) -> usize {
         let Some(function) = self.functions.get(arn) else {

@@ -163,6 +163,20 @@ async fn an_order_completes_and_a_declined_one_fails_through_the_release_binarie
     assert_eq!(emails(&h), (1, 1, 0, 0), "a schedule sends no second email");
     assert_eq!(status(&h, "c-stack-1", &paid).await["status"], "COMPLETED");
 
+    // EventBridge delivers at least once: every rule event (OrderCompleted to the success
+    // handler, OrderFailed to the failure handler) delivered twice more sends nothing more.
+    let redelivered = h.redeliver_rule_events(2).await.expect("redelivery");
+    assert!(
+        redelivered >= 4,
+        "both terminal events redelivered: {redelivered}"
+    );
+    h.settle(SETTLE).await.expect("the redeliveries settle");
+    assert_eq!(
+        emails(&h),
+        (1, 1, 0, 0),
+        "a redelivered event sends no second email"
+    );
+
     let failures = h.async_failures.lock().expect("failures").clone();
     assert!(
         failures.is_empty(),

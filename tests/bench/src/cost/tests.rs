@@ -308,7 +308,10 @@ fn the_sweeper_is_a_fixed_monthly_cost_spread_over_the_orders() {
     let mut a = Assumptions::default();
     let at_a_million = cost_of(&lines(&o, &a), "order-sweeper Queries");
     // 32 Queries × 0.5 RRU × 43,200 runs ÷ 1,000,000 orders.
-    assert!(close(at_a_million, 0.5 * 32.0 * 43_200.0 / 1e6 * p::DYNAMODB_RRU * 1e6));
+    assert!(close(
+        at_a_million,
+        0.5 * 32.0 * 43_200.0 / 1e6 * p::DYNAMODB_RRU * 1e6
+    ));
     a.orders_per_month = 2_000_000.0;
     let at_two_million = cost_of(&lines(&o, &a), "order-sweeper Queries");
     assert!(close(at_two_million, at_a_million / 2.0));
