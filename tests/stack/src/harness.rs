@@ -66,6 +66,18 @@ impl Harness {
         bin_dir: &Path,
         interval_scale: f64,
     ) -> Result<Self, HarnessError> {
+        Self::start_with(root, bin_dir, interval_scale, None).await
+    }
+
+    /// As [`Harness::start`], the functions reaching AWS at `functions_endpoint` (e.g. a
+    /// fault-injecting proxy in front of the emulator) instead of `AWS_ENDPOINT_URL`; the
+    /// harness itself (deploying, polling, reading mail) still talks to the emulator directly.
+    pub async fn start_with(
+        root: &Path,
+        bin_dir: &Path,
+        interval_scale: f64,
+        functions_endpoint: Option<&str>,
+    ) -> Result<Self, HarnessError> {
         let endpoint = std::env::var("AWS_ENDPOINT_URL")
             .map_err(|_| HarnessError::Aws("AWS_ENDPOINT_URL is not set".into()))?;
         let stack = Stack::deploy(root).await?;
@@ -77,7 +89,7 @@ impl Harness {
 
         let logs = root.join("target/stack-logs").join(&stack.stack_name);
         std::fs::create_dir_all(&logs).map_err(|e| HarnessError::Aws(e.to_string()))?;
-        let base_env = base_env(&endpoint, &stack.region);
+        let base_env = base_env(functions_endpoint.unwrap_or(&endpoint), &stack.region);
         let mut functions = Functions::default();
         let mut missing = Vec::new();
         for f in &stack.functions {
