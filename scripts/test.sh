@@ -55,6 +55,9 @@ CI=true cargo test -p order-stack --locked 2>&1 | tee -a target/cargo-test.log
 echo "== template checks (cfn-lint, serverless rules, statelint, checkov, contract, emulator stack)"
 bash scripts/check-template.sh
 
+echo "== deploy.sh on the emulator (first deploy, a converging re-run, REVIEW_IN_PROGRESS, a foreign bucket)"
+bash scripts/test_deploy.sh
+
 echo "== API contract (schemathesis against the local server, docs/openapi.yaml)"
 api_port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 api_data=$(mktemp -d)
