@@ -44,7 +44,7 @@ step "cfn-lint (deploy.sh first-step template)" "$venv/cfn-lint" "$bootstrap"
 step "statelint shared/workflow/order-processing.asl.json" "$venv/statelint" shared/workflow/order-processing.asl.json
 step "checkov -f template.yaml --framework cloudformation --skip-download" \
     "$venv/checkov" -f template.yaml --framework cloudformation --skip-download --compact --quiet
-step "shellcheck" "$venv/shellcheck" scripts/deploy.sh scripts/check-template.sh scripts/test.sh scripts/venv.sh .ci/run
+step "shellcheck" "$venv/shellcheck" scripts/deploy.sh scripts/check-template.sh scripts/test.sh scripts/venv.sh scripts/test_deploy.sh .ci/run
 step "scripts/test_template.py" "$venv/python" scripts/test_template.py
 step "scripts/test_template_emulator.py" "$venv/python" scripts/test_template_emulator.py
 
