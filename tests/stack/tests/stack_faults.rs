@@ -89,16 +89,11 @@ async fn available(h: &Harness, product: &str) -> i64 {
     response.json()["available"].as_i64().expect("available")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn under_faults_every_order_ends_once_with_its_email_and_exact_stock() {
-    if order_testkit::support::endpoint("stack_faults").is_none() {
-        return;
-    }
+/// The fault proxy (not yet armed) in front of the emulator, and the harness deployed with
+/// every function behind it; `None` when the test is skipped (no emulator, outside CI).
+async fn start(seed: u64) -> Option<(Harness, FaultProxy)> {
+    order_testkit::support::endpoint("stack_faults")?;
     let upstream = std::env::var("AWS_ENDPOINT_URL").expect("checked above");
-    let seed = std::env::var("STACK_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(21);
     let (_, proxy) = FaultProxy::start(&upstream, FaultConfig::modest(seed))
         .await
         .expect("the fault proxy starts");
@@ -107,15 +102,52 @@ async fn under_faults_every_order_ends_once_with_its_email_and_exact_stock() {
     let root = workspace_root();
     let bin_dir = std::env::var_os("ORDER_STACK_BIN_DIR")
         .map_or_else(|| root.join("target/release"), PathBuf::from);
-    let h = match Harness::start_with(&root, &bin_dir, 0.01, Some(&proxy.url())).await {
-        Ok(h) => h,
+    match Harness::start_with(&root, &bin_dir, 0.01, Some(&proxy.url())).await {
+        Ok(h) => Some((h, proxy)),
         Err(e @ HarnessError::MissingBinaries { .. })
             if std::env::var("CI").as_deref() != Ok("true") =>
         {
             eprintln!("stack_faults: skipped: {e}");
-            return;
+            None
         }
         Err(e) => panic!("stack_faults: {e}"),
+    }
+}
+
+/// Pumps until every order is COMPLETED or FAILED. A quiet stack is not a finished one here:
+/// a message may be invisible until its visibility timeout, an order PLACED until the
+/// sweeper's next minute.
+async fn until_all_end(h: &Harness, proxy: &FaultProxy, orders: &BTreeMap<usize, (String, bool)>) {
+    let started = Instant::now();
+    loop {
+        let _ = h.settle(Duration::from_secs(30)).await;
+        h.fire_schedules(false).await;
+        let mut open = Vec::new();
+        for (i, (id, _)) in orders {
+            let s = status(h, *i, id).await;
+            if !matches!(s["status"].as_str(), Some("COMPLETED" | "FAILED")) {
+                open.push((id.clone(), s["status"].clone()));
+            }
+        }
+        if open.is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "orders still open after {DEADLINE:?}: {open:?}\n{}",
+            proxy.counts()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_faults_every_order_ends_once_with_its_email_and_exact_stock() {
+    let seed = std::env::var("STACK_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(21);
+    let Some((h, proxy)) = start(seed).await else {
+        return;
     };
     h.settle(Duration::from_mins(2))
         .await
@@ -146,28 +178,7 @@ async fn under_faults_every_order_ends_once_with_its_email_and_exact_stock() {
         orders.insert(i, (id, token == "tok_visa"));
     }
 
-    let started = Instant::now();
-    loop {
-        // A quiet stack is not a finished one here: a message may be invisible until its
-        // visibility timeout, an order PLACED until the sweeper's next minute.
-        let _ = h.settle(Duration::from_secs(30)).await;
-        h.fire_schedules(false).await;
-        let mut open = Vec::new();
-        for (i, (id, _)) in &orders {
-            let s = status(&h, *i, id).await;
-            if !matches!(s["status"].as_str(), Some("COMPLETED" | "FAILED")) {
-                open.push((id.clone(), s["status"].clone()));
-            }
-        }
-        if open.is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "orders still open after {DEADLINE:?}: {open:?}\n{}",
-            proxy.counts()
-        );
-    }
+    until_all_end(&h, &proxy, &orders).await;
     proxy.set_armed(false);
     h.settle(Duration::from_mins(1))
         .await
