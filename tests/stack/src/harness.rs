@@ -287,7 +287,12 @@ impl Harness {
             return 0;
         };
         let mut last = None;
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                let delay =
+                    crate::recorded::RETRY_DELAYS[usize::try_from(attempt - 1).unwrap_or(0).min(4)];
+                tokio::time::sleep(delay).await;
+            }
             match function.invoke(event).await {
                 Ok(_) => return 1,
                 Err(e) => last = Some(e),

@@ -2,7 +2,7 @@
 //! moto_invocations.py records it): the events a rule matched for a function target, and
 //! custom resources' requests. Both are asynchronous invocations on AWS; a function error is
 //! retried (EventBridge retries a target, Lambda's async invoke twice), here up to
-//! [`ATTEMPTS`] times in a row.
+//! [`ATTEMPTS`] times with growing waits ([`RETRY_DELAYS`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,8 +11,20 @@ use serde_json::Value;
 
 use crate::harness::HarnessError;
 
-/// Attempts at one recorded invocation.
-pub const ATTEMPTS: u32 = 3;
+/// Attempts at one recorded invocation. EventBridge retries a failed target with exponential
+/// backoff for as long as the rule's RetryPolicy allows (the template's rules: 20 attempts, an
+/// hour); the harness retries for about half a minute ([`RETRY_DELAYS`]), which outlasts a
+/// notification's dedup lease (15 s) held by an attempt that failed after claiming it.
+pub const ATTEMPTS: u32 = 6;
+
+/// The waits before the 2nd, 3rd, … attempt.
+pub const RETRY_DELAYS: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+];
 
 /// One recorded invocation.
 #[derive(Debug, Clone, Deserialize)]
