@@ -105,13 +105,19 @@ impl SqliteKeys {
 /// embedded intake together with the order's first event.
 pub(crate) fn insert_key(c: &Connection, new: &NewKey) -> rusqlite::Result<(String, Vec<u8>)> {
     let customer = new.customer.as_str();
-    with_secure_delete(c, |c| {
+    let inserted = with_secure_delete(c, |c| {
         c.prepare_cached(
             "INSERT INTO customer_keys (customer_id, key_id, wrapped_key, created_at) \
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_id) DO NOTHING",
         )?
         .execute(params![customer, new.key.id, new.wrapped, now_ms()])
     })?;
+    // A row inserted is ours (the writer runs one job at a time): only a conflict needs to
+    // read which key was stored first. This runs on the single writer thread, once per new
+    // customer.
+    if inserted == 1 {
+        return Ok((new.key.id.clone(), new.wrapped.clone()));
+    }
     stored(c, customer)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
 }
 
