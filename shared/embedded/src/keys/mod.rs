@@ -3,9 +3,10 @@
 //!
 //! - `sealing_key` reads the customer's row; a customer without one gets a fresh random key,
 //!   not stored yet. Storing it ([`insert_key`]: `save_key`, or the embedded intake in the
-//!   same job as the customer's first order) inserts it only if still absent and reads the
-//!   row back in the same write job, so of concurrent new keys (the writer runs jobs one at a
-//!   time) the first stored is everyone's; `current_key` is the two steps.
+//!   same job as the customer's first order) inserts it only if still absent, and on a
+//!   conflict reads the stored row in the same write job, so of concurrent new keys (the
+//!   writer runs jobs one at a time) the first stored is everyone's; `current_key` is the two
+//!   steps.
 //! - `forget` deletes the row with `PRAGMA secure_delete` on (SQLite zeroes the freed bytes
 //!   in the page instead of leaving them in free space; inserts run with it too, see
 //!   [`with_secure_delete`]), then truncates the WAL, which still holds the page as it was
