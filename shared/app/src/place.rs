@@ -301,7 +301,13 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
         let result = match sealed {
             Ok(sealed) => {
                 let write = first_write(request, sealed, order_id, self.request_id, now);
-                self.intake.record(write, order_id, new_key.as_ref()).await
+                let recorded = self.intake.record(write, order_id, new_key.as_ref()).await;
+                // The intake stored the new key: a cache keeps it, so the customer's next
+                // order (and this order's payment) need not read it back.
+                if let (Ok(()), Some(new)) = (&recorded, &new_key) {
+                    self.keys.key_stored(new);
+                }
+                recorded
             }
             Err(e) => Err(e.into()),
         };

@@ -139,10 +139,24 @@ pub async fn forget<K: KeyStore>(keys: &K, customer: &CustomerId) -> Result<u32,
 /// A [`KeyStore`] that keeps each customer's current key in memory for `ttl`. Forgetting
 /// through it drops the cached key at once; another process holding the key (another warm
 /// Lambda) may use it until its own entry expires, which bounds how long an erased key lives on.
+///
+/// A key read (or stored) while a forget was under way is not cached: every lookup notes the
+/// count of forgets it started under, and keeps what it found only if no forget has finished
+/// or begun since, so a key destroyed meanwhile is never cached after its destruction.
 pub struct CachedKeys<K> {
     inner: K,
     ttl: Duration,
-    keys: Mutex<HashMap<CustomerId, (DataKey, Instant)>>,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    keys: HashMap<CustomerId, (DataKey, Instant)>,
+    /// Forgets begun or finished: a lookup that started under another count keeps nothing.
+    forgets: u64,
+    /// New keys handed out by `sealing_key`, not stored yet (key id: the forget count then),
+    /// so that [`KeyStore::key_stored`] can cache the one an intake stored.
+    unstored: HashMap<String, u64>,
 }
 
 /// Most customers a cache holds before it starts over.
@@ -153,7 +167,7 @@ impl<K: KeyStore> CachedKeys<K> {
         Self {
             inner,
             ttl,
-            keys: Mutex::new(HashMap::new()),
+            state: Mutex::new(CacheState::default()),
         }
     }
 
@@ -161,57 +175,90 @@ impl<K: KeyStore> CachedKeys<K> {
         &self.inner
     }
 
-    fn cached(&self, customer: &CustomerId) -> Option<DataKey> {
-        let keys = self
-            .keys
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.get(customer)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(k, _)| k.clone())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn remember(&self, customer: &CustomerId, key: &DataKey) {
-        let mut keys = self
+    /// The customer's cached key, and the forget count to remember a looked-up key under.
+    fn cached(&self, customer: &CustomerId) -> (Option<DataKey>, u64) {
+        let state = self.state();
+        let key = state
             .keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if keys.len() >= CACHE_CAPACITY {
-            keys.clear();
+            .get(customer)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(k, _)| k.clone());
+        (key, state.forgets)
+    }
+
+    /// Keeps `key`, found by a lookup that started under `forgets`, unless a forget has begun
+    /// or finished since.
+    fn remember(&self, customer: &CustomerId, key: &DataKey, forgets: u64) {
+        let mut state = self.state();
+        if state.forgets != forgets {
+            return;
         }
-        keys.insert(customer.clone(), (key.clone(), Instant::now()));
+        if state.keys.len() >= CACHE_CAPACITY {
+            state.keys.clear();
+        }
+        state
+            .keys
+            .insert(customer.clone(), (key.clone(), Instant::now()));
     }
 }
 
 impl<K: KeyStore> KeyStore for CachedKeys<K> {
     async fn current_key(&self, customer: &CustomerId) -> Result<DataKey, PortError> {
-        if let Some(key) = self.cached(customer) {
+        let (cached, forgets) = self.cached(customer);
+        if let Some(key) = cached {
             return Ok(key);
         }
         let key = self.inner.current_key(customer).await?;
-        self.remember(customer, &key);
+        self.remember(customer, &key, forgets);
         Ok(key)
     }
 
-    /// A stored key is cached; a new one only once [`save_key`](KeyStore::save_key) stored
-    /// it (an intake that stores it with the order's first write does not pass through
-    /// here: the next call finds it stored).
+    /// A stored key is cached; a new one once it is stored: by [`save_key`](KeyStore::save_key),
+    /// or by an intake that stores it with the order's first write and says so
+    /// ([`key_stored`](KeyStore::key_stored)).
     async fn sealing_key(&self, customer: &CustomerId) -> Result<SealingKey, PortError> {
-        if let Some(key) = self.cached(customer) {
+        let (cached, forgets) = self.cached(customer);
+        if let Some(key) = cached {
             return Ok(SealingKey::Stored(key));
         }
         let key = self.inner.sealing_key(customer).await?;
-        if let SealingKey::Stored(k) = &key {
-            self.remember(customer, k);
+        match &key {
+            SealingKey::Stored(k) => self.remember(customer, k, forgets),
+            SealingKey::New(new) => {
+                let mut state = self.state();
+                if state.unstored.len() >= CACHE_CAPACITY {
+                    state.unstored.clear();
+                }
+                state.unstored.insert(new.key.id.clone(), forgets);
+            }
         }
         Ok(key)
     }
 
     async fn save_key(&self, new: NewKey) -> Result<DataKey, PortError> {
         let customer = new.customer.clone();
+        let forgets = {
+            let mut state = self.state();
+            state.unstored.remove(&new.key.id);
+            state.forgets
+        };
         let key = self.inner.save_key(new).await?;
-        self.remember(&customer, &key);
+        self.remember(&customer, &key, forgets);
         Ok(key)
+    }
+
+    fn key_stored(&self, new: &NewKey) {
+        let forgets = self.state().unstored.remove(&new.key.id);
+        if let Some(forgets) = forgets {
+            self.remember(&new.customer, &new.key, forgets);
+        }
+        self.inner.key_stored(new);
     }
 
     async fn find_key(
@@ -219,22 +266,27 @@ impl<K: KeyStore> KeyStore for CachedKeys<K> {
         customer: &CustomerId,
         key_id: &str,
     ) -> Result<Option<DataKey>, PortError> {
-        if let Some(key) = self.cached(customer).filter(|k| k.id == key_id) {
+        let (cached, forgets) = self.cached(customer);
+        if let Some(key) = cached.filter(|k| k.id == key_id) {
             return Ok(Some(key));
         }
         let key = self.inner.find_key(customer, key_id).await?;
         if let Some(k) = &key {
-            self.remember(customer, k);
+            self.remember(customer, k, forgets);
         }
         Ok(key)
     }
 
     async fn forget(&self, customer: &CustomerId) -> Result<u32, PortError> {
-        self.keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(customer);
-        self.inner.forget(customer).await
+        let begin = |state: &mut CacheState| {
+            state.keys.remove(customer);
+            state.forgets += 1;
+        };
+        begin(&mut self.state());
+        let result = self.inner.forget(customer).await;
+        // Lookups that began before the key was gone may hold it: none of them is kept.
+        begin(&mut self.state());
+        result
     }
 }
 
@@ -412,5 +464,103 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(opened, Opened::Data(data));
+    }
+
+    /// A store that hands out new keys unstored, as the embedded one does: whoever appends
+    /// stores them (here, the test in the intake's place).
+    #[derive(Default)]
+    struct UnstoredKeys {
+        keys: Mutex<HashMap<CustomerId, DataKey>>,
+        reads: AtomicU32,
+    }
+
+    impl KeyStore for UnstoredKeys {
+        async fn current_key(&self, _: &CustomerId) -> Result<DataKey, PortError> {
+            unreachable!("the tests only seal through sealing_key")
+        }
+        async fn sealing_key(&self, customer: &CustomerId) -> Result<SealingKey, PortError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(match self.keys.lock().unwrap().get(customer) {
+                Some(key) => SealingKey::Stored(key.clone()),
+                None => SealingKey::New(NewKey {
+                    customer: customer.clone(),
+                    key: DataKey {
+                        id: OrderId::generate().to_string(),
+                        material: [7; 32],
+                    },
+                    wrapped: Vec::new(),
+                }),
+            })
+        }
+        async fn find_key(
+            &self,
+            customer: &CustomerId,
+            key_id: &str,
+        ) -> Result<Option<DataKey>, PortError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(self
+                .keys
+                .lock()
+                .unwrap()
+                .get(customer)
+                .filter(|k| k.id == key_id)
+                .cloned())
+        }
+        async fn forget(&self, customer: &CustomerId) -> Result<u32, PortError> {
+            Ok(u32::from(
+                self.keys.lock().unwrap().remove(customer).is_some(),
+            ))
+        }
+    }
+
+    /// What an intake does with a new key: store it with the order, then say so.
+    fn store_as_the_intake_does(keys: &CachedKeys<UnstoredKeys>, new: &NewKey) {
+        keys.inner()
+            .keys
+            .lock()
+            .unwrap()
+            .insert(new.customer.clone(), new.key.clone());
+        keys.key_stored(new);
+    }
+
+    #[tokio::test]
+    async fn a_new_key_an_intake_stored_is_cached_without_reading_it_back() {
+        let keys = CachedKeys::new(UnstoredKeys::default(), Duration::from_mins(10));
+        let (customer, _) = jane();
+        let SealingKey::New(new) = keys.sealing_key(&customer).await.unwrap() else {
+            panic!("a new customer gets a new key");
+        };
+        store_as_the_intake_does(&keys, &new);
+        assert_eq!(keys.inner().reads.load(Ordering::SeqCst), 1);
+        let found = keys.find_key(&customer, &new.key.id).await.unwrap();
+        assert_eq!(found.map(|k| k.id), Some(new.key.id.clone()));
+        assert_eq!(
+            keys.sealing_key(&customer).await.unwrap(),
+            SealingKey::Stored(new.key.clone())
+        );
+        assert_eq!(
+            keys.inner().reads.load(Ordering::SeqCst),
+            1,
+            "the payment's find_key and the next order's sealing_key come from the cache"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_stored_while_its_customer_was_forgotten_is_not_cached() {
+        let keys = CachedKeys::new(UnstoredKeys::default(), Duration::from_mins(10));
+        let (customer, _) = jane();
+        let SealingKey::New(new) = keys.sealing_key(&customer).await.unwrap() else {
+            panic!("a new customer gets a new key");
+        };
+        // The order committed with its key, then the customer was forgotten before the
+        // intake's caller got to say the key was stored.
+        keys.inner()
+            .keys
+            .lock()
+            .unwrap()
+            .insert(customer.clone(), new.key.clone());
+        assert_eq!(forget(&keys, &customer).await.unwrap(), 1);
+        keys.key_stored(&new);
+        assert_eq!(keys.find_key(&customer, &new.key.id).await.unwrap(), None);
     }
 }

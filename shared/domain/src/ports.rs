@@ -333,6 +333,14 @@ pub trait KeyStore: Send + Sync + 'static {
         async move { self.current_key(&new.customer).await }
     }
 
+    /// Told that `new` (from this store's [`sealing_key`](Self::sealing_key)) was stored by
+    /// someone else: an intake that stores it in the same commit as the order's first event.
+    /// A cache may keep it, as it keeps a key that [`save_key`](Self::save_key) stored, so
+    /// the customer's next use does not read it back. The default does nothing.
+    fn key_stored(&self, new: &NewKey) {
+        let _ = new;
+    }
+
     /// The customer's key `key_id`; `None` once destroyed (or if it never existed).
     fn find_key(
         &self,
@@ -432,6 +440,10 @@ impl<K: KeyStore> KeyStore for std::sync::Arc<K> {
 
     fn save_key(&self, new: NewKey) -> impl Future<Output = Result<DataKey, PortError>> + Send {
         K::save_key(self, new)
+    }
+
+    fn key_stored(&self, new: &NewKey) {
+        K::key_stored(self, new);
     }
 
     fn find_key(

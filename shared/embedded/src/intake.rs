@@ -247,6 +247,32 @@ mod tests {
         db.close();
     }
 
+    /// The key the intake stored with a new customer's first order is cached by the host's
+    /// `CachedKeys`: the order's payment and the customer's next order do not read it back.
+    #[tokio::test]
+    async fn the_key_stored_with_a_first_order_is_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, intake, reads) = setup(dir.path()).await;
+        let idempotency = SqliteIdempotency::new(db.clone());
+        let keys = order_app::vault::CachedKeys::new(
+            crate::keys::SqliteKeys::open(db.clone(), dir.path()).unwrap(),
+            std::time::Duration::from_mins(10),
+        );
+        place_order(&intake, &idempotency, &reads, &keys, request(), None, "r")
+            .await
+            .unwrap();
+        let (stored, _) = key_ids(&db).await;
+        // Gone from the table behind the cache's back (not a forget): only a cached key is
+        // still found.
+        db.write(|c| c.execute("DELETE FROM customer_keys", []))
+            .await
+            .unwrap();
+        let customer = request().customer_id;
+        let found = keys.find_key(&customer, &stored[0]).await.unwrap();
+        assert_eq!(found.map(|k| k.id), Some(stored[0].clone()));
+        db.close();
+    }
+
     /// A key store that hands out one stale new key: as if a concurrent first order of the
     /// same customer stored its key between our `sealing_key` and our commit.
     #[derive(Clone)]

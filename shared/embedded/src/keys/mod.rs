@@ -3,9 +3,10 @@
 //!
 //! - `sealing_key` reads the customer's row; a customer without one gets a fresh random key,
 //!   not stored yet. Storing it ([`insert_key`]: `save_key`, or the embedded intake in the
-//!   same job as the customer's first order) inserts it only if still absent and reads the
-//!   row back in the same write job, so of concurrent new keys (the writer runs jobs one at a
-//!   time) the first stored is everyone's; `current_key` is the two steps.
+//!   same job as the customer's first order) inserts it only if still absent, and on a
+//!   conflict reads the stored row in the same write job, so of concurrent new keys (the
+//!   writer runs jobs one at a time) the first stored is everyone's; `current_key` is the two
+//!   steps.
 //! - `forget` deletes the row with `PRAGMA secure_delete` on (SQLite zeroes the freed bytes
 //!   in the page instead of leaving them in free space; inserts run with it too, see
 //!   [`with_secure_delete`]), then truncates the WAL, which still holds the page as it was
@@ -105,13 +106,19 @@ impl SqliteKeys {
 /// embedded intake together with the order's first event.
 pub(crate) fn insert_key(c: &Connection, new: &NewKey) -> rusqlite::Result<(String, Vec<u8>)> {
     let customer = new.customer.as_str();
-    with_secure_delete(c, |c| {
+    let inserted = with_secure_delete(c, |c| {
         c.prepare_cached(
             "INSERT INTO customer_keys (customer_id, key_id, wrapped_key, created_at) \
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_id) DO NOTHING",
         )?
         .execute(params![customer, new.key.id, new.wrapped, now_ms()])
     })?;
+    // A row inserted is ours (the writer runs one job at a time): only a conflict needs to
+    // read which key was stored first. This runs on the single writer thread, once per new
+    // customer.
+    if inserted == 1 {
+        return Ok((new.key.id.clone(), new.wrapped.clone()));
+    }
     stored(c, customer)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
 }
 
