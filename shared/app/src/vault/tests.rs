@@ -156,11 +156,16 @@ async fn legacy_clear_data_opens_as_is() {
 }
 
 /// A store that hands out new keys unstored, as the embedded one does: whoever appends
-/// stores them (here, the test in the intake's place).
+/// stores them (here, the test in the intake's place). Its map and read count are
+/// [`MapKeys`]'s.
 #[derive(Default)]
-struct UnstoredKeys {
-    keys: Mutex<HashMap<CustomerId, DataKey>>,
-    reads: AtomicU32,
+struct UnstoredKeys(MapKeys);
+
+impl std::ops::Deref for UnstoredKeys {
+    type Target = MapKeys;
+    fn deref(&self) -> &MapKeys {
+        &self.0
+    }
 }
 
 impl KeyStore for UnstoredKeys {
@@ -186,19 +191,10 @@ impl KeyStore for UnstoredKeys {
         customer: &CustomerId,
         key_id: &str,
     ) -> Result<Option<DataKey>, PortError> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        Ok(self
-            .keys
-            .lock()
-            .unwrap()
-            .get(customer)
-            .filter(|k| k.id == key_id)
-            .cloned())
+        self.0.find_key(customer, key_id).await
     }
     async fn forget(&self, customer: &CustomerId) -> Result<u32, PortError> {
-        Ok(u32::from(
-            self.keys.lock().unwrap().remove(customer).is_some(),
-        ))
+        self.0.forget(customer).await
     }
 }
 
