@@ -1,11 +1,63 @@
 //! The order-status read model: one row per order, what GET /orders/{id} answers.
 
-use order_domain::events::{DecodeError, OrderLine, decode_order};
-use order_domain::order::{Order, OrderStatus};
+use order_domain::events::{DecodeError, OrderLine, PricedLine, decode_order};
+use order_domain::order::{Order, OrderStatus, RefundFacts, RefundPhase, status_after};
 use order_domain::{FailureReason, Money, OrderEvent, OrderId, RecordedEvent, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{ORDER_STATUS, Step, View};
+
+/// A shipment as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentView {
+    pub carrier: String,
+    pub tracking_id: String,
+    pub shipped_at: Timestamp,
+}
+
+/// Where a refund stands, as clients see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefundStatus {
+    Pending,
+    Issued,
+    Failed,
+}
+
+/// A refund as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundView {
+    pub refund_id: String,
+    pub status: RefundStatus,
+    pub amount: Money,
+    pub lines: Vec<PricedLine>,
+    pub restock: bool,
+    pub reason: String,
+    /// The refund of the order's cancellation.
+    pub cancellation: bool,
+    pub requested_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<Timestamp>,
+}
+
+/// What a view shows of an order once priced: its lines' prices, its shipment and refunds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AfterSaleView {
+    /// The lines at the prices they were validated at, once validated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<PricedLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<ShipmentView>,
+    /// Every refund after completion, in the order they were requested.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<RefundView>,
+    /// The sum of the refunds issued after completion.
+    #[serde(default)]
+    pub amount_refunded: Money,
+}
 
 /// An order as clients see it. Carries no personal data (the email stays in the log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +75,12 @@ pub struct OrderView {
     pub total: Option<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,
+    /// Whether any money was given back (a failed order's refund, or a refund after completion).
     pub refunded: bool,
+    /// Prices, shipment and refunds (boxed: most views never need them, and views are moved
+    /// around in bulk by the replay).
+    #[serde(flatten)]
+    pub after: Box<AfterSaleView>,
     pub placed_at: Timestamp,
     pub updated_at: Timestamp,
     /// The last applied version of the order's stream.
@@ -64,6 +121,7 @@ impl View for OrderView {
                 total: None,
                 payment_id: None,
                 refunded: false,
+                after: Box::default(),
                 placed_at: record.occurred_at,
                 updated_at: record.occurred_at,
                 version: record.version,
@@ -86,12 +144,17 @@ impl OrderView {
             | OrderEvent::InventoryReserved(_)
             | OrderEvent::OutOfStock(_) => {}
             OrderEvent::OrderValidated(v) => {
-                self.status = OrderStatus::Validated;
+                if self.status != OrderStatus::Cancelling {
+                    self.status = OrderStatus::Validated;
+                }
                 self.total = Some(v.total);
+                self.after.lines.clone_from(&v.lines);
             }
             OrderEvent::OrderRejected(r) => self.message = Some(r.message.clone()),
             OrderEvent::PaymentCaptured(p) => {
-                self.status = OrderStatus::Paid;
+                if self.status != OrderStatus::Cancelling {
+                    self.status = OrderStatus::Paid;
+                }
                 self.payment_id = Some(p.payment_id.clone());
             }
             OrderEvent::PaymentDeclined(d) => self.message = Some(d.message.clone()),
@@ -105,9 +168,89 @@ impl OrderView {
                 self.reason = Some(f.reason);
                 self.message = Some(f.message.clone());
             }
+            OrderEvent::CancellationRequested(_) => self.status = OrderStatus::Cancelling,
+            OrderEvent::OrderCancelled(_) => self.status = OrderStatus::Cancelled,
+            OrderEvent::OrderShipped(s) => {
+                self.after.shipment = Some(ShipmentView {
+                    carrier: s.carrier.clone(),
+                    tracking_id: s.tracking_id.clone(),
+                    shipped_at: record.occurred_at,
+                });
+            }
+            OrderEvent::RefundRequested(r) => self.after.refunds.push(RefundView {
+                refund_id: r.refund_id.clone(),
+                status: RefundStatus::Pending,
+                amount: r.amount,
+                lines: r.lines.clone(),
+                restock: r.restock,
+                reason: r.reason.clone(),
+                cancellation: r.cancellation,
+                requested_at: record.occurred_at,
+                settled_at: None,
+            }),
+            OrderEvent::RefundIssued(i) => {
+                self.settle(&i.refund_id, RefundStatus::Issued, record.occurred_at);
+                self.refunded = true;
+                let sum = self.after.amount_refunded.checked_add(i.amount);
+                self.after.amount_refunded = sum.unwrap_or(self.after.amount_refunded);
+            }
+            OrderEvent::RefundFailed(f) => {
+                self.settle(&f.refund_id, RefundStatus::Failed, record.occurred_at);
+            }
         }
         self.version = record.version;
         self.updated_at = record.occurred_at;
+        if self.status.is_terminal() || self.status == OrderStatus::Cancelling {
+            self.status = self.status_after_completion();
+        }
+    }
+
+    fn settle(&mut self, refund_id: &str, status: RefundStatus, at: Timestamp) {
+        if let Some(r) = self
+            .after
+            .refunds
+            .iter_mut()
+            .find(|r| r.refund_id == refund_id && r.status == RefundStatus::Pending)
+        {
+            r.status = status;
+            r.settled_at = Some(at);
+        }
+    }
+
+    /// A completed order's status from what happened since, decided as the aggregate decides
+    /// it; any other order's as it is.
+    fn status_after_completion(&self) -> OrderStatus {
+        let completed = matches!(
+            self.status,
+            OrderStatus::Completed
+                | OrderStatus::Shipped
+                | OrderStatus::PartiallyRefunded
+                | OrderStatus::Refunded
+        ) || (self.status == OrderStatus::Cancelling
+            && !self.after.refunds.is_empty());
+        if !completed {
+            return self.status;
+        }
+        let refunds: Vec<RefundFacts<'_>> = self
+            .after
+            .refunds
+            .iter()
+            .map(|r| RefundFacts {
+                lines: &r.lines,
+                phase: match r.status {
+                    RefundStatus::Pending => RefundPhase::Pending,
+                    RefundStatus::Issued => RefundPhase::Issued,
+                    RefundStatus::Failed => RefundPhase::Failed,
+                },
+                cancellation: r.cancellation,
+            })
+            .collect();
+        status_after(
+            &self.after.lines,
+            self.after.shipment.is_some(),
+            false,
+            &refunds,
+        )
     }
 
     /// The view of an order straight from its stream (for GET while the projection lags).

@@ -5,6 +5,10 @@
 //!   again: the enqueue after its append may have failed (the client got a 503, the order
 //!   stayed). Its stream is read first, so a view that lags re-enqueues nothing; a slow start
 //!   costs one more message, and its execution's tasks are idempotent (they append once).
+//! - An order whose cancellation was asked for is swept like one without: re-enqueued while its
+//!   stage is PLACED, closed past `close_after` otherwise, and the close then cancels it (the
+//!   decision reads the request from its history). A completed order whose cancellation refund
+//!   is pending is the refund workflow's, not the sweeper's: it is left alone.
 //! - An order VALIDATED or PAID for longer than [`SweepPolicy::close_after`] lost its
 //!   execution (an Express execution lives five minutes at most, retries included): it is
 //!   closed as FAILED the way the workflow's OrderFailed step would close it (the same
@@ -29,7 +33,7 @@
 
 use std::time::Duration;
 
-use order_domain::order::{OrderState, OrderStatus};
+use order_domain::order::{OrderState, OrderStatus, Progress};
 use order_domain::ports::{
     EventStore, OpenOrder, OrderQueue, PaymentGateway, PortError, StuckOrders,
 };
@@ -130,11 +134,19 @@ where
     let close_before = before(now, policy.close_after);
     let reads = ports.reads;
     let placed = reads
-        .open_unchanged_since(&[OrderStatus::Placed], redrive_before, policy.batch)
+        .open_unchanged_since(
+            &[OrderStatus::Placed, OrderStatus::Cancelling],
+            redrive_before,
+            policy.batch,
+        )
         .await?;
     let stuck = reads
         .open_unchanged_since(
-            &[OrderStatus::Validated, OrderStatus::Paid],
+            &[
+                OrderStatus::Validated,
+                OrderStatus::Paid,
+                OrderStatus::Cancelling,
+            ],
             close_before,
             policy.batch,
         )
@@ -177,7 +189,8 @@ where
     Q: OrderQueue,
 {
     let (order, history) = load(ports.store, id).await.map_err(|e| e.to_string())?;
-    let placed = matches!(&order.state, OrderState::Open(p) if p.status() == OrderStatus::Placed);
+    let placed =
+        matches!(&order.state, OrderState::Open(p) if matches!(p.stage(), Progress::Placed(_)));
     let head = history.last().map(|e| e.occurred_at);
     if !placed || head.is_none_or(|at| at >= cutoff) {
         return Ok(false);
@@ -214,8 +227,8 @@ where
     );
     let refund_due = order.state.refund_due().is_some();
     match fail_at_version(ports.store, ports.gateway, id, (&order, &history), &error).await? {
-        Some(OrderState::Failed(_)) => {
-            tracing::warn!(order_id = %id, status = status.as_str(), refunded = refund_due, "closed a stuck order as FAILED");
+        Some(OrderState::Failed(_) | OrderState::Cancelled(_)) => {
+            tracing::warn!(order_id = %id, status = status.as_str(), refunded = refund_due, "closed a stuck order (FAILED, or CANCELLED if its customer asked)");
             Ok(true)
         }
         Some(_) => Ok(false),

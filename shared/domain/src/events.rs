@@ -10,6 +10,13 @@ use crate::envelope::RecordedEvent;
 use crate::personal::Personal;
 use crate::values::{CustomerId, Money, OrderId, ProductId, Quantity};
 
+mod aftersale;
+
+pub use aftersale::{
+    CancellationRequested, OrderCancelled, OrderShipped, RefundFailed, RefundIssued,
+    RefundRequested,
+};
+
 /// One line of an order as the customer placed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -154,13 +161,16 @@ pub struct StockReserved {
     pub price: Money,
 }
 
-/// Stock put back or added (restock, or release of a reservation), with the same snapshot fields.
+/// Stock put back or added (a restock, or a refund's return), with the same snapshot fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StockAdded {
     pub quantity: u64,
     pub stock_after: u64,
     pub price: Money,
+    /// The refund that returned the stock (`<orderId>-R<n>`); none for a restock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
 }
 
 macro_rules! event_enum {
@@ -218,6 +228,12 @@ event_enum!(
         PaymentRefunded => 1,
         OrderCompleted => 1,
         OrderFailed => 1,
+        CancellationRequested => 1,
+        OrderCancelled => 1,
+        OrderShipped => 1,
+        RefundRequested => 1,
+        RefundIssued => 1,
+        RefundFailed => 1,
     }
 );
 
@@ -231,9 +247,13 @@ event_enum!(
 );
 
 impl OrderEvent {
-    /// Completed and failed orders are terminal: nothing follows them but nothing.
+    /// The events that end an order's processing: completed, failed, or cancelled before it
+    /// completed. (A completed order may still be shipped, refunded or cancelled.)
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::OrderCompleted(_) | Self::OrderFailed(_))
+        matches!(
+            self,
+            Self::OrderCompleted(_) | Self::OrderFailed(_) | Self::OrderCancelled(_)
+        )
     }
 }
 

@@ -65,8 +65,12 @@ pub enum ProductCommand {
         order_id: OrderId,
         quantity: Quantity,
     },
-    /// Adds stock to an existing product.
-    Restock { quantity: u64 },
+    /// Adds stock to an existing product; `refund_id` names the refund it came back with (a
+    /// return), if any.
+    Restock {
+        quantity: u64,
+        refund_id: Option<String>,
+    },
 }
 
 /// A command the product's state refuses.
@@ -113,7 +117,13 @@ pub fn decide(
                 price: p.price,
             })])
         }
-        (Some(p), ProductCommand::Restock { quantity }) => {
+        (
+            Some(p),
+            ProductCommand::Restock {
+                quantity,
+                refund_id,
+            },
+        ) => {
             let stock_after = p
                 .stock
                 .checked_add(*quantity)
@@ -122,6 +132,7 @@ pub fn decide(
                 quantity: *quantity,
                 stock_after,
                 price: p.price,
+                refund_id: refund_id.clone(),
             })])
         }
     }
@@ -144,9 +155,11 @@ pub fn seed(
 
 /// Adds stock to an existing product (a restock); `None` if the stock would overflow.
 pub fn restock(product: &ProductState, quantity: u64) -> Option<ProductEvent> {
-    decide(Some(product), &ProductCommand::Restock { quantity })
-        .ok()?
-        .pop()
+    let restock = ProductCommand::Restock {
+        quantity,
+        refund_id: None,
+    };
+    decide(Some(product), &restock).ok()?.pop()
 }
 
 #[cfg(test)]
@@ -219,7 +232,10 @@ mod tests {
         assert_eq!(
             decide(
                 Some(&mug(u64::MAX)),
-                &ProductCommand::Restock { quantity: 1 }
+                &ProductCommand::Restock {
+                    quantity: 1,
+                    refund_id: None
+                }
             ),
             Err(ProductError::StockOverflow)
         );

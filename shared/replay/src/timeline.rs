@@ -170,9 +170,32 @@ fn event_facts(event: &OrderEvent) -> Vec<String> {
             o.product_id, o.requested, o.available
         )],
         OrderEvent::PaymentRefunded(r) => vec![format!("refunded {} ({})", r.amount, r.refund_id)],
+        OrderEvent::CancellationRequested(c) if !c.reason.is_empty() => {
+            vec![format!("reason {}", c.reason)]
+        }
+        OrderEvent::OrderCancelled(c) => vec![format!("refunded {}", c.refunded)],
+        OrderEvent::RefundRequested(r) => vec![format!(
+            "{} of {}{}",
+            r.refund_id,
+            r.lines
+                .iter()
+                .map(|l| format!("{}×{}", l.product_id, l.quantity.get()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if r.restock { ", restocked" } else { "" }
+        )],
+        OrderEvent::RefundIssued(i) => {
+            vec![format!(
+                "{} gave back {} ({})",
+                i.refund_id, i.amount, i.gateway_refund_id
+            )]
+        }
+        OrderEvent::RefundFailed(f) => vec![format!("{}: {}", f.refund_id, f.message)],
         OrderEvent::OrderValidated(_)
         | OrderEvent::OrderCompleted(_)
-        | OrderEvent::OrderFailed(_) => {
+        | OrderEvent::OrderFailed(_)
+        | OrderEvent::CancellationRequested(_)
+        | OrderEvent::OrderShipped(_) => {
             vec![]
         }
     }

@@ -67,6 +67,7 @@ fn order(placed_ms: u64) -> OrderView {
         total: None,
         payment_id: None,
         refunded: false,
+        after: Box::default(),
         placed_at: Timestamp::from_millis(placed_ms),
         updated_at: Timestamp::from_millis(placed_ms),
         version: 1,

@@ -29,12 +29,19 @@ fn raised_by(state: &str) -> Vec<TaskError> {
     let e = String::new;
     let mut errors = common();
     match state {
-        "ValidateOrder" => errors.push(TaskError::OrderRejected(e())),
+        "ValidateOrder" => errors.extend([
+            TaskError::OrderRejected(e()),
+            TaskError::OrderCancelled(e()),
+        ]),
         "ProcessPayment" => errors.extend([
             TaskError::GatewayUnavailable(e()),
             TaskError::PaymentDeclined(e()),
+            TaskError::OrderCancelled(e()),
         ]),
-        "UpdateInventory" => errors.push(TaskError::OutOfStock(e())),
+        "UpdateInventory" => errors.extend([
+            TaskError::OutOfStock(e()),
+            TaskError::OrderCancelled(e()),
+        ]),
         "OrderFailed" => errors.push(TaskError::GatewayUnavailable(e())),
         other => panic!("the task state {other} is not classified here: say what it raises"),
     }
@@ -170,6 +177,7 @@ fn the_error_types_are_the_names_the_workflow_knows() {
             "PaymentGatewayUnavailable",
             "EventStoreUnavailable",
             "ConcurrentModification",
+            "OrderCancelled",
             "OrderNotReady",
             "InvalidTaskInput",
             "CorruptEvent",

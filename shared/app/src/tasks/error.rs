@@ -59,6 +59,9 @@ task_errors! {
     StoreUnavailable => "EventStoreUnavailable",
     /// The order's stream kept moving under the task (retried).
     ConcurrentModification => "ConcurrentModification",
+    /// The customer asked to cancel the order (caught: the OrderFailed step cancels it,
+    /// refunding a captured payment).
+    OrderCancelled => "OrderCancelled",
     /// The order is not at this step: a bug or a message from the future (caught).
     OrderNotReady => "OrderNotReady",
     /// The task's input did not parse, or asked to write more than a transaction holds (caught).
@@ -109,7 +112,10 @@ impl From<LoadError> for TaskError {
 
 impl From<OrderError> for TaskError {
     fn from(e: OrderError) -> Self {
-        Self::OrderNotReady(e.to_string())
+        match e {
+            OrderError::Cancelled => Self::OrderCancelled(e.to_string()),
+            e => Self::OrderNotReady(e.to_string()),
+        }
     }
 }
 

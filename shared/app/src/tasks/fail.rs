@@ -39,6 +39,11 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
     Ok(
         match state.ending().ok_or_else(|| not_ready("failure", &state))? {
             FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),
+            FailOutcome::Cancelled => json!({
+                "orderId": id,
+                "kind": "cancelled",
+                "refunded": refunded,
+            }),
             FailOutcome::Failed(reason) => {
                 let kind = if reason == FailureReason::ProcessingError {
                     "error"

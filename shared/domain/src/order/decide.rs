@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use crate::events::{
-    FailureReason, InventoryReserved, OrderCompleted, OrderEvent, OrderFailed, OrderPlaced,
-    OrderRejected, OrderValidated, OutOfStock, PaymentCaptured, PaymentDeclined, PaymentRefunded,
-    PricedLine, ProductEvent, ReservedLine,
+    FailureReason, InventoryReserved, OrderCancelled, OrderCompleted, OrderEvent, OrderFailed,
+    OrderPlaced, OrderRejected, OrderValidated, OutOfStock, PaymentCaptured, PaymentDeclined,
+    PaymentRefunded, PricedLine, ProductEvent, ReservedLine,
 };
 use crate::product::{self, ProductCommand, ProductError, ProductState};
 use crate::values::{Money, OrderId, ProductId};
 
+use super::after_decide::{self, RefundRequest, RefundResult};
 use super::outcome::{ChargeResult, PaymentStep};
 use super::state::{OrderState, OrderStatus, Paid, Progress};
 
@@ -40,6 +41,24 @@ pub enum OrderCommand {
         error: String,
         refund: Option<PaymentRefunded>,
     },
+    /// The customer cancels: an open order records the request (the workflow's next step stops
+    /// and its OrderFailed step cancels); a completed, unshipped order requests the refund of
+    /// everything left, restocked, which cancels it once issued.
+    RequestCancellation { reason: String },
+    /// An admin records the shipment of a completed order.
+    Ship {
+        carrier: String,
+        tracking_id: String,
+    },
+    /// An admin asks to refund lines of a completed order; the amount is set aside now and
+    /// settled by the refund workflow.
+    RequestRefund(RefundRequest),
+    /// The refund workflow records what became of a requested refund. An issued refund that
+    /// restocks is appended with the products' StockAdded ([`super::return_stock`]).
+    SettleRefund {
+        refund_id: String,
+        result: RefundResult,
+    },
 }
 
 /// A step asked of an order that is not at that step (a bug or a message from the future).
@@ -54,6 +73,35 @@ pub enum OrderError {
     },
     #[error("a captured payment must be refunded before the order can fail")]
     RefundRequired,
+    /// The customer asked to cancel: the workflow's steps do no new work.
+    #[error("the order's cancellation was requested")]
+    Cancelled,
+    #[error("the order is not completed yet: it is {status:?}")]
+    NotCompleted { status: Option<OrderStatus> },
+    #[error("the order is {status:?}: there is nothing to do")]
+    Closed { status: Option<OrderStatus> },
+    #[error("the order has shipped")]
+    AlreadyShipped,
+    #[error("a refund of the order is in progress")]
+    RefundInProgress,
+    #[error("everything the order paid for was refunded")]
+    NothingToRefund,
+    #[error("product {0} is not in the order")]
+    NotInOrder(ProductId),
+    #[error("product {product_id}: {requested} requested, {refundable} refundable")]
+    ExceedsLine {
+        product_id: ProductId,
+        requested: u64,
+        refundable: u64,
+    },
+    #[error("the Idempotency-Key was used for a different refund")]
+    IdempotencyKeyReused,
+    #[error("the order has no refund {0}")]
+    UnknownRefund(String),
+    #[error("refund {0} was already settled as failed")]
+    RefundSettled(String),
+    #[error("the refund's amount overflows")]
+    AmountTooLarge,
     /// The products refused stock the order decided to take (they were not the ones it decided
     /// on).
     #[error("product {product_id}: {source}")]
@@ -83,6 +131,17 @@ pub fn decide(state: &OrderState, command: &OrderCommand) -> Result<Vec<OrderEve
         OrderCommand::RecordCharge(result) => record_charge(state, result),
         OrderCommand::Reserve { products } => reserve(state, products),
         OrderCommand::Fail { error, refund } => fail(state, error, refund.as_ref()),
+        OrderCommand::RequestCancellation { reason } => {
+            after_decide::request_cancellation(state, reason)
+        }
+        OrderCommand::Ship {
+            carrier,
+            tracking_id,
+        } => after_decide::ship(state, carrier, tracking_id),
+        OrderCommand::RequestRefund(request) => after_decide::request_refund(state, request),
+        OrderCommand::SettleRefund { refund_id, result } => {
+            after_decide::settle_refund(state, refund_id, result)
+        }
     }
 }
 
@@ -103,7 +162,13 @@ fn validate(
     if state.validation().is_some() {
         return Ok(vec![]);
     }
-    let OrderState::Open(Progress::Placed(placed)) = state else {
+    let OrderState::Open(progress) = state else {
+        return Err(not_ready("validation", state));
+    };
+    if progress.cancellation().is_some() {
+        return Err(OrderError::Cancelled);
+    }
+    let Progress::Placed(placed) = progress else {
         return Err(not_ready("validation", state));
     };
     Ok(vec![match price(placed, products) {
@@ -156,9 +221,18 @@ fn price(
 }
 
 fn record_charge(state: &OrderState, result: &ChargeResult) -> Result<Vec<OrderEvent>, OrderError> {
-    let amount = match state.payment_step()? {
-        PaymentStep::Done(_) => return Ok(vec![]),
-        PaymentStep::Charge { amount, .. } => amount,
+    // A charge made before the customer's cancellation arrived is recorded all the same, so the
+    // cancellation gives it back.
+    let amount = match state.payment_step() {
+        Ok(PaymentStep::Done(_)) => return Ok(vec![]),
+        Ok(PaymentStep::Charge { amount, .. }) => amount,
+        Err(OrderError::Cancelled) => match state {
+            OrderState::Open(p) if matches!(p.stage(), Progress::Validated(_)) => p
+                .priced()
+                .map_or_else(Money::default, |priced| priced.validated.total),
+            _ => return Err(not_ready("payment", state)),
+        },
+        Err(e) => return Err(e),
     };
     Ok(vec![match result {
         ChargeResult::Captured { payment_id } => OrderEvent::PaymentCaptured(PaymentCaptured {
@@ -179,7 +253,13 @@ fn reserve(
     if state.reservation().is_some() {
         return Ok(vec![]);
     }
-    let OrderState::Open(Progress::Paid(paid)) = state else {
+    let OrderState::Open(progress) = state else {
+        return Err(not_ready("inventory", state));
+    };
+    if progress.cancellation().is_some() {
+        return Err(OrderError::Cancelled);
+    }
+    let Progress::Paid(paid) = progress else {
         return Err(not_ready("inventory", state));
     };
     Ok(take_all_or_nothing(paid, products))
@@ -262,7 +342,19 @@ fn fail(
     if state.refund_due().is_some() && refund.is_none() {
         return Err(OrderError::RefundRequired);
     }
-    let (reason, message) = match progress {
+    let mut events: Vec<OrderEvent> = refund
+        .cloned()
+        .into_iter()
+        .map(OrderEvent::PaymentRefunded)
+        .collect();
+    if let Some(request) = progress.cancellation() {
+        events.push(OrderEvent::OrderCancelled(OrderCancelled {
+            refunded: refund.map_or_else(Money::default, |r| r.amount),
+            reason: request.reason.clone(),
+        }));
+        return Ok(events);
+    }
+    let (reason, message) = match progress.stage() {
         Progress::Rejected(_, r) => (FailureReason::Rejected, r.message.clone()),
         Progress::Declined(_, d) => (FailureReason::PaymentDeclined, d.message.clone()),
         Progress::OutOfStock(_, o) | Progress::Refunded(_, Some(o), _) => (
@@ -277,11 +369,6 @@ fn fail(
             error.chars().take(500).collect(),
         ),
     };
-    let mut events: Vec<OrderEvent> = refund
-        .cloned()
-        .into_iter()
-        .map(OrderEvent::PaymentRefunded)
-        .collect();
     events.push(OrderEvent::OrderFailed(OrderFailed { reason, message }));
     Ok(events)
 }

@@ -10,18 +10,26 @@
 //! - [`state`]: the state enum, its stages, [`OrderStatus`] and [`evolve`].
 //! - [`decide`]: the commands, [`OrderError`] and [`decide`], plus the product side of a
 //!   reservation ([`take_stock`]).
+//! - [`aftersale`] and [`after_decide`]: a completed order's shipment, refunds and
+//!   cancellation, and the decisions that record them.
 //! - [`outcome`]: what a step answers, read from the state (validation, payment, reservation,
 //!   ending), and what the gateway said to a charge ([`ChargeResult`]).
 
+pub mod after_decide;
+pub mod aftersale;
 pub mod decide;
 pub mod outcome;
 pub mod state;
 
+pub use after_decide::{RefundRequest, RefundResult, return_stock};
+pub use aftersale::{AfterSale, Refund, RefundFacts, RefundPhase, RefundSettlement, status_after};
 pub use decide::{OrderCommand, OrderError, ProductDecision, decide, take_stock};
 pub use outcome::{
     ChargeResult, FailOutcome, PaymentOutcome, PaymentStep, ReserveOutcome, ValidateOutcome,
 };
-pub use state::{Completed, Failed, OrderState, OrderStatus, Paid, Priced, Progress, evolve};
+pub use state::{
+    Cancelled, Completed, Failed, OrderState, OrderStatus, Paid, Priced, Progress, evolve,
+};
 
 use crate::envelope::{GENESIS_HASH, RecordedEvent};
 use crate::events::{DecodeError, OrderEvent, OrderPlaced, decode_order};
@@ -89,6 +97,8 @@ impl Order {
     }
 }
 
+#[cfg(test)]
+mod after_tests;
 #[cfg(test)]
 mod evolve_tests;
 #[cfg(test)]

@@ -60,12 +60,14 @@ pub enum FailOutcome {
     Failed(FailureReason),
     /// The order completed; there is nothing to fail (a stray redelivery).
     AlreadyCompleted,
+    /// The customer's cancellation ended it.
+    Cancelled,
 }
 
 impl OrderState {
     /// Validation's answer, once recorded.
     pub fn validation(&self) -> Option<ValidateOutcome> {
-        if let Some(Progress::Rejected(_, r)) = self.progress() {
+        if let Some(Progress::Rejected(_, r)) = self.progress().map(Progress::stage) {
             return Some(ValidateOutcome::Rejected {
                 code: r.code.clone(),
                 message: r.message.clone(),
@@ -78,7 +80,7 @@ impl OrderState {
 
     /// The charge's answer, once recorded.
     pub fn payment_outcome(&self) -> Option<PaymentOutcome> {
-        if let Some(Progress::Declined(_, d)) = self.progress() {
+        if let Some(Progress::Declined(_, d)) = self.progress().map(Progress::stage) {
             return Some(PaymentOutcome::Declined {
                 code: d.code.clone(),
                 message: d.message.clone(),
@@ -97,6 +99,7 @@ impl OrderState {
         }
         match self {
             Self::New => Err(OrderError::NotPlaced),
+            Self::Open(p) if p.cancellation().is_some() => Err(OrderError::Cancelled),
             Self::Open(Progress::Validated(priced)) => Ok(PaymentStep::Charge {
                 amount: priced.validated.total,
                 customer: priced.placed.customer_id.clone(),
@@ -116,7 +119,7 @@ impl OrderState {
                 total: c.completed.total,
             });
         }
-        match self.progress()? {
+        match self.progress()?.stage() {
             Progress::OutOfStock(_, o) | Progress::Refunded(_, Some(o), _) => {
                 Some(ReserveOutcome::OutOfStock {
                     product_id: o.product_id.clone(),
@@ -133,6 +136,7 @@ impl OrderState {
         match self {
             Self::Completed(_) => Some(FailOutcome::AlreadyCompleted),
             Self::Failed(f) => Some(FailOutcome::Failed(f.failed.reason)),
+            Self::Cancelled(_) => Some(FailOutcome::Cancelled),
             Self::New | Self::Open(_) => None,
         }
     }
@@ -141,9 +145,12 @@ impl OrderState {
     /// refunded nor followed by the order's completion.
     pub fn refund_due(&self) -> Option<&PaymentCaptured> {
         match self {
-            Self::Open(
-                Progress::Paid(paid) | Progress::OutOfStock(paid, _) | Progress::Reserved(paid, _),
-            ) => Some(&paid.payment),
+            Self::Open(progress) => match progress.stage() {
+                Progress::Paid(paid)
+                | Progress::OutOfStock(paid, _)
+                | Progress::Reserved(paid, _) => Some(&paid.payment),
+                _ => None,
+            },
             _ => None,
         }
     }

@@ -5,10 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::events::{
-    InventoryReserved, OrderCompleted, OrderEvent, OrderFailed, OrderPlaced, OrderRejected,
-    OrderValidated, OutOfStock, PaymentCaptured, PaymentDeclined, PaymentRefunded,
+    CancellationRequested, InventoryReserved, OrderCancelled, OrderCompleted, OrderEvent,
+    OrderFailed, OrderPlaced, OrderRejected, OrderValidated, OutOfStock, PaymentCaptured,
+    PaymentDeclined, PaymentRefunded,
 };
 use crate::values::OrderId;
+
+use super::aftersale::AfterSale;
 
 /// Where an order stands. The string forms are the API's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,6 +22,15 @@ pub enum OrderStatus {
     Paid,
     Completed,
     Failed,
+    /// A cancellation was asked for and is being carried out (the workflow's next step, or the
+    /// refund of a completed order).
+    Cancelling,
+    Cancelled,
+    Shipped,
+    /// Some of a completed order was refunded, not all.
+    PartiallyRefunded,
+    /// Every line of a completed order was refunded.
+    Refunded,
 }
 
 impl OrderStatus {
@@ -29,11 +41,21 @@ impl OrderStatus {
             Self::Paid => "PAID",
             Self::Completed => "COMPLETED",
             Self::Failed => "FAILED",
+            Self::Cancelling => "CANCELLING",
+            Self::Cancelled => "CANCELLED",
+            Self::Shipped => "SHIPPED",
+            Self::PartiallyRefunded => "PARTIALLY_REFUNDED",
+            Self::Refunded => "REFUNDED",
         }
     }
 
+    /// Whether the order's processing is over: the workflow has nothing left to do for it. A
+    /// CANCELLING order is not (its cancellation is being carried out).
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
+        !matches!(
+            self,
+            Self::Placed | Self::Validated | Self::Paid | Self::Cancelling
+        )
     }
 }
 
@@ -49,6 +71,8 @@ pub enum OrderState {
     Completed(Completed),
     /// Ended FAILED; keeps how far the order had got, so a late step still gets its answer.
     Failed(Failed),
+    /// Cancelled before it completed; keeps how far it had got, like a failed order.
+    Cancelled(Cancelled),
 }
 
 /// How far an open order has got. The stages marked "next: fail" wait for the workflow's
@@ -73,6 +97,10 @@ pub enum Progress {
     /// The charge was given back, for the shortage if there was one (within one append with the
     /// OrderFailed).
     Refunded(Paid, Option<OutOfStock>, PaymentRefunded),
+    /// The customer asked to cancel at this stage (next: the workflow's next step refuses and its
+    /// OrderFailed step cancels). The workflow's steps still record what the gateway already
+    /// did, so a charge in flight is recorded and given back.
+    Cancelling(Box<Progress>, CancellationRequested),
 }
 
 /// A validated order: what was placed and what it was priced at.
@@ -89,12 +117,13 @@ pub struct Paid {
     pub payment: PaymentCaptured,
 }
 
-/// A completed order: paid, stock taken, completed.
+/// A completed order: paid, stock taken, completed; and what happened to it since.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completed {
     pub paid: Paid,
     pub reserved: InventoryReserved,
     pub completed: OrderCompleted,
+    pub after: AfterSale,
 }
 
 /// A failed order: how far it had got, and its OrderFailed.
@@ -102,6 +131,14 @@ pub struct Completed {
 pub struct Failed {
     pub progress: Progress,
     pub failed: OrderFailed,
+}
+
+/// An order cancelled before it completed: how far it had got, and its OrderCancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub progress: Progress,
+    pub request: Option<CancellationRequested>,
+    pub cancelled: OrderCancelled,
 }
 
 /// The fold step. Infallible: the log is the truth, whatever it says. An event the state cannot
@@ -114,6 +151,7 @@ pub fn evolve(state: OrderState, event: &OrderEvent) -> OrderState {
             OrderState::Open(Progress::Placed(placed.clone()))
         }
         (OrderState::Open(progress), event) => progress.evolve(event),
+        (OrderState::Completed(completed), event) => completed.evolve(event),
         (state, _) => state,
     }
 }
@@ -121,6 +159,34 @@ pub fn evolve(state: OrderState, event: &OrderEvent) -> OrderState {
 impl Progress {
     fn evolve(self, event: &OrderEvent) -> OrderState {
         let next = match (self, event) {
+            (Self::Cancelling(stage, request), OrderEvent::OrderCancelled(c)) => {
+                return OrderState::Cancelled(Cancelled {
+                    progress: *stage,
+                    request: Some(request),
+                    cancelled: c.clone(),
+                });
+            }
+            (progress, OrderEvent::OrderCancelled(c)) => {
+                return OrderState::Cancelled(Cancelled {
+                    progress,
+                    request: None,
+                    cancelled: c.clone(),
+                });
+            }
+            (Self::Cancelling(stage, request), OrderEvent::CancellationRequested(_)) => {
+                Self::Cancelling(stage, request)
+            }
+            (Self::Cancelling(stage, request), event) => {
+                return match stage.evolve(event) {
+                    OrderState::Open(next) => {
+                        OrderState::Open(Self::Cancelling(Box::new(next), request))
+                    }
+                    ended => ended,
+                };
+            }
+            (progress, OrderEvent::CancellationRequested(c)) => {
+                Self::Cancelling(Box::new(progress), c.clone())
+            }
             (Self::Placed(placed), OrderEvent::OrderValidated(v)) => Self::Validated(Priced {
                 placed,
                 validated: v.clone(),
@@ -148,6 +214,7 @@ impl Progress {
                     paid,
                     reserved,
                     completed: c.clone(),
+                    after: AfterSale::default(),
                 });
             }
             (progress, OrderEvent::OrderFailed(f)) => {
@@ -161,9 +228,26 @@ impl Progress {
         OrderState::Open(next)
     }
 
+    /// The stage the order had reached, whether or not its cancellation was asked for.
+    pub fn stage(&self) -> &Progress {
+        match self {
+            Self::Cancelling(stage, _) => stage.stage(),
+            stage => stage,
+        }
+    }
+
+    /// The customer's request to cancel, if they made one.
+    pub fn cancellation(&self) -> Option<&CancellationRequested> {
+        match self {
+            Self::Cancelling(_, request) => Some(request),
+            _ => None,
+        }
+    }
+
     /// What the customer placed.
     pub fn placed(&self) -> &OrderPlaced {
         match self {
+            Self::Cancelling(stage, _) => stage.placed(),
             Self::Placed(placed) | Self::Rejected(placed, _) => placed,
             Self::Validated(priced) | Self::Declined(priced, _) => &priced.placed,
             Self::Paid(paid)
@@ -176,6 +260,7 @@ impl Progress {
     /// The validation, once the order was priced.
     pub fn priced(&self) -> Option<&Priced> {
         match self {
+            Self::Cancelling(stage, _) => stage.priced(),
             Self::Placed(_) | Self::Rejected(..) => None,
             Self::Validated(priced) | Self::Declined(priced, _) => Some(priced),
             Self::Paid(paid)
@@ -188,6 +273,7 @@ impl Progress {
     /// The captured charge, once the order was paid.
     pub fn paid(&self) -> Option<&Paid> {
         match self {
+            Self::Cancelling(stage, _) => stage.paid(),
             Self::Placed(_) | Self::Rejected(..) | Self::Validated(_) | Self::Declined(..) => None,
             Self::Paid(paid)
             | Self::OutOfStock(paid, _)
@@ -198,7 +284,9 @@ impl Progress {
 
     /// The status an open order shows: a recorded refusal does not change it, the end does.
     pub fn status(&self) -> OrderStatus {
-        if self.paid().is_some() {
+        if self.cancellation().is_some() {
+            OrderStatus::Cancelling
+        } else if self.paid().is_some() {
             OrderStatus::Paid
         } else if self.priced().is_some() {
             OrderStatus::Validated
@@ -215,6 +303,7 @@ impl OrderState {
         match self {
             Self::Open(progress) => Some(progress),
             Self::Failed(failed) => Some(&failed.progress),
+            Self::Cancelled(cancelled) => Some(&cancelled.progress),
             Self::New | Self::Completed(_) => None,
         }
     }
@@ -224,7 +313,9 @@ impl OrderState {
         match self {
             Self::New => None,
             Self::Completed(c) => Some(&c.paid.priced.placed),
-            Self::Open(_) | Self::Failed(_) => self.progress().map(Progress::placed),
+            Self::Open(_) | Self::Failed(_) | Self::Cancelled(_) => {
+                self.progress().map(Progress::placed)
+            }
         }
     }
 
@@ -254,8 +345,18 @@ impl OrderState {
         match self {
             Self::New => None,
             Self::Open(progress) => Some(progress.status()),
-            Self::Completed(_) => Some(OrderStatus::Completed),
+            Self::Completed(c) => Some(c.status()),
             Self::Failed(_) => Some(OrderStatus::Failed),
+            Self::Cancelled(_) => Some(OrderStatus::Cancelled),
+        }
+    }
+
+    /// The customer's request to cancel, while it is being carried out.
+    pub fn cancellation_pending(&self) -> bool {
+        match self {
+            Self::Open(progress) => progress.cancellation().is_some(),
+            Self::Completed(c) => c.after.pending_cancellation().is_some(),
+            _ => false,
         }
     }
 }

@@ -32,6 +32,7 @@ pub fn restock_unprojected(log: &Log, product: &str) {
             quantity: 5,
             stock_after: 5,
             price: Money::from_minor(100),
+            refund_id: None,
         })
         .encode(),
         &EventMeta {
