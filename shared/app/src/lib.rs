@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`place`]: POST /orders (idempotency key, append OrderPlaced, enqueue).
+//! - [`after`]: cancel, ship and refund requests on a placed order (recorded as events; the
+//!   refund workflow moves the money).
 //! - [`start`]: StartOrderProcessing (queue message → one workflow execution per order).
 //! - [`tasks`]: the state machine's tasks: validate, pay, reserve inventory, fail;
 //!   [`dispatch`]: which task a function name runs ([`dispatch::TaskFunction`]).
@@ -17,6 +19,7 @@
 //!   and forgetting a customer (crypto-shredding).
 //! - [`stream`]: loading an order and appending its decisions with conflict retry.
 
+pub mod after;
 pub mod dispatch;
 pub mod forward;
 pub mod gateway;

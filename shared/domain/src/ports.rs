@@ -211,12 +211,15 @@ pub trait PaymentGateway: Send + Sync + 'static {
         attempt: u32,
     ) -> impl Future<Output = Result<ChargeResult, GatewayUnavailable>> + Send;
 
-    /// Refunds a captured payment in full; returns the refund id.
+    /// Gives `amount` of a captured payment back; returns the gateway's refund id. The same
+    /// `idempotency_key` is the same refund, however often it is asked for. `attempt` is the
+    /// workflow's retry count, as for [`PaymentGateway::charge`].
     fn refund(
         &self,
         idempotency_key: &str,
         payment_id: &str,
         amount: Money,
+        attempt: u32,
     ) -> impl Future<Output = Result<String, GatewayUnavailable>> + Send;
 }
 

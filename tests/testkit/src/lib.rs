@@ -25,6 +25,7 @@
 //! module named after the backend, so every test name says which backend it ran on
 //! (`event_store_contract::sqlite::…`, `event_store_contract::dynamodb::…`).
 
+pub mod after;
 pub mod event_store;
 pub mod events;
 pub mod forged;

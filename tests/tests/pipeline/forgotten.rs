@@ -159,8 +159,11 @@ impl PaymentGateway for CountingGateway {
         key: &str,
         payment_id: &str,
         amount: Money,
+        attempt: u32,
     ) -> Result<String, GatewayUnavailable> {
-        SimulatedGateway.refund(key, payment_id, amount).await
+        SimulatedGateway
+            .refund(key, payment_id, amount, attempt)
+            .await
     }
 }
 

@@ -29,7 +29,7 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
         format!("{}: {}", caught.error, caught.cause)
     };
     let (order, _) = load(store, id).await?;
-    let refund = compensate(gateway, id, &order.state).await?;
+    let refund = compensate(gateway, id, &order.state, input.attempt).await?;
     let refunded = refund.is_some();
     let fail = OrderCommand::Fail {
         error: error_text,
@@ -70,12 +70,13 @@ pub async fn compensate<G: PaymentGateway>(
     gateway: &G,
     id: OrderId,
     state: &OrderState,
+    attempt: u32,
 ) -> Result<Option<PaymentRefunded>, TaskError> {
     let Some(p) = state.refund_due() else {
         return Ok(None);
     };
     let refund_id = gateway
-        .refund(&id.to_string(), &p.payment_id, p.amount)
+        .refund(&id.to_string(), &p.payment_id, p.amount, attempt)
         .await
         .map_err(|e| TaskError::GatewayUnavailable(e.to_string()))?;
     Ok(Some(PaymentRefunded {
@@ -98,7 +99,7 @@ pub async fn fail_at_version<S: EventStore, G: PaymentGateway>(
     (order, history): (&Order, &[RecordedEvent]),
     error: &str,
 ) -> Result<Option<OrderState>, TaskError> {
-    let refund = compensate(gateway, id, &order.state).await?;
+    let refund = compensate(gateway, id, &order.state, 0).await?;
     let fail = OrderCommand::Fail {
         error: error.to_owned(),
         refund,

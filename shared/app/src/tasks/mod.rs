@@ -1,4 +1,5 @@
-//! The tasks of OrderProcessingStateMachine. Each one reads the order's stream (the truth),
+//! The tasks of OrderProcessingStateMachine, and of RefundProcessingStateMachine ([`refund`]
+//! module: process_refund, refund_failed). Each one reads the order's stream (the truth),
 //! decides a command on the order's state, appends what it decided, and answers the workflow from
 //! the state. Each is idempotent: run twice, it appends once and answers the same.
 //!
@@ -8,12 +9,14 @@
 mod error;
 mod fail;
 mod pay;
+mod refund;
 mod reserve;
 mod validate;
 
 pub use error::TaskError;
 pub use fail::{compensate, fail_at_version, order_failed};
 pub use pay::process_payment;
+pub use refund::{RefundTaskInput, process_refund, refund_failed};
 pub use reserve::update_inventory;
 pub use validate::validate_order;
 

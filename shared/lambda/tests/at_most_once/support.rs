@@ -55,9 +55,10 @@ impl PaymentGateway for CountingGateway {
         idempotency_key: &str,
         payment_id: &str,
         amount: Money,
+        attempt: u32,
     ) -> Result<String, GatewayUnavailable> {
         SimulatedGateway
-            .refund(idempotency_key, payment_id, amount)
+            .refund(idempotency_key, payment_id, amount, attempt)
             .await
     }
 }

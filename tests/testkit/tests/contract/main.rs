@@ -44,3 +44,10 @@ mod sweep_decisions {
     order_testkit::sweep_cases!(sqlite, crate::backends::sqlite_sweep);
     order_testkit::sweep_cases!(dynamodb, crate::backends::dynamodb_sweep);
 }
+
+/// Not a port: cancel, ship and refund (`order_app::after` and the refund tasks) on each host's
+/// event store, including a race of twenty refunds of one line.
+mod after_decisions {
+    order_testkit::after_cases!(sqlite, crate::backends::sqlite_event_store);
+    order_testkit::after_cases!(dynamodb, crate::backends::dynamodb_event_store);
+}
