@@ -160,6 +160,10 @@ where
         }
     }
     for OpenOrder { order_id, .. } in stuck {
+        // A CANCELLING order can be in both lists; one redriven now is its execution's to end.
+        if report.redriven.contains(&order_id) {
+            continue;
+        }
         match close(&ports, order_id, close_before).await {
             Ok(true) => report.closed.push(order_id),
             Ok(false) => report.left.push(order_id),

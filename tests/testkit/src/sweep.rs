@@ -3,6 +3,7 @@
 //! against an execution that moves the order changes nothing more. Orders are driven by the
 //! app's task functions and projected by hand, so a test sets how stale a view is.
 
+use order_app::after::cancel;
 use order_app::gateway::SimulatedGateway;
 use order_app::seed::seed_inventory;
 use order_app::stream::load;
@@ -33,6 +34,7 @@ macro_rules! sweep_cases {
                     an_order_whose_stream_moved_since_its_view_is_left,
                     two_sweepers_at_once_close_an_order_once,
                     an_execution_that_appends_first_wins_over_the_sweeper,
+                    an_order_whose_cancellation_was_asked_is_swept_to_cancelled,
                 ]
             );
         }
@@ -258,4 +260,36 @@ pub async fn an_execution_that_appends_first_wins_over_the_sweeper<
     let types = event_types(&s.log, id).await;
     assert_eq!(types.last().map(String::as_str), Some("OrderCompleted"));
     assert!(!types.iter().any(|t| t == "OrderFailed"));
+}
+
+/// An order whose customer asked to cancel and whose execution died is swept like any other:
+/// re-enqueued while PLACED (its execution then cancels it), and past the close limit refunded
+/// and cancelled, not failed.
+pub async fn an_order_whose_cancellation_was_asked_is_swept_to_cancelled<
+    E: EventStore,
+    R: SweptViews,
+    Q: PolledQueue,
+>(
+    s: &Subject<E, R, Q>,
+) {
+    let placed = order(s, 0).await;
+    let paid = order(s, 2).await;
+    for id in [placed, paid] {
+        cancel(&s.log, id, |_| true, "").await.unwrap();
+        project(s, id).await;
+    }
+    let report = run(s, later()).await;
+    assert_eq!((report.redriven, report.closed), (vec![placed], vec![paid]));
+    assert_eq!(
+        event_types(&s.log, paid).await,
+        [
+            &PAID[..],
+            &["CancellationRequested", "PaymentRefunded", "OrderCancelled"]
+        ]
+        .concat()
+    );
+    assert_eq!(
+        event_types(&s.log, placed).await,
+        ["OrderPlaced", "CancellationRequested"]
+    );
 }

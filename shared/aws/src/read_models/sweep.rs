@@ -73,13 +73,7 @@ pub(super) fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeVa
 }
 
 fn open_status(text: &str) -> Option<OrderStatus> {
-    [
-        OrderStatus::Placed,
-        OrderStatus::Validated,
-        OrderStatus::Paid,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == text)
+    OrderStatus::parse(text).filter(|s| !s.is_terminal())
 }
 
 impl ViewTable<OrderView> {

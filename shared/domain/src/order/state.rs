@@ -49,13 +49,32 @@ impl OrderStatus {
         }
     }
 
+    /// The statuses of an order whose processing is not over (see [`Self::is_terminal`]).
+    pub const OPEN: [Self; 4] = [Self::Placed, Self::Validated, Self::Paid, Self::Cancelling];
+
+    /// Every status.
+    pub const ALL: [Self; 10] = [
+        Self::Placed,
+        Self::Validated,
+        Self::Paid,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelling,
+        Self::Cancelled,
+        Self::Shipped,
+        Self::PartiallyRefunded,
+        Self::Refunded,
+    ];
+
+    /// The status `text` spells ([`Self::as_str`]).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     /// Whether the order's processing is over: the workflow has nothing left to do for it. A
     /// CANCELLING order is not (its cancellation is being carried out).
     pub fn is_terminal(self) -> bool {
-        !matches!(
-            self,
-            Self::Placed | Self::Validated | Self::Paid | Self::Cancelling
-        )
+        !Self::OPEN.contains(&self)
     }
 }
 

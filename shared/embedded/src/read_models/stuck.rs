@@ -71,14 +71,9 @@ impl SqliteReadModels {
 
 /// An open status as the `status` column spells it.
 fn status_of(text: &str) -> Result<OrderStatus, PortError> {
-    [
-        OrderStatus::Placed,
-        OrderStatus::Validated,
-        OrderStatus::Paid,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == text)
-    .ok_or_else(|| PortError(format!("order_status: {text:?} is not an open status")))
+    OrderStatus::parse(text)
+        .filter(|s| !s.is_terminal())
+        .ok_or_else(|| PortError(format!("order_status: {text:?} is not an open status")))
 }
 
 impl StuckOrders for SqliteReadModels {
