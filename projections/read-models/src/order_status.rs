@@ -7,6 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ORDER_STATUS, Step, View};
 
+/// The status a store's `status` column or attribute spells (`OrderStatus::as_str`), read back;
+/// `None` for text that is no status. Every status is parsed the one way serde names them, so a
+/// status added to the domain is read back by every store without a list of its own.
+pub fn parse_status(text: &str) -> Option<OrderStatus> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+}
+
 /// A shipment as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
