@@ -1,10 +1,11 @@
 //! `--verify`'s audit on the DynamoDB tables: a return (a refund issued with its stock put
-//! back on the product, in one append) adds up, and a refund appended onto the chain but never
-//! requested, beyond the capture, is named.
+//! back on the product, in one append) adds up, a rebuild puts its rows back as projected, and
+//! a refund appended onto the chain but never requested, beyond the capture, is named.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use order_aws::read_models::DynamoReadModels;
 use order_domain::events::{OrderLine, RefundIssued, decode_product};
 use order_domain::order::{Order, OrderCommand, RefundRequest, RefundResult, return_stock};
 use order_domain::ports::EventStore;
@@ -14,7 +15,7 @@ use order_replay::{Failure, Outcome, ReplayOptions, Violation};
 use order_testkit::emulator_or_skip;
 use order_testkit::events::{meta, write_after};
 
-use crate::aws::Aws;
+use crate::aws::{Aws, s};
 
 /// Decides `command` on the order and appends what it decided, with the products' StockAdded
 /// of a restocking refund it issues (one append, one instant, as the refund workflow writes).
@@ -50,9 +51,9 @@ async fn decide_and_append(aws: &Aws, id: OrderId, command: &OrderCommand) -> Ve
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_verify_audits_a_return_and_names_a_refund_beyond_the_capture() {
+async fn aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_capture_is_named() {
     let aws = Aws::from(emulator_or_skip!(
-        "aws_verify_audits_a_return_and_names_a_refund_beyond_the_capture"
+        "aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_capture_is_named"
     ));
     let run = aws.projected_run().await;
     let id = run.completed;
@@ -87,14 +88,39 @@ async fn aws_verify_audits_a_return_and_names_a_refund_beyond_the_capture() {
         ..ReplayOptions::default()
     };
     let tables = aws.tables().with_lag_allowance(Duration::ZERO);
-    let s = tables.replay_all(&verify, &mut ()).await.unwrap();
-    assert_eq!(s.outcome(), Outcome::Match, "{s}");
-    assert!(s.stock_audited, "{s}");
-    assert_eq!(s.ledger.counts(), (7, 4), "{s}");
-    assert_eq!(s.statuses.get("REFUNDED"), Some(&1), "{s}");
+    let summary = tables.replay_all(&verify, &mut ()).await.unwrap();
+    assert_eq!(summary.outcome(), Outcome::Match, "{summary}");
+    assert!(summary.stock_audited, "{summary}");
+    assert_eq!(summary.ledger.counts(), (7, 4), "{summary}");
+    assert_eq!(summary.statuses.get("REFUNDED"), Some(&1), "{summary}");
     let r = aws.replay(&["--verify", "--lag-allowance", "0"]);
     assert_eq!(r.code, 0, "{r}");
     assert!(r.stdout.contains("audit: money and stock add up"), "{r}");
+
+    // A rebuild puts back the refunded order's row and the restocked product's, as projected.
+    let views = DynamoReadModels::new(
+        &aws.clients.dynamodb,
+        &aws.resources.order_status_table,
+        &aws.resources.inventory_table,
+    );
+    let order_row = views.orders.get(&id.to_string()).await.unwrap().unwrap();
+    assert_eq!(order_row.after.refunds.len(), 1);
+    let stock_row = views.inventory.get("MUG").await.unwrap().unwrap();
+    let key = |name: &str, value: &str| HashMap::from([(name.to_owned(), s(value))]);
+    aws.delete_item(
+        &aws.resources.order_status_table,
+        key("orderId", &id.to_string()),
+    )
+    .await;
+    aws.delete_item(&aws.resources.inventory_table, key("ProductID", "MUG"))
+        .await;
+    let r = aws.replay(&["--rebuild", "--verify", "--lag-allowance", "0"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(
+        views.orders.get(&id.to_string()).await.unwrap(),
+        Some(order_row)
+    );
+    assert_eq!(views.inventory.get("MUG").await.unwrap(), Some(stock_row));
 
     // A refund nobody requested, appended onto the chain as the pipeline appends.
     let history = aws.events(&id.stream()).await;
@@ -106,11 +132,11 @@ async fn aws_verify_audits_a_return_and_names_a_refund_beyond_the_capture() {
     let write = write_after(&id.stream(), history.last(), [forged.encode()], &meta(id));
     aws.store.append(vec![write]).await.unwrap();
     aws.project(&run, None).await;
-    let s = tables.replay_all(&verify, &mut ()).await.unwrap();
-    assert_eq!(s.outcome(), Outcome::Broken, "{s}");
+    let summary = tables.replay_all(&verify, &mut ()).await.unwrap();
+    assert_eq!(summary.outcome(), Outcome::Broken, "{summary}");
     let stream = id.stream().as_str().to_owned();
     assert_eq!(
-        s.first_failures,
+        summary.first_failures,
         [
             Failure::Audit(Violation::OverRefunded {
                 stream: stream.clone(),
