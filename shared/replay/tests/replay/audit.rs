@@ -329,7 +329,10 @@ fn a_rebuild_reproduces_every_after_sale_field_and_the_restocked_inventory() {
         "\"settledAt\":",
         "\"lines\":[{",
     ] {
-        assert!(orders.iter().any(|r| r.contains(shown)), "no row shows {shown}");
+        assert!(
+            orders.iter().any(|r| r.contains(shown)),
+            "no row shows {shown}"
+        );
     }
     assert!(orders.iter().any(|r| !r.contains("\"amountRefunded\":0")));
     log.sql("DELETE FROM order_status; DELETE FROM inventory;");
@@ -338,6 +341,14 @@ fn a_rebuild_reproduces_every_after_sale_field_and_the_restocked_inventory() {
         ..verify()
     });
     assert_eq!(s.failures, 0, "{s}");
-    assert_eq!(rows(&log, "order_status", "order_id"), orders, "byte for byte");
-    assert_eq!(rows(&log, "inventory", "product_id"), inventory, "byte for byte");
+    assert_eq!(
+        rows(&log, "order_status", "order_id"),
+        orders,
+        "byte for byte"
+    );
+    assert_eq!(
+        rows(&log, "inventory", "product_id"),
+        inventory,
+        "byte for byte"
+    );
 }
