@@ -24,7 +24,7 @@ async fn decide_and_append(aws: &Aws, id: OrderId, command: &OrderCommand) -> Ve
     let order = Order::from_history(&history).unwrap();
     let events = order.decide(command).unwrap();
     let mut products = BTreeMap::new();
-    for line in order.state.priced().unwrap().validated.lines.iter() {
+    for line in &order.state.priced().unwrap().validated.lines {
         let head = aws.events(&line.product_id.stream()).await;
         let state = ProductState::from_head(head.last().unwrap()).unwrap();
         products.insert(line.product_id.clone(), state);
@@ -50,13 +50,9 @@ async fn decide_and_append(aws: &Aws, id: OrderId, command: &OrderCommand) -> Ve
     events
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_capture_is_named() {
-    let aws = Aws::from(emulator_or_skip!(
-        "aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_capture_is_named"
-    ));
-    let run = aws.projected_run().await;
-    let id = run.completed;
+/// A return of the completed order's MUG: the refund requested, then issued with the MUG put
+/// back on the shelf.
+async fn a_return(aws: &Aws, id: OrderId) {
     let mug = ProductId::parse("MUG").unwrap();
     let request = OrderCommand::RequestRefund(RefundRequest {
         idempotency_key: "return-1".into(),
@@ -67,7 +63,7 @@ async fn aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_ca
         restock: true,
         reason: "returned".into(),
     });
-    decide_and_append(&aws, id, &request).await;
+    decide_and_append(aws, id, &request).await;
     let refund_id = format!("{id}-R1");
     let issue = OrderCommand::SettleRefund {
         refund_id: refund_id.clone(),
@@ -75,29 +71,16 @@ async fn aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_ca
             gateway_refund_id: "re_1".into(),
         },
     };
-    decide_and_append(&aws, id, &issue).await;
+    decide_and_append(aws, id, &issue).await;
     let put_back = aws.events(&mug.stream()).await;
     assert!(matches!(
         decode_product(put_back.last().unwrap()),
         Ok(ProductEvent::StockAdded(a)) if a.refund_id.as_deref() == Some(refund_id.as_str())
     ));
-    aws.project(&run, None).await;
+}
 
-    let verify = ReplayOptions {
-        verify: true,
-        ..ReplayOptions::default()
-    };
-    let tables = aws.tables().with_lag_allowance(Duration::ZERO);
-    let summary = tables.replay_all(&verify, &mut ()).await.unwrap();
-    assert_eq!(summary.outcome(), Outcome::Match, "{summary}");
-    assert!(summary.stock_audited, "{summary}");
-    assert_eq!(summary.ledger.counts(), (7, 4), "{summary}");
-    assert_eq!(summary.statuses.get("REFUNDED"), Some(&1), "{summary}");
-    let r = aws.replay(&["--verify", "--lag-allowance", "0"]);
-    assert_eq!(r.code, 0, "{r}");
-    assert!(r.stdout.contains("audit: money and stock add up"), "{r}");
-
-    // A rebuild puts back the refunded order's row and the restocked product's, as projected.
+/// A rebuild puts back the refunded order's row and the restocked product's, as projected.
+async fn rebuilt_as_projected(aws: &Aws, id: OrderId) {
     let views = DynamoReadModels::new(
         &aws.clients.dynamodb,
         &aws.resources.order_status_table,
@@ -121,6 +104,33 @@ async fn aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_ca
         Some(order_row)
     );
     assert_eq!(views.inventory.get("MUG").await.unwrap(), Some(stock_row));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_capture_is_named() {
+    let aws = Aws::from(emulator_or_skip!(
+        "aws_a_return_adds_up_is_rebuilt_as_projected_and_a_refund_beyond_the_capture_is_named"
+    ));
+    let run = aws.projected_run().await;
+    let id = run.completed;
+    a_return(&aws, id).await;
+    aws.project(&run, None).await;
+
+    let verify = ReplayOptions {
+        verify: true,
+        ..ReplayOptions::default()
+    };
+    let tables = aws.tables().with_lag_allowance(Duration::ZERO);
+    let summary = tables.replay_all(&verify, &mut ()).await.unwrap();
+    assert_eq!(summary.outcome(), Outcome::Match, "{summary}");
+    assert!(summary.stock_audited, "{summary}");
+    assert_eq!(summary.ledger.counts(), (7, 4), "{summary}");
+    assert_eq!(summary.statuses.get("REFUNDED"), Some(&1), "{summary}");
+    let r = aws.replay(&["--verify", "--lag-allowance", "0"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("audit: money and stock add up"), "{r}");
+
+    rebuilt_as_projected(&aws, id).await;
 
     // A refund nobody requested, appended onto the chain as the pipeline appends.
     let history = aws.events(&id.stream()).await;
