@@ -33,27 +33,48 @@ impl View for InventoryView {
     /// directly (skipped versions change nothing the newer one does not restate). Only the name
     /// comes from the first event: without a view, a record past version 1 needs the history.
     fn step(current: Option<&Self>, record: &RecordedEvent) -> Result<Step<Self>, DecodeError> {
-        let Some(product_id) = record.stream_id.product_id() else {
-            return Ok(Step::Skip);
-        };
-        let have = current.map_or(0, |v| v.version);
-        if record.version <= have {
-            return Ok(Step::Skip);
+        if let Some(step) = Self::unless_newer(current, record) {
+            return Ok(step);
         }
-        let event = decode_product(record)?;
-        let (name, price, available) = match (&event, current) {
+        Ok(Self::apply(current, record, &decode_product(record)?))
+    }
+}
+
+impl InventoryView {
+    /// [`View::step`] for a record its caller has already decoded as `event` (audit replay
+    /// decodes each event once, for the view and for its own checks).
+    pub fn step_decoded(
+        current: Option<&Self>,
+        record: &RecordedEvent,
+        event: &ProductEvent,
+    ) -> Step<Self> {
+        Self::unless_newer(current, record).unwrap_or_else(|| Self::apply(current, record, event))
+    }
+
+    /// What a record of another stream, or one the view has seen, does: nothing. `None` for a
+    /// newer record, which applies.
+    fn unless_newer(current: Option<&Self>, record: &RecordedEvent) -> Option<Step<Self>> {
+        let have = current.map_or(0, |v| v.version);
+        (record.stream_id.product_id().is_none() || record.version <= have).then_some(Step::Skip)
+    }
+
+    fn apply(current: Option<&Self>, record: &RecordedEvent, event: &ProductEvent) -> Step<Self> {
+        let Some(product_id) = record.stream_id.product_id() else {
+            return Step::Skip;
+        };
+        let (name, price, available) = match (event, current) {
             (ProductEvent::ProductAdded(e), _) => (e.name.clone(), e.price, e.stock),
-            (_, None) => return Ok(Step::NeedHistory { after_version: 0 }),
+            (_, None) => return Step::NeedHistory { after_version: 0 },
             (ProductEvent::StockReserved(e), Some(v)) => (v.name.clone(), e.price, e.stock_after),
             (ProductEvent::StockAdded(e), Some(v)) => (v.name.clone(), e.price, e.stock_after),
         };
-        Ok(Step::Apply(Self {
+        Step::Apply(Self {
             product_id,
             name,
             price,
             available,
             updated_at: record.occurred_at,
             version: record.version,
-        }))
+        })
     }
 }

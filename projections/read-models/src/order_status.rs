@@ -100,17 +100,42 @@ impl View for OrderView {
 
     /// An order's events do not restate its state, so only the next version applies.
     fn step(current: Option<&Self>, record: &RecordedEvent) -> Result<Step<Self>, DecodeError> {
+        if let Some(step) = Self::unless_next(current, record) {
+            return Ok(step);
+        }
+        Ok(Self::apply(current, record, decode_order(record)?))
+    }
+}
+
+impl OrderView {
+    /// [`View::step`] for a record its caller has already decoded as `event` (audit replay
+    /// decodes each event once, for the view and for its own checks).
+    pub fn step_decoded(
+        current: Option<&Self>,
+        record: &RecordedEvent,
+        event: OrderEvent,
+    ) -> Step<Self> {
+        Self::unless_next(current, record).unwrap_or_else(|| Self::apply(current, record, event))
+    }
+
+    /// What a record that is not the view's next version does: nothing if seen, a refold if
+    /// past a gap. `None` for the next version, which applies.
+    fn unless_next(current: Option<&Self>, record: &RecordedEvent) -> Option<Step<Self>> {
         let have = current.map_or(0, |v| v.version);
         if record.version <= have {
-            return Ok(Step::Skip);
-        }
-        if record.version != have + 1 {
-            return Ok(Step::NeedHistory {
+            Some(Step::Skip)
+        } else if record.version != have + 1 {
+            Some(Step::NeedHistory {
                 after_version: have,
-            });
+            })
+        } else {
+            None
         }
-        let event = decode_order(record)?;
-        Ok(match (current, event) {
+    }
+
+    /// Applies the next version's event.
+    fn apply(current: Option<&Self>, record: &RecordedEvent, event: OrderEvent) -> Step<Self> {
+        match (current, event) {
             (None, OrderEvent::OrderPlaced(p)) => Step::Apply(Self {
                 order_id: p.order_id,
                 status: OrderStatus::Placed,
@@ -133,7 +158,7 @@ impl View for OrderView {
                 next.evolve(&event, record);
                 Step::Apply(next)
             }
-        })
+        }
     }
 }
 

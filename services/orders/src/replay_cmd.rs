@@ -4,7 +4,8 @@
 //! Both backends print the same report and use the same exit codes. Results go to stdout; progress goes to stderr, as a bar on a terminal and as plain lines
 //! otherwise. Exit codes: 0 the read models match the log (after `--rebuild`: now match), 1 they
 //! differ, 2 bad arguments, 3 the log fails verification (a changed, removed or inserted event,
-//! or one that cannot be decoded), 4 the replay could not run.
+//! one that cannot be decoded, or events whose money or stock do not add up: see
+//! `order_replay::audit`), 4 the replay could not run.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -45,7 +46,9 @@ pub struct ReplayArgs {
     /// The data directory of the pipeline (its database is DIR/orders.db; embedded only).
     #[arg(long, default_value = "./.orders-data", env = "ORDERS_DATA_DIR")]
     data_dir: PathBuf,
-    /// Also check every stream's hash chain and version sequence.
+    /// Also check every stream's hash chain and version sequence, and audit the log: per
+    /// order, refunds within the capture and each line's quantity; per product, stock =
+    /// seeded - taken by completed orders + restocked.
     #[arg(long)]
     verify: bool,
     /// Show one order's timeline: each event, when, and what it changed.

@@ -87,7 +87,7 @@ impl DynamoRow for OrderView {
             ("updatedAt".to_owned(), n(self.updated_at.as_millis())),
             ("view".to_owned(), s(view)),
         ]);
-        // A PutItem replaces the whole row, so a row that leaves PLACED leaves the index.
+        // A PutItem replaces the whole row, so a row whose order ends leaves the index.
         item.extend(sweep_attributes(self).into_iter().flatten());
         // An index key cannot be an empty string; a customer id never is (the domain refuses
         // one), but a row without it is better than a projector stuck on a refused put.

@@ -11,8 +11,9 @@ use order_domain::envelope::ChainError;
 use order_domain::events::DecodeError;
 use order_domain::{RecordedEvent, StreamId, Timestamp};
 
+use crate::audit::{StreamAudit, Violation};
 use crate::chain::ChainCheck;
-use crate::view::{Model, View};
+use crate::view::{Decoded, Model, View};
 
 /// What a replay does besides folding.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,6 +47,10 @@ pub enum Failure {
         version: String,
         detail: String,
     },
+    /// The log's events contradict each other: money or stock that does not add up (see
+    /// [`crate::audit`]; checked with `verify`).
+    #[error("{0}")]
+    Audit(Violation),
 }
 
 /// How far the live projection has got into a stream.
@@ -63,6 +68,7 @@ pub struct StreamFold {
     stream: StreamId,
     target: Option<(Model, String)>,
     chain: Option<ChainCheck>,
+    audit: Option<StreamAudit>,
     as_of: Option<Timestamp>,
     past_as_of: bool,
     view: Option<View>,
@@ -99,6 +105,8 @@ pub struct FoldedStream {
     pub readable: bool,
     /// The first thing wrong with the stream, if any.
     pub failure: Option<Failure>,
+    /// The stream's audit (with `verify`), for a stream that verified and decoded.
+    pub audit: Option<StreamAudit>,
 }
 
 impl FoldedStream {
@@ -114,10 +122,21 @@ impl FoldedStream {
 impl StreamFold {
     /// Starts folding `stream`.
     pub fn new(stream: StreamId, options: &ReplayOptions) -> Self {
+        let target = Model::of_stream(&stream);
+        let audit = match target {
+            Some((Model::OrderStatus, _)) if options.verify => {
+                Some(StreamAudit::order(stream.as_str()))
+            }
+            Some((Model::Inventory, _)) if options.verify => {
+                Some(StreamAudit::product(stream.as_str()))
+            }
+            _ => None,
+        };
         Self {
-            target: Model::of_stream(&stream),
+            target,
             stream,
             chain: options.verify.then(ChainCheck::new),
+            audit,
             as_of: options.as_of,
             past_as_of: false,
             view: None,
@@ -133,6 +152,14 @@ impl StreamFold {
 
     pub fn stream(&self) -> &StreamId {
         &self.stream
+    }
+
+    /// Counts only events up to `at` towards the audit's cross-stream check (see
+    /// [`StreamAudit::until`]); `None` counts every event.
+    #[must_use]
+    pub fn with_audit_until(mut self, at: Option<Timestamp>) -> Self {
+        self.audit = self.audit.map(|a| a.until(at));
+        self
     }
 
     /// Takes the stream's next stored event. `projected` says whether the live projection has
@@ -163,9 +190,13 @@ impl StreamFold {
         let Some((model, _)) = self.target else {
             return;
         };
-        match View::step(model, self.view.take(), event) {
-            Ok(next) => {
-                self.view = next;
+        // Decoded once, for the view and for the audit.
+        match Decoded::decode(model, event) {
+            Ok(decoded) => {
+                if let Some(audit) = &mut self.audit {
+                    audit.push(event, decoded.audited());
+                }
+                self.view = View::step_decoded(self.view.take(), event, decoded);
                 self.folded += 1;
             }
             Err(error) => {
@@ -199,7 +230,10 @@ impl StreamFold {
 
     /// Ends the stream.
     pub fn finish(self) -> FoldedStream {
+        // A stream that fails its chain or does not decode has no facts to audit.
+        let audited = self.decodable && self.failure.is_none();
         FoldedStream {
+            audit: self.audit.filter(|_| audited),
             stream: self.stream,
             target: self.target,
             rebuilt: self.view,

@@ -12,6 +12,9 @@
 //! - [`fold`]: [`StreamFold`], one stream folded event by event into its row, with the row the
 //!   live projection should have (up to its checkpoint) beside the row the whole log gives.
 //! - [`chain`]: [`ChainCheck`], the hash-chain and version check one event at a time.
+//! - [`audit`]: with `verify`, the log's money and stock add up: per order, refunds within
+//!   the capture and each line's quantity; per product, stock = seeded − taken by completed
+//!   orders + restocked ([`Violation`], reported as [`Failure::Audit`]).
 //! - [`view`]: [`View`], a rebuilt row of either model, and which stream feeds which row.
 //! - [`compare`]: a rebuilt row against the live row ([`Difference`]).
 //! - [`judge`](mod@judge): the verdict on a row: its difference and what `--rebuild` writes ([`Repair`]).
@@ -28,6 +31,7 @@
 //! - [`synthetic`] (feature `embedded`): a generator of large realistic logs for benchmarks and
 //!   tests.
 
+pub mod audit;
 pub mod chain;
 pub mod compare;
 #[cfg(feature = "aws")]
@@ -44,6 +48,7 @@ pub mod synthetic;
 pub mod timeline;
 pub mod view;
 
+pub use audit::Violation;
 pub use chain::ChainCheck;
 pub use compare::{Difference, LiveRow, Mismatch};
 pub use fold::{Failure, FoldedStream, ReplayOptions, StreamFold};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::audit::Ledger;
 use crate::compare::Difference;
 use crate::fold::{Failure, FoldedStream, ReplayOptions};
 use crate::judge::Verdict;
@@ -70,6 +71,16 @@ pub struct Summary {
     pub first_differences: Vec<Difference>,
     pub failures: u64,
     pub first_failures: Vec<Failure>,
+    /// Failures of the log itself (a broken chain, an event that does not decode or read),
+    /// as opposed to the audit's.
+    pub broken: u64,
+    /// The audit's violations (with `verify`; counted in `failures` too).
+    pub violations: u64,
+    /// The audit's per-product books (with `verify`).
+    pub ledger: Ledger,
+    /// Whether the audit's cross-stream check ran ([`Summary::finish`]; left out on a log that
+    /// fails verification).
+    pub stock_audited: bool,
     pub rebuild: RebuildStats,
     pub elapsed: Duration,
 }
@@ -98,6 +109,12 @@ impl Summary {
         if let Some(f) = &folded.failure {
             self.record_failure(f.clone());
         }
+        if let Some(audit) = &folded.audit {
+            for v in audit.violations() {
+                self.record_failure(Failure::Audit(v));
+            }
+            self.ledger.add(audit);
+        }
         if self.options.as_of.is_none() && folded.readable && folded.target.is_some() {
             self.rows_compared += 1;
         }
@@ -122,8 +139,26 @@ impl Summary {
 
     pub fn record_failure(&mut self, failure: Failure) {
         self.failures += 1;
+        if matches!(failure, Failure::Audit(_)) {
+            self.violations += 1;
+        } else {
+            self.broken += 1;
+        }
         if self.first_failures.len() < KEEP {
             self.first_failures.push(failure);
+        }
+    }
+
+    /// Ends a replay (every driver calls it once, after the last stream): with `verify`, the
+    /// audit's cross-stream check of every product's stock, unless the log failed verification
+    /// (the books of a broken log would only restate its failure).
+    pub fn finish(&mut self) {
+        if !self.options.verify || self.stock_audited || self.broken > 0 {
+            return;
+        }
+        self.stock_audited = true;
+        for v in self.ledger.violations() {
+            self.record_failure(Failure::Audit(v));
         }
     }
 
@@ -204,12 +239,13 @@ impl fmt::Display for Summary {
             )?;
         }
         if self.options.verify {
-            if self.failures == 0 {
+            if self.broken == 0 {
                 writeln!(
                     f,
                     "chains: every stream verified, no event changed, removed or inserted"
                 )?;
             }
+            self.write_audit(f)?;
         } else {
             writeln!(f, "chains: not verified (add --verify)")?;
         }
@@ -264,6 +300,33 @@ impl fmt::Display for Summary {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Summary {
+    /// The audit's line of the report (its violations are listed with the failures).
+    fn write_audit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (orders, products) = self.ledger.counts();
+        if self.broken > 0 {
+            writeln!(
+                f,
+                "audit: stock not checked (the log fails verification: the failures below)"
+            )
+        } else if self.violations > 0 {
+            writeln!(
+                f,
+                "audit: {} found (below)",
+                plural(self.violations, "violation", "violations")
+            )
+        } else {
+            writeln!(
+                f,
+                "audit: money and stock add up: {} refunded within their capture and lines, \
+                 {} at seeded − taken by completed orders + restocked",
+                plural(orders, "order", "orders"),
+                plural(products, "product", "products"),
+            )
+        }
     }
 }
 

@@ -2,10 +2,11 @@
 
 use std::fmt;
 
-use order_domain::{RecordedEvent, StreamId};
-use order_read_models::{
-    INVENTORY, InventoryView, ORDER_STATUS, OrderCursor, OrderView, View as Projected,
-};
+use order_domain::events::{DecodeError, decode_order, decode_product};
+use order_domain::{OrderEvent, ProductEvent, RecordedEvent, StreamId};
+use order_read_models::{INVENTORY, InventoryView, ORDER_STATUS, OrderCursor, OrderView, Step};
+
+use crate::audit::Audited;
 use serde_json::Value;
 
 /// The read models replay rebuilds.
@@ -117,25 +118,76 @@ impl View {
         model: Model,
         current: Option<Self>,
         record: &RecordedEvent,
-    ) -> Result<Option<Self>, order_domain::events::DecodeError> {
+    ) -> Result<Option<Self>, DecodeError> {
+        Ok(Self::step_decoded(
+            current,
+            record,
+            Decoded::decode(model, record)?,
+        ))
+    }
+
+    /// [`View::step`] of a record already decoded (the fold decodes each event once, for the
+    /// view and for the audit).
+    pub fn step_decoded(
+        current: Option<Self>,
+        record: &RecordedEvent,
+        event: Decoded,
+    ) -> Option<Self> {
         // A row of the other model (never handed over) counts as no row.
-        Ok(match (model, current) {
-            (Model::OrderStatus, Some(Self::Order(v))) => {
-                fold_one(Some(v), record)?.map(Self::Order)
+        match event {
+            Decoded::Order(event) => {
+                let current = match current {
+                    Some(Self::Order(v)) => Some(v),
+                    _ => None,
+                };
+                let step = OrderView::step_decoded(current.as_ref(), record, event);
+                applied(current, step).map(Self::Order)
             }
-            (Model::OrderStatus, _) => fold_one(None, record)?.map(Self::Order),
-            (Model::Inventory, Some(Self::Inventory(v))) => {
-                fold_one(Some(v), record)?.map(Self::Inventory)
+            Decoded::Product(event) => {
+                let current = match current {
+                    Some(Self::Inventory(v)) => Some(v),
+                    _ => None,
+                };
+                let step = InventoryView::step_decoded(current.as_ref(), record, &event);
+                applied(current, step).map(Self::Inventory)
             }
-            (Model::Inventory, _) => fold_one(None, record)?.map(Self::Inventory),
-        })
+        }
     }
 }
 
-/// One record of a straight fold.
-fn fold_one<V: Projected>(
-    current: Option<V>,
-    record: &RecordedEvent,
-) -> Result<Option<V>, order_domain::events::DecodeError> {
-    V::fold(current, std::slice::from_ref(record))
+/// The view after a step, as a straight fold keeps it: `Apply` replaces it, anything else
+/// leaves it.
+fn applied<V>(current: Option<V>, step: Step<V>) -> Option<V> {
+    match step {
+        Step::Apply(next) => Some(next),
+        Step::Skip | Step::NeedHistory { .. } => current,
+    }
+}
+
+/// A stored event decoded as its stream's kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    Order(OrderEvent),
+    Product(ProductEvent),
+}
+
+impl Decoded {
+    /// Decodes `record` as an event of `model`'s streams (upcasting an old schema).
+    ///
+    /// # Errors
+    /// The payload is not such an event.
+    pub fn decode(model: Model, record: &RecordedEvent) -> Result<Self, DecodeError> {
+        Ok(match model {
+            Model::OrderStatus => Self::Order(decode_order(record)?),
+            Model::Inventory => Self::Product(decode_product(record)?),
+        })
+    }
+
+    /// The event as the audit takes it.
+    pub fn audited(&self) -> Audited<'_> {
+        match self {
+            Self::Order(e) => Audited::Order(e),
+            Self::Product(e) => Audited::Product(e),
+        }
+    }
 }

@@ -25,6 +25,7 @@ macro_rules! stuck_orders_contract {
                     only_open_orders_unchanged_since_before_the_cutoff_are_found,
                     an_order_that_moves_on_or_ends_leaves_the_answer,
                     the_answer_is_oldest_first_and_at_most_the_limit,
+                    a_cancelling_order_is_open_and_the_after_sale_statuses_are_ended,
                 ]
             );
         }
@@ -187,4 +188,67 @@ pub async fn the_answer_is_oldest_first_and_at_most_the_limit<E: EventStore, R: 
         answer.iter().map(|o| o.order_id).collect::<Vec<_>>(),
         ids[..3].iter().map(|(_, id)| *id).collect::<Vec<_>>()
     );
+}
+
+/// CANCELLING is open (an order whose cancellation was asked for waits for the workflow's
+/// next step, or the sweeper, to cancel it): it is found when asked for, with its status. The
+/// statuses after an order's end (CANCELLED, SHIPPED, PARTIALLY_REFUNDED, REFUNDED) never are,
+/// even when asked for, and an order that goes from CANCELLING to CANCELLED leaves the answer.
+pub async fn a_cancelling_order_is_open_and_the_after_sale_statuses_are_ended<
+    E: EventStore,
+    R: StuckOrderStore,
+>(
+    s: &Subject<E, R>,
+) {
+    let all = [
+        OrderStatus::Placed,
+        OrderStatus::Validated,
+        OrderStatus::Paid,
+        OrderStatus::Completed,
+        OrderStatus::Failed,
+        OrderStatus::Cancelling,
+        OrderStatus::Cancelled,
+        OrderStatus::Shipped,
+        OrderStatus::PartiallyRefunded,
+        OrderStatus::Refunded,
+    ];
+    let at = |view: &OrderView, status, version| {
+        let mut v = dated(view, 1_000, 4_000);
+        v.status = status;
+        v.version = version;
+        v
+    };
+    let (cancelling, open) = views(&s.log).await;
+    s.views
+        .put(&at(&open[2], OrderStatus::Cancelling, 4))
+        .await
+        .unwrap();
+    for status in [
+        OrderStatus::Cancelled,
+        OrderStatus::Shipped,
+        OrderStatus::PartiallyRefunded,
+        OrderStatus::Refunded,
+    ] {
+        let (_, ended) = views(&s.log).await;
+        s.views.put(&at(&ended[2], status, 6)).await.unwrap();
+    }
+    let answer = found_in(&s.views, &all, 9_000, 100).await;
+    assert_eq!(
+        answer,
+        vec![OpenOrder {
+            order_id: cancelling,
+            status: OrderStatus::Cancelling,
+            since: Timestamp::from_millis(4_000),
+        }]
+    );
+    assert!(
+        found(&s.views, 9_000, 100).await.is_empty(),
+        "not asked for"
+    );
+
+    s.views
+        .put(&at(&open[2], OrderStatus::Cancelled, 5))
+        .await
+        .unwrap();
+    assert!(found_in(&s.views, &all, 9_000, 100).await.is_empty());
 }

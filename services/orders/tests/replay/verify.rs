@@ -1,5 +1,6 @@
 //! A mixed run's log matches its live read models and verifies; a changed, deleted or
-//! reordered event fails `--verify`, naming the stream and version.
+//! reordered event fails `--verify`, naming the stream and version; a refund beyond what was
+//! captured fails its audit.
 
 use crate::run::{Copy, run};
 
@@ -69,4 +70,55 @@ fn swapped_versions_fail_verify_naming_the_stream_and_version() {
     let r = copy.replay(&["--verify"]);
     assert_eq!(r.code, 3, "{r}");
     assert!(r.stdout.contains(&format!("{stream} version 3")), "{r}");
+}
+
+/// The audit: an event appended onto the chain as the pipeline would (so every chain
+/// verifies) but giving back more than the order captured fails `--verify` with exit 3,
+/// naming the order; the untouched run's money and stock add up.
+#[test]
+fn a_refund_beyond_the_capture_fails_the_audit_naming_the_order() {
+    let copy = Copy::new();
+    let v = copy.replay(&["--verify"]);
+    assert!(v.stdout.contains("audit: money and stock add up"), "{v}");
+    let stream = format!("order#{}", run().completed);
+    let conn = rusqlite::Connection::open(copy.data().join("orders.db")).unwrap();
+    let head = order_embedded::store::stream_events(&conn, &stream, 0)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let forged = order_domain::OrderEvent::RefundIssued(order_domain::events::RefundIssued {
+        refund_id: format!("{}-R1", run().completed),
+        gateway_refund_id: "re_forged".into(),
+        amount: order_domain::Money::from_minor(1_000_000),
+    });
+    let meta = order_domain::EventMeta {
+        correlation_id: run().completed.clone(),
+        causation_id: head.event_id.to_string(),
+        occurred_at: order_domain::Timestamp::now(),
+    };
+    let e = order_domain::RecordedEvent::seal(
+        head.stream_id.clone(),
+        head.version,
+        &head.hash,
+        forged.encode(),
+        &meta,
+    );
+    order_embedded::store::insert_event(&conn, &e).unwrap();
+    drop(conn);
+    let r = copy.replay(&["--verify"]);
+    assert_eq!(r.code, 3, "{r}");
+    assert!(r.stdout.contains("chains: every stream verified"), "{r}");
+    assert!(
+        r.stdout.contains(&format!(
+            "{stream}: refunded 10000.00, more than the 9.00 captured"
+        )),
+        "{r}"
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "refund {}-R1 issued but never requested",
+            run().completed
+        )),
+        "{r}"
+    );
 }

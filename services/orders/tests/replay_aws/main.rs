@@ -10,9 +10,11 @@
 //! - `aws`: a test's tables on the emulator, what tests do to them, and the replay command.
 //! - `run`: the mixed run, written through the real adapters.
 //! - `verify`: a log that matches its read models, and tampered logs that `--verify` catches.
+//! - `audit`: `--verify`'s audit of money and stock on a log with a return, and a refund it flags.
 //! - `rebuild`: rows that differ from the log or lag behind it, found and repaired.
 //! - `timeline`: `--order` and `--as-of`, and replay without its tables named.
 
+mod audit;
 mod aws;
 mod rebuild;
 mod run;

@@ -1,12 +1,17 @@
 //! OrderStatusTable's sweep index: the open orders, sharded, so the sweeper finds the ones
-//! left behind (PLACED and never enqueued, VALIDATED or PAID after their execution died).
+//! left behind (PLACED and never enqueued, VALIDATED or PAID after their execution died, or
+//! CANCELLING with nobody left to cancel it).
 //!
 //! The index is sparse: its key attributes are on a row only while the order is open (PLACED,
-//! VALIDATED or PAID), and they do not change while it stays open: the partition key is a
+//! VALIDATED, PAID or CANCELLING: every status that is not terminal), and they do not change
+//! while it stays open: the partition key is a
 //! shard picked by the order id, the sort key the instant the order was placed. A row enters
 //! the index once and leaves it once (2 index writes per order, whatever the number of status
 //! puts in between; the index projects keys only, so a put that keeps them writes nothing to
 //! it). A key on the status would move on every status put (a delete and a put each time).
+//! A completed order being cancelled (its refund pending) is CANCELLING again for a while:
+//! it enters the index a second time and leaves it once CANCELLED (2 more index writes, for
+//! the few orders cancelled after completion).
 //!
 //! The shards spread the open orders over [`SWEEP_SHARDS`] partition keys, so the index's
 //! writes are not capped by one partition key's 1,000 writes per second (about 500 orders/s
@@ -72,6 +77,8 @@ pub(super) fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeVa
     })
 }
 
+/// An open status as the `status` attribute spells it (CANCELLING included: an order whose
+/// cancellation was asked for stays open until it is cancelled).
 fn open_status(text: &str) -> Option<OrderStatus> {
     OrderStatus::parse(text).filter(|s| !s.is_terminal())
 }

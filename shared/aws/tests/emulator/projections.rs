@@ -171,8 +171,8 @@ async fn the_sweeper_finds_open_orders_in_every_shard_of_the_sweep_index() {
 }
 
 /// The sweep index is sparse and its key does not move: a row is in it, under one shard and
-/// its placing instant, while its order is open (PLACED, then VALIDATED), and leaves it when
-/// the order ends. So the index costs two writes per order, not two per status put.
+/// its placing instant, while its order is open (PLACED, then VALIDATED, or CANCELLING), and
+/// leaves it when the order ends (FAILED, CANCELLED, SHIPPED, PARTIALLY_REFUNDED, REFUNDED). So the index costs two writes per order, not two per status put.
 #[tokio::test]
 async fn an_order_is_in_the_sweep_index_only_while_it_is_open() {
     let env = emulator_or_skip!("an_order_is_in_the_sweep_index_only_while_it_is_open");
@@ -232,4 +232,23 @@ async fn an_order_is_in_the_sweep_index_only_while_it_is_open() {
         .unwrap();
     assert!(!row.contains_key(SWEEP_SHARD) && !row.contains_key(SWEEP_SINCE));
     assert_eq!(row["status"].as_s().unwrap(), "FAILED");
+
+    // After an order ends: CANCELLING (a completed order's cancellation, its refund pending) is
+    // open again under the same key; every status after it is an end.
+    let mut after = ended;
+    for (status, open) in [
+        (OrderStatus::Cancelling, true),
+        (OrderStatus::Cancelled, false),
+        (OrderStatus::Shipped, false),
+        (OrderStatus::PartiallyRefunded, false),
+        (OrderStatus::Refunded, false),
+    ] {
+        after.status = status;
+        after.version += 1;
+        reads.orders.put(&after).await.unwrap();
+        let want = if open { key.clone() } else { Vec::new() };
+        assert_eq!(indexed().await, want, "{status:?}");
+        let row = reads.orders.get(&order.to_string()).await.unwrap();
+        assert_eq!(row.map(|v| v.status), Some(status));
+    }
 }

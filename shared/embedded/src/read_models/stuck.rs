@@ -69,7 +69,8 @@ impl SqliteReadModels {
     }
 }
 
-/// An open status as the `status` column spells it.
+/// An open status as the `status` column spells it (CANCELLING included: an order whose
+/// cancellation was asked for is still the workflow's, or the sweeper's, to close).
 fn status_of(text: &str) -> Result<OrderStatus, PortError> {
     OrderStatus::parse(text)
         .filter(|s| !s.is_terminal())
@@ -84,5 +85,32 @@ impl StuckOrders for SqliteReadModels {
         limit: usize,
     ) -> Result<Vec<OpenOrder>, PortError> {
         SqliteReadModels::open_unchanged_since(self, statuses, before.as_millis(), limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_open_status_reads_back_and_no_ended_one_does() {
+        for s in [
+            OrderStatus::Placed,
+            OrderStatus::Validated,
+            OrderStatus::Paid,
+            OrderStatus::Cancelling,
+        ] {
+            assert_eq!(status_of(s.as_str()).unwrap(), s);
+        }
+        for s in [
+            "COMPLETED",
+            "FAILED",
+            "CANCELLED",
+            "SHIPPED",
+            "REFUNDED",
+            "nope",
+        ] {
+            assert!(status_of(s).is_err(), "{s}");
+        }
     }
 }

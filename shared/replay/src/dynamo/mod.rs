@@ -58,6 +58,7 @@ use order_aws::config::{
     ConfigError, EVENTS_TABLE, INVENTORY_TABLE, ORDER_STATUS_TABLE, load_sdk_config, require_env,
 };
 use order_aws::errors::describe;
+use order_domain::Timestamp;
 
 use crate::fold::ReplayOptions;
 use crate::observer::Observer;
@@ -188,6 +189,7 @@ impl DynamoReplay {
     /// Pass 1: the distinct streams of the log and its number of events.
     pub async fn survey(&self) -> Result<Survey, ReplayError> {
         let started = Instant::now();
+        let started_at = Timestamp::now();
         let mut pages = scan::keys(
             &self.client,
             &self.events_table,
@@ -215,6 +217,7 @@ impl DynamoReplay {
             streams,
             events,
             started,
+            started_at,
         })
     }
 
@@ -237,9 +240,15 @@ impl DynamoReplay {
         options: &ReplayOptions,
         observer: &mut dyn Observer,
     ) -> Result<Summary, ReplayError> {
+        // The audit's stock check counts an append on every stream it spans or on none: only
+        // events stamped before the survey began, less the lag allowance (an append is
+        // stamped, then written within moments), which every stream read after it holds.
+        let allowance = u64::try_from(self.lag_allowance.as_millis()).unwrap_or(u64::MAX);
+        let cut = survey.started_at.as_millis().saturating_sub(allowance);
         let ctx = Arc::new(stream::Ctx {
             replay: self.clone(),
             options: *options,
+            audit_until: Some(Timestamp::from_millis(cut)),
         });
         let mut tally = Tally {
             summary: Summary::new(*options),
@@ -284,6 +293,7 @@ impl DynamoReplay {
         }
         tally.observer.progress(tally.read);
         let mut summary = tally.summary;
+        summary.finish();
         summary.elapsed = survey.started.elapsed();
         Ok(summary)
     }
@@ -295,6 +305,8 @@ pub struct Survey {
     streams: Vec<Box<str>>,
     events: u64,
     started: Instant,
+    /// When the survey began, by the wall clock events are stamped with.
+    started_at: Timestamp,
 }
 
 impl Survey {

@@ -20,6 +20,8 @@ use crate::view::Model;
 pub(super) struct Ctx {
     pub replay: DynamoReplay,
     pub options: ReplayOptions,
+    /// The audit's cut for its cross-stream check ([`StreamFold::with_audit_until`]).
+    pub audit_until: Option<Timestamp>,
 }
 
 /// What to read.
@@ -134,6 +136,10 @@ impl DynamoReplay {
     }
 }
 
+fn new_fold(ctx: &Ctx, stream: StreamId) -> StreamFold {
+    StreamFold::new(stream, &ctx.options).with_audit_until(ctx.audit_until)
+}
+
 /// Reads one job: the live row first, then the stream's events page by page into a fold.
 async fn read(ctx: Arc<Ctx>, job: Job) -> Result<Read, ReplayError> {
     let (raw, target) = match job {
@@ -162,10 +168,10 @@ async fn read(ctx: Arc<Ctx>, job: Job) -> Result<Read, ReplayError> {
             let version = item_version(&item);
             match (codec::decode(item), &stream) {
                 (Ok(event), _) => fold
-                    .get_or_insert_with(|| StreamFold::new(event.stream_id.clone(), options))
+                    .get_or_insert_with(|| new_fold(&ctx, event.stream_id.clone()))
                     .push(&event, applied.applied(&event)),
                 (Err(e), Some(s)) => fold
-                    .get_or_insert_with(|| StreamFold::new(s.clone(), options))
+                    .get_or_insert_with(|| new_fold(&ctx, s.clone()))
                     .unreadable(version, e.to_string()),
                 (Err(e), None) => {
                     foreign += 1;

@@ -106,6 +106,7 @@ pub fn replay(
     }
     folder.observer.progress(folder.read);
     let mut summary = folder.summary;
+    summary.finish();
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

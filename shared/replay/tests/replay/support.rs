@@ -49,10 +49,13 @@ impl Log {
         self.conn().query_row(sql, [], |r| r.get(0)).expect(sql)
     }
 
-    /// The stream of the first order that ended with `event_type`.
+    /// The first stream whose last event is an `event_type` (an order that ended with it and
+    /// had nothing happen since).
     pub fn stream_ending_with(&self, event_type: &str) -> String {
         self.text(&format!(
-            "SELECT stream_id FROM events WHERE event_type = '{event_type}' ORDER BY position LIMIT 1"
+            "SELECT stream_id FROM events e WHERE event_type = '{event_type}' \
+             AND version = (SELECT MAX(version) FROM events WHERE stream_id = e.stream_id) \
+             ORDER BY position LIMIT 1"
         ))
     }
 
@@ -76,5 +79,40 @@ pub fn rebuild() -> ReplayOptions {
     ReplayOptions {
         rebuild: true,
         ..ReplayOptions::default()
+    }
+}
+
+impl Log {
+    /// Appends `events` to `stream` as the pipeline would: sealed onto its head, so the chain
+    /// verifies, one instant after the log's last event. What they say is up to the test (a
+    /// log whose events contradict each other is what the audit is for).
+    pub fn append(&self, stream: &str, events: &[(&str, u32, String)]) {
+        let conn = self.conn();
+        let (version, hash) = conn
+            .query_row(
+                "SELECT version, hash FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1",
+                [stream],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .unwrap_or((0, order_domain::GENESIS_HASH.to_owned()));
+        let last = self.int("SELECT MAX(occurred_at) FROM events");
+        let meta = order_domain::EventMeta {
+            correlation_id: "audit-test".into(),
+            causation_id: "audit-test".into(),
+            occurred_at: Timestamp::from_millis(u64::try_from(last + 1).unwrap()),
+        };
+        let stream = order_domain::StreamId::parse(stream).unwrap();
+        let (mut version, mut prev) = (u64::try_from(version).unwrap(), hash);
+        for (event_type, schema, payload) in events {
+            let e = order_domain::RecordedEvent::seal(
+                stream.clone(),
+                version,
+                &prev,
+                (event_type, *schema, payload.clone()),
+                &meta,
+            );
+            order_embedded::store::insert_event(&conn, &e).unwrap();
+            (version, prev) = (e.version, e.hash);
+        }
     }
 }

@@ -1,17 +1,22 @@
 //! A generator of large, realistic logs on the embedded database, for the replay benchmark and
-//! tests: orders that complete, are declined, rejected or run out of stock, each with the product
-//! events they cause, correctly chained (sealed with `RecordedEvent::seal`), inserted in large
-//! transactions, and projected into the live read models by the embedded projection code itself
+//! tests: orders that complete, are declined, rejected or run out of stock, and, after
+//! placement, are cancelled (before or after completing), shipped and refunded in part or in
+//! full (returns put their stock back), each with the product events they cause, correctly
+//! chained (sealed with `RecordedEvent::seal`), inserted in large transactions, and projected
+//! into the live read models by the embedded projection code itself
 //! (`Projection::apply_batch`, checkpoints included), exactly as the running pipeline does.
+//!
+//! Like the pipeline, one decision is one append at one instant: an order's completion and the
+//! stock it takes, or a refund issued and the stock it puts back, carry the same
+//! `occurred_at`, so the log as it stood at any instant (`--as-of`) still adds up. Appends are
+//! 3 ms apart.
+
+mod endings;
 
 use std::path::Path;
 
 use order_domain::envelope::{EventMeta, GENESIS_HASH};
-use order_domain::events::{
-    FailureReason, InventoryReserved, OrderCompleted, OrderFailed, OrderLine, OrderPlaced,
-    OrderRejected, OrderValidated, OutOfStock, PaymentCaptured, PaymentDeclined, PaymentRefunded,
-    PricedLine, ProductAdded, ReservedLine, StockReserved,
-};
+use order_domain::events::{OrderLine, OrderPlaced, PricedLine, ProductAdded};
 use order_domain::{
     CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductEvent, ProductId, Quantity,
     RecordedEvent, StreamId, Timestamp,
@@ -41,6 +46,23 @@ struct Product {
     price: Money,
 }
 
+/// One append of an order's history: its events, and the product events that go with them
+/// (by index into the catalogue), all at one instant.
+#[derive(Default)]
+struct Append {
+    order: Vec<OrderEvent>,
+    products: Vec<(usize, ProductEvent)>,
+}
+
+impl Append {
+    fn of(events: impl IntoIterator<Item = OrderEvent>) -> Self {
+        Self {
+            order: events.into_iter().collect(),
+            products: Vec::new(),
+        }
+    }
+}
+
 struct Writer<'c> {
     conn: &'c Connection,
     batch: Vec<(i64, RecordedEvent)>,
@@ -49,19 +71,25 @@ struct Writer<'c> {
 }
 
 impl Writer<'_> {
-    /// Seals and inserts one event after `(version, head)`; returns the new head.
+    /// The instant of the next append.
+    fn tick(&mut self) -> Timestamp {
+        self.clock += 3;
+        Timestamp::from_millis(self.clock)
+    }
+
+    /// Seals and inserts one event after `(version, head)` at `at`; returns the new head.
     fn append(
         &mut self,
         stream: &StreamId,
         after: (u64, &str),
         event: (&str, u32, String),
         correlation: &str,
+        at: Timestamp,
     ) -> rusqlite::Result<(u64, String)> {
-        self.clock += 3;
         let meta = EventMeta {
             correlation_id: correlation.to_owned(),
             causation_id: format!("synthetic-{}", self.generated.events),
-            occurred_at: Timestamp::from_millis(self.clock),
+            occurred_at: at,
         };
         let e = RecordedEvent::seal(stream.clone(), after.0, after.1, event, &meta);
         let position = insert_event(self.conn, &e)?;
@@ -71,12 +99,24 @@ impl Writer<'_> {
         Ok(head)
     }
 
-    fn order(&mut self, id: OrderId, events: Vec<OrderEvent>) -> rusqlite::Result<()> {
+    /// Writes an order's appends, each at its own instant with its product events.
+    fn order(
+        &mut self,
+        id: OrderId,
+        catalogue: &mut [Product],
+        appends: Vec<Append>,
+    ) -> rusqlite::Result<()> {
         let stream = id.stream();
         let correlation = id.to_string();
         let mut head = (0, GENESIS_HASH.to_owned());
-        for e in events {
-            head = self.append(&stream, (head.0, &head.1), e.encode(), &correlation)?;
+        for append in appends {
+            let at = self.tick();
+            for e in append.order {
+                head = self.append(&stream, (head.0, &head.1), e.encode(), &correlation, at)?;
+            }
+            for (i, e) in append.products {
+                self.product(&mut catalogue[i], &e, &correlation, at)?;
+            }
         }
         self.generated.orders += 1;
         Ok(())
@@ -87,9 +127,15 @@ impl Writer<'_> {
         p: &mut Product,
         event: &ProductEvent,
         correlation: &str,
+        at: Timestamp,
     ) -> rusqlite::Result<()> {
-        let (version, head) =
-            self.append(&p.stream, (p.version, &p.head), event.encode(), correlation)?;
+        let (version, head) = self.append(
+            &p.stream,
+            (p.version, &p.head),
+            event.encode(),
+            correlation,
+            at,
+        )?;
         p.version = version;
         p.head = head;
         Ok(())
@@ -111,7 +157,7 @@ fn value<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
 }
 
 /// Generates at least `events` events over `products` products into a new database at `path`
-/// (which must not exist yet), starting at `start` and 3 ms apart.
+/// (which must not exist yet), starting at `start`, appends 3 ms apart.
 pub fn generate(
     path: &Path,
     events: u64,
@@ -163,14 +209,25 @@ fn seed(w: &mut Writer<'_>, products: usize) -> rusqlite::Result<Vec<Product>> {
             price: p.price,
             stock: p.stock,
         });
-        w.product(&mut p, &added, "seed")?;
+        let at = w.tick();
+        w.product(&mut p, &added, "seed", at)?;
         catalogue.push(p);
     }
     w.generated.products = catalogue.len() as u64;
     Ok(catalogue)
 }
 
-/// The `n`th order: one or two lines, and an ending chosen by `n` (80 % complete).
+/// What an order is placed with: its id, its OrderPlaced, the catalogue indexes of its lines,
+/// the lines priced, and its total.
+struct NewOrder {
+    id: OrderId,
+    placed: OrderEvent,
+    picks: Vec<usize>,
+    lines: Vec<PricedLine>,
+    total: Money,
+}
+
+/// The `n`th order: one or two lines, and an ending chosen by `n` (see [`endings::ending`]).
 fn order(w: &mut Writer<'_>, catalogue: &mut [Product], n: u64) -> rusqlite::Result<()> {
     let id = OrderId::generate();
     let count = catalogue.len() as u64;
@@ -209,110 +266,13 @@ fn order(w: &mut Writer<'_>, catalogue: &mut [Product], n: u64) -> rusqlite::Res
             payment_token: value(PaymentToken::parse("tok_visa")),
         }),
     });
-    let history = ending(
-        w,
-        catalogue,
-        n,
-        (id, placed, &picks, &lines, quantity, total),
-    )?;
-    w.order(id, history)
-}
-
-/// What an order is placed with, for [`ending`].
-type Placed<'a> = (
-    OrderId,
-    OrderEvent,
-    &'a [usize],
-    &'a [PricedLine],
-    Quantity,
-    Money,
-);
-
-/// The events of the `n`th order after it is placed, by how it ends.
-fn ending(
-    w: &mut Writer<'_>,
-    catalogue: &mut [Product],
-    n: u64,
-    (id, placed, picks, lines, quantity, total): Placed<'_>,
-) -> rusqlite::Result<Vec<OrderEvent>> {
-    let validated = OrderEvent::OrderValidated(OrderValidated {
-        lines: lines.to_vec(),
+    let new = NewOrder {
+        id,
+        placed,
+        picks,
+        lines,
         total,
-    });
-    let payment_id = format!("ch_{id}");
-    let captured = OrderEvent::PaymentCaptured(PaymentCaptured {
-        payment_id: payment_id.clone(),
-        amount: total,
-    });
-    let failed = |reason, message: &str| {
-        OrderEvent::OrderFailed(OrderFailed {
-            reason,
-            message: message.to_owned(),
-        })
     };
-    Ok(match n % 20 {
-        // 5 %: rejected at validation.
-        0 => vec![
-            placed,
-            OrderEvent::OrderRejected(OrderRejected {
-                code: "INSUFFICIENT_STOCK".into(),
-                message: "not enough stock".into(),
-            }),
-            failed(FailureReason::Rejected, "not enough stock"),
-        ],
-        // 10 %: card declined.
-        1 | 2 => vec![
-            placed,
-            validated,
-            OrderEvent::PaymentDeclined(PaymentDeclined {
-                code: "card_declined".into(),
-                message: "the card was declined".into(),
-            }),
-            failed(FailureReason::PaymentDeclined, "the card was declined"),
-        ],
-        // 5 %: out of stock at reservation, refunded.
-        3 => vec![
-            placed,
-            validated,
-            captured,
-            OrderEvent::OutOfStock(OutOfStock {
-                product_id: lines[0].product_id.clone(),
-                requested: quantity.get(),
-                available: 0,
-            }),
-            OrderEvent::PaymentRefunded(PaymentRefunded {
-                payment_id,
-                refund_id: format!("re_{id}"),
-                amount: total,
-            }),
-            failed(FailureReason::OutOfStock, "out of stock"),
-        ],
-        // 80 %: completed, with the stock taken from each product's stream.
-        _ => {
-            let mut reserved = Vec::new();
-            for &i in picks {
-                let p = &mut catalogue[i];
-                p.stock -= u64::from(quantity.get());
-                let taken = ProductEvent::StockReserved(StockReserved {
-                    order_id: id,
-                    quantity,
-                    stock_after: p.stock,
-                    price: p.price,
-                });
-                reserved.push(ReservedLine {
-                    product_id: p.id.clone(),
-                    quantity,
-                    stock_after: p.stock,
-                });
-                w.product(p, &taken, &id.to_string())?;
-            }
-            vec![
-                placed,
-                validated,
-                captured,
-                OrderEvent::InventoryReserved(InventoryReserved { lines: reserved }),
-                OrderEvent::OrderCompleted(OrderCompleted { total }),
-            ]
-        }
-    })
+    let appends = endings::ending(catalogue, n, &new);
+    w.order(id, catalogue, appends)
 }
