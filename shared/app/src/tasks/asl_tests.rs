@@ -38,10 +38,9 @@ fn raised_by(state: &str) -> Vec<TaskError> {
             TaskError::PaymentDeclined(e()),
             TaskError::OrderCancelled(e()),
         ]),
-        "UpdateInventory" => errors.extend([
-            TaskError::OutOfStock(e()),
-            TaskError::OrderCancelled(e()),
-        ]),
+        "UpdateInventory" => {
+            errors.extend([TaskError::OutOfStock(e()), TaskError::OrderCancelled(e())])
+        }
         "OrderFailed" => errors.push(TaskError::GatewayUnavailable(e())),
         other => panic!("the task state {other} is not classified here: say what it raises"),
     }
