@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 use order_domain::OrderId;
 use order_domain::events::{OrderCancelled, PricedLine};
-use order_domain::order::{Completed, OrderState, RefundSettlement};
+use order_domain::order::{Completed, Order, OrderState, RefundSettlement};
 use order_domain::personal::Opened;
 use order_domain::ports::{BusEvent, EventStore, KeyStore, Notification, Notifier, Topic};
 
@@ -29,7 +29,7 @@ use crate::notify::{
     NotifyError, ORDER_CANCELLED, ORDER_PLACED, ORDER_SHIPPED, REFUND_ISSUED, order_of,
     write_priced_lines,
 };
-use crate::stream::load;
+use crate::stream::{LoadError, load};
 use crate::vault;
 
 /// What became of an order update (the update handler's answer).
@@ -62,8 +62,12 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
     event: &BusEvent,
 ) -> Result<CustomerNotice, NotifyError> {
     let order_id = order_of(event)?;
-    let (order, _) = load(store, order_id).await?;
-    let (subject, body) = match draft(event, order_id, &order.state)? {
+    let state = if event.detail_type == ORDER_PLACED {
+        placed_only(store, order_id).await?
+    } else {
+        load(store, order_id).await?.0.state
+    };
+    let (subject, body) = match draft(event, order_id, &state)? {
         Draft::Write { subject, body } => (subject, body),
         Draft::Skip(notice) => {
             if notice == CustomerNotice::NotInHistory {
@@ -72,7 +76,7 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
             return Ok(notice);
         }
     };
-    let Some(placed) = order.state.placed() else {
+    let Some(placed) = state.placed() else {
         return Ok(CustomerNotice::NotInHistory);
     };
     let email = match vault::open(keys, &placed.customer_id, order_id, &placed.personal).await? {
@@ -97,6 +101,14 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
         )
         .await?;
     Ok(CustomerNotice::Sent)
+}
+
+/// The order as its first event (OrderPlaced) leaves it: all "order received" needs, sent for
+/// every order on the local forwarder's path, so the rest of the stream is not decoded.
+async fn placed_only<S: EventStore>(store: &S, id: OrderId) -> Result<OrderState, LoadError> {
+    let history = store.read_stream(&id.stream(), 0).await?;
+    let first = &history[..history.len().min(1)];
+    Ok(Order::from_history(first)?.state)
 }
 
 /// The email `event` asks for, from what the order's stream holds.
