@@ -1,11 +1,11 @@
 //! OrderUpdateHandler (OrderUpdateRule) fed EventBridge events as the rule delivers them, on the
 //! embedded adapters: one customer email per OrderPlaced, OrderCancelled, OrderShipped and
 //! RefundIssued however often it is delivered, none for a cancellation's RefundIssued (the
-//! cancellation email says what was refunded) and none for a forgotten customer. The last test
+//! cancellation email says what was refunded) and none for a forgotten customer. [`local_bus`]
 //! runs the local host's path: the forwarder's loop over the log into the local rule bus.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use order_app::forward::{bus_event, forward_events};
+use order_app::forward::bus_event;
 use order_app::notify_update::CustomerNotice;
 use order_app::seed::seed_inventory;
 use order_app::stream::{execute, seal};
@@ -22,10 +22,11 @@ use order_embedded::keys::SqliteKeys;
 use order_embedded::outbox::OutboxNotifier;
 use order_embedded::store::SqliteEventStore;
 use order_lambda::confirm::handle_update_event;
-use order_runtime::bus::LocalBus;
 use order_testkit::events::{meta, place_as, seed_product};
 use order_testkit::tasks::drive;
 use serde_json::{Value, json};
+
+mod local_bus;
 
 const ORDER: &str = "01JDQ5Z8M7X3K9V2N4B6C8D0EF";
 
@@ -375,84 +376,5 @@ async fn an_unknown_detail_type_is_refused_and_an_unheld_update_ignored() {
         .unwrap();
     assert_eq!(notice, CustomerNotice::NotInHistory);
     assert!(r.mails().is_empty());
-    r.db.close();
-}
-
-/// The local host: the forwarder's loop over the whole log into the local rule bus (the rules
-/// template.yaml deploys), twice. A shipped and partly refunded order and a cancelled one get
-/// exactly their emails: received, confirmed, then shipped and refunded, or cancelled (its
-/// refund none).
-#[tokio::test]
-async fn the_local_bus_sends_each_orders_emails_once() {
-    let r = Rig::new().await;
-    let shipped = r.completed().await;
-    r.run(
-        shipped,
-        OrderCommand::Ship {
-            carrier: "UPS".into(),
-            tracking_id: "1Z999".into(),
-        },
-    )
-    .await;
-    r.run(
-        shipped,
-        OrderCommand::RequestRefund(RefundRequest {
-            idempotency_key: "refund-1".into(),
-            items: one_mug(),
-            restock: false,
-            reason: String::new(),
-        }),
-    )
-    .await;
-    r.run(shipped, issued(format!("{shipped}-R1"))).await;
-    let cancelled = OrderId::generate();
-    place_as(&r.store, cancelled, &[("MUG", 1)], "tok_visa").await;
-    drive(&r.store, cancelled).await;
-    r.run(
-        cancelled,
-        OrderCommand::RequestCancellation {
-            reason: String::new(),
-        },
-    )
-    .await;
-    r.run(cancelled, issued(format!("{cancelled}-R1"))).await;
-
-    let bus = LocalBus {
-        store: r.store.clone(),
-        notifier: r.notifier.clone(),
-        keys: NoKeys,
-    };
-    let feed = r.store.read_after(0, 1000).await.unwrap();
-    for _ in 0..2 {
-        let records = feed.iter().map(|(p, e)| (*p, Ok(e))).collect();
-        assert_eq!(forward_events(&bus, &r.store, records).await, None);
-    }
-    let mails = r.mails();
-    let subjects = |id: OrderId| -> Vec<String> {
-        mails
-            .iter()
-            .filter(|m| m.contains(&id.to_string()))
-            .filter_map(|m| m.lines().find(|l| l.starts_with("Subject: ")))
-            .map(str::to_owned)
-            .collect()
-    };
-    assert_eq!(
-        subjects(shipped),
-        [
-            format!("Subject: Order {shipped} received"),
-            format!("Subject: Order {shipped} confirmed"),
-            format!("Subject: Order {shipped} shipped"),
-            format!("Subject: Refund for order {shipped}"),
-        ]
-    );
-    assert_eq!(
-        subjects(cancelled),
-        [
-            format!("Subject: Order {cancelled} received"),
-            format!("Subject: Order {cancelled} confirmed"),
-            format!("Subject: Order {cancelled} cancelled"),
-        ]
-    );
-    assert_eq!(mails.len(), 7, "{mails:?}");
     r.db.close();
 }
