@@ -134,10 +134,10 @@ async fn customer_of<S: EventStore>(
 ///
 /// `records` is a `Vec` rather than any iterator: the loop awaits between records (a customer
 /// read), and a spawned future may not hold a caller's borrowing closure across an await.
-pub async fn forward_events<'r, B, S, K>(
+pub async fn forward_events<B, S, K>(
     bus: &B,
     store: &S,
-    records: Vec<(K, Result<&'r RecordedEvent, String>)>,
+    records: Vec<(K, Result<&RecordedEvent, String>)>,
 ) -> Option<K>
 where
     B: EventBus,

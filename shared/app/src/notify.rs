@@ -25,13 +25,15 @@ pub const BUS_SOURCE: &str = "order-pipeline";
 pub const ORDER_COMPLETED: &str = "OrderCompleted";
 /// The detail-type OrderFailureRule matches.
 pub const ORDER_FAILED: &str = "OrderFailed";
-/// The detail-types OrderUpdateRule matches (with [`ORDER_CANCELLED`], [`ORDER_SHIPPED`] and
-/// [`REFUND_ISSUED`]): the customer's "order received" email.
+/// The detail-types OrderUpdateRule matches, one customer email each: "order received" ...
 pub const ORDER_PLACED: &str = "OrderPlaced";
+/// ... the cancellation (with what it refunded) ...
 pub const ORDER_CANCELLED: &str = "OrderCancelled";
+/// ... the shipment ...
 pub const ORDER_SHIPPED: &str = "OrderShipped";
+/// ... and a refund (but not a cancellation's: the cancellation email covers it).
 pub const REFUND_ISSUED: &str = "RefundIssued";
-/// The detail-type that starts the refund workflow (RefundRequestedRule).
+/// The detail-type that starts the refund workflow (RefundRequestedRule); no email.
 pub const REFUND_REQUESTED: &str = "RefundRequested";
 
 /// Why an email for a bus event was not sent (the delivery is retried).

@@ -39,7 +39,7 @@ fn raised_by(state: &str) -> Vec<TaskError> {
             TaskError::OrderCancelled(e()),
         ]),
         "UpdateInventory" => {
-            errors.extend([TaskError::OutOfStock(e()), TaskError::OrderCancelled(e())])
+            errors.extend([TaskError::OutOfStock(e()), TaskError::OrderCancelled(e())]);
         }
         "OrderFailed" => errors.push(TaskError::GatewayUnavailable(e())),
         other => panic!("the task state {other} is not classified here: say what it raises"),
