@@ -47,6 +47,7 @@ BINARIES=(
     order-success-handler
     seed-inventory
     order-failure-handler
+    order-update-handler
     event-projector
     order-sweeper
 )

@@ -26,7 +26,8 @@ What it holds the template to:
   secret and the password, SRP and refresh flows; the `admin` group; the outputs.
 - Personal data (issue 12): PersonalDataKey (symmetric, rotated, kept, IAM-managed);
   CustomerKeysTable (PK customerId, no PITR and no stream: erasure is final); exactly
-  order-placement, process-payment and order-success-handler may use them, with exactly the
+  order-placement, process-payment, order-success-handler and order-update-handler may use them,
+  with exactly the
   actions of docs/aws-contract.md and only with the customerId encryption context, and exactly
   they get CUSTOMER_KEYS_TABLE and KMS_KEY_ID; the byCustomer index, queried by order-placement
   alone.
@@ -169,8 +170,8 @@ def as_list(value) -> list:
 class ContractFunctions(unittest.TestCase):
     """Every binary of the contract is one function, wired as the contract says."""
 
-    def test_contract_lists_the_eleven_binaries(self):
-        self.assertEqual(len(CONTRACT.binaries), 11, sorted(CONTRACT.binaries))
+    def test_contract_lists_the_twelve_binaries(self):
+        self.assertEqual(len(CONTRACT.binaries), 12, sorted(CONTRACT.binaries))
 
     def test_one_function_per_binary_and_no_other(self):
         functions = resources_of_type("AWS::Lambda::Function")
@@ -512,16 +513,21 @@ class Design(unittest.TestCase):
         # Sparse: the index keys are not attributes every row has.
         self.assertFalse({"status", "updatedAt"} & set(keys.values()))
 
-    def test_rules_route_terminal_events_with_dlq_and_retries(self):
+    def test_rules_route_order_events_with_dlq_and_retries(self):
         rules = {
-            "OrderConfirmationRule": ("OrderCompleted", "OrderSuccessHandlerLambda", "OrderConfirmationDeadLetterQueue"),
-            "OrderFailureRule": ("OrderFailed", "OrderFailureHandlerLambda", "OrderFailureDeadLetterQueue"),
+            "OrderConfirmationRule": (["OrderCompleted"], "OrderSuccessHandlerLambda", "OrderConfirmationDeadLetterQueue"),
+            "OrderFailureRule": (["OrderFailed"], "OrderFailureHandlerLambda", "OrderFailureDeadLetterQueue"),
+            "OrderUpdateRule": (
+                ["OrderPlaced", "OrderCancelled", "OrderShipped", "RefundIssued"],
+                "OrderUpdateHandlerLambda",
+                "OrderUpdateDeadLetterQueue",
+            ),
         }
         self.assertEqual(set(resources_of_type("AWS::Events::Rule")) & set(rules), set(rules))
-        for name, (detail_type, function, queue) in rules.items():
+        for name, (detail_types, function, queue) in rules.items():
             with self.subTest(rule=name):
                 rule = props(name)
-                self.assertEqual(rule["EventPattern"], {"source": ["order-pipeline"], "detail-type": [detail_type]})
+                self.assertEqual(rule["EventPattern"], {"source": ["order-pipeline"], "detail-type": detail_types})
                 (target,) = rule["Targets"]
                 self.assertEqual(target["Arn"], {"Fn::GetAtt": [function, "Arn"]})
                 self.assertIn("MaximumRetryAttempts", target["RetryPolicy"])
@@ -802,11 +808,13 @@ KEY_TABLE_ACTIONS = {
     "OrderPlacementLambdaRole": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"},
     "ProcessPaymentLambdaRole": {"dynamodb:GetItem"},
     "OrderSuccessHandlerLambdaRole": {"dynamodb:GetItem"},
+    "OrderUpdateHandlerLambdaRole": {"dynamodb:GetItem"},
 }
 KEY_ACTIONS = {
     "OrderPlacementLambdaRole": {"kms:GenerateDataKey", "kms:Decrypt"},
     "ProcessPaymentLambdaRole": {"kms:Decrypt"},
     "OrderSuccessHandlerLambdaRole": {"kms:Decrypt"},
+    "OrderUpdateHandlerLambdaRole": {"kms:Decrypt"},
 }
 
 

@@ -13,8 +13,8 @@ It follows scripts/deploy.sh step by step:
    s3://<bucket>/<CodeVersion>/<binary>.zip;
 3. updates the stack to the whole template.yaml and waits for UPDATE_COMPLETE;
 4. checks, through each service's own API, what the stack built: the six tables (keys,
-   stream, indexes), the six queues (OrdersQueue's visibility timeout
-   and redrive policy), the three topics, the eleven functions (runtime, architecture, handler,
+   stream, indexes), the queues (OrdersQueue's visibility timeout
+   and redrive policy), the three topics, the functions (runtime, architecture, handler,
    and environment variables resolved to the physical names of the contract's resources), the
    four event source mappings and their failure settings, the state machine and its type, the
    rule and its target, the two KMS keys (the personal-data key wraps and unwraps a data key
@@ -256,7 +256,8 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         check(url is not None, f"{logical} is a stack resource")
         if url:
             queue_attrs[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    check(len(queue_attrs) == 6, f"six queues ({', '.join(sorted(queue_attrs))})")
+    queues = [logical for logical, r in res.items() if r["Type"] == "AWS::SQS::Queue"]
+    check(len(queue_attrs) == len(queues), f"the template's {len(queues)} queues ({', '.join(sorted(queue_attrs))})")
     if "OrdersQueue" in queue_attrs:
         attrs = queue_attrs["OrdersQueue"]
         check(attrs.get("VisibilityTimeout") == "180", "OrdersQueue VisibilityTimeout 180 (6 x 30 s)")
@@ -345,16 +346,18 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         check(sm["roleArn"].endswith(physical.get("OrderProcessingStateMachineRole", "?")), "it runs as OrderProcessingStateMachineRole")
 
     print("EventBridge")
-    for rule_logical, detail_type, handler, dlq in (
-        ("OrderConfirmationRule", "OrderCompleted", "OrderSuccessHandlerLambda", "OrderConfirmationDeadLetterQueue"),
-        ("OrderFailureRule", "OrderFailed", "OrderFailureHandlerLambda", "OrderFailureDeadLetterQueue"),
+    for rule_logical, detail_types, handler, dlq in (
+        ("OrderConfirmationRule", ["OrderCompleted"], "OrderSuccessHandlerLambda", "OrderConfirmationDeadLetterQueue"),
+        ("OrderFailureRule", ["OrderFailed"], "OrderFailureHandlerLambda", "OrderFailureDeadLetterQueue"),
+        ("OrderUpdateRule", ["OrderPlaced", "OrderCancelled", "OrderShipped", "RefundIssued"],
+         "OrderUpdateHandlerLambda", "OrderUpdateDeadLetterQueue"),
     ):
         rule_name = physical.get(rule_logical)
         check(rule_name is not None, f"{rule_logical} is a stack resource")
         if rule_name:
             rule = events.describe_rule(Name=rule_name.split("|")[-1])
-            check(json.loads(rule["EventPattern"]) == {"source": ["order-pipeline"], "detail-type": [detail_type]},
-                  f"{rule_logical} matches order-pipeline / {detail_type}")
+            check(json.loads(rule["EventPattern"]) == {"source": ["order-pipeline"], "detail-type": detail_types},
+                  f"{rule_logical} matches order-pipeline / {', '.join(detail_types)}")
             targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
             check([t["Arn"] for t in targets] == [function_arns.get(handler)], f"its target is {handler}")
             check(all(t.get("DeadLetterConfig", {}).get("Arn") == queue_attrs.get(dlq, {}).get("QueueArn")

@@ -2,8 +2,8 @@
 //! emulator through `AWS_ENDPOINT_URL`). The HTTP API, the StartOrderProcessing consumer (SQS),
 //! the workflow runner, the sweeper and the alarms are the same workers the embedded pipeline
 //! runs; DynamoDB Streams pollers stand in for the event source mappings and feed the same
-//! projector the Lambdas run, and terminal events go through the local rule router to the
-//! success handler, which emails through SNS.
+//! projector the Lambdas run, and the order events go through the local rule router to the
+//! rules' handlers, which email through SNS.
 //!
 //! The runner's executions, the alarms' states and the stream consumers' positions are the local
 //! runtime's own bookkeeping (as Step Functions, CloudWatch and the event source mappings keep

@@ -1,16 +1,15 @@
 //! The DynamoDB Streams consumers of `serve --backend aws`: pollers standing in for the event
-//! source mappings, feeding the projectors and the terminal-event router.
+//! source mappings, feeding the projectors and the bus-event router.
 //!
 //! Each consumer's positions (per shard, the last record handled) are saved in the host's
 //! bookkeeping database after each batch ([`StreamPositions`]), and a restarted consumer
 //! resumes just after them: a restart neither replays the retained stream nor re-routes its
-//! terminal events. At least once: a crash between handling a batch and saving its positions
+//! bus events. At least once: a crash between handling a batch and saving its positions
 //! hands that batch out again, and only that one.
 
 use std::time::Duration;
 
-use order_app::forward::forward_terminal_events;
-use order_app::notify::terminal_bus_event;
+use order_app::forward::{forward_events, is_forwarded};
 use order_aws::projector::ChangeRecord;
 use order_aws::{
     AwsClients, AwsKeys, DynamoEventStore, Projector, SnsNotifier, StartPosition, StreamPoller,
@@ -107,7 +106,7 @@ pub async fn stream_worker(
     }
 }
 
-/// What a consumer does with a batch: project it, or route its terminal events.
+/// What a consumer does with a batch: project it, or route its bus events.
 pub enum StreamConsumer {
     Project(Projector),
     Route(LocalBus<DynamoEventStore, SnsNotifier, AwsKeys>),
@@ -127,7 +126,10 @@ impl StreamConsumer {
                 // out (the fault test, services/orders/tests/faults).
                 for (i, r) in records.iter().enumerate() {
                     let event = r.event.as_ref().map_err(ToString::to_string);
-                    if forward_terminal_events(bus, [(i, event)]).await.is_some() {
+                    if forward_events(bus, &bus.store, vec![(i, event)])
+                        .await
+                        .is_some()
+                    {
                         return records[i..]
                             .iter()
                             .map(|r| r.sequence_number.clone())
@@ -141,12 +143,12 @@ impl StreamConsumer {
     }
 }
 
-/// One line per terminal event routed, so an operator (and the restart test) can see that a
+/// One line per bus event routed, so an operator (and the restart test) can see that a
 /// restart does not route an order's confirmation again.
 fn log_routed(records: &[ChangeRecord]) {
     for r in records {
         let Ok(event) = &r.event else { continue };
-        if terminal_bus_event(event).is_none() {
+        if !is_forwarded(&event.event_type) {
             continue;
         }
         if let Some(order_id) = event.stream_id.order_id() {
@@ -154,7 +156,7 @@ fn log_routed(records: &[ChangeRecord]) {
                 order_id = %order_id,
                 event_type = %event.event_type,
                 sequence_number = %r.sequence_number,
-                "terminal event routed"
+                "bus event routed"
             );
         }
     }

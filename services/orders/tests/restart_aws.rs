@@ -13,12 +13,14 @@ use order_testkit::server::{Orders, bearer, token, wait_healthy, wait_terminal};
 use order_testkit::support::endpoint;
 use serde_json::{Value, json};
 
-/// How many times the server's log says it routed `order`'s terminal event.
+/// How many times the server's log says it routed `order`'s terminal event (OrderCompleted).
 fn routed(log: &Path, order: &str) -> usize {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("terminal event routed") && l.contains(order))
+        .filter(|l| {
+            l.contains("bus event routed") && l.contains(order) && l.contains("OrderCompleted")
+        })
         .count()
 }
 

@@ -1,30 +1,147 @@
-//! The terminal-event forwarding loop, written once: a batch of the log's records in stream
-//! order → the terminal events among them on the bus, and which record to hand out again. The
-//! embedded change-feed forwarder, the AWS host's Streams poller and the event projector Lambda all
-//! call [`forward_terminal_events`], so they fail alike.
+//! The bus events of the log, and the forwarding loop that puts them on the bus, written once: a
+//! batch of the log's records in stream order → the bus events among them, and which record to
+//! hand out again. The embedded change-feed forwarder, the AWS host's Streams poller and the
+//! event projector Lambda all call [`forward_events`], so they fail alike.
+//!
+//! An order's events that the bus carries (detail-types as in docs/aws-contract.md): OrderPlaced,
+//! OrderCompleted, OrderFailed, OrderCancelled, OrderShipped, RefundRequested, RefundIssued.
+//! Each bus event's id and `detail.eventId` are the log's event id, so a redelivered record makes
+//! the same bus event, which every handler's dedup record recognises. No detail holds personal
+//! data (no email, no payment token, no free-text reason).
 
 use std::fmt::Display;
 
-use order_domain::RecordedEvent;
-use order_domain::ports::EventBus;
+use order_domain::events::{DecodeError, decode_order};
+use order_domain::ports::{BusEvent, EventBus, EventStore, StoreError};
+use order_domain::{CustomerId, OrderEvent, OrderId, RecordedEvent};
+use serde_json::json;
 
-use crate::notify::terminal_bus_event;
+use crate::notify::{
+    BUS_SOURCE, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_FAILED, ORDER_PLACED, ORDER_SHIPPED,
+    REFUND_ISSUED, REFUND_REQUESTED,
+};
 
-/// Puts the terminal events among `records` (keyed by their position in the feed, e.g. a
-/// sequence number) on `bus`. Returns the key of the first record to hand out again, or `None`
-/// when the whole batch is done with. One failure behaviour for every host:
+/// The event types the bus carries (each its own detail-type).
+pub const FORWARDED: [&str; 7] = [
+    ORDER_PLACED,
+    ORDER_COMPLETED,
+    ORDER_FAILED,
+    ORDER_CANCELLED,
+    ORDER_SHIPPED,
+    REFUND_REQUESTED,
+    REFUND_ISSUED,
+];
+
+/// Whether records of `event_type` go on the bus (a cheap filter: no decoding).
+pub fn is_forwarded(event_type: &str) -> bool {
+    FORWARDED.contains(&event_type)
+}
+
+/// Why a record's bus event could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BusEventError {
+    /// Reading the order's stream for its customer failed; the same record may work later.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The record, or the OrderPlaced it needs, does not decode: a poison record.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("order {0} has no OrderPlaced to name its customer")]
+    NoCustomer(OrderId),
+}
+
+/// The bus event of one record, if it is one the bus carries (see [`FORWARDED`]). The events
+/// after placement name the customer (`customerId`) too, which their payloads do not hold: it is
+/// read from the order's OrderPlaced, a read of the order's stream for these rare events only.
+/// OrderCompleted and OrderFailed keep the details their rules and handlers already take.
+pub async fn bus_event<S: EventStore>(
+    store: &S,
+    r: &RecordedEvent,
+) -> Result<Option<BusEvent>, BusEventError> {
+    // Cheap filter first: most events are not forwarded, and decoding parses the payload.
+    if !is_forwarded(&r.event_type) {
+        return Ok(None);
+    }
+    let Some(order_id) = r.stream_id.order_id() else {
+        return Ok(None);
+    };
+    let event = decode_order(r)?;
+    let mut detail = match &event {
+        OrderEvent::OrderPlaced(p) => json!({ "customerId": p.customer_id.as_str() }),
+        OrderEvent::OrderCompleted(c) => json!({ "status": "COMPLETED", "total": c.total }),
+        OrderEvent::OrderFailed(f) => json!({ "status": "FAILED", "reason": f.reason }),
+        OrderEvent::OrderCancelled(c) => json!({ "refunded": c.refunded }),
+        OrderEvent::OrderShipped(s) => {
+            json!({ "carrier": s.carrier, "trackingId": s.tracking_id })
+        }
+        OrderEvent::RefundRequested(q) => json!({
+            "refundId": q.refund_id,
+            "amount": q.amount,
+            "restock": q.restock,
+            "cancellation": q.cancellation,
+        }),
+        OrderEvent::RefundIssued(i) => json!({ "refundId": i.refund_id, "amount": i.amount }),
+        _ => return Ok(None),
+    };
+    if after_placement(&event) {
+        detail["customerId"] = json!(customer_of(store, order_id).await?.as_str());
+    }
+    detail["orderId"] = json!(order_id.to_string());
+    detail["eventId"] = json!(r.event_id.to_string());
+    detail["version"] = json!(r.version);
+    detail["occurredAt"] = json!(r.occurred_at);
+    Ok(Some(BusEvent {
+        id: r.event_id.to_string(),
+        source: BUS_SOURCE.into(),
+        detail_type: event.event_type().into(),
+        detail,
+    }))
+}
+
+/// The events whose details gained `customerId` with the after-sale events (issue 14).
+fn after_placement(event: &OrderEvent) -> bool {
+    matches!(
+        event,
+        OrderEvent::OrderCancelled(_)
+            | OrderEvent::OrderShipped(_)
+            | OrderEvent::RefundRequested(_)
+            | OrderEvent::RefundIssued(_)
+    )
+}
+
+/// The customer who placed `order` (its stream's first event).
+async fn customer_of<S: EventStore>(
+    store: &S,
+    order: OrderId,
+) -> Result<CustomerId, BusEventError> {
+    let history = store.read_stream(&order.stream(), 0).await?;
+    match history.first().map(decode_order).transpose()? {
+        Some(OrderEvent::OrderPlaced(p)) => Ok(p.customer_id),
+        _ => Err(BusEventError::NoCustomer(order)),
+    }
+}
+
+/// Puts the bus events among `records` (keyed by their position in the feed, e.g. a sequence
+/// number) on `bus`. Returns the key of the first record to hand out again, or `None` when the
+/// whole batch is done with. One failure behaviour for every host:
 ///
-/// - A record that cannot be decoded stops the batch there: the terminal events before it are
-///   put, and it is the first to retry (a stream is ordered, so nothing after it may overtake
-///   it; it blocks the feed until someone looks, as a poison record should).
+/// - A record whose bus event cannot be made (it does not decode, or its order's stream could
+///   not be read for the customer) stops the batch there: the bus events before it are put,
+///   and it is the first to retry (a stream is ordered, so nothing after it may overtake it; a
+///   poison record blocks the feed until someone looks, as it should).
 /// - A put that fails retries the whole batch from its first record. Bus events carry the log's
 ///   event id, so those that did go through are recognisably the same event when put again.
-pub async fn forward_terminal_events<'r, B, K>(
+///
+/// `records` is a `Vec` rather than any iterator: the loop awaits between records (a customer
+/// read), and a spawned future may not hold a caller's borrowing closure across an await.
+pub async fn forward_events<B, S, K>(
     bus: &B,
-    records: impl IntoIterator<Item = (K, Result<&'r RecordedEvent, String>)>,
+    store: &S,
+    records: Vec<(K, Result<&RecordedEvent, String>)>,
 ) -> Option<K>
 where
     B: EventBus,
+    S: EventStore,
     K: Clone + Display,
 {
     let mut first = None;
@@ -34,10 +151,23 @@ where
         if first.is_none() {
             first = Some(key.clone());
         }
-        match record {
-            Ok(r) => events.extend(terminal_bus_event(r)),
+        let made = match record {
+            Ok(r) => bus_event(store, r).await,
             Err(why) => {
                 tracing::error!(record = %key, error = %why, "undecodable record: the batch stops there");
+                stop = Some(key);
+                break;
+            }
+        };
+        match made {
+            Ok(event) => events.extend(event),
+            Err(BusEventError::Store(e)) => {
+                tracing::warn!(record = %key, error = %e, "reading the order for its bus event failed; retried from there");
+                stop = Some(key);
+                break;
+            }
+            Err(e) => {
+                tracing::error!(record = %key, error = %e, "no bus event for the record: the batch stops there");
                 stop = Some(key);
                 break;
             }
@@ -46,111 +176,11 @@ where
     if !events.is_empty()
         && let Err(e) = bus.put(events).await
     {
-        tracing::warn!(error = %e, "putting terminal events failed; the batch will be retried");
+        tracing::warn!(error = %e, "putting bus events failed; the batch will be retried");
         return first;
     }
     stop
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use order_domain::events::OrderCompleted;
-    use order_domain::ports::{BusEvent, PortError};
-    use order_domain::{EventMeta, GENESIS_HASH, Money, OrderEvent, OrderId, Timestamp};
-
-    use super::*;
-    use crate::stream::seal;
-
-    /// A bus that records what it is given, or refuses every put.
-    #[derive(Default)]
-    struct Bus {
-        down: bool,
-        put: Mutex<Vec<BusEvent>>,
-    }
-
-    impl EventBus for Bus {
-        async fn put(&self, events: Vec<BusEvent>) -> Result<(), PortError> {
-            if self.down {
-                return Err(PortError("throttled".into()));
-            }
-            self.put.lock().unwrap().extend(events);
-            Ok(())
-        }
-    }
-
-    /// One order's OrderCompleted, as the log records it.
-    fn completed() -> RecordedEvent {
-        let order = OrderId::generate();
-        let meta = EventMeta {
-            correlation_id: order.to_string(),
-            causation_id: "test".into(),
-            occurred_at: Timestamp::from_millis(1),
-        };
-        let event = OrderEvent::OrderCompleted(OrderCompleted {
-            total: Money::from_minor(100),
-        });
-        let mut write = seal(&order.stream(), 2, GENESIS_HASH, [event.encode()], &meta);
-        write.events.remove(0)
-    }
-
-    fn batch(records: &[RecordedEvent]) -> Vec<(usize, Result<&RecordedEvent, String>)> {
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i, Ok(r)))
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn a_delivered_batch_puts_its_terminal_events_and_asks_for_nothing_again() {
-        let records = [completed(), completed()];
-        let bus = Bus::default();
-        assert_eq!(forward_terminal_events(&bus, batch(&records)).await, None);
-        let ids: Vec<String> = bus
-            .put
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.id.clone())
-            .collect();
-        let expected: Vec<String> = records.iter().map(|r| r.event_id.to_string()).collect();
-        assert_eq!(ids, expected, "each bus event carries its log event id");
-    }
-
-    #[tokio::test]
-    async fn a_failed_put_hands_out_the_whole_batch_again_from_its_first_record() {
-        let records = [completed(), completed()];
-        let bus = Bus {
-            down: true,
-            ..Bus::default()
-        };
-        assert_eq!(
-            forward_terminal_events(&bus, batch(&records)).await,
-            Some(0)
-        );
-    }
-
-    #[tokio::test]
-    async fn an_undecodable_record_is_retried_after_the_events_before_it_are_put() {
-        let records = [completed(), completed()];
-        let bus = Bus::default();
-        let mut items = batch(&records);
-        items.insert(1, (7, Err("not an event".into())));
-        assert_eq!(forward_terminal_events(&bus, items).await, Some(7));
-        let put = bus.put.lock().unwrap();
-        assert_eq!(put.len(), 1, "only the record before the undecodable one");
-        assert_eq!(put[0].id, records[0].event_id.to_string());
-    }
-
-    #[tokio::test]
-    async fn a_batch_without_terminal_events_puts_nothing() {
-        let bus = Bus {
-            down: true,
-            ..Bus::default()
-        };
-        let none: Vec<(usize, Result<&RecordedEvent, String>)> = Vec::new();
-        assert_eq!(forward_terminal_events(&bus, none).await, None);
-    }
-}
+mod tests;

@@ -10,8 +10,11 @@
 //!   [`dispatch`]: which task a function name runs ([`dispatch::TaskFunction`]).
 //! - [`gateway`]: the deterministic simulated payment gateway.
 //! - [`query`]: GET /orders/{id}, its events, inventory.
-//! - [`notify`]: terminal events to the bus, and the confirmation email of the success handler;
-//!   [`forward`]: the forwarding loop every host runs over a batch of the log's records.
+//! - [`forward`]: the order events the bus carries, and the forwarding loop every host runs over
+//!   a batch of the log's records.
+//! - [`notify`]: the confirmation and the failure notice of the terminal events' rules;
+//!   [`notify_update`]: the customer's emails of an order's life (received, cancelled, shipped,
+//!   refunded) of OrderUpdateRule.
 //! - [`seed`]: idempotent inventory seeding.
 //! - [`sweep`]: the sweeper (orders left PLACED re-enqueued, orders whose execution died closed
 //!   as FAILED with their refund), one use case for the runtime's loop and the sweeper Lambda.
@@ -24,6 +27,7 @@ pub mod dispatch;
 pub mod forward;
 pub mod gateway;
 pub mod notify;
+pub mod notify_update;
 pub mod place;
 pub mod query;
 pub mod seed;

@@ -1,19 +1,20 @@
-//! Terminal events to the bus (the forwarder), and the two emails the rules send from them: the
-//! confirmation (OrderConfirmationRule → OrderSuccessHandler) and the failure notice
-//! (OrderFailureRule → OrderFailureHandler). Each email's dedup id is the terminal event's log
-//! id, which every delivery of it carries (the forwarder puts it as the bus event's id), so a
-//! redelivered event, from the stream, the bus or a retry, sends nothing new.
+//! The emails the rules send from the order events the forwarder puts on the bus
+//! ([`crate::forward`]): the confirmation (OrderConfirmationRule → OrderSuccessHandler) and the
+//! failure notice (OrderFailureRule → OrderFailureHandler) here, the customer's emails of the
+//! order's life (OrderUpdateRule → OrderUpdateHandler) in [`crate::notify_update`]. Each email's
+//! dedup id is its event's log id, which every delivery of it carries (the forwarder puts it as
+//! the bus event's id), so a redelivered event, from the stream, the bus or a retry, sends
+//! nothing new.
 
 use std::fmt::Write as _;
 
-use order_domain::events::{DomainEvent, decode};
+use order_domain::OrderId;
+use order_domain::events::PricedLine;
 use order_domain::order::{Completed, Failed, OrderState, Progress};
 use order_domain::personal::Opened;
 use order_domain::ports::{
     BusEvent, EventStore, KeyStore, Notification, Notifier, PortError, Topic,
 };
-use order_domain::{OrderEvent, OrderId, RecordedEvent};
-use serde_json::json;
 
 use crate::stream::{LoadError, load};
 use crate::vault::{self, VaultError};
@@ -24,49 +25,26 @@ pub const BUS_SOURCE: &str = "order-pipeline";
 pub const ORDER_COMPLETED: &str = "OrderCompleted";
 /// The detail-type OrderFailureRule matches.
 pub const ORDER_FAILED: &str = "OrderFailed";
+/// The detail-types OrderUpdateRule matches, one customer email each: "order received" ...
+pub const ORDER_PLACED: &str = "OrderPlaced";
+/// ... the cancellation (with what it refunded) ...
+pub const ORDER_CANCELLED: &str = "OrderCancelled";
+/// ... the shipment ...
+pub const ORDER_SHIPPED: &str = "OrderShipped";
+/// ... and a refund (but not a cancellation's: the cancellation email covers it).
+pub const REFUND_ISSUED: &str = "RefundIssued";
+/// The detail-type that starts the refund workflow (RefundRequestedRule); no email.
+pub const REFUND_REQUESTED: &str = "RefundRequested";
 
-/// Bus events for the terminal events (OrderCompleted, OrderFailed) among `records`. Each
-/// carries the log's event id, so a redelivered record makes the same bus event. No personal data.
-pub fn terminal_bus_events(records: &[RecordedEvent]) -> Vec<BusEvent> {
-    records.iter().filter_map(terminal_bus_event).collect()
-}
-
-/// The bus event of one record, if it is a terminal event (see [`terminal_bus_events`]).
-pub fn terminal_bus_event(r: &RecordedEvent) -> Option<BusEvent> {
-    // Cheap filter first: most events are not terminal, and decoding parses the payload.
-    if r.event_type != ORDER_COMPLETED && r.event_type != ORDER_FAILED {
-        return None;
-    }
-    let order_id = r.stream_id.order_id()?;
-    let DomainEvent::Order(e) = decode(r).ok()? else {
-        return None;
-    };
-    let detail = match &e {
-        OrderEvent::OrderCompleted(c) => {
-            json!({ "orderId": order_id, "status": "COMPLETED", "total": c.total })
-        }
-        OrderEvent::OrderFailed(f) => {
-            json!({ "orderId": order_id, "status": "FAILED", "reason": f.reason })
-        }
-        _ => return None,
-    };
-    let mut detail = detail;
-    detail["eventId"] = json!(r.event_id.to_string());
-    detail["version"] = json!(r.version);
-    detail["occurredAt"] = json!(r.occurred_at);
-    Some(BusEvent {
-        id: r.event_id.to_string(),
-        source: BUS_SOURCE.into(),
-        detail_type: e.event_type().into(),
-        detail,
-    })
-}
-
-/// Why an email for a terminal event was not sent (the delivery is retried).
+/// Why an email for a bus event was not sent (the delivery is retried).
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error("bus event has no valid detail.orderId")]
     Malformed,
+    #[error("bus event has no detail.{0}")]
+    MissingField(&'static str),
+    #[error("no handler for detail-type {0}")]
+    UnknownDetailType(String),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -88,7 +66,7 @@ pub enum Confirmation {
 }
 
 /// The order a bus event names in `detail.orderId`.
-fn order_of(event: &BusEvent) -> Result<OrderId, NotifyError> {
+pub(crate) fn order_of(event: &BusEvent) -> Result<OrderId, NotifyError> {
     let order_id = event
         .detail
         .get("orderId")
@@ -97,6 +75,20 @@ fn order_of(event: &BusEvent) -> Result<OrderId, NotifyError> {
         .ok_or(NotifyError::Malformed)?;
     tracing::Span::current().record("order_id", tracing::field::display(order_id));
     Ok(order_id)
+}
+
+/// One line per priced line: `  2 x MUG at 9.00 = 18.00`.
+pub(crate) fn write_priced_lines(body: &mut String, lines: &[PricedLine]) {
+    for line in lines {
+        let _ = writeln!(
+            body,
+            "  {} x {} at {} = {}",
+            line.quantity.get(),
+            line.product_id,
+            line.unit_price,
+            line.unit_price.times(line.quantity).unwrap_or_default()
+        );
+    }
 }
 
 /// OrderSuccessHandler: emails the customer (and the topic's subscribers) a confirmation.
@@ -129,16 +121,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
         }
     };
     let mut body = format!("Thank you for your order.\n\nOrder: {order_id}\n\n");
-    for line in &validated.lines {
-        let _ = writeln!(
-            body,
-            "  {} x {} at {} = {}",
-            line.quantity.get(),
-            line.product_id,
-            line.unit_price,
-            line.unit_price.times(line.quantity).unwrap_or_default()
-        );
-    }
+    write_priced_lines(&mut body, &validated.lines);
     let _ = write!(body, "\nTotal: {}\n", completed.total);
     notifier
         .publish(

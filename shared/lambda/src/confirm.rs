@@ -1,8 +1,10 @@
-//! The rules' handlers: OrderSuccessHandler (OrderConfirmationRule → confirmation email) and
-//! OrderFailureHandler (OrderFailureRule → failure notice).
+//! The rules' handlers: OrderSuccessHandler (OrderConfirmationRule → confirmation email),
+//! OrderFailureHandler (OrderFailureRule → failure notice) and OrderUpdateHandler
+//! (OrderUpdateRule → the customer's emails of the order's life).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use order_app::notify::{Confirmation, FailureNotice, NotifyError, confirm_order, notify_failure};
+use order_app::notify_update::{CustomerNotice, notify_order_update};
 use order_domain::ports::{BusEvent, EventStore, KeyStore, Notifier};
 use serde_json::Value;
 
@@ -41,4 +43,14 @@ pub async fn handle_failure_event<S: EventStore, N: Notifier>(
     event: EventBridgeEvent<Value>,
 ) -> Result<FailureNotice, NotifyError> {
     notify_failure(store, notifier, &bus_event(event)).await
+}
+
+/// Sends the customer's email of an OrderPlaced, OrderCancelled, OrderShipped or RefundIssued.
+pub async fn handle_update_event<S: EventStore, N: Notifier, K: KeyStore>(
+    store: &S,
+    notifier: &N,
+    keys: &K,
+    event: EventBridgeEvent<Value>,
+) -> Result<CustomerNotice, NotifyError> {
+    notify_order_update(store, notifier, keys, &bus_event(event)).await
 }

@@ -9,9 +9,10 @@
 //! # Layout
 //! - [`task`]: ValidateOrder, ProcessPayment, UpdateInventory, OrderFailed.
 //! - [`start`]: StartOrderProcessing (SQS batch → executions).
-//! - [`confirm`]: OrderSuccessHandler and OrderFailureHandler (EventBridge → email).
+//! - [`confirm`]: OrderSuccessHandler, OrderFailureHandler and OrderUpdateHandler (EventBridge →
+//!   email).
 //! - [`project`]: EventProjector, the stream's one reader (both views + [`forward`]ing the
-//!   terminal events to EventBridge).
+//!   order events to EventBridge).
 //! - [`seed`]: the SeedInventory custom resource.
 //! - [`sweep`]: OrderSweeper (the schedule's event → one run of the sweeper).
 //! - [`batch`]: the partial batch response shapes.

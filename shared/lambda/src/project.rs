@@ -1,5 +1,5 @@
 //! EventProjectorLambda: the one reader of the events table's stream on AWS. Each batch keeps
-//! both read models (order status, inventory) and forwards the terminal events to the bus,
+//! both read models (order status, inventory) and forwards the order events to the bus,
 //! which three functions used to do, each reading the stream on its own (AWS advises at most
 //! two readers per shard; a throttled third made the status view lag and delayed emails).
 //!
@@ -9,26 +9,29 @@
 //! harmless to each part:
 //! - the views are forward-only upserts: `advance` skips a version a view already holds, and a
 //!   write never moves a row back (the version guard);
-//! - a terminal event put again carries its log event id, and the rules' handlers publish
-//!   through the notifier's dedup records keyed by that id, so no second email goes out.
+//! - a bus event put again carries its log event id, and the rules' handlers publish through
+//!   the notifier's dedup records keyed by that id, so no second email goes out.
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use order_aws::DynamoEventStore;
 use order_aws::projector::{batch_response, decode_lambda_record};
 use order_aws::{ChangeRecord, Projector};
-use order_domain::ports::EventBus;
+use order_domain::ports::{EventBus, EventStore};
 
 use crate::forward::forward;
 
-/// Both views and the forwarder over one stream batch.
+/// Both views and the forwarder over one stream batch. `store` is the event log, which the
+/// forwarder reads an order's customer from for the events after placement.
 #[derive(Debug, Clone)]
-pub struct EventProjector<B> {
+pub struct EventProjector<B, S = DynamoEventStore> {
     pub order_status: Projector,
     pub inventory: Projector,
     pub bus: B,
+    pub store: S,
 }
 
-impl<B: EventBus> EventProjector<B> {
+impl<B: EventBus, S: EventStore> EventProjector<B, S> {
     /// Runs the three parts on `records`; answers the sequence number of the earliest record a
     /// part failed on (`None`: the whole batch is done).
     pub async fn handle_records(&self, records: &[ChangeRecord]) -> Option<String> {
@@ -36,7 +39,7 @@ impl<B: EventBus> EventProjector<B> {
         let (status, inventory, forwarded) = tokio::join!(
             Box::pin(self.order_status.apply_batch(records)),
             Box::pin(self.inventory.apply_batch(records)),
-            Box::pin(forward(&self.bus, records)),
+            Box::pin(forward(&self.bus, &self.store, records)),
         );
         earliest(
             records,

@@ -125,6 +125,28 @@ pub async fn order_success_handler_main() -> Result<(), Error> {
     .await
 }
 
+/// order-update-handler: OrderUpdateRule → the customer's emails of the order's life (received,
+/// cancelled, shipped, refunded) through OrderAlertsTopic.
+pub async fn order_update_handler_main() -> Result<(), Error> {
+    crate::init_tracing();
+    let clients = clients().await;
+    let store = DynamoEventStore::from_env(&clients)?;
+    let notifier = SnsNotifier::from_env(&clients)?;
+    let keys = order_aws::keys_from_env(&clients)?;
+    let (store, notifier, keys) = (&store, &notifier, &keys);
+    Box::pin(lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
+            crate::confirm::handle_update_event(store, notifier, keys, event.payload)
+                .await
+                .map_err(|e| Diagnostic {
+                    error_type: "OrderUpdateFailed".into(),
+                    error_message: e.to_string(),
+                })
+        },
+    )))
+    .await
+}
+
 /// order-failure-handler: OrderFailureRule → failure notice through OrderErrorNotificationTopic.
 /// No key store: the notice holds no personal data.
 pub async fn order_failure_handler_main() -> Result<(), Error> {
@@ -173,7 +195,7 @@ pub async fn seed_inventory_main() -> Result<(), Error> {
     .await
 }
 
-/// event-projector: the events table's stream → both read models and the terminal events to
+/// event-projector: the events table's stream → both read models and the order events to
 /// EventBridge (`crate::project`: the stream's one reader).
 pub async fn event_projector_main() -> Result<(), Error> {
     crate::init_tracing();
@@ -185,10 +207,11 @@ pub async fn event_projector_main() -> Result<(), Error> {
             Target::OrderStatus(OrderStatusTable::from_env(&clients)?),
         ),
         inventory: Projector::new(
-            store,
+            store.clone(),
             Target::Inventory(InventoryTable::from_env(&clients)?),
         ),
         bus: EventBridgeBus::from_env(&clients),
+        store,
     };
     let projector = &projector;
     Box::pin(lambda_runtime::run(service_fn(

@@ -1,5 +1,5 @@
 //! The event projector, the events stream's one reader, on the emulator: one batch keeps both
-//! views and forwards the terminal events; a part that fails makes the batch report the
+//! views and forwards the order events; a part that fails makes the batch report the
 //! earliest record any part failed on, and the redelivery from there is harmless to every part.
 
 use std::sync::{Arc, Mutex};
@@ -44,8 +44,9 @@ fn projector(env: &Emulator, inventory: InventoryTable, bus: Bus) -> EventProjec
     let store = env.store();
     EventProjector {
         order_status: Projector::new(store.clone(), Target::OrderStatus(views(env).orders)),
-        inventory: Projector::new(store, Target::Inventory(inventory)),
+        inventory: Projector::new(store.clone(), Target::Inventory(inventory)),
         bus,
+        store,
     }
 }
 
@@ -82,7 +83,7 @@ async fn completed_order(env: &Emulator) -> (OrderId, Vec<ChangeRecord>) {
 }
 
 #[tokio::test]
-async fn one_batch_keeps_both_views_and_forwards_the_terminal_event() {
+async fn one_batch_keeps_both_views_and_forwards_the_order_events() {
     let env = emulator_or_skip!("one_batch_keeps_both_views_and_forwards");
     let (order, records) = completed_order(&env).await;
     let bus = Bus::default();
@@ -103,16 +104,16 @@ async fn one_batch_keeps_both_views_and_forwards_the_terminal_event() {
     .unwrap();
     assert_eq!(mug.available, 8);
     let put = bus.put.lock().unwrap().clone();
-    assert_eq!(put.len(), 1);
-    assert_eq!(put[0].detail_type, "OrderCompleted");
+    let types: Vec<&str> = put.iter().map(|e| e.detail_type.as_str()).collect();
+    assert_eq!(types, ["OrderPlaced", "OrderCompleted"]);
 
     // The whole batch again (a redelivery): the views skip what they hold, the bus event is the
     // same event (its log id), which the handlers' dedup records drop.
     assert_eq!(projector.handle_records(&records).await, None);
     assert_eq!(mug.version(), views_version(&env).await);
     let put = bus.put.lock().unwrap().clone();
-    assert_eq!(put.len(), 2);
-    assert_eq!(put[0].id, put[1].id);
+    assert_eq!(put.len(), 4);
+    assert_eq!(put[..2], put[2..], "the same events, by their log ids");
 }
 
 async fn views_version(env: &Emulator) -> u64 {
@@ -156,7 +157,11 @@ async fn a_failed_forward_reports_the_batchs_first_record_and_the_redelivery_is_
         .unwrap()
         .unwrap();
     assert_eq!(again, done, "the redelivery moved no view");
-    assert_eq!(bus.put.lock().unwrap().len(), 1);
+    assert_eq!(
+        bus.put.lock().unwrap().len(),
+        2,
+        "OrderPlaced and OrderCompleted"
+    );
 }
 
 /// The inventory view cannot be written (its table is gone): the batch reports the first
@@ -196,7 +201,7 @@ async fn a_failing_view_reports_its_first_failing_record_when_it_is_the_earliest
     );
     assert_eq!(
         bus.put.lock().unwrap().len(),
-        1,
+        2,
         "the forwarder went through"
     );
 }

@@ -1,16 +1,20 @@
 //! The local event bus: EventBridge rule semantics (match `source` and `detail-type`) with the
 //! targets called in process. OrderConfirmationRule → OrderSuccessHandler, OrderFailureRule →
-//! OrderFailureHandler.
+//! OrderFailureHandler, OrderUpdateRule → OrderUpdateHandler, as template.yaml wires them.
 
-use order_app::notify::{BUS_SOURCE, ORDER_COMPLETED, ORDER_FAILED, confirm_order, notify_failure};
+use order_app::notify::{
+    BUS_SOURCE, ORDER_CANCELLED, ORDER_COMPLETED, ORDER_FAILED, ORDER_PLACED, ORDER_SHIPPED,
+    REFUND_ISSUED, confirm_order, notify_failure,
+};
+use order_app::notify_update::notify_order_update;
 use order_domain::ports::{BusEvent, EventBus, EventStore, KeyStore, Notifier, PortError};
 
-/// A rule: which events it matches and what it triggers.
+/// A rule: which events it matches (any of its detail-types) and what it triggers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
     pub name: &'static str,
     pub source: &'static str,
-    pub detail_type: &'static str,
+    pub detail_types: &'static [&'static str],
     pub target: Target,
 }
 
@@ -18,27 +22,34 @@ pub struct Rule {
 pub enum Target {
     OrderSuccessHandler,
     OrderFailureHandler,
+    OrderUpdateHandler,
 }
 
 /// The rules the template deploys.
-pub const RULES: [Rule; 2] = [
+pub const RULES: [Rule; 3] = [
     Rule {
         name: "OrderConfirmationRule",
         source: BUS_SOURCE,
-        detail_type: ORDER_COMPLETED,
+        detail_types: &[ORDER_COMPLETED],
         target: Target::OrderSuccessHandler,
     },
     Rule {
         name: "OrderFailureRule",
         source: BUS_SOURCE,
-        detail_type: ORDER_FAILED,
+        detail_types: &[ORDER_FAILED],
         target: Target::OrderFailureHandler,
+    },
+    Rule {
+        name: "OrderUpdateRule",
+        source: BUS_SOURCE,
+        detail_types: &[ORDER_PLACED, ORDER_CANCELLED, ORDER_SHIPPED, REFUND_ISSUED],
+        target: Target::OrderUpdateHandler,
     },
 ];
 
 impl Rule {
     pub fn matches(&self, e: &BusEvent) -> bool {
-        e.source == self.source && e.detail_type == self.detail_type
+        e.source == self.source && self.detail_types.contains(&e.detail_type.as_str())
     }
 }
 
@@ -54,20 +65,70 @@ impl<S: EventStore, N: Notifier, K: KeyStore> EventBus for LocalBus<S, N, K> {
     async fn put(&self, events: Vec<BusEvent>) -> Result<(), PortError> {
         for event in &events {
             for rule in RULES.iter().filter(|r| r.matches(event)) {
+                let failed =
+                    |e: order_app::notify::NotifyError| PortError(format!("{}: {e}", rule.name));
                 match rule.target {
                     Target::OrderSuccessHandler => {
                         confirm_order(&self.store, &self.notifier, &self.keys, event)
                             .await
-                            .map_err(|e| PortError(format!("{}: {e}", rule.name)))?;
+                            .map_err(failed)?;
                     }
                     Target::OrderFailureHandler => {
                         notify_failure(&self.store, &self.notifier, event)
                             .await
-                            .map_err(|e| PortError(format!("{}: {e}", rule.name)))?;
+                            .map_err(failed)?;
+                    }
+                    Target::OrderUpdateHandler => {
+                        notify_order_update(&self.store, &self.notifier, &self.keys, event)
+                            .await
+                            .map_err(failed)?;
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(detail_type: &str) -> BusEvent {
+        BusEvent {
+            id: "01J".into(),
+            source: BUS_SOURCE.into(),
+            detail_type: detail_type.into(),
+            detail: json!({}),
+        }
+    }
+
+    /// Each detail-type the forwarder puts reaches the rule template.yaml gives it, and only
+    /// that one (RefundRequested starts the refund workflow, no email).
+    #[test]
+    fn each_detail_type_matches_the_templates_rule() {
+        let routed = |detail_type: &str| -> Vec<&str> {
+            RULES
+                .iter()
+                .filter(|r| r.matches(&event(detail_type)))
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(routed("OrderCompleted"), ["OrderConfirmationRule"]);
+        assert_eq!(routed("OrderFailed"), ["OrderFailureRule"]);
+        for update in [
+            "OrderPlaced",
+            "OrderCancelled",
+            "OrderShipped",
+            "RefundIssued",
+        ] {
+            assert_eq!(routed(update), ["OrderUpdateRule"], "{update}");
+        }
+        assert!(routed("RefundRequested").is_empty());
+        let mut foreign = event("OrderPlaced");
+        foreign.source = "someone-else".into();
+        assert!(!RULES.iter().any(|r| r.matches(&foreign)));
     }
 }

@@ -1,10 +1,10 @@
-//! The terminal-event forwarder on the embedded host: terminal events from the change feed to
+//! The forwarder on the embedded host: the order events the bus carries, from the change feed to
 //! the rule bus, at least once, the checkpoint saved after delivery. The loop over a batch is
 //! the one every host runs (`order_app::forward`).
 
 use std::time::Duration;
 
-use order_app::forward::forward_terminal_events;
+use order_app::forward::forward_events;
 use order_embedded::outbox::OutboxNotifier;
 use order_embedded::read_models::{checkpoint, set_checkpoint};
 use order_embedded::store::SqliteEventStore;
@@ -14,12 +14,14 @@ use crate::bus::LocalBus;
 use crate::feed::{FEED_BATCH, FeedPace};
 use crate::pipeline::LocalKeys;
 
-/// Terminal events → the bus (rule router) at least once, checkpointed after delivery.
+/// Bus events → the bus (rule router) at least once, checkpointed after delivery.
 pub(crate) async fn forwarder(
     store: SqliteEventStore,
     bus: LocalBus<SqliteEventStore, OutboxNotifier, LocalKeys>,
     shutdown: watch::Receiver<bool>,
 ) {
+    // The checkpoint's name from when only terminal events were forwarded: kept, so an upgraded
+    // server resumes where it stopped (and sends no "order received" for orders before it).
     const NAME: &str = "terminal-forwarder";
     let db = store.db().clone();
     let mut pace = FeedPace::new(
@@ -35,8 +37,8 @@ pub(crate) async fn forwarder(
         let (reached, failure) = match store.read_after(position, FEED_BATCH).await {
             Ok(batch) if batch.is_empty() => (None, None),
             Ok(batch) => {
-                let records = batch.iter().map(|(p, e)| (*p, Ok(e)));
-                match forward_terminal_events(&bus, records).await {
+                let records = batch.iter().map(|(p, e)| (*p, Ok(e))).collect();
+                match forward_events(&bus, &store, records).await {
                     None => (batch.last().map(|(p, _)| *p), None),
                     Some(from) => (
                         batch
@@ -57,7 +59,7 @@ pub(crate) async fn forwarder(
             }
         }
         if let Some(e) = failure {
-            tracing::error!(error = %e, "forwarding terminal events failed; retrying");
+            tracing::error!(error = %e, "forwarding bus events failed; retrying");
             if !pace.failed().await {
                 return;
             }

@@ -8,9 +8,10 @@
 //! - [`workflow`] and [`functions`]: durable executions of the shared state machine definition,
 //!   with `lambda:invoke` done locally (the executions are bookkept in SQLite, as Step Functions
 //!   keeps its own).
-//! - [`bus`]: EventBridge-style rules routed in process (the confirmation and the failure notice).
+//! - [`bus`]: EventBridge-style rules routed in process (the confirmation, the failure notice and
+//!   the customer's updates).
 //! - [`projections`] and [`forwarder`]: the embedded host's change-feed workers (read models;
-//!   terminal events to the bus), paced alike by `feed`.
+//!   the order events to the bus), paced alike by `feed`.
 //! - [`pipeline`]: the embedded host's wiring ([`Pipeline`], [`Config`]).
 
 pub mod bus;

@@ -2,7 +2,7 @@
 //!
 //! - StartOrderProcessing: OrdersQueue consumer → workflow executions.
 //! - The workflow runner (durable executions).
-//! - Projection workers (order-status, inventory) and the terminal-event forwarder, each
+//! - Projection workers (order-status, inventory) and the bus-event forwarder, each
 //!   reading the change feed from its checkpoint, woken by commits rather than polling.
 //! - The sweeper (`order_app::sweep`): re-drives orders stuck in PLACED (a crash between append
 //!   and enqueue) and closes orders whose execution died as FAILED, with their refund.

@@ -1,4 +1,4 @@
-//! The eleven function binaries of `docs/aws-contract.md`, and for each one a real first
+//! The function binaries of `docs/aws-contract.md`, and for each one a real first
 //! invocation: its repo fixture event, with the ids swapped for a fresh order that the
 //! emulator holds in the state the function expects (so every repetition does the real work,
 //! not an idempotent replay).
@@ -34,6 +34,8 @@ const ORDER_COMPLETED: &str =
     include_str!("../../../services/order-success-handler/fixtures/order-completed.json");
 const ORDER_FAILED: &str =
     include_str!("../../../services/order-failure-handler/fixtures/order-failed.json");
+const ORDER_PLACED: &str =
+    include_str!("../../../services/order-update-handler/fixtures/order-placed.json");
 const SEED_CREATE: &str = include_str!("../../../services/seed-inventory/fixtures/create.json");
 const SCHEDULED: &str =
     include_str!("../../../services/order-sweeper/fixtures/scheduled-event.json");
@@ -53,6 +55,8 @@ pub enum EventKind {
     OrderCompleted,
     /// `order-failed.json` for a failed (declined) order.
     OrderFailed,
+    /// `order-placed.json` for a placed order (its "order received" email).
+    OrderPlaced,
     /// `create.json` answered on the stub's URL (idempotent: only the first run adds products).
     SeedCreate,
     /// `stream-batch.json` (OrderPlaced v1, OrderCompleted v5, a MODIFY) for a placed order.
@@ -82,7 +86,7 @@ pub struct Function {
 }
 
 /// The contract's binaries, with `MemorySize` from `template.yaml`.
-pub const FUNCTIONS: [Function; 11] = [
+pub const FUNCTIONS: [Function; 12] = [
     Function {
         name: "order-placement",
         memory_mb: 512,
@@ -150,6 +154,18 @@ pub const FUNCTIONS: [Function; 11] = [
             "NOTIFICATION_DEDUP_TABLE",
         ],
         event: EventKind::OrderFailed,
+    },
+    Function {
+        name: "order-update-handler",
+        memory_mb: 256,
+        env: &[
+            "EVENTS_TABLE",
+            "ORDER_ALERTS_TOPIC_ARN",
+            "NOTIFICATION_DEDUP_TABLE",
+            "CUSTOMER_KEYS_TABLE",
+            "KMS_KEY_ID",
+        ],
+        event: EventKind::OrderPlaced,
     },
     Function {
         name: "event-projector",
@@ -374,6 +390,10 @@ impl Emulator {
             EventKind::OrderFailed => {
                 let id = self.failed_order().await?;
                 ORDER_FAILED.replace(FIXTURE_ORDER_ID, &id.to_string())
+            }
+            EventKind::OrderPlaced => {
+                let id = self.place("tok_visa").await?;
+                ORDER_PLACED.replace(FIXTURE_ORDER_ID, &id.to_string())
             }
             EventKind::SeedCreate => {
                 let mut request: Value = serde_json::from_str(SEED_CREATE)?;

@@ -1,7 +1,8 @@
 //! The deployed stack on one machine: `template.yaml` on the emulator, the release Lambda
 //! binaries behind loopback Runtime APIs, every event handed over as AWS would (see the
-//! crate's docs). An order goes from POST to COMPLETED with one confirmation email, a declined
-//! one to FAILED with one failure email, through the binaries alone.
+//! crate's docs). An order goes from POST to COMPLETED with one "order received" and one
+//! confirmation email, a declined one to FAILED with one "order received" and one failure email,
+//! through the binaries alone.
 //!
 //! Needs the emulator (`AWS_ENDPOINT_URL`, shared/aws/emulator/moto_serialized.py) and the
 //! release binaries (`cargo build --release --bins`, or `ORDER_STACK_BIN_DIR`); scripts/test.sh
@@ -142,38 +143,45 @@ async fn an_order_completes_and_a_declined_one_fails_through_the_release_binarie
         );
     }
 
+    // (received, confirmed) on OrderAlertsTopic for the paid order, (received, anything else)
+    // there for the declined one, then the error topic's emails of each.
     let emails = |h: &Harness| {
+        let alerts = |text: &str| h.mail_to("OrderAlertsTopic", text).len();
+        let errors = |text: &str| h.mail_to("OrderErrorNotificationTopic", text).len();
+        let received = |id: &str| alerts(&format!("Order {id} received"));
         (
-            h.mail_to("OrderAlertsTopic", &paid).len(),
-            h.mail_to("OrderErrorNotificationTopic", &declined).len(),
-            h.mail_to("OrderAlertsTopic", &declined).len(),
-            h.mail_to("OrderErrorNotificationTopic", &paid).len(),
+            (received(&paid), alerts(&format!("Order {paid} confirmed"))),
+            (received(&declined), alerts(&declined) - received(&declined)),
+            (errors(&declined), errors(&paid)),
         )
     };
+    let once = ((1, 1), (1, 0), (1, 0));
     assert_eq!(
         emails(&h),
-        (1, 1, 0, 0),
-        "one confirmation for the paid order, one failure email for the declined one: {:?}",
+        once,
+        "an \"order received\" for each, one confirmation for the paid order, one failure \
+         email for the declined one: {:?}",
         h.mail.lock().expect("mail")
     );
 
     // The schedules fire again (the sweeper, once there is one): nothing changes.
     h.fire_schedules(true).await;
     h.settle(SETTLE).await.expect("the schedules' work settles");
-    assert_eq!(emails(&h), (1, 1, 0, 0), "a schedule sends no second email");
+    assert_eq!(emails(&h), once, "a schedule sends no second email");
     assert_eq!(status(&h, "c-stack-1", &paid).await["status"], "COMPLETED");
 
     // EventBridge delivers at least once: every rule event (OrderCompleted to the success
-    // handler, OrderFailed to the failure handler) delivered twice more sends nothing more.
+    // handler, OrderFailed to the failure handler, each OrderPlaced to the update handler)
+    // delivered twice more sends nothing more.
     let redelivered = h.redeliver_rule_events(2).await.expect("redelivery");
     assert!(
-        redelivered >= 4,
-        "both terminal events redelivered: {redelivered}"
+        redelivered >= 8,
+        "both terminal events and both OrderPlaced redelivered: {redelivered}"
     );
     h.settle(SETTLE).await.expect("the redeliveries settle");
     assert_eq!(
         emails(&h),
-        (1, 1, 0, 0),
+        once,
         "a redelivered event sends no second email"
     );
 

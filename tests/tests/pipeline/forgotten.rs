@@ -8,8 +8,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use order_app::forward::bus_event;
 use order_app::gateway::SimulatedGateway;
-use order_app::notify::{Confirmation, confirm_order, terminal_bus_event};
+use order_app::notify::{Confirmation, confirm_order};
 use order_app::place::{PlaceOrder, place_order};
 use order_app::seed::seed_inventory;
 use order_app::tasks::{self, TaskError, TaskInput};
@@ -183,7 +184,10 @@ async fn no_confirmation_is_written_for_a_customer_forgotten_after_completion() 
     .unwrap();
     let completed = async |id: OrderId| {
         let events = r.events(id).await;
-        terminal_bus_event(events.last().unwrap()).expect("OrderCompleted is a bus event")
+        bus_event(&r.store, events.last().unwrap())
+            .await
+            .unwrap()
+            .expect("OrderCompleted is a bus event")
     };
 
     assert_eq!(r.forget("alice").await, 1);

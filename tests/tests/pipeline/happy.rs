@@ -3,7 +3,8 @@ use order_tests::{default_seed, spawn_pipeline};
 use reqwest::StatusCode;
 
 /// An order placed over HTTP passes validation, payment and inventory, shows its whole history,
-/// takes its stock and sends one confirmation email to the customer and the ops address.
+/// takes its stock and sends the customer (and the ops address) an "order received" email and
+/// one confirmation.
 #[tokio::test]
 async fn an_order_completes_with_its_history_stock_and_confirmation_email() {
     let app = spawn_pipeline(default_seed()).await;
@@ -35,16 +36,26 @@ async fn an_order_completes_with_its_history_stock_and_confirmation_email() {
     assert_eq!(app.available("MUG").await, 998);
     assert_eq!(app.available("TEE").await, 999);
 
-    let emails = app.wait_emails("OrderAlertsTopic", 1).await;
-    assert_eq!(emails.len(), 1);
+    // "Order received" at once, then the confirmation.
+    let emails = app.wait_emails("OrderAlertsTopic", 2).await;
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    let subject = |s: &str| {
+        let subject = format!("Subject: Order {id} {s}");
+        emails
+            .iter()
+            .find(|e| e.contains(&subject))
+            .unwrap_or_else(|| panic!("no email \"{subject}\": {emails:?}"))
+    };
+    let received = subject("received");
+    assert!(received.contains("To: jane.doe@example.com"), "{received}");
+    assert!(received.contains("2 x MUG") && received.contains("1 x TEE"));
+    let confirmed = subject("confirmed");
     assert!(
-        emails[0].contains("To: jane.doe@example.com"),
-        "{}",
-        emails[0]
+        confirmed.contains("To: jane.doe@example.com"),
+        "{confirmed}"
     );
-    assert!(emails[0].contains("Cc: ops@example.com"));
-    assert!(emails[0].contains(&format!("Subject: Order {id} confirmed")));
-    assert!(emails[0].contains("Total: 43.00"));
+    assert!(confirmed.contains("Cc: ops@example.com"));
+    assert!(confirmed.contains("Total: 43.00"));
     app.shutdown().await;
 }
 

@@ -3,7 +3,8 @@
 //! connections dropped before and after the emulator acted, and slow answers hit every call the
 //! server makes; a client posts orders and retries as a real one does (same Idempotency-Key).
 //! Then, reading the emulator directly: every accepted order is COMPLETED or FAILED, has one
-//! OrderPlaced, at most one charge (refunded if it failed), one email, and each product's stock
+//! OrderPlaced, at most one charge (refunded if it failed), one "order received" email and one
+//! confirmation or failure email, and each product's stock
 //! is its seed minus the completed quantities, reserved once per order.
 //!
 //! Email duplicates have one allowance, stated and counted: an SNS Publish that took effect and
@@ -154,7 +155,8 @@ async fn under_faults_every_accepted_order_ends_once_with_one_charge_one_email_a
     }
     let settled_in = started.elapsed();
 
-    // The emails: wait until each terminal order has one, then a while for late duplicates.
+    // The emails: wait until each terminal order has its two ("order received", then the
+    // confirmation or failure notice), then a while for late duplicates.
     let topic_of = |status: &str| {
         if status == "COMPLETED" {
             Topic::OrderAlerts
@@ -168,8 +170,8 @@ async fn under_faults_every_accepted_order_ends_once_with_one_charge_one_email_a
         let missing: Vec<&String> = seen_status
             .iter()
             .filter(|(id, status)| {
-                !all.iter()
-                    .any(|d| d.topic == topic_of(status) && d.text.contains(id.as_str()))
+                let (received, ended) = emails_of(&all, id);
+                received.is_empty() || !ended.iter().any(|d| d.topic == topic_of(status))
             })
             .map(|(id, _)| id)
             .collect();
@@ -222,13 +224,14 @@ async fn under_faults_every_accepted_order_ends_once_with_one_charge_one_email_a
                 *completed.entry(product).or_default() += qty;
             }
         }
-        let mails: Vec<_> = deliveries.iter().filter(|d| d.text.contains(id)).collect();
+        let (received, mails) = emails_of(&deliveries, id);
         assert!(
             mails.iter().all(|d| d.topic == topic_of(status)),
             "{id} ({status}) mailed on the wrong topic: {mails:?}"
         );
         assert!(!mails.is_empty(), "{id}: no email");
-        duplicates += mails.len() - 1;
+        assert!(!received.is_empty(), "{id}: no \"order received\"");
+        duplicates += mails.len() - 1 + received.len() - 1;
     }
     for (product, seed) in SEED {
         let sold = completed.get(product).copied().unwrap_or(0);
@@ -270,4 +273,19 @@ async fn under_faults_every_accepted_order_ends_once_with_one_charge_one_email_a
     );
     assert!(n_completed > 0 && n_failed > 0);
     assert!(counts.total() > 0, "no fault was injected: {counts}");
+}
+
+/// The emails about order `id`: its "order received" (on OrderAlertsTopic), and the others (its
+/// confirmation or failure notice).
+fn emails_of<'d>(
+    all: &'d [order_testkit::notifier::Delivery],
+    id: &str,
+) -> (
+    Vec<&'d order_testkit::notifier::Delivery>,
+    Vec<&'d order_testkit::notifier::Delivery>,
+) {
+    let subject = format!("Order {id} received");
+    all.iter()
+        .filter(|d| d.text.contains(id))
+        .partition(|d| d.topic == Topic::OrderAlerts && d.text.contains(&subject))
 }

@@ -2,12 +2,13 @@
 //! database, not its WAL (nor its shared-memory index), not the keys, before a forget, after
 //! it, and after a clean shutdown.
 //!
-//! One exception, by necessity: the outbox. A confirmation email is addressed to the customer,
-//! so the mbox that stands in for the mail server holds their address in the message's `To:`
-//! header, and only there (never a payment token). The test asserts that the mbox is the only
-//! file with the address, that the address appears on `To:` lines only, and that once the
-//! customer is forgotten no new confirmation is written for them: an order of theirs caught
-//! between its first payment attempt and its retry fails instead of being charged or confirmed.
+//! One exception, by necessity: the outbox. The "order received" and confirmation emails are
+//! addressed to the customer, so the mbox that stands in for the mail server holds their address
+//! in the message's `To:` header, and only there (never a payment token). The test asserts that
+//! the mbox is the only file with the address, that the address appears on `To:` lines only, and
+//! that once the customer is forgotten no new email is written for them: an order of theirs
+//! caught between its first payment attempt and its retry fails instead of being charged or
+//! confirmed.
 
 use std::path::Path;
 
@@ -92,15 +93,15 @@ fn assert_no_key(v: &Value, forbidden: &[&str]) {
     }
 }
 
-/// Waits until the outbox holds `n` confirmations addressed to the probe customer.
-async fn wait_for_confirmations(data: &Path, n: usize) {
+/// Waits until the outbox holds `n` emails addressed to the probe customer.
+async fn wait_for_mails(data: &Path, n: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let mbox = data.join("outbox").join("OrderAlertsTopic.mbox");
         let text = std::fs::read_to_string(mbox).unwrap_or_default();
         let got = text.lines().filter(|l| l.contains(EMAIL)).count();
         if got >= n {
-            assert_eq!(got, n, "more confirmations than completed orders");
+            assert_eq!(got, n, "more emails than orders placed and completed");
             return;
         }
         assert!(std::time::Instant::now() < deadline, "{got} of {n} mails");
@@ -145,17 +146,18 @@ async fn no_file_holds_an_email_or_payment_token_in_clear_before_or_after_a_forg
         assert!(!view.to_string().contains(EMAIL), "{view}");
     }
     assert_eq!(statuses, ["COMPLETED", "COMPLETED", "FAILED", "COMPLETED"]);
-    wait_for_confirmations(&data, 3).await;
+    // An "order received" for each of the four, a confirmation for each of the three completed.
+    wait_for_mails(&data, 7).await;
     let names = files_under(&data);
     assert!(names.contains(&data.join("orders.db-wal")), "{names:?}");
-    assert_eq!(assert_no_clear_data(&data, "running"), 3);
+    assert_eq!(assert_no_clear_data(&data, "running"), 7);
     let first_keys = assert_sealed(&data, ids.len());
     assert!(first_keys.iter().all(|k| k == &first_keys[0]), "one key");
 
     assert_eq!(server.forget(CUSTOMER, &admin).await, 1);
-    assert_eq!(assert_no_clear_data(&data, "forgotten"), 3);
+    assert_eq!(assert_no_clear_data(&data, "forgotten"), 7);
     server.stop();
-    assert_eq!(assert_no_clear_data(&data, "stopped"), 3);
+    assert_eq!(assert_no_clear_data(&data, "stopped"), 7);
     assert_sealed(&data, ids.len());
 
     // Forgotten between a failed first charge and its retry (at three times the ASL's
@@ -166,6 +168,8 @@ async fn no_file_holds_an_email_or_payment_token_in_clear_before_or_after_a_forg
     let mut server = Server::start(dir.path(), "second", &slow, &env).await;
     let posted = std::time::Instant::now();
     let late = server.place(&token, EMAIL, "tok_error").await;
+    // Its "order received" goes out at once, while the customer is still known.
+    wait_for_mails(&data, 8).await;
     wait_for_retry(&server, &late).await;
     assert_eq!(server.forget(CUSTOMER, &admin).await, 1, "a new key");
     let view = server.finished(&late, &token).await;
@@ -190,9 +194,9 @@ async fn no_file_holds_an_email_or_payment_token_in_clear_before_or_after_a_forg
     // Nothing new addressed to the forgotten customer, even a while later (the failure
     // notice goes to the operators' topic, without the address).
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(assert_no_clear_data(&data, "forgotten in flight"), 3);
+    assert_eq!(assert_no_clear_data(&data, "forgotten in flight"), 8);
     server.stop();
-    assert_eq!(assert_no_clear_data(&data, "stopped again"), 3);
+    assert_eq!(assert_no_clear_data(&data, "stopped again"), 8);
     let keys = assert_sealed(&data, ids.len() + 1);
     assert_ne!(
         keys[ids.len()],

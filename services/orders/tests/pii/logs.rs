@@ -99,8 +99,9 @@ async fn flow(extra: &[&str]) -> (String, Vec<String>) {
     }
     let listed = server.get("/orders", &token).await;
     assert_eq!(listed.body["orders"].as_array().unwrap().len(), ids.len());
-    // The confirmations of the completed orders are written (and logged) before the forget.
-    wait_for_mail(&data, 2).await;
+    // The emails (an "order received" per order, a confirmation per completed one) are written
+    // (and logged) before the forget.
+    wait_for_mail(&data, 6).await;
     assert_eq!(server.forget(CUSTOMER, &admin).await, 1);
     let a = server
         .get(&format!("/orders/{}/events", ids[0]), &token)

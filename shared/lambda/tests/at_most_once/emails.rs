@@ -1,18 +1,20 @@
-//! One email per terminal event however often the rule delivers it: the handlers publish
-//! through the notifier's dedup record keyed by the event's log id (`shared/aws/src/dedup.rs`
+//! One email per bus event however often its rule delivers it: the handlers publish through
+//! the notifier's dedup record keyed by the event's log id (`shared/aws/src/dedup.rs`
 //! states the record's states and the crash between record and publish; these cases drive
 //! them through the Lambda handlers, on the emulator).
 
 use std::time::Duration;
 
-use order_app::notify::{Confirmation, FailureNotice, terminal_bus_event};
+use order_app::forward::bus_event;
+use order_app::notify::{Confirmation, FailureNotice};
+use order_app::notify_update::CustomerNotice;
 use order_app::seed::seed_inventory;
 use order_app::vault::NoKeys;
 use order_aws::DynamoDedup;
 use order_aws::dedup::dedup_key;
 use order_domain::Timestamp;
-use order_domain::ports::{BusEvent, Topic};
-use order_lambda::confirm::{handle_event, handle_failure_event};
+use order_domain::ports::{BusEvent, EventStore, Topic};
+use order_lambda::confirm::{handle_event, handle_failure_event, handle_update_event};
 use order_testkit::emulator_or_skip;
 use order_testkit::events::{place, seed_product};
 use order_testkit::notifier::SnsDeliveries;
@@ -23,8 +25,8 @@ use crate::executions::{eventbridge_event, sns};
 use crate::support::terminal_event;
 
 /// A completed and a declined order on the emulator, and their terminal events as the
-/// forwarder puts them on the bus.
-async fn ended_orders(env: &Emulator) -> (BusEvent, BusEvent) {
+/// forwarder puts them on the bus, then the completed order's OrderPlaced.
+async fn ended_orders(env: &Emulator) -> (BusEvent, BusEvent, BusEvent) {
     let store = env.store();
     seed_inventory(&store, &[seed_product("MUG", 900, 10)])
         .await
@@ -33,10 +35,17 @@ async fn ended_orders(env: &Emulator) -> (BusEvent, BusEvent) {
     let declined = place(&store, &[("MUG", 1)], "tok_decline").await;
     drive(&store, completed).await;
     drive(&store, declined).await;
-    let bus_event = |e| terminal_bus_event(&e).expect("a terminal event");
+    let of = async |e| {
+        bus_event(&store, &e)
+            .await
+            .unwrap()
+            .expect("an event the bus carries")
+    };
+    let placed = store.read_stream(&completed.stream(), 0).await.unwrap()[0].clone();
     (
-        bus_event(terminal_event(&store, completed).await),
-        bus_event(terminal_event(&store, declined).await),
+        of(terminal_event(&store, completed).await).await,
+        of(terminal_event(&store, declined).await).await,
+        of(placed).await,
     )
 }
 
@@ -53,14 +62,16 @@ async fn deliver(env: &Emulator, event: &BusEvent) {
     let (store, notifier) = (env.store(), sns(env));
     for attempt in 0..20 {
         let delivered = eventbridge_event(event);
-        let result = if event.detail_type == "OrderCompleted" {
-            handle_event(&store, &notifier, &NoKeys, delivered)
+        let result = match event.detail_type.as_str() {
+            "OrderCompleted" => handle_event(&store, &notifier, &NoKeys, delivered)
                 .await
-                .map(|c| assert_eq!(c, Confirmation::Sent))
-        } else {
-            handle_failure_event(&store, &notifier, delivered)
+                .map(|c| assert_eq!(c, Confirmation::Sent)),
+            "OrderFailed" => handle_failure_event(&store, &notifier, delivered)
                 .await
-                .map(|n| assert_eq!(n, FailureNotice::Sent))
+                .map(|n| assert_eq!(n, FailureNotice::Sent)),
+            _ => handle_update_event(&store, &notifier, &NoKeys, delivered)
+                .await
+                .map(|n| assert_eq!(n, CustomerNotice::Sent)),
         };
         match result {
             Ok(()) => return,
@@ -74,11 +85,11 @@ async fn deliver(env: &Emulator, event: &BusEvent) {
 }
 
 #[tokio::test]
-async fn order_completed_and_order_failed_delivered_twice_and_concurrently_send_one_email_each() {
-    let env = emulator_or_skip!("terminal_events_delivered_twice_and_concurrently");
-    let (completed, failed) = ended_orders(&env).await;
+async fn order_events_delivered_twice_and_concurrently_send_one_email_each() {
+    let env = emulator_or_skip!("order_events_delivered_twice_and_concurrently");
+    let (completed, failed, placed) = ended_orders(&env).await;
     let inbox = SnsDeliveries::subscribe(&env).await;
-    for event in [&completed, &failed] {
+    for event in [&completed, &failed, &placed] {
         deliver(&env, event).await;
         deliver(&env, event).await;
         tokio::join!(
@@ -89,6 +100,11 @@ async fn order_completed_and_order_failed_delivered_twice_and_concurrently_send_
     }
     assert_eq!(inbox.count(Topic::OrderAlerts, &completed.id).await, 1);
     assert_eq!(inbox.count(Topic::OrderErrors, &failed.id).await, 1);
+    assert_eq!(
+        inbox.count(Topic::OrderAlerts, &placed.id).await,
+        1,
+        "one \"order received\""
+    );
     assert_eq!(
         inbox.count(Topic::OrderErrors, &completed.id).await,
         0,
@@ -103,11 +119,12 @@ async fn order_completed_and_order_failed_delivered_twice_and_concurrently_send_
 #[tokio::test]
 async fn a_handler_that_crashed_between_record_and_publish_blocks_until_its_lease_lapses() {
     let env = emulator_or_skip!("a_handler_that_crashed_between_record_and_publish");
-    let (completed, failed) = ended_orders(&env).await;
+    let (completed, failed, placed) = ended_orders(&env).await;
     let inbox = SnsDeliveries::subscribe(&env).await;
     for (event, topic) in [
         (&completed, Topic::OrderAlerts),
         (&failed, Topic::OrderErrors),
+        (&placed, Topic::OrderAlerts),
     ] {
         // The dead handler's claim, its lease two seconds long.
         let lease_ms = 2_000;
@@ -115,14 +132,17 @@ async fn a_handler_that_crashed_between_record_and_publish_blocks_until_its_leas
         let key = dedup_key(topic, &event.id);
         let lease_until = Timestamp::now().as_millis() + lease_ms;
         assert!(dedup(&env).claim(&key, "dead", lease_until).await.unwrap());
-        let refused = if topic == Topic::OrderAlerts {
-            handle_event(&env.store(), &sns(&env), &NoKeys, eventbridge_event(event))
+        let (store, notifier, delivered) = (env.store(), sns(&env), eventbridge_event(event));
+        let refused = match event.detail_type.as_str() {
+            "OrderCompleted" => handle_event(&store, &notifier, &NoKeys, delivered)
                 .await
-                .map(|_| ())
-        } else {
-            handle_failure_event(&env.store(), &sns(&env), eventbridge_event(event))
+                .map(|_| ()),
+            "OrderFailed" => handle_failure_event(&store, &notifier, delivered)
                 .await
-                .map(|_| ())
+                .map(|_| ()),
+            _ => handle_update_event(&store, &notifier, &NoKeys, delivered)
+                .await
+                .map(|_| ()),
         };
         let err = refused.expect_err("a live claim refuses the delivery");
         assert!(err.to_string().contains("another attempt"), "{err}");

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use order_app::dispatch::TaskFunction;
-use order_app::forward::forward_terminal_events;
+use order_app::forward::forward_events;
 use order_app::seed::seed_inventory;
 use order_app::vault::NoKeys;
 use order_aws::{ChangeRecord, DynamoReadModels, Projector, SnsNotifier, Target, TopicArns};
@@ -18,7 +18,7 @@ use order_domain::{Email, OrderId};
 use order_embedded::db::{Db, Durability};
 use order_embedded::outbox::OutboxNotifier;
 use order_embedded::store::SqliteEventStore;
-use order_lambda::confirm::{handle_event, handle_failure_event};
+use order_lambda::confirm::{handle_event, handle_failure_event, handle_update_event};
 use order_lambda::project::EventProjector;
 use order_lambda::task::run_task;
 use order_runtime::bus::LocalBus;
@@ -146,18 +146,24 @@ async fn two_concurrent_executions_of_one_order_on_the_local_runtime_take_each_e
         keys: NoKeys,
     };
     let batch = store.read_after(0, 1000).await.unwrap();
-    let records = || batch.iter().map(|(p, e)| (*p, Ok(e)));
+    let records = || batch.iter().map(|(p, e)| (*p, Ok(e))).collect();
     let (a, b) = tokio::join!(
-        forward_terminal_events(&bus, records()),
-        forward_terminal_events(&bus, records()),
+        forward_events(&bus, &store, records()),
+        forward_events(&bus, &store, records()),
     );
     assert_eq!((a, b), (None, None));
-    assert_eq!(forward_terminal_events(&bus, records()).await, None);
+    assert_eq!(forward_events(&bus, &store, records()).await, None);
+    let alerts = outbox.messages(Topic::OrderAlerts);
+    let received = |order: OrderId| {
+        let subject = format!("Subject: Order {order} received");
+        alerts.iter().filter(|m| m.contains(&subject)).count()
+    };
     assert_eq!(
-        outbox.messages(Topic::OrderAlerts).len(),
-        1,
-        "one confirmation"
+        (received(completed), received(declined)),
+        (1, 1),
+        "one \"order received\" per order"
     );
+    assert_eq!(alerts.len(), 3, "and one confirmation");
     let failures = outbox.messages(Topic::OrderErrors);
     assert_eq!(failures.len(), 1, "one failure notice");
     assert!(failures[0].contains("PAYMENT_DECLINED"), "{}", failures[0]);
@@ -216,8 +222,8 @@ impl<S: EventStore> TaskInvoker for TaskLambdas<S> {
     }
 }
 
-/// EventBridge with the template's two rules, whose targets are the handler Lambdas' entry
-/// points: each bus event is delivered as EventBridge shapes it.
+/// EventBridge with the template's rules, whose targets are the handler Lambdas' entry points:
+/// each bus event is delivered as EventBridge shapes it.
 struct RuleTargets<S> {
     store: S,
     notifier: SnsNotifier,
@@ -250,6 +256,11 @@ impl<S: EventStore> EventBus for RuleTargets<S> {
                 "OrderFailed" => handle_failure_event(&self.store, &self.notifier, delivered)
                     .await
                     .map(|_| ()),
+                "OrderPlaced" => {
+                    handle_update_event(&self.store, &self.notifier, &NoKeys, delivered)
+                        .await
+                        .map(|_| ())
+                }
                 other => panic!("no rule matches {other}"),
             };
             result.map_err(|e| PortError(e.to_string()))?;
@@ -298,7 +309,7 @@ async fn two_concurrent_executions_of_one_order_on_the_task_lambdas_take_each_ef
     assert_effects_once(&store, &gateway, completed, declined).await;
 
     // The stream's records through the event projector twice at once (a redelivered batch
-    // racing its first delivery), its bus the rules' handlers: one email per terminal event.
+    // racing its first delivery), its bus the rules' handlers: one email per order event.
     let inbox = SnsDeliveries::subscribe(&env).await;
     let views = DynamoReadModels::new(
         &env.clients.dynamodb,
@@ -312,6 +323,7 @@ async fn two_concurrent_executions_of_one_order_on_the_task_lambdas_take_each_ef
             store: store.clone(),
             notifier: sns(&env),
         },
+        store: store.clone(),
     };
     let mut records = Vec::new();
     for order in [completed, declined] {
@@ -346,6 +358,14 @@ async fn two_concurrent_executions_of_one_order_on_the_task_lambdas_take_each_ef
             1,
             "{order}: one email on {}",
             topic.name()
+        );
+        let placed = store.read_stream(&order.stream(), 0).await.unwrap()[0]
+            .event_id
+            .to_string();
+        assert_eq!(
+            inbox.count(Topic::OrderAlerts, &placed).await,
+            1,
+            "{order}: one \"order received\""
         );
     }
 }

@@ -270,7 +270,7 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
 
 fn messaging(o: &Observed, a: &Assumptions) -> Vec<Line> {
     let batches = o.queue_sends / a.sqs_messages_per_batch.max(1.0);
-    let terminal = o.completed + o.failed;
+    let bus_events = 1.0 + o.completed + o.failed;
     vec![
         line(
             "SQS",
@@ -295,7 +295,7 @@ fn messaging(o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "SNS",
-            "publishes (confirmations, failure notices, alarms)",
+            "publishes (order received, confirmations, failure notices, alarms)",
             o.publishes,
             "publish",
             Basis::Counted,
@@ -313,11 +313,11 @@ fn messaging(o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "EventBridge",
-            "PutEvents entries (OrderCompleted, OrderFailed)",
-            terminal,
+            "PutEvents entries (OrderPlaced, OrderCompleted, OrderFailed)",
+            bus_events,
             "event",
             Basis::Counted,
-            "terminal events in the log; rule delivery to Lambda is free",
+            "each order's OrderPlaced and terminal event in the log; rule delivery to Lambda is free",
             p::EVENTBRIDGE_EVENT,
         ),
     ]
@@ -344,6 +344,7 @@ fn observability(
                     "start-order-processing"
                         | "order-success-handler"
                         | "order-failure-handler"
+                        | "order-update-handler"
                         | "order-sweeper"
                 )
             })

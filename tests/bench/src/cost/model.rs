@@ -179,7 +179,8 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
     // forwarder in one function).
     let events = o.order_events + o.product_events;
     let projector_invocations = per(events, a.stream_records_per_invocation);
-    let terminal = o.completed + o.failed;
+    // The order events the projector puts on the bus: each order's OrderPlaced and its end.
+    let bus_events = 1.0 + o.completed + o.failed;
     let f = |name, memory_mb, invocations, calls_per_invocation, basis, how| FunctionUse {
         name,
         memory_mb,
@@ -250,11 +251,11 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             256.0,
             projector_invocations,
             per(
-                2.0 * events + terminal,
+                2.0 * events + bus_events,
                 projector_invocations.max(f64::EPSILON),
             ),
             Basis::Derived,
-            "every event ÷ batch (the stream's one reader); calls: GetItem + PutItem per event on its view, PutEvents per batch with a terminal event",
+            "every event ÷ batch (the stream's one reader); calls: GetItem + PutItem per event on its view, PutEvents per batch with an order event",
         ),
         f(
             "order-success-handler",
@@ -271,6 +272,14 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             2.0,
             Basis::Derived,
             "one per OrderFailed (the rule); calls: Query, Publish",
+        ),
+        f(
+            "order-update-handler",
+            256.0,
+            1.0,
+            2.0,
+            Basis::Derived,
+            "one per OrderPlaced (the rule; cancellations, shipments and refunds are not in the run's mix); calls: Query, Publish",
         ),
         f(
             "order-sweeper",

@@ -223,6 +223,7 @@ fn the_stream_has_one_reader_invoked_for_every_event() {
     assert!(close(invocations_of(&o, "event-projector"), 6.0));
     assert!(close(invocations_of(&o, "order-failure-handler"), 0.0));
     assert!(close(invocations_of(&o, "order-success-handler"), 1.0));
+    assert!(close(invocations_of(&o, "order-update-handler"), 1.0));
 }
 
 #[test]
@@ -247,11 +248,12 @@ fn step_functions_log_only_the_failed_task_of_an_order_that_fails() {
 fn stream_consumers_start_no_traces() {
     let o = one_completed_order();
     let l = lines(&o, &Assumptions::default());
-    // POST + GET, the execution, start-order-processing and the success handler: 5 × 5 %,
-    // plus the sweeper's runs (43,200 a month over a million orders).
+    // POST + GET, the execution, start-order-processing, the success handler and the update
+    // handler ("order received"): 6 × 5 %, plus the sweeper's runs (43,200 a month over a
+    // million orders).
     assert!(close(
         cost_of(&l, "traces recorded"),
-        (5.0 + 0.0432) * 0.05 * p::XRAY_TRACE * 1e6
+        (6.0 + 0.0432) * 0.05 * p::XRAY_TRACE * 1e6
     ));
 }
 
