@@ -64,13 +64,17 @@ api_data=$(mktemp -d)
 # The order operations need a bearer token: one from the data directory's own issuer (the key
 # `orders serve` then verifies with), carrying the email positive cases may leave out. An
 # operator's, so that every operation's valid cases are accepted: GET /orders with any
-# `customerId` and DELETE /customers/{id} (forgetting random customer ids harms nothing; the
-# owner-only rules have their own HTTP tests). The rate limit is off (operators are exempt
+# `customerId`, DELETE /customers/{id} (forgetting random customer ids harms nothing; the
+# owner-only rules have their own HTTP tests), and the shipments and refunds. The rate limit is off (operators are exempt
 # anyway), so no valid case is turned into a 429 by the run's own pace.
 api_token=$(target/debug/orders token --data-dir "$api_data" --customer schemathesis-customer \
     --email contract@example.com --admin --ttl 1h)
+# The seed catalogue with plenty of stock: the hooks place an order for every valid shipment
+# and refund case (an order of the refund's own lines), and those orders must complete.
+.venv/bin/python -c 'import json, sys; print(json.dumps([{**p, "stock": 10**9} for p in json.load(sys.stdin)]))' \
+    < migrations/seed/inventory.json > "$api_data/seed.json"
 target/debug/orders serve --addr "127.0.0.1:$api_port" --data-dir "$api_data" --rate-limit off \
-    > target/api-contract-server.log 2>&1 &
+    --seed "$api_data/seed.json" > target/api-contract-server.log 2>&1 &
 api_pid=$!
 trap 'kill $moto_pid $api_pid 2>/dev/null || true; rm -rf "$api_data"' EXIT
 for _ in $(seq 1 100); do
@@ -88,6 +92,7 @@ warnings=missing_auth,missing_test_data,base_url_mismatch,validation_mismatch,mi
 warnings+=,unused_openapi_auth,unsupported_regex,method_not_allowed,constants_extraction
 warnings+=,unmatched_filter,unresolvable_reference,low_valid_rate,rate_limited,dictionary_mismatch
 warnings+=,timeout_units
+ORDERS_API_URL="http://127.0.0.1:$api_port" ORDERS_API_TOKEN="$api_token" \
 SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py .venv-api/bin/schemathesis run docs/openapi.yaml \
     --url "http://127.0.0.1:$api_port" --checks all --max-examples 100 --seed 1 \
     --header "Authorization: Bearer $api_token" \

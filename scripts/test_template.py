@@ -770,6 +770,7 @@ class Design(unittest.TestCase):
             routes.add(f"{method} {path_of(m['ResourceId']) or '/'}")
         self.assertEqual(routes, {
             "ROOT /", "POST /orders", "GET /orders", "GET /orders/{id}", "GET /orders/{id}/events",
+            "POST /orders/{id}/cancel", "POST /orders/{id}/shipment", "POST /orders/{id}/refunds",
             "DELETE /customers/{customerId}", "GET /inventory/{productId}", "GET /health",
         })
         stage = props("ApiGatewayStage")
@@ -836,7 +837,8 @@ class SignIn(unittest.TestCase):
         routes = {route for route, _ in methods.values()}
         self.assertLessEqual(PUBLIC_ROUTES, routes)
         self.assertTrue({"POST /orders", "GET /orders", "GET /orders/{id}", "GET /orders/{id}/events",
-                         "DELETE /customers/{customerId}", "ROOT /"} <= routes)
+                         "POST /orders/{id}/cancel", "POST /orders/{id}/shipment",
+                         "POST /orders/{id}/refunds", "DELETE /customers/{customerId}", "ROOT /"} <= routes)
         for logical, (route, m) in methods.items():
             with self.subTest(route=route, method=logical):
                 if route in PUBLIC_ROUTES:
@@ -860,6 +862,25 @@ class SignIn(unittest.TestCase):
         })
         self.assertEqual(by_route["DELETE /customers/{customerId}"]["RequestParameters"],
                          {"method.request.path.customerId": True})
+        for after in ("cancel", "shipment", "refunds"):
+            self.assertEqual(by_route[f"POST /orders/{{id}}/{after}"]["RequestParameters"],
+                             {"method.request.path.id": True})
+
+    def test_after_sale_bodies_are_bounded_at_the_edge_no_tighter_than_the_router(self):
+        # The cancellation's body is optional (an empty body is a cancellation without a
+        # reason), so no model: a model would refuse the empty body.
+        by_route = {route: m for route, m in api_methods().values()}
+        self.assertNotIn("RequestModels", by_route["POST /orders/{id}/cancel"])
+        shipment = props(ref_target(by_route["POST /orders/{id}/shipment"]["RequestModels"]["application/json"]))["Schema"]
+        self.assertEqual(shipment["required"], ["carrier", "trackingId"])
+        self.assertFalse(shipment["additionalProperties"])
+        self.assertEqual([shipment["properties"][f]["maxLength"] for f in ("carrier", "trackingId")], [64, 64])
+        refund = props(ref_target(by_route["POST /orders/{id}/refunds"]["RequestModels"]["application/json"]))["Schema"]
+        self.assertEqual(refund["required"], ["items", "restock"])
+        self.assertEqual((refund["properties"]["items"]["minItems"], refund["properties"]["items"]["maxItems"]), (1, 50))
+        self.assertEqual(refund["properties"]["reason"]["maxLength"], 500)
+        line = refund["properties"]["items"]["items"]["properties"]["quantity"]
+        self.assertEqual((line["minimum"], line["maximum"]), (1, 1000))
 
     def test_authorizer_is_the_pools(self):
         self.assertEqual(list(resources_of_type("AWS::ApiGateway::Authorizer")), ["OrdersCognitoAuthorizer"])

@@ -394,6 +394,7 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
         paths = {i["path"]: sorted(i.get("resourceMethods", {})) for i in items}
         check(paths == {
             "/": ["POST"], "/orders": ["GET", "POST"], "/orders/{id}": ["GET"], "/orders/{id}/events": ["GET"],
+            "/orders/{id}/cancel": ["POST"], "/orders/{id}/shipment": ["POST"], "/orders/{id}/refunds": ["POST"],
             "/customers": [], "/customers/{customerId}": ["DELETE"],
             "/inventory": [], "/inventory/{productId}": ["GET"], "/health": ["GET"],
         }, f"REST API routes {paths}")
@@ -465,6 +466,7 @@ def check_sign_in(physical: dict, outputs: dict, api_id: str | None) -> None:
             target[f"{verb} {path}"] = (m["authorizationType"], m.get("authorizerId"))
     check(set(public) == {"GET /inventory/{productId}", "GET /health"}, f"public methods {sorted(public)}")
     check(set(guarded) == {"POST /", "POST /orders", "GET /orders", "GET /orders/{id}", "GET /orders/{id}/events",
+                           "POST /orders/{id}/cancel", "POST /orders/{id}/shipment", "POST /orders/{id}/refunds",
                            "DELETE /customers/{customerId}"}
           and all(v == ("COGNITO_USER_POOLS", authorizer_id) for v in guarded.values()),
           f"every order method has the Cognito authorizer ({guarded})")

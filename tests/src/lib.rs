@@ -33,10 +33,20 @@ pub fn default_seed() -> Vec<SeedProduct> {
 
 /// Starts the pipeline with `seed` (retries a hundred times faster than written).
 pub async fn spawn_pipeline(seed: Vec<SeedProduct>) -> TestApp {
+    spawn_pipeline_with(seed, |_| {}).await
+}
+
+/// Starts the pipeline with `seed` and the test configuration, which `configure` may change
+/// first (a test that needs a workflow step to take a while scales its retries back up).
+pub async fn spawn_pipeline_with(
+    seed: Vec<SeedProduct>,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::new(dir.path().join("data"), seed);
     config.retry_interval_scale = 0.01;
     config.redrive_after = Duration::from_millis(500);
+    configure(&mut config);
     let server = orders::serve(config, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("server starts");
@@ -127,6 +137,85 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// A client signed in as `customer` (an operator if `admin`).
+    pub fn client_as(&self, customer: &str, admin: bool) -> reqwest::Client {
+        let token = token(&self.data_dir(), customer, admin);
+        bearer(reqwest::Client::builder(), &token)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client")
+    }
+
+    /// POSTs `body` as JSON (no body when `None`) to `path` with `client` and extra headers.
+    pub async fn post_as(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let body = body.map(|b| (b.to_string().into_bytes(), "application/json"));
+        self.post_bytes_as(client, path, body, headers).await
+    }
+
+    /// POSTs raw bytes with their content type (nothing when `None`) to `path` with `client`
+    /// and extra headers.
+    pub async fn post_bytes_as(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = client.post(self.url(path));
+        if let Some((bytes, content_type)) = body {
+            req = req.header("content-type", content_type).body(bytes);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        answer(req.send().await.expect("request sent")).await
+    }
+
+    /// Polls GET /orders/{id} until `done` holds of its view (30 s at most, then panics
+    /// naming `what`).
+    pub async fn wait_view(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let a = self.get(&format!("/orders/{id}")).await;
+            if a.status == StatusCode::OK && done(&a.body) {
+                return a.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {id} never got {what}: {}",
+                a.body
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Polls GET /orders/{id} until its status is `status`.
+    pub async fn wait_status(&self, id: &str, status: &str) -> Value {
+        self.wait_view(id, status, |v| v["status"] == status).await
+    }
+
+    /// Every email of every topic's outbox that mentions `text` (an order id), sorted.
+    pub fn emails_about(&self, text: &str) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(self.data_dir().join("outbox")) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "mbox"))
+            .flat_map(|p| order_embedded::outbox::read_mbox(&p))
+            .filter(|m| m.contains(text))
+            .collect();
+        out.sort();
+        out
     }
 
     /// The event types of an order, in version order.

@@ -10,7 +10,11 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::ApiError;
 
+pub mod after;
+mod decode;
 mod strict;
+
+use decode::{decode, present_string};
 
 /// Most lines one order may have (an order and its products must fit one atomic append).
 pub const MAX_LINES: usize = 50;
@@ -26,26 +30,12 @@ struct Body {
     payment_token: String,
 }
 
+/// One line of a body's `items`, before validation.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Item {
     product_id: String,
     quantity: i64,
-}
-
-/// An optional field that, when given, is a string: `null` is a wrong type, not an absence
-/// (the schema says string, and a client sending null most likely meant something).
-fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    String::deserialize(d).map(Some)
-}
-
-/// `field` joined to the serde path it was found under.
-fn join(path: &str, field: &str) -> String {
-    if path.is_empty() || path == "." {
-        field.to_owned()
-    } else {
-        format!("{path}.{field}")
-    }
 }
 
 /// A valid body, before the caller is known.
@@ -93,47 +83,7 @@ impl OrderBody {
 /// Parses and validates a body. Syntax errors (including invalid UTF-8) are MALFORMED_JSON;
 /// a wrong type, a missing, unknown or repeated field is INVALID_FIELD naming it.
 pub fn parse(bytes: &[u8]) -> Result<OrderBody, ApiError> {
-    // Parse to a JSON tree first: serde would otherwise accept a struct written as an array.
-    // The tree refuses a repeated key, which serde_json alone would resolve to the last one.
-    let value = strict::parse(bytes).map_err(|e| match e {
-        strict::StrictError::Malformed(e) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "MALFORMED_JSON",
-            format!("the body is not valid JSON: {e}"),
-        ),
-        strict::StrictError::DuplicateKey { path } => {
-            let message = format!("{path} appears twice in one object; give each key once");
-            ApiError::invalid(path, message)
-        }
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::invalid("body", "must be a JSON object"));
-    }
-    if let Some(items) = value.get("items").and_then(serde_json::Value::as_array)
-        && let Some(i) = items.iter().position(|item| !item.is_object())
-    {
-        return Err(ApiError::invalid(
-            format!("items[{i}]"),
-            "must be an object with productId and quantity",
-        ));
-    }
-    let body: Body = match serde_path_to_error::deserialize(value) {
-        Ok(b) => b,
-        Err(e) => {
-            let path = e.path().to_string();
-            let msg = e.into_inner().to_string();
-            // serde's path already ends at an unknown field, but stops before a missing one.
-            let named = msg
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next());
-            let field = match named {
-                Some(name) => join(&path, name),
-                None if path == "." => "body".to_owned(),
-                None => path,
-            };
-            return Err(ApiError::invalid(field, msg));
-        }
-    };
+    let body: Body = decode(bytes)?;
     let customer_id = body
         .customer_id
         .as_deref()
@@ -148,20 +98,29 @@ pub fn parse(bytes: &[u8]) -> Result<OrderBody, ApiError> {
         .map_err(|e| ApiError::invalid("email", e.0))?;
     let payment_token = PaymentToken::parse(&body.payment_token)
         .map_err(|e| ApiError::invalid("paymentToken", e.0))?;
-    if body.items.is_empty() {
+    let items = lines(&body.items)?;
+    Ok(OrderBody {
+        customer_id,
+        email,
+        items,
+        payment_token,
+    })
+}
+
+/// Validates a body's `items`: 1 to [`MAX_LINES`] lines, one per product, each quantity 1 to
+/// 1000; every problem named by its field (`items[2].quantity`).
+fn lines(raw: &[Item]) -> Result<Vec<OrderLine>, ApiError> {
+    if raw.is_empty() {
         return Err(ApiError::invalid("items", "must have at least one line"));
     }
-    if body.items.len() > MAX_LINES {
+    if raw.len() > MAX_LINES {
         return Err(ApiError::invalid(
             "items",
-            format!(
-                "must have at most {MAX_LINES} lines, got {}",
-                body.items.len()
-            ),
+            format!("must have at most {MAX_LINES} lines, got {}", raw.len()),
         ));
     }
-    let mut items: Vec<OrderLine> = Vec::with_capacity(body.items.len());
-    for (i, item) in body.items.iter().enumerate() {
+    let mut items: Vec<OrderLine> = Vec::with_capacity(raw.len());
+    for (i, item) in raw.iter().enumerate() {
         let product_id = ProductId::parse(&item.product_id)
             .map_err(|e| ApiError::invalid(format!("items[{i}].productId"), e.0))?;
         if items.iter().any(|l| l.product_id == product_id) {
@@ -179,12 +138,7 @@ pub fn parse(bytes: &[u8]) -> Result<OrderBody, ApiError> {
             quantity,
         });
     }
-    Ok(OrderBody {
-        customer_id,
-        email,
-        items,
-        payment_token,
-    })
+    Ok(items)
 }
 
 #[cfg(test)]

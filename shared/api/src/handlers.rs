@@ -41,7 +41,7 @@ fn query_error(e: &QueryError) -> ApiError {
 }
 
 /// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -66,7 +66,41 @@ fn request_id(headers: &HeaderMap) -> String {
         .map_or_else(|| format!("req-{}", ulid::Ulid::generate()), str::to_owned)
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+/// A JSON request's body: 415 for another content type, 413 past [`MAX_BODY_BYTES`].
+pub(crate) fn json_body(
+    headers: &HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    if !is_json(headers) {
+        return Err(unsupported_media_type());
+    }
+    read_body(bytes)
+}
+
+pub(crate) fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "Content-Type must be application/json",
+    )
+}
+
+/// A request's body as it came, whatever its content type; 413 past [`MAX_BODY_BYTES`].
+pub(crate) fn read_body(bytes: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    bytes.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "UNREADABLE_BODY", e.body_text())
+        }
+    })
+}
+
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -86,24 +120,7 @@ pub async fn place_order<B: Backend>(
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if !is_json(&headers) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "Content-Type must be application/json",
-        ));
-    }
-    let bytes = bytes.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "UNREADABLE_BODY", e.body_text())
-        }
-    })?;
+    let bytes = json_body(&headers, bytes)?;
     let key = idempotency_key(&headers)?;
     let request = body::parse(&bytes)?.for_caller(&caller)?;
     let rid = request_id(&headers);
@@ -161,7 +178,7 @@ pub async fn place_order<B: Backend>(
     Ok(response)
 }
 
-fn order_id(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiError> {
+pub(crate) fn order_id(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiError> {
     let Path(raw) =
         path.map_err(|_| ApiError::invalid("orderId", "must be a 26-character ULID"))?;
     OrderId::parse(&raw).map_err(|e| ApiError::invalid("orderId", e.0))

@@ -3,14 +3,18 @@
 //!
 //! # Layout
 //! - [`router`]: the routes and the [`Backend`] bundle of ports they need.
-//! - [`body`]: parsing and validating POST /orders bodies into domain values.
+//! - [`body`]: parsing and validating request bodies into domain values.
+//! - `after`: cancel, ship and refund an order once placed.
 //! - [`error`]: the one JSON error shape, `{"error":{"code","message","field"?}}`.
 //! - [`auth`]: who is calling ([`auth::Caller`]), as the host's [`auth::Authenticator`] says.
 //!
 //! Contract: `POST /orders` (also `POST /`, the API's root method) → 202 `{"orderId","status":"PLACED"}`; `GET /orders/{id}`;
-//! `GET /orders/{id}/events`; `GET /inventory/{productId}`; `GET /health`. The order routes
-//! need a signed-in caller (401 without one); the inventory and health stay public.
+//! `GET /orders/{id}/events`; `POST /orders/{id}/cancel` (the order's customer or an operator);
+//! `POST /orders/{id}/shipment` and `POST /orders/{id}/refunds` (an operator);
+//! `GET /inventory/{productId}`; `GET /health`. The order routes need a signed-in caller (401
+//! without one); the inventory and health stay public.
 
+mod after;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -123,6 +127,9 @@ pub fn guarded_router<B: Backend>(backend: Arc<B>, guard: Guard) -> Router {
         .route("/", post(handlers::place_order::<B>))
         .route("/orders/{id}", get(handlers::get_order::<B>))
         .route("/orders/{id}/events", get(handlers::get_order_events::<B>))
+        .route("/orders/{id}/cancel", post(after::cancel::<B>))
+        .route("/orders/{id}/shipment", post(after::ship::<B>))
+        .route("/orders/{id}/refunds", post(after::refund::<B>))
         .route("/inventory/{product_id}", get(handlers::get_inventory::<B>))
         .route(
             "/customers/{customer_id}",

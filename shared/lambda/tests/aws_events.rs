@@ -210,6 +210,105 @@ async fn the_authorizer_s_claims_are_the_only_identity_and_orders_are_the_owner_
     db.close();
 }
 
+/// A POST of `body` (none when `None`) to `path` by the caller of `claims`, with the
+/// Idempotency-Key `key` (none when `None`), as API Gateway would deliver it.
+fn post_as(
+    path: &str,
+    claims: Value,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> impl FnOnce(&mut Value) {
+    let path = path.to_owned();
+    let key = key.map(str::to_owned);
+    move |e: &mut Value| {
+        e["path"] = json!(format!("/prod{path}"));
+        e["requestContext"]["path"] = json!(format!("/prod{path}"));
+        e["body"] = body.map_or(Value::Null, |b| json!(b.to_string()));
+        e["requestContext"]["authorizer"]["claims"] = claims;
+        for (map, value) in [
+            ("headers", key.clone().map(Value::from)),
+            ("multiValueHeaders", key.map(|k| json!([k]))),
+        ] {
+            let headers = e[map].as_object_mut().unwrap();
+            match value {
+                Some(v) => headers.insert("Idempotency-Key".into(), v),
+                None => headers.remove("Idempotency-Key"),
+            };
+        }
+    }
+}
+
+/// After placement, the Lambda host serves the same routes as the local server: the owner
+/// cancels with no body at all (API Gateway's `null`), an operator's shipment of an order not
+/// completed is 409, a customer's shipment is 403, a stranger's cancellation 404, and a refund
+/// without its Idempotency-Key is 400 naming it.
+#[tokio::test]
+async fn after_placement_the_lambda_host_serves_cancel_shipment_and_refunds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, backend) = embedded(dir.path()).await;
+    let (status, placed) = invoke(&backend, |_| {}).await;
+    assert_eq!(status, 202, "{placed}");
+    let id = placed["orderId"].as_str().unwrap();
+    let owner = json!({ "sub": "c-1" });
+    let stranger = json!({ "sub": "c-2" });
+    let admin = json!({ "sub": "ops-1", "cognito:groups": "admin" });
+    let cancel = format!("/orders/{id}/cancel");
+    let shipment = format!("/orders/{id}/shipment");
+    let refunds = format!("/orders/{id}/refunds");
+    let ship = json!({ "carrier": "UPS", "trackingId": "1Z999" });
+    let refund = json!({ "items": [{ "productId": "MUG", "quantity": 1 }], "restock": true });
+
+    let (status, v) = invoke(&backend, post_as(&cancel, stranger, None, None)).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{v}"
+    );
+    let (status, v) = invoke(
+        &backend,
+        post_as(&shipment, owner.clone(), Some(ship.clone()), None),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN")),
+        "{v}"
+    );
+    let (status, v) = invoke(
+        &backend,
+        post_as(&refunds, admin.clone(), Some(refund), None),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("Idempotency-Key")),
+        "{v}"
+    );
+    let (status, v) = invoke(&backend, post_as(&shipment, admin, Some(ship), None)).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (409, Some("ORDER_NOT_COMPLETED")),
+        "{v}"
+    );
+    let (status, v) = invoke(&backend, post_as(&cancel, owner, None, None)).await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (202, Some("CANCELLING")),
+        "{v}"
+    );
+    let order = order_domain::OrderId::parse(id).unwrap();
+    let types: Vec<String> = backend
+        .store
+        .read_stream(&order.stream(), 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event_type)
+        .collect();
+    assert_eq!(types, ["OrderPlaced", "CancellationRequested"]);
+    db.close();
+}
+
 #[derive(Default, Clone)]
 struct CapturedBus(Arc<Mutex<Vec<BusEvent>>>);
 

@@ -53,8 +53,9 @@ pub struct Orders {
 
 impl Orders {
     /// Starts `bin serve` (pass `env!("CARGO_BIN_EXE_orders")`) on a free port over `data`,
-    /// seeded from `seed`, retrying a hundred times faster than written, its stderr in `log`;
-    /// `extra` arguments and `env` variables are added (a backend, a sweeper interval...).
+    /// seeded from `seed`, retrying a hundred times faster than written (unless `extra` gives
+    /// its own `--retry-interval-scale`), its stderr in `log`; `extra` arguments and `env`
+    /// variables are added (a backend, a sweeper interval...).
     pub fn serve(
         bin: &str,
         data: &Path,
@@ -65,9 +66,14 @@ impl Orders {
     ) -> Self {
         let port = free_port();
         let log = std::fs::File::create(log).expect("server log");
+        let scale: &[&str] = if extra.contains(&"--retry-interval-scale") {
+            &[]
+        } else {
+            &["--retry-interval-scale", "0.01"]
+        };
         let child = Command::new(bin)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-            .args(["--retry-interval-scale", "0.01"])
+            .args(scale)
             .args(extra)
             .arg("--data-dir")
             .arg(data)

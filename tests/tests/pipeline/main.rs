@@ -3,6 +3,7 @@
 
 #![allow(clippy::too_many_lines)] // scenario tests read top to bottom
 
+mod after;
 mod bad_input;
 mod concurrency;
 mod failures;

@@ -3,10 +3,12 @@
 
 use order_api::auth::Issuer;
 use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use crate::{Rig, assert_unauthorized, body};
 
-/// Every bad token is a 401 on POST (nothing appended) and on the order reads.
+/// Every bad token is a 401 on POST (nothing appended), on the order reads and on the routes
+/// after placement (nothing appended either).
 #[tokio::test]
 async fn every_kind_of_bad_token_is_401_and_nothing_is_appended() {
     let rig = Rig::start(&[]).await;
@@ -23,7 +25,33 @@ async fn every_kind_of_bad_token_is_401_and_nothing_is_appended() {
         for path in [format!("/orders/{id}"), format!("/orders/{id}/events")] {
             assert_unauthorized(&rig.get(&path, &token).await, true, &token, what);
         }
+        // The routes after placement, with bodies that would be accepted.
+        let bearer = format!("Bearer {token}");
+        for (path, after) in [
+            ("cancel", json!({ "reason": "x" })),
+            ("shipment", json!({ "carrier": "UPS", "trackingId": "1Z" })),
+            (
+                "refunds",
+                json!({ "items": [{ "productId": "MUG", "quantity": 1 }], "restock": true }),
+            ),
+        ] {
+            let path = format!("/orders/{id}/{path}");
+            let a = rig
+                .send(Method::POST, &path, Some(&bearer), Some(&after))
+                .await;
+            assert_unauthorized(&a, true, &token, what);
+        }
     }
+    let history = rig.get(&format!("/orders/{id}/events"), &good).await;
+    let after_placement = ["CancellationRequested", "OrderShipped", "RefundRequested"];
+    assert!(
+        history.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !after_placement.contains(&e["type"].as_str().unwrap_or_default())),
+        "{history:?}"
+    );
     let b = body(Some("jane@example.com"));
     for (what, auth) in [
         ("no Authorization header", None),
