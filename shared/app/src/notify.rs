@@ -34,7 +34,11 @@ pub fn terminal_bus_events(records: &[RecordedEvent]) -> Vec<BusEvent> {
 /// The bus event of one record, if it is a terminal event (see [`terminal_bus_events`]).
 pub fn terminal_bus_event(r: &RecordedEvent) -> Option<BusEvent> {
     // Cheap filter first: most events are not terminal, and decoding parses the payload.
-    if r.event_type != ORDER_COMPLETED && r.event_type != ORDER_FAILED {
+    // RefundRequested is forwarded too: RefundRequestedRule starts the refund's workflow from it.
+    if r.event_type != ORDER_COMPLETED
+        && r.event_type != ORDER_FAILED
+        && r.event_type != crate::start::REFUND_REQUESTED
+    {
         return None;
     }
     let order_id = r.stream_id.order_id()?;
@@ -47,6 +51,9 @@ pub fn terminal_bus_event(r: &RecordedEvent) -> Option<BusEvent> {
         }
         OrderEvent::OrderFailed(f) => {
             json!({ "orderId": order_id, "status": "FAILED", "reason": f.reason })
+        }
+        OrderEvent::RefundRequested(r) => {
+            json!({ "orderId": order_id, "refundId": r.refund_id, "amount": r.amount })
         }
         _ => return None,
     };

@@ -1,9 +1,12 @@
 //! The local event bus: EventBridge rule semantics (match `source` and `detail-type`) with the
 //! targets called in process. OrderConfirmationRule → OrderSuccessHandler, OrderFailureRule →
-//! OrderFailureHandler.
+//! OrderFailureHandler, RefundRequestedRule → a RefundProcessingStateMachine execution.
 
 use order_app::notify::{BUS_SOURCE, ORDER_COMPLETED, ORDER_FAILED, confirm_order, notify_failure};
+use order_app::start::{REFUND_REQUESTED, StartError, refund_execution};
 use order_domain::ports::{BusEvent, EventBus, EventStore, KeyStore, Notifier, PortError};
+
+use crate::workflow::LocalWorkflow;
 
 /// A rule: which events it matches and what it triggers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +21,12 @@ pub struct Rule {
 pub enum Target {
     OrderSuccessHandler,
     OrderFailureHandler,
+    /// Starts an execution of RefundProcessingStateMachine.
+    RefundProcessing,
 }
 
 /// The rules the template deploys.
-pub const RULES: [Rule; 2] = [
+pub const RULES: [Rule; 3] = [
     Rule {
         name: "OrderConfirmationRule",
         source: BUS_SOURCE,
@@ -33,6 +38,12 @@ pub const RULES: [Rule; 2] = [
         source: BUS_SOURCE,
         detail_type: ORDER_FAILED,
         target: Target::OrderFailureHandler,
+    },
+    Rule {
+        name: "RefundRequestedRule",
+        source: BUS_SOURCE,
+        detail_type: REFUND_REQUESTED,
+        target: Target::RefundProcessing,
     },
 ];
 
@@ -48,22 +59,48 @@ pub struct LocalBus<S, N, K> {
     pub store: S,
     pub notifier: N,
     pub keys: K,
+    /// Starts the refund workflow's executions (RefundRequestedRule's target).
+    pub refunds: LocalWorkflow,
+}
+
+impl<S: EventStore, N: Notifier, K: KeyStore> LocalBus<S, N, K> {
+    /// RefundRequestedRule's target: the refund's execution, started once (a redelivered event
+    /// finds it started). A detail without its ids can never start one: it is logged and
+    /// dropped, as EventBridge would send it to the rule's DLQ after its retries.
+    async fn start_refund(&self, event: &BusEvent) -> Result<(), PortError> {
+        match refund_execution(&event.detail) {
+            Ok((name, input)) => {
+                let outcome = self.refunds.start_named(name.clone(), input).await?;
+                tracing::debug!(refund_id = %name, ?outcome, "refund processing started");
+                Ok(())
+            }
+            Err(StartError::Poison(why)) => {
+                tracing::error!(event_id = %event.id, %why, "RefundRequested dropped");
+                Ok(())
+            }
+            Err(StartError::Workflow(e)) => Err(e),
+        }
+    }
 }
 
 impl<S: EventStore, N: Notifier, K: KeyStore> EventBus for LocalBus<S, N, K> {
     async fn put(&self, events: Vec<BusEvent>) -> Result<(), PortError> {
         for event in &events {
             for rule in RULES.iter().filter(|r| r.matches(event)) {
+                let failed = |e: &dyn std::fmt::Display| PortError(format!("{}: {e}", rule.name));
                 match rule.target {
                     Target::OrderSuccessHandler => {
                         confirm_order(&self.store, &self.notifier, &self.keys, event)
                             .await
-                            .map_err(|e| PortError(format!("{}: {e}", rule.name)))?;
+                            .map_err(|e| failed(&e))?;
                     }
                     Target::OrderFailureHandler => {
                         notify_failure(&self.store, &self.notifier, event)
                             .await
-                            .map_err(|e| PortError(format!("{}: {e}", rule.name)))?;
+                            .map_err(|e| failed(&e))?;
+                    }
+                    Target::RefundProcessing => {
+                        self.start_refund(event).await.map_err(|e| failed(&e))?;
                     }
                 }
             }

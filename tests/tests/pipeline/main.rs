@@ -10,3 +10,4 @@ mod forgotten;
 mod happy;
 mod idempotency;
 mod redelivery;
+mod refunds;
