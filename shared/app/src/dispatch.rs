@@ -1,30 +1,107 @@
-//! Task dispatch, written once: which use case a Task state of OrderProcessingStateMachine runs.
-//! The Lambda binaries (one per function) and the local runner's `lambda:invoke` (one process
-//! for all) both go through [`TaskFunction::run`], so a task cannot be wired to one use case on
-//! one host and another on the other.
+//! Task dispatch, written once: which use case a Task state of a state machine runs, and which
+//! state machine (its [`Workflow`]) each task belongs to. The Lambda binaries (one per function)
+//! and the local runner's `lambda:invoke` (one process for all) both go through
+//! [`TaskFunction::run`], so a task cannot be wired to one use case on one host and another on
+//! the other.
 
 use order_domain::ports::{EventStore, KeyStore, PaymentGateway};
 use serde_json::Value;
 
-use crate::tasks::{self, TaskError};
+use crate::tasks::{self, RefundTaskInput, TaskError};
 
-/// A task function of the state machine.
+/// A state machine of the system: its name (the template's logical id and the executions'
+/// `$$.StateMachine.Name`) and its one definition, the file CloudFormation deploys and the local
+/// runner executes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Workflow {
+    /// One execution per order, started from OrdersQueue.
+    OrderProcessing,
+    /// One execution per refund, started by the bus's RefundRequested.
+    RefundProcessing,
+}
+
+impl Workflow {
+    /// Every state machine.
+    pub const ALL: [Self; 2] = [Self::OrderProcessing, Self::RefundProcessing];
+
+    /// The state machine's name: the template's logical id.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::OrderProcessing => "OrderProcessingStateMachine",
+            Self::RefundProcessing => "RefundProcessingStateMachine",
+        }
+    }
+
+    /// The state machine named `name` (as [`Workflow::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// The definition (Amazon States Language, with `${<Task>FunctionArn}` placeholders).
+    pub const fn definition(self) -> &'static str {
+        match self {
+            Self::OrderProcessing => include_str!("../../workflow/order-processing.asl.json"),
+            Self::RefundProcessing => include_str!("../../workflow/refund-processing.asl.json"),
+        }
+    }
+
+    /// The definition's file, from the repository's root.
+    pub fn definition_path(self) -> &'static str {
+        match self {
+            Self::OrderProcessing => "shared/workflow/order-processing.asl.json",
+            Self::RefundProcessing => "shared/workflow/refund-processing.asl.json",
+        }
+    }
+
+    /// The alarm that pages a person when one of its executions fails (the template's
+    /// CloudWatch alarm; the local runner's stand-in sends one critical alert per execution).
+    pub fn failure_alarm(self) -> &'static str {
+        match self {
+            Self::OrderProcessing => "OrderProcessingWorkflowFailureAlarm",
+            Self::RefundProcessing => "RefundProcessingWorkflowFailureAlarm",
+        }
+    }
+
+    /// The task functions its definition invokes.
+    pub fn tasks(self) -> impl Iterator<Item = TaskFunction> {
+        TaskFunction::ALL
+            .into_iter()
+            .filter(move |f| f.workflow() == self)
+    }
+}
+
+/// A task function of a state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskFunction {
     ValidateOrder,
     ProcessPayment,
     UpdateInventory,
     OrderFailed,
+    ProcessRefund,
+    RefundFailed,
 }
 
 impl TaskFunction {
-    /// Every task function, in the order the state machine reaches them.
-    pub const ALL: [Self; 4] = [
+    /// Every task function, each state machine's in the order it reaches them.
+    pub const ALL: [Self; 6] = [
         Self::ValidateOrder,
         Self::ProcessPayment,
         Self::UpdateInventory,
         Self::OrderFailed,
+        Self::ProcessRefund,
+        Self::RefundFailed,
     ];
+
+    /// The state machine whose definition invokes the task.
+    pub fn workflow(self) -> Workflow {
+        match self {
+            Self::ValidateOrder
+            | Self::ProcessPayment
+            | Self::UpdateInventory
+            | Self::OrderFailed => Workflow::OrderProcessing,
+            Self::ProcessRefund | Self::RefundFailed => Workflow::RefundProcessing,
+        }
+    }
 
     /// The task's name: the template's `<name>Lambda` resource and the definition's
     /// `${<name>FunctionArn}` placeholder are made from it.
@@ -34,6 +111,8 @@ impl TaskFunction {
             Self::ProcessPayment => "ProcessPayment",
             Self::UpdateInventory => "UpdateInventory",
             Self::OrderFailed => "OrderFailed",
+            Self::ProcessRefund => "ProcessRefund",
+            Self::RefundFailed => "RefundFailed",
         }
     }
 
@@ -54,6 +133,8 @@ impl TaskFunction {
             Self::ProcessPayment => "process-payment",
             Self::UpdateInventory => "update-inventory",
             Self::OrderFailed => "order-failed",
+            Self::ProcessRefund => "process-refund",
+            Self::RefundFailed => "refund-failed",
         }
     }
 
@@ -70,67 +151,30 @@ impl TaskFunction {
         keys: &K,
         payload: Value,
     ) -> Result<Value, TaskError> {
-        let input = TaskError::parse_input(payload)?;
         match self {
-            Self::ValidateOrder => tasks::validate_order(store, input).await,
-            Self::ProcessPayment => tasks::process_payment(store, gateway, keys, input).await,
-            Self::UpdateInventory => tasks::update_inventory(store, input).await,
-            Self::OrderFailed => tasks::order_failed(store, gateway, input).await,
+            Self::ValidateOrder => {
+                tasks::validate_order(store, TaskError::parse_input(payload)?).await
+            }
+            Self::ProcessPayment => {
+                let input = TaskError::parse_input(payload)?;
+                tasks::process_payment(store, gateway, keys, input).await
+            }
+            Self::UpdateInventory => {
+                tasks::update_inventory(store, TaskError::parse_input(payload)?).await
+            }
+            Self::OrderFailed => {
+                tasks::order_failed(store, gateway, TaskError::parse_input(payload)?).await
+            }
+            Self::ProcessRefund => {
+                tasks::process_refund(store, gateway, RefundTaskInput::parse(payload)?).await
+            }
+            Self::RefundFailed => {
+                tasks::refund_failed(store, RefundTaskInput::parse(payload)?).await
+            }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DEFINITION: &str = include_str!("../../workflow/order-processing.asl.json");
-    const TEMPLATE: &str = include_str!("../../../template.yaml");
-
-    /// Every task function is a placeholder of the definition, and the template wires that
-    /// placeholder to the function's own Lambda, deployed under the function's name.
-    #[test]
-    fn every_task_function_is_named_alike_in_the_definition_and_the_template() {
-        for f in TaskFunction::ALL {
-            let placeholder = f.arn_placeholder();
-            assert!(
-                DEFINITION.contains(&format!("\"${{{placeholder}}}\"")),
-                "{placeholder} is not in the definition"
-            );
-            assert!(
-                TEMPLATE.contains(&format!("{placeholder}: !GetAtt {}Lambda.Arn", f.name())),
-                "the template does not substitute {placeholder}"
-            );
-            assert!(
-                TEMPLATE.contains(&format!("${{AWS::StackName}}-{}\"", f.function_name())),
-                "the template deploys no function named {}",
-                f.function_name()
-            );
-        }
-    }
-
-    /// The definition calls no task function that dispatch does not know.
-    #[test]
-    fn the_definition_invokes_only_known_task_functions() {
-        let known: Vec<String> = TaskFunction::ALL
-            .iter()
-            .map(|f| f.arn_placeholder())
-            .collect();
-        for part in DEFINITION.split("\"${").skip(1) {
-            let placeholder = part.split('}').next().unwrap_or_default();
-            if placeholder.ends_with("FunctionArn") {
-                assert!(known.iter().any(|k| k == placeholder), "{placeholder}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_task_function_is_found_by_either_of_its_names() {
-        for f in TaskFunction::ALL {
-            assert_eq!(TaskFunction::from_name(f.name()), Some(f));
-            assert_eq!(TaskFunction::from_function_name(f.function_name()), Some(f));
-        }
-        assert_eq!(TaskFunction::from_name("validate-order"), None);
-        assert_eq!(TaskFunction::from_name("Refund"), None);
-    }
-}
+#[path = "dispatch_tests.rs"]
+mod tests;

@@ -13,6 +13,11 @@ natively, behind a loopback Lambda Runtime API):
 - A rule whose target is a function makes PutEvents answer 500 (moto's events backend has no
   Lambda target). Here each event a rule matches for a function target is recorded, with the
   rule and target; the other targets (queues, log groups, archives) are delivered as before.
+- A rule whose target is a Step Functions state machine makes PutEvents answer 500 as well (no
+  such target either). Here EventBridge's part is played: the target's input is made as
+  EventBridge makes it (InputTransformer, Input, InputPath or the whole event) and an execution
+  of the state machine is started with it, under a fresh name (EventBridge names its own), as
+  StartExecution would; whoever plays Step Functions runs it (moto never does).
 - A custom resource makes moto invoke its ServiceToken function from a thread, with a response
   URL on a Docker host name. Here the request is recorded instead, with a response URL on this
   server's own address, where moto's CloudFormation accepts the function's answer.
@@ -76,7 +81,10 @@ def _rules_record_function_targets() -> None:
             if "Input" in target:
                 event = json.loads(target["Input"])
             record(target["Arn"], "events", event, rule=self.name, targetId=target["Id"])
-        others = [t for t in self.targets if t not in functions]
+        machines = [t for t in self.targets if ":states:" in t["Arn"]]
+        for target in machines:
+            _start_execution(target, original_event)
+        others = [t for t in self.targets if t not in functions and t not in machines]
         if not others:
             return None
         kept = self.targets
@@ -87,6 +95,39 @@ def _rules_record_function_targets() -> None:
             self.targets = kept
 
     Rule.send_to_targets = send_to_targets
+
+
+def _target_input(target: dict, event: dict) -> Any:
+    """The input EventBridge gives `target` for `event`."""
+    from moto.events.utils import EventTemplateParser
+
+    transformer = target.get("InputTransformer")
+    if transformer:
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        from jsonpath_ng.ext import parse
+
+        found = parse(target["InputPath"]).find(event)
+        return found[0].value if found else None
+    return {k: v for k, v in event.items() if k != "ingestion-time"}
+
+
+def _start_execution(target: dict, event: dict) -> None:
+    """Starts an execution of the state machine `target` names, as EventBridge does."""
+    from moto.moto_api._internal import mock_random
+    from moto.stepfunctions.responses import get_backend
+
+    arn = target["Arn"]
+    _, _, _, region, account, *_ = arn.split(":")
+    get_backend(account, region).start_execution(
+        arn, name=str(mock_random.uuid4()), execution_input=json.dumps(_target_input(target, event))
+    )
 
 
 def _custom_resources_record(host: str, port: int) -> None:

@@ -7,7 +7,8 @@
 //! the AWS adapters.
 //!
 //! # Layout
-//! - [`task`]: ValidateOrder, ProcessPayment, UpdateInventory, OrderFailed.
+//! - [`task`]: ValidateOrder, ProcessPayment, UpdateInventory, OrderFailed (the order state
+//!   machine), ProcessRefund and RefundFailed (the refund state machine).
 //! - [`start`]: StartOrderProcessing (SQS batch → executions).
 //! - [`confirm`]: OrderSuccessHandler, OrderFailureHandler and OrderUpdateHandler (EventBridge →
 //!   email).

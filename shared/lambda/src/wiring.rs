@@ -49,7 +49,7 @@ pub async fn order_placement_main() -> Result<(), Error> {
     Box::pin(lambda_http::run(app)).await
 }
 
-/// The Step Functions task functions.
+/// The Step Functions task functions of both state machines.
 pub async fn task_main(function: TaskFunction) -> Result<(), Error> {
     crate::init_tracing();
     let clients = clients().await;

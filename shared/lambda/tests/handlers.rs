@@ -156,6 +156,95 @@ async fn task_functions_answer_payloads_and_fail_with_typed_errors() {
     rig.db.close();
 }
 
+/// The refund workflow's tasks take its payload (`orderId`, `refundId`): ProcessRefund gives the
+/// refund back and answers ISSUED, again the same when run twice; RefundFailed, after it, finds
+/// the refund issued and fails nothing; a payload without the refund id is invalid input.
+#[tokio::test]
+async fn refund_task_functions_answer_payloads_and_fail_with_typed_errors() {
+    let rig = rig().await;
+    let gateway = SimulatedGateway;
+    let payload: Value =
+        serde_json::from_str(&fixture("services/process-refund/fixtures/task-input.json")).unwrap();
+    let unknown = run_task(
+        TaskFunction::ProcessRefund,
+        &rig.store,
+        &gateway,
+        &NoKeys,
+        payload.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(unknown.error_type, "OrderNotReady");
+    let order = json!({ "orderId": ORDER, "attempt": 0 });
+    let bad = run_task(
+        TaskFunction::RefundFailed,
+        &rig.store,
+        &gateway,
+        &NoKeys,
+        order.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.error_type, "InvalidTaskInput");
+
+    place(&rig.store, "MUG").await;
+    for f in [
+        TaskFunction::ValidateOrder,
+        TaskFunction::ProcessPayment,
+        TaskFunction::UpdateInventory,
+    ] {
+        run_task(f, &rig.store, &gateway, &NoKeys, order.clone())
+            .await
+            .unwrap();
+    }
+    let id = OrderId::parse(ORDER).unwrap();
+    let (_, refund) = order_app::after::request_refund(
+        &rig.store,
+        id,
+        order_domain::order::RefundRequest {
+            idempotency_key: "return-1".into(),
+            items: vec![order_domain::events::OrderLine {
+                product_id: order_domain::ProductId::parse("MUG").unwrap(),
+                quantity: order_domain::Quantity::new(1).unwrap(),
+            }],
+            restock: true,
+            reason: "damaged".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(refund.request.refund_id, payload["refundId"]);
+    for _ in 0..2 {
+        let issued = run_task(
+            TaskFunction::ProcessRefund,
+            &rig.store,
+            &gateway,
+            &NoKeys,
+            payload.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(issued["status"], "ISSUED");
+        assert_eq!(issued["amount"], 900);
+    }
+    let mut caught = payload.clone();
+    caught["error"] = json!({ "Error": "PaymentGatewayUnavailable", "Cause": "down" });
+    let settled = run_task(
+        TaskFunction::RefundFailed,
+        &rig.store,
+        &gateway,
+        &NoKeys,
+        caught,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        settled["status"], "ISSUED",
+        "issued after all: nothing to fail"
+    );
+    rig.db.close();
+}
+
 /// An order for a product that does not exist is rejected with errorType OrderRejected.
 #[tokio::test]
 async fn validating_an_unknown_product_fails_with_order_rejected() {

@@ -1,10 +1,10 @@
-//! The local side of the state machine's one integration: `lambda:invoke` runs the same task
-//! functions the Lambda binaries run. (The definition publishes nothing itself: the failure
+//! The local side of the state machines' one integration: `lambda:invoke` runs the same task
+//! functions the Lambda binaries run. (The definitions publish nothing themselves: the failure
 //! notice follows the OrderFailed event through the bus, as on AWS.)
 
 use std::collections::BTreeMap;
 
-use order_app::dispatch::TaskFunction;
+use order_app::dispatch::{TaskFunction, Workflow};
 use order_app::gateway::SimulatedGateway;
 use order_app::tasks::TaskError;
 use order_domain::ports::{EventStore, KeyStore, PaymentGateway};
@@ -14,11 +14,12 @@ use serde_json::{Value, json};
 const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 const LOCAL_FUNCTION_ARN: &str = "arn:aws:lambda:local:000000000000:function:";
 
-/// The local values of the definition's `${...}` placeholders: each task function under the
-/// name it is deployed with.
-pub fn substitutions() -> BTreeMap<String, String> {
-    TaskFunction::ALL
-        .iter()
+/// The local values of `workflow`'s `${...}` placeholders: each of its task functions under the
+/// name it is deployed with. Only its own, so a definition that names another state machine's
+/// task fails to parse, as CloudFormation would refuse a substitution the template lacks.
+pub fn substitutions(workflow: Workflow) -> BTreeMap<String, String> {
+    workflow
+        .tasks()
         .map(|f| {
             let arn = format!("{LOCAL_FUNCTION_ARN}{}", f.function_name());
             (f.arn_placeholder(), arn)
@@ -72,6 +73,25 @@ impl<S: EventStore, K: KeyStore, G: PaymentGateway> TaskInvoker for LocalFunctio
                 error: "States.Runtime".into(),
                 cause: format!("the local runner has no integration for {other}"),
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use order_workflow::StateMachine;
+
+    use super::*;
+
+    /// Each definition parses with its own substitutions, and not with another's: its tasks are
+    /// its own.
+    #[test]
+    fn each_definition_parses_with_its_own_functions_only() {
+        for w in Workflow::ALL {
+            StateMachine::from_json(w.definition(), &substitutions(w)).unwrap();
+            for other in Workflow::ALL.into_iter().filter(|o| *o != w) {
+                assert!(StateMachine::from_json(w.definition(), &substitutions(other)).is_err());
+            }
         }
     }
 }

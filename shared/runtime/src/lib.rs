@@ -5,16 +5,17 @@
 //! # Layout
 //! - [`workers`]: the StartOrderProcessing queue consumer, the sweeper and the alarms, generic
 //!   over the `PolledQueue` and `StuckOrders` ports.
-//! - [`workflow`] and [`functions`]: durable executions of the shared state machine definition,
-//!   with `lambda:invoke` done locally (the executions are bookkept in SQLite, as Step Functions
-//!   keeps its own).
-//! - [`bus`]: EventBridge-style rules routed in process (the confirmation, the failure notice and
-//!   the customer's updates).
+//! - [`workflow`] (with `execution`) and [`functions`]: durable executions of the shared state
+//!   machine definitions (the order's and the refund's), with `lambda:invoke` done locally (the
+//!   executions are bookkept in SQLite, as Step Functions keeps its own).
+//! - [`bus`]: EventBridge-style rules routed in process (the confirmation, the failure notice,
+//!   the customer's updates, a requested refund's execution).
 //! - [`projections`] and [`forwarder`]: the embedded host's change-feed workers (read models;
 //!   the order events to the bus), paced alike by `feed`.
 //! - [`pipeline`]: the embedded host's wiring ([`Pipeline`], [`Config`]).
 
 pub mod bus;
+mod execution;
 mod feed;
 pub mod forwarder;
 pub mod functions;

@@ -1,7 +1,8 @@
 //! The local runtime: every worker of the pipeline on one tokio runtime around one database.
 //!
 //! - StartOrderProcessing: OrdersQueue consumer → workflow executions.
-//! - The workflow runner (durable executions).
+//! - The workflow runner (durable executions of both state machines; a RefundRequested on the
+//!   rule bus starts the refund's).
 //! - Projection workers (order-status, inventory) and the bus-event forwarder, each
 //!   reading the change feed from its checkpoint, woken by commits rather than polling.
 //! - The sweeper (`order_app::sweep`): re-drives orders stuck in PLACED (a crash between append
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use order_app::dispatch::Workflow;
 use order_app::gateway::SimulatedGateway;
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_app::sweep::SweepPolicy;
@@ -139,6 +141,7 @@ impl Pipeline {
             store: store.clone(),
             notifier: notifier.clone(),
             keys: keys.clone(),
+            refunds: workflow.of(Workflow::RefundProcessing),
         };
         workers.spawn(forwarder(store.clone(), bus, rx.clone()));
         workers.spawn(queue_consumer(queue.clone(), workflow.clone(), rx.clone()));

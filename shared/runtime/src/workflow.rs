@@ -1,64 +1,100 @@
-//! Durable workflow executions: the local stand-in for Step Functions.
+//! Durable workflow executions: the local stand-in for Step Functions, for both state machines
+//! (`order_app::dispatch::Workflow`): OrderProcessingStateMachine, one execution per order named
+//! by the order id, and RefundProcessingStateMachine, one per refund named by the refund id.
 //!
-//! An execution is a row named by the order id (so the same order never runs twice at once);
-//! after every state the current state and data are written, so a restart resumes every
-//! RUNNING execution where it was. The states themselves run in `order-workflow`'s
-//! interpreter on the same definition CloudFormation deploys.
+//! An execution is a row of `executions` named as above (so the same order, or the same refund,
+//! never runs twice at once) with its state machine; after every state the current state and
+//! data are written, so a restart resumes every RUNNING execution where it was, on its own
+//! definition. The states themselves run in `order-workflow`'s interpreter on the same
+//! definitions CloudFormation deploys ([`crate::execution`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use order_app::dispatch::Workflow;
 use order_app::gateway::SimulatedGateway;
 use order_domain::OrderId;
 use order_domain::ports::{
-    EventStore, KeyStore, Notification, Notifier, PortError, StartOutcome, Topic, WorkflowStarter,
+    EventStore, KeyStore, Notifier, PortError, StartOutcome, WorkflowStarter,
 };
 use order_embedded::db::{Db, now_ms};
-use order_workflow::{ExecutionContext, RunOptions, StateMachine, Transition, step};
-use rusqlite::{OptionalExtension, params};
+use order_workflow::{RunOptions, StateMachine};
+use rusqlite::params;
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use crate::execution::{Execution, Row};
 use crate::functions::{LocalFunctions, substitutions};
 
-/// The state machine definition: the same file the template deploys.
-pub const DEFINITION: &str = include_str!("../../workflow/order-processing.asl.json");
-pub const STATE_MACHINE_NAME: &str = "OrderProcessingStateMachine";
+/// The order state machine's definition: the same file the template deploys.
+pub const DEFINITION: &str = Workflow::OrderProcessing.definition();
+pub const STATE_MACHINE_NAME: &str = Workflow::OrderProcessing.name();
 
-/// Parses the definition with the local substitutions.
+/// Parses the order state machine's definition with the local substitutions.
 pub fn state_machine() -> Result<StateMachine, order_workflow::DefinitionError> {
-    StateMachine::from_json(DEFINITION, &substitutions())
+    parse(Workflow::OrderProcessing)
 }
 
-/// Starts executions (StartExecution).
+/// Parses `workflow`'s definition with the local substitutions.
+pub fn parse(workflow: Workflow) -> Result<StateMachine, order_workflow::DefinitionError> {
+    StateMachine::from_json(workflow.definition(), &substitutions(workflow))
+}
+
+/// Every state machine, parsed once.
+pub(crate) type Machines = BTreeMap<Workflow, Arc<StateMachine>>;
+
+/// Starts executions of one state machine (StartExecution). [`LocalWorkflow::of`] gives the
+/// starter of another, on the same runner.
 #[derive(Clone)]
 pub struct LocalWorkflow {
     db: Db,
-    start_at: String,
+    workflow: Workflow,
+    machines: Arc<Machines>,
     /// Hands a started execution to the runner, with its row so the runner need not read it.
     wake: mpsc::UnboundedSender<(String, Option<Row>)>,
 }
 
-impl WorkflowStarter for LocalWorkflow {
-    async fn start(&self, order_id: OrderId, input: Value) -> Result<StartOutcome, PortError> {
-        let name = order_id.to_string();
-        let (n, start_at) = (name.clone(), self.start_at.clone());
+impl LocalWorkflow {
+    /// The starter of `workflow`'s executions, run by the same runner.
+    #[must_use]
+    pub fn of(&self, workflow: Workflow) -> Self {
+        Self {
+            workflow,
+            ..self.clone()
+        }
+    }
+
+    /// The state machine this starter starts.
+    pub fn workflow(&self) -> Workflow {
+        self.workflow
+    }
+
+    /// Starts the execution named `name` with `input`, unless one by that name exists (of any
+    /// state machine: an order id and a refund id never coincide), which is a success, as a
+    /// redelivered start is.
+    pub async fn start_named(&self, name: String, input: Value) -> Result<StartOutcome, PortError> {
+        let machine = self
+            .machines
+            .get(&self.workflow)
+            .ok_or_else(|| PortError(format!("no state machine {}", self.workflow.name())))?;
+        let start_at = machine.start_at().to_owned();
         let data = input.to_string();
         let row = Row {
+            workflow: self.workflow,
             status: "RUNNING".into(),
             state: Some(start_at.clone()),
             data: data.clone(),
             started_at: now_ms(),
         };
-        let started_at = row.started_at;
+        let (n, started_at, machine_name) = (name.clone(), row.started_at, self.workflow.name());
         let inserted = self
             .db
             .write_statement(move |c| {
                 c.prepare_cached(
-                    "INSERT OR IGNORE INTO executions (name, status, current_state, data, input, started_at, updated_at) \
-                     VALUES (?1, 'RUNNING', ?2, ?3, ?3, ?4, ?4)",
+                    "INSERT OR IGNORE INTO executions (name, status, current_state, data, input, started_at, updated_at, state_machine) \
+                     VALUES (?1, 'RUNNING', ?2, ?3, ?3, ?4, ?4, ?5)",
                 )?
-                .execute(params![n, start_at, data, started_at])
+                .execute(params![n, start_at, data, started_at, machine_name])
             })
             .await
             .map_err(|e| PortError(format!("start execution: {e:?}")))?;
@@ -71,12 +107,18 @@ impl WorkflowStarter for LocalWorkflow {
     }
 }
 
+impl WorkflowStarter for LocalWorkflow {
+    async fn start(&self, order_id: OrderId, input: Value) -> Result<StartOutcome, PortError> {
+        self.start_named(order_id.to_string(), input).await
+    }
+}
+
 /// Runs executions to their end, resuming RUNNING ones at start. The executions live in the
 /// local database whatever backend the tasks use (they are the local runner's own state, as
 /// Step Functions keeps its own).
 pub struct Runner<S, N, K> {
     db: Db,
-    machine: Arc<StateMachine>,
+    machines: Arc<Machines>,
     store: S,
     notifier: N,
     keys: K,
@@ -86,23 +128,29 @@ pub struct Runner<S, N, K> {
     slots: Arc<Semaphore>,
 }
 
-/// Creates the starter and its runner.
+/// Creates the runner of both state machines and the order state machine's starter
+/// ([`LocalWorkflow::of`] gives the refund one's).
 pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone>(
     db: Db,
     (store, notifier, keys): (S, N, K),
     interval_scale: f64,
     max_concurrent: usize,
 ) -> Result<(LocalWorkflow, Runner<S, N, K>), order_workflow::DefinitionError> {
-    let machine = Arc::new(state_machine()?);
+    let machines: Machines = Workflow::ALL
+        .into_iter()
+        .map(|w| parse(w).map(|m| (w, Arc::new(m))))
+        .collect::<Result<_, _>>()?;
+    let machines = Arc::new(machines);
     let (tx, rx) = mpsc::unbounded_channel();
     let starter = LocalWorkflow {
         db: db.clone(),
-        start_at: machine.start_at().to_owned(),
+        workflow: Workflow::OrderProcessing,
+        machines: Arc::clone(&machines),
         wake: tx,
     };
     let runner = Runner {
         db,
-        machine,
+        machines,
         store,
         notifier,
         keys,
@@ -112,14 +160,6 @@ pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + 
         slots: Arc::new(Semaphore::new(max_concurrent)),
     };
     Ok((starter, runner))
-}
-
-/// An execution's saved progress.
-pub struct Row {
-    status: String,
-    state: Option<String>,
-    data: String,
-    started_at: i64,
 }
 
 impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, N, K> {
@@ -164,7 +204,7 @@ impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, 
         }
         let exec = Execution {
             db: self.db.clone(),
-            machine: Arc::clone(&self.machine),
+            machines: Arc::clone(&self.machines),
             functions: LocalFunctions {
                 store: self.store.clone(),
                 gateway: SimulatedGateway,
@@ -185,141 +225,5 @@ impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, 
                 set.remove(&name);
             }
         });
-    }
-}
-
-struct Execution<S, N, K> {
-    db: Db,
-    machine: Arc<StateMachine>,
-    functions: LocalFunctions<S, K>,
-    notifier: N,
-    options: Arc<RunOptions>,
-    name: String,
-}
-
-impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
-    #[tracing::instrument(skip_all, fields(order_id = %self.name))]
-    async fn drive(self, row: Option<Row>, shutdown: watch::Receiver<bool>) {
-        let name = self.name.clone();
-        let row = match row {
-            Some(row) => Ok(Some(row)),
-            None => self.db.read(move |c| {
-                c.query_row(
-                    "SELECT status, current_state, data, started_at FROM executions WHERE name = ?1",
-                    [&name],
-                    |r| Ok(Row { status: r.get(0)?, state: r.get(1)?, data: r.get(2)?, started_at: r.get(3)? }),
-                )
-                .optional()
-            })
-            .await,
-        };
-        let Ok(Some(row)) = row else {
-            tracing::error!("execution row not found");
-            return;
-        };
-        if row.status != "RUNNING" {
-            return;
-        }
-        let Some(mut state) = row.state else { return };
-        let mut data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
-        let ctx = ExecutionContext {
-            execution_id: format!(
-                "arn:aws:states:local:000000000000:execution:{STATE_MACHINE_NAME}:{}",
-                self.name
-            ),
-            execution_name: self.name.clone(),
-            state_machine_name: STATE_MACHINE_NAME.into(),
-            start_time: order_domain::Timestamp::from_millis(
-                u64::try_from(row.started_at).unwrap_or(0),
-            )
-            .to_rfc3339(),
-        };
-        loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            let t = step(
-                &self.machine,
-                &state,
-                data,
-                &ctx,
-                &self.functions,
-                &self.options,
-            )
-            .await;
-            tracing::debug!(state = %state, ?t, "state finished");
-            let saved = self.save(&t).await;
-            if let Err(e) = saved {
-                // Progress not saved: stop here; the execution resumes from its last saved state.
-                tracing::error!(error = %e, "could not save execution progress");
-                return;
-            }
-            match t {
-                Transition::Next {
-                    state: next,
-                    output,
-                } => {
-                    state = next;
-                    data = output;
-                }
-                Transition::Succeeded { .. } => return,
-                Transition::Failed { error, cause } => {
-                    tracing::warn!(%error, %cause, "execution failed");
-                    self.alarm(&error, &cause).await;
-                    return;
-                }
-            }
-        }
-    }
-
-    async fn save(&self, t: &Transition) -> Result<(), String> {
-        let name = self.name.clone();
-        let (status, state, data, error, cause) = match t {
-            Transition::Next { state, output } => (
-                "RUNNING",
-                Some(state.clone()),
-                output.to_string(),
-                None,
-                None,
-            ),
-            Transition::Succeeded { output } => ("SUCCEEDED", None, output.to_string(), None, None),
-            Transition::Failed { error, cause } => (
-                "FAILED",
-                None,
-                "null".to_owned(),
-                Some(error.clone()),
-                Some(cause.clone()),
-            ),
-        };
-        self.db
-            .write_statement(move |c| {
-                c.prepare_cached(
-                    "UPDATE executions SET status = ?2, current_state = ?3, data = CASE WHEN ?2 = 'FAILED' THEN data ELSE ?4 END, \
-                     error = ?5, cause = ?6, transitions = transitions + 1, updated_at = ?7 WHERE name = ?1 AND status = 'RUNNING'",
-                )?
-                .execute(params![name, status, state, data, error, cause, now_ms()])
-                .map(|_| ())
-            })
-            .await
-            .map_err(|e| format!("{e:?}"))
-    }
-
-    /// OrderProcessingWorkflowFailureAlarm's local stand-in: one critical alert per failed execution.
-    async fn alarm(&self, error: &str, cause: &str) {
-        let n = Notification {
-            dedup_id: format!("workflow-failed-{}", self.name),
-            subject: format!(
-                "ALARM: OrderProcessingWorkflowFailureAlarm (execution {})",
-                self.name
-            ),
-            body: format!(
-                "The execution {} of {STATE_MACHINE_NAME} failed.\nError: {error}\nCause: {cause}\n",
-                self.name
-            ),
-            recipients: vec![],
-        };
-        if let Err(e) = self.notifier.publish(Topic::CriticalAlerts, n).await {
-            tracing::error!(error = %e, "could not send the workflow failure alarm");
-        }
     }
 }

@@ -18,8 +18,9 @@
 //! - [`streams`]: the stream mappings' poller (shards, filters, checkpoints, retries).
 //! - [`recorded`]: what the emulator would have invoked (rule targets, custom resources).
 //! - [`schedule`]: the schedule rules' events.
-//! - [`workflow`]: Step Functions executions run by the project's ASL interpreter, its
-//!   `lambda:invoke` and `sns:publish` integrations.
+//! - [`workflow`]: Step Functions executions (both state machines: started by a function, or by
+//!   a rule's state machine target) run by the project's ASL interpreter, its `lambda:invoke`
+//!   and `sns:publish` integrations.
 //! - [`harness`]: all of it together, pumped until a condition holds.
 //! - [`mail`]: the topics' messages, counted through an SQS subscription.
 

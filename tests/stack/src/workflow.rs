@@ -1,6 +1,9 @@
-//! Step Functions on one machine: the state machine's executions that the emulator holds
-//! (started by a function's `StartExecution`; the emulator never runs them) are run by the
-//! project's own ASL interpreter on the definition the emulator holds, and its Task states'
+//! Step Functions on one machine: the state machines' executions that the emulator holds
+//! (started by a function's `StartExecution`, as OrderProcessingStateMachine's are, or by a rule
+//! whose target is a state machine, as RefundRequestedRule starts RefundProcessingStateMachine's:
+//! the emulator starts those with the target's input, as EventBridge does, see
+//! shared/aws/emulator/moto_invocations.py; it never runs them) are run by the project's own ASL
+//! interpreter on the definition the emulator holds, and its Task states'
 //! integrations do what Step Functions' do: `arn:aws:states:::lambda:invoke` invokes the
 //! function binary named by `FunctionName` with `Payload` and answers `{"Payload": …}` (a
 //! function error becomes the task's error, named by its `errorType`, its document the cause),

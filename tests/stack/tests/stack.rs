@@ -2,7 +2,8 @@
 //! binaries behind loopback Runtime APIs, every event handed over as AWS would (see the
 //! crate's docs). An order goes from POST to COMPLETED with one "order received" and one
 //! confirmation email, a declined one to FAILED with one "order received" and one failure email,
-//! through the binaries alone.
+//! and the completed one is refunded in part (a return, restocked, one refund email) by
+//! RefundProcessingStateMachine, through the binaries alone.
 //!
 //! Needs the emulator (`AWS_ENDPOINT_URL`, shared/aws/emulator/moto_serialized.py) and the
 //! release binaries (`cargo build --release --bins`, or `ORDER_STACK_BIN_DIR`); scripts/test.sh
@@ -72,6 +73,45 @@ async fn status(h: &Harness, customer: &str, order_id: &str) -> Value {
     response.json()
 }
 
+/// The order's event types, as its customer sees them.
+async fn event_types(h: &Harness, customer: &str, order_id: &str) -> Vec<String> {
+    let response = h
+        .api(
+            &ApiRequest::new("GET", &format!("/orders/{order_id}/events"))
+                .signed_in(customer, &format!("{customer}@example.com")),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    response.json()["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Asks for the return of `quantity` of `product` of order `order_id`, as the API's refund route
+/// records it (`order_app::after::request_refund` on the stack's events table): the refund id.
+async fn request_return(h: &Harness, order_id: &str, product: &str, quantity: i64) -> String {
+    let table = &h.stack.resources["OrderEventsTable"].physical;
+    let store =
+        order_aws::DynamoEventStore::new(order_aws::AwsClients::load().await.dynamodb, table);
+    let request = order_domain::order::RefundRequest {
+        idempotency_key: format!("return-{order_id}"),
+        items: vec![order_domain::events::OrderLine {
+            product_id: order_domain::ProductId::parse(product).expect("a product id"),
+            quantity: order_domain::Quantity::new(quantity).expect("a quantity"),
+        }],
+        restock: true,
+        reason: "damaged in transit".into(),
+    };
+    let id = order_domain::OrderId::parse(order_id).expect("an order id");
+    let (_, refund) = order_app::after::request_refund(&store, id, request)
+        .await
+        .expect("the refund is recorded");
+    refund.request.refund_id
+}
+
 async fn available(h: &Harness, product: &str) -> i64 {
     let response = h
         .api(&ApiRequest::new("GET", &format!("/inventory/{product}")))
@@ -82,6 +122,38 @@ async fn available(h: &Harness, product: &str) -> i64 {
         response.body
     );
     response.json()["available"].as_i64().expect("available")
+}
+
+/// A return of one of the two keyboards of `paid`: RefundRequested goes from the events table's
+/// stream through the event projector to EventBridge, whose RefundRequestedRule starts
+/// RefundProcessingStateMachine; its ProcessRefund function (retried by the definition while the
+/// gateway refuses) appends RefundIssued with the keyboard's StockAdded.
+async fn assert_a_return_is_refunded_by_the_refund_workflow(h: &Harness, paid: &str, before: i64) {
+    let refund_id = request_return(h, paid, "KEYBOARD", 1).await;
+    h.settle(SETTLE).await.expect("the refund settles");
+    let types = event_types(h, "c-stack-1", paid).await;
+    assert_eq!(
+        types[types.len() - 2..],
+        ["RefundRequested", "RefundIssued"],
+        "{types:?}"
+    );
+    assert_eq!(
+        available(h, "KEYBOARD").await,
+        before - 1,
+        "the returned keyboard is back"
+    );
+    let refunded = status(h, "c-stack-1", paid).await;
+    assert_eq!(refunded["status"], "PARTIALLY_REFUNDED", "{refunded}");
+    let outcomes = h.executions.outcomes.lock().expect("outcomes").clone();
+    let run = outcomes
+        .values()
+        .find(|o| o.input == json!({ "orderId": paid, "refundId": refund_id }))
+        .unwrap_or_else(|| panic!("no refund execution for {refund_id}: {outcomes:?}"));
+    assert!(
+        matches!(run.end, Transition::Succeeded { .. }),
+        "the refund execution succeeded: {:?}",
+        run.end
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -103,10 +175,11 @@ async fn an_order_completes_and_a_declined_one_fails_through_the_release_binarie
         "no token: API Gateway's authorizer refuses"
     );
 
+    // Captured; its refunds are refused twice before the gateway makes them.
     let paid = place(
         &h,
         "c-stack-1",
-        &order("KEYBOARD", 2, "tok_visa"),
+        &order("KEYBOARD", 2, "tok_refund_error"),
         "stack-paid",
     )
     .await;
@@ -143,24 +216,30 @@ async fn an_order_completes_and_a_declined_one_fails_through_the_release_binarie
         );
     }
 
-    // (received, confirmed) on OrderAlertsTopic for the paid order, (received, anything else)
-    // there for the declined one, then the error topic's emails of each.
+    assert_a_return_is_refunded_by_the_refund_workflow(&h, &paid, before).await;
+
+    // (received, confirmed, refunded) on OrderAlertsTopic for the paid order, (received,
+    // anything else) there for the declined one, then the error topic's emails of each.
     let emails = |h: &Harness| {
         let alerts = |text: &str| h.mail_to("OrderAlertsTopic", text).len();
         let errors = |text: &str| h.mail_to("OrderErrorNotificationTopic", text).len();
         let received = |id: &str| alerts(&format!("Order {id} received"));
         (
-            (received(&paid), alerts(&format!("Order {paid} confirmed"))),
+            (
+                received(&paid),
+                alerts(&format!("Order {paid} confirmed")),
+                alerts(&format!("Refund for order {paid}")),
+            ),
             (received(&declined), alerts(&declined) - received(&declined)),
             (errors(&declined), errors(&paid)),
         )
     };
-    let once = ((1, 1), (1, 0), (1, 0));
+    let once = ((1, 1, 1), (1, 0), (1, 0));
     assert_eq!(
         emails(&h),
         once,
-        "an \"order received\" for each, one confirmation for the paid order, one failure \
-         email for the declined one: {:?}",
+        "an \"order received\" for each, one confirmation and one refund email for the paid \
+         order, one failure email for the declined one: {:?}",
         h.mail.lock().expect("mail")
     );
 
@@ -168,11 +247,15 @@ async fn an_order_completes_and_a_declined_one_fails_through_the_release_binarie
     h.fire_schedules(true).await;
     h.settle(SETTLE).await.expect("the schedules' work settles");
     assert_eq!(emails(&h), once, "a schedule sends no second email");
-    assert_eq!(status(&h, "c-stack-1", &paid).await["status"], "COMPLETED");
+    assert_eq!(
+        status(&h, "c-stack-1", &paid).await["status"],
+        "PARTIALLY_REFUNDED"
+    );
 
     // EventBridge delivers at least once: every rule event (OrderCompleted to the success
-    // handler, OrderFailed to the failure handler, each OrderPlaced to the update handler)
-    // delivered twice more sends nothing more.
+    // handler, OrderFailed to the failure handler, each OrderPlaced and the RefundIssued to the
+    // update handler, the RefundRequested to the refund state machine) delivered twice more
+    // sends nothing more.
     let redelivered = h.redeliver_rule_events(2).await.expect("redelivery");
     assert!(
         redelivered >= 8,

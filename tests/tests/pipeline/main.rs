@@ -11,3 +11,4 @@ mod forgotten;
 mod happy;
 mod idempotency;
 mod redelivery;
+mod refunds;

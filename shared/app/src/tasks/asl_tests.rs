@@ -1,15 +1,15 @@
-//! The task errors against the workflow definition that matches on them: every error a task can
-//! raise is retried by name where it is transient, and otherwise left to a `States.ALL` Catch (a
-//! business outcome or a bug is never retried by name); every name the definition matches is one
-//! a task raises or the platform's own. Renaming either side breaks these tests.
+//! The task errors against the workflow definitions that match on them (both state machines':
+//! OrderProcessingStateMachine and RefundProcessingStateMachine): every error a task can raise is
+//! retried by name where it is transient, and otherwise left to a `States.ALL` Catch (a business
+//! outcome or a bug is never retried by name); every name a definition matches is one a task
+//! raises or the platform's own. Renaming either side breaks these tests.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use super::TaskError;
-
-const DEFINITION: &str = include_str!("../../../workflow/order-processing.asl.json");
+use crate::dispatch::{TaskFunction, Workflow};
 
 /// The errors every task can raise, whatever it does: bad input, the store, the fold.
 fn common() -> Vec<TaskError> {
@@ -42,19 +42,31 @@ fn raised_by(state: &str) -> Vec<TaskError> {
             errors.extend([TaskError::OutOfStock(e()), TaskError::OrderCancelled(e())]);
         }
         "OrderFailed" => errors.push(TaskError::GatewayUnavailable(e())),
+        // The gateway's refund, and the order's decision on the settlement (a cancelled order's
+        // refund included).
+        "ProcessRefund" => errors.extend([
+            TaskError::GatewayUnavailable(e()),
+            TaskError::OrderCancelled(e()),
+        ]),
+        "RefundFailed" => errors.push(TaskError::OrderCancelled(e())),
         other => panic!("the task state {other} is not classified here: say what it raises"),
     }
     errors
 }
 
-fn states() -> serde_json::Map<String, Value> {
-    let definition: Value = serde_json::from_str(DEFINITION).unwrap();
+fn states(workflow: Workflow) -> serde_json::Map<String, Value> {
+    let definition: Value = serde_json::from_str(workflow.definition()).unwrap();
     definition["States"].as_object().unwrap().clone()
 }
 
-/// The Lambda task states, by name.
+/// Every state of both definitions, by name (no name is used twice across them).
+fn all_states() -> Vec<(String, Value)> {
+    Workflow::ALL.into_iter().flat_map(states).collect()
+}
+
+/// The Lambda task states of both definitions, by name.
 fn lambda_tasks() -> Vec<(String, Value)> {
-    states()
+    all_states()
         .into_iter()
         .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
         .collect()
@@ -71,18 +83,49 @@ fn matched(state: &Value, field: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Each definition's Lambda task states are its own task functions, each state named as its
+/// function and invoking it through its placeholder.
 #[test]
-fn the_definition_runs_the_four_task_functions() {
-    let names: Vec<_> = lambda_tasks().into_iter().map(|(n, _)| n).collect();
+fn each_definition_runs_its_own_task_functions() {
+    for w in Workflow::ALL {
+        let tasks: BTreeSet<String> = states(w)
+            .into_iter()
+            .filter(|(_, s)| s["Resource"] == "arn:aws:states:::lambda:invoke")
+            .map(|(name, state)| {
+                let f = TaskFunction::from_name(&name).expect("a task state named as its function");
+                assert_eq!(
+                    state["Parameters"]["FunctionName"],
+                    format!("${{{}}}", f.arn_placeholder()),
+                    "{name}"
+                );
+                name
+            })
+            .collect();
+        let own: BTreeSet<String> = w.tasks().map(|f| f.name().to_owned()).collect();
+        assert_eq!(tasks, own, "{}", w.definition_path());
+    }
     assert_eq!(
-        names.iter().map(String::as_str).collect::<BTreeSet<_>>(),
-        BTreeSet::from([
-            "ValidateOrder",
-            "ProcessPayment",
-            "UpdateInventory",
-            "OrderFailed"
-        ])
+        lambda_tasks().len(),
+        TaskFunction::ALL.len(),
+        "no state name is used twice"
     );
+}
+
+/// Each definition starts at one of its states, and each of its Fail states names its error and
+/// cause (what the failed execution, and so the failure alarm, shows).
+#[test]
+fn every_definition_starts_at_one_of_its_states_and_names_its_failures() {
+    for w in Workflow::ALL {
+        let definition: Value = serde_json::from_str(w.definition()).unwrap();
+        let start = definition["StartAt"].as_str().unwrap();
+        assert!(states(w).contains_key(start), "{}", w.definition_path());
+        for (name, state) in states(w) {
+            if state["Type"] == "Fail" {
+                assert!(state["Error"].is_string(), "{name} names its error");
+                assert!(state["Cause"].is_string(), "{name} says why");
+            }
+        }
+    }
 }
 
 #[test]
@@ -121,7 +164,7 @@ fn every_other_error_a_task_raises_is_caught_and_never_retried_by_name() {
 #[test]
 fn every_error_the_definition_names_is_raised_by_a_task_or_the_platform() {
     let ours: BTreeSet<&str> = TaskError::ERROR_TYPES.iter().copied().collect();
-    for (name, state) in states() {
+    for (name, state) in all_states() {
         for error_type in matched(&state, "Retry").union(&matched(&state, "Catch")) {
             let platform = ["States.", "Lambda.", "Sandbox."]
                 .iter()

@@ -20,6 +20,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../../migrations/0004_stream_positions.sql"),
     ),
+    (
+        5,
+        include_str!("../../../../migrations/0005_execution_state_machine.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -131,7 +131,11 @@ async fn two_concurrent_executions_of_one_order_on_the_local_runtime_take_each_e
         gateway: gateway.clone(),
         keys: NoKeys,
     };
-    let machine = StateMachine::from_json(DEFINITION, &substitutions()).unwrap();
+    let machine = StateMachine::from_json(
+        DEFINITION,
+        &substitutions(order_app::dispatch::Workflow::OrderProcessing),
+    )
+    .unwrap();
     for order in [completed, declined] {
         assert_both_succeeded(order, &run_twice(&machine, &functions, order).await);
     }
@@ -140,10 +144,19 @@ async fn two_concurrent_executions_of_one_order_on_the_local_runtime_take_each_e
     // The forwarder's batch delivered twice at once and once more: one email per event.
     let ops = Email::parse("ops@example.com").unwrap();
     let outbox = OutboxNotifier::new(&dir.path().join("outbox"), &ops).unwrap();
+    // The refund workflow's starter (no refund is requested here).
+    let (workflow, _runner) = order_runtime::workflow::local_workflow(
+        db.clone(),
+        (store.clone(), outbox.clone(), NoKeys),
+        0.0,
+        4,
+    )
+    .unwrap();
     let bus = LocalBus {
         store: store.clone(),
         notifier: outbox.clone(),
         keys: NoKeys,
+        refunds: workflow.of(order_app::dispatch::Workflow::RefundProcessing),
     };
     let batch = store.read_after(0, 1000).await.unwrap();
     let records = || batch.iter().map(|(p, e)| (*p, Ok(e))).collect();

@@ -51,10 +51,20 @@ async fn the_local_bus_sends_each_orders_emails_once() {
     .await;
     r.run(cancelled, issued(format!("{cancelled}-R1"))).await;
 
+    // RefundRequestedRule's target: the refund workflow's starter (its runner is not run here:
+    // the refunds above were settled by hand).
+    let (workflow, _runner) = order_runtime::workflow::local_workflow(
+        r.db.clone(),
+        (r.store.clone(), r.notifier.clone(), NoKeys),
+        0.0,
+        4,
+    )
+    .unwrap();
     let bus = LocalBus {
         store: r.store.clone(),
         notifier: r.notifier.clone(),
         keys: NoKeys,
+        refunds: workflow.of(order_app::dispatch::Workflow::RefundProcessing),
     };
     let feed = r.store.read_after(0, 1000).await.unwrap();
     for _ in 0..2 {

@@ -8,6 +8,7 @@ mod choice;
 mod definition;
 mod end_to_end;
 mod pass;
+mod refund_definition;
 mod retry;
 mod task;
 mod terminal;

@@ -7,15 +7,19 @@
 //! cargo run --release -p order-bench --bin cost-model -- --orders 500 --json
 //! ```
 //!
-//! The default output is the markdown report. `--json` prints one JSON object on one line of
-//! stdout instead (`orders`, `express_per_million`, `standard_per_million`, `ratio`, and the
-//! detail: see `order_bench::cost::json`); progress goes to stderr either way.
+//! The default output is the markdown report, then one refund's price (`order_bench::cost::
+//! refund`). `--json` prints one JSON object on one line of stdout instead (`orders`,
+//! `express_per_million`, `standard_per_million`, `ratio`, the detail: see
+//! `order_bench::cost::json`, and the refund's under `refund`); progress goes to stderr either
+//! way.
 
 use anyhow::{Context, bail};
 use order_bench::cost::count::{LogMeter, observed, run};
 use order_bench::cost::json::to_json;
 use order_bench::cost::lines::lines;
 use order_bench::cost::model::Assumptions;
+use order_bench::cost::refund::issued_path;
+use order_bench::cost::refund_report;
 use order_bench::cost::report::render;
 use tracing_subscriber::EnvFilter;
 
@@ -41,9 +45,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--sqs-batch" => a.sqs_messages_per_batch = value()?.parse()?,
             "--stream-batch" => a.stream_records_per_invocation = value()?.parse()?,
             "--call-ms" => a.call_ms = value()?.parse()?,
+            "--refund-lines" => a.refund_lines = value()?.parse()?,
             other => bail!(
                 "unknown flag {other} (use --orders N --clients N --gets-per-order X \
-                 --sqs-batch X --stream-batch X --call-ms X --json)"
+                 --sqs-batch X --stream-batch X --call-ms X --refund-lines X --json)"
             ),
         }
     }
@@ -83,10 +88,17 @@ async fn main() -> anyhow::Result<()> {
     let counts = run(orders, clients, &meter).await?;
     let observed = observed(&counts);
     let lines = lines(&observed, &assumptions);
+    let refund = issued_path().await?;
     if json {
-        println!("{}", to_json(&counts, &observed, &assumptions, &lines));
+        let mut out = to_json(&counts, &observed, &assumptions, &lines);
+        out["refund"] = refund_report::to_json(&refund, &observed, &assumptions);
+        println!("{out}");
     } else {
         print!("{}", render(&counts, &observed, &assumptions, &lines));
+        print!(
+            "{}",
+            refund_report::render(&refund, &observed, &assumptions)
+        );
     }
     Ok(())
 }

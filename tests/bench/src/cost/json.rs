@@ -95,6 +95,7 @@ pub fn to_json(counts: &Counts, observed: &Observed, a: &Assumptions, lines: &[L
             "sfn_log_bytes_per_event": a.sfn_log_bytes_per_event,
             "access_log_bytes": a.access_log_bytes,
             "xray_sample_rate": a.xray_sample_rate,
+            "refund_lines": a.refund_lines,
         },
         "prices_as_of": prices::PRICES_AS_OF,
     })

@@ -7,12 +7,16 @@
 //! - [`count`]: the local run and what it counts.
 //! - [`report`]: the markdown the `cost-model` command prints.
 //! - [`json`]: the same as one line of JSON (`cost-model --json`).
+//! - [`refund`]: one refund priced (issue 14), from its code path and its state machine's
+//!   definition; [`refund_report`]: its markdown section and its JSON (`refund`).
 
 pub mod count;
 pub mod json;
 pub mod lines;
 pub mod model;
 pub mod prices;
+pub mod refund;
+pub mod refund_report;
 pub mod report;
 
 #[cfg(test)]

@@ -99,6 +99,8 @@ pub struct Assumptions {
     /// Orders a month, to spread the sweeper's fixed cost (it runs every minute whatever the
     /// traffic) over the orders.
     pub orders_per_month: f64,
+    /// Lines of a priced refund, each returned to stock (`cost::refund`).
+    pub refund_lines: f64,
 }
 
 /// OrderSweeperSchedule's runs in a 30-day month (`rate(1 minute)`).
@@ -123,6 +125,7 @@ impl Default for Assumptions {
             access_log_bytes: 650.0,
             xray_sample_rate: 0.05,
             orders_per_month: 1_000_000.0,
+            refund_lines: 1.0,
         }
     }
 }

@@ -60,7 +60,7 @@ impl Totals {
     }
 }
 
-fn usd(x: f64) -> String {
+pub(super) fn usd(x: f64) -> String {
     if x != 0.0 && x.abs() < 0.01 {
         format!("{x:.4}")
     } else {
@@ -68,7 +68,7 @@ fn usd(x: f64) -> String {
     }
 }
 
-fn qty(x: f64) -> String {
+pub(super) fn qty(x: f64) -> String {
     if x != 0.0 && x.abs() < 0.01 {
         format!("{x:.2e}")
     } else {

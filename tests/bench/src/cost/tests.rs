@@ -336,3 +336,84 @@ fn every_publish_pays_for_its_dedup_record() {
     let reads = cost_of(&lines(&o, &Assumptions::default()), "dedup reads");
     assert!(close(reads, 3.0 * p::DYNAMODB_RRU * 1e6));
 }
+
+/// The refund definition's path when the gateway refunds at once, as the interpreter runs it.
+#[tokio::test]
+async fn an_issued_refund_executes_two_states_and_invokes_process_refund_once() {
+    let path = super::refund::issued_path().await.unwrap();
+    assert!(close(path.states, 2.0), "ProcessRefund, RefundIssued");
+    assert_eq!(
+        path.tasks,
+        std::collections::BTreeMap::from([("process-refund", 1.0)])
+    );
+}
+
+/// One refund is priced from its transitions, invocations, writes and bus events: on Express
+/// one request and no transition, on Standard the definition's two transitions; a return of
+/// two lines writes and restocks one more product than a return of one.
+#[tokio::test]
+async fn one_refund_prices_its_state_machine_lambdas_writes_and_bus_events() {
+    use super::refund::{functions, lines as refund_lines};
+    use super::refund_report::{to_json as refund_json, totals};
+
+    let path = super::refund::issued_path().await.unwrap();
+    let o = one_completed_order();
+    let a = Assumptions::default();
+    let l = refund_lines(&path, &o, &a);
+    let quantity = |item: &str| -> f64 {
+        l.iter()
+            .filter(|x| x.item.contains(item))
+            .map(|x| x.quantity)
+            .sum()
+    };
+    assert!(close(quantity("Standard: state transitions"), 2.0));
+    assert!(close(quantity("Express: requests"), 1.0));
+    assert!(
+        close(quantity("PutEvents"), 2.0),
+        "RefundRequested, RefundIssued"
+    );
+    assert!(close(
+        quantity("RefundRequested (conditional PutItem)"),
+        1.0
+    ));
+    assert!(
+        close(quantity("TransactWriteItems"), 4.0),
+        "2 items × 2 WRU"
+    );
+    let invoked: f64 = functions(&path, &a).iter().map(|f| f.invocations).sum();
+    assert!(close(quantity("invocations"), invoked));
+    assert!(
+        invoked >= 4.0,
+        "the route, ProcessRefund, the projector and the email handler"
+    );
+
+    let (express, standard) = totals(&path, &o, &a);
+    assert!(express > 0.0 && standard > 0.0);
+    // Both pay the same shared lines; Standard adds the transitions, Express its request and
+    // duration.
+    let transitions = 2.0 * p::SFN_STANDARD_TRANSITION * 1e6;
+    let express_only: f64 = l
+        .iter()
+        .filter(|x| x.only == Some(Workflow::Express))
+        .map(super::model::Line::usd_per_million_orders)
+        .sum();
+    assert!(close(standard - transitions, express - express_only));
+    let two = Assumptions {
+        refund_lines: 2.0,
+        ..Assumptions::default()
+    };
+    assert!(
+        totals(&path, &o, &two).0 > express,
+        "a bigger return costs more"
+    );
+    let json = refund_json(&path, &o, &a);
+    assert!(close(
+        json["express_per_million"].as_f64().unwrap(),
+        express
+    ));
+    assert!(close(
+        json["standard_per_million"].as_f64().unwrap(),
+        standard
+    ));
+    assert!(close(json["states"].as_f64().unwrap(), 2.0));
+}

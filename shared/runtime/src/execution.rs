@@ -1,0 +1,177 @@
+//! One execution of a state machine, driven state by state by the local runner
+//! ([`crate::workflow`]): each transition saved before the next state runs, the failure alarm's
+//! stand-in when it fails.
+
+use std::sync::Arc;
+
+use order_app::dispatch::Workflow;
+use order_domain::ports::{EventStore, KeyStore, Notification, Notifier, Topic};
+use order_embedded::db::{Db, now_ms};
+use order_workflow::{ExecutionContext, RunOptions, Transition, step};
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::functions::LocalFunctions;
+use crate::workflow::Machines;
+
+/// An execution's saved progress.
+pub struct Row {
+    pub(crate) workflow: Workflow,
+    pub(crate) status: String,
+    pub(crate) state: Option<String>,
+    pub(crate) data: String,
+    pub(crate) started_at: i64,
+}
+
+pub(crate) struct Execution<S, N, K> {
+    pub(crate) db: Db,
+    pub(crate) machines: Arc<Machines>,
+    pub(crate) functions: LocalFunctions<S, K>,
+    pub(crate) notifier: N,
+    pub(crate) options: Arc<RunOptions>,
+    pub(crate) name: String,
+}
+
+impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
+    /// The execution's row, as saved.
+    async fn load(&self) -> Option<Row> {
+        let name = self.name.clone();
+        let read = self.db.read(move |c| {
+            c.query_row(
+                "SELECT status, current_state, data, started_at, state_machine FROM executions WHERE name = ?1",
+                [&name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?)),
+            )
+            .optional()
+        });
+        let Ok(Some((status, state, data, started_at, machine))) = read.await else {
+            tracing::error!("execution row not found");
+            return None;
+        };
+        let Some(workflow) = Workflow::from_name(&machine) else {
+            tracing::error!(state_machine = %machine, "execution of an unknown state machine");
+            return None;
+        };
+        Some(Row {
+            workflow,
+            status,
+            state,
+            data,
+            started_at,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(execution = %self.name))]
+    pub(crate) async fn drive(self, row: Option<Row>, shutdown: watch::Receiver<bool>) {
+        let row = match row {
+            Some(row) => row,
+            None => match self.load().await {
+                Some(row) => row,
+                None => return,
+            },
+        };
+        if row.status != "RUNNING" {
+            return;
+        }
+        let Some(machine) = self.machines.get(&row.workflow) else {
+            return;
+        };
+        let Some(mut state) = row.state else { return };
+        let mut data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
+        let name = row.workflow.name();
+        let ctx = ExecutionContext {
+            execution_id: format!(
+                "arn:aws:states:local:000000000000:execution:{name}:{}",
+                self.name
+            ),
+            execution_name: self.name.clone(),
+            state_machine_name: name.into(),
+            start_time: order_domain::Timestamp::from_millis(
+                u64::try_from(row.started_at).unwrap_or(0),
+            )
+            .to_rfc3339(),
+        };
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let t = step(machine, &state, data, &ctx, &self.functions, &self.options).await;
+            tracing::debug!(state = %state, ?t, "state finished");
+            if let Err(e) = self.save(&t).await {
+                // Progress not saved: stop here; the execution resumes from its last saved state.
+                tracing::error!(error = %e, "could not save execution progress");
+                return;
+            }
+            match t {
+                Transition::Next {
+                    state: next,
+                    output,
+                } => {
+                    state = next;
+                    data = output;
+                }
+                Transition::Succeeded { .. } => return,
+                Transition::Failed { error, cause } => {
+                    tracing::warn!(state_machine = name, %error, %cause, "execution failed");
+                    self.alarm(row.workflow, &error, &cause).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn save(&self, t: &Transition) -> Result<(), String> {
+        let name = self.name.clone();
+        let (status, state, data, error, cause) = match t {
+            Transition::Next { state, output } => (
+                "RUNNING",
+                Some(state.clone()),
+                output.to_string(),
+                None,
+                None,
+            ),
+            Transition::Succeeded { output } => ("SUCCEEDED", None, output.to_string(), None, None),
+            Transition::Failed { error, cause } => (
+                "FAILED",
+                None,
+                "null".to_owned(),
+                Some(error.clone()),
+                Some(cause.clone()),
+            ),
+        };
+        self.db
+            .write_statement(move |c| {
+                c.prepare_cached(
+                    "UPDATE executions SET status = ?2, current_state = ?3, data = CASE WHEN ?2 = 'FAILED' THEN data ELSE ?4 END, \
+                     error = ?5, cause = ?6, transitions = transitions + 1, updated_at = ?7 WHERE name = ?1 AND status = 'RUNNING'",
+                )?
+                .execute(params![name, status, state, data, error, cause, now_ms()])
+                .map(|_| ())
+            })
+            .await
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// The state machine's failure alarm's local stand-in (OrderProcessingWorkflowFailureAlarm,
+    /// RefundProcessingWorkflowFailureAlarm): one critical alert per failed execution.
+    async fn alarm(&self, workflow: Workflow, error: &str, cause: &str) {
+        let n = Notification {
+            dedup_id: format!("workflow-failed-{}", self.name),
+            subject: format!(
+                "ALARM: {} (execution {})",
+                workflow.failure_alarm(),
+                self.name
+            ),
+            body: format!(
+                "The execution {} of {} failed.\nError: {error}\nCause: {cause}\n",
+                self.name,
+                workflow.name()
+            ),
+            recipients: vec![],
+        };
+        if let Err(e) = self.notifier.publish(Topic::CriticalAlerts, n).await {
+            tracing::error!(error = %e, "could not send the workflow failure alarm");
+        }
+    }
+}
