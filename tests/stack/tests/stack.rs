@@ -249,7 +249,8 @@ async fn an_order_completes_and_a_declined_one_fails_through_the_release_binarie
     assert_eq!(emails(&h), once, "a schedule sends no second email");
     assert_eq!(
         status(&h, "c-stack-1", &paid).await["status"],
-        "PARTIALLY_REFUNDED"
+        "PARTIALLY_REFUNDED",
+        "the sweeper leaves a refunded order as it is"
     );
 
     // EventBridge delivers at least once: every rule event (OrderCompleted to the success

@@ -240,15 +240,17 @@ async fn error(
     body: Bytes,
 ) -> StatusCode {
     let at = Instant::now();
-    // The runtime puts the type in a header and in the JSON body (`errorType`).
-    let error_type = headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    // The error's type is the body's `errorType`: what Step Functions matches a task's Retry
+    // and Catch on. The header is only a fallback: the Rust runtime sends `unhandled` there for
+    // every handler error, whatever its type.
+    let error_type = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["errorType"].as_str().map(str::to_owned))
         .or_else(|| {
-            serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["errorType"].as_str().map(str::to_owned))
+            headers
+                .get("lambda-runtime-function-error-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
         })
         .unwrap_or_default();
     s.report(Report::Errored {
