@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 pub mod auth;
 pub mod aws_host;
 mod aws_streams;
+pub mod metrics;
 pub mod telemetry;
 
 pub use order_app::seed::DEFAULT_SEED;
@@ -136,7 +137,9 @@ pub async fn serve_guarded(
     });
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = order_api::guarded_router(backend, guard);
+    // `GET /metrics` beside the API, unguarded like `/health` (see [`metrics`]).
+    let app =
+        order_api::guarded_router(backend, guard).merge(metrics::router(pipeline.queue.clone()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)

@@ -152,6 +152,11 @@ async fn append<S: EventStore>(
         &meta_for(id, history),
     );
     store.append(vec![write]).await?;
+    crate::metrics::appended(
+        events,
+        crate::metrics::Before::of(history),
+        order_domain::Timestamp::now(),
+    );
     Ok(events
         .iter()
         .fold(order.state.clone(), order_domain::order::evolve))

@@ -15,6 +15,7 @@
 //! - [`notify`]: the confirmation and the failure notice of the terminal events' rules;
 //!   [`notify_update`]: the customer's emails of an order's life (received, cancelled, shipped,
 //!   refunded) of OrderUpdateRule.
+//! - [`metrics`]: the business metrics, counted where the facts are appended.
 //! - [`seed`]: idempotent inventory seeding.
 //! - [`sweep`]: the sweeper (orders left PLACED re-enqueued, orders whose execution died closed
 //!   as FAILED with their refund), one use case for the runtime's loop and the sweeper Lambda.
@@ -26,6 +27,7 @@ pub mod after;
 pub mod dispatch;
 pub mod forward;
 pub mod gateway;
+pub mod metrics;
 pub mod notify;
 pub mod notify_update;
 pub mod place;

@@ -134,6 +134,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
             },
         )
         .await?;
+    crate::metrics::email_published(Topic::OrderAlerts);
     Ok(Confirmation::Sent)
 }
 
@@ -191,5 +192,6 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
             },
         )
         .await?;
+    crate::metrics::email_published(Topic::OrderErrors);
     Ok(FailureNotice::Sent)
 }

@@ -100,6 +100,7 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
             },
         )
         .await?;
+    crate::metrics::email_published(Topic::OrderAlerts);
     Ok(CustomerNotice::Sent)
 }
 

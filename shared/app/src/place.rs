@@ -325,9 +325,15 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
                 }
             }
         }
-        result.map(|()| Placed {
-            order_id,
-            replayed: false,
+        // Counted here, once per new order: a replayed key returned above. (A keyed retry
+        // whose first attempt appended but failed to enqueue is counted again: rare, and only
+        // after an error.)
+        result.map(|()| {
+            crate::metrics::placed();
+            Placed {
+                order_id,
+                replayed: false,
+            }
         })
     }
 }

@@ -2,6 +2,8 @@
 //! conflicts.
 
 use order_domain::events::DecodeError;
+
+use crate::metrics::Before;
 use order_domain::order::{Order, OrderCommand, OrderError, OrderState, evolve};
 use order_domain::ports::{EventStore, StoreError};
 use order_domain::{
@@ -93,7 +95,10 @@ pub async fn execute<S: EventStore>(
             &meta_for(id, &history),
         );
         match store.append(vec![write]).await {
-            Ok(()) => return Ok(events.iter().fold(order.state, evolve)),
+            Ok(()) => {
+                crate::metrics::appended(&events, Before::of(&history), Timestamp::now());
+                return Ok(events.iter().fold(order.state, evolve));
+            }
             Err(StoreError::Conflict { .. }) if attempt < MAX_CONFLICT_RETRIES => {
                 attempt += 1;
                 tracing::debug!(order_id = %id, attempt, "conflict on order stream, deciding again");

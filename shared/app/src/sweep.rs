@@ -170,6 +170,8 @@ where
             Err(e) => report.failed.push((order_id, e.to_string())),
         }
     }
+    crate::metrics::swept(crate::metrics::REDRIVEN, report.redriven.len());
+    crate::metrics::swept(crate::metrics::CLOSED, report.closed.len());
     for (order_id, error) in &report.failed {
         tracing::error!(%order_id, %error, "sweeping an order failed; the next run tries again");
     }

@@ -9,10 +9,11 @@
 use order_domain::events::PaymentRefunded;
 use order_domain::order::{FailOutcome, Order, OrderCommand, OrderState, evolve};
 use order_domain::ports::{EventStore, PaymentGateway, StoreError};
-use order_domain::{FailureReason, OrderEvent, OrderId, RecordedEvent};
+use order_domain::{FailureReason, OrderEvent, OrderId, RecordedEvent, Timestamp};
 use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
+use crate::metrics::Before;
 use crate::stream::{execute, load, meta_for, seal};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
@@ -116,7 +117,10 @@ pub async fn fail_at_version<S: EventStore, G: PaymentGateway>(
         &meta_for(id, history),
     );
     match store.append(vec![write]).await {
-        Ok(()) => Ok(Some(events.iter().fold(order.state.clone(), evolve))),
+        Ok(()) => {
+            crate::metrics::appended(&events, Before::of(history), Timestamp::now());
+            Ok(Some(events.iter().fold(order.state.clone(), evolve)))
+        }
         Err(StoreError::Conflict { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -19,11 +19,12 @@ use order_domain::order::{
 };
 use order_domain::ports::{DecideError, EventStore, PaymentGateway};
 use order_domain::product::ProductState;
-use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite};
+use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{CaughtError, TaskError};
+use crate::metrics::Before;
 use crate::stream::{MAX_CONFLICT_RETRIES, execute, load, meta_for, seal};
 
 /// What the refund workflow's tasks receive.
@@ -125,13 +126,17 @@ pub async fn process_refund<S: EventStore, G: PaymentGateway>(
             refund_id: input.refund_id.clone(),
             result: RefundResult::Issued { gateway_refund_id },
         };
+        let before = Before::of(&history);
         let result = store
             .decide_and_append(streams, move |heads| {
                 decide(id, &order, &history, &settle, heads)
             })
             .await;
         match result {
-            Ok(state) => return answer(refund_of(&state, &input.refund_id)?),
+            Ok((state, events)) => {
+                crate::metrics::appended(&events, before, Timestamp::now());
+                return answer(refund_of(&state, &input.refund_id)?);
+            }
             Err(DecideError::Refused(Refusal::StaleOrder)) => {}
             Err(DecideError::Refused(Refusal::Order(e))) => return Err(e.into()),
             Err(DecideError::Refused(Refusal::Corrupt(e))) => {
@@ -153,7 +158,7 @@ fn decide(
     history: &[RecordedEvent],
     settle: &OrderCommand,
     heads: &[Option<RecordedEvent>],
-) -> Result<(Vec<StreamWrite>, OrderState), Refusal> {
+) -> Result<(Vec<StreamWrite>, (OrderState, Vec<OrderEvent>)), Refusal> {
     let (order_head, product_heads) = heads.split_first().ok_or(Refusal::StaleOrder)?;
     if order_head.as_ref().map_or(0, |h| h.version) != order.version {
         return Err(Refusal::StaleOrder);
@@ -182,7 +187,8 @@ fn decide(
             &meta,
         ));
     }
-    Ok((writes, events.iter().fold(order.state.clone(), evolve)))
+    let state = events.iter().fold(order.state.clone(), evolve);
+    Ok((writes, (state, events)))
 }
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id, refund_id = %input.refund_id))]

@@ -12,10 +12,11 @@ use order_domain::order::{
 };
 use order_domain::ports::{DecideError, EventStore};
 use order_domain::product::ProductState;
-use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite};
+use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite, Timestamp};
 use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
+use crate::metrics::Before;
 use crate::stream::{MAX_CONFLICT_RETRIES, load, meta_for, seal};
 
 enum Refusal {
@@ -41,11 +42,13 @@ pub async fn update_inventory<S: EventStore>(
         };
         let mut streams = vec![id.stream()];
         streams.extend(priced.validated.lines.iter().map(|l| l.product_id.stream()));
+        let before = Before::of(&history);
         let result = store
             .decide_and_append(streams, move |heads| decide(id, &order, &history, heads))
             .await;
         match result {
-            Ok(state) => {
+            Ok((state, events)) => {
+                crate::metrics::appended(&events, before, Timestamp::now());
                 let outcome = state.reservation();
                 return answer(outcome.ok_or_else(|| not_ready("inventory", &state))?);
             }
@@ -69,7 +72,7 @@ fn decide(
     order: &Order,
     history: &[RecordedEvent],
     heads: &[Option<RecordedEvent>],
-) -> Result<(Vec<StreamWrite>, OrderState), Refusal> {
+) -> Result<(Vec<StreamWrite>, (OrderState, Vec<OrderEvent>)), Refusal> {
     let (order_head, product_heads) = heads.split_first().ok_or(Refusal::StaleOrder)?;
     if order_head.as_ref().map_or(0, |h| h.version) != order.version {
         return Err(Refusal::StaleOrder);
@@ -112,7 +115,8 @@ fn decide(
             &meta,
         ));
     }
-    Ok((writes, events.iter().fold(order.state.clone(), evolve)))
+    let state = events.iter().fold(order.state.clone(), evolve);
+    Ok((writes, (state, events)))
 }
 
 fn answer(outcome: ReserveOutcome) -> Result<Value, TaskError> {
