@@ -7,6 +7,7 @@
 //! recorder local to its thread, so it does not add to the HTTP test's.
 
 #![allow(clippy::too_many_lines)] // scenario tests read top to bottom
+#![allow(clippy::float_cmp)] // the values compared are small counts, exact in an f64
 
 use std::time::{Duration, Instant};
 

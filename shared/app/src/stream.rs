@@ -10,6 +10,10 @@ use order_domain::{
     EventMeta, OrderEvent, OrderId, RecordedEvent, StreamId, StreamWrite, Timestamp,
 };
 
+/// What a decision over several streams writes, and the order's state and new events after it
+/// (the events for `crate::metrics::appended`, once the write committed).
+pub type Decided = (Vec<StreamWrite>, (OrderState, Vec<OrderEvent>));
+
 /// How many times a decision is retaken after losing a race on the order's stream.
 pub const MAX_CONFLICT_RETRIES: usize = 8;
 

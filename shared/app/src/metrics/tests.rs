@@ -1,5 +1,7 @@
 //! What [`appended`] counts, read back through a Prometheus recorder local to the test.
 
+#![allow(clippy::float_cmp)] // the values compared are small counts and sums, exact in an f64
+
 use metrics_exporter_prometheus::PrometheusBuilder;
 use order_domain::events::{OrderCompleted, OrderFailed, PaymentDeclined};
 use order_domain::values::Money;

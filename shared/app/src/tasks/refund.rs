@@ -19,13 +19,13 @@ use order_domain::order::{
 };
 use order_domain::ports::{DecideError, EventStore, PaymentGateway};
 use order_domain::product::ProductState;
-use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite, Timestamp};
+use order_domain::{OrderEvent, OrderId, RecordedEvent, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{CaughtError, TaskError};
 use crate::metrics::Before;
-use crate::stream::{MAX_CONFLICT_RETRIES, execute, load, meta_for, seal};
+use crate::stream::{Decided, MAX_CONFLICT_RETRIES, execute, load, meta_for, seal};
 
 /// What the refund workflow's tasks receive.
 #[derive(Debug, Clone, Deserialize)]
@@ -158,7 +158,7 @@ fn decide(
     history: &[RecordedEvent],
     settle: &OrderCommand,
     heads: &[Option<RecordedEvent>],
-) -> Result<(Vec<StreamWrite>, (OrderState, Vec<OrderEvent>)), Refusal> {
+) -> Result<Decided, Refusal> {
     let (order_head, product_heads) = heads.split_first().ok_or(Refusal::StaleOrder)?;
     if order_head.as_ref().map_or(0, |h| h.version) != order.version {
         return Err(Refusal::StaleOrder);

@@ -7,9 +7,7 @@
 use std::collections::BTreeMap;
 
 use order_domain::events::DecodeError;
-use order_domain::order::{
-    Order, OrderCommand, OrderError, OrderState, ReserveOutcome, evolve, take_stock,
-};
+use order_domain::order::{Order, OrderCommand, OrderError, ReserveOutcome, evolve, take_stock};
 use order_domain::ports::{DecideError, EventStore};
 use order_domain::product::ProductState;
 use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite, Timestamp};
@@ -17,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
 use crate::metrics::Before;
-use crate::stream::{MAX_CONFLICT_RETRIES, load, meta_for, seal};
+use crate::stream::{Decided, MAX_CONFLICT_RETRIES, load, meta_for, seal};
 
 enum Refusal {
     /// The order's stream moved since it was loaded: reload and decide again.
@@ -72,7 +70,7 @@ fn decide(
     order: &Order,
     history: &[RecordedEvent],
     heads: &[Option<RecordedEvent>],
-) -> Result<(Vec<StreamWrite>, (OrderState, Vec<OrderEvent>)), Refusal> {
+) -> Result<Decided, Refusal> {
     let (order_head, product_heads) = heads.split_first().ok_or(Refusal::StaleOrder)?;
     if order_head.as_ref().map_or(0, |h| h.version) != order.version {
         return Err(Refusal::StaleOrder);
