@@ -59,7 +59,12 @@ async fn scrape(app: &TestApp) -> Scrape {
         .unwrap()
         .to_owned();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
-    parse(&answer.text().await.unwrap())
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains(&format!("# HELP {} ", m::ORDERS_PLACED)),
+        "described: {text}"
+    );
+    parse(&text)
 }
 
 /// Scrapes until `done` holds (the emails and the refund workflow end after the order's view

@@ -36,7 +36,10 @@ pub fn handle() -> Option<PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Full(ORDER_LATENCY.to_owned()), &LATENCY_BUCKETS)
                 .ok()?;
             match builder.install_recorder() {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    order_app::metrics::describe();
+                    Some(handle)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "no Prometheus recorder: GET /metrics is off");
                     None

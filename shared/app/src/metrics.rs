@@ -25,7 +25,7 @@
 //! sweeper action), never an order or customer id.
 
 use order_domain::ports::Topic;
-use order_domain::{OrderEvent, RecordedEvent, Timestamp};
+use order_domain::{FailureReason, OrderEvent, RecordedEvent, Timestamp};
 
 /// The namespace of every metric of the pipeline.
 pub const PREFIX: &str = "order_pipeline_";
@@ -129,6 +129,66 @@ pub fn appended(events: &[OrderEvent], before: Before, at: Timestamp) {
                 metrics::histogram!(ORDER_LATENCY).record(ms as f64 / 1000.0);
             }
         }
+    }
+}
+
+/// Describes every metric to the installed recorder (a scrape's `# HELP` lines) and registers
+/// every counter series at 0, so a scrape shows them before their first fact (a `rate()`
+/// then starts from the first increment, not from the second). A host calls it once, after
+/// installing its recorder.
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        ORDERS_PLACED,
+        "Orders placed (new orders the intake recorded)"
+    );
+    describe_counter!(ORDERS_COMPLETED, "Orders completed");
+    describe_counter!(ORDERS_FAILED, "Orders failed, by reason");
+    describe_counter!(PAYMENT_DECLINES, "Charges the gateway declined");
+    describe_counter!(STOCK_OUTS, "Reservations refused for lack of stock");
+    describe_counter!(ORDERS_CANCELLED, "Orders cancelled");
+    describe_counter!(SHIPMENTS, "Orders shipped");
+    describe_counter!(REFUNDS_REQUESTED, "Refunds requested");
+    describe_counter!(REFUNDS_ISSUED, "Refunds issued");
+    describe_counter!(REFUNDS_FAILED, "Refunds that could not be made");
+    describe_counter!(EMAILS_PUBLISHED, "Emails handed to the notifier, by topic");
+    describe_counter!(SWEEPER_ACTIONS, "Orders the sweeper redrove or closed");
+    describe_histogram!(
+        ORDER_LATENCY,
+        Unit::Seconds,
+        "From OrderPlaced to the order's first terminal event"
+    );
+    describe_gauge!(QUEUE_VISIBLE, "Messages waiting on OrdersQueue");
+    describe_gauge!(
+        QUEUE_DEAD_LETTERS,
+        "Messages in OrdersQueue's dead-letter queue"
+    );
+    for name in [
+        ORDERS_PLACED,
+        ORDERS_COMPLETED,
+        PAYMENT_DECLINES,
+        STOCK_OUTS,
+        ORDERS_CANCELLED,
+        SHIPMENTS,
+        REFUNDS_REQUESTED,
+        REFUNDS_ISSUED,
+        REFUNDS_FAILED,
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for reason in [
+        FailureReason::Rejected,
+        FailureReason::PaymentDeclined,
+        FailureReason::OutOfStock,
+        FailureReason::ProcessingError,
+    ] {
+        metrics::counter!(ORDERS_FAILED, REASON => reason.as_str()).increment(0);
+    }
+    for topic in Topic::all() {
+        metrics::counter!(EMAILS_PUBLISHED, TOPIC => topic.name()).increment(0);
+    }
+    for action in [REDRIVEN, CLOSED] {
+        metrics::counter!(SWEEPER_ACTIONS, ACTION => action).increment(0);
     }
 }
 
