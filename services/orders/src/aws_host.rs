@@ -210,6 +210,8 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         rx.clone(),
     ));
 
+    // `GET /metrics` beside the API, its queue gauges from OrdersQueue and its DLQ.
+    let metrics = crate::metrics::router(queue.clone());
     let backend = AwsBackend {
         store,
         queue: queue.queue().clone(),
@@ -217,7 +219,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         reads,
         keys,
     };
-    let addr = spawn_api(&mut workers, backend, options.guard, addr, rx).await?;
+    let addr = spawn_api(&mut workers, (backend, metrics), options.guard, addr, rx).await?;
     Ok(AwsServer {
         addr,
         resources,
@@ -227,17 +229,17 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     })
 }
 
-/// Serves the shared HTTP API over `backend` until `stop` changes.
+/// Serves the shared HTTP API over `backend`, and the `/metrics` route, until `stop` changes.
 async fn spawn_api(
     workers: &mut JoinSet<()>,
-    backend: AwsBackend,
+    (backend, metrics): (AwsBackend, axum::Router),
     guard: order_api::Guard,
     addr: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = order_api::guarded_router(Arc::new(backend), guard);
+    let app = order_api::guarded_router(Arc::new(backend), guard).merge(metrics);
     workers.spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop.changed().await;

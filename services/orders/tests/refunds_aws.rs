@@ -130,5 +130,26 @@ async fn the_aws_host_runs_the_refund_workflow_on_a_requested_refund() {
         (machine.as_str(), status.as_str()),
         ("RefundProcessingStateMachine", "SUCCEEDED")
     );
+
+    // The AWS backend serves `/metrics` too, its gauges read from OrdersQueue and its DLQ;
+    // this binary's one test is the process's only orders, so the counters are exact.
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "order_pipeline_orders_placed_total 1",
+        "order_pipeline_orders_completed_total 1",
+        "order_pipeline_refunds_requested_total 1",
+        "order_pipeline_refunds_issued_total 1",
+        "order_pipeline_queue_dead_letter_messages 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in {metrics}"
+        );
+    }
     server.shutdown().await;
 }
