@@ -130,9 +130,13 @@ async fn the_aws_host_runs_the_refund_workflow_on_a_requested_refund() {
         (machine.as_str(), status.as_str()),
         ("RefundProcessingStateMachine", "SUCCEEDED")
     );
+    assert_metrics(&base).await;
+    server.shutdown().await;
+}
 
-    // The AWS backend serves `/metrics` too, its gauges read from OrdersQueue and its DLQ;
-    // this binary's one test is the process's only orders, so the counters are exact.
+/// The AWS backend serves `/metrics` too, its gauges read from OrdersQueue and its DLQ; this
+/// binary's one test is the process's only orders, so the counters are exact.
+async fn assert_metrics(base: &str) {
     let metrics = reqwest::get(format!("{base}/metrics"))
         .await
         .unwrap()
@@ -151,5 +155,4 @@ async fn the_aws_host_runs_the_refund_workflow_on_a_requested_refund() {
             "no {line:?} in {metrics}"
         );
     }
-    server.shutdown().await;
 }
