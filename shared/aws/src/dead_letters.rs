@@ -124,7 +124,11 @@ pub async fn dead_letter_queue_of(
     let arn = serde_json::from_str::<serde_json::Value>(policy)
         .ok()
         .and_then(|p| p.get("deadLetterTargetArn")?.as_str().map(str::to_owned))
-        .ok_or_else(|| PortError(format!("redrive policy of {queue_url} names no DLQ: {policy}")))?;
+        .ok_or_else(|| {
+            PortError(format!(
+                "redrive policy of {queue_url} names no DLQ: {policy}"
+            ))
+        })?;
     let name = arn.rsplit(':').next().unwrap_or(&arn);
     let url = client
         .get_queue_url()

@@ -46,7 +46,9 @@ async fn dead_letter<Q: PolledQueue>(queue: &Q) -> String {
     let id = OrderId::generate();
     queue.enqueue(id).await.unwrap();
     for _ in 0..MAX_RECEIVES {
-        let m = receive_one(queue).await.expect("the message is redelivered");
+        let m = receive_one(queue)
+            .await
+            .expect("the message is redelivered");
         queue.retry_after(&m, 0).await.unwrap();
     }
     assert!(
@@ -82,11 +84,20 @@ pub async fn a_message_that_exceeds_its_receives_is_listed_and_shown<
         letter.receive_count.is_none_or(|n| n >= MAX_RECEIVES),
         "{letter:?}"
     );
-    let shown = queue.show(&letter.id).await.unwrap().expect("shown by its id");
+    let shown = queue
+        .show(&letter.id)
+        .await
+        .unwrap()
+        .expect("shown by its id");
     // On SQS a look is a receive, so the receive count may have grown since the list.
     assert_eq!(
         (&shown.id, &shown.body, &shown.queue, &shown.source_queue),
-        (&letter.id, &letter.body, &letter.queue, &letter.source_queue)
+        (
+            &letter.id,
+            &letter.body,
+            &letter.queue,
+            &letter.source_queue
+        )
     );
     assert_eq!(queue.list().await.unwrap().len(), 1, "a look loses nothing");
     assert_eq!(queue.depth().await.unwrap(), (0, 1));
@@ -133,7 +144,10 @@ pub async fn redrive_all_moves_every_dead_letter_back<Q: PolledQueue + DeadLette
     .await
     .unwrap();
     assert_eq!(done.len(), 2, "{done:?}");
-    assert!(done.iter().all(|d| d.outcome == Redrive::Redriven), "{done:?}");
+    assert!(
+        done.iter().all(|d| d.outcome == Redrive::Redriven),
+        "{done:?}"
+    );
     assert!(queue.list().await.unwrap().is_empty());
     let mut bodies = Vec::new();
     while let Some(m) = receive_one(&**queue).await {
@@ -150,7 +164,11 @@ pub async fn an_unknown_id_shows_nothing_and_redrives_nothing<Q: PolledQueue + D
     queue: &Fixture<Q>,
 ) {
     let body = dead_letter(&**queue).await;
-    for unknown in ["999999", "not-an-id", "00000000-0000-0000-0000-000000000000"] {
+    for unknown in [
+        "999999",
+        "not-an-id",
+        "00000000-0000-0000-0000-000000000000",
+    ] {
         assert!(queue.show(unknown).await.unwrap().is_none(), "{unknown}");
         assert_eq!(
             queue.redrive(unknown).await.unwrap(),
@@ -159,5 +177,9 @@ pub async fn an_unknown_id_shows_nothing_and_redrives_nothing<Q: PolledQueue + D
         );
     }
     assert!(!id_of(&**queue, &body).await.is_empty());
-    assert_eq!(queue.depth().await.unwrap(), (0, 1), "the dead letter stays");
+    assert_eq!(
+        queue.depth().await.unwrap(),
+        (0, 1),
+        "the dead letter stays"
+    );
 }

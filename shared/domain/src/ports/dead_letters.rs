@@ -40,8 +40,7 @@ pub trait DeadLetters: Send + Sync + 'static {
     fn list(&self) -> impl Future<Output = Result<Vec<DeadLetter>, PortError>> + Send;
 
     /// One dead letter by id; `None` when there is none with that id.
-    fn show(&self, id: &str)
-    -> impl Future<Output = Result<Option<DeadLetter>, PortError>> + Send;
+    fn show(&self, id: &str) -> impl Future<Output = Result<Option<DeadLetter>, PortError>> + Send;
 
     /// Moves the dead letter `id` back to its source queue.
     fn redrive(&self, id: &str) -> impl Future<Output = Result<Redrive, PortError>> + Send;
