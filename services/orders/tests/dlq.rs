@@ -83,11 +83,20 @@ async fn redrive_and_complete(
         .unwrap();
     wait_healthy(&client, &server.base, Duration::from_mins(2)).await;
     let url = server.url(&format!("/orders/{order}"));
+    // The order's view shows it placed, and nothing moves it while its message is a dead letter.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while get_json(&client, &url).await["status"] != "PLACED" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the order's view never showed it"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = get_json(&client, &url).await;
-    assert_ne!(
-        before["status"], "COMPLETED",
-        "nothing drove it yet: {before}"
+    assert_eq!(
+        before["status"], "PLACED",
+        "stuck while dead-lettered: {before}"
     );
 
     let redriven = dlq(&[args, &["redrive", id]].concat(), env);
@@ -191,4 +200,58 @@ async fn an_embedded_dead_letter_is_listed_shown_and_redriven_and_its_order_then
         &[],
     );
     redrive_and_complete(&second, &data, order, &id, &[], &args).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_dead_letter_is_listed_shown_and_redriven_and_its_order_then_completes() {
+    let Some(env) = order_testkit::support::emulator(
+        "an_sqs_dead_letter_is_listed_shown_and_redriven_and_its_order_then_completes",
+    )
+    .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seed = seed(dir.path());
+    let r = &env.resources;
+    let vars = r.env_pairs();
+
+    // The order, placed while no consumer runs, whose message a failing consumer gives up on:
+    // SQS's redrive policy moves it to OrdersDeadLetterQueue.
+    let order = OrderId::generate();
+    let store = order_aws::DynamoEventStore::new(env.clients.dynamodb.clone(), &r.events_table);
+    place_as(&store, order, &[("MUG", 1)], "tok_visa").await;
+    let queue = order_aws::SqsPolled::new(
+        env.clients.sqs.clone(),
+        &r.orders_queue_url,
+        r.dead_letter_queue_url.clone(),
+    );
+    order_domain::ports::OrderQueue::enqueue(&queue, order)
+        .await
+        .unwrap();
+    exhaust(&queue).await;
+
+    let args = ["--backend", "aws"];
+    let id = the_dead_letter(&dlq(&["list", "--json", "--backend", "aws"], &vars), order);
+    let shown = dlq(&["show", &id, "--backend", "aws"], &vars);
+    assert_eq!(shown.code, 0, "{shown}");
+    assert!(
+        shown.stdout.contains("OrdersDeadLetterQueue (source "),
+        "{shown}"
+    );
+    assert!(shown.stdout.contains(&order.to_string()), "{shown}");
+    let unknown = dlq(&["show", "no-such-message", "--backend", "aws"], &vars);
+    assert_eq!(unknown.code, 1, "{unknown}");
+
+    let serve_env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Orders::serve(
+        env!("CARGO_BIN_EXE_orders"),
+        &data,
+        &seed,
+        &dir.path().join("serve.log"),
+        &["--backend", "aws", "--redrive-after-secs", "3600"],
+        &serve_env,
+    );
+    redrive_and_complete(&server, &data, order, &id, &vars, &args).await;
 }
