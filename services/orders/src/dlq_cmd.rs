@@ -108,7 +108,9 @@ async fn act<D: DeadLetters>(letters: &D, args: &DlqArgs) -> anyhow::Result<bool
             } else if all.is_empty() {
                 println!("no dead letters");
             } else {
-                all.iter().for_each(|l| println!("{}", line(l)));
+                for l in &all {
+                    println!("{}", line(l));
+                }
             }
             Ok(true)
         }
@@ -131,7 +133,9 @@ async fn act<D: DeadLetters>(letters: &D, args: &DlqArgs) -> anyhow::Result<bool
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&done)?);
             } else {
-                done.iter().for_each(|d| println!("{}", outcome(d)));
+                for d in &done {
+                    println!("{}", outcome(d));
+                }
                 let moved = done.iter().filter(|d| d.outcome == Redrive::Redriven);
                 println!("{} of {} redriven", moved.count(), done.len());
             }
@@ -153,8 +157,10 @@ fn details(l: &DeadLetter) -> String {
     let sent = l
         .sent_at_ms
         .and_then(|ms| u64::try_from(ms).ok())
-        .map(|ms| order_domain::Timestamp::from_millis(ms).to_string())
-        .unwrap_or_else(|| "unknown".to_owned());
+        .map_or_else(
+            || "unknown".to_owned(),
+            |ms| order_domain::Timestamp::from_millis(ms).to_string(),
+        );
     format!(
         "id:           {}\nqueue:        {} (source {})\nsent:         {sent}\nreceives:     {}\nbody:         {}",
         l.id,
