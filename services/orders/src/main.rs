@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dlq_cmd;
 mod forget_cmd;
 mod replay_cmd;
 mod serve_cmd;
@@ -39,6 +40,10 @@ enum Command {
     /// Forget a customer: destroy their data keys, so their orders' personal data (email,
     /// payment token) reads as erased. The log and its hash chains are unchanged.
     Forget(forget_cmd::ForgetArgs),
+    /// OrdersQueue's dead letters: list them, show one, redrive them (by id or all) once the
+    /// cause is fixed. Redriving is idempotent and logged as an operator action.
+    #[command(subcommand_required = true)]
+    Dlq(dlq_cmd::DlqArgs),
     /// Print a signed bearer token from the data directory's own issuer (the one a local
     /// `orders serve` without --auth-jwks accepts).
     Token(token_cmd::TokenArgs),
@@ -58,6 +63,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             forget_cmd::run(&args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dlq(args) => Ok(if dlq_cmd::run(&args).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
         Command::Token(args) => {
             token_cmd::run(&args)?;
             Ok(ExitCode::SUCCESS)

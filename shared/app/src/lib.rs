@@ -24,6 +24,7 @@
 //! - [`stream`]: loading an order and appending its decisions with conflict retry.
 
 pub mod after;
+pub mod dead_letters;
 pub mod dispatch;
 pub mod forward;
 pub mod gateway;

@@ -34,6 +34,7 @@ pub mod backend;
 pub mod bus;
 pub mod codec;
 pub mod config;
+pub mod dead_letters;
 pub mod dedup;
 pub mod errors;
 pub mod event_store;

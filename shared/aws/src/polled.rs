@@ -33,6 +33,15 @@ impl SqsPolled {
         &self.queue
     }
 
+    /// Its dead-letter queue's URL, when known.
+    pub fn dlq_url(&self) -> Option<&str> {
+        self.dlq_url.as_deref()
+    }
+
+    pub(crate) fn client(&self) -> &aws_sdk_sqs::Client {
+        &self.client
+    }
+
     async fn visible(&self, url: &str) -> Result<u64, PortError> {
         let out = self
             .client

@@ -15,8 +15,10 @@ use crate::values::{Email, Money, OrderId, PaymentToken, StreamId};
 
 pub use crate::append::MAX_APPEND_ITEMS;
 pub use crate::idempotency::Claim;
+pub use dead_letters::{DeadLetter, DeadLetters, Redrive};
 pub use keys::{DataKey, KeyStore, NewKey, SealingKey};
 
+mod dead_letters;
 mod keys;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,8 @@ use tokio::sync::Notify;
 
 use crate::db::{Db, now_ms};
 
+mod dead_letters;
+
 pub const ORDERS_QUEUE: &str = "OrdersQueue";
 pub const ORDERS_DLQ: &str = "OrdersDeadLetterQueue";
 /// How long a received message stays hidden (SQS's visibility timeout).
@@ -180,7 +182,7 @@ fn receive_on(
     for (id, body, count) in candidates {
         if count >= max_receives {
             c.prepare_cached(
-                "UPDATE queue_messages SET queue = ?2, visible_at = ?3, receive_count = 0, receipt = NULL WHERE id = ?1",
+                "UPDATE queue_messages SET queue = ?2, visible_at = ?3, receipt = NULL WHERE id = ?1",
             )?
             .execute(params![id, dlq, now])?;
             tracing::warn!(

@@ -26,6 +26,7 @@
 //! (`event_store_contract::sqlite::…`, `event_store_contract::dynamodb::…`).
 
 pub mod after;
+pub mod dead_letters;
 pub mod event_store;
 pub mod events;
 pub mod forged;

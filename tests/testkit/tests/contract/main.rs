@@ -29,6 +29,11 @@ mod queue_contract {
     order_testkit::queue_contract!(sqs, crate::backends::sqs_queue);
 }
 
+mod dead_letters_contract {
+    order_testkit::dead_letters_contract!(sqlite, crate::backends::sqlite_queue);
+    order_testkit::dead_letters_contract!(sqs, crate::backends::sqs_queue);
+}
+
 mod keys_contract {
     order_testkit::keys_contract!(sqlite, crate::backends::sqlite_keys);
     order_testkit::keys_contract!(dynamodb, crate::backends::dynamodb_keys);

@@ -1,0 +1,140 @@
+//! OrdersQueue's dead letters on SQS (OrdersDeadLetterQueue, where SQS's redrive policy moves a
+//! message after maxReceiveCount receives).
+//!
+//! A redrive does by hand what SQS's console does: receive from the DLQ, send the body to the
+//! source queue, delete it from the DLQ. Listing receives every message (hiding each for the
+//! DLQ's visibility timeout) and then makes the ones it did not consume visible again, so a look
+//! never loses a message; a concurrent redrive of the same id finds it hidden and does nothing.
+//! A crash between the send and the delete leaves one duplicate, which the consumer absorbs (an
+//! execution is named by its order). SQS keeps a message's id when it dead-letters it, so the id
+//! is the one the consumer's logs named; a redriven message gets a new one.
+
+use std::time::Duration;
+
+use order_domain::ports::{DeadLetter, DeadLetters, PortError, Redrive};
+
+use crate::polled::SqsPolled;
+use crate::queue::{ReceivedMessage, SqsQueue};
+
+/// Receives until the DLQ is empty, at most this many rounds of ten.
+const MAX_ROUNDS: usize = 100;
+
+/// A queue's name: the last segment of its URL.
+fn name_of(url: &str) -> String {
+    url.rsplit('/').next().unwrap_or(url).to_owned()
+}
+
+impl SqsPolled {
+    /// Every message of the DLQ, received (so hidden) until it is given back or deleted.
+    async fn take_all(&self, dlq: &SqsQueue) -> Result<Vec<ReceivedMessage>, PortError> {
+        let mut all: Vec<ReceivedMessage> = Vec::new();
+        for _ in 0..MAX_ROUNDS {
+            let got = dlq.receive(10, Duration::from_secs(1)).await?;
+            if got.is_empty() {
+                break;
+            }
+            for m in got {
+                if !all.iter().any(|a| a.message_id == m.message_id) {
+                    all.push(m);
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// Makes received messages visible again.
+    async fn give_back(dlq: &SqsQueue, messages: &[ReceivedMessage]) -> Result<(), PortError> {
+        for m in messages {
+            dlq.retry_after(&m.receipt, Duration::ZERO).await?;
+        }
+        Ok(())
+    }
+
+    fn dlq(&self) -> Option<SqsQueue> {
+        self.dlq_url()
+            .map(|url| SqsQueue::new(self.client().clone(), url))
+    }
+
+    fn letter(&self, dlq: &SqsQueue, m: &ReceivedMessage) -> DeadLetter {
+        DeadLetter {
+            id: m.message_id.clone(),
+            body: m.body.clone(),
+            queue: name_of(dlq.url()),
+            source_queue: name_of(self.queue().url()),
+            sent_at_ms: None,
+            receive_count: Some(m.receive_count),
+        }
+    }
+}
+
+impl DeadLetters for SqsPolled {
+    async fn list(&self) -> Result<Vec<DeadLetter>, PortError> {
+        let Some(dlq) = self.dlq() else {
+            return Ok(Vec::new());
+        };
+        let all = self.take_all(&dlq).await?;
+        Self::give_back(&dlq, &all).await?;
+        Ok(all.iter().map(|m| self.letter(&dlq, m)).collect())
+    }
+
+    async fn show(&self, id: &str) -> Result<Option<DeadLetter>, PortError> {
+        Ok(self.list().await?.into_iter().find(|l| l.id == id))
+    }
+
+    async fn redrive(&self, id: &str) -> Result<Redrive, PortError> {
+        let Some(dlq) = self.dlq() else {
+            return Ok(Redrive::NotDeadLettered);
+        };
+        let mut all = self.take_all(&dlq).await?;
+        let Some(at) = all.iter().position(|m| m.message_id == id) else {
+            Self::give_back(&dlq, &all).await?;
+            return Ok(Redrive::NotDeadLettered);
+        };
+        let letter = all.swap_remove(at);
+        Self::give_back(&dlq, &all).await?;
+        self.queue().send(letter.body.clone()).await?;
+        dlq.delete(&letter.receipt).await?;
+        Ok(Redrive::Redriven)
+    }
+}
+
+/// The URL of the DLQ that `queue_url`'s redrive policy names, if it has one: how the CLI finds
+/// OrdersDeadLetterQueue without a variable of its own.
+///
+/// # Errors
+/// When SQS cannot be asked, or the policy names a queue that cannot be found.
+pub async fn dead_letter_queue_of(
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Result<Option<String>, PortError> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let attributes = client
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .map_err(|e| PortError(format!("redrive policy of {queue_url}: {e}")))?;
+    let Some(policy) = attributes
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
+    else {
+        return Ok(None);
+    };
+    let arn = serde_json::from_str::<serde_json::Value>(policy)
+        .ok()
+        .and_then(|p| p.get("deadLetterTargetArn")?.as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            PortError(format!(
+                "redrive policy of {queue_url} names no DLQ: {policy}"
+            ))
+        })?;
+    let name = arn.rsplit(':').next().unwrap_or(&arn);
+    let url = client
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| PortError(format!("URL of {name}: {e}")))?;
+    Ok(url.queue_url)
+}
