@@ -68,8 +68,16 @@ impl EventStore for Streams {
             .unwrap_or_default())
     }
 
-    async fn read_heads(&self, _: &[StreamId]) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
-        unimplemented!("the forwarder reads whole streams")
+    /// The forwarder reads whole streams; heads are served all the same, from the same map.
+    async fn read_heads(
+        &self,
+        streams: &[StreamId],
+    ) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
+        let map = self.streams.lock().unwrap();
+        Ok(streams
+            .iter()
+            .map(|s| map.get(s).and_then(|events| events.last().cloned()))
+            .collect())
     }
 
     async fn append(&self, writes: Vec<StreamWrite>) -> Result<(), StoreError> {
@@ -80,13 +88,24 @@ impl EventStore for Streams {
         Ok(())
     }
 
-    async fn decide_and_append<T, E, F>(&self, _: Vec<StreamId>, _: F) -> Result<T, DecideError<E>>
+    /// The forwarder appends nothing; a decision here sees the heads and appends its writes.
+    async fn decide_and_append<T, E, F>(
+        &self,
+        streams: Vec<StreamId>,
+        mut decide: F,
+    ) -> Result<T, DecideError<E>>
     where
         F: FnMut(&[Option<RecordedEvent>]) -> Result<(Vec<StreamWrite>, T), E> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
     {
-        unimplemented!("the forwarder appends nothing")
+        let heads = self
+            .read_heads(&streams)
+            .await
+            .map_err(DecideError::Store)?;
+        let (writes, out) = decide(&heads).map_err(DecideError::Refused)?;
+        self.append(writes).await.map_err(DecideError::Store)?;
+        Ok(out)
     }
 }
 

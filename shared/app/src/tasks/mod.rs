@@ -12,6 +12,7 @@ mod pay;
 mod refund;
 mod reserve;
 mod validate;
+mod with_products;
 
 pub use error::TaskError;
 pub use fail::{compensate, fail_at_version, order_failed};

@@ -10,22 +10,19 @@
 //! Both answer from the order's state, so a redelivered task or a second execution of the same
 //! refund appends nothing new and gets the same answer.
 
-use std::collections::BTreeMap;
-
-use order_domain::events::DecodeError;
 use order_domain::order::{
     Order, OrderCommand, OrderError, OrderState, Refund, RefundResult, RefundSettlement, evolve,
     return_stock,
 };
-use order_domain::ports::{DecideError, EventStore, PaymentGateway};
-use order_domain::product::ProductState;
-use order_domain::{OrderEvent, OrderId, RecordedEvent, Timestamp};
+use order_domain::ports::{EventStore, PaymentGateway};
+use order_domain::{OrderId, RecordedEvent, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::with_products::{Refusal, products_at, refused, writes};
 use super::{CaughtError, TaskError};
 use crate::metrics::Before;
-use crate::stream::{Decided, MAX_CONFLICT_RETRIES, execute, load, meta_for, seal};
+use crate::stream::{Decided, MAX_CONFLICT_RETRIES, execute, load};
 
 /// What the refund workflow's tasks receive.
 #[derive(Debug, Clone, Deserialize)]
@@ -81,12 +78,6 @@ fn answer(refund: &Refund) -> Result<Value, TaskError> {
     }
 }
 
-enum Refusal {
-    StaleOrder,
-    Order(OrderError),
-    Corrupt(DecodeError),
-}
-
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id, refund_id = %input.refund_id, attempt = input.attempt))]
 pub async fn process_refund<S: EventStore, G: PaymentGateway>(
     store: &S,
@@ -137,12 +128,11 @@ pub async fn process_refund<S: EventStore, G: PaymentGateway>(
                 crate::metrics::appended(&events, before, Timestamp::now());
                 return answer(refund_of(&state, &input.refund_id)?);
             }
-            Err(DecideError::Refused(Refusal::StaleOrder)) => {}
-            Err(DecideError::Refused(Refusal::Order(e))) => return Err(e.into()),
-            Err(DecideError::Refused(Refusal::Corrupt(e))) => {
-                return Err(TaskError::CorruptEvent(e.to_string()));
+            Err(e) => {
+                if let Some(e) = refused(e) {
+                    return Err(e);
+                }
             }
-            Err(DecideError::Store(e)) => return Err(e.into()),
         }
     }
     Err(TaskError::ConcurrentModification(
@@ -159,34 +149,10 @@ fn decide(
     settle: &OrderCommand,
     heads: &[Option<RecordedEvent>],
 ) -> Result<Decided, Refusal> {
-    let (order_head, product_heads) = heads.split_first().ok_or(Refusal::StaleOrder)?;
-    if order_head.as_ref().map_or(0, |h| h.version) != order.version {
-        return Err(Refusal::StaleOrder);
-    }
-    let mut products = BTreeMap::new();
-    for head in product_heads.iter().flatten() {
-        let p = ProductState::from_head(head).map_err(Refusal::Corrupt)?;
-        products.insert(p.id.clone(), p);
-    }
+    let products = products_at(order, heads)?;
     let events = order.decide(settle).map_err(Refusal::Order)?;
     let returned = return_stock(&order.state, &events, &products).map_err(Refusal::Order)?;
-    let meta = meta_for(id, history);
-    let mut writes = vec![seal(
-        &id.stream(),
-        order.version,
-        &order.head_hash,
-        events.iter().map(OrderEvent::encode),
-        &meta,
-    )];
-    for r in returned {
-        writes.push(seal(
-            &r.product.id.stream(),
-            r.product.version,
-            &r.product.head_hash,
-            [r.event.encode()],
-            &meta,
-        ));
-    }
+    let writes = writes(id, (order, history), &events, returned);
     let state = events.iter().fold(order.state.clone(), evolve);
     Ok((writes, (state, events)))
 }

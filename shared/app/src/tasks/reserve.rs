@@ -4,25 +4,15 @@
 //! The decision is made against the product streams' heads (strongly consistent snapshots) and
 //! guarded by the conditional append: stock can never go below 0, whatever runs concurrently.
 
-use std::collections::BTreeMap;
-
-use order_domain::events::DecodeError;
-use order_domain::order::{Order, OrderCommand, OrderError, ReserveOutcome, evolve, take_stock};
-use order_domain::ports::{DecideError, EventStore};
-use order_domain::product::ProductState;
-use order_domain::{OrderEvent, OrderId, RecordedEvent, StreamWrite, Timestamp};
+use order_domain::order::{Order, OrderCommand, ReserveOutcome, evolve, take_stock};
+use order_domain::ports::EventStore;
+use order_domain::{OrderId, RecordedEvent, StreamWrite, Timestamp};
 use serde_json::{Value, json};
 
+use super::with_products::{Refusal, products_at, refused, writes};
 use super::{TaskError, TaskInput, not_ready};
 use crate::metrics::Before;
-use crate::stream::{Decided, MAX_CONFLICT_RETRIES, load, meta_for, seal};
-
-enum Refusal {
-    /// The order's stream moved since it was loaded: reload and decide again.
-    StaleOrder,
-    Order(OrderError),
-    Corrupt(DecodeError),
-}
+use crate::stream::{Decided, MAX_CONFLICT_RETRIES, load};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
 pub async fn update_inventory<S: EventStore>(
@@ -50,12 +40,11 @@ pub async fn update_inventory<S: EventStore>(
                 let outcome = state.reservation();
                 return answer(outcome.ok_or_else(|| not_ready("inventory", &state))?);
             }
-            Err(DecideError::Refused(Refusal::StaleOrder)) => {}
-            Err(DecideError::Refused(Refusal::Order(e))) => return Err(e.into()),
-            Err(DecideError::Refused(Refusal::Corrupt(e))) => {
-                return Err(TaskError::CorruptEvent(e.to_string()));
+            Err(e) => {
+                if let Some(e) = refused(e) {
+                    return Err(e);
+                }
             }
-            Err(DecideError::Store(e)) => return Err(e.into()),
         }
     }
     Err(TaskError::ConcurrentModification(
@@ -71,29 +60,15 @@ fn decide(
     history: &[RecordedEvent],
     heads: &[Option<RecordedEvent>],
 ) -> Result<Decided, Refusal> {
-    let (order_head, product_heads) = heads.split_first().ok_or(Refusal::StaleOrder)?;
-    if order_head.as_ref().map_or(0, |h| h.version) != order.version {
-        return Err(Refusal::StaleOrder);
-    }
-    let mut products = BTreeMap::new();
-    for head in product_heads.iter().flatten() {
-        let p = ProductState::from_head(head).map_err(Refusal::Corrupt)?;
-        products.insert(p.id.clone(), p);
-    }
+    let products = products_at(order, heads)?;
     let reserve = OrderCommand::Reserve {
         products: products.clone(),
     };
     let events = order.decide(&reserve).map_err(Refusal::Order)?;
     let taken = take_stock(id, &events, &products).map_err(Refusal::Order)?;
-    let meta = meta_for(id, history);
-    let mut writes = vec![seal(
-        &id.stream(),
-        order.version,
-        &order.head_hash,
-        events.iter().map(OrderEvent::encode),
-        &meta,
-    )];
-    if taken.is_empty() {
+    let nothing_taken = taken.is_empty();
+    let mut writes = writes(id, (order, history), &events, taken);
+    if nothing_taken {
         // OutOfStock: take nothing, but only if the products are still as read, so a restock
         // that raced the decision makes it decide again instead of turning the order away.
         for p in products.values() {
@@ -103,15 +78,6 @@ fn decide(
                 events: vec![],
             });
         }
-    }
-    for t in taken {
-        writes.push(seal(
-            &t.product.id.stream(),
-            t.product.version,
-            &t.product.head_hash,
-            [t.event.encode()],
-            &meta,
-        ));
     }
     let state = events.iter().fold(order.state.clone(), evolve);
     Ok((writes, (state, events)))
