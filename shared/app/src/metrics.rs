@@ -52,6 +52,11 @@ pub const REFUNDS_ISSUED: &str = "order_pipeline_refunds_issued_total";
 pub const REFUNDS_FAILED: &str = "order_pipeline_refunds_failed_total";
 /// Emails handed to the notifier, by [`TOPIC`] (see the module's doc on duplicates).
 pub const EMAILS_PUBLISHED: &str = "order_pipeline_emails_published_total";
+/// Emails the notifier dropped as a redelivery of one it already sent, by [`TOPIC`].
+pub const EMAILS_DEDUPLICATED: &str = "order_pipeline_emails_deduplicated_total";
+/// Seconds from an event's append to its projection into the read models (gauge: the oldest
+/// event of the latest projected batch).
+pub const PROJECTION_LAG: &str = "order_pipeline_projection_lag_seconds";
 /// Orders the sweeper acted on, by [`ACTION`] ([`REDRIVEN`] or [`CLOSED`]).
 pub const SWEEPER_ACTIONS: &str = "order_pipeline_sweeper_actions_total";
 /// Seconds from OrderPlaced to the order's first terminal event (histogram).
