@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use order_domain::events::{DecodeError, OrderEvent, decode_order};
+use order_domain::order::OrderStatus;
 use order_domain::ports::{EventStore, KeyStore, PortError, StoreError};
 use order_domain::{CustomerId, OrderId, ProductId, RecordedEvent};
 use order_read_models::{CursorError, InventoryView, OrderCursor, OrderPage, OrderView};
@@ -44,6 +45,44 @@ pub trait ReadModels: Send + Sync + 'static {
         id: &ProductId,
     ) -> impl Future<Output = Result<bool, PortError>> + Send {
         async move { Ok(self.get_inventory(id).await?.is_some()) }
+    }
+
+    /// How many orders each status has now, from the order status view (the console's
+    /// counts). A pass over the whole view (GROUP BY on SQLite, a paginated Scan projecting
+    /// only the status on DynamoDB): an operator's occasional question, never a request path
+    /// of customers. Like a listing, it trails the log by as much as the projection does.
+    fn count_by_status(&self) -> impl Future<Output = Result<StatusCounts, PortError>> + Send;
+}
+
+/// Orders per status ([`ReadModels::count_by_status`]); a status without orders counts 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts([u64; OrderStatus::ALL.len()]);
+
+impl StatusCounts {
+    fn slot(status: OrderStatus) -> usize {
+        OrderStatus::ALL
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or_default()
+    }
+
+    /// Counts `n` more orders of `status`.
+    pub fn add(&mut self, status: OrderStatus, n: u64) {
+        self.0[Self::slot(status)] += n;
+    }
+
+    pub fn get(&self, status: OrderStatus) -> u64 {
+        self.0[Self::slot(status)]
+    }
+
+    /// Every order counted.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Every status with its count, zeros included, in [`OrderStatus::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (OrderStatus, u64)> + '_ {
+        OrderStatus::ALL.into_iter().zip(self.0)
     }
 }
 

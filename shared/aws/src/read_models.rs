@@ -34,6 +34,7 @@ use crate::config::{AwsClients, ConfigError, INVENTORY_TABLE, ORDER_STATUS_TABLE
 use crate::errors::{port_error, written};
 
 mod by_customer;
+mod counts;
 mod sweep;
 pub use by_customer::{CUSTOMER_ID, CUSTOMER_INDEX, PLACED_KEY};
 use sweep::sweep_attributes;
@@ -273,6 +274,11 @@ impl ReadModels for DynamoReadModels {
         after: Option<&OrderCursor>,
     ) -> Result<OrderPage, PortError> {
         self.orders.by_customer(customer, limit, after).await
+    }
+
+    /// Scans OrderStatusTable: see [`OrderStatusTable::count_by_status`].
+    async fn count_by_status(&self) -> Result<order_app::query::StatusCounts, PortError> {
+        self.orders.count_by_status().await
     }
 }
 

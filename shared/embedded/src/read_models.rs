@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use order_app::ReadModels;
+use order_app::query::StatusCounts;
 use order_domain::events::DecodeError;
+use order_domain::order::OrderStatus;
 use order_domain::ports::PortError;
 use order_domain::{CustomerId, OrderId, ProductId, RecordedEvent};
 use order_read_models::{
@@ -295,6 +297,25 @@ impl ReadModels for SqliteReadModels {
             .await
             .map_err(|e| PortError(e.to_string()))?;
         Ok(OrderPage::from_fetched(fetched, limit))
+    }
+
+    async fn count_by_status(&self) -> Result<StatusCounts, PortError> {
+        let rows = self
+            .db
+            .read(|c| {
+                c.prepare_cached("SELECT status, COUNT(*) FROM order_status GROUP BY status")?
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .map_err(|e| PortError(e.to_string()))?;
+        let mut counts = StatusCounts::default();
+        for (status, n) in rows {
+            let status = OrderStatus::parse(&status)
+                .ok_or_else(|| PortError(format!("order_status: unknown status {status}")))?;
+            counts.add(status, u64::try_from(n).unwrap_or_default());
+        }
+        Ok(counts)
     }
 
     async fn product_exists(&self, id: &ProductId) -> Result<bool, PortError> {

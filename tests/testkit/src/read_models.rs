@@ -17,11 +17,13 @@ use order_read_models::{Applied, InventoryView, OrderView, View, ViewStore, View
 use crate::Fixture;
 
 mod after_sale;
+mod counts;
 mod listing;
 pub use after_sale::{
     a_refunds_restock_shows_in_the_inventory,
     after_sale_views_are_stored_and_listed_with_their_status,
 };
+pub use counts::orders_are_counted_once_under_their_current_status;
 pub use listing::{
     a_customer_without_orders_gets_an_empty_last_page,
     a_customers_orders_page_newest_first_without_gaps_repeats_or_strangers,
@@ -51,6 +53,7 @@ macro_rules! read_models_contract {
                     pages_are_the_same_whatever_the_delivery_order,
                     after_sale_views_are_stored_and_listed_with_their_status,
                     a_refunds_restock_shows_in_the_inventory,
+                    orders_are_counted_once_under_their_current_status,
                 ]
             );
         }

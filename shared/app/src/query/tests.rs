@@ -50,6 +50,14 @@ impl ReadModels for Memory {
         mine.truncate(limit + 1);
         Ok(OrderPage::from_fetched(mine, limit))
     }
+
+    async fn count_by_status(&self) -> Result<super::StatusCounts, PortError> {
+        let mut counts = super::StatusCounts::default();
+        for o in &self.orders {
+            counts.add(o.status, 1);
+        }
+        Ok(counts)
+    }
 }
 
 fn customer() -> CustomerId {
