@@ -5,19 +5,18 @@
 use std::time::Duration;
 
 use order_app::forward::forward_events;
-use order_embedded::outbox::OutboxNotifier;
 use order_embedded::read_models::{checkpoint, set_checkpoint};
 use order_embedded::store::SqliteEventStore;
 use tokio::sync::watch;
 
 use crate::bus::LocalBus;
 use crate::feed::{FEED_BATCH, FeedPace};
-use crate::pipeline::LocalKeys;
+use crate::pipeline::{LocalKeys, LocalNotifier};
 
 /// Bus events → the bus (rule router) at least once, checkpointed after delivery.
 pub(crate) async fn forwarder(
     store: SqliteEventStore,
-    bus: LocalBus<SqliteEventStore, OutboxNotifier, LocalKeys>,
+    bus: LocalBus<SqliteEventStore, LocalNotifier, LocalKeys>,
     shutdown: watch::Receiver<bool>,
 ) {
     // The checkpoint's name from when only terminal events were forwarded: kept, so an upgraded

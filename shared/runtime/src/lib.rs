@@ -12,6 +12,7 @@
 //!   the customer's updates, a requested refund's execution).
 //! - [`projections`] and [`forwarder`]: the embedded host's change-feed workers (read models;
 //!   the order events to the bus), paced alike by `feed`.
+//! - [`recent_emails`]: the last emails sent, kept for the console by a notifier decorator.
 //! - [`pipeline`]: the embedded host's wiring ([`Pipeline`], [`Config`]).
 
 pub mod bus;
@@ -21,7 +22,8 @@ pub mod forwarder;
 pub mod functions;
 pub mod pipeline;
 pub mod projections;
+pub mod recent_emails;
 pub mod workers;
 pub mod workflow;
 
-pub use pipeline::{Config, LocalKeys, Pipeline, StartError};
+pub use pipeline::{Config, LocalKeys, LocalNotifier, Pipeline, StartError};

@@ -37,6 +37,7 @@ use tokio::task::JoinSet;
 use crate::bus::LocalBus;
 use crate::forwarder::forwarder;
 use crate::projections::{PROJECTIONS, ProjectionError, catch_up, projection_worker};
+use crate::recent_emails::{RecentEmails, Recording};
 use crate::workers::{WithoutLiveExecutions, alarms, queue_consumer, sweeper};
 use crate::workflow::{LocalWorkflow, local_workflow};
 
@@ -46,6 +47,9 @@ pub type LocalKeys = Arc<CachedKeys<SqliteKeys>>;
 
 /// How long the local host keeps a customer's data key in memory.
 pub const LOCAL_KEY_CACHE: Duration = Duration::from_mins(10);
+
+/// The embedded host's notifier: the outbox, its latest emails kept for the console.
+pub type LocalNotifier = Recording<OutboxNotifier>;
 
 /// How the local pipeline runs.
 #[derive(Debug, Clone)]
@@ -86,7 +90,9 @@ pub struct Pipeline {
     pub queue: SqliteQueue,
     pub idempotency: SqliteIdempotency,
     pub reads: SqliteReadModels,
-    pub notifier: OutboxNotifier,
+    pub notifier: LocalNotifier,
+    /// The latest emails the notifier sent (the console's list).
+    pub recent_emails: RecentEmails,
     pub keys: LocalKeys,
     pub workflow: LocalWorkflow,
     shutdown: watch::Sender<bool>,
@@ -113,9 +119,12 @@ impl Pipeline {
             .map_err(StartError::Idempotency)?;
         let store = SqliteEventStore::new(db.clone());
         let queue = SqliteQueue::orders(db.clone());
-        let notifier =
+        let recent_emails = RecentEmails::default();
+        let notifier = Recording::new(
             OutboxNotifier::new(&config.data_dir.join("outbox"), &config.notification_email)
-                .map_err(StartError::Outbox)?;
+                .map_err(StartError::Outbox)?,
+            recent_emails.clone(),
+        );
         let keys: LocalKeys = Arc::new(CachedKeys::new(
             SqliteKeys::open(db.clone(), &config.data_dir)?,
             LOCAL_KEY_CACHE,
@@ -167,6 +176,7 @@ impl Pipeline {
             store,
             queue,
             notifier,
+            recent_emails,
             keys,
             workflow,
             shutdown,
