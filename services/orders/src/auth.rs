@@ -17,6 +17,12 @@ pub const DEMO_EMAIL: &str = "jane@example.com";
 /// How long the banner's token lasts.
 pub const DEMO_TTL: Duration = Duration::from_hours(24);
 
+/// Who the banner's console link signs in as (an operator: a member of the `admin` group).
+pub const CONSOLE_OPERATOR: &str = "console-operator";
+/// How long the console link's token lasts: the link is printed to a terminal and its log, so
+/// it should not outlive the session it is for (`orders token --admin` mints another).
+pub const CONSOLE_TTL: Duration = Duration::from_hours(1);
+
 /// An identity provider's tokens, verified with its published keys.
 #[derive(Debug, Clone)]
 pub struct External<'a> {

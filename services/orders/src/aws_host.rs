@@ -28,6 +28,7 @@ use order_aws::{
 use order_embedded::db::{Db, Durability};
 use order_embedded::stream_positions::StreamPositions;
 use order_runtime::bus::LocalBus;
+use order_runtime::recent_emails::{RecentEmails, Recording};
 use order_runtime::workers::{WithoutLiveExecutions, alarms, queue_consumer, sweeper};
 use order_runtime::workflow::local_workflow;
 use tokio::net::TcpListener;
@@ -143,6 +144,9 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         queue,
         keys,
     } = adapters(&clients, &resources);
+    // The console's latest emails: what SNS accepted, kept in memory.
+    let emails = RecentEmails::default();
+    let notifier = Recording::new(notifier, emails.clone());
     let added = seed_inventory(&store, &options.seed)
         .await
         .context("seeding the inventory")?;
@@ -210,8 +214,15 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         rx.clone(),
     ));
 
-    // `GET /metrics` beside the API, its queue gauges from OrdersQueue and its DLQ.
-    let metrics = crate::metrics::router(queue.clone());
+    // `GET /metrics` beside the API, its queue gauges from OrdersQueue and its DLQ; the
+    // console, its dead letters OrdersQueue's DLQ.
+    let console = crate::console::Console {
+        reads: reads.clone(),
+        queue: queue.clone(),
+        emails,
+    };
+    let extra = crate::metrics::router(queue.clone())
+        .merge(crate::console::router(console, options.guard.auth.clone()));
     let backend = AwsBackend {
         store,
         queue: queue.queue().clone(),
@@ -219,7 +230,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         reads,
         keys,
     };
-    let addr = spawn_api(&mut workers, (backend, metrics), options.guard, addr, rx).await?;
+    let addr = spawn_api(&mut workers, (backend, extra), options.guard, addr, rx).await?;
     Ok(AwsServer {
         addr,
         resources,
@@ -229,7 +240,8 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     })
 }
 
-/// Serves the shared HTTP API over `backend`, and the `/metrics` route, until `stop` changes.
+/// Serves the shared HTTP API over `backend`, and the host's own routes (`/metrics`, the
+/// console), until `stop` changes.
 async fn spawn_api(
     workers: &mut JoinSet<()>,
     (backend, metrics): (AwsBackend, axum::Router),

@@ -17,6 +17,7 @@ use order_aws::{
 };
 use order_embedded::stream_positions::StreamPositions;
 use order_runtime::bus::LocalBus;
+use order_runtime::recent_emails::Recording;
 use tokio::sync::watch;
 
 /// A poller of `table`'s stream for `consumer`, resuming where that consumer stopped.
@@ -109,7 +110,7 @@ pub async fn stream_worker(
 /// What a consumer does with a batch: project it, or route its bus events.
 pub enum StreamConsumer {
     Project(Projector),
-    Route(LocalBus<DynamoEventStore, SnsNotifier, AwsKeys>),
+    Route(LocalBus<DynamoEventStore, Recording<SnsNotifier>, AwsKeys>),
 }
 
 impl StreamConsumer {

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 pub mod auth;
 pub mod aws_host;
 mod aws_streams;
+pub mod console;
 pub mod metrics;
 pub mod telemetry;
 
@@ -137,9 +138,17 @@ pub async fn serve_guarded(
     });
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    // `GET /metrics` beside the API, unguarded like `/health` (see [`metrics`]).
-    let app =
-        order_api::guarded_router(backend, guard).merge(metrics::router(pipeline.queue.clone()));
+    // `GET /metrics` beside the API, unguarded like `/health` (see [`metrics`]); the console's
+    // page and its operator-only routes (see [`console`]).
+    let console = console::Console {
+        reads: pipeline.reads.clone(),
+        queue: pipeline.queue.clone(),
+        emails: pipeline.recent_emails.clone(),
+    };
+    let console = console::router(console, guard.auth.clone());
+    let app = order_api::guarded_router(backend, guard)
+        .merge(metrics::router(pipeline.queue.clone()))
+        .merge(console);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)

@@ -145,6 +145,7 @@ fn print_banner(base: &str, data_note: &str, issuer: Option<&Issuer>) {
         }
         None => println!("send a bearer token from your identity provider as $TOKEN"),
     }
+    print_console_link(base, issuer);
     println!("try:");
     println!(
         "  curl -si -X POST {base}/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    -d '{{\"items\":[{{\"productId\":\"KEYBOARD\",\"quantity\":1}}],\"paymentToken\":\"tok_visa\"}}'"
@@ -152,6 +153,21 @@ fn print_banner(base: &str, data_note: &str, issuer: Option<&Issuer>) {
     println!(
         "  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/orders/<orderId>   # then /orders/<orderId>/events"
     );
+}
+
+/// The console's address, carrying a fresh operator token in the fragment (which the browser
+/// keeps to itself: it reaches neither the server nor its log).
+fn print_console_link(base: &str, issuer: Option<&Issuer>) {
+    let token = issuer.and_then(|issuer| {
+        let operator = CustomerId::parse(orders::auth::CONSOLE_OPERATOR).ok()?;
+        issuer
+            .mint(&operator, None, true, orders::auth::CONSOLE_TTL)
+            .ok()
+    });
+    match token {
+        Some(token) => println!("console (an operator's token, 1 h): {base}/console#token={token}"),
+        None => println!("console: {base}/console (sign in with an admin group token)"),
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {

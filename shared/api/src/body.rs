@@ -12,9 +12,11 @@ use crate::error::ApiError;
 
 pub mod after;
 mod decode;
+/// The strict JSON reading every route uses, for the host's own routes (the console's) too.
+pub use decode::decode;
 mod strict;
 
-use decode::{decode, present_string};
+use decode::present_string;
 
 /// Most lines one order may have (an order and its products must fit one atomic append).
 pub const MAX_LINES: usize = 50;

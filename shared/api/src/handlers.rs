@@ -67,7 +67,7 @@ fn request_id(headers: &HeaderMap) -> String {
 }
 
 /// A JSON request's body: 415 for another content type, 413 past [`MAX_BODY_BYTES`].
-pub(crate) fn json_body(
+pub fn json_body(
     headers: &HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Bytes, ApiError> {

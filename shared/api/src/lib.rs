@@ -21,6 +21,9 @@ pub mod error;
 mod handlers;
 pub mod limit;
 
+/// A JSON body as every route reads it (415, 413), for the host's own routes too.
+pub use handlers::json_body;
+
 use std::sync::Arc;
 
 use axum::Extension;
