@@ -2,7 +2,8 @@
 # Creates the pinned Python tool environments: ./.venv (scripts/requirements-dev.txt: the AWS
 # emulator and the template linters) and ./.venv-api (scripts/requirements-api.txt: the API
 # contract tester) and ./.venv-cli (scripts/requirements-cli.txt: the AWS CLI that deploy.sh
-# drives, for its test on the emulator). Idempotent: an environment is rebuilt only when its requirements change.
+# drives, for its test on the emulator) and ./.venv-browser (scripts/requirements-browser.txt:
+# Selenium, for the console's browser test). Idempotent: an environment is rebuilt only when its requirements change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +25,4 @@ make_venv() {
 make_venv .venv scripts/requirements-dev.txt
 make_venv .venv-api scripts/requirements-api.txt
 make_venv .venv-cli scripts/requirements-cli.txt
-make_venv .venv-cli scripts/requirements-cli.txt
+make_venv .venv-browser scripts/requirements-browser.txt

@@ -127,16 +127,33 @@ fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
     }
 }
 
+/// The resources `options` name: provisioned, or from the contract's environment. The
+/// environment does not name OrdersQueue's DLQ (no Lambda reads it), so it is found from the
+/// queue's redrive policy, as `orders dlq` finds it: the console lists its dead letters and
+/// `/metrics` counts them.
+async fn resources(clients: &AwsClients, options: &AwsOptions) -> anyhow::Result<AwsResources> {
+    if options.provision {
+        return order_aws::provision::provision(clients, &options.prefix)
+            .await
+            .context("provisioning AWS resources");
+    }
+    let mut resources =
+        AwsResources::from_env().context("reading the resource names (or pass --provision)")?;
+    if resources.dead_letter_queue_url.is_none() {
+        resources.dead_letter_queue_url = order_aws::dead_letters::dead_letter_queue_of(
+            &clients.sqs,
+            &resources.orders_queue_url,
+        )
+        .await
+        .context("reading OrdersQueue's redrive policy")?;
+    }
+    Ok(resources)
+}
+
 /// Starts everything; the API listens on `addr`.
 pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<AwsServer> {
     let clients = AwsClients::load().await;
-    let resources = if options.provision {
-        order_aws::provision::provision(&clients, &options.prefix)
-            .await
-            .context("provisioning AWS resources")?
-    } else {
-        AwsResources::from_env().context("reading the resource names (or pass --provision)")?
-    };
+    let resources = resources(&clients, &options).await?;
     let Adapters {
         store,
         reads,

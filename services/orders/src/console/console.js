@@ -94,7 +94,10 @@
 
   // A line chart of `series` ([{name, values: [number|null]}]) over `labels`, each value a point.
   function chart(svg, labels, series, unit) {
-    const W = 600, H = 180, L = 44, R = 8, T = 18, B = 22;
+    // As wide as the card shows it, so points and labels keep their shape.
+    const W = Math.max(300, Math.round(svg.getBoundingClientRect().width) || 600);
+    const H = 180, L = 44, R = 8, T = 18, B = 22;
+    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
     const top = Math.max(unit ? 0.001 : 1, ...all);
     const x = (i) => L + (labels.length < 2 ? 0 : (i * (W - L - R)) / (labels.length - 1));
