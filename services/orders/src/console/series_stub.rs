@@ -149,7 +149,7 @@ async fn series<Q: PolledQueue>(State(stub): State<Arc<Stub<Q>>>, _: Admin) -> R
         sampler.samples.push_back(sample);
         sampler.last = Some((Instant::now(), now));
     }
-    let sampler = stub.sampler.lock().unwrap_or_else(PoisonError::into_inner);
-    let samples: Vec<&Value> = sampler.samples.iter().collect();
+    let kept = stub.sampler.lock().unwrap_or_else(PoisonError::into_inner);
+    let samples: Vec<&Value> = kept.samples.iter().collect();
     Json(json!({ "periodSeconds": PERIOD.as_secs(), "samples": samples })).into_response()
 }
