@@ -108,6 +108,23 @@ if [ "$cases" -lt 1000 ]; then
 fi
 kill $api_pid
 
+echo "== the console in headless Chromium (counts, a chart, a timeline, a redrive button)"
+# Debian's chromium and chromium-driver, installed here when missing (the test command runs as
+# root, as CI does); a tool still missing after that fails the step, it is never skipped. The
+# test starts its own `orders serve` on a loopback port with completed, failed and
+# dead-lettered orders and stops it at the end; the browser runs with everything that would
+# reach the network turned off (scripts/test_console.py). Its screenshot goes to
+# target/console.png (`CONSOLE_SCREENSHOT=docs/console.png` refreshes the README's).
+if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null
+fi
+for tool in chromium chromedriver; do
+    command -v "$tool" > /dev/null || { echo "$tool is missing and could not be installed"; exit 1; }
+done
+CONSOLE_SCREENSHOT="${CONSOLE_SCREENSHOT:-$PWD/target/console.png}" \
+    cargo test -p orders --test console --locked -- --ignored 2>&1 | tee -a target/cargo-test.log
+
 echo "== all checks passed in $(( $(date +%s) - started )) s"
 # One closing line for the whole suite: the sum of every cargo test binary's results.
 passed=$(grep -E '^test result:' target/cargo-test.log | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
