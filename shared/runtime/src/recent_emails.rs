@@ -39,11 +39,11 @@ impl RecentEmails {
         kept.iter().rev().cloned().collect()
     }
 
-    fn record(&self, topic: Topic, message: &Notification) {
+    fn record(&self, topic: Topic, subject: String, dedup_id: String) {
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if kept
             .iter()
-            .any(|e| e.topic == topic && e.dedup_id == message.dedup_id)
+            .any(|e| e.topic == topic && e.dedup_id == dedup_id)
         {
             return;
         }
@@ -52,10 +52,10 @@ impl RecentEmails {
         }
         kept.push_back(SentEmail {
             topic,
-            subject: message.subject.clone(),
+            order_id: order_named(&subject),
+            subject,
             at: Timestamp::now(),
-            order_id: order_named(&message.subject),
-            dedup_id: message.dedup_id.clone(),
+            dedup_id,
         });
     }
 }
@@ -83,13 +83,10 @@ impl<N> Recording<N> {
 
 impl<N: Notifier> Notifier for Recording<N> {
     async fn publish(&self, topic: Topic, message: Notification) -> Result<(), PortError> {
-        let seen = Notification {
-            body: String::new(),
-            recipients: Vec::new(),
-            ..message.clone()
-        };
+        // Only what is kept is copied: never the body or the recipients.
+        let (subject, dedup_id) = (message.subject.clone(), message.dedup_id.clone());
         self.inner.publish(topic, message).await?;
-        self.recent.record(topic, &seen);
+        self.recent.record(topic, subject, dedup_id);
         Ok(())
     }
 }
