@@ -318,13 +318,21 @@ pub fn notifies(t: &Transition) -> bool {
     t.from == AlarmState::Alarm || t.to == AlarmState::Alarm
 }
 
-/// Sends `t`'s email to CriticalAlertsTopic, deduplicated by (alarm, new state, transition
-/// time): a redelivered publish of the same change sends one email.
+/// Sends `t`'s email ([`notification`]) to CriticalAlertsTopic.
 ///
 /// # Errors
 /// When the notifier fails.
 pub async fn notify<N: Notifier>(notifier: &N, t: &Transition) -> Result<(), PortError> {
-    let note = Notification {
+    notifier
+        .publish(Topic::CriticalAlerts, notification(t))
+        .await?;
+    Ok(())
+}
+
+/// `t`'s email, deduplicated by (alarm, new state, transition time): a redelivered publish of
+/// the same change sends one email.
+pub fn notification(t: &Transition) -> Notification {
+    Notification {
         dedup_id: format!("alarm-{}-{}-{}", t.name, t.to.as_str(), t.at.as_millis()),
         subject: format!(
             "{}: \"{}\" (was {})",
@@ -341,9 +349,10 @@ pub async fn notify<N: Notifier>(notifier: &N, t: &Transition) -> Result<(), Por
             t.reason
         ),
         recipients: vec![],
-    };
-    notifier.publish(Topic::CriticalAlerts, note).await
+    }
 }
 
+#[cfg(test)]
+mod template_tests;
 #[cfg(test)]
 mod tests;
