@@ -78,6 +78,69 @@ async fn dead_lettered_order(data: &Path) -> OrderId {
     order
 }
 
+/// The monitor's routes answer 401 without a token and 403 to a customer.
+async fn operators_only(server: &Orders, customer: &reqwest::Client) {
+    for path in ["/admin/alarms", "/admin/series"] {
+        let r = customer.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{path}");
+        let r = reqwest::Client::new()
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+    }
+}
+
+/// The latest sample of a `/admin/series` answer, checked to have exactly the console's keys.
+fn last_sample(series: &Value) -> Value {
+    assert_eq!(series["periodSeconds"], 0.1, "{series}");
+    let last = series["samples"]
+        .as_array()
+        .and_then(|s| s.last().cloned())
+        .unwrap_or_else(|| panic!("no samples: {series}"));
+    let mut keys: Vec<&str> = last
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "at",
+            "completed",
+            "deadLetters",
+            "failed",
+            "latencyP50Seconds",
+            "latencyP99Seconds",
+            "placed",
+            "projectionLagSeconds",
+            "queueDepth"
+        ]
+    );
+    last
+}
+
+/// The series counts one completed order (placed while no server ran), with its latency, and
+/// periods in which no order ended have no latency.
+fn counts_the_completed_order(series: &Value) {
+    let samples = series["samples"].as_array().unwrap();
+    let total = |key: &str| samples.iter().filter_map(|s| s[key].as_u64()).sum::<u64>();
+    assert_eq!(
+        (total("completed"), total("failed"), total("placed")),
+        (1, 0, 0),
+        "{series}"
+    );
+    let ended: Vec<&Value> = samples.iter().filter(|s| s["completed"] == 1).collect();
+    assert!(ended[0]["latencyP99Seconds"].as_f64().is_some(), "{series}");
+    assert!(
+        samples.iter().any(|s| s["latencyP50Seconds"].is_null()),
+        "{series}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_raises_the_alarm_once_and_its_redrive_clears_it_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,16 +174,7 @@ async fn a_dead_letter_raises_the_alarm_once_and_its_redrive_clears_it_once() {
         .build()
         .unwrap();
     wait_healthy(&admin, &server.base, Duration::from_mins(1)).await;
-    for path in ["/admin/alarms", "/admin/series"] {
-        let r = customer.get(server.url(path)).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 403, "{path}");
-        let r = reqwest::Client::new()
-            .get(server.url(path))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 401, "{path}");
-    }
+    operators_only(&server, &customer).await;
 
     let alarm = wait_state(&admin, &server, "ALARM").await;
     assert_eq!(alarm["threshold"], 0.0, "{alarm}");
@@ -132,34 +186,7 @@ async fn a_dead_letter_raises_the_alarm_once_and_its_redrive_clears_it_once() {
         "{alarm}"
     );
     let series = get_json(&admin, &server.url("/admin/series")).await;
-    assert_eq!(series["periodSeconds"], 0.1, "{series}");
-    let last = series["samples"]
-        .as_array()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
-    let mut keys: Vec<&str> = last
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "at",
-            "completed",
-            "deadLetters",
-            "failed",
-            "latencyP50Seconds",
-            "latencyP99Seconds",
-            "placed",
-            "projectionLagSeconds",
-            "queueDepth"
-        ]
-    );
+    let last = last_sample(&series);
     assert_eq!(
         (last["deadLetters"].as_u64(), last["queueDepth"].as_u64()),
         (Some(1), Some(0))
@@ -211,18 +238,5 @@ async fn a_dead_letter_raises_the_alarm_once_and_its_redrive_clears_it_once() {
     );
 
     // The order that completed is counted once, with its end-to-end latency, in the series.
-    let series = get_json(&admin, &server.url("/admin/series")).await;
-    let samples = series["samples"].as_array().unwrap();
-    let total = |key: &str| samples.iter().filter_map(|s| s[key].as_u64()).sum::<u64>();
-    assert_eq!(
-        (total("completed"), total("failed"), total("placed")),
-        (1, 0, 0),
-        "{series}"
-    );
-    let ended: Vec<&Value> = samples.iter().filter(|s| s["completed"] == 1).collect();
-    assert!(ended[0]["latencyP99Seconds"].as_f64().is_some(), "{series}");
-    assert!(
-        samples.iter().any(|s| s["latencyP50Seconds"].is_null()),
-        "{series}"
-    );
+    counts_the_completed_order(&get_json(&admin, &server.url("/admin/series")).await);
 }

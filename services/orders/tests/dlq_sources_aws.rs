@@ -6,6 +6,7 @@
 //! the confirmation goes out on OrderAlertsTopic once; a second redrive of the id sends nothing.
 //! The stream mapping's on-failure record and an undelivered email are redriven too.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -13,8 +14,9 @@ use order_aws::dedup::dedup_key;
 use order_domain::ports::Topic;
 use order_testkit::notifier::SnsDeliveries;
 use order_testkit::server::{
-    Orders, Ran, bearer, get_json, post_order, token, wait_healthy, wait_terminal,
+    CUSTOMER, Orders, Ran, bearer, get_json, post_order, token, wait_healthy, wait_terminal,
 };
+use order_testkit::support::Emulator;
 use serde_json::{Value, json};
 
 fn dlq(args: &[&str], env: &[(&str, String)]) -> Ran {
@@ -30,11 +32,62 @@ fn dlq(args: &[&str], env: &[(&str, String)]) -> Ran {
 
 /// Waits until `deliveries` has `n` confirmations with the dedup id `id`.
 async fn wait_confirmations(deliveries: &SnsDeliveries, id: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while deliveries.count(Topic::OrderAlerts, id).await < n {
         assert!(Instant::now() < deadline, "no confirmation {id}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// An order placed and completed by `orders serve --backend aws` on `env`'s resources: the
+/// server (still running, so its emails go out), the order's id and its events.
+async fn a_completed_order(env: &Emulator, dir: &Path) -> (Orders, String, Value) {
+    let data = dir.join("data");
+    let seed = dir.join("seed.json");
+    std::fs::write(
+        &seed,
+        r#"[{ "productId": "MUG", "name": "Mug", "price": 900, "stock": 10 }]"#,
+    )
+    .unwrap();
+    let vars = env.resources.env_pairs();
+    let serve_env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Orders::serve(
+        env!("CARGO_BIN_EXE_orders"),
+        &data,
+        &seed,
+        &dir.join("serve.log"),
+        &["--backend", "aws"],
+        &serve_env,
+    );
+    let client = bearer(reqwest::Client::builder(), &token(&data, CUSTOMER, false))
+        .build()
+        .unwrap();
+    wait_healthy(&client, &server.base, Duration::from_mins(2)).await;
+    let order = post_order(&client, &server.base, &[("MUG", 1)], "tok_visa").await;
+    let done = wait_terminal(&client, &server.base, &order, Duration::from_mins(2)).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let events = get_json(&client, &server.url(&format!("/orders/{order}/events"))).await;
+    (server, order, events)
+}
+
+/// A new queue named `name` on the emulator holding `body`; its URL.
+async fn queue_holding(env: &Emulator, name: String, body: &Value) -> String {
+    let sqs = &env.clients.sqs;
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    url
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,38 +100,11 @@ async fn a_dead_lettered_confirmation_is_redriven_to_its_handler_and_sent_once()
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let seed = dir.path().join("seed.json");
-    std::fs::write(
-        &seed,
-        r#"[{ "productId": "MUG", "name": "Mug", "price": 900, "stock": 10 }]"#,
-    )
-    .unwrap();
     let r = &env.resources;
     let deliveries = SnsDeliveries::subscribe(&env).await;
 
     // A completed order, and its OrderCompleted event's id (the confirmation's dedup id).
-    let serve_vars = r.env_pairs();
-    let serve_env: Vec<(&str, &str)> = serve_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Orders::serve(
-        env!("CARGO_BIN_EXE_orders"),
-        &data,
-        &seed,
-        &dir.path().join("serve.log"),
-        &["--backend", "aws"],
-        &serve_env,
-    );
-    let client = bearer(
-        reqwest::Client::builder(),
-        &token(&data, order_testkit::server::CUSTOMER, false),
-    )
-    .build()
-    .unwrap();
-    wait_healthy(&client, &server.base, Duration::from_mins(2)).await;
-    let order = post_order(&client, &server.base, &[("MUG", 1)], "tok_visa").await;
-    let done = wait_terminal(&client, &server.base, &order, Duration::from_mins(2)).await;
-    assert_eq!(done["status"], "COMPLETED", "{done}");
-    let events = get_json(&client, &server.url(&format!("/orders/{order}/events"))).await;
+    let (server, order, events) = a_completed_order(&env, dir.path()).await;
     let completed = events["events"]
         .as_array()
         .and_then(|e| e.iter().find(|e| e["type"] == "OrderCompleted").cloned())
@@ -99,15 +125,6 @@ async fn a_dead_lettered_confirmation_is_redriven_to_its_handler_and_sent_once()
         .send()
         .await
         .unwrap();
-    let sqs = &env.clients.sqs;
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{}confirm-dlq", r.events_table))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
     let event = json!({
         "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
         "detail-type": "OrderCompleted", "source": "order-pipeline",
@@ -115,12 +132,7 @@ async fn a_dead_lettered_confirmation_is_redriven_to_its_handler_and_sent_once()
         "resources": [],
         "detail": { "orderId": order, "status": "COMPLETED", "total": 900, "eventId": event_id },
     });
-    sqs.send_message()
-        .queue_url(&dlq_url)
-        .message_body(event.to_string())
-        .send()
-        .await
-        .unwrap();
+    let dlq_url = queue_holding(&env, format!("{}confirm-dlq", r.events_table), &event).await;
     let mut vars = r.env_pairs();
     vars.push(("ORDER_CONFIRMATION_DLQ_URL", dlq_url.clone()));
 
@@ -165,10 +177,7 @@ async fn a_dead_lettered_confirmation_is_redriven_to_its_handler_and_sent_once()
 
 /// The stream's ARN, the shard and the sequence numbers of `order`'s records in the events
 /// table's stream.
-async fn stream_range(
-    env: &order_testkit::support::Emulator,
-    order: &str,
-) -> (String, String, Vec<String>) {
+async fn stream_range(env: &Emulator, order: &str) -> (String, String, Vec<String>) {
     use aws_sdk_dynamodbstreams::types::ShardIteratorType;
     let table = env
         .clients
@@ -249,38 +258,12 @@ async fn a_dead_lettered_stream_range_and_email_are_redriven() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let seed = dir.path().join("seed.json");
-    std::fs::write(
-        &seed,
-        r#"[{ "productId": "MUG", "name": "Mug", "price": 900, "stock": 10 }]"#,
-    )
-    .unwrap();
     let r = &env.resources;
     let deliveries = SnsDeliveries::subscribe(&env).await;
-    let serve_vars = r.env_pairs();
-    let serve_env: Vec<(&str, &str)> = serve_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Orders::serve(
-        env!("CARGO_BIN_EXE_orders"),
-        &data,
-        &seed,
-        &dir.path().join("serve.log"),
-        &["--backend", "aws"],
-        &serve_env,
-    );
-    let client = bearer(
-        reqwest::Client::builder(),
-        &token(&data, order_testkit::server::CUSTOMER, false),
-    )
-    .build()
-    .unwrap();
-    wait_healthy(&client, &server.base, Duration::from_mins(2)).await;
-    let order = post_order(&client, &server.base, &[("MUG", 1)], "tok_visa").await;
-    let done = wait_terminal(&client, &server.base, &order, Duration::from_mins(2)).await;
-    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let (server, order, _) = a_completed_order(&env, dir.path()).await;
     drop(server);
 
-    let (arn, shard, seqs) = stream_range(&env, &order).await;
+    let (arn, shard, sequence_numbers) = stream_range(&env, &order).await;
     let status_key = || aws_sdk_dynamodb::types::AttributeValue::S(order.clone());
     let dynamodb = &env.clients.dynamodb;
     dynamodb
@@ -290,40 +273,25 @@ async fn a_dead_lettered_stream_range_and_email_are_redriven() {
         .send()
         .await
         .unwrap();
-    let sqs = &env.clients.sqs;
-    let queue = |name: String| async move {
-        sqs.create_queue()
-            .queue_name(name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap()
-    };
-    let streams_dlq = queue(format!("{}stream-dlq", r.events_table)).await;
     let on_failure = json!({
         "requestContext": { "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 11 },
         "version": "1.0", "timestamp": "2026-12-01T20:00:00.000Z",
         "DDBStreamBatchInfo": {
-            "shardId": shard, "startSequenceNumber": seqs[0],
-            "endSequenceNumber": seqs[seqs.len() - 1], "batchSize": seqs.len(),
+            "shardId": shard, "startSequenceNumber": sequence_numbers[0],
+            "endSequenceNumber": sequence_numbers[sequence_numbers.len() - 1],
+            "batchSize": sequence_numbers.len(),
             "streamArn": arn,
         },
     });
-    let notification_dlq = queue(format!("{}notify-dlq", r.events_table)).await;
+    let streams_dlq =
+        queue_holding(&env, format!("{}stream-dlq", r.events_table), &on_failure).await;
     let undelivered = json!({
         "Type": "Notification", "MessageId": "m-1", "TopicArn": r.order_errors_topic_arn,
         "Subject": "Order failed", "Message": "an order failed",
         "MessageAttributes": { "dedupId": { "Type": "String", "Value": "undelivered-1" } },
     });
-    for (url, body) in [(&streams_dlq, on_failure), (&notification_dlq, undelivered)] {
-        sqs.send_message()
-            .queue_url(url)
-            .message_body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-    }
+    let notification_dlq =
+        queue_holding(&env, format!("{}notify-dlq", r.events_table), &undelivered).await;
     let mut vars = r.env_pairs();
     vars.push(("STREAM_PROCESSING_DLQ_URL", streams_dlq));
     vars.push(("NOTIFICATION_DLQ_URL", notification_dlq));

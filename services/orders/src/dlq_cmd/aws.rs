@@ -150,8 +150,8 @@ impl Reproject for Views {
 /// One of the stack's dead-letter queues.
 pub enum Queue {
     Orders(SqsPolled),
-    Rule(DeadLetterQueue<ToBus<Via>>),
-    Streams(DeadLetterQueue<ReRead<Views>>),
+    Rule(Box<DeadLetterQueue<ToBus<Via>>>),
+    Streams(Box<DeadLetterQueue<ReRead<Views>>>),
     Notifications(DeadLetterQueue<ToTopic>),
 }
 
@@ -241,7 +241,7 @@ pub async fn queues(source: Option<Source>, via: RedriveVia) -> anyhow::Result<A
         let dlq = SqsQueue::new(clients.sqs.clone(), url);
         out.push(match s {
             Source::Orders | Source::Rules => {
-                Queue::Rule(DeadLetterQueue::new(dlq, name, ToBus(bus()?)))
+                Queue::Rule(Box::new(DeadLetterQueue::new(dlq, name, ToBus(bus()?))))
             }
             Source::Notifications => Queue::Notifications(DeadLetterQueue::new(
                 dlq,
@@ -266,7 +266,7 @@ pub async fn queues(source: Option<Source>, via: RedriveVia) -> anyhow::Result<A
                     streams: clients.streams.clone(),
                     consumer: views,
                 };
-                Queue::Streams(DeadLetterQueue::new(dlq, name, reread))
+                Queue::Streams(Box::new(DeadLetterQueue::new(dlq, name, reread)))
             }
         });
     }
