@@ -128,16 +128,35 @@ fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
     }
 }
 
-/// Starts everything; the API listens on `addr`.
-pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<AwsServer> {
-    let clients = AwsClients::load().await;
-    let resources = if options.provision {
-        order_aws::provision::provision(&clients, &options.prefix)
+/// The resources: provisioned, or named by the environment; OrdersQueue's DLQ, which is not
+/// in the contract's environment, found through the queue's redrive policy, so the dead-letter
+/// gauge and the OrdersDeadLetterQueue alarm see it.
+async fn resources(clients: &AwsClients, options: &AwsOptions) -> anyhow::Result<AwsResources> {
+    let mut resources = if options.provision {
+        order_aws::provision::provision(clients, &options.prefix)
             .await
             .context("provisioning AWS resources")?
     } else {
         AwsResources::from_env().context("reading the resource names (or pass --provision)")?
     };
+    if resources.dead_letter_queue_url.is_none() {
+        resources.dead_letter_queue_url = order_aws::dead_letters::dead_letter_queue_of(
+            &clients.sqs,
+            &resources.orders_queue_url,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "OrdersQueue's dead-letter queue is unknown");
+            None
+        });
+    }
+    Ok(resources)
+}
+
+/// Starts everything; the API listens on `addr`.
+pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<AwsServer> {
+    let clients = AwsClients::load().await;
+    let resources = resources(&clients, &options).await?;
     let Adapters {
         store,
         reads,
