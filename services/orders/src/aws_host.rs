@@ -128,27 +128,32 @@ fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
     }
 }
 
-/// The resources: provisioned, or named by the environment; OrdersQueue's DLQ, which is not
-/// in the contract's environment, found through the queue's redrive policy, so the dead-letter
-/// gauge and the OrdersDeadLetterQueue alarm see it.
+/// The resources `options` name: provisioned, or from the contract's environment. The
+/// environment does not name OrdersQueue's DLQ (no Lambda reads it), so it is found from the
+/// queue's redrive policy, as `orders dlq` finds it: the console lists its dead letters and
+/// `/metrics` counts them.
 async fn resources(clients: &AwsClients, options: &AwsOptions) -> anyhow::Result<AwsResources> {
-    let mut resources = if options.provision {
-        order_aws::provision::provision(clients, &options.prefix)
+    if options.provision {
+        return order_aws::provision::provision(clients, &options.prefix)
             .await
-            .context("provisioning AWS resources")?
-    } else {
-        AwsResources::from_env().context("reading the resource names (or pass --provision)")?
-    };
+            .context("provisioning AWS resources");
+    }
+    let mut resources =
+        AwsResources::from_env().context("reading the resource names (or pass --provision)")?;
     if resources.dead_letter_queue_url.is_none() {
-        resources.dead_letter_queue_url = order_aws::dead_letters::dead_letter_queue_of(
+        // Not fatal: the pipeline runs without it; only the console and the gauge miss the DLQ.
+        match order_aws::dead_letters::dead_letter_queue_of(
             &clients.sqs,
             &resources.orders_queue_url,
         )
         .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "OrdersQueue's dead-letter queue is unknown");
-            None
-        });
+        {
+            Ok(url) => resources.dead_letter_queue_url = url,
+            Err(e) => tracing::warn!(
+                error = %e,
+                "could not read OrdersQueue's redrive policy: its dead letters are not shown"
+            ),
+        }
     }
     Ok(resources)
 }
