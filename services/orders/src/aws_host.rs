@@ -1,14 +1,14 @@
 //! `orders serve --backend aws`: the local runtime against real AWS resources (or an
 //! emulator through `AWS_ENDPOINT_URL`). The HTTP API, the StartOrderProcessing consumer (SQS),
-//! the workflow runner (both state machines), the sweeper and the alarms are the same workers the
-//! embedded pipeline runs; DynamoDB Streams pollers stand in for the event source mappings and
-//! feed the same projector the Lambdas run, and the order events it forwards go through the local
-//! rule router to their targets: the handlers, which email through SNS, and a requested refund's
-//! execution.
+//! the workflow runner (both state machines) and the sweeper are the same workers the embedded
+//! pipeline runs, and the monitor (samples, local alarms emailing through SNS) is `orders
+//! serve`'s; DynamoDB Streams pollers stand in for the event source mappings and feed the same
+//! projector the Lambdas run, and the order events it forwards go through the local rule router
+//! to their targets: the handlers, which email through SNS, and a requested refund's execution.
 //!
-//! The runner's executions, the alarms' states and the stream consumers' positions are the local
-//! runtime's own bookkeeping (as Step Functions, CloudWatch and the event source mappings keep
-//! theirs), so they live in `<data-dir>/aws-runner.db`.
+//! The runner's executions and the stream consumers' positions are the local runtime's own
+//! bookkeeping (as Step Functions and the event source mappings keep theirs), so they live in
+//! `<data-dir>/aws-runner.db`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use order_embedded::db::{Db, Durability};
 use order_embedded::stream_positions::StreamPositions;
 use order_runtime::bus::LocalBus;
 use order_runtime::recent_emails::{RecentEmails, Recording};
-use order_runtime::workers::{WithoutLiveExecutions, alarms, queue_consumer, sweeper};
+use order_runtime::workers::{WithoutLiveExecutions, queue_consumer, sweeper};
 use order_runtime::workflow::local_workflow;
 use tokio::net::TcpListener;
 
@@ -56,6 +56,8 @@ pub struct AwsOptions {
     pub redrive_after: Duration,
     /// How the API establishes its callers.
     pub guard: order_api::Guard,
+    /// The monitor's sampling period and alarm time scale.
+    pub monitor: crate::monitor::MonitorOptions,
 }
 
 /// A running `serve --backend aws`.
@@ -214,12 +216,6 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         },
         rx.clone(),
     ));
-    workers.spawn(alarms(
-        db.clone(),
-        queue.clone(),
-        notifier.clone(),
-        rx.clone(),
-    ));
     workers.spawn(stream_worker(inventory_poller, inventory, rx.clone()));
     workers.spawn(stream_worker(
         poller(ORDER_STATUS).await?,
@@ -239,14 +235,21 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     ));
 
     // `GET /metrics` beside the API, its queue gauges from OrdersQueue and its DLQ; the
-    // console, its dead letters OrdersQueue's DLQ.
+    // console, its dead letters OrdersQueue's DLQ; the monitor's admin routes, its alarms
+    // emailing through SNS.
+    let (monitor, monitor_task) =
+        crate::monitor::spawn(options.monitor, queue.clone(), notifier.clone(), rx.clone());
+    workers.spawn(async move {
+        let _ = monitor_task.await;
+    });
     let console = crate::console::Console {
         reads: reads.clone(),
         queue: queue.clone(),
         emails,
     };
     let extra = crate::metrics::router(queue.clone())
-        .merge(crate::console::router(console, options.guard.auth.clone()));
+        .merge(crate::console::router(console, options.guard.auth.clone()))
+        .merge(crate::monitor::router(monitor, options.guard.auth.clone()));
     let backend = AwsBackend {
         store,
         queue: queue.queue().clone(),

@@ -1,15 +1,21 @@
-//! `orders dlq`: OrdersQueue's dead letters, listed, shown and redriven by an operator.
-//! Embedded: the data directory's queue (safe beside a running server: the redriven message is
-//! consumed within a second). `--backend aws`: the DLQ that ORDERS_QUEUE_URL's redrive policy
-//! names (OrdersDeadLetterQueue). Every redrive is logged as an operator action.
+//! `orders dlq`: dead letters, listed, shown and redriven by an operator. Every redrive is
+//! logged as an operator action, and is idempotent (an id no longer dead-lettered is reported
+//! `not_dead_lettered`, and nothing is sent).
+//!
+//! Embedded: the data directory's OrdersQueue (safe beside a running server: the redriven
+//! message is consumed within a second). That is the embedded host's only dead-letter queue:
+//! its bus, change feed and outbox run in process from the log, and a failing rule target or
+//! projection is retried from its checkpoint rather than set aside, so `--source rules`,
+//! `streams` and `notifications` have nothing to show there.
+//!
+//! `--backend aws`: OrdersDeadLetterQueue (named by ORDERS_QUEUE_URL's redrive policy), the
+//! rules' DLQs, StreamProcessingDeadLetterQueue and NotificationDeadLetterQueue ([`aws`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 use order_app::dead_letters::{self, CLI_OPERATOR, Redriven, Selection};
-use order_aws::dead_letters::dead_letter_queue_of;
-use order_aws::{AwsClients, SqsPolled, SqsQueue};
 use order_domain::ports::{DeadLetter, DeadLetters, Redrive};
 use order_embedded::db::{Db, Durability};
 use order_embedded::queue::SqliteQueue;
@@ -22,6 +28,32 @@ pub enum DlqBackend {
     /// SQS: ORDERS_QUEUE_URL and the DLQ its redrive policy names (AWS_ENDPOINT_URL points
     /// them at an emulator).
     Aws,
+}
+
+mod aws;
+
+/// Which dead-letter queues.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum Source {
+    /// OrdersDeadLetterQueue (OrdersQueue's).
+    Orders,
+    /// The rules' target DLQs: OrderConfirmation-, OrderFailure-, OrderUpdate- and
+    /// RefundRequestedDeadLetterQueue.
+    Rules,
+    /// StreamProcessingDeadLetterQueue (the event projector's on-failure records).
+    Streams,
+    /// NotificationDeadLetterQueue (email deliveries SNS gave up on).
+    Notifications,
+}
+
+/// Where a redriven rule event goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum RedriveVia {
+    /// Back on the bus (EVENT_BUS_NAME): the rule invokes its target again.
+    Bus,
+    /// To the rule's target run here (the handler's use case through SNS): for a host with no
+    /// EventBridge rules, such as `orders serve --backend aws`.
+    Targets,
 }
 
 #[derive(clap::Args)]
@@ -47,6 +79,12 @@ pub struct DlqArgs {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Only these dead letters (default: every queue there is).
+    #[arg(long, global = true, value_enum)]
+    source: Option<Source>,
+    /// With --backend aws: where a rule DLQ's event (and a stream range's bus events) go.
+    #[arg(long, global = true, value_enum, default_value = "bus")]
+    redrive_via: RedriveVia,
 }
 
 #[derive(Subcommand)]
@@ -71,23 +109,34 @@ enum DlqCommand {
 pub async fn run(args: &DlqArgs) -> anyhow::Result<bool> {
     match args.backend {
         DlqBackend::Embedded => {
+            if args.source.is_some_and(|s| s != Source::Orders) {
+                eprintln!(
+                    "note: the embedded host's only dead-letter queue is OrdersQueue's: its rule \
+                     targets, projections and emails are retried in process from the log"
+                );
+                return act(&NoLetters, args).await;
+            }
             let db = open(&args.data_dir)?;
             let result = act(&SqliteQueue::orders(db.clone()), args).await;
             db.close();
             result
         }
-        DlqBackend::Aws => {
-            let clients = AwsClients::load().await;
-            let queue = SqsQueue::from_env(&clients)?;
-            let dlq = dead_letter_queue_of(&clients.sqs, queue.url()).await?;
-            if dlq.is_none() {
-                bail!(
-                    "{} has no redrive policy, so no dead-letter queue",
-                    queue.url()
-                );
-            }
-            act(&SqsPolled::new(clients.sqs.clone(), queue.url(), dlq), args).await
-        }
+        DlqBackend::Aws => act(&aws::queues(args.source, args.redrive_via).await?, args).await,
+    }
+}
+
+/// No dead letters (a source the host does not have).
+struct NoLetters;
+
+impl DeadLetters for NoLetters {
+    async fn list(&self) -> Result<Vec<DeadLetter>, order_domain::ports::PortError> {
+        Ok(Vec::new())
+    }
+    async fn show(&self, _: &str) -> Result<Option<DeadLetter>, order_domain::ports::PortError> {
+        Ok(None)
+    }
+    async fn redrive(&self, _: &str) -> Result<Redrive, order_domain::ports::PortError> {
+        Ok(Redrive::NotDeadLettered)
     }
 }
 
@@ -150,7 +199,14 @@ fn receives(l: &DeadLetter) -> String {
 }
 
 fn line(l: &DeadLetter) -> String {
-    format!("{}  receives {}  {}", l.id, receives(l), l.body)
+    format!(
+        "{}  receives {}  {} -> {}  {}",
+        l.id,
+        receives(l),
+        l.queue,
+        l.source_queue,
+        l.body
+    )
 }
 
 fn details(l: &DeadLetter) -> String {

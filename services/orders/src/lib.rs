@@ -21,6 +21,7 @@ pub mod aws_host;
 mod aws_streams;
 pub mod console;
 pub mod metrics;
+pub mod monitor;
 pub mod telemetry;
 
 pub use order_app::seed::DEFAULT_SEED;
@@ -88,6 +89,10 @@ pub struct Server {
     pub pipeline: Arc<tokio::sync::Mutex<Option<Pipeline>>>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    /// The monitor's samples and alarms.
+    pub monitor: Arc<monitor::Monitor>,
+    stop_monitor: tokio::sync::watch::Sender<bool>,
+    monitor_task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -95,6 +100,8 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
+        let _ = self.stop_monitor.send(true);
+        let _ = self.monitor_task.await;
         if let Some(p) = self.pipeline.lock().await.take() {
             p.shutdown().await;
         }
@@ -124,6 +131,16 @@ pub async fn serve_guarded(
     addr: SocketAddr,
     guard: Guard,
 ) -> anyhow::Result<Server> {
+    serve_monitored(config, addr, guard, monitor::MonitorOptions::default()).await
+}
+
+/// [`serve_guarded`], with the monitor's period and alarm time scale of `monitoring`.
+pub async fn serve_monitored(
+    config: Config,
+    addr: SocketAddr,
+    guard: Guard,
+    monitoring: monitor::MonitorOptions,
+) -> anyhow::Result<Server> {
     let pipeline = Pipeline::start(config)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -138,17 +155,26 @@ pub async fn serve_guarded(
     });
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    let (stop_monitor, monitor_stopped) = tokio::sync::watch::channel(false);
+    let (monitor, monitor_task) = monitor::spawn(
+        monitoring,
+        pipeline.queue.clone(),
+        pipeline.notifier.clone(),
+        monitor_stopped,
+    );
     // `GET /metrics` beside the API, unguarded like `/health` (see [`metrics`]); the console's
-    // page and its operator-only routes (see [`console`]).
+    // page and its operator-only routes (see [`console`]); the monitor's admin routes.
     let console = console::Console {
         reads: pipeline.reads.clone(),
         queue: pipeline.queue.clone(),
         emails: pipeline.recent_emails.clone(),
     };
-    let console = console::router(console, guard.auth.clone());
+    let auth = guard.auth.clone();
+    let console = console::router(console, auth.clone());
     let app = order_api::guarded_router(backend, guard)
         .merge(metrics::router(pipeline.queue.clone()))
-        .merge(console);
+        .merge(console)
+        .merge(monitor::router(monitor.clone(), auth));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)
@@ -165,5 +191,8 @@ pub async fn serve_guarded(
         pipeline: Arc::new(tokio::sync::Mutex::new(Some(pipeline))),
         stop,
         task,
+        monitor,
+        stop_monitor,
+        monitor_task,
     })
 }

@@ -80,6 +80,19 @@ pub struct ServeArgs {
     /// queueing without bound (`/health` is never shed).
     #[arg(long, default_value_t = 1024)]
     max_in_flight: usize,
+    /// Seconds between the monitor's samples (`GET /admin/series`, the local alarms).
+    #[arg(long, default_value_t = 5.0, value_parser = parse_period)]
+    monitor_period: f64,
+    /// Multiplies the local alarms' periods (0.01 makes a minute 0.6 s; for tests).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_period)]
+    alarm_time_scale: f64,
+}
+
+fn parse_period(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{text}: expected a positive number")),
+    }
 }
 
 /// A `--rate-limit` value.
@@ -116,6 +129,13 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    fn monitor(&self) -> orders::monitor::MonitorOptions {
+        orders::monitor::MonitorOptions {
+            period: Duration::from_secs_f64(self.monitor_period),
+            alarm_time_scale: self.alarm_time_scale,
+        }
+    }
+
     fn external_auth(&self) -> Option<orders::auth::External<'_>> {
         Some(orders::auth::External {
             jwks: self.auth_jwks.as_deref()?,
@@ -181,6 +201,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let redrive_after = Duration::from_secs(args.redrive_after_secs);
     let (auth, issuer) = orders::auth::authenticator(&args.data_dir, args.external_auth())?;
     let guard = args.guard(auth);
+    let monitor = args.monitor();
     if args.backend == Backend::Aws {
         let options = orders::aws_host::AwsOptions {
             provision: args.provision,
@@ -190,6 +211,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             retry_interval_scale: args.retry_interval_scale,
             redrive_after,
             guard,
+            monitor,
         };
         let server = orders::aws_host::serve_aws(options, args.addr).await?;
         print_banner(
@@ -217,7 +239,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.retry_interval_scale = args.retry_interval_scale;
     config.redrive_after = redrive_after;
-    let server = orders::serve_guarded(config, args.addr, guard).await?;
+    let server = orders::serve_monitored(config, args.addr, guard, monitor).await?;
     let dir = args.data_dir.display();
     print_banner(
         &format!("http://{}", server.addr),

@@ -58,6 +58,7 @@ async fn the_aws_host_runs_the_refund_workflow_on_a_requested_refund() {
         retry_interval_scale: 0.01,
         redrive_after: Duration::from_secs(30),
         guard: order_api::Guard::auth(auth),
+        monitor: orders::monitor::MonitorOptions::default(),
     };
     let server = serve_aws(options, "127.0.0.1:0".parse().unwrap())
         .await

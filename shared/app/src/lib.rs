@@ -15,7 +15,8 @@
 //! - [`notify`]: the confirmation and the failure notice of the terminal events' rules;
 //!   [`notify_update`]: the customer's emails of an order's life (received, cancelled, shipped,
 //!   refunded) of OrderUpdateRule.
-//! - [`metrics`]: the business metrics, counted where the facts are appended.
+//! - [`metrics`]: the business metrics, counted where the facts are appended; [`alarms`]: the
+//!   local alarms, which change state like CloudWatch's.
 //! - [`seed`]: idempotent inventory seeding.
 //! - [`sweep`]: the sweeper (orders left PLACED re-enqueued, orders whose execution died closed
 //!   as FAILED with their refund), one use case for the runtime's loop and the sweeper Lambda.
@@ -24,6 +25,7 @@
 //! - [`stream`]: loading an order and appending its decisions with conflict retry.
 
 pub mod after;
+pub mod alarms;
 pub mod dead_letters;
 pub mod dispatch;
 pub mod forward;

@@ -8,6 +8,9 @@
 //! A crash between the send and the delete leaves one duplicate, which the consumer absorbs (an
 //! execution is named by its order). SQS keeps a message's id when it dead-letters it, so the id
 //! is the one the consumer's logs named; a redriven message gets a new one.
+//!
+//! The other dead-letter queues of the stack (the rules', the stream mapping's, the email
+//! subscriptions') are [`sources`]: the same look-then-redrive, each with its own way back.
 
 use std::time::Duration;
 
@@ -19,37 +22,58 @@ use crate::queue::{ReceivedMessage, SqsQueue};
 /// Receives until the DLQ is empty, at most this many rounds of ten.
 const MAX_ROUNDS: usize = 100;
 
+pub mod sources;
+pub mod streams;
+
 /// A queue's name: the last segment of its URL.
-fn name_of(url: &str) -> String {
+pub(crate) fn name_of(url: &str) -> String {
     url.rsplit('/').next().unwrap_or(url).to_owned()
 }
 
+/// Every message of `dlq`, received (so hidden) until it is given back or deleted.
+pub(crate) async fn take_all(dlq: &SqsQueue) -> Result<Vec<ReceivedMessage>, PortError> {
+    let mut all: Vec<ReceivedMessage> = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let got = dlq.receive(10, Duration::from_secs(1)).await?;
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            if !all.iter().any(|a| a.message_id == m.message_id) {
+                all.push(m);
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Makes received messages visible again.
+pub(crate) async fn give_back(
+    dlq: &SqsQueue,
+    messages: &[ReceivedMessage],
+) -> Result<(), PortError> {
+    for m in messages {
+        dlq.retry_after(&m.receipt, Duration::ZERO).await?;
+    }
+    Ok(())
+}
+
+/// Takes the message `id` out of `all` (giving the others back at once); `None` when it is not
+/// there.
+pub(crate) async fn take_one(
+    dlq: &SqsQueue,
+    id: &str,
+) -> Result<Option<ReceivedMessage>, PortError> {
+    let mut all = take_all(dlq).await?;
+    let found = all
+        .iter()
+        .position(|m| m.message_id == id)
+        .map(|at| all.swap_remove(at));
+    give_back(dlq, &all).await?;
+    Ok(found)
+}
+
 impl SqsPolled {
-    /// Every message of the DLQ, received (so hidden) until it is given back or deleted.
-    async fn take_all(&self, dlq: &SqsQueue) -> Result<Vec<ReceivedMessage>, PortError> {
-        let mut all: Vec<ReceivedMessage> = Vec::new();
-        for _ in 0..MAX_ROUNDS {
-            let got = dlq.receive(10, Duration::from_secs(1)).await?;
-            if got.is_empty() {
-                break;
-            }
-            for m in got {
-                if !all.iter().any(|a| a.message_id == m.message_id) {
-                    all.push(m);
-                }
-            }
-        }
-        Ok(all)
-    }
-
-    /// Makes received messages visible again.
-    async fn give_back(dlq: &SqsQueue, messages: &[ReceivedMessage]) -> Result<(), PortError> {
-        for m in messages {
-            dlq.retry_after(&m.receipt, Duration::ZERO).await?;
-        }
-        Ok(())
-    }
-
     fn dlq(&self) -> Option<SqsQueue> {
         self.dlq_url()
             .map(|url| SqsQueue::new(self.client().clone(), url))
@@ -72,8 +96,8 @@ impl DeadLetters for SqsPolled {
         let Some(dlq) = self.dlq() else {
             return Ok(Vec::new());
         };
-        let all = self.take_all(&dlq).await?;
-        Self::give_back(&dlq, &all).await?;
+        let all = take_all(&dlq).await?;
+        give_back(&dlq, &all).await?;
         Ok(all.iter().map(|m| self.letter(&dlq, m)).collect())
     }
 
@@ -85,13 +109,9 @@ impl DeadLetters for SqsPolled {
         let Some(dlq) = self.dlq() else {
             return Ok(Redrive::NotDeadLettered);
         };
-        let mut all = self.take_all(&dlq).await?;
-        let Some(at) = all.iter().position(|m| m.message_id == id) else {
-            Self::give_back(&dlq, &all).await?;
+        let Some(letter) = take_one(&dlq, id).await? else {
             return Ok(Redrive::NotDeadLettered);
         };
-        let letter = all.swap_remove(at);
-        Self::give_back(&dlq, &all).await?;
         self.queue().send(letter.body.clone()).await?;
         dlq.delete(&letter.receipt).await?;
         Ok(Redrive::Redriven)

@@ -3,7 +3,7 @@
 //! `orders serve --backend aws` runs the same workers on the AWS adapters (`order-aws`).
 //!
 //! # Layout
-//! - [`workers`]: the StartOrderProcessing queue consumer, the sweeper and the alarms, generic
+//! - [`workers`]: the StartOrderProcessing queue consumer and the sweeper, generic
 //!   over the `PolledQueue` and `StuckOrders` ports.
 //! - [`workflow`] (with `execution`) and [`functions`]: durable executions of the shared state
 //!   machine definitions (the order's and the refund's), with `lambda:invoke` done locally (the

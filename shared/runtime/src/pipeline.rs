@@ -7,9 +7,8 @@
 //!   reading the change feed from its checkpoint, woken by commits rather than polling.
 //! - The sweeper (`order_app::sweep`): re-drives orders stuck in PLACED (a crash between append
 //!   and enqueue) and closes orders whose execution died as FAILED, with their refund.
-//! - Alarms: queue depth > 10 and a non-empty DLQ → CriticalAlertsTopic.
 //!
-//! The consumer, runner, sweeper and alarms are generic ([`crate::workers`]); the change-feed
+//! The consumer, runner and sweeper are generic ([`crate::workers`]); the change-feed
 //! workers are the SQLite ones ([`crate::projections`]: projection in the same transaction as
 //! the checkpoint; [`crate::forwarder`]).
 
@@ -38,7 +37,7 @@ use crate::bus::LocalBus;
 use crate::forwarder::forwarder;
 use crate::projections::{PROJECTIONS, ProjectionError, catch_up, projection_worker};
 use crate::recent_emails::{RecentEmails, Recording};
-use crate::workers::{WithoutLiveExecutions, alarms, queue_consumer, sweeper};
+use crate::workers::{WithoutLiveExecutions, queue_consumer, sweeper};
 use crate::workflow::{LocalWorkflow, local_workflow};
 
 /// The customers' data keys as the local host shares them: one process owns the data
@@ -166,9 +165,8 @@ impl Pipeline {
                 close_after: config.close_after,
                 batch: SweepPolicy::DEFAULT_BATCH,
             },
-            rx.clone(),
+            rx,
         ));
-        workers.spawn(alarms(db.clone(), queue.clone(), notifier.clone(), rx));
         Ok(Self {
             idempotency,
             reads,

@@ -1,6 +1,7 @@
 //! The local runtime's workers that do not depend on the backend: the StartOrderProcessing
-//! consumer, the sweeper and the alarms. The embedded pipeline and `orders serve --backend
-//! aws` both run these, each with its own adapters.
+//! consumer and the sweeper. The embedded pipeline and `orders serve --backend aws` both run
+//! these, each with its own adapters. (The local alarms are the `orders` server's monitor's:
+//! they evaluate the business metrics, which only a host with a recorder has.)
 
 use std::time::Duration;
 
@@ -9,16 +10,13 @@ use order_app::sweep::{SweepPolicy, Sweeper, sweep};
 use order_domain::Timestamp;
 use order_domain::order::OrderStatus;
 use order_domain::ports::{
-    EventStore, Notification, Notifier, OpenOrder, OrderQueue, PaymentGateway, PolledQueue,
-    PortError, StuckOrders, Topic, WorkflowStarter,
+    EventStore, OpenOrder, OrderQueue, PaymentGateway, PolledQueue, PortError, StuckOrders,
+    WorkflowStarter,
 };
-use order_embedded::db::{Db, now_ms};
-use rusqlite::{OptionalExtension, params};
+use order_embedded::db::Db;
+use rusqlite::OptionalExtension;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-
-/// Visible messages above which OrdersQueueDepthAlarm fires.
-pub const QUEUE_DEPTH_ALARM_THRESHOLD: u64 = 10;
 
 /// StartOrderProcessing's local host: receive, start the execution, delete; a failure leaves
 /// the message to come back after a backoff (and, after five receives, to go to the DLQ).
@@ -166,107 +164,11 @@ impl<R: StuckOrders> StuckOrders for WithoutLiveExecutions<R> {
     }
 }
 
-/// CloudWatch alarms' local stand-ins. An alarm notifies when it enters ALARM, once.
-pub async fn alarms<Q: PolledQueue, N: Notifier>(
-    db: Db,
-    queue: Q,
-    notifier: N,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        if let Ok((visible, dlq)) = queue.depth().await {
-            let checks = [
-                (
-                    "OrdersQueueDepthAlarm",
-                    visible > QUEUE_DEPTH_ALARM_THRESHOLD,
-                    format!(
-                        "OrdersQueue has {visible} visible messages (threshold {QUEUE_DEPTH_ALARM_THRESHOLD})."
-                    ),
-                ),
-                (
-                    "OrdersDeadLetterQueueAlarm",
-                    dlq > 0,
-                    format!("OrdersDeadLetterQueue holds {dlq} messages."),
-                ),
-            ];
-            for (name, breaching, text) in checks {
-                set_alarm(&db, &notifier, name, breaching, text).await;
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// Records an alarm's state; on entering ALARM, publishes to CriticalAlertsTopic. Returns
-/// whether it notified.
-pub async fn set_alarm<N: Notifier>(
-    db: &Db,
-    notifier: &N,
-    name: &'static str,
-    breaching: bool,
-    text: String,
-) -> bool {
-    let new_state = if breaching { "ALARM" } else { "OK" };
-    let changed = db
-        .write(move |c| {
-            let old: Option<String> = c
-                .query_row("SELECT state FROM alarms WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if old.as_deref().unwrap_or("OK") == new_state {
-                return Ok(false);
-            }
-            c.execute(
-                "INSERT INTO alarms (name, state, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (name) DO UPDATE SET state = ?2, updated_at = ?3",
-                params![name, new_state, now_ms()],
-            )?;
-            Ok::<_, rusqlite::Error>(true)
-        })
-        .await;
-    if !(matches!(changed, Ok(true)) && breaching) {
-        return false;
-    }
-    tracing::warn!(alarm = name, "{text}");
-    let n = Notification {
-        dedup_id: format!("{name}-{}", ulid::Ulid::generate()),
-        subject: format!("ALARM: {name}"),
-        body: format!("{text}\n"),
-        recipients: vec![],
-    };
-    if let Err(e) = notifier.publish(Topic::CriticalAlerts, n).await {
-        tracing::error!(error = %e, "could not send alarm");
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use order_embedded::db::Durability;
-    use order_embedded::outbox::OutboxNotifier;
-    use order_embedded::queue::SqliteQueue;
-
-    /// The queue-depth alarm notifies when it enters ALARM, not on every check while it stays
-    /// there, and again after it has recovered and breaches anew.
-    #[tokio::test]
-    async fn an_alarm_notifies_on_entering_alarm_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("a.db"), Durability::Normal).unwrap();
-        let ops = order_domain::Email::parse("ops@example.com").unwrap();
-        let n = OutboxNotifier::new(&dir.path().join("outbox"), &ops).unwrap();
-        let name = "OrdersQueueDepthAlarm";
-        assert!(set_alarm(&db, &n, name, true, "deep".into()).await);
-        assert!(!set_alarm(&db, &n, name, true, "still deep".into()).await);
-        assert!(!set_alarm(&db, &n, name, false, "ok".into()).await);
-        assert!(set_alarm(&db, &n, name, true, "deep again".into()).await);
-        assert_eq!(n.messages(Topic::CriticalAlerts).len(), 2);
-        db.close();
-    }
+    use rusqlite::params;
 
     /// A fixed answer, as a read model would give it.
     #[derive(Clone)]
@@ -336,21 +238,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept, vec![never_started, validated_done]);
-        db.close();
-    }
-
-    /// With nobody consuming, eleven orders in the queue breach the depth threshold.
-    #[tokio::test]
-    async fn eleven_waiting_messages_breach_the_queue_depth_threshold() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
-        let q = SqliteQueue::orders(db.clone());
-        for _ in 0..=QUEUE_DEPTH_ALARM_THRESHOLD {
-            q.enqueue(order_domain::OrderId::generate()).await.unwrap();
-        }
-        let (visible, dlq) = PolledQueue::depth(&q).await.unwrap();
-        assert!(visible > QUEUE_DEPTH_ALARM_THRESHOLD);
-        assert_eq!(dlq, 0);
         db.close();
     }
 }

@@ -17,7 +17,6 @@
 //! An order's timeline is the API's own `GET /orders/{id}` and `/events`, read as the admin.
 
 mod api;
-pub mod series_stub;
 
 use std::sync::Arc;
 
@@ -59,7 +58,6 @@ where
     R: ReadModels,
     Q: PolledQueue + DeadLetters,
 {
-    let stub = series_stub::router(console.queue.clone());
     Router::new()
         .route("/console", get(page))
         .route("/console/console.js", get(script))
@@ -69,7 +67,6 @@ where
         .route("/admin/dead-letters", get(api::dead_letters::<R, Q>))
         .route("/admin/dead-letters/redrive", post(api::redrive::<R, Q>))
         .with_state(Arc::new(console))
-        .merge(stub)
         .layer(Extension(auth))
 }
 

@@ -1,5 +1,6 @@
-//! Dead letters: messages a queue gave up on after its maximum receives, which an operator looks
-//! at and redrives (moves back to their source queue) once the cause is fixed.
+//! Dead letters: messages a queue gave up on after its maximum receives (or a delivery AWS gave
+//! up on: a rule's event, a stream batch, an email), which an operator looks at and redrives
+//! (hands back to where they failed) once the cause is fixed.
 
 use std::future::Future;
 
@@ -14,7 +15,8 @@ pub struct DeadLetter {
     pub body: String,
     /// The dead-letter queue holding it (its logical name in the template).
     pub queue: String,
-    /// The queue a redrive sends it back to.
+    /// Where a redrive sends it back to: its source queue (OrdersQueue), or for the AWS
+    /// stack's other DLQs the bus, stream range or topic it goes back through (a description).
     pub source_queue: String,
     /// When it was first sent, ms since the epoch, where the store keeps it.
     pub sent_at_ms: Option<i64>,
