@@ -49,7 +49,8 @@ fn seed(dir: &Path) -> std::path::PathBuf {
 }
 
 /// The sweeper would push a stuck PLACED order through by itself: not within these tests.
-const NO_SWEEP: [&str; 2] = ["--redrive-after-secs", "3600"];
+/// No sweeps during a test, and a sample a second so the charts fill quickly.
+const NO_SWEEP: [&str; 4] = ["--redrive-after-secs", "3600", "--monitor-period", "1"];
 
 /// An embedded server over a data directory holding one dead-lettered order (placed while no
 /// server ran, its message given up on), and that order's id.
@@ -206,11 +207,11 @@ async fn the_console_routes_work(server: &Orders, data: &Path, dead: OrderId) {
     assert_eq!(view["status"], "COMPLETED", "{view}");
     let empty = get_json(&admin, &server.url("/admin/dead-letters")).await;
     assert_eq!(empty, json!({"deadLetters": []}));
-    let series = get_json(&admin, &server.url("/admin/series")).await;
-    assert!(
-        series["samples"].as_array().is_some_and(|s| !s.is_empty()),
-        "{series}"
-    );
+    // The monitor samples once a period (1 s here): its series fills within a few.
+    eventually(&admin, &server.url("/admin/series"), |series| {
+        series["samples"].as_array().is_some_and(|s| !s.is_empty())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +251,14 @@ async fn the_console_on_the_aws_host() {
         &data,
         &seed(dir.path()),
         &dir.path().join("serve.log"),
-        &["--backend", "aws", "--redrive-after-secs", "3600"],
+        &[
+            "--backend",
+            "aws",
+            "--redrive-after-secs",
+            "3600",
+            "--monitor-period",
+            "1",
+        ],
         &serve_env,
     );
     wait_healthy(
