@@ -31,7 +31,7 @@ use std::future::Future;
 
 use order_app::ReadModels;
 use order_app::place::{
-    AppendThenEnqueue, IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order,
+    AppendThenEnqueue, IdempotencyKey, Origin, PlaceError, PlaceOrder, Placed, place_order,
 };
 use order_domain::Timestamp;
 use order_domain::ports::{EventStore, IdempotencyStore, KeyStore, OrderQueue};
@@ -66,7 +66,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         request: PlaceOrder,
         idempotency_key: Option<IdempotencyKey<'_>>,
-        request_id: &str,
+        origin: Origin<'_>,
     ) -> impl Future<Output = Result<Placed, PlaceError>> + Send {
         async move {
             let intake = AppendThenEnqueue {
@@ -80,7 +80,7 @@ pub trait Backend: Send + Sync + 'static {
                 self.keys(),
                 request,
                 idempotency_key,
-                request_id,
+                origin,
             )
             .await
         }

@@ -17,6 +17,7 @@ use order_domain::ports::{
 };
 
 use crate::stream::{LoadError, load};
+use crate::trace::step_context;
 use crate::vault::{self, VaultError};
 
 /// The `source` of every bus event this system puts.
@@ -101,7 +102,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
     event: &BusEvent,
 ) -> Result<Confirmation, NotifyError> {
     let order_id = order_of(event)?;
-    let (order, _) = load(store, order_id).await?;
+    let (order, history) = load(store, order_id).await?;
     let OrderState::Completed(Completed {
         paid, completed, ..
     }) = &order.state
@@ -131,6 +132,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
                 subject: format!("Order {order_id} confirmed"),
                 body,
                 recipients: vec![email],
+                trace_parent: step_context(&history),
             },
         )
         .await?;
@@ -161,7 +163,7 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
     event: &BusEvent,
 ) -> Result<FailureNotice, NotifyError> {
     let order_id = order_of(event)?;
-    let (order, _) = load(store, order_id).await?;
+    let (order, history) = load(store, order_id).await?;
     let OrderState::Failed(Failed { progress, failed }) = &order.state else {
         tracing::warn!("failure notice for an order that has not failed: ignored");
         return Ok(FailureNotice::NotFailed);
@@ -189,6 +191,7 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
                 subject: format!("Order {order_id} failed: {reason}"),
                 body,
                 recipients: vec![],
+                trace_parent: step_context(&history),
             },
         )
         .await?;

@@ -40,11 +40,13 @@ use order_domain::ports::{
 };
 use order_domain::{
     CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, StreamWrite, Timestamp,
+    TraceParent,
 };
 use serde::Serialize;
 
 use crate::query::ReadModels;
 use crate::stream::seal;
+pub use crate::trace::Origin;
 
 /// How long a claimed key blocks a concurrent request with the same key, on a host that gives
 /// a request no deadline.
@@ -206,7 +208,7 @@ pub async fn place_order<P, I, R, K>(
     keys: &K,
     request: PlaceOrder,
     idempotency_key: Option<IdempotencyKey<'_>>,
-    request_id: &str,
+    origin: impl Into<Origin<'_>>,
 ) -> Result<Placed, PlaceError>
 where
     P: Intake,
@@ -214,6 +216,7 @@ where
     R: ReadModels,
     K: KeyStore,
 {
+    let origin = origin.into();
     for (index, line) in request.items.iter().enumerate() {
         if !reads.product_exists(&line.product_id).await? {
             return Err(PlaceError::UnknownProduct {
@@ -228,7 +231,8 @@ where
         keys,
         request: &request,
         idempotency_key,
-        request_id,
+        request_id: origin.request_id,
+        trace: origin.order_trace(),
     };
     match order.place().await {
         // Another key won the race for a new customer: once more, under the stored key.
@@ -245,6 +249,8 @@ struct Placement<'a, P, I, K> {
     request: &'a PlaceOrder,
     idempotency_key: Option<IdempotencyKey<'a>>,
     request_id: &'a str,
+    /// The trace context OrderPlaced carries (chosen once, so a retry under another key keeps it).
+    trace: TraceParent,
 }
 
 impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
@@ -300,7 +306,13 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
         );
         let result = match sealed {
             Ok(sealed) => {
-                let write = first_write(request, sealed, order_id, self.request_id, now);
+                let write = first_write(
+                    request,
+                    sealed,
+                    order_id,
+                    (self.request_id, self.trace),
+                    now,
+                );
                 let recorded = self.intake.record(write, order_id, new_key.as_ref()).await;
                 // The intake stored the new key: a cache keeps it, so the customer's next
                 // order (and this order's payment) need not read it back.
@@ -343,7 +355,7 @@ fn first_write(
     request: &PlaceOrder,
     sealed: SealedPersonal,
     order_id: OrderId,
-    request_id: &str,
+    (request_id, trace): (&str, TraceParent),
     now: Timestamp,
 ) -> StreamWrite {
     let placed = OrderPlaced {
@@ -357,6 +369,7 @@ fn first_write(
         correlation_id: order_id.to_string(),
         causation_id: request_id.to_owned(),
         occurred_at: now,
+        trace_parent: Some(trace),
     };
     seal(
         &order_id.stream(),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use order_domain::append::check_append;
 use order_domain::ports::{DecideError, EventStore, StoreError};
-use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp};
+use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp, TraceParent};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::watch;
 
@@ -12,7 +12,7 @@ use crate::cache::StreamCache;
 use crate::db::{Db, DbError, WriteError};
 
 const COLUMNS: &str = "position, stream_id, version, event_id, event_type, schema_version, occurred_at, \
-                       correlation_id, causation_id, payload, prev_hash, hash";
+                       correlation_id, causation_id, payload, prev_hash, hash, trace_parent";
 
 /// The event log in SQLite. Appends wake change-feed consumers through a watch of the last
 /// committed position.
@@ -37,6 +37,13 @@ pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
     let stream: String = row.get(1)?;
     let event_id: String = row.get(3)?;
     let occurred: i64 = row.get(6)?;
+    // Diagnostic metadata: absent (a reader selecting the columns of before version 6) or
+    // unreadable, it is dropped; it never fails the read.
+    let trace_parent = row
+        .get_ref(12)
+        .ok()
+        .and_then(|v| v.as_str_or_null().ok().flatten())
+        .and_then(|t| TraceParent::parse(t).ok());
     Ok((
         row.get(0)?,
         RecordedEvent {
@@ -51,6 +58,7 @@ pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
             payload: row.get(9)?,
             prev_hash: row.get(10)?,
             hash: row.get(11)?,
+            trace_parent,
         },
     ))
 }
@@ -141,8 +149,8 @@ pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64
 pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, occurred_at, \
-         correlation_id, causation_id, payload, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         correlation_id, causation_id, payload, prev_hash, hash, trace_parent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         e.stream_id.as_str(),
@@ -156,6 +164,7 @@ pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i6
         e.payload,
         e.prev_hash,
         e.hash,
+        e.trace_parent.map(|t| t.to_string()),
     ])?;
     Ok(conn.last_insert_rowid())
 }

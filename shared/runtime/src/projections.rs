@@ -156,6 +156,7 @@ mod tests {
             correlation_id: "c".into(),
             causation_id: "c".into(),
             occurred_at: order_domain::Timestamp::from_millis(1),
+            trace_parent: None,
         };
         let write = order_app::stream::seal(
             &order.stream(),

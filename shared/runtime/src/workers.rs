@@ -237,6 +237,7 @@ pub async fn set_alarm<N: Notifier>(
         subject: format!("ALARM: {name}"),
         body: format!("{text}\n"),
         recipients: vec![],
+        trace_parent: None,
     };
     if let Err(e) = notifier.publish(Topic::CriticalAlerts, n).await {
         tracing::error!(error = %e, "could not send alarm");

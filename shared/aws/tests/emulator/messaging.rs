@@ -129,6 +129,7 @@ fn note(dedup_id: &str) -> Notification {
         subject: "s".into(),
         body: "b".into(),
         recipients: vec![],
+        trace_parent: None,
     }
 }
 
@@ -181,6 +182,7 @@ async fn a_notification_is_published_with_a_one_line_subject_and_its_dedup_id() 
         subject: format!("Order confirmed\r\nBcc: x@evil.example {}", "x".repeat(150)),
         body: "Thank you for your order.".into(),
         recipients: vec![Email::parse("jane@example.com").unwrap()],
+        trace_parent: None,
     };
     sns.publish(Topic::OrderAlerts, message).await.unwrap();
     let got = inbox.receive(10, Duration::from_secs(1)).await.unwrap();
