@@ -30,8 +30,9 @@ use crate::notify::{
     write_priced_lines,
 };
 use crate::stream::{LoadError, load};
-use crate::trace::step_context;
+use crate::trace::{Step, step_with_context};
 use crate::vault;
+use tracing::{Instrument, Span};
 
 /// What became of an order update (the update handler's answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -63,11 +64,11 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
     event: &BusEvent,
 ) -> Result<CustomerNotice, NotifyError> {
     let order_id = order_of(event)?;
-    let (state, trace) = if event.detail_type == ORDER_PLACED {
+    let (state, (span, trace)) = if event.detail_type == ORDER_PLACED {
         placed_only(store, order_id).await?
     } else {
         let (order, history) = load(store, order_id).await?;
-        (order.state, step_context(&history))
+        (order.state, step_with_context(Step::Notify, &history))
     };
     let (subject, body) = match draft(event, order_id, &state)? {
         Draft::Write { subject, body } => (subject, body),
@@ -102,6 +103,7 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
                 trace_parent: trace,
             },
         )
+        .instrument(span)
         .await?;
     crate::metrics::email_published(Topic::OrderAlerts);
     Ok(CustomerNotice::Sent)
@@ -109,14 +111,17 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
 
 /// The order as its first event (OrderPlaced) leaves it: all "order received" needs, sent for
 /// every order on the local forwarder's path, so the rest of the stream is not decoded; and
-/// the email's trace context.
+/// the email's span and trace context.
 async fn placed_only<S: EventStore>(
     store: &S,
     id: OrderId,
-) -> Result<(OrderState, Option<TraceParent>), LoadError> {
+) -> Result<(OrderState, (Span, Option<TraceParent>)), LoadError> {
     let history = store.read_stream(&id.stream(), 0).await?;
     let first = &history[..history.len().min(1)];
-    Ok((Order::from_history(first)?.state, step_context(first)))
+    Ok((
+        Order::from_history(first)?.state,
+        step_with_context(Step::Notify, first),
+    ))
 }
 
 /// The email `event` asks for, from what the order's stream holds.

@@ -47,6 +47,8 @@ use serde::Serialize;
 use crate::query::ReadModels;
 use crate::stream::seal;
 pub use crate::trace::Origin;
+use crate::trace::{Step, step_span};
+use tracing::Instrument;
 
 /// How long a claimed key blocks a concurrent request with the same key, on a host that gives
 /// a request no deadline.
@@ -232,13 +234,18 @@ where
         request: &request,
         idempotency_key,
         request_id: origin.request_id,
-        trace: origin.order_trace(),
+        origin,
     };
-    match order.place().await {
-        // Another key won the race for a new customer: once more, under the stored key.
-        Err(PlaceError::KeyTaken) => order.place().await,
-        result => result,
+    let span = step_span(Step::Place, origin.trace_parent);
+    async {
+        match order.place().await {
+            // Another key won the race for a new customer: once more, under the stored key.
+            Err(PlaceError::KeyTaken) => order.place().await,
+            result => result,
+        }
     }
+    .instrument(span)
+    .await
 }
 
 /// One attempt at placing a validated order.
@@ -249,8 +256,8 @@ struct Placement<'a, P, I, K> {
     request: &'a PlaceOrder,
     idempotency_key: Option<IdempotencyKey<'a>>,
     request_id: &'a str,
-    /// The trace context OrderPlaced carries (chosen once, so a retry under another key keeps it).
-    trace: TraceParent,
+    /// The caller's trace context, which OrderPlaced's joins.
+    origin: Origin<'a>,
 }
 
 impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
@@ -310,7 +317,7 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
                     request,
                     sealed,
                     order_id,
-                    (self.request_id, self.trace),
+                    (self.request_id, self.origin.order_trace()),
                     now,
                 );
                 let recorded = self.intake.record(write, order_id, new_key.as_ref()).await;

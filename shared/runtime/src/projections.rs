@@ -41,6 +41,8 @@ pub(crate) async fn catch_up(
             return Ok(position);
         };
         position = *last;
+        // Each traced record's `project` span covers the job that applies its batch.
+        let spans = order_app::trace::project_spans(batch.iter().map(|(_, e)| e));
         let ps = projections.to_vec();
         // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
         // event) is undone and retried alone, while the other still moves on.
@@ -66,6 +68,7 @@ pub(crate) async fn catch_up(
         })
         .await
         .map_err(|e| ProjectionError::Apply(format!("{e:?}")))?;
+        drop(spans);
     }
 }
 

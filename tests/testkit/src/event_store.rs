@@ -112,7 +112,7 @@ pub async fn the_trace_context_round_trips_and_an_event_without_one_reads_back_n
     let traces: Vec<_> = all.iter().map(|e| e.trace_parent).collect();
     assert_eq!(traces, [traced.trace_parent, traced.trace_parent, None]);
     assert_eq!(verify_chain(&all), Ok(()));
-    assert_eq!(head(store, &stream).await.unwrap().trace_parent, None);
+    assert_eq!(head(&**store, &stream).await.unwrap().trace_parent, None);
 }
 
 pub async fn reading_after_a_version_returns_only_the_later_events<S: EventStore>(
