@@ -66,13 +66,14 @@ fn request_id(headers: &HeaderMap) -> String {
         .map_or_else(|| format!("req-{}", ulid::Ulid::generate()), str::to_owned)
 }
 
-/// The caller's W3C `traceparent`, if valid. An invalid one is ignored (the order starts a
-/// trace of its own), never refused: tracing must not turn a good order away.
+/// The caller's W3C `traceparent`, if valid, else the X-Ray trace header API Gateway passes on
+/// under active tracing. An invalid one is ignored (the order starts a trace of its own), never
+/// refused: tracing must not turn a good order away.
 fn trace_parent(headers: &HeaderMap) -> Option<TraceParent> {
-    headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("traceparent")
         .and_then(|s| TraceParent::parse(s.trim()).ok())
+        .or_else(|| header("x-amzn-trace-id").and_then(TraceParent::from_xray))
 }
 
 /// A JSON request's body: 415 for another content type, 413 past [`MAX_BODY_BYTES`].

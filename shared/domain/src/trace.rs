@@ -76,6 +76,26 @@ impl TraceParent {
             .ok_or(TraceParentError("all-zero trace or span id"))
     }
 
+    /// The trace context of an AWS X-Ray trace header (`X-Amzn-Trace-Id`, `_X_AMZN_TRACE_ID`):
+    /// `Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>`, the same ids as W3C's
+    /// written another way. `None` without a root and a parent (API Gateway's own header,
+    /// before a segment exists, has no parent).
+    pub fn from_xray(header: &str) -> Option<Self> {
+        let (mut root, mut parent, mut sampled) = (None, None, false);
+        for part in header.split(';') {
+            match part.trim().split_once('=') {
+                Some(("Root", v)) => root = Some(v),
+                Some(("Parent", v)) => parent = Some(v),
+                Some(("Sampled", v)) => sampled = v == "1",
+                _ => {}
+            }
+        }
+        let root = root?.strip_prefix("1-")?;
+        let (epoch, random) = root.split_once('-')?;
+        let flags = if sampled { "01" } else { "00" };
+        Self::parse(&format!("00-{epoch}{random}-{}-{flags}", parent?)).ok()
+    }
+
     /// The same trace, with a new span as the parent of what comes next: the context a step
     /// hands on (a task's appended events, an email) when no tracer made a span for it.
     #[must_use]
@@ -216,6 +236,23 @@ mod tests {
         assert_eq!(TraceParent::parse(&a.to_string()), Ok(a));
         let secs = u32::from_be_bytes(a.trace_id()[..4].try_into().unwrap());
         assert!(secs > 1_700_000_000);
+    }
+
+    #[test]
+    fn an_xray_header_is_the_same_trace_in_w3c_form() {
+        let tp = TraceParent::from_xray(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        )
+        .unwrap();
+        assert_eq!(
+            tp.to_string(),
+            "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+        );
+        assert_eq!(
+            TraceParent::from_xray("Root=1-5759e988-bd862e3fe1be46a994272793"),
+            None
+        );
+        assert_eq!(TraceParent::from_xray("garbage"), None);
     }
 
     #[test]
