@@ -118,10 +118,14 @@ async fn an_order_placed_with_a_traceparent_is_one_trace_through_events_spans_an
         );
     }
 
-    // The spans: place under the caller's span; each task under place (the order's trace
-    // context, in OrderPlaced); each event written by its step's span; one project span per
-    // event (both read models, one batch) under that event's span; the notify spans under
-    // place too.
+    check_spans(&traces, &types).await;
+    app.shutdown().await;
+}
+
+/// The spans of the order's trace: place under the caller's span; each task under place (the
+/// order's trace context, in OrderPlaced); each event written by its step's span; every event
+/// projected under its span (both read models, one batch); the notify spans under place too.
+async fn check_spans(traces: &[TraceParent], types: &[&str]) {
     let by_name = |spans: &[SpanData], name: &str| -> Vec<SpanData> {
         spans.iter().filter(|s| s.name == name).cloned().collect()
     };
@@ -165,7 +169,7 @@ async fn an_order_placed_with_a_traceparent_is_one_trace_through_events_spans_an
     }
     // The read models project every event under the event's span (the inventory span wrote
     // the product's StockReserved too, so it has three).
-    for t in &traces {
+    for t in traces {
         assert!(
             by_name(&spans, "project")
                 .iter()
@@ -182,7 +186,6 @@ async fn an_order_placed_with_a_traceparent_is_one_trace_through_events_spans_an
     for notify in by_name(&spans, "notify") {
         assert_eq!(notify.parent_span_id, place.span_context.span_id());
     }
-    app.shutdown().await;
 }
 
 #[tokio::test]

@@ -89,10 +89,10 @@ pub fn in_step<F: Future>(step: Step, history: &[RecordedEvent], work: F) -> Ins
 /// The trace context of what the current step writes: the current span's, when a tracer
 /// started it, else `fallback` (a new span id in the order's trace, or a new trace).
 pub fn current_or(fallback: impl FnOnce() -> Option<TraceParent>) -> Option<TraceParent> {
-    if exporting() {
-        if let Some(cx) = span_context(&Span::current()) {
-            return Some(cx);
-        }
+    if exporting()
+        && let Some(cx) = span_context(&Span::current())
+    {
+        return Some(cx);
     }
     fallback()
 }

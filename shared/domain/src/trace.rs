@@ -132,8 +132,13 @@ fn random_u128() -> u128 {
 
 fn new_span_id() -> [u8; 8] {
     // The low 64 bits of a ULID are random; never all zeros in practice, but W3C forbids it.
-    let id = (Ulid::generate().0 as u64).max(1);
-    id.to_be_bytes()
+    let bytes = Ulid::generate().0.to_be_bytes();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&bytes[8..]);
+    if id == [0; 8] {
+        id[7] = 1;
+    }
+    id
 }
 
 fn decode_lower_hex(src: &[u8], out: &mut [u8]) -> Result<(), TraceParentError> {

@@ -109,8 +109,8 @@ pub async fn the_trace_context_round_trips_and_an_event_without_one_reads_back_n
     let second = write_after(&stream, first.events.last(), filler(1), &meta(order));
     store.append(vec![second]).await.unwrap();
     let all = store.read_stream(&stream, 0).await.unwrap();
-    let traces: Vec<_> = all.iter().map(|e| e.trace_parent).collect();
-    assert_eq!(traces, [traced.trace_parent, traced.trace_parent, None]);
+    let carried: Vec<_> = all.iter().map(|e| e.trace_parent).collect();
+    assert_eq!(carried, [traced.trace_parent, traced.trace_parent, None]);
     assert_eq!(verify_chain(&all), Ok(()));
     assert_eq!(head(&**store, &stream).await.unwrap().trace_parent, None);
 }
