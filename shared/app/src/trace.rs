@@ -141,6 +141,14 @@ pub fn step_context(history: &[RecordedEvent]) -> Option<TraceParent> {
     current_or(|| order_trace(history).map(|t| t.child()))
 }
 
+/// The `project` span of one record, a child of its event's trace context (`Span::none()` for
+/// an event outside any order's trace, so seeding makes no traces of its own).
+pub fn project_span(event: &RecordedEvent) -> Span {
+    event
+        .trace_parent
+        .map_or_else(Span::none, |t| step_span(Step::Project, Some(t)))
+}
+
 /// One `project` span per record that carries a trace context, each a child of its event's,
 /// held by the caller while it applies the batch (so each covers the batch that applied its
 /// record). Empty, without allocating, when no host exports spans.
@@ -150,8 +158,8 @@ pub fn project_spans<'a>(records: impl IntoIterator<Item = &'a RecordedEvent>) -
     }
     records
         .into_iter()
-        .filter_map(|e| e.trace_parent)
-        .map(|t| step_span(Step::Project, Some(t)))
+        .filter(|e| e.trace_parent.is_some())
+        .map(project_span)
         .collect()
 }
 

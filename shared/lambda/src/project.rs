@@ -35,16 +35,12 @@ impl<B: EventBus, S: EventStore> EventProjector<B, S> {
     /// Runs the three parts on `records`; answers the sequence number of the earliest record a
     /// part failed on (`None`: the whole batch is done).
     pub async fn handle_records(&self, records: &[ChangeRecord]) -> Option<String> {
-        // Each traced record's `project` span covers the batch that applies it.
-        let spans =
-            order_app::trace::project_spans(records.iter().filter_map(|r| r.event.as_ref().ok()));
         // Boxed: the SDK futures of three parts side by side would make a very large future.
         let (status, inventory, forwarded) = tokio::join!(
             Box::pin(self.order_status.apply_batch(records)),
             Box::pin(self.inventory.apply_batch(records)),
             Box::pin(forward(&self.bus, &self.store, records)),
         );
-        drop(spans);
         earliest(
             records,
             [
