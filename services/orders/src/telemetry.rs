@@ -86,6 +86,10 @@ pub fn init(json: bool, otlp: Option<&str>) -> Telemetry {
 fn otlp_provider(endpoint: &str) -> Option<SdkTracerProvider> {
     use opentelemetry_otlp::{SpanExporter, WithExportConfig};
     let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        eprintln!("OTLP exporter not started (no Tokio runtime): traces stay in the events only");
+        return None;
+    };
     match SpanExporter::builder()
         .with_http()
         .with_endpoint(url)
@@ -93,7 +97,7 @@ fn otlp_provider(endpoint: &str) -> Option<SdkTracerProvider> {
     {
         Ok(exporter) => Some(
             SdkTracerProvider::builder()
-                .with_batch_exporter(exporter)
+                .with_batch_exporter(on_runtime::OnRuntime::new(exporter, handle))
                 .with_resource(
                     opentelemetry_sdk::Resource::builder()
                         .with_service_name(SERVICE_NAME)
@@ -104,6 +108,58 @@ fn otlp_provider(endpoint: &str) -> Option<SdkTracerProvider> {
         Err(e) => {
             eprintln!("OTLP exporter not started ({e}): traces stay in the events only");
             None
+        }
+    }
+}
+
+/// The OTLP exporter run on the server's Tokio runtime: the batch processor exports from a
+/// thread of its own, where the exporter's hyper client would find no runtime.
+#[cfg(feature = "otlp")]
+mod on_runtime {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+    use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+    #[derive(Debug)]
+    pub(super) struct OnRuntime<E> {
+        inner: Arc<E>,
+        handle: tokio::runtime::Handle,
+    }
+
+    impl<E> OnRuntime<E> {
+        pub(super) fn new(inner: E, handle: tokio::runtime::Handle) -> Self {
+            Self {
+                inner: Arc::new(inner),
+                handle,
+            }
+        }
+    }
+
+    impl<E: SpanExporter + Send + Sync + 'static> SpanExporter for OnRuntime<E> {
+        fn export(
+            &self,
+            batch: Vec<SpanData>,
+        ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+            let inner = Arc::clone(&self.inner);
+            let task = self.handle.spawn(async move { inner.export(batch).await });
+            async move {
+                task.await
+                    .unwrap_or_else(|e| Err(OTelSdkError::InternalFailure(e.to_string())))
+            }
+        }
+
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            self.inner.shutdown_with_timeout(timeout)
+        }
+
+        fn set_resource(&mut self, resource: &Resource) {
+            // Called once, while the provider is built: the only reference.
+            if let Some(inner) = Arc::get_mut(&mut self.inner) {
+                inner.set_resource(resource);
+            }
         }
     }
 }

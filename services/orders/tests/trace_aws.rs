@@ -84,13 +84,22 @@ async fn the_aws_host_keeps_an_order_in_the_posts_trace() {
         .unwrap();
     assert_eq!(events.len(), 5, "{events:?}");
     for e in &events {
-        let trace = e.trace_parent.unwrap_or_else(|| panic!("{} untraced", e.event_type));
+        let trace = e
+            .trace_parent
+            .unwrap_or_else(|| panic!("{} untraced", e.event_type));
         assert_eq!(trace.trace_id_hex(), TRACE_ID, "{}", e.event_type);
     }
 
     // Every step's span, in the POST's trace (the projections and emails come through the
     // Streams poller, a moment after the order completed).
-    let want = ["place", "validate", "payment", "inventory", "project", "notify"];
+    let want = [
+        "place",
+        "validate",
+        "payment",
+        "inventory",
+        "project",
+        "notify",
+    ];
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let names: BTreeSet<String> = exporter
