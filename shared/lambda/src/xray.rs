@@ -52,6 +52,12 @@ pub fn init() {
     };
     let spans = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("order-pipeline"))
+        // A step span needs its name, times and parent only: no code location, thread or
+        // busy/idle attributes, and no OpenTelemetry context switched on each poll.
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_context_activation(false)
         .with_filter(Targets::new().with_target(order_app::trace::TARGET, LevelFilter::INFO));
     if tracing_subscriber::registry()
         .with(fmt)
