@@ -153,17 +153,38 @@ fn decode_lower_hex(src: &[u8], out: &mut [u8]) -> Result<(), TraceParentError> 
     Ok(())
 }
 
+/// A `traceparent`'s text on the stack: what a store writes, without an allocation.
+#[derive(Clone, Copy)]
+pub struct TraceText([u8; 55]);
+
+impl TraceText {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits and dashes are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl TraceParent {
+    /// The text form (`00-…-…-…`) without allocating.
+    pub fn to_text(&self) -> TraceText {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        let mut put = |at: usize, bytes: &[u8]| {
+            for (i, b) in bytes.iter().enumerate() {
+                out[at + 2 * i] = HEX[usize::from(b >> 4)];
+                out[at + 2 * i + 1] = HEX[usize::from(b & 0x0f)];
+            }
+        };
+        put(3, &self.trace_id);
+        put(36, &self.span_id);
+        put(53, &[self.flags]);
+        TraceText(out)
+    }
+}
+
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("00-")?;
-        for b in self.trace_id {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str("-")?;
-        for b in self.span_id {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "-{:02x}", self.flags)
+        f.write_str(self.to_text().as_str())
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use order_domain::append::check_append;
 use order_domain::ports::{DecideError, EventStore, StoreError};
+use order_domain::trace::TraceText;
 use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp, TraceParent};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::watch;
@@ -147,6 +148,7 @@ pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64
 /// Inserts one event row as is (no version check: the callers check) and returns its global
 /// position. Also what synthetic logs for benchmarks and replay tests are written with.
 pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i64> {
+    let trace = e.trace_parent.as_ref().map(TraceParent::to_text);
     conn.prepare_cached(
         "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, occurred_at, \
          correlation_id, causation_id, payload, prev_hash, hash, trace_parent) \
@@ -164,7 +166,7 @@ pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i6
         e.payload,
         e.prev_hash,
         e.hash,
-        e.trace_parent.map(|t| t.to_string()),
+        trace.as_ref().map(TraceText::as_str),
     ])?;
     Ok(conn.last_insert_rowid())
 }
