@@ -9,6 +9,7 @@
 //! that variable (locally, in tests, tracing off) the subscriber is Lambda's default one and no
 //! span is made.
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -28,7 +29,15 @@ pub const DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
 /// or `RUST_LOG`, JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`) and, with active tracing, the
 /// export of the steps' spans to the X-Ray daemon.
 pub fn init() {
-    let Some(provider) = std::env::var(DAEMON_ADDRESS).ok().map(|_| xray_provider()) else {
+    let daemon = std::env::var(DAEMON_ADDRESS)
+        .ok()
+        .and_then(|a| a.parse::<SocketAddr>().ok());
+    init_with(daemon);
+}
+
+/// [`init`] with the daemon's address given (`None`: logging only).
+pub fn init_with(daemon: Option<SocketAddr>) {
+    let Some(provider) = daemon.and_then(xray_provider) else {
         lambda_runtime::tracing::init_default_subscriber();
         return;
     };
@@ -71,10 +80,16 @@ pub fn init() {
     std::mem::forget(provider);
 }
 
-/// Spans → X-Ray segments → the daemon's UDP address (`AWS_XRAY_DAEMON_ADDRESS`).
-fn xray_provider() -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_simple_exporter(XrayExporter::new(XrayDaemonClient::default()))
-        .with_id_generator(XrayIdGenerator::default())
-        .build()
+/// Spans → X-Ray segments → the daemon's UDP address (`AWS_XRAY_DAEMON_ADDRESS`, an
+/// `ip:port`; Lambda's value).
+fn xray_provider(daemon: SocketAddr) -> Option<SdkTracerProvider> {
+    let client = XrayDaemonClient::new(daemon)
+        .inspect_err(|e| eprintln!("no X-Ray export ({e}): the trace stays in the events"))
+        .ok()?;
+    Some(
+        SdkTracerProvider::builder()
+            .with_simple_exporter(XrayExporter::new(client))
+            .with_id_generator(XrayIdGenerator::default())
+            .build(),
+    )
 }
