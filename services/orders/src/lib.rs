@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use order_api::auth::{Authenticator, Issuer};
 use order_api::{Backend, Guard};
-use order_app::place::{IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order};
+use order_app::place::{IdempotencyKey, Origin, PlaceError, PlaceOrder, Placed, place_order};
 use order_app::seed::SeedProduct;
 use order_embedded::idempotency::SqliteIdempotency;
 use order_embedded::intake::SqliteIntake;
@@ -68,7 +68,7 @@ impl Backend for LocalBackend {
         &self,
         request: PlaceOrder,
         idempotency_key: Option<IdempotencyKey<'_>>,
-        request_id: &str,
+        origin: Origin<'_>,
     ) -> Result<Placed, PlaceError> {
         place_order(
             &self.intake,
@@ -77,7 +77,7 @@ impl Backend for LocalBackend {
             &self.keys,
             request,
             idempotency_key,
-            request_id,
+            origin,
         )
         .await
     }

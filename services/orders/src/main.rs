@@ -25,6 +25,10 @@ struct Cli {
     /// Log as JSON lines (for log shippers) instead of text.
     #[arg(long, global = true, env = "ORDERS_LOG_JSON")]
     log_json: bool,
+    /// Export each order's trace (its steps' spans) over OTLP/HTTP to this endpoint, e.g.
+    /// `http://localhost:4318`; off by default (needs the `otlp` build feature).
+    #[arg(long, global = true, value_name = "URL")]
+    otlp: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -52,7 +56,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    orders::telemetry::init(cli.log_json);
+    // Held to the end: flushes the exporter's last spans.
+    let _telemetry = orders::telemetry::init(cli.log_json, cli.otlp.as_deref());
     match cli.command {
         Command::Serve(args) => {
             serve_cmd::run(args).await?;

@@ -9,10 +9,10 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use order_app::ReadModels;
-use order_app::place::{IdempotencyKey, PlaceError};
+use order_app::place::{IdempotencyKey, Origin, PlaceError};
 use order_app::query::{self, QueryError, ShownEvent};
 use order_app::vault;
-use order_domain::{CustomerId, OrderId, ProductId};
+use order_domain::{CustomerId, OrderId, ProductId, TraceParent};
 use order_read_models::OrderView;
 use serde_json::{Value, json};
 
@@ -64,6 +64,16 @@ fn request_id(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|s| (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| format!("req-{}", ulid::Ulid::generate()), str::to_owned)
+}
+
+/// The caller's W3C `traceparent`, if valid, else the X-Ray trace header API Gateway passes on
+/// under active tracing. An invalid one is ignored (the order starts a trace of its own), never
+/// refused: tracing must not turn a good order away.
+fn trace_parent(headers: &HeaderMap) -> Option<TraceParent> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("traceparent")
+        .and_then(|s| TraceParent::parse(s.trim()).ok())
+        .or_else(|| header("x-amzn-trace-id").and_then(TraceParent::from_xray))
 }
 
 /// A JSON request's body: 415 for another content type, 413 past [`MAX_BODY_BYTES`].
@@ -124,11 +134,15 @@ pub async fn place_order<B: Backend>(
     let key = idempotency_key(&headers)?;
     let request = body::parse(&bytes)?.for_caller(&caller)?;
     let rid = request_id(&headers);
+    let origin = Origin {
+        request_id: &rid,
+        trace_parent: trace_parent(&headers),
+    };
     let key = key
         .as_deref()
         .map(|k| IdempotencyKey::new(k).until(deadline.map(|Extension(Deadline(d))| d)));
     let placed = backend
-        .place(request, key, &rid)
+        .place(request, key, origin)
         .await
         .map_err(|e| match e {
             PlaceError::UnknownProduct { index, product_id } => ApiError {

@@ -34,7 +34,7 @@ use std::future::Future;
 
 use order_app::ReadModels;
 use order_app::place::{
-    AppendThenEnqueue, IdempotencyKey, PlaceError, PlaceOrder, Placed, place_order,
+    AppendThenEnqueue, IdempotencyKey, Origin, PlaceError, PlaceOrder, Placed, place_order,
 };
 use order_domain::Timestamp;
 use order_domain::ports::{EventStore, IdempotencyStore, KeyStore, OrderQueue};
@@ -69,7 +69,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         request: PlaceOrder,
         idempotency_key: Option<IdempotencyKey<'_>>,
-        request_id: &str,
+        origin: Origin<'_>,
     ) -> impl Future<Output = Result<Placed, PlaceError>> + Send {
         async move {
             let intake = AppendThenEnqueue {
@@ -83,7 +83,7 @@ pub trait Backend: Send + Sync + 'static {
                 self.keys(),
                 request,
                 idempotency_key,
-                request_id,
+                origin,
             )
             .await
         }

@@ -349,6 +349,8 @@ pub fn notification(t: &Transition) -> Notification {
             t.reason
         ),
         recipients: vec![],
+        // An alarm belongs to no order: its email starts no trace.
+        trace_parent: None,
     }
 }
 

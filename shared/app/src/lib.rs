@@ -23,6 +23,7 @@
 //! - [`vault`]: sealing and opening an order's personal data under its customer's data key,
 //!   and forgetting a customer (crypto-shredding).
 //! - [`stream`]: loading an order and appending its decisions with conflict retry.
+//! - [`trace`]: the order's W3C trace context, found in its events by every step.
 
 pub mod after;
 pub mod alarms;
@@ -40,6 +41,7 @@ pub mod start;
 pub mod stream;
 pub mod sweep;
 pub mod tasks;
+pub mod trace;
 pub mod vault;
 
 pub use query::ReadModels;

@@ -17,7 +17,9 @@ use order_domain::ports::{
 };
 
 use crate::stream::{LoadError, load};
+use crate::trace::{Step, step_with_context};
 use crate::vault::{self, VaultError};
+use tracing::Instrument;
 
 /// The `source` of every bus event this system puts.
 pub const BUS_SOURCE: &str = "order-pipeline";
@@ -101,7 +103,8 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
     event: &BusEvent,
 ) -> Result<Confirmation, NotifyError> {
     let order_id = order_of(event)?;
-    let (order, _) = load(store, order_id).await?;
+    let (order, history) = load(store, order_id).await?;
+    let (span, trace) = step_with_context(Step::Notify, &history);
     let OrderState::Completed(Completed {
         paid, completed, ..
     }) = &order.state
@@ -131,8 +134,10 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
                 subject: format!("Order {order_id} confirmed"),
                 body,
                 recipients: vec![email],
+                trace_parent: trace,
             },
         )
+        .instrument(span)
         .await?;
     crate::metrics::email_published(Topic::OrderAlerts);
     Ok(Confirmation::Sent)
@@ -161,7 +166,8 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
     event: &BusEvent,
 ) -> Result<FailureNotice, NotifyError> {
     let order_id = order_of(event)?;
-    let (order, _) = load(store, order_id).await?;
+    let (order, history) = load(store, order_id).await?;
+    let (span, trace) = step_with_context(Step::Notify, &history);
     let OrderState::Failed(Failed { progress, failed }) = &order.state else {
         tracing::warn!("failure notice for an order that has not failed: ignored");
         return Ok(FailureNotice::NotFailed);
@@ -189,8 +195,10 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
                 subject: format!("Order {order_id} failed: {reason}"),
                 body,
                 recipients: vec![],
+                trace_parent: trace,
             },
         )
+        .instrument(span)
         .await?;
     crate::metrics::email_published(Topic::OrderErrors);
     Ok(FailureNotice::Sent)

@@ -19,18 +19,20 @@
 
 use std::fmt::Write as _;
 
-use order_domain::OrderId;
 use order_domain::events::{OrderCancelled, PricedLine};
 use order_domain::order::{Completed, Order, OrderState, RefundSettlement};
 use order_domain::personal::Opened;
 use order_domain::ports::{BusEvent, EventStore, KeyStore, Notification, Notifier, Topic};
+use order_domain::{OrderId, TraceParent};
 
 use crate::notify::{
     NotifyError, ORDER_CANCELLED, ORDER_PLACED, ORDER_SHIPPED, REFUND_ISSUED, order_of,
     write_priced_lines,
 };
 use crate::stream::{LoadError, load};
+use crate::trace::{Step, step_with_context};
 use crate::vault;
+use tracing::{Instrument, Span};
 
 /// What became of an order update (the update handler's answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -62,10 +64,11 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
     event: &BusEvent,
 ) -> Result<CustomerNotice, NotifyError> {
     let order_id = order_of(event)?;
-    let state = if event.detail_type == ORDER_PLACED {
+    let (state, (span, trace)) = if event.detail_type == ORDER_PLACED {
         placed_only(store, order_id).await?
     } else {
-        load(store, order_id).await?.0.state
+        let (order, history) = load(store, order_id).await?;
+        (order.state, step_with_context(Step::Notify, &history))
     };
     let (subject, body) = match draft(event, order_id, &state)? {
         Draft::Write { subject, body } => (subject, body),
@@ -97,19 +100,28 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
                 subject,
                 body,
                 recipients: vec![email],
+                trace_parent: trace,
             },
         )
+        .instrument(span)
         .await?;
     crate::metrics::email_published(Topic::OrderAlerts);
     Ok(CustomerNotice::Sent)
 }
 
 /// The order as its first event (OrderPlaced) leaves it: all "order received" needs, sent for
-/// every order on the local forwarder's path, so the rest of the stream is not decoded.
-async fn placed_only<S: EventStore>(store: &S, id: OrderId) -> Result<OrderState, LoadError> {
+/// every order on the local forwarder's path, so the rest of the stream is not decoded; and
+/// the email's span and trace context.
+async fn placed_only<S: EventStore>(
+    store: &S,
+    id: OrderId,
+) -> Result<(OrderState, (Span, Option<TraceParent>)), LoadError> {
     let history = store.read_stream(&id.stream(), 0).await?;
     let first = &history[..history.len().min(1)];
-    Ok(Order::from_history(first)?.state)
+    Ok((
+        Order::from_history(first)?.state,
+        step_with_context(Step::Notify, first),
+    ))
 }
 
 /// The email `event` asks for, from what the order's stream holds.

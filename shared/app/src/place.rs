@@ -40,11 +40,15 @@ use order_domain::ports::{
 };
 use order_domain::{
     CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, StreamWrite, Timestamp,
+    TraceParent,
 };
 use serde::Serialize;
 
 use crate::query::ReadModels;
 use crate::stream::seal;
+pub use crate::trace::Origin;
+use crate::trace::{Step, step_span};
+use tracing::Instrument;
 
 /// How long a claimed key blocks a concurrent request with the same key, on a host that gives
 /// a request no deadline.
@@ -206,7 +210,7 @@ pub async fn place_order<P, I, R, K>(
     keys: &K,
     request: PlaceOrder,
     idempotency_key: Option<IdempotencyKey<'_>>,
-    request_id: &str,
+    origin: impl Into<Origin<'_>>,
 ) -> Result<Placed, PlaceError>
 where
     P: Intake,
@@ -214,6 +218,7 @@ where
     R: ReadModels,
     K: KeyStore,
 {
+    let origin = origin.into();
     for (index, line) in request.items.iter().enumerate() {
         if !reads.product_exists(&line.product_id).await? {
             return Err(PlaceError::UnknownProduct {
@@ -228,13 +233,19 @@ where
         keys,
         request: &request,
         idempotency_key,
-        request_id,
+        request_id: origin.request_id,
+        origin,
     };
-    match order.place().await {
-        // Another key won the race for a new customer: once more, under the stored key.
-        Err(PlaceError::KeyTaken) => order.place().await,
-        result => result,
+    let span = step_span(Step::Place, origin.trace_parent);
+    async {
+        match order.place().await {
+            // Another key won the race for a new customer: once more, under the stored key.
+            Err(PlaceError::KeyTaken) => order.place().await,
+            result => result,
+        }
     }
+    .instrument(span)
+    .await
 }
 
 /// One attempt at placing a validated order.
@@ -245,6 +256,8 @@ struct Placement<'a, P, I, K> {
     request: &'a PlaceOrder,
     idempotency_key: Option<IdempotencyKey<'a>>,
     request_id: &'a str,
+    /// The caller's trace context, which OrderPlaced's joins.
+    origin: Origin<'a>,
 }
 
 impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
@@ -300,7 +313,13 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
         );
         let result = match sealed {
             Ok(sealed) => {
-                let write = first_write(request, sealed, order_id, self.request_id, now);
+                let write = first_write(
+                    request,
+                    sealed,
+                    order_id,
+                    (self.request_id, self.origin.order_trace()),
+                    now,
+                );
                 let recorded = self.intake.record(write, order_id, new_key.as_ref()).await;
                 // The intake stored the new key: a cache keeps it, so the customer's next
                 // order (and this order's payment) need not read it back.
@@ -343,7 +362,7 @@ fn first_write(
     request: &PlaceOrder,
     sealed: SealedPersonal,
     order_id: OrderId,
-    request_id: &str,
+    (request_id, trace): (&str, TraceParent),
     now: Timestamp,
 ) -> StreamWrite {
     let placed = OrderPlaced {
@@ -357,6 +376,7 @@ fn first_write(
         correlation_id: order_id.to_string(),
         causation_id: request_id.to_owned(),
         occurred_at: now,
+        trace_parent: Some(trace),
     };
     seal(
         &order_id.stream(),

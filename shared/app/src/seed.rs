@@ -47,6 +47,7 @@ pub async fn seed_inventory<S: EventStore>(
                     correlation_id: format!("seed:{}", item.product_id),
                     causation_id: "seed".into(),
                     occurred_at: Timestamp::now(),
+                    trace_parent: None,
                 };
                 let write = seal(
                     &item.product_id.stream(),

@@ -47,7 +47,10 @@ pub fn seal<'a>(
     }
 }
 
-/// The metadata of events a step appends: correlated to the order, caused by the stream's head.
+/// The metadata of events a step appends: correlated to the order, caused by the stream's head,
+/// and in the order's trace (a child of the trace context its first event carries, so a step
+/// needs no trace context of its own: it finds it in the history it loads, on either host and
+/// under any redelivery).
 pub fn meta_for(order_id: OrderId, history: &[RecordedEvent]) -> EventMeta {
     EventMeta {
         correlation_id: order_id.to_string(),
@@ -55,6 +58,7 @@ pub fn meta_for(order_id: OrderId, history: &[RecordedEvent]) -> EventMeta {
             .last()
             .map_or_else(|| order_id.to_string(), |e| e.event_id.to_string()),
         occurred_at: Timestamp::now(),
+        trace_parent: crate::trace::step_context(history),
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The writer stores the attributes of the contract (`streamId` S, `version` N, `eventId`,
 //! `eventType`, `schemaVersion` N, `occurredAt` N ms, `correlationId`, `causationId`, `payload`
-//! S as the hashed JSON text, `prevHash`, `hash`). Readers come in three attribute types: the
+//! S as the hashed JSON text, `prevHash`, `hash`, and the optional, unhashed `traceParent` S,
+//! the W3C trace context; absent on events written before it existed). Readers come in three attribute types: the
 //! DynamoDB client's (Query), DynamoDB Streams' (GetRecords) and the Lambda event's
 //! (`serde_dynamo::Item`). All decode through [`decode`], so a stream image is never parsed by
 //! hand (a stream image has the Streams `AttributeValue` type, not the client's).
@@ -45,6 +46,8 @@ struct EventItem {
     payload: String,
     prev_hash: String,
     hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trace_parent: Option<String>,
 }
 
 /// The item that stores `event`, in the DynamoDB client's attribute type.
@@ -61,6 +64,7 @@ pub fn encode(event: &RecordedEvent) -> Result<HashMap<String, AttributeValue>, 
         payload: event.payload.clone(),
         prev_hash: event.prev_hash.clone(),
         hash: event.hash.clone(),
+        trace_parent: event.trace_parent.map(|t| t.to_string()),
     };
     Ok(serde_dynamo::to_item(item)?)
 }
@@ -83,6 +87,10 @@ pub fn decode<I: Into<serde_dynamo::Item>>(item: I) -> Result<RecordedEvent, Cod
         payload: i.payload,
         prev_hash: i.prev_hash,
         hash: i.hash,
+        // Diagnostic metadata: an unreadable one is dropped rather than failing the event.
+        trace_parent: i
+            .trace_parent
+            .and_then(|t| order_domain::TraceParent::parse(&t).ok()),
     })
 }
 
@@ -103,7 +111,7 @@ mod tests {
     use order_domain::{EventMeta, GENESIS_HASH, OrderId};
 
     fn event() -> RecordedEvent {
-        RecordedEvent::seal(
+        let mut e = RecordedEvent::seal(
             OrderId::generate().stream(),
             0,
             GENESIS_HASH,
@@ -112,9 +120,14 @@ mod tests {
                 correlation_id: "c".into(),
                 causation_id: "r".into(),
                 occurred_at: Timestamp::from_millis(1_764_101_620_123),
+                trace_parent: None,
             },
-        )
+        );
+        e.trace_parent = order_domain::TraceParent::parse(TRACE).ok();
+        e
     }
+
+    const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     #[test]
     fn an_event_round_trips_through_a_dynamodb_item() {
@@ -148,6 +161,7 @@ mod tests {
             "schemaVersion": {"N": "1"}, "occurredAt": {"N": "1764101620123"},
             "correlationId": {"S": "c"}, "causationId": {"S": "r"},
             "payload": {"S": e.payload}, "prevHash": {"S": GENESIS_HASH}, "hash": {"S": e.hash},
+            "traceParent": {"S": TRACE},
         });
         let item: serde_dynamo::Item = serde_json::from_value(json).unwrap();
         assert_eq!(decode(item).unwrap(), e);

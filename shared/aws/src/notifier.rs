@@ -27,6 +27,9 @@ pub const MAX_SUBJECT_CHARS: usize = 99;
 pub const DEDUP_ID_ATTRIBUTE: &str = "dedupId";
 /// The message attribute carrying [`Notification::recipients`].
 pub const RECIPIENTS_ATTRIBUTE: &str = "recipients";
+/// The message attribute that carries the order's W3C trace context (`traceparent`), so an
+/// email's delivery joins the order's trace.
+pub const TRACE_PARENT_ATTRIBUTE: &str = "traceparent";
 
 /// The ARN of each topic. A Lambda that publishes to one topic only configures that one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,6 +126,10 @@ impl SnsNotifier {
                 DEDUP_ID_ATTRIBUTE,
                 attr("String", message.dedup_id.clone())?,
             );
+        if let Some(trace) = message.trace_parent {
+            req =
+                req.message_attributes(TRACE_PARENT_ATTRIBUTE, attr("String", trace.to_string())?);
+        }
         let subject = sns_subject(&message.subject);
         if !subject.is_empty() {
             req = req.subject(subject);

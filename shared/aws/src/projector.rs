@@ -12,9 +12,11 @@
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use order_app::trace::project_span;
 use order_domain::RecordedEvent;
 pub use order_read_models::Applied;
 use order_read_models::{AdvanceError, advance};
+use tracing::Instrument;
 
 use crate::codec::{self, CodecError};
 use crate::event_store::DynamoEventStore;
@@ -105,7 +107,8 @@ impl Projector {
         let mut report = BatchReport::default();
         for (i, record) in records.iter().enumerate() {
             let result = match &record.event {
-                Ok(event) => self.apply(event).await,
+                // A `project` span per record, a child of the event's trace context.
+                Ok(event) => self.apply(event).instrument(project_span(event)).await,
                 Err(e) => Err(ProjectError::Undecodable(e.to_string())),
             };
             match result {

@@ -77,6 +77,7 @@ mod tests {
             correlation_id: "c".into(),
             causation_id: "r".into(),
             occurred_at: Timestamp::from_millis(1),
+            trace_parent: None,
         };
         let mut events: Vec<RecordedEvent> = Vec::new();
         for i in 0..n {

@@ -4,11 +4,16 @@
 //! inserting a stored event breaks the chain at that point. The hash is computed over exactly what
 //! is stored (the payload as its stored JSON text), which keeps it valid if a personal field is
 //! later crypto-shredded in place by the store.
+//!
+//! The trace context ([`TraceParent`]) travels with every event but is NOT hashed: it is
+//! diagnostic metadata (which trace a step belonged to), not what happened, so events written
+//! before it existed keep their hashes and a store may drop it without breaking the chain.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::time::Timestamp;
+use crate::trace::TraceParent;
 use crate::values::{EventId, StreamId};
 
 /// The `prev_hash` of a stream's first event.
@@ -22,6 +27,9 @@ pub struct EventMeta {
     /// The event id or request id that caused this event.
     pub causation_id: String,
     pub occurred_at: Timestamp,
+    /// The W3C trace context of the step that appends (a child of the order's trace); `None`
+    /// for events outside an order's trace (seeding, tests). Not hashed.
+    pub trace_parent: Option<TraceParent>,
 }
 
 /// One event as it is stored in the log.
@@ -41,6 +49,11 @@ pub struct RecordedEvent {
     pub payload: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The W3C trace context the event was appended under: diagnostic metadata, deliberately
+    /// left out of [`compute_hash`](Self::compute_hash), so the chain of events written before
+    /// it existed (which read back `None`) still verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<TraceParent>,
 }
 
 impl RecordedEvent {
@@ -64,6 +77,7 @@ impl RecordedEvent {
             payload,
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
+            trace_parent: meta.trace_parent,
         };
         event.hash = event.compute_hash();
         event
@@ -71,6 +85,7 @@ impl RecordedEvent {
 
     /// The SHA-256 (hex) of this event's stored fields and its predecessor's hash.
     /// Fields are length-prefixed so that no two different events hash the same bytes.
+    /// `trace_parent` is not among them (diagnostic metadata, see the module doc).
     pub fn compute_hash(&self) -> String {
         let mut h = Sha256::new();
         let version = self.version.to_string();
@@ -169,6 +184,7 @@ mod tests {
             correlation_id: "c".into(),
             causation_id: "r".into(),
             occurred_at: Timestamp::from_millis(1),
+            trace_parent: None,
         }
     }
 
@@ -188,6 +204,15 @@ mod tests {
             ));
         }
         out
+    }
+
+    #[test]
+    fn the_trace_context_is_not_hashed() {
+        let mut c = chain(2);
+        let before = c[1].hash.clone();
+        c[1].trace_parent = Some(TraceParent::new_root());
+        assert_eq!(c[1].compute_hash(), before);
+        assert_eq!(verify_chain(&c), Ok(()));
     }
 
     #[test]

@@ -362,6 +362,7 @@ mod tests {
                 correlation_id: "c".into(),
                 causation_id: "c".into(),
                 occurred_at: Timestamp::from_millis(0),
+                trace_parent: None,
             },
         )
     }

@@ -16,6 +16,7 @@
 //! - [`idempotency`]: the idempotency judgement (stored record + request → verdict).
 //! - [`dedup`]: the decision every notifier makes before publishing, so a redelivered
 //!   notification goes out once.
+//! - [`trace`]: the W3C trace context an order's events carry, so one order is one trace.
 
 pub mod append;
 pub mod dedup;
@@ -27,11 +28,13 @@ pub mod personal;
 pub mod ports;
 pub mod product;
 pub mod time;
+pub mod trace;
 pub mod values;
 
 pub use envelope::{EventMeta, GENESIS_HASH, RecordedEvent, StreamWrite};
 pub use events::{DomainEvent, FailureReason, OrderEvent, ProductEvent};
 pub use time::Timestamp;
+pub use trace::TraceParent;
 pub use values::{
     CustomerId, Email, EventId, Money, OrderId, PaymentToken, ProductId, Quantity, StreamId,
     ValueError,

@@ -171,6 +171,9 @@ pub struct Notification {
     pub body: String,
     /// Who the message is about and for, beyond the topic's own subscribers (the customer).
     pub recipients: Vec<Email>,
+    /// The order's W3C trace context (a span of the step that sends it), carried as the
+    /// message's `traceparent` header or attribute; `None` outside an order's trace.
+    pub trace_parent: Option<crate::TraceParent>,
 }
 
 pub trait Notifier: Send + Sync + 'static {

@@ -175,6 +175,7 @@ mod tests {
             correlation_id: "seed".into(),
             causation_id: "seed".into(),
             occurred_at: Timestamp::from_millis(0),
+            trace_parent: None,
         };
         let added = seed(None, "Mug", Money::from_minor(900), 5).unwrap();
         let e1 = RecordedEvent::seal(id.stream(), 0, GENESIS_HASH, added.encode(), &meta);

@@ -156,6 +156,7 @@ mod tests {
             correlation_id: "c".into(),
             causation_id: "c".into(),
             occurred_at: Timestamp::from_millis(1),
+            trace_parent: None,
         };
         let events = (0..n)
             .map(|i| {

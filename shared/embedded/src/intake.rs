@@ -367,7 +367,16 @@ mod tests {
             let (reads, keys) = (reads.clone(), keys.clone());
             places.spawn(async move {
                 let rid = format!("r{i}");
-                place_order(&intake, &idempotency, &reads, &keys, request(), None, &rid).await
+                place_order(
+                    &intake,
+                    &idempotency,
+                    &reads,
+                    &keys,
+                    request(),
+                    None,
+                    rid.as_str(),
+                )
+                .await
             });
         }
         while let Some(placed) = places.join_next().await {

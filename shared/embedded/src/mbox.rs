@@ -5,16 +5,36 @@
 //!   start with `From ` (after any `>`s) get one more `>`; lines end with LF.
 //! - **The dedup id is the `Message-ID`** (`<id@orders.local>`), so the outbox can rebuild its
 //!   dedup memory from the file itself.
+//! - **The order's trace context is a `traceparent` header** (W3C text form), so an email can
+//!   be found in its order's trace.
 //!
 //! Headers hold only addresses that passed [`order_domain::Email`]'s strict parse and subjects
 //! this system composes; customer text goes nowhere near a header.
 
 use std::time::SystemTime;
 
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
 use order_domain::ports::{Notification, PortError, Topic};
-use order_domain::{Email, Timestamp};
+use order_domain::{Email, Timestamp, TraceParent};
+
+/// The `traceparent` header of an email: its order's W3C trace context.
+#[derive(Debug, Clone, Copy)]
+struct TraceParentHeader(TraceParent);
+
+impl Header for TraceParentHeader {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("traceparent")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(TraceParent::parse(s.trim())?))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.to_string())
+    }
+}
 
 /// The domain of every `Message-ID` the outbox writes.
 pub const MESSAGE_ID_DOMAIN: &str = "orders.local";
@@ -81,6 +101,9 @@ pub fn render(addresses: &Addresses, topic: Topic, n: &Notification) -> Result<V
         .date(SystemTime::now())
         .header(ContentType::TEXT_PLAIN)
         .user_agent(format!("order-pipeline ({})", topic.name()));
+    if let Some(trace) = n.trace_parent {
+        builder = builder.header(TraceParentHeader(trace));
+    }
     if n.recipients.is_empty() {
         builder = builder.to(addresses.subscriber.clone());
     } else {
@@ -207,6 +230,7 @@ mod tests {
             subject: subject.into(),
             body: body.into(),
             recipients: vec![Email::parse("jane@example.com").unwrap()],
+            trace_parent: None,
         }
     }
 

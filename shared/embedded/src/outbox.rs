@@ -189,6 +189,7 @@ mod tests {
             subject: "S".into(),
             body: body.into(),
             recipients: vec![Email::parse("jane@example.com").unwrap()],
+            trace_parent: None,
         }
     }
 

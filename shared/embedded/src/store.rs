@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use order_domain::append::check_append;
 use order_domain::ports::{DecideError, EventStore, StoreError};
-use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp};
+use order_domain::trace::TraceText;
+use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp, TraceParent};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::watch;
 
@@ -12,7 +13,7 @@ use crate::cache::StreamCache;
 use crate::db::{Db, DbError, WriteError};
 
 const COLUMNS: &str = "position, stream_id, version, event_id, event_type, schema_version, occurred_at, \
-                       correlation_id, causation_id, payload, prev_hash, hash";
+                       correlation_id, causation_id, payload, prev_hash, hash, trace_parent";
 
 /// The event log in SQLite. Appends wake change-feed consumers through a watch of the last
 /// committed position.
@@ -37,6 +38,13 @@ pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
     let stream: String = row.get(1)?;
     let event_id: String = row.get(3)?;
     let occurred: i64 = row.get(6)?;
+    // Diagnostic metadata: absent (a reader selecting the columns of before version 6) or
+    // unreadable, it is dropped; it never fails the read.
+    let trace_parent = row
+        .get_ref(12)
+        .ok()
+        .and_then(|v| v.as_str_or_null().ok().flatten())
+        .and_then(|t| TraceParent::parse(t).ok());
     Ok((
         row.get(0)?,
         RecordedEvent {
@@ -51,6 +59,7 @@ pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
             payload: row.get(9)?,
             prev_hash: row.get(10)?,
             hash: row.get(11)?,
+            trace_parent,
         },
     ))
 }
@@ -139,10 +148,11 @@ pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64
 /// Inserts one event row as is (no version check: the callers check) and returns its global
 /// position. Also what synthetic logs for benchmarks and replay tests are written with.
 pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i64> {
+    let trace = e.trace_parent.as_ref().map(TraceParent::to_text);
     conn.prepare_cached(
         "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, occurred_at, \
-         correlation_id, causation_id, payload, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         correlation_id, causation_id, payload, prev_hash, hash, trace_parent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         e.stream_id.as_str(),
@@ -156,6 +166,7 @@ pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i6
         e.payload,
         e.prev_hash,
         e.hash,
+        trace.as_ref().map(TraceText::as_str),
     ])?;
     Ok(conn.last_insert_rowid())
 }

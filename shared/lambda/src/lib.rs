@@ -20,6 +20,7 @@
 //! - [`deadline`]: the invocation's deadline, which bounds an idempotency claim's lease.
 //! - [`stage`]: the API stage stripped from the request path.
 //! - [`claims`]: the caller's claims, as API Gateway's authorizer verified them.
+//! - [`xray`]: logging, and the steps' spans sent to X-Ray under active tracing.
 //! - [`wiring`]: environment → SDK clients (only those a function needs) → adapters (each named
 //!   by its own `from_env` in `order-aws`), and the `main` of every binary.
 
@@ -37,8 +38,10 @@ pub mod start;
 pub mod sweep;
 pub mod task;
 pub mod wiring;
+pub mod xray;
 
-/// Initialises logging for a Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON` gives JSON lines).
+/// Initialises logging for a Lambda (`AWS_LAMBDA_LOG_FORMAT=JSON` gives JSON lines), and the
+/// export of the orders' traces to X-Ray when the function's active tracing is on ([`xray`]).
 pub fn init_tracing() {
-    lambda_runtime::tracing::init_default_subscriber();
+    xray::init();
 }

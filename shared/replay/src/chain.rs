@@ -82,6 +82,7 @@ mod tests {
             correlation_id: "c".into(),
             causation_id: "r".into(),
             occurred_at: Timestamp::from_millis(1),
+            trace_parent: None,
         };
         let events = (0..n).map(|v| ("OrderCompleted", 1, format!("{{\"n\":{v}}}")));
         let stream = OrderId::generate().stream();

@@ -41,6 +41,8 @@ pub(crate) async fn catch_up(
             return Ok(position);
         };
         position = *last;
+        // Each traced record's `project` span covers the job that applies its batch.
+        let spans = order_app::trace::project_spans(batch.iter().map(|(_, e)| e));
         let ps = projections.to_vec();
         // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
         // event) is undone and retried alone, while the other still moves on.
@@ -66,6 +68,7 @@ pub(crate) async fn catch_up(
         })
         .await
         .map_err(|e| ProjectionError::Apply(format!("{e:?}")))?;
+        drop(spans);
     }
 }
 
@@ -156,6 +159,7 @@ mod tests {
             correlation_id: "c".into(),
             causation_id: "c".into(),
             occurred_at: order_domain::Timestamp::from_millis(1),
+            trace_parent: None,
         };
         let write = order_app::stream::seal(
             &order.stream(),

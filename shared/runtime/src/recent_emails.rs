@@ -111,6 +111,7 @@ mod tests {
             subject: subject.into(),
             body: "Dear Jane, jane@example.com".into(),
             recipients: vec![order_domain::Email::parse("jane@example.com").unwrap()],
+            trace_parent: None,
         }
     }
 

@@ -13,7 +13,7 @@
 use order_domain::envelope::verify_chain;
 use order_domain::ports::{DecideError, EventStore, StoreError};
 use order_domain::product::ProductState;
-use order_domain::{OrderId, RecordedEvent, StreamId};
+use order_domain::{EventMeta, OrderId, RecordedEvent, StreamId, TraceParent};
 
 use crate::Fixture;
 use crate::events::{filler, guard, meta, one_reserved, product, product_added, write_after};
@@ -30,6 +30,7 @@ macro_rules! event_store_contract {
                 [
                     an_absent_stream_reads_as_empty,
                     appended_events_read_back_in_version_order_with_an_unbroken_chain,
+                    the_trace_context_round_trips_and_an_event_without_one_reads_back_none,
                     reading_after_a_version_returns_only_the_later_events,
                     second_append_at_the_same_version_is_a_conflict,
                     two_racing_appends_at_the_same_version_let_exactly_one_through,
@@ -88,6 +89,30 @@ pub async fn appended_events_read_back_in_version_order_with_an_unbroken_chain<S
     let all = store.read_stream(&stream, 0).await.unwrap();
     assert_eq!(all, [first.events, second.events].concat());
     assert_eq!(verify_chain(&all), Ok(()));
+}
+
+/// The W3C trace context is stored with the event (not hashed: the chain still verifies), and
+/// an event appended without one reads back `None`, by stream and as a head.
+pub async fn the_trace_context_round_trips_and_an_event_without_one_reads_back_none<
+    S: EventStore,
+>(
+    store: &Fixture<S>,
+) {
+    let order = OrderId::generate();
+    let stream = order.stream();
+    let traced = EventMeta {
+        trace_parent: Some(TraceParent::new_root()),
+        ..meta(order)
+    };
+    let first = write_after(&stream, None, filler(2), &traced);
+    store.append(vec![first.clone()]).await.unwrap();
+    let second = write_after(&stream, first.events.last(), filler(1), &meta(order));
+    store.append(vec![second]).await.unwrap();
+    let all = store.read_stream(&stream, 0).await.unwrap();
+    let carried: Vec<_> = all.iter().map(|e| e.trace_parent).collect();
+    assert_eq!(carried, [traced.trace_parent, traced.trace_parent, None]);
+    assert_eq!(verify_chain(&all), Ok(()));
+    assert_eq!(head(&**store, &stream).await.unwrap().trace_parent, None);
 }
 
 pub async fn reading_after_a_version_returns_only_the_later_events<S: EventStore>(

@@ -16,6 +16,7 @@ pub fn meta(order: OrderId) -> EventMeta {
         correlation_id: order.to_string(),
         causation_id: "test".into(),
         occurred_at: Timestamp::now(),
+        trace_parent: None,
     }
 }
 

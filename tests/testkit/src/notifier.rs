@@ -70,6 +70,7 @@ fn note(dedup_id: &str, subject: &str) -> Notification {
         subject: subject.to_owned(),
         body: format!("{subject}\n\nThank you for your order."),
         recipients: vec![Email::parse("jane@example.com").expect("valid address")],
+        trace_parent: None,
     }
 }
 

@@ -184,6 +184,7 @@ async fn a_second_append_at_the_same_version_is_a_conflict() {
         correlation_id: id.to_string(),
         causation_id: "t".into(),
         occurred_at: Timestamp::now(),
+        trace_parent: None,
     };
     let done = OrderEvent::OrderCompleted(order_domain::events::OrderCompleted {
         total: order_domain::Money::from_minor(1),

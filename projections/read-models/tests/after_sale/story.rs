@@ -136,6 +136,7 @@ impl Story {
             correlation_id: self.id.to_string(),
             causation_id: "story".into(),
             occurred_at: Timestamp::from_millis(self.clock),
+            trace_parent: None,
         };
         for e in events {
             let (version, prev) = self

@@ -13,6 +13,7 @@ pub fn seal_all(stream: &StreamId, events: Vec<(&'static str, u32, String)>) -> 
         correlation_id: "c".into(),
         causation_id: "c".into(),
         occurred_at: Timestamp::from_millis(7),
+        trace_parent: None,
     };
     let mut out: Vec<RecordedEvent> = Vec::new();
     for e in events {

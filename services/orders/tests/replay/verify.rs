@@ -95,6 +95,7 @@ fn a_refund_beyond_the_capture_fails_the_audit_naming_the_order() {
         correlation_id: run().completed.clone(),
         causation_id: head.event_id.to_string(),
         occurred_at: order_domain::Timestamp::now(),
+        trace_parent: None,
     };
     let e = order_domain::RecordedEvent::seal(
         head.stream_id.clone(),

@@ -114,6 +114,7 @@ fn meta(order: OrderId) -> EventMeta {
         correlation_id: order.to_string(),
         causation_id: "test".into(),
         occurred_at: Timestamp::from_millis(1),
+        trace_parent: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn recorded(event: &OrderEvent, at_ms: u64) -> RecordedEvent {
         correlation_id: id.to_string(),
         causation_id: id.to_string(),
         occurred_at: Timestamp::from_millis(at_ms),
+        trace_parent: None,
     };
     RecordedEvent::seal(
         id.stream(),

@@ -207,6 +207,7 @@ async fn the_history_never_shows_a_payment_token_under_any_schemas_name() {
                 correlation_id: "c".into(),
                 causation_id: "c".into(),
                 occurred_at: Timestamp::from_millis(0),
+                trace_parent: None,
             },
         );
         // Clear (old) personal data opens without a key store.

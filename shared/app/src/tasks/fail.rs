@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::{TaskError, TaskInput, not_ready};
 use crate::metrics::Before;
 use crate::stream::{execute, load, meta_for, seal};
+use crate::trace::{Step, in_step};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
 pub async fn order_failed<S: EventStore, G: PaymentGateway>(
@@ -29,14 +30,17 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
     } else {
         format!("{}: {}", caught.error, caught.cause)
     };
-    let (order, _) = load(store, id).await?;
-    let refund = compensate(gateway, id, &order.state, input.attempt).await?;
-    let refunded = refund.is_some();
-    let fail = OrderCommand::Fail {
-        error: error_text,
-        refund,
-    };
-    let state = execute(store, id, &fail).await?;
+    let (order, history) = load(store, id).await?;
+    let (state, refunded) = in_step(Step::Fail, &history, async {
+        let refund = compensate(gateway, id, &order.state, input.attempt).await?;
+        let refunded = refund.is_some();
+        let fail = OrderCommand::Fail {
+            error: error_text,
+            refund,
+        };
+        Ok::<_, TaskError>((execute(store, id, &fail).await?, refunded))
+    })
+    .await?;
     Ok(
         match state.ending().ok_or_else(|| not_ready("failure", &state))? {
             FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
 use crate::stream::{execute, load};
+use crate::trace::{Step, in_step};
 use crate::vault::{self, VaultError};
 
 /// The decline code of a charge whose payment token was erased.
@@ -24,7 +25,7 @@ pub async fn process_payment<S: EventStore, G: PaymentGateway, K: KeyStore>(
     input: TaskInput,
 ) -> Result<Value, TaskError> {
     let id = input.order_id;
-    let (order, _) = load(store, id).await?;
+    let (order, history) = load(store, id).await?;
     let outcome = match order.state.payment_step()? {
         PaymentStep::Done(outcome) => outcome,
         PaymentStep::Charge {
@@ -32,32 +33,36 @@ pub async fn process_payment<S: EventStore, G: PaymentGateway, K: KeyStore>(
             customer,
             personal,
         } => {
-            let opened =
-                vault::open(keys, &customer, id, &personal)
-                    .await
-                    .map_err(|e| match e {
-                        VaultError::Port(e) => TaskError::StoreUnavailable(e.to_string()),
-                        VaultError::Corrupt(_) => TaskError::CorruptEvent(e.to_string()),
-                    })?;
-            let result = match opened {
-                // The gateway dedupes on the key, so a retry after a lost answer is the same
-                // charge.
-                Opened::Data(data) => gateway
-                    .charge(&id.to_string(), &data.payment_token, amount, input.attempt)
-                    .await
-                    .map_err(|e| TaskError::GatewayUnavailable(e.to_string()))?,
-                Opened::Erased => {
-                    tracing::warn!("the customer's personal data was erased: no charge");
-                    ChargeResult::Declined {
-                        code: ERASED_DECLINE_CODE.into(),
-                        message: "the customer's payment data was erased before the charge".into(),
+            in_step(Step::Payment, &history, async {
+                let opened =
+                    vault::open(keys, &customer, id, &personal)
+                        .await
+                        .map_err(|e| match e {
+                            VaultError::Port(e) => TaskError::StoreUnavailable(e.to_string()),
+                            VaultError::Corrupt(_) => TaskError::CorruptEvent(e.to_string()),
+                        })?;
+                let result = match opened {
+                    // The gateway dedupes on the key, so a retry after a lost answer is the same
+                    // charge.
+                    Opened::Data(data) => gateway
+                        .charge(&id.to_string(), &data.payment_token, amount, input.attempt)
+                        .await
+                        .map_err(|e| TaskError::GatewayUnavailable(e.to_string()))?,
+                    Opened::Erased => {
+                        tracing::warn!("the customer's personal data was erased: no charge");
+                        ChargeResult::Declined {
+                            code: ERASED_DECLINE_CODE.into(),
+                            message: "the customer's payment data was erased before the charge"
+                                .into(),
+                        }
                     }
-                }
-            };
-            let state = execute(store, id, &OrderCommand::RecordCharge(result)).await?;
-            state
-                .payment_outcome()
-                .ok_or_else(|| not_ready("payment", &state))?
+                };
+                let state = execute(store, id, &OrderCommand::RecordCharge(result)).await?;
+                state
+                    .payment_outcome()
+                    .ok_or_else(|| not_ready("payment", &state))
+            })
+            .await?
         }
     };
     match outcome {

@@ -15,14 +15,14 @@ use order_domain::order::{
     return_stock,
 };
 use order_domain::ports::{EventStore, PaymentGateway};
-use order_domain::{OrderId, RecordedEvent, Timestamp};
+use order_domain::{EventMeta, OrderId, RecordedEvent, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::with_products::{Refusal, products_at, refused, writes};
 use super::{CaughtError, TaskError};
 use crate::metrics::Before;
-use crate::stream::{Decided, MAX_CONFLICT_RETRIES, execute, load};
+use crate::stream::{Decided, MAX_CONFLICT_RETRIES, execute, load, meta_for};
 
 /// What the refund workflow's tasks receive.
 #[derive(Debug, Clone, Deserialize)]
@@ -118,9 +118,10 @@ pub async fn process_refund<S: EventStore, G: PaymentGateway>(
             result: RefundResult::Issued { gateway_refund_id },
         };
         let before = Before::of(&history);
+        let meta = meta_for(id, &history);
         let result = store
             .decide_and_append(streams, move |heads| {
-                decide(id, &order, &history, &settle, heads)
+                decide(id, &order, &meta, &settle, heads)
             })
             .await;
         match result {
@@ -145,14 +146,14 @@ pub async fn process_refund<S: EventStore, G: PaymentGateway>(
 fn decide(
     id: OrderId,
     order: &Order,
-    history: &[RecordedEvent],
+    meta: &EventMeta,
     settle: &OrderCommand,
     heads: &[Option<RecordedEvent>],
 ) -> Result<Decided, Refusal> {
     let products = products_at(order, heads)?;
     let events = order.decide(settle).map_err(Refusal::Order)?;
     let returned = return_stock(&order.state, &events, &products).map_err(Refusal::Order)?;
-    let writes = writes(id, (order, history), &events, returned);
+    let writes = writes(id, (order, meta), &events, returned);
     let state = events.iter().fold(order.state.clone(), evolve);
     Ok((writes, (state, events)))
 }

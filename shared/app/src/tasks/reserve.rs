@@ -6,13 +6,15 @@
 
 use order_domain::order::{Order, OrderCommand, ReserveOutcome, evolve, take_stock};
 use order_domain::ports::EventStore;
-use order_domain::{OrderId, RecordedEvent, StreamWrite, Timestamp};
+use order_domain::{EventMeta, OrderId, RecordedEvent, StreamWrite, Timestamp};
 use serde_json::{Value, json};
 
 use super::with_products::{Refusal, products_at, refused, writes};
 use super::{TaskError, TaskInput, not_ready};
 use crate::metrics::Before;
-use crate::stream::{Decided, MAX_CONFLICT_RETRIES, load};
+use crate::stream::{Decided, MAX_CONFLICT_RETRIES, load, meta_for};
+use crate::trace::{Step, order_trace, step_span};
+use tracing::Instrument;
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
 pub async fn update_inventory<S: EventStore>(
@@ -20,8 +22,26 @@ pub async fn update_inventory<S: EventStore>(
     input: TaskInput,
 ) -> Result<Value, TaskError> {
     let id = input.order_id;
+    let first = load(store, id).await?;
+    if let Some(outcome) = first.0.state.reservation() {
+        return answer(outcome);
+    }
+    let span = step_span(Step::Inventory, order_trace(&first.1));
+    reserve(store, id, first).instrument(span).await
+}
+
+/// Reserves the stock of an order loaded as `first` (reloaded after a conflict).
+async fn reserve<S: EventStore>(
+    store: &S,
+    id: OrderId,
+    first: (Order, Vec<RecordedEvent>),
+) -> Result<Value, TaskError> {
+    let mut loaded = Some(first);
     for _ in 0..=MAX_CONFLICT_RETRIES {
-        let (order, history) = load(store, id).await?;
+        let (order, history) = match loaded.take() {
+            Some(first) => first,
+            None => load(store, id).await?,
+        };
         if let Some(outcome) = order.state.reservation() {
             return answer(outcome);
         }
@@ -31,8 +51,9 @@ pub async fn update_inventory<S: EventStore>(
         let mut streams = vec![id.stream()];
         streams.extend(priced.validated.lines.iter().map(|l| l.product_id.stream()));
         let before = Before::of(&history);
+        let meta = meta_for(id, &history);
         let result = store
-            .decide_and_append(streams, move |heads| decide(id, &order, &history, heads))
+            .decide_and_append(streams, move |heads| decide(id, &order, &meta, heads))
             .await;
         match result {
             Ok((state, events)) => {
@@ -57,7 +78,7 @@ pub async fn update_inventory<S: EventStore>(
 fn decide(
     id: OrderId,
     order: &Order,
-    history: &[RecordedEvent],
+    meta: &EventMeta,
     heads: &[Option<RecordedEvent>],
 ) -> Result<Decided, Refusal> {
     let products = products_at(order, heads)?;
@@ -67,7 +88,7 @@ fn decide(
     let events = order.decide(&reserve).map_err(Refusal::Order)?;
     let taken = take_stock(id, &events, &products).map_err(Refusal::Order)?;
     let nothing_taken = taken.is_empty();
-    let mut writes = writes(id, (order, history), &events, taken);
+    let mut writes = writes(id, (order, meta), &events, taken);
     if nothing_taken {
         // OutOfStock: take nothing, but only if the products are still as read, so a restock
         // that raced the decision makes it decide again instead of turning the order away.

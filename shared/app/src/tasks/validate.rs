@@ -2,13 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use order_domain::order::{OrderCommand, OrderError, ValidateOutcome};
+use order_domain::OrderId;
+use order_domain::order::{Order, OrderCommand, OrderError, ValidateOutcome};
 use order_domain::ports::EventStore;
 use order_domain::product::ProductState;
 use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
 use crate::stream::{execute, load};
+use crate::trace::{Step, in_step};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
 pub async fn validate_order<S: EventStore>(
@@ -16,10 +18,19 @@ pub async fn validate_order<S: EventStore>(
     input: TaskInput,
 ) -> Result<Value, TaskError> {
     let id = input.order_id;
-    let (order, _) = load(store, id).await?;
+    let (order, history) = load(store, id).await?;
     if let Some(outcome) = order.state.validation() {
         return answer(outcome);
     }
+    in_step(Step::Validate, &history, validate(store, id, &order)).await
+}
+
+/// Validates a loaded order that is not validated yet.
+async fn validate<S: EventStore>(
+    store: &S,
+    id: OrderId,
+    order: &Order,
+) -> Result<Value, TaskError> {
     let placed = order.state.placed().ok_or(OrderError::NotPlaced)?;
     let streams: Vec<_> = placed.items.iter().map(|l| l.product_id.stream()).collect();
     let heads = store.read_heads(&streams).await?;

@@ -8,10 +8,10 @@ use order_domain::events::DecodeError;
 use order_domain::order::{Order, OrderError, ProductDecision};
 use order_domain::ports::DecideError;
 use order_domain::product::ProductState;
-use order_domain::{OrderEvent, OrderId, ProductId, RecordedEvent, StreamWrite};
+use order_domain::{EventMeta, OrderEvent, OrderId, ProductId, RecordedEvent, StreamWrite};
 
 use super::TaskError;
-use crate::stream::{meta_for, seal};
+use crate::stream::seal;
 
 /// Why a decision on the heads wrote nothing.
 pub(super) enum Refusal {
@@ -40,20 +40,20 @@ pub(super) fn products_at(
 }
 
 /// The order's `events` after its head, and each product's decided event after its own head,
-/// sealed with one metadata.
+/// sealed with one metadata (`meta_for` the order, taken in the task's span before the
+/// decision, which a store may run on another thread).
 pub(super) fn writes(
     id: OrderId,
-    (order, history): (&Order, &[RecordedEvent]),
+    (order, meta): (&Order, &EventMeta),
     events: &[OrderEvent],
     products: Vec<ProductDecision>,
 ) -> Vec<StreamWrite> {
-    let meta = meta_for(id, history);
     let mut writes = vec![seal(
         &id.stream(),
         order.version,
         &order.head_hash,
         events.iter().map(OrderEvent::encode),
-        &meta,
+        meta,
     )];
     for p in products {
         writes.push(seal(
@@ -61,7 +61,7 @@ pub(super) fn writes(
             p.product.version,
             &p.product.head_hash,
             [p.event.encode()],
-            &meta,
+            meta,
         ));
     }
     writes

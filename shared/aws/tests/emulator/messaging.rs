@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use order_aws::dedup::{DynamoDedup, dedup_key};
-use order_aws::notifier::{DEDUP_ID_ATTRIBUTE, MAX_SUBJECT_CHARS, RECIPIENTS_ATTRIBUTE};
+use order_aws::notifier::{
+    DEDUP_ID_ATTRIBUTE, MAX_SUBJECT_CHARS, RECIPIENTS_ATTRIBUTE, TRACE_PARENT_ATTRIBUTE,
+};
 use order_aws::provision::ensure_state_machine;
 use order_aws::{EventBridgeBus, SfnWorkflow, SnsNotifier, SqsQueue, TopicArns};
 use order_domain::dedup::DedupRecord;
 use order_domain::ports::{
     BusEvent, EventBus, Notification, Notifier, StartOutcome, Topic, WorkflowStarter,
 };
-use order_domain::{Email, OrderId, Timestamp};
+use order_domain::{Email, OrderId, Timestamp, TraceParent};
 use serde_json::{Value, json};
 
 use order_testkit::emulator_or_skip;
@@ -129,6 +131,7 @@ fn note(dedup_id: &str) -> Notification {
         subject: "s".into(),
         body: "b".into(),
         recipients: vec![],
+        trace_parent: None,
     }
 }
 
@@ -169,8 +172,11 @@ async fn subscribe_queue(env: &Emulator, topic_arn: &str) -> SqsQueue {
     SqsQueue::new(env.clients.sqs.clone(), url)
 }
 
+/// The order's trace context an email carries (its `traceparent` attribute).
+const TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 /// SNS refuses a subject with a line break or of 100 characters or more; ours are cut to one
-/// short line, and the dedup id rides along for subscribers to drop repeats.
+/// short line, and the dedup id and the order's trace context ride along for subscribers.
 #[tokio::test]
 async fn a_notification_is_published_with_a_one_line_subject_and_its_dedup_id() {
     let env = emulator_or_skip!("a_notification_is_published");
@@ -181,6 +187,7 @@ async fn a_notification_is_published_with_a_one_line_subject_and_its_dedup_id() 
         subject: format!("Order confirmed\r\nBcc: x@evil.example {}", "x".repeat(150)),
         body: "Thank you for your order.".into(),
         recipients: vec![Email::parse("jane@example.com").unwrap()],
+        trace_parent: TraceParent::parse(TRACE).ok(),
     };
     sns.publish(Topic::OrderAlerts, message).await.unwrap();
     let got = inbox.receive(10, Duration::from_secs(1)).await.unwrap();
@@ -193,6 +200,10 @@ async fn a_notification_is_published_with_a_one_line_subject_and_its_dedup_id() 
     assert_eq!(
         delivered["MessageAttributes"][DEDUP_ID_ATTRIBUTE]["Value"],
         "01JDEDUP0000000000000000000"
+    );
+    assert_eq!(
+        delivered["MessageAttributes"][TRACE_PARENT_ATTRIBUTE]["Value"],
+        TRACE
     );
     let recipients = &delivered["MessageAttributes"][RECIPIENTS_ATTRIBUTE]["Value"];
     assert!(

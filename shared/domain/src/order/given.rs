@@ -63,6 +63,7 @@ pub fn given(history: &[OrderEvent]) -> Order {
         correlation_id: "c".into(),
         causation_id: "c".into(),
         occurred_at: Timestamp::from_millis(0),
+        trace_parent: None,
     };
     let stream = OrderId::generate().stream();
     let mut stored: Vec<RecordedEvent> = Vec::new();

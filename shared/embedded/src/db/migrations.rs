@@ -24,6 +24,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../../migrations/0005_execution_state_machine.sql"),
     ),
+    (
+        6,
+        include_str!("../../../../migrations/0006_trace_parent.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

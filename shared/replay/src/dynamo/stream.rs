@@ -301,6 +301,7 @@ mod tests {
                 correlation_id: "c".into(),
                 causation_id: "r".into(),
                 occurred_at: Timestamp::from_millis(at_ms),
+                trace_parent: None,
             },
         )
     }

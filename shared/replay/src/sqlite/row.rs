@@ -52,6 +52,7 @@ impl Default for EventRow {
                 payload: String::new(),
                 prev_hash: String::new(),
                 hash: String::new(),
+                trace_parent: None,
             },
             position: 0,
         }

@@ -90,6 +90,7 @@ impl Writer<'_> {
             correlation_id: correlation.to_owned(),
             causation_id: format!("synthetic-{}", self.generated.events),
             occurred_at: at,
+            trace_parent: None,
         };
         let e = RecordedEvent::seal(stream.clone(), after.0, after.1, event, &meta);
         let position = insert_event(self.conn, &e)?;

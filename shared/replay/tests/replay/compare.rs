@@ -39,6 +39,7 @@ pub fn restock_unprojected(log: &Log, product: &str) {
             correlation_id: "restock".into(),
             causation_id: "restock".into(),
             occurred_at: Timestamp::now(),
+            trace_parent: None,
         },
     );
     log.conn()

@@ -100,6 +100,7 @@ impl Log {
             correlation_id: "audit-test".into(),
             causation_id: "audit-test".into(),
             occurred_at: Timestamp::from_millis(u64::try_from(last + 1).unwrap()),
+            trace_parent: None,
         };
         let stream = order_domain::StreamId::parse(stream).unwrap();
         let (mut version, mut prev) = (u64::try_from(version).unwrap(), hash);

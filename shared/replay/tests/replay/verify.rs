@@ -96,6 +96,7 @@ fn an_inserted_event_breaks_the_chain_even_when_resealed() {
             correlation_id: "x".into(),
             causation_id: "x".into(),
             occurred_at: Timestamp::now(),
+            trace_parent: None,
         },
     );
     log.conn()
@@ -169,6 +170,7 @@ fn an_old_schema_event_is_upcast_on_replay_and_still_verifies() {
             correlation_id: id.to_string(),
             causation_id: "legacy".into(),
             occurred_at: Timestamp::from_millis(1),
+            trace_parent: None,
         },
     );
     let conn = log.conn();

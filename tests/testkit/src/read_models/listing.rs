@@ -39,6 +39,7 @@ async fn placed_order<E: EventStore>(
         correlation_id: id.to_string(),
         causation_id: "test".into(),
         occurred_at: Timestamp::from_millis(ms),
+        trace_parent: None,
     };
     let first = write_after(&id.stream(), None, [placed.encode()], &at(placed_ms));
     log.append(vec![first]).await.unwrap();
