@@ -123,7 +123,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
     let mut body = format!("Thank you for your order.\n\nOrder: {order_id}\n\n");
     write_priced_lines(&mut body, &validated.lines);
     let _ = write!(body, "\nTotal: {}\n", completed.total);
-    notifier
+    let published = notifier
         .publish(
             Topic::OrderAlerts,
             Notification {
@@ -134,7 +134,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
             },
         )
         .await?;
-    crate::metrics::email_published(Topic::OrderAlerts);
+    crate::metrics::email_published(Topic::OrderAlerts, published);
     Ok(Confirmation::Sent)
 }
 
@@ -181,7 +181,7 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
             &failed.message
         },
     );
-    notifier
+    let published = notifier
         .publish(
             Topic::OrderErrors,
             Notification {
@@ -192,6 +192,6 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
             },
         )
         .await?;
-    crate::metrics::email_published(Topic::OrderErrors);
+    crate::metrics::email_published(Topic::OrderErrors, published);
     Ok(FailureNotice::Sent)
 }

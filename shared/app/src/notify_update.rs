@@ -89,7 +89,7 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
             return Ok(CustomerNotice::Erased);
         }
     };
-    notifier
+    let published = notifier
         .publish(
             Topic::OrderAlerts,
             Notification {
@@ -100,7 +100,7 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
             },
         )
         .await?;
-    crate::metrics::email_published(Topic::OrderAlerts);
+    crate::metrics::email_published(Topic::OrderAlerts, published);
     Ok(CustomerNotice::Sent)
 }
 

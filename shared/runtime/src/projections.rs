@@ -41,6 +41,7 @@ pub(crate) async fn catch_up(
             return Ok(position);
         };
         position = *last;
+        let oldest = batch.iter().map(|(_, e)| e.occurred_at).min();
         let ps = projections.to_vec();
         // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
         // event) is undone and retried alone, while the other still moves on.
@@ -66,6 +67,7 @@ pub(crate) async fn catch_up(
         })
         .await
         .map_err(|e| ProjectionError::Apply(format!("{e:?}")))?;
+        order_app::metrics::projected(oldest, order_domain::Timestamp::now());
     }
 }
 
