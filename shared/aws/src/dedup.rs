@@ -106,7 +106,9 @@ impl DynamoDedup {
         port_error(&format!("notification dedup table {}", self.table), e)
     }
 
-    /// Runs `publish` unless `(topic, dedup_id)` was published already (see the module doc).
+    /// Runs `publish` unless `(topic, dedup_id)` was published already (see the module doc):
+    /// [`Published::Sent`] when this call published it, [`Published::Duplicate`] when it found
+    /// the record SENT and dropped the message.
     pub async fn deliver_once<F, Fut>(
         &self,
         topic: Topic,

@@ -7,11 +7,10 @@
 
 #![allow(clippy::float_cmp)] // the values compared are small counts, exact in an f64
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use order_app::gateway::SimulatedGateway;
-use order_app::metrics::cloudwatch::NAMESPACE;
 use order_app::seed::{SeedProduct, seed_inventory};
 use order_app::vault::NoKeys;
 use order_domain::{Email, OrderId, Timestamp};
@@ -25,83 +24,6 @@ const ORDER: &str = "01JDQ5Z8M7X3K9V2N4B6C8D0EF";
 
 fn repo_file(path: &str) -> String {
     std::fs::read_to_string(format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// A series: the metric's name and its dimensions (name → value).
-type Series = (String, BTreeMap<String, String>);
-
-/// The series of the `OrderPipeline` namespace that template.yaml's dashboard plots, read from
-/// its `DashboardBody` (the JSON under `!Sub |`, whose `${...}` sit inside strings).
-fn dashboard_series() -> BTreeSet<Series> {
-    let template = repo_file("template.yaml");
-    let mut lines = template
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("DashboardBody: !Sub |"))
-        .skip(1);
-    let first = lines.next().expect("a DashboardBody");
-    let indent = first.len() - first.trim_start().len();
-    let body: String = std::iter::once(first)
-        .chain(
-            lines.take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent),
-        )
-        .map(|l| format!("{}\n", l.get(indent..).unwrap_or_default()))
-        .collect();
-    let body: Value = serde_json::from_str(&body).expect("DashboardBody is JSON");
-    let mut series = BTreeSet::new();
-    for widget in body["widgets"].as_array().unwrap() {
-        for row in widget["properties"]["metrics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let row = row.as_array().unwrap();
-            if row.first().and_then(Value::as_str) != Some(NAMESPACE) {
-                continue;
-            }
-            let texts: Vec<&str> = row.iter().filter_map(Value::as_str).collect();
-            let dims = texts[2..]
-                .chunks(2)
-                .map(|kv| (kv[0].to_owned(), kv[1].to_owned()))
-                .collect();
-            series.insert((texts[1].to_owned(), dims));
-        }
-    }
-    series
-}
-
-/// Checks one line as EMF and answers its series with their values (a histogram's values
-/// summed into a count).
-fn parse_emf(line: &str) -> Vec<(Series, Value)> {
-    let doc: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    let aws = &doc["_aws"];
-    assert!(aws["Timestamp"].is_u64(), "{line}");
-    let mut out = Vec::new();
-    for directive in aws["CloudWatchMetrics"]
-        .as_array()
-        .expect("CloudWatchMetrics")
-    {
-        assert_eq!(directive["Namespace"], NAMESPACE, "{line}");
-        let metrics = directive["Metrics"].as_array().expect("Metrics");
-        for set in directive["Dimensions"].as_array().expect("Dimensions") {
-            let dims: BTreeMap<String, String> = set
-                .as_array()
-                .expect("a dimension set")
-                .iter()
-                .map(|d| {
-                    let d = d.as_str().unwrap();
-                    let value = doc[d].as_str().unwrap_or_else(|| panic!("{d}: {line}"));
-                    (d.to_owned(), value.to_owned())
-                })
-                .collect();
-            for metric in metrics {
-                let name = metric["Name"].as_str().expect("a metric Name");
-                let value = &doc[name];
-                assert!(value.is_number() || value.is_array(), "{name}: {line}");
-                out.push(((name.to_owned(), dims.clone()), value.clone()));
-            }
-        }
-    }
-    out
 }
 
 /// An EventBridge fixture for `order` with the log event id `event_id`.
@@ -170,10 +92,10 @@ async fn the_lambda_handlers_metrics_are_emf_the_dashboard_plots() {
     let lines = order_lambda::emf::drain();
     eprintln!("{}", lines.join("\n")); // shown when an assertion fails
     assert!(!lines.is_empty());
-    let plotted = dashboard_series();
+    let plotted = order_testkit::emf::dashboard_series(&repo_file("template.yaml"));
     let mut seen = BTreeMap::new();
     for line in &lines {
-        for (series, value) in parse_emf(line) {
+        for (series, value) in order_testkit::emf::parse(line) {
             assert!(
                 plotted.contains(&series),
                 "{series:?} is not on the dashboard; it plots {plotted:#?}"
