@@ -34,9 +34,9 @@ fn bus_event(fixture: &str, order: OrderId, event_id: &str) -> EventBridgeEvent<
     event
 }
 
-#[tokio::test]
-async fn the_lambda_handlers_metrics_are_emf_the_dashboard_plots() {
-    let _ = order_lambda::emf::install().expect("the EMF recorder installs");
+/// One order completed through the task functions, one declined, each email delivered twice,
+/// and a projected batch 1.5 s behind: the recorder's flushed lines.
+async fn run_the_handlers() -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
     let store = SqliteEventStore::new(db.clone());
@@ -48,7 +48,6 @@ async fn the_lambda_handlers_metrics_are_emf_the_dashboard_plots() {
     .unwrap();
     seed_inventory(&store, &[mug]).await.unwrap();
 
-    // One order completed through the task functions, one declined.
     let completed = OrderId::parse(ORDER).unwrap();
     order_testkit::events::place_as(&store, completed, &[("MUG", 2)], "tok_visa").await;
     for f in [
@@ -88,8 +87,13 @@ async fn the_lambda_handlers_metrics_are_emf_the_dashboard_plots() {
     let appended = Timestamp::from_millis(Timestamp::now().as_millis() - 1500);
     order_app::metrics::projected([appended], Timestamp::now());
     db.close();
+    order_lambda::emf::drain()
+}
 
-    let lines = order_lambda::emf::drain();
+#[tokio::test]
+async fn the_lambda_handlers_metrics_are_emf_the_dashboard_plots() {
+    let _ = order_lambda::emf::install().expect("the EMF recorder installs");
+    let lines = run_the_handlers().await;
     eprintln!("{}", lines.join("\n")); // shown when an assertion fails
     assert!(!lines.is_empty());
     let plotted = order_testkit::emf::dashboard_series(&repo_file("template.yaml"));

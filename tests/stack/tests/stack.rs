@@ -295,12 +295,15 @@ async fn assert_the_emf_metrics_count_what_the_test_did(h: &Harness) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let template = std::fs::read_to_string(workspace_root().join("template.yaml"))
-        .expect("template.yaml");
+    let template =
+        std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
     let plotted = dashboard_series(&template);
     for line in &lines {
         for (series, _) in parse(line) {
-            assert!(plotted.contains(&series), "{series:?} is not on the dashboard");
+            assert!(
+                plotted.contains(&series),
+                "{series:?} is not on the dashboard"
+            );
         }
     }
     let counted = |metric: &str| total(&lines, metric);

@@ -22,12 +22,13 @@ pub fn dashboard_series(template: &str) -> BTreeSet<Series> {
         .skip(1);
     let first = lines.next().expect("a DashboardBody");
     let indent = first.len() - first.trim_start().len();
-    let body: String = std::iter::once(first)
-        .chain(lines.take_while(|l| {
-            l.trim().is_empty() || l.len() - l.trim_start().len() >= indent
-        }))
-        .map(|l| format!("{}\n", l.get(indent..).unwrap_or_default()))
+    let body: Vec<&str> = std::iter::once(first)
+        .chain(
+            lines.take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent),
+        )
+        .map(|l| l.get(indent..).unwrap_or_default())
         .collect();
+    let body = body.join("\n");
     let body: Value = serde_json::from_str(&body).expect("DashboardBody is JSON");
     let mut series = BTreeSet::new();
     for widget in body["widgets"].as_array().expect("widgets") {
@@ -59,7 +60,10 @@ pub fn parse(line: &str) -> Vec<(Series, Value)> {
     let aws = &doc["_aws"];
     assert!(aws["Timestamp"].is_u64(), "a Timestamp: {line}");
     let mut out = Vec::new();
-    for directive in aws["CloudWatchMetrics"].as_array().expect("CloudWatchMetrics") {
+    for directive in aws["CloudWatchMetrics"]
+        .as_array()
+        .expect("CloudWatchMetrics")
+    {
         assert_eq!(directive["Namespace"], NAMESPACE, "{line}");
         let metrics = directive["Metrics"].as_array().expect("Metrics");
         for set in directive["Dimensions"].as_array().expect("Dimensions") {

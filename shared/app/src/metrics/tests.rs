@@ -139,6 +139,9 @@ fn every_name_has_the_namespace() {
         QUEUE_DEAD_LETTERS,
     ] {
         assert!(name.starts_with(PREFIX), "{name}");
-        assert!(cloudwatch::metric_name(name).is_some(), "{name} has a CloudWatch name");
+        assert!(
+            cloudwatch::metric_name(name).is_some(),
+            "{name} has a CloudWatch name"
+        );
     }
 }
