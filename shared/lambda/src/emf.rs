@@ -159,3 +159,46 @@ fn flushed<T>(result: T) -> T {
     flush();
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_document_gets_cloudwatch_names_and_a_total() {
+        let mut doc = json!({
+            "_aws": { "Timestamp": 1, "CloudWatchMetrics": [{
+                "Namespace": "OrderPipeline",
+                "Dimensions": [["reason"]],
+                "Metrics": [{ "Name": "order_pipeline_orders_failed_total" }],
+            }]},
+            "reason": "OUT_OF_STOCK",
+            "order_pipeline_orders_failed_total": 2,
+        });
+        rename(&mut doc);
+        assert_eq!(
+            doc,
+            json!({
+                "_aws": { "Timestamp": 1, "CloudWatchMetrics": [{
+                    "Namespace": "OrderPipeline",
+                    "Dimensions": [["Reason"], []],
+                    "Metrics": [{ "Name": "OrdersFailed" }],
+                }]},
+                "Reason": "OUT_OF_STOCK",
+                "OrdersFailed": 2,
+            })
+        );
+        let mut plain = json!({
+            "_aws": { "CloudWatchMetrics": [{ "Dimensions": [[]], "Metrics": [{ "Name": "x" }] }] },
+            "x": 1,
+        });
+        rename(&mut plain);
+        assert_eq!(
+            plain["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]])
+        );
+        assert_eq!(plain["x"], 1, "a name outside the table stays");
+    }
+}
