@@ -290,7 +290,10 @@ async fn assert_the_emf_metrics_count_what_the_test_did(h: &Harness) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let lines = loop {
         let lines = lines_in(&h.logs);
-        if total(&lines, "EmailsDeduplicated") > 0.0 || std::time::Instant::now() > deadline {
+        let all_in = total(&lines, "EmailsSent") >= 5.0
+            && total(&lines, "EmailsDeduplicated") > 0.0
+            && total(&lines, "OrderLatency") >= 2.0;
+        if all_in || std::time::Instant::now() > deadline {
             break lines;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
