@@ -387,8 +387,8 @@ class StateMachine(unittest.TestCase):
         for machine, _, _, _ in self.machines():
             failed = [
                 a for a in map(props, resources_of_type("AWS::CloudWatch::Alarm"))
-                if (a["Namespace"], a["MetricName"]) == ("AWS/States", "ExecutionsFailed")
-                and a["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+                if (a.get("Namespace"), a.get("MetricName")) == ("AWS/States", "ExecutionsFailed")
+                and a.get("Dimensions") == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
             ]
             self.assertEqual(len(failed), 1, f"{machine}: one ExecutionsFailed alarm")
             self.assertEqual(failed[0]["Threshold"], 0)
@@ -433,7 +433,7 @@ class RefundWorkflow(unittest.TestCase):
         ), "the rule's DLQ must let EventBridge send to it")
         watched = [
             a for a in map(props, resources_of_type("AWS::CloudWatch::Alarm"))
-            if a["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": "RefundRequestedRule"}}]
+            if a.get("Dimensions") == [{"Name": "RuleName", "Value": {"Ref": "RefundRequestedRule"}}]
         ]
         self.assertEqual([a["MetricName"] for a in watched], ["FailedInvocations"])
 
@@ -715,6 +715,39 @@ class Design(unittest.TestCase):
         metrics = {(a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) for a in alarms.values()}
         self.assertIn(("AWS/Events", "FailedInvocations"), metrics)
         self.assertIn(("AWS/Lambda", "Errors"), metrics)
+
+    def test_business_alarms_on_the_pipelines_own_metrics(self):
+        # The three alarms on namespace OrderPipeline (the functions' EMF lines); the local host's
+        # alarms evaluate the same definitions, so these numbers are a contract.
+        rate = props("OrderFailureRateAlarm")
+        by_id = {m["Id"]: m for m in rate["Metrics"]}
+        self.assertEqual([m["Id"] for m in rate["Metrics"] if m.get("ReturnData")], ["rate"])
+        self.assertEqual(
+            by_id["rate"]["Expression"], "100 * FILL(failed, 0) / (FILL(completed, 0) + FILL(failed, 0))"
+        )
+        for mid, name in [("failed", "OrdersFailed"), ("completed", "OrdersCompleted")]:
+            stat = by_id[mid]["MetricStat"]
+            self.assertEqual(stat["Metric"], {"Namespace": "OrderPipeline", "MetricName": name})
+            self.assertEqual((stat["Period"], stat["Stat"]), (300, "Sum"))
+        self.assertEqual(
+            (rate["EvaluationPeriods"], rate["Threshold"], rate["ComparisonOperator"]),
+            (1, 25, "GreaterThanThreshold"),
+        )
+        p99 = props("OrderLatencyP99Alarm")
+        self.assertEqual(
+            (p99["Namespace"], p99["MetricName"], p99["ExtendedStatistic"], p99["Period"],
+             p99["EvaluationPeriods"], p99["DatapointsToAlarm"], p99["Threshold"], p99["ComparisonOperator"]),
+            ("OrderPipeline", "OrderLatency", "p99", 60, 5, 3, 30, "GreaterThanThreshold"),
+        )
+        lag = props("ProjectionLagAlarm")
+        self.assertEqual(
+            (lag["Namespace"], lag["MetricName"], lag["Statistic"], lag["Period"],
+             lag["EvaluationPeriods"], lag["Threshold"], lag["ComparisonOperator"]),
+            ("OrderPipeline", "ProjectionLag", "Maximum", 60, 3, 60, "GreaterThanThreshold"),
+        )
+        for alarm in (rate, p99, lag):
+            self.assertEqual(alarm["TreatMissingData"], "notBreaching")
+            self.assertNotIn("Dimensions", alarm, "the EMF lines' dimensionless totals")
 
     def test_every_dead_letter_queue_has_a_not_empty_alarm(self):
         dlqs = {q for q in resources_of_type("AWS::SQS::Queue") if "DeadLetterQueue" in q}

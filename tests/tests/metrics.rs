@@ -14,11 +14,14 @@ use std::time::{Duration, Instant};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use order_app::gateway::SimulatedGateway;
 use order_app::metrics as m;
+use order_app::notify::{BUS_SOURCE, FailureNotice, ORDER_FAILED, notify_failure};
 use order_app::seed::seed_inventory;
 use order_app::tasks::{self, TaskError, TaskInput};
 use order_app::vault::NoKeys;
-use order_domain::OrderId;
+use order_domain::ports::{BusEvent, Topic};
+use order_domain::{Email, OrderId};
 use order_embedded::db::{Db, Durability};
+use order_embedded::outbox::OutboxNotifier;
 use order_embedded::store::SqliteEventStore;
 use order_testkit::events::seed_product;
 use order_testkit::server::order_body;
@@ -194,6 +197,12 @@ async fn metrics_count_what_was_placed() {
         s.samples.iter().any(|x| x.metric == m::QUEUE_VISIBLE),
         "the queue gauge is there"
     );
+    // The projections ran: their lag is a gauge of a few milliseconds to seconds, never negative.
+    let lag = s.samples.iter().find(|x| x.metric == m::PROJECTION_LAG);
+    assert!(
+        matches!(lag.map(|x| &x.value), Some(Value::Gauge(v)) if (0.0..60.0).contains(v)),
+        "{lag:?}"
+    );
     app.shutdown().await;
 }
 
@@ -202,7 +211,8 @@ fn input(id: OrderId) -> TaskInput {
 }
 
 /// Every task of two orders run twice (a redelivered invocation), one of them running out of
-/// stock: each fact is counted once.
+/// stock, and the failure notice's email task run twice: each fact is counted once, and the
+/// second email counts as deduplicated, not sent.
 #[test]
 fn a_redelivered_task_is_counted_once() {
     let recorder = PrometheusBuilder::new()
@@ -245,6 +255,22 @@ fn a_redelivered_task_is_counted_once() {
                     .await
                     .unwrap();
             }
+            let outbox = OutboxNotifier::new(
+                &dir.path().join("outbox"),
+                &Email::parse("ops@example.com").unwrap(),
+            )
+            .unwrap();
+            let failed = BusEvent {
+                id: "failure-of-b".into(),
+                source: BUS_SOURCE.into(),
+                detail_type: ORDER_FAILED.into(),
+                detail: json!({ "orderId": b }),
+            };
+            for _ in 0..2 {
+                let sent = notify_failure(&store, &outbox, &failed).await.unwrap();
+                assert_eq!(sent, FailureNotice::Sent);
+            }
+            assert_eq!(outbox.messages(Topic::OrderErrors).len(), 1);
             db.close();
         });
     });
@@ -257,4 +283,7 @@ fn a_redelivered_task_is_counted_once() {
     );
     assert_eq!(value(&s, m::ORDERS_FAILED, &[]), 1.0);
     assert_eq!(value(&s, m::ORDER_LATENCY, &[]), 2.0);
+    let errors = [(m::TOPIC, Topic::OrderErrors.name())];
+    assert_eq!(value(&s, m::EMAILS_PUBLISHED, &errors), 1.0);
+    assert_eq!(value(&s, m::EMAILS_DEDUPLICATED, &errors), 1.0);
 }

@@ -17,14 +17,14 @@
 //! (within a millisecond of its own `occurred_at`). Not where the terminal event
 //! is forwarded: forwarding retries whole batches, so it may see an event twice.
 //!
-//! Emails are the exception: the notifier port does not say whether a message was new or a
-//! duplicate it dropped, so [`email_published`] counts publish calls (a redelivered event's
-//! email is published again, and dropped by the notifier's dedup).
+//! Emails are counted by what the notifier answered ([`email_published`]): a message it sent
+//! counts as published, one it dropped as a redelivery of a sent one as deduplicated, so
+//! published emails are emails that went out, once each.
 //!
 //! All names share the [`PREFIX`]; labels are few and bounded (a failure reason, a topic, a
 //! sweeper action), never an order or customer id.
 
-use order_domain::ports::Topic;
+use order_domain::ports::{Published, Topic};
 use order_domain::{FailureReason, OrderEvent, RecordedEvent, Timestamp};
 
 /// The namespace of every metric of the pipeline.
@@ -50,7 +50,7 @@ pub const REFUNDS_REQUESTED: &str = "order_pipeline_refunds_requested_total";
 pub const REFUNDS_ISSUED: &str = "order_pipeline_refunds_issued_total";
 /// Refunds that could not be made (RefundFailed appended).
 pub const REFUNDS_FAILED: &str = "order_pipeline_refunds_failed_total";
-/// Emails handed to the notifier, by [`TOPIC`] (see the module's doc on duplicates).
+/// Emails the notifier sent, by [`TOPIC`] (a redelivery it dropped is not one).
 pub const EMAILS_PUBLISHED: &str = "order_pipeline_emails_published_total";
 /// Emails the notifier dropped as a redelivery of one it already sent, by [`TOPIC`].
 pub const EMAILS_DEDUPLICATED: &str = "order_pipeline_emails_deduplicated_total";
@@ -68,7 +68,7 @@ pub const QUEUE_DEAD_LETTERS: &str = "order_pipeline_queue_dead_letter_messages"
 
 /// The label of [`ORDERS_FAILED`]: a `FailureReason` (REJECTED, PAYMENT_DECLINED, ...).
 pub const REASON: &str = "reason";
-/// The label of [`EMAILS_PUBLISHED`]: the topic's logical name.
+/// The label of [`EMAILS_PUBLISHED`] and [`EMAILS_DEDUPLICATED`]: the topic's logical name.
 pub const TOPIC: &str = "topic";
 /// The label of [`SWEEPER_ACTIONS`].
 pub const ACTION: &str = "action";
@@ -156,12 +156,21 @@ pub fn describe() {
     describe_counter!(REFUNDS_REQUESTED, "Refunds requested");
     describe_counter!(REFUNDS_ISSUED, "Refunds issued");
     describe_counter!(REFUNDS_FAILED, "Refunds that could not be made");
-    describe_counter!(EMAILS_PUBLISHED, "Emails handed to the notifier, by topic");
+    describe_counter!(EMAILS_PUBLISHED, "Emails the notifier sent, by topic");
+    describe_counter!(
+        EMAILS_DEDUPLICATED,
+        "Emails the notifier dropped as a redelivery, by topic"
+    );
     describe_counter!(SWEEPER_ACTIONS, "Orders the sweeper redrove or closed");
     describe_histogram!(
         ORDER_LATENCY,
         Unit::Seconds,
         "From OrderPlaced to the order's first terminal event"
+    );
+    describe_gauge!(
+        PROJECTION_LAG,
+        Unit::Seconds,
+        "From an event's append to its projection (oldest event of the latest batch)"
     );
     describe_gauge!(QUEUE_VISIBLE, "Messages waiting on OrdersQueue");
     describe_gauge!(
@@ -191,6 +200,7 @@ pub fn describe() {
     }
     for topic in Topic::all() {
         metrics::counter!(EMAILS_PUBLISHED, TOPIC => topic.name()).increment(0);
+        metrics::counter!(EMAILS_DEDUPLICATED, TOPIC => topic.name()).increment(0);
     }
     for action in [REDRIVEN, CLOSED] {
         metrics::counter!(SWEEPER_ACTIONS, ACTION => action).increment(0);
@@ -202,9 +212,23 @@ pub fn placed() {
     metrics::counter!(ORDERS_PLACED).increment(1);
 }
 
-/// Counts an email handed to the notifier on `topic`.
-pub fn email_published(topic: Topic) {
-    metrics::counter!(EMAILS_PUBLISHED, TOPIC => topic.name()).increment(1);
+/// Counts an email the notifier sent on `topic`, or dropped as a redelivery.
+pub fn email_published(topic: Topic, published: Published) {
+    let name = match published {
+        Published::Sent => EMAILS_PUBLISHED,
+        Published::Duplicate => EMAILS_DEDUPLICATED,
+    };
+    metrics::counter!(name, TOPIC => topic.name()).increment(1);
+}
+
+/// Sets [`PROJECTION_LAG`] from a batch just projected: seconds from the append of its oldest
+/// event (`occurred_at`, stamped at the append) to `now`. An empty batch sets nothing.
+pub fn projected(occurred: impl IntoIterator<Item = Timestamp>, now: Timestamp) {
+    if let Some(oldest) = occurred.into_iter().min() {
+        let ms = now.as_millis().saturating_sub(oldest.as_millis());
+        #[allow(clippy::cast_precision_loss)] // milliseconds fit an f64 exactly
+        metrics::gauge!(PROJECTION_LAG).set(ms as f64 / 1000.0);
+    }
 }
 
 /// Counts `n` orders the sweeper acted on with `action` ([`REDRIVEN`] or [`CLOSED`]).
@@ -220,6 +244,8 @@ pub fn queue_depth((visible, dead): (u64, u64)) {
     metrics::gauge!(QUEUE_VISIBLE).set(visible as f64);
     metrics::gauge!(QUEUE_DEAD_LETTERS).set(dead as f64);
 }
+
+pub mod cloudwatch;
 
 #[cfg(test)]
 mod tests;

@@ -126,7 +126,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
     let mut body = format!("Thank you for your order.\n\nOrder: {order_id}\n\n");
     write_priced_lines(&mut body, &validated.lines);
     let _ = write!(body, "\nTotal: {}\n", completed.total);
-    notifier
+    let published = notifier
         .publish(
             Topic::OrderAlerts,
             Notification {
@@ -139,7 +139,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
         )
         .instrument(span)
         .await?;
-    crate::metrics::email_published(Topic::OrderAlerts);
+    crate::metrics::email_published(Topic::OrderAlerts, published);
     Ok(Confirmation::Sent)
 }
 
@@ -187,7 +187,7 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
             &failed.message
         },
     );
-    notifier
+    let published = notifier
         .publish(
             Topic::OrderErrors,
             Notification {
@@ -200,6 +200,6 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
         )
         .instrument(span)
         .await?;
-    crate::metrics::email_published(Topic::OrderErrors);
+    crate::metrics::email_published(Topic::OrderErrors, published);
     Ok(FailureNotice::Sent)
 }

@@ -92,7 +92,7 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
             return Ok(CustomerNotice::Erased);
         }
     };
-    notifier
+    let published = notifier
         .publish(
             Topic::OrderAlerts,
             Notification {
@@ -105,7 +105,7 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
         )
         .instrument(span)
         .await?;
-    crate::metrics::email_published(Topic::OrderAlerts);
+    crate::metrics::email_published(Topic::OrderAlerts, published);
     Ok(CustomerNotice::Sent)
 }
 

@@ -32,7 +32,7 @@ use order_domain::Timestamp;
 use order_domain::dedup::{
     DedupRecord, DedupVerdict, PUBLISH_LEASE_MS, SENT_RETENTION_MS, judge_publish,
 };
-use order_domain::ports::{PortError, Topic};
+use order_domain::ports::{PortError, Published, Topic};
 
 use crate::config::{AwsClients, ConfigError, NOTIFICATION_DEDUP_TABLE, require_env};
 use crate::errors::{port_error, written};
@@ -106,13 +106,15 @@ impl DynamoDedup {
         port_error(&format!("notification dedup table {}", self.table), e)
     }
 
-    /// Runs `publish` unless `(topic, dedup_id)` was published already (see the module doc).
+    /// Runs `publish` unless `(topic, dedup_id)` was published already (see the module doc):
+    /// [`Published::Sent`] when this call published it, [`Published::Duplicate`] when it found
+    /// the record SENT and dropped the message.
     pub async fn deliver_once<F, Fut>(
         &self,
         topic: Topic,
         dedup_id: &str,
         publish: F,
-    ) -> Result<(), PortError>
+    ) -> Result<Published, PortError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), PortError>>,
@@ -128,7 +130,7 @@ impl DynamoDedup {
             match judge_publish(seen.as_ref().map(|s| s.record), now) {
                 DedupVerdict::Drop => {
                     tracing::debug!(dedup_key = %key, "duplicate notification dropped");
-                    return Ok(());
+                    return Ok(Published::Duplicate);
                 }
                 DedupVerdict::Claim => won = self.claim(&key, &claim, lease_until).await?,
                 DedupVerdict::TakeOver => {
@@ -165,7 +167,7 @@ impl DynamoDedup {
                     // redelivery after the lease would send it again.
                     tracing::warn!(dedup_key = %key, error = %e, "published but not marked SENT");
                 }
-                Ok(())
+                Ok(Published::Sent)
             }
             Err(e) => {
                 if let Err(release) = self.release(&key, &claim).await {

@@ -10,7 +10,7 @@
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use order_domain::ports::{Notification, Notifier, PortError, Topic};
+use order_domain::ports::{Notification, Notifier, PortError, Published, Topic};
 
 use crate::config::{
     AwsClients, CRITICAL_ALERTS_TOPIC_ARN, ConfigError, ORDER_ALERTS_TOPIC_ARN,
@@ -153,7 +153,7 @@ impl SnsNotifier {
 
 impl Notifier for SnsNotifier {
     #[tracing::instrument(skip_all, fields(topic = topic.name(), dedup_id = %message.dedup_id))]
-    async fn publish(&self, topic: Topic, message: Notification) -> Result<(), PortError> {
+    async fn publish(&self, topic: Topic, message: Notification) -> Result<Published, PortError> {
         let arn = self.topics.get(topic).ok_or_else(|| {
             PortError(format!(
                 "{} is not configured: set {}",

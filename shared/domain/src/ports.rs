@@ -176,12 +176,24 @@ pub struct Notification {
     pub trace_parent: Option<crate::TraceParent>,
 }
 
+/// What a notifier did with a message: the caller counts sent and deduplicated emails apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// The message went out (its `(topic, dedup id)` had not been sent before, or a lapsed
+    /// claim on it was taken over).
+    Sent,
+    /// A redelivery of a message already sent: dropped.
+    Duplicate,
+}
+
 pub trait Notifier: Send + Sync + 'static {
+    /// Sends `message` on `topic` once per `(topic, dedup id)`, and says whether this call
+    /// sent it or dropped it as a redelivery.
     fn publish(
         &self,
         topic: Topic,
         message: Notification,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    ) -> impl Future<Output = Result<Published, PortError>> + Send;
 }
 
 /// An event on the bus (EventBridge semantics: rules match on `detail_type`).

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use order_domain::Email;
 use order_domain::Timestamp;
 use order_domain::dedup::{DedupRecord, judge_publish};
-use order_domain::ports::{Notification, Notifier, PortError, Topic};
+use order_domain::ports::{Notification, Notifier, PortError, Published, Topic};
 
 use crate::mbox::{Addresses, message_ids, one_line, render, safe_id, split_mbox};
 
@@ -152,7 +152,7 @@ fn read_tail(path: &Path, limit: u64) -> std::io::Result<String> {
 }
 
 impl Notifier for OutboxNotifier {
-    async fn publish(&self, topic: Topic, message: Notification) -> Result<(), PortError> {
+    async fn publish(&self, topic: Topic, message: Notification) -> Result<Published, PortError> {
         let id = safe_id(&message.dedup_id);
         let bytes = render(&self.addresses, topic, &message)?;
         let subject = one_line(&message.subject);
@@ -165,7 +165,7 @@ impl Notifier for OutboxNotifier {
             let mut b = topic_box.lock().map_err(|_| io("lock poisoned"))?;
             if !judge_publish(b.record(&id), now).publishes() {
                 tracing::debug!(topic = topic.name(), dedup_id = %message.dedup_id, "duplicate notification dropped");
-                return Ok(());
+                return Ok(Published::Duplicate);
             }
             // One small append to the page cache: no slower than the log line below, so it is
             // done here rather than on a blocking thread.
@@ -173,7 +173,7 @@ impl Notifier for OutboxNotifier {
             b.remember(id);
         }
         tracing::info!(topic = topic.name(), subject = %subject, mbox = %self.mbox(topic).display(), "notification sent");
-        Ok(())
+        Ok(Published::Sent)
     }
 }
 

@@ -17,6 +17,8 @@
 //! - [`seed`]: the SeedInventory custom resource.
 //! - [`sweep`]: OrderSweeper (the schedule's event → one run of the sweeper).
 //! - [`batch`]: the partial batch response shapes.
+//! - [`emf`]: the business metrics as CloudWatch Embedded Metric Format, flushed per
+//!   invocation by [`emf::run`], which every binary's `main` runs its handler with.
 //! - [`deadline`]: the invocation's deadline, which bounds an idempotency claim's lease.
 //! - [`stage`]: the API stage stripped from the request path.
 //! - [`claims`]: the caller's claims, as API Gateway's authorizer verified them.
@@ -30,6 +32,7 @@ pub mod batch;
 pub mod claims;
 pub mod confirm;
 pub mod deadline;
+pub mod emf;
 pub mod forward;
 pub mod project;
 pub mod seed;

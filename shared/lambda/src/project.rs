@@ -41,6 +41,13 @@ impl<B: EventBus, S: EventStore> EventProjector<B, S> {
             Box::pin(self.inventory.apply_batch(records)),
             Box::pin(forward(&self.bus, &self.store, records)),
         );
+        if status.failed.is_empty() && inventory.failed.is_empty() {
+            let occurred = records.iter().filter_map(|r| r.event.as_ref().ok());
+            order_app::metrics::projected(
+                occurred.map(|e| e.occurred_at),
+                order_domain::Timestamp::now(),
+            );
+        }
         earliest(
             records,
             [

@@ -1,7 +1,8 @@
 //! What each binary's `main` wires: one `SdkConfig` loaded once, the clients built from it
 //! ([`AwsClients`]: building one opens no connection), the adapters named by the environment
 //! variables of `docs/aws-contract.md` through their own `from_env` (the one place each
-//! variable is read), then the Lambda runtime around the shared handler. Clients are built
+//! variable is read), then the Lambda runtime around the shared handler ([`crate::emf::run`]:
+//! `lambda_runtime::run` with the business metrics flushed as EMF per invocation). Clients are built
 //! before the first poll (no lazy init), so the first invocation pays no set-up. The runtime's
 //! future is boxed so the binaries' `main` futures stay small (the SDK's futures nest deeply).
 
@@ -46,7 +47,7 @@ pub async fn order_placement_main() -> Result<(), Error> {
         .map_request(with_gateway_claims)
         .map_request(crate::deadline::with_invocation_deadline)
         .service(order_api::router(backend, auth));
-    Box::pin(lambda_http::run(app)).await
+    Box::pin(crate::emf::run(lambda_http::Adapter::from(app))).await
 }
 
 /// The Step Functions task functions of both state machines.
@@ -60,7 +61,7 @@ pub async fn task_main(function: TaskFunction) -> Result<(), Error> {
     if function == TaskFunction::ProcessPayment {
         let keys = order_aws::keys_from_env(&clients)?;
         let keys = &keys;
-        Box::pin(lambda_runtime::run(service_fn(
+        Box::pin(crate::emf::run(service_fn(
             move |event: LambdaEvent<Value>| async move {
                 // Boxed: the task futures over the SDK nest too deeply for the default layout.
                 Box::pin(run_task(
@@ -75,7 +76,7 @@ pub async fn task_main(function: TaskFunction) -> Result<(), Error> {
         )))
         .await
     } else {
-        Box::pin(lambda_runtime::run(service_fn(
+        Box::pin(crate::emf::run(service_fn(
             move |event: LambdaEvent<Value>| async move {
                 Box::pin(run_task(
                     function,
@@ -96,7 +97,7 @@ pub async fn start_order_processing_main() -> Result<(), Error> {
     crate::init_tracing();
     let workflow = SfnWorkflow::from_env(&clients().await)?;
     let workflow = &workflow;
-    Box::pin(lambda_runtime::run(service_fn(
+    Box::pin(crate::emf::run(service_fn(
         move |event: LambdaEvent<SqsEvent>| async move {
             Ok::<_, Diagnostic>(crate::start::handle_batch(workflow, event.payload).await)
         },
@@ -112,7 +113,7 @@ pub async fn order_success_handler_main() -> Result<(), Error> {
     let notifier = SnsNotifier::from_env(&clients)?;
     let keys = order_aws::keys_from_env(&clients)?;
     let (store, notifier, keys) = (&store, &notifier, &keys);
-    Box::pin(lambda_runtime::run(service_fn(
+    Box::pin(crate::emf::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
             crate::confirm::handle_event(store, notifier, keys, event.payload)
                 .await
@@ -134,7 +135,7 @@ pub async fn order_update_handler_main() -> Result<(), Error> {
     let notifier = SnsNotifier::from_env(&clients)?;
     let keys = order_aws::keys_from_env(&clients)?;
     let (store, notifier, keys) = (&store, &notifier, &keys);
-    Box::pin(lambda_runtime::run(service_fn(
+    Box::pin(crate::emf::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
             crate::confirm::handle_update_event(store, notifier, keys, event.payload)
                 .await
@@ -155,7 +156,7 @@ pub async fn order_failure_handler_main() -> Result<(), Error> {
     let store = DynamoEventStore::from_env(&clients)?;
     let notifier = SnsNotifier::from_env(&clients)?;
     let (store, notifier) = (&store, &notifier);
-    Box::pin(lambda_runtime::run(service_fn(
+    Box::pin(crate::emf::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
             crate::confirm::handle_failure_event(store, notifier, event.payload)
                 .await
@@ -178,7 +179,7 @@ pub async fn seed_inventory_main() -> Result<(), Error> {
         serde_json::from_str(DEFAULT_SEED).map_err(|e| format!("the seed file: {e}"));
     let sender = HttpSender(reqwest::Client::new());
     let (store, seed, sender) = (&store, &seed, &sender);
-    Box::pin(lambda_runtime::run(service_fn(
+    Box::pin(crate::emf::run(service_fn(
         move |event: LambdaEvent<Value>| async move {
             let setup = match (store, seed) {
                 (Ok(store), Ok(seed)) => Ok((store, seed.as_slice())),
@@ -214,7 +215,7 @@ pub async fn event_projector_main() -> Result<(), Error> {
         store,
     };
     let projector = &projector;
-    Box::pin(lambda_runtime::run(service_fn(
+    Box::pin(crate::emf::run(service_fn(
         move |event: LambdaEvent<StreamEvent>| async move {
             Ok::<_, Diagnostic>(Box::pin(projector.handle(&event.payload)).await)
         },
@@ -237,7 +238,7 @@ pub async fn order_sweeper_main() -> Result<(), Error> {
         queue: &queue,
     };
     let policy = &SweepPolicy::default();
-    Box::pin(lambda_runtime::run(service_fn(
+    Box::pin(crate::emf::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
             Box::pin(crate::sweep::handle_scheduled(
                 ports,

@@ -43,6 +43,7 @@ pub(crate) async fn catch_up(
         position = *last;
         // Each traced record's `project` span covers the job that applies its batch.
         let spans = order_app::trace::project_spans(batch.iter().map(|(_, e)| e));
+        let oldest = batch.iter().map(|(_, e)| e.occurred_at).min();
         let ps = projections.to_vec();
         // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
         // event) is undone and retried alone, while the other still moves on.
@@ -69,6 +70,7 @@ pub(crate) async fn catch_up(
         .await
         .map_err(|e| ProjectionError::Apply(format!("{e:?}")))?;
         drop(spans);
+        order_app::metrics::projected(oldest, order_domain::Timestamp::now());
     }
 }
 

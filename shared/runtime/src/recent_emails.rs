@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use order_domain::ports::{Notification, Notifier, PortError, Topic};
+use order_domain::ports::{Notification, Notifier, PortError, Published, Topic};
 use order_domain::{OrderId, Timestamp};
 
 /// How many emails are kept.
@@ -82,12 +82,15 @@ impl<N> Recording<N> {
 }
 
 impl<N: Notifier> Notifier for Recording<N> {
-    async fn publish(&self, topic: Topic, message: Notification) -> Result<(), PortError> {
+    async fn publish(&self, topic: Topic, message: Notification) -> Result<Published, PortError> {
         // Only what is kept is copied: never the body or the recipients.
         let (subject, dedup_id) = (message.subject.clone(), message.dedup_id.clone());
-        self.inner.publish(topic, message).await?;
-        self.recent.record(topic, subject, dedup_id);
-        Ok(())
+        let published = self.inner.publish(topic, message).await?;
+        // A redelivery the notifier dropped was not sent again: it is not a new email.
+        if published == Published::Sent {
+            self.recent.record(topic, subject, dedup_id);
+        }
+        Ok(published)
     }
 }
 
@@ -99,9 +102,9 @@ mod tests {
     struct Sink(Arc<Mutex<usize>>);
 
     impl Notifier for Sink {
-        async fn publish(&self, _: Topic, _: Notification) -> Result<(), PortError> {
+        async fn publish(&self, _: Topic, _: Notification) -> Result<Published, PortError> {
             *self.0.lock().unwrap() += 1;
-            Ok(())
+            Ok(Published::Sent)
         }
     }
 

@@ -55,6 +55,8 @@ pub struct Harness {
     pub mail: Mutex<Vec<Mail>>,
     /// Asynchronous invocations (rule targets, schedules, custom resources) that kept failing.
     pub async_failures: Mutex<Vec<String>>,
+    /// The functions' stdout and stderr, `<binary>.log` each (their EMF metric lines included).
+    pub logs: PathBuf,
 }
 
 impl Harness {
@@ -154,6 +156,7 @@ impl Harness {
             mailboxes,
             mail: Mutex::new(Vec::new()),
             async_failures: Mutex::new(Vec::new()),
+            logs,
         })
     }
 

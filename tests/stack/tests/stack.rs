@@ -9,6 +9,8 @@
 //! release binaries (`cargo build --release --bins`, or `ORDER_STACK_BIN_DIR`); scripts/test.sh
 //! provides both. Without them it is skipped, except under `CI=true`, where it fails.
 
+#![allow(clippy::float_cmp)] // the metrics compared are small counts, exact in an f64
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -273,5 +275,51 @@ async fn an_order_completes_and_a_declined_one_fails_through_the_release_binarie
     assert!(
         failures.is_empty(),
         "asynchronous invocations failed: {failures:?}"
+    );
+    assert_the_emf_metrics_count_what_the_test_did(&h).await;
+}
+
+/// The functions' CloudWatch EMF lines (their stdout, in the harness's logs) parse as EMF,
+/// name only series the dashboard plots, and count what the test did: two orders placed, one
+/// completed, one failed for a declined payment, one refund, both timed, five emails sent
+/// (received twice, confirmed, refunded, the failure notice) and the redelivered ones
+/// deduplicated. A function flushes after it answered, so the last lines may come a moment
+/// after the stack settled.
+async fn assert_the_emf_metrics_count_what_the_test_did(h: &Harness) {
+    use order_testkit::emf::{dashboard_series, lines_in, parse, total};
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines = lines_in(&h.logs);
+        let all_in = total(&lines, "EmailsSent") >= 5.0
+            && total(&lines, "EmailsDeduplicated") > 0.0
+            && total(&lines, "OrderLatency") >= 2.0;
+        if all_in || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let template =
+        std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
+    let plotted = dashboard_series(&template);
+    for line in &lines {
+        for (series, _) in parse(line) {
+            assert!(
+                plotted.contains(&series),
+                "{series:?} is not on the dashboard"
+            );
+        }
+    }
+    let counted = |metric: &str| total(&lines, metric);
+    assert_eq!(counted("OrdersPlaced"), 2.0, "{lines:#?}");
+    assert_eq!(counted("OrdersCompleted"), 1.0, "{lines:#?}");
+    assert_eq!(counted("OrdersFailed"), 1.0, "{lines:#?}");
+    assert_eq!(counted("PaymentDeclines"), 1.0, "{lines:#?}");
+    assert_eq!(counted("RefundsIssued"), 1.0, "{lines:#?}");
+    assert_eq!(counted("OrderLatency"), 2.0, "{lines:#?}");
+    assert_eq!(counted("EmailsSent"), 5.0, "{lines:#?}");
+    assert!(counted("EmailsDeduplicated") > 0.0, "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("\"ProjectionLag\"")),
+        "the projector's lag: {lines:#?}"
     );
 }

@@ -13,6 +13,8 @@
 //!   `sweep_cases!` line per host like the port suites.
 //! - [`runtime_api`]: a stub Lambda Runtime API on loopback, for running a function binary
 //!   outside Lambda (the cold-start benchmark, the stack harness).
+//! - [`emf`]: the Lambda functions' CloudWatch Embedded Metric Format lines parsed and held
+//!   to template.yaml's dashboard.
 //! - [`server`]: the real `orders` binary on a free loopback port, waiting for `/health` and
 //!   for orders to finish, order bodies.
 //! - one module per port, each a suite of `pub async fn` cases generic over the port and a macro
@@ -27,6 +29,7 @@
 
 pub mod after;
 pub mod dead_letters;
+pub mod emf;
 pub mod event_store;
 pub mod events;
 pub mod forged;

@@ -1,5 +1,7 @@
 //! The [`Notifier`] contract: a notification is delivered once per `(topic, dedup id)`, however
-//! often it is published, concurrently or across a restart. Run against each adapter.
+//! often it is published, concurrently or across a restart, and each publish says what it did
+//! ([`Published::Sent`] for the one that delivered, [`Published::Duplicate`] for a redelivery
+//! dropped), which the notify use cases count. Run against each adapter.
 //!
 //! A case sees deliveries through [`NotifierFixture`], which each backend's fixture implements
 //! (the outbox counts `Message-ID`s in its mbox; SNS on moto counts the messages a queue
@@ -18,7 +20,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use order_domain::Email;
-use order_domain::ports::{Notification, Notifier, Topic};
+use order_domain::ports::{Notification, Notifier, Published, Topic};
 
 use crate::Fixture;
 use crate::support::Emulator;
@@ -76,31 +78,38 @@ fn note(dedup_id: &str, subject: &str) -> Notification {
 
 pub async fn a_message_is_delivered_once_on_its_topic_only<F: NotifierFixture>(f: &Fixture<F>) {
     let id = fresh_id();
-    f.notifier()
+    let published = f
+        .notifier()
         .publish(Topic::OrderAlerts, note(&id, "Order confirmed"))
         .await
         .unwrap();
+    assert_eq!(published, Published::Sent);
     assert_eq!(f.deliveries(Topic::OrderAlerts, &id).await, 1);
     assert_eq!(f.deliveries(Topic::OrderErrors, &id).await, 0);
 }
 
-/// A redelivered publish (an EventBridge, Streams or task retry) carries the first one's id.
+/// A redelivered publish (an EventBridge, Streams or task retry) carries the first one's id,
+/// and is answered [`Published::Duplicate`].
 pub async fn the_same_dedup_id_published_twice_is_delivered_once<F: NotifierFixture>(
     f: &Fixture<F>,
 ) {
     let id = fresh_id();
+    let mut answers = Vec::new();
     for _ in 0..2 {
-        f.notifier()
-            .publish(Topic::OrderAlerts, note(&id, "Order confirmed"))
-            .await
-            .unwrap();
+        answers.push(
+            f.notifier()
+                .publish(Topic::OrderAlerts, note(&id, "Order confirmed"))
+                .await
+                .unwrap(),
+        );
     }
+    assert_eq!(answers, [Published::Sent, Published::Duplicate]);
     assert_eq!(f.deliveries(Topic::OrderAlerts, &id).await, 1);
 }
 
 /// Two redeliveries racing: each publish returns `Ok` (delivered or dropped) or a retryable
 /// refusal while the other holds its claim (SNS only, see the module doc); retried until `Ok`,
-/// as callers do, the message still goes out once.
+/// as callers do, the message still goes out once, and exactly one racer is told it sent it.
 pub async fn the_same_dedup_id_published_concurrently_is_delivered_once<F: NotifierFixture>(
     f: &Fixture<F>,
 ) {
@@ -115,7 +124,7 @@ pub async fn the_same_dedup_id_published_concurrently_is_delivered_once<F: Notif
                     .publish(Topic::OrderErrors, note(&id, "Order failed"))
                     .await
                 {
-                    Ok(()) => return,
+                    Ok(published) => return published,
                     Err(e) if attempt < 50 => {
                         eprintln!("refused, retrying: {e}");
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -123,11 +132,16 @@ pub async fn the_same_dedup_id_published_concurrently_is_delivered_once<F: Notif
                     Err(e) => panic!("still refused after {attempt} retries: {e}"),
                 }
             }
+            unreachable!("the retry loop returns or panics")
         });
     }
+    let mut sent = 0;
     while let Some(done) = racers.join_next().await {
-        done.expect("a racing publisher panicked");
+        if done.expect("a racing publisher panicked") == Published::Sent {
+            sent += 1;
+        }
     }
+    assert_eq!(sent, 1, "one racer sent it, the others were told Duplicate");
     assert_eq!(f.deliveries(Topic::OrderErrors, &id).await, 1);
 }
 
@@ -147,14 +161,13 @@ pub async fn different_dedup_ids_are_delivered_separately<F: NotifierFixture>(f:
 /// Dedup is per topic: an event may cause a message on each of two topics.
 pub async fn the_same_dedup_id_on_two_topics_is_two_deliveries<F: NotifierFixture>(f: &Fixture<F>) {
     let id = fresh_id();
-    f.notifier()
-        .publish(Topic::OrderAlerts, note(&id, "Order confirmed"))
-        .await
-        .unwrap();
-    f.notifier()
-        .publish(Topic::OrderErrors, note(&id, "Order failed"))
-        .await
-        .unwrap();
+    for (topic, subject) in [
+        (Topic::OrderAlerts, "Order confirmed"),
+        (Topic::OrderErrors, "Order failed"),
+    ] {
+        let published = f.notifier().publish(topic, note(&id, subject)).await;
+        assert_eq!(published.unwrap(), Published::Sent, "{}", topic.name());
+    }
     assert_eq!(f.deliveries(Topic::OrderAlerts, &id).await, 1);
     assert_eq!(f.deliveries(Topic::OrderErrors, &id).await, 1);
 }
@@ -168,14 +181,16 @@ pub async fn a_dedup_id_seen_before_a_restart_is_still_dropped<F: NotifierFixtur
         .await
         .unwrap();
     let restarted = f.restarted();
-    restarted
+    let again = restarted
         .publish(Topic::OrderAlerts, note(&seen, "Order confirmed"))
         .await
         .unwrap();
-    restarted
+    assert_eq!(again, Published::Duplicate);
+    let new = restarted
         .publish(Topic::OrderAlerts, note(&unseen, "Order confirmed"))
         .await
         .unwrap();
+    assert_eq!(new, Published::Sent);
     assert_eq!(f.deliveries(Topic::OrderAlerts, &seen).await, 1);
     assert_eq!(f.deliveries(Topic::OrderAlerts, &unseen).await, 1);
 }

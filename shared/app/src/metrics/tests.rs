@@ -132,11 +132,17 @@ fn every_name_has_the_namespace() {
         REFUNDS_ISSUED,
         REFUNDS_FAILED,
         EMAILS_PUBLISHED,
+        EMAILS_DEDUPLICATED,
+        PROJECTION_LAG,
         SWEEPER_ACTIONS,
         ORDER_LATENCY,
         QUEUE_VISIBLE,
         QUEUE_DEAD_LETTERS,
     ] {
         assert!(name.starts_with(PREFIX), "{name}");
+        assert!(
+            cloudwatch::metric_name(name).is_some(),
+            "{name} has a CloudWatch name"
+        );
     }
 }
