@@ -62,7 +62,10 @@ fn main() {
     let mut bytes = 0usize;
     let emf = per_order(orders, || {
         order.calls(|| {
-            bytes += order_lambda::emf::drain().iter().map(|l| l.len() + 1).sum::<usize>();
+            bytes += order_lambda::emf::drain()
+                .iter()
+                .map(|l| l.len() + 1)
+                .sum::<usize>();
         });
     });
     #[allow(clippy::cast_precision_loss)]
