@@ -13,9 +13,7 @@ use order_domain::OrderId;
 use order_domain::ports::PolledQueue;
 use order_embedded::db::{Db, Durability};
 use order_embedded::queue::SqliteQueue;
-use order_embedded::store::SqliteEventStore;
-use order_testkit::events::place_as;
-use order_testkit::queue::MAX_RECEIVES;
+use order_testkit::queue::dead_lettered_embedded_order;
 use order_testkit::server::{Orders, bearer, get_json, token, wait_healthy, wait_terminal};
 use serde_json::Value;
 
@@ -47,32 +45,12 @@ async fn wait_state(client: &reqwest::Client, server: &Orders, state: &str) -> V
     }
 }
 
-/// An order placed while no server runs, its message given up on by a failing consumer.
+/// An order placed while no server runs, its message given up on by a failing consumer: the
+/// queue holds nothing visible and one dead letter.
 async fn dead_lettered_order(data: &Path) -> OrderId {
-    let order = OrderId::generate();
+    let order = dead_lettered_embedded_order(data).await;
     let db = Db::open(&data.join("orders.db"), Durability::Normal).unwrap();
-    place_as(
-        &SqliteEventStore::new(db.clone()),
-        order,
-        &[("MUG", 1)],
-        "tok_visa",
-    )
-    .await;
     let queue = SqliteQueue::orders(db.clone());
-    order_domain::ports::OrderQueue::enqueue(&queue, order)
-        .await
-        .unwrap();
-    let mut receives = 0;
-    while receives < MAX_RECEIVES {
-        for m in PolledQueue::receive(&queue, 1).await.unwrap() {
-            PolledQueue::retry_after(&queue, &m, 0).await.unwrap();
-            receives += 1;
-        }
-    }
-    assert!(
-        PolledQueue::receive(&queue, 10).await.unwrap().is_empty(),
-        "dead-lettered"
-    );
     assert_eq!(PolledQueue::depth(&queue).await.unwrap(), (0, 1));
     db.close();
     order

@@ -6,10 +6,10 @@
 use std::time::{Duration, Instant};
 
 use order_domain::OrderId;
-use order_domain::ports::{PolledQueue, Topic};
+use order_domain::ports::Topic;
 use order_testkit::events::place_as;
 use order_testkit::notifier::SnsDeliveries;
-use order_testkit::queue::MAX_RECEIVES;
+use order_testkit::queue::exhaust;
 use order_testkit::server::{Orders, bearer, get_json, token, wait_healthy};
 
 const ALARM: &str = "OrdersDeadLetterQueue";
@@ -89,14 +89,7 @@ async fn an_sqs_dead_letter_raises_the_alarm_on_sns_once_and_its_redrive_clears_
     order_domain::ports::OrderQueue::enqueue(&queue, order)
         .await
         .unwrap();
-    let mut receives = 0;
-    while receives < MAX_RECEIVES {
-        for m in queue.receive(1).await.unwrap() {
-            queue.retry_after(&m, 0).await.unwrap();
-            receives += 1;
-        }
-    }
-    assert!(queue.receive(10).await.unwrap().is_empty(), "dead-lettered");
+    exhaust(&queue).await;
 
     let vars = r.env_pairs();
     let serve_env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -10,12 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use order_domain::OrderId;
-use order_domain::ports::PolledQueue;
-use order_embedded::db::{Db, Durability};
-use order_embedded::queue::SqliteQueue;
-use order_embedded::store::SqliteEventStore;
 use order_testkit::events::place_as;
-use order_testkit::queue::MAX_RECEIVES;
+use order_testkit::queue::{MAX_RECEIVES, dead_lettered_embedded_order, exhaust};
 use order_testkit::server::{Orders, Ran, bearer, get_json, token, wait_healthy, wait_terminal};
 use serde_json::Value;
 
@@ -28,21 +24,6 @@ fn dlq(args: &[&str], env: &[(&str, String)]) -> Ran {
         .output()
         .unwrap()
         .into()
-}
-
-/// Receives the order's message [`MAX_RECEIVES`] times without deleting it; the next receive
-/// moves it to the dead-letter queue.
-async fn exhaust<Q: PolledQueue>(queue: &Q) {
-    let mut receives = 0;
-    while receives < MAX_RECEIVES {
-        for m in queue.receive(1).await.unwrap() {
-            queue.retry_after(&m, 0).await.unwrap();
-            receives += 1;
-        }
-    }
-    for _ in 0..3 {
-        assert!(queue.receive(10).await.unwrap().is_empty(), "dead-lettered");
-    }
 }
 
 fn seed(dir: &Path) -> std::path::PathBuf {
@@ -152,21 +133,7 @@ async fn an_embedded_dead_letter_is_listed_shown_and_redriven_and_its_order_then
     );
     wait_healthy(&reqwest::Client::new(), &first.base, Duration::from_mins(1)).await;
     drop(first);
-    let order = OrderId::generate();
-    let db = Db::open(&data.join("orders.db"), Durability::Normal).unwrap();
-    place_as(
-        &SqliteEventStore::new(db.clone()),
-        order,
-        &[("MUG", 1)],
-        "tok_visa",
-    )
-    .await;
-    let queue = SqliteQueue::orders(db.clone());
-    order_domain::ports::OrderQueue::enqueue(&queue, order)
-        .await
-        .unwrap();
-    exhaust(&queue).await;
-    db.close();
+    let order = dead_lettered_embedded_order(&data).await;
 
     let args = ["--data-dir", data_arg];
     let id = the_dead_letter(

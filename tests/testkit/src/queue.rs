@@ -150,3 +150,40 @@ pub async fn depth_counts_visible_messages_but_not_those_in_flight<Q: PolledQueu
     let _in_flight = receive_one(&**queue).await;
     assert_eq!(queue.depth().await.unwrap(), (2, 0));
 }
+
+/// Receives the message on `queue` [`MAX_RECEIVES`] times without deleting it, as a consumer that
+/// keeps failing would, so that it is dead-lettered; then checks it is no longer delivered.
+pub async fn exhaust<Q: PolledQueue>(queue: &Q) {
+    let mut receives = 0;
+    while receives < MAX_RECEIVES {
+        for m in queue.receive(1).await.unwrap() {
+            queue.retry_after(&m, 0).await.unwrap();
+            receives += 1;
+        }
+    }
+    for _ in 0..3 {
+        assert!(queue.receive(10).await.unwrap().is_empty(), "dead-lettered");
+    }
+}
+
+/// An order of one MUG placed in the embedded data directory `data` while no server runs, its
+/// message then given up on ([`exhaust`]): a dead letter for the next server to find.
+pub async fn dead_lettered_embedded_order(data: &std::path::Path) -> OrderId {
+    use order_embedded::db::{Db, Durability};
+    let order = OrderId::generate();
+    let db = Db::open(&data.join("orders.db"), Durability::Normal).unwrap();
+    crate::events::place_as(
+        &order_embedded::store::SqliteEventStore::new(db.clone()),
+        order,
+        &[("MUG", 1)],
+        "tok_visa",
+    )
+    .await;
+    let queue = order_embedded::queue::SqliteQueue::orders(db.clone());
+    order_domain::ports::OrderQueue::enqueue(&queue, order)
+        .await
+        .unwrap();
+    exhaust(&queue).await;
+    db.close();
+    order
+}

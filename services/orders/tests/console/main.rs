@@ -12,31 +12,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use order_domain::OrderId;
-use order_domain::ports::PolledQueue;
-use order_embedded::db::{Db, Durability};
-use order_embedded::queue::SqliteQueue;
-use order_embedded::store::SqliteEventStore;
 use order_testkit::events::place_as;
-use order_testkit::queue::MAX_RECEIVES;
+use order_testkit::queue::{dead_lettered_embedded_order, exhaust};
 use order_testkit::server::{
     CUSTOMER, Orders, bearer, get_json, post_order, token, wait_healthy, wait_terminal,
 };
 use serde_json::{Value, json};
-
-/// Receives the order's message [`MAX_RECEIVES`] times without deleting it; the next receive
-/// moves it to the dead-letter queue.
-async fn exhaust<Q: PolledQueue>(queue: &Q) {
-    let mut receives = 0;
-    while receives < MAX_RECEIVES {
-        for m in queue.receive(1).await.unwrap() {
-            queue.retry_after(&m, 0).await.unwrap();
-            receives += 1;
-        }
-    }
-    for _ in 0..3 {
-        assert!(queue.receive(10).await.unwrap().is_empty(), "dead-lettered");
-    }
-}
 
 fn seed(dir: &Path) -> std::path::PathBuf {
     let seed = dir.join("seed.json");
@@ -61,21 +42,7 @@ async fn embedded_with_a_dead_letter(dir: &Path) -> (Orders, OrderId) {
     let first = Orders::serve(bin, &data, &seed, &dir.join("serve1.log"), &NO_SWEEP, &[]);
     wait_healthy(&reqwest::Client::new(), &first.base, Duration::from_mins(1)).await;
     drop(first);
-    let order = OrderId::generate();
-    let db = Db::open(&data.join("orders.db"), Durability::Normal).unwrap();
-    place_as(
-        &SqliteEventStore::new(db.clone()),
-        order,
-        &[("MUG", 1)],
-        "tok_visa",
-    )
-    .await;
-    let queue = SqliteQueue::orders(db.clone());
-    order_domain::ports::OrderQueue::enqueue(&queue, order)
-        .await
-        .unwrap();
-    exhaust(&queue).await;
-    db.close();
+    let order = dead_lettered_embedded_order(&data).await;
     let server = Orders::serve(bin, &data, &seed, &dir.join("serve2.log"), &NO_SWEEP, &[]);
     wait_healthy(
         &reqwest::Client::new(),
