@@ -261,6 +261,19 @@ async fn a_dead_lettered_stream_range_and_email_are_redriven() {
     let r = &env.resources;
     let deliveries = SnsDeliveries::subscribe(&env).await;
     let (server, order, _) = a_completed_order(&env, dir.path()).await;
+    // The server is stopped only once its confirmation is out: stopped while publishing it, it
+    // would leave the email's dedup claim in progress, and the redrive below (which forwards the
+    // same OrderCompleted again) would find the claim held until its lease ran out.
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while !deliveries
+        .all()
+        .await
+        .iter()
+        .any(|d| d.topic == Topic::OrderAlerts && d.text.contains(&format!("{order} confirmed")))
+    {
+        assert!(Instant::now() < deadline, "no confirmation for {order}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     drop(server);
 
     let (arn, shard, sequence_numbers) = stream_range(&env, &order).await;
