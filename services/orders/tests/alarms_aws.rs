@@ -5,11 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use order_domain::OrderId;
 use order_domain::ports::Topic;
-use order_testkit::events::place_as;
 use order_testkit::notifier::SnsDeliveries;
-use order_testkit::queue::exhaust;
+use order_testkit::queue::dead_lettered_aws_order;
 use order_testkit::server::{Orders, bearer, get_json, token, wait_healthy};
 
 const ALARM: &str = "OrdersDeadLetterQueue";
@@ -78,18 +76,7 @@ async fn an_sqs_dead_letter_raises_the_alarm_on_sns_once_and_its_redrive_clears_
     .unwrap();
     let r = &env.resources;
     let deliveries = SnsDeliveries::subscribe(&env).await;
-    let order = OrderId::generate();
-    let store = order_aws::DynamoEventStore::new(env.clients.dynamodb.clone(), &r.events_table);
-    place_as(&store, order, &[("MUG", 1)], "tok_visa").await;
-    let queue = order_aws::SqsPolled::new(
-        env.clients.sqs.clone(),
-        &r.orders_queue_url,
-        r.dead_letter_queue_url.clone(),
-    );
-    order_domain::ports::OrderQueue::enqueue(&queue, order)
-        .await
-        .unwrap();
-    exhaust(&queue).await;
+    let _order = dead_lettered_aws_order(&env).await;
 
     let vars = r.env_pairs();
     let serve_env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -10,8 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use order_domain::OrderId;
-use order_testkit::events::place_as;
-use order_testkit::queue::{MAX_RECEIVES, dead_lettered_embedded_order, exhaust};
+use order_testkit::queue::{MAX_RECEIVES, dead_lettered_aws_order, dead_lettered_embedded_order};
 use order_testkit::server::{Orders, Ran, bearer, get_json, token, wait_healthy, wait_terminal};
 use serde_json::Value;
 
@@ -186,18 +185,7 @@ async fn an_sqs_dead_letter_is_listed_shown_and_redriven_and_its_order_then_comp
 
     // The order, placed while no consumer runs, whose message a failing consumer gives up on:
     // SQS's redrive policy moves it to OrdersDeadLetterQueue.
-    let order = OrderId::generate();
-    let store = order_aws::DynamoEventStore::new(env.clients.dynamodb.clone(), &r.events_table);
-    place_as(&store, order, &[("MUG", 1)], "tok_visa").await;
-    let queue = order_aws::SqsPolled::new(
-        env.clients.sqs.clone(),
-        &r.orders_queue_url,
-        r.dead_letter_queue_url.clone(),
-    );
-    order_domain::ports::OrderQueue::enqueue(&queue, order)
-        .await
-        .unwrap();
-    exhaust(&queue).await;
+    let order = dead_lettered_aws_order(&env).await;
 
     let args = ["--backend", "aws"];
     let id = the_dead_letter(&dlq(&["list", "--json", "--backend", "aws"], &vars), order);

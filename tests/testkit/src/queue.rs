@@ -187,3 +187,23 @@ pub async fn dead_lettered_embedded_order(data: &std::path::Path) -> OrderId {
     db.close();
     order
 }
+
+/// The same on the emulator: an order of one MUG appended to `env`'s event table while no
+/// consumer runs, its OrdersQueue message given up on until SQS's redrive policy moves it to
+/// OrdersDeadLetterQueue.
+pub async fn dead_lettered_aws_order(env: &crate::support::Emulator) -> OrderId {
+    let r = &env.resources;
+    let order = OrderId::generate();
+    let store = order_aws::DynamoEventStore::new(env.clients.dynamodb.clone(), &r.events_table);
+    crate::events::place_as(&store, order, &[("MUG", 1)], "tok_visa").await;
+    let queue = order_aws::SqsPolled::new(
+        env.clients.sqs.clone(),
+        &r.orders_queue_url,
+        r.dead_letter_queue_url.clone(),
+    );
+    order_domain::ports::OrderQueue::enqueue(&queue, order)
+        .await
+        .unwrap();
+    exhaust(&queue).await;
+    order
+}

@@ -12,8 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use order_domain::OrderId;
-use order_testkit::events::place_as;
-use order_testkit::queue::{dead_lettered_embedded_order, exhaust};
+use order_testkit::queue::{dead_lettered_aws_order, dead_lettered_embedded_order};
 use order_testkit::server::{
     CUSTOMER, Orders, bearer, get_json, post_order, token, wait_healthy, wait_terminal,
 };
@@ -199,18 +198,7 @@ async fn the_console_on_the_aws_host() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let r = &env.resources;
-    let order = OrderId::generate();
-    let store = order_aws::DynamoEventStore::new(env.clients.dynamodb.clone(), &r.events_table);
-    place_as(&store, order, &[("MUG", 1)], "tok_visa").await;
-    let queue = order_aws::SqsPolled::new(
-        env.clients.sqs.clone(),
-        &r.orders_queue_url,
-        r.dead_letter_queue_url.clone(),
-    );
-    order_domain::ports::OrderQueue::enqueue(&queue, order)
-        .await
-        .unwrap();
-    exhaust(&queue).await;
+    let order = dead_lettered_aws_order(&env).await;
     let vars = r.env_pairs();
     let serve_env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Orders::serve(
