@@ -5,6 +5,7 @@
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use order_app::after::request_refund;
 use order_app::gateway::SimulatedGateway;
 use order_app::place::{AppendThenEnqueue, PlaceOrder, place_order};
 use order_app::seed::{SeedProduct, seed_inventory};
@@ -15,6 +16,7 @@ use order_aws::{
     InventoryTable, SqsQueue,
 };
 use order_domain::events::OrderLine;
+use order_domain::order::RefundRequest;
 use order_domain::ports::EventStore;
 use order_domain::{CustomerId, Email, OrderId, PaymentToken, ProductId, Quantity};
 use order_read_models::{InventoryView, View as _};
@@ -30,6 +32,8 @@ const API_POST: &str =
 const SQS_BATCH: &str =
     include_str!("../../../services/start-order-processing/fixtures/sqs-batch.json");
 const TASK_INPUT: &str = include_str!("../../../services/validate-order/fixtures/task-input.json");
+const REFUND_INPUT: &str =
+    include_str!("../../../services/process-refund/fixtures/task-input.json");
 const ORDER_COMPLETED: &str =
     include_str!("../../../services/order-success-handler/fixtures/order-completed.json");
 const ORDER_FAILED: &str =
@@ -42,149 +46,8 @@ const SCHEDULED: &str =
 const STREAM_BATCH: &str =
     include_str!("../../../projections/event-projector/fixtures/stream-batch.json");
 
-/// Which fixture a function gets, and what state its order must be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// `apigw-post-orders.json` with a fresh Idempotency-Key.
-    ApiPost,
-    /// `sqs-batch.json` for a fresh order id (two messages for it, one malformed).
-    SqsBatch,
-    /// `task-input.json` for an order ready for the task.
-    Task(Task),
-    /// `order-completed.json` for a completed order.
-    OrderCompleted,
-    /// `order-failed.json` for a failed (declined) order.
-    OrderFailed,
-    /// `order-placed.json` for a placed order (its "order received" email).
-    OrderPlaced,
-    /// `create.json` answered on the stub's URL (idempotent: only the first run adds products).
-    SeedCreate,
-    /// `stream-batch.json` (OrderPlaced v1, OrderCompleted v5, a MODIFY) for a placed order.
-    StreamBatch,
-    /// `scheduled-event.json`, the schedule's event (a sweep of every shard of the index).
-    Scheduled,
-}
-
-/// The four Step Functions tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Task {
-    Validate,
-    Pay,
-    Reserve,
-    /// OrderFailed after a declined payment (the Catch's error in the input).
-    Fail,
-}
-
-/// One function binary: package = binary name (the contract), the template's memory size, the
-/// contract's variables.
-#[derive(Debug, Clone, Copy)]
-pub struct Function {
-    pub name: &'static str,
-    pub memory_mb: u32,
-    pub env: &'static [&'static str],
-    pub event: EventKind,
-}
-
-/// The contract's binaries, with `MemorySize` from `template.yaml`.
-pub const FUNCTIONS: [Function; 12] = [
-    Function {
-        name: "order-placement",
-        memory_mb: 512,
-        env: &[
-            "EVENTS_TABLE",
-            "ORDER_STATUS_TABLE",
-            "INVENTORY_TABLE",
-            "IDEMPOTENCY_TABLE",
-            "ORDERS_QUEUE_URL",
-        ],
-        event: EventKind::ApiPost,
-    },
-    Function {
-        name: "start-order-processing",
-        memory_mb: 256,
-        env: &["STATE_MACHINE_ARN"],
-        event: EventKind::SqsBatch,
-    },
-    Function {
-        name: "validate-order",
-        memory_mb: 256,
-        env: &["EVENTS_TABLE"],
-        event: EventKind::Task(Task::Validate),
-    },
-    Function {
-        name: "process-payment",
-        memory_mb: 256,
-        env: &["EVENTS_TABLE"],
-        event: EventKind::Task(Task::Pay),
-    },
-    Function {
-        name: "update-inventory",
-        memory_mb: 256,
-        env: &["EVENTS_TABLE"],
-        event: EventKind::Task(Task::Reserve),
-    },
-    Function {
-        name: "order-failed",
-        memory_mb: 256,
-        env: &["EVENTS_TABLE"],
-        event: EventKind::Task(Task::Fail),
-    },
-    Function {
-        name: "order-success-handler",
-        memory_mb: 256,
-        env: &[
-            "EVENTS_TABLE",
-            "ORDER_ALERTS_TOPIC_ARN",
-            "NOTIFICATION_DEDUP_TABLE",
-        ],
-        event: EventKind::OrderCompleted,
-    },
-    Function {
-        name: "seed-inventory",
-        memory_mb: 256,
-        env: &["EVENTS_TABLE"],
-        event: EventKind::SeedCreate,
-    },
-    Function {
-        name: "order-failure-handler",
-        memory_mb: 256,
-        env: &[
-            "EVENTS_TABLE",
-            "ORDER_ERRORS_TOPIC_ARN",
-            "NOTIFICATION_DEDUP_TABLE",
-        ],
-        event: EventKind::OrderFailed,
-    },
-    Function {
-        name: "order-update-handler",
-        memory_mb: 256,
-        env: &[
-            "EVENTS_TABLE",
-            "ORDER_ALERTS_TOPIC_ARN",
-            "NOTIFICATION_DEDUP_TABLE",
-            "CUSTOMER_KEYS_TABLE",
-            "KMS_KEY_ID",
-        ],
-        event: EventKind::OrderPlaced,
-    },
-    Function {
-        name: "event-projector",
-        memory_mb: 256,
-        env: &[
-            "EVENTS_TABLE",
-            "ORDER_STATUS_TABLE",
-            "INVENTORY_TABLE",
-            "EVENT_BUS_NAME",
-        ],
-        event: EventKind::StreamBatch,
-    },
-    Function {
-        name: "order-sweeper",
-        memory_mb: 256,
-        env: &["EVENTS_TABLE", "ORDER_STATUS_TABLE", "ORDERS_QUEUE_URL"],
-        event: EventKind::Scheduled,
-    },
-];
+mod list;
+pub use list::{EventKind, FUNCTIONS, Function, Task};
 
 /// The benchmark's slice of the emulator: freshly provisioned resources, plus a state machine
 /// for StartOrderProcessing to start (moto does not run it unless asked to).
@@ -361,6 +224,23 @@ impl Emulator {
         Ok(id)
     }
 
+    /// A completed order with one line's refund requested (pending): the refund workflow's
+    /// input, `{"orderId","refundId"}`.
+    async fn refund_requested(&self) -> anyhow::Result<(OrderId, String)> {
+        let id = self.completed_order().await?;
+        let request = RefundRequest {
+            idempotency_key: format!("bench-{}", ulid::Ulid::generate()),
+            items: vec![OrderLine {
+                product_id: ProductId::parse(FIXTURE_PRODUCT)?,
+                quantity: Quantity::new(1)?,
+            }],
+            restock: true,
+            reason: "order-bench".to_owned(),
+        };
+        let (_, refund) = request_refund(&self.store(), id, request).await?;
+        Ok((id, refund.request.refund_id))
+    }
+
     /// The first event for `kind`. `response_url` is where a custom resource answers.
     pub async fn event(&self, kind: EventKind, response_url: &str) -> anyhow::Result<Vec<u8>> {
         let text = match kind {
@@ -379,6 +259,19 @@ impl Emulator {
                     input["error"] = json!({
                         "Error": "PaymentDeclined",
                         "Cause": "card_declined: the card was declined"
+                    });
+                }
+                input.to_string()
+            }
+            EventKind::Refund { caught } => {
+                let (id, refund_id) = self.refund_requested().await?;
+                let mut input: Value = serde_json::from_str(REFUND_INPUT)?;
+                input["orderId"] = json!(id.to_string());
+                input["refundId"] = json!(refund_id);
+                if caught {
+                    input["error"] = json!({
+                        "Error": "PaymentGatewayUnavailable",
+                        "Cause": "the gateway did not answer"
                     });
                 }
                 input.to_string()

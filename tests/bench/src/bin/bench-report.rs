@@ -1,16 +1,19 @@
-//! `bench-report`: every benchmark of issue 6 in one markdown table, each row with its target
-//! and whether this run met it.
+//! `bench-report`: every target of issue 16 in one markdown table, each row with its target,
+//! whether this run met it, and the load average around the run it comes from.
 //!
-//! Runs `pipeline-bench`, `replay-bench`, `lambda-cold-start` and `cost-model` one after the
-//! other, each in its own process with `--json` (the pipeline's load already comes from a
-//! process other than the server's). A part that is skipped prints as a "skipped" row; a
-//! benchmark that fails prints as a "failed" row, and the runner then exits non-zero.
+//! Runs `pipeline-bench` three times (a closed loop of 5,000 orders from 64 clients, an open
+//! loop at 2,000 orders/s, a 60 s overload from 32 connections), then `replay-bench`,
+//! `lambda-cold-start` and `cost-model`, one after the other, each in its own process with
+//! `--json` (the pipeline's load already comes from a process other than the server's). A part
+//! that is skipped prints as a "skipped" row; a benchmark that fails prints as a "failed" row,
+//! and the runner then exits non-zero.
 //!
 //! ```sh
 //! bench-report --bin-dir /tmp/target-bench/release --emulator http://127.0.0.1:5577 \
-//!   --orders 1000 --replay-events 100000 --repeats 3
+//!   --replay-events 100000 --repeats 3 --overload-secs 20
 //! ```
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -18,7 +21,7 @@ use order_bench::report::options::{Options, USAGE};
 use order_bench::report::rows::rows;
 use order_bench::report::run::run;
 use order_bench::report::table::{any_failed, render};
-use order_bench::report::{Outcome, Results};
+use order_bench::report::{Outcome, Part, Results};
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg").map_or_else(
@@ -37,20 +40,35 @@ fn main() -> anyhow::Result<ExitCode> {
     let dir = exe.parent().context("the executable's directory")?;
     let plan = Options::parse(args, dir)?.plan();
     let load_before = load_average();
-    let outcome = |step: &Result<_, String>| match step {
-        Ok(step) => run(step),
+    let mut load = BTreeMap::new();
+    let mut outcome = |part: Part, step: &Result<_, String>| match step {
+        Ok(step) => {
+            let before = load_average();
+            let outcome = run(step);
+            load.insert(part, format!("{before} → {}", load_average()));
+            outcome
+        }
         Err(why) => Outcome::Skipped(why.clone()),
     };
+    let pipeline = outcome(Part::Pipeline, &plan.pipeline);
+    let open_loop = outcome(Part::OpenLoop, &plan.open_loop);
+    let overload = outcome(Part::Overload, &plan.overload);
+    let replay = outcome(Part::Replay, &plan.replay);
+    let cold_start = outcome(Part::ColdStart, &plan.cold_start);
+    let cost = outcome(Part::Cost, &plan.cost);
     let results = Results {
-        pipeline: outcome(&plan.pipeline),
+        pipeline,
+        open_loop,
+        overload,
         emulator_skipped: plan.emulator_skipped.clone(),
-        replay: outcome(&plan.replay),
-        cold_start: outcome(&plan.cold_start),
-        cost: outcome(&plan.cost),
+        replay,
+        cold_start,
+        cost,
+        load,
     };
     let rows = rows(&results);
     println!(
-        "bench-report: {} cores, load average {load_before} before, {} after\n",
+        "bench-report: {} cores, load average (1, 5, 15 min) {load_before} before, {} after\n",
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
         load_average()
     );

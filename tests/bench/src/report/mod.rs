@@ -1,8 +1,9 @@
-//! `bench-report`: every benchmark of issue 6 in one table.
+//! `bench-report`: every target of issue 16 (and the replay target of issue 6) in one table.
 //!
-//! Each benchmark runs as its own process (`pipeline-bench`, `replay-bench`,
-//! `lambda-cold-start`, `cost-model`), asked for `--json`; this module turns their JSON objects
-//! into the rows of one markdown table, each with its target and whether the run met it.
+//! Each benchmark runs as its own process (`pipeline-bench` three times: closed loop, open loop,
+//! overload; `replay-bench`, `lambda-cold-start`, `cost-model`), asked for `--json`; this module
+//! turns their JSON objects into the rows of one markdown table, each with its target, whether
+//! the run met it, and the load average around the run it comes from.
 //!
 //! # Layout
 //! - [`options`]: the runner's flags, and the command line of each benchmark.
@@ -18,13 +19,19 @@ pub mod table;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The parts of the report, each of which can be skipped (`--skip`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Part {
-    /// The local pipeline and the raw SQLite baseline (`pipeline-bench`).
+    /// The local pipeline in a closed loop and the raw SQLite baseline (`pipeline-bench`);
+    /// skipping it skips every `pipeline-bench` run.
     Pipeline,
+    /// The local pipeline in an open loop (`pipeline-bench --rate`), for the POST p99.
+    OpenLoop,
+    /// Sustained overload (`pipeline-bench --overload SECS`).
+    Overload,
     /// The same flow on the emulator backend (inside `pipeline-bench`, with `--emulator`).
     Emulator,
     /// Audit replay against raw read + decode (`replay-bench`).
@@ -36,8 +43,10 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::Pipeline,
+        Self::OpenLoop,
+        Self::Overload,
         Self::Emulator,
         Self::Replay,
         Self::ColdStart,
@@ -48,6 +57,8 @@ impl Part {
     pub fn name(self) -> &'static str {
         match self {
             Self::Pipeline => "pipeline",
+            Self::OpenLoop => "open-loop",
+            Self::Overload => "overload",
             Self::Emulator => "emulator",
             Self::Replay => "replay",
             Self::ColdStart => "cold-start",
@@ -80,12 +91,19 @@ pub enum Outcome {
 /// Every benchmark's outcome, in the order of the table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Results {
-    /// `pipeline-bench`, which also carries the emulator flow's figures.
+    /// `pipeline-bench` in a closed loop, which also carries the emulator flow's figures.
     pub pipeline: Outcome,
+    /// `pipeline-bench --rate`.
+    pub open_loop: Outcome,
+    /// `pipeline-bench --overload`.
+    pub overload: Outcome,
     /// Why the emulator flow was not asked for; `None` when it was (its figures are then in
     /// the pipeline's JSON).
     pub emulator_skipped: Option<String>,
     pub replay: Outcome,
     pub cold_start: Outcome,
     pub cost: Outcome,
+    /// The load average before → after each run that ran (the emulator's rows quote the
+    /// closed loop's, which carries them).
+    pub load: BTreeMap<Part, String>,
 }

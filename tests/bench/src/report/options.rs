@@ -11,24 +11,40 @@ use anyhow::{Context, bail};
 use super::Part;
 
 pub const USAGE: &str = "\
-bench-report [--bin-dir DIR] [--emulator URL] [--skip pipeline,emulator,replay,cold-start,cost]
-  sizes:     --orders N --clients N --rate ORDERS_PER_S --raw-rows N --emulator-orders N
-             --replay-events N --replay-runs N --repeats N --settle-ms MS
-             --cost-orders N --cost-clients N
-  binaries:  --pipeline-bench PATH --replay-bench PATH --lambda-cold-start PATH
-             --cost-model PATH --server PATH (orders) --functions-dir DIR --no-jitter-dir DIR
-Runs each benchmark in its own process with --json and prints one markdown table.
+bench-report [--bin-dir DIR] [--emulator URL]
+             [--skip pipeline,open-loop,overload,emulator,replay,cold-start,cost]
+  closed loop: --orders N (5000) --clients N (64) --raw-rows N
+  open loop:   --rate ORDERS_PER_S (2000) --open-orders N (10000), the closed loop's clients
+  overload:    --overload-secs S (60) --overload-connections N (32)
+  emulator:    --emulator-orders N --emulator-clients N
+  others:      --replay-events N --replay-runs N --repeats N --settle-ms MS --only a,b
+               --cost-orders N --cost-clients N
+  binaries:    --pipeline-bench PATH --replay-bench PATH --lambda-cold-start PATH
+               --cost-model PATH --server PATH (orders) --functions-dir DIR --no-jitter-dir DIR
+Runs each benchmark in its own process with --json (pipeline-bench three times: closed loop,
+open loop, overload) and prints one markdown table with the load average around each run.
 Binaries default to DIR/<name>, DIR being --bin-dir or this executable's directory.
 --emulator URL (e.g. moto on loopback) adds the emulator flow and enables the cold starts.";
 
+/// The sizes of the three `pipeline-bench` runs, which the issue's targets fix (so they are
+/// passed even when not given): the runner's flag and its default.
+const SIZES: [(&str, &str); 6] = [
+    ("--orders", "5000"),
+    ("--clients", "64"),
+    ("--rate", "2000"),
+    ("--open-orders", "10000"),
+    ("--overload-secs", "60"),
+    ("--overload-connections", "32"),
+];
+
 /// Flags passed through: the runner's flag, the benchmark it goes to, and that one's flag.
-const PASSED: [(&str, Part, &str); 15] = [
-    ("--orders", Part::Pipeline, "--orders"),
-    ("--clients", Part::Pipeline, "--clients"),
-    ("--rate", Part::Pipeline, "--rate"),
+/// `--server` goes to every `pipeline-bench` run; the emulator's flags only with `--emulator`
+/// (a `pipeline-bench` without `--emulator-clients` then still runs).
+const PASSED: [(&str, Part, &str); 13] = [
     ("--raw-rows", Part::Pipeline, "--raw-rows"),
     ("--server", Part::Pipeline, "--server"),
     ("--emulator-orders", Part::Emulator, "--emulator-orders"),
+    ("--emulator-clients", Part::Emulator, "--emulator-clients"),
     ("--replay-events", Part::Replay, "--events"),
     ("--replay-runs", Part::Replay, "--runs"),
     ("--repeats", Part::ColdStart, "--repeats"),
@@ -57,6 +73,8 @@ pub struct Options {
     pub skip: BTreeSet<Part>,
     /// `(part, the benchmark's flag, value)`.
     pub passed: Vec<(Part, &'static str, String)>,
+    /// The pipeline runs' sizes: `(the runner's flag, value)`, defaults first.
+    pub sizes: Vec<(&'static str, String)>,
 }
 
 impl Options {
@@ -68,6 +86,7 @@ impl Options {
             emulator: None,
             skip: BTreeSet::new(),
             passed: Vec::new(),
+            sizes: SIZES.iter().map(|(f, v)| (*f, (*v).to_owned())).collect(),
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -78,14 +97,19 @@ impl Options {
                 "--skip" => {
                     for name in value()?.split(',').filter(|n| !n.is_empty()) {
                         let part = Part::parse(name).with_context(|| {
-                            format!("--skip {name}: not one of pipeline, emulator, replay, cold-start, cost")
+                            format!(
+                                "--skip {name}: not one of {}",
+                                Part::ALL.map(Part::name).join(", ")
+                            )
                         })?;
                         o.skip.insert(part);
                     }
                 }
                 "-h" | "--help" => bail!("{USAGE}"),
                 f => {
-                    if let Some((_, part, _)) = PROGRAMS.iter().find(|p| p.0 == f) {
+                    if let Some((flag, _)) = SIZES.iter().find(|s| s.0 == f) {
+                        o.sizes.push((flag, value()?));
+                    } else if let Some((_, part, _)) = PROGRAMS.iter().find(|p| p.0 == f) {
                         o.programs.push((*part, value()?.into()));
                     } else if let Some((_, part, to)) = PASSED.iter().find(|p| p.0 == f) {
                         o.passed.push((*part, to, value()?));
@@ -122,16 +146,62 @@ impl Options {
         }
     }
 
+    /// The value of a size flag: the last one given, else its default.
+    fn size(&self, flag: &str) -> String {
+        self.sizes
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == flag)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// `pipeline-bench` with `--json`, `sizes` (`(its flag, the runner's flag)`), and
+    /// `--server` when given.
+    fn pipeline_step(&self, sizes: &[(&str, &str)]) -> Step {
+        let mut args = vec!["--json".to_owned()];
+        for (to, from) in sizes {
+            args.extend([(*to).to_owned(), self.size(from)]);
+        }
+        let server = self
+            .passed
+            .iter()
+            .rev()
+            .find(|(p, f, _)| *p == Part::Pipeline && *f == "--server");
+        if let Some((_, flag, value)) = server {
+            args.extend([(*flag).to_owned(), value.clone()]);
+        }
+        Step {
+            name: "pipeline-bench",
+            program: self.program(Part::Pipeline),
+            args,
+        }
+    }
+
+    fn skipped(&self, parts: &[Part]) -> Result<(), String> {
+        match parts.iter().find(|p| self.skip.contains(p)) {
+            Some(part) => Err(format!("--skip {part}")),
+            None => Ok(()),
+        }
+    }
+
+    /// The closed loop: its sizes, every flag passed to the pipeline, and the emulator flow's
+    /// flags when it runs.
+    fn closed_loop(&self, emulator: bool) -> Step {
+        let mut step = self.step(Part::Pipeline, "pipeline-bench");
+        let sizes = ["--orders", "--clients"].map(|f| [f.to_owned(), self.size(f)]);
+        step.args.splice(1..1, sizes.into_iter().flatten());
+        if let (true, Some(url)) = (emulator, &self.emulator) {
+            step.args.extend(["--emulator".to_owned(), url.clone()]);
+            let emulator = self.step(Part::Emulator, "pipeline-bench");
+            step.args.extend(emulator.args.into_iter().skip(1));
+        }
+        step
+    }
+
     /// What to run: a step per benchmark, or why it is skipped.
     pub fn plan(&self) -> Plan {
-        let skipped = |part: Part| {
-            if self.skip.contains(&part) {
-                Err(format!("--skip {part}"))
-            } else {
-                Ok(())
-            }
-        };
-        let emulator_skipped = match (&self.emulator, skipped(Part::Emulator)) {
+        let emulator_skipped = match (&self.emulator, self.skipped(&[Part::Emulator])) {
             (_, Err(why)) => Some(why),
             (None, _) => Some("no --emulator URL given".to_owned()),
             (Some(_), _) if self.skip.contains(&Part::Pipeline) => Some(
@@ -139,16 +209,23 @@ impl Options {
             ),
             (Some(_), Ok(())) => None,
         };
-        let pipeline = skipped(Part::Pipeline).map(|()| {
-            let mut step = self.step(Part::Pipeline, "pipeline-bench");
-            if let (None, Some(url)) = (&emulator_skipped, &self.emulator) {
-                step.args.extend(["--emulator".to_owned(), url.clone()]);
-                let emulator = self.step(Part::Emulator, "pipeline-bench");
-                step.args.extend(emulator.args.into_iter().skip(1));
-            }
-            step
+        let pipeline = self
+            .skipped(&[Part::Pipeline])
+            .map(|()| self.closed_loop(emulator_skipped.is_none()));
+        let open_loop = self.skipped(&[Part::Pipeline, Part::OpenLoop]).map(|()| {
+            self.pipeline_step(&[
+                ("--orders", "--open-orders"),
+                ("--clients", "--clients"),
+                ("--rate", "--rate"),
+            ])
         });
-        let cold_start = skipped(Part::ColdStart).and_then(|()| {
+        let overload = self.skipped(&[Part::Pipeline, Part::Overload]).map(|()| {
+            self.pipeline_step(&[
+                ("--overload", "--overload-secs"),
+                ("--overload-connections", "--overload-connections"),
+            ])
+        });
+        let cold_start = self.skipped(&[Part::ColdStart]).and_then(|()| {
             let url = self.emulator.as_ref().ok_or_else(|| {
                 "needs --emulator URL (the functions' AWS calls go to it)".to_owned()
             })?;
@@ -158,10 +235,16 @@ impl Options {
         });
         Plan {
             pipeline,
+            open_loop,
+            overload,
             emulator_skipped,
-            replay: skipped(Part::Replay).map(|()| self.step(Part::Replay, "replay-bench")),
+            replay: self
+                .skipped(&[Part::Replay])
+                .map(|()| self.step(Part::Replay, "replay-bench")),
             cold_start,
-            cost: skipped(Part::Cost).map(|()| self.step(Part::Cost, "cost-model")),
+            cost: self
+                .skipped(&[Part::Cost])
+                .map(|()| self.step(Part::Cost, "cost-model")),
         }
     }
 }
@@ -188,6 +271,8 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub pipeline: Result<Step, String>,
+    pub open_loop: Result<Step, String>,
+    pub overload: Result<Step, String>,
     pub emulator_skipped: Option<String>,
     pub replay: Result<Step, String>,
     pub cold_start: Result<Step, String>,

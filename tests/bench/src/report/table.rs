@@ -26,6 +26,15 @@ impl Verdict {
         }
     }
 
+    /// `value < target` (a latency bound the issue states as strict).
+    pub fn below(value: f64, target: f64) -> Self {
+        if value < target {
+            Self::Met
+        } else {
+            Self::Missed(value / target)
+        }
+    }
+
     /// `value ≤ target` (a time, a cost, a ratio of them).
     pub fn at_most(value: f64, target: f64) -> Self {
         if value <= target {
@@ -56,6 +65,9 @@ pub struct Row {
     pub value: String,
     pub target: String,
     pub verdict: Verdict,
+    /// The load average (1, 5, 15 min) before → after the run the row comes from; empty for a
+    /// run that did not happen.
+    pub load: String,
 }
 
 impl Row {
@@ -72,6 +84,7 @@ impl Row {
             value: value.into(),
             target: target.into(),
             verdict,
+            load: String::new(),
         }
     }
 
@@ -100,17 +113,20 @@ impl Row {
 
 /// The rows as one markdown table.
 pub fn render(rows: &[Row]) -> String {
-    let mut out =
-        String::from("| part | measure | value | target | result |\n|---|---|---:|---|---|\n");
+    let mut out = String::from(
+        "| part | measure | value | target | result | load avg before → after |\n\
+         |---|---|---:|---|---|---|\n",
+    );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             cell(&r.part),
             cell(&r.measure),
             cell(&r.value),
             cell(&r.target),
-            r.verdict.text()
+            r.verdict.text(),
+            if r.load.is_empty() { "–" } else { &r.load }
         );
     }
     out

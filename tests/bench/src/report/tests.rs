@@ -1,6 +1,9 @@
 //! The report assembled from fixture JSON (what the benchmarks print with `--json`); no
 //! timing is asserted, only what the table says about the figures it is given.
 
+mod targets;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
@@ -11,22 +14,34 @@ use super::run::parse_output;
 use super::table::{Row, Verdict, any_failed, grouped, render};
 use super::{Outcome, Part, Results};
 
-const PIPELINE: &str = include_str!("fixtures/pipeline.json");
-const REPLAY: &str = include_str!("fixtures/replay.json");
-const COLD_START: &str = include_str!("fixtures/cold-start.json");
-const COST: &str = include_str!("fixtures/cost.json");
+const PIPELINE_JSON: &str = include_str!("fixtures/pipeline.json");
+const OPEN_LOOP_JSON: &str = include_str!("fixtures/open-loop.json");
+const OVERLOAD_JSON: &str = include_str!("fixtures/overload.json");
+const REPLAY_JSON: &str = include_str!("fixtures/replay.json");
+const COLD_START_JSON: &str = include_str!("fixtures/cold-start.json");
+const COST_JSON: &str = include_str!("fixtures/cost.json");
 
 fn ran(json: &str) -> Outcome {
     Outcome::Ran(serde_json::from_str(json).expect("fixture is JSON"))
 }
 
+fn json(fixture: &str) -> Value {
+    serde_json::from_str(fixture).expect("fixture is JSON")
+}
+
 fn full_run() -> Results {
     Results {
-        pipeline: ran(PIPELINE),
+        pipeline: ran(PIPELINE_JSON),
+        open_loop: ran(OPEN_LOOP_JSON),
+        overload: ran(OVERLOAD_JSON),
         emulator_skipped: None,
-        replay: ran(REPLAY),
-        cold_start: ran(COLD_START),
-        cost: ran(COST),
+        replay: ran(REPLAY_JSON),
+        cold_start: ran(COLD_START_JSON),
+        cost: ran(COST_JSON),
+        load: Part::ALL
+            .into_iter()
+            .map(|p| (p, format!("0.50 0.40 0.30 → 1.{} 0.60 0.40", p as u8)))
+            .collect(),
     }
 }
 
@@ -46,6 +61,8 @@ fn a_full_run_has_a_row_for_every_figure_and_no_failure() {
     let parts: Vec<&str> = rows.iter().map(|r| r.part.as_str()).collect();
     for part in [
         "local pipeline",
+        "local, open loop",
+        "overload",
         "emulator backend",
         "replay",
         "cold start",
@@ -55,145 +72,50 @@ fn a_full_run_has_a_row_for_every_figure_and_no_failure() {
     }
     assert!(!any_failed(&rows));
     let table = render(&rows);
-    assert!(table.starts_with("| part | measure | value | target | result |\n"));
+    assert!(
+        table.starts_with(
+            "| part | measure | value | target | result | load avg before → after |\n"
+        )
+    );
     assert_eq!(table.lines().count(), rows.len() + 2);
 }
 
+/// Each row quotes the load average around the run it comes from; the emulator's rows come
+/// from the closed loop's run.
 #[test]
-fn the_pipeline_rows_judge_throughput_latency_and_cpu_against_the_issue() {
-    let rows = rows(&full_run());
-    let throughput = row(&rows, "local pipeline", "POST → terminal state");
-    assert_eq!(throughput.value, "1,354 orders/s");
-    assert_eq!(throughput.verdict, Verdict::Met);
-    // A closed loop runs at capacity, where POSTs queue by design: its p99 is shown, not judged.
-    let latency = row(&rows, "local pipeline", "POST latency");
-    assert_eq!(latency.value, "16.8 / 63.9 ms");
-    assert_eq!(latency.verdict, Verdict::Info);
-    assert!(matches!(
-        row(&rows, "local pipeline", "server CPU").verdict,
-        Verdict::Missed(_)
-    ));
-    let raw = row(&rows, "local pipeline", "raw SQLite, 1 row");
-    assert_eq!(
-        (raw.value.as_str(), &raw.verdict),
-        ("25,000 rows/s", &Verdict::Baseline)
-    );
-    assert_eq!(
-        row(&rows, "local pipeline", "events/s ÷ raw 1-row").value,
-        "0.33"
-    );
-    assert_eq!(
-        row(&rows, "emulator backend", "emulator ÷ embedded").value,
-        "0.001"
-    );
-}
-
-/// At an offered 1,000 orders/s the p99 is judged; the throughput (the offered rate, less the
-/// drain of the last orders) is not, since capacity is the closed loop's figure.
-#[test]
-fn an_open_loop_at_the_target_rate_judges_the_p99_and_not_the_throughput() {
-    let mut v: Value = serde_json::from_str(PIPELINE).unwrap();
-    v["rate"] = 1000.0.into();
-    let results = Results {
-        pipeline: Outcome::Ran(v),
+fn every_row_quotes_the_load_average_of_its_run() {
+    let results = full_run();
+    let rows = rows(&results);
+    assert!(rows.iter().all(|r| !r.load.is_empty()));
+    let load = |part: &str| &row(&rows, part, "").load;
+    assert_eq!(load("local pipeline"), &results.load[&Part::Pipeline]);
+    assert_eq!(load("emulator backend"), &results.load[&Part::Pipeline]);
+    assert_eq!(load("overload"), &results.load[&Part::Overload]);
+    assert_eq!(load("cost"), &results.load[&Part::Cost]);
+    assert!(render(&rows).contains("| met | 0.50 0.40 0.30 → 1.1 0.60 0.40 |"));
+    let skipped = Results {
+        load: BTreeMap::new(),
         ..full_run()
     };
-    let rows = rows(&results);
-    let latency = row(&rows, "local pipeline", "POST latency");
-    assert!(matches!(latency.verdict, Verdict::Missed(by) if (by - 63.9 / 20.0).abs() < 1e-9));
-    let throughput = row(&rows, "local pipeline", "POST → terminal state");
-    assert_eq!(throughput.verdict, Verdict::Info);
-}
-
-#[test]
-fn an_open_loop_below_the_target_rate_does_not_judge_throughput() {
-    let mut v: Value = serde_json::from_str(PIPELINE).unwrap();
-    v["rate"] = 500.0.into();
-    let results = Results {
-        pipeline: Outcome::Ran(v),
-        ..full_run()
-    };
-    let rows = rows(&results);
-    let throughput = row(&rows, "local pipeline", "POST → terminal state");
-    assert!(throughput.measure.contains("open loop at 500 orders/s"));
-    assert_eq!(throughput.verdict, Verdict::Info);
-}
-
-#[test]
-fn replay_at_six_tenths_of_raw_meets_the_half_rate_target() {
-    let rows = rows(&full_run());
-    let ratio = row(&rows, "replay", "replay ÷ raw");
-    assert_eq!(
-        (ratio.value.as_str(), &ratio.verdict),
-        ("0.60", &Verdict::Met)
-    );
-}
-
-#[test]
-fn a_function_above_1_2_times_the_sdk_hello_is_missed_and_named_as_the_worst() {
-    let rows = rows(&full_run());
-    assert_eq!(
-        row(&rows, "cold start", "order-placement").verdict,
-        Verdict::Met
-    );
-    let seed = row(&rows, "cold start", "seed-inventory");
-    assert!(matches!(seed.verdict, Verdict::Missed(_)));
-    assert!(seed.value.contains("init 11.50 ms (1.26 × hello-sdk)"));
-    assert!(seed.value.contains("zip 6.5 MiB"));
-    let all = row(&rows, "cold start", "all 2 functions");
-    assert_eq!(all.value, "1.26 × hello-sdk (seed-inventory)");
-    assert!(matches!(all.verdict, Verdict::Missed(_)));
-    assert_eq!(
-        row(&rows, "cold start", "hello-sdk").verdict,
-        Verdict::Baseline
-    );
-}
-
-#[test]
-fn a_function_with_failed_runs_is_a_failure() {
-    let mut v: Value = serde_json::from_str(COLD_START).unwrap();
-    v["functions"][0]["failed_runs"] = 2.into();
-    let results = Results {
-        cold_start: Outcome::Ran(v),
-        ..full_run()
-    };
-    let rows = rows(&results);
-    let placement = row(&rows, "cold start", "order-placement");
-    assert_eq!(placement.verdict, Verdict::Failed);
-    assert!(placement.value.contains("2 failed runs"));
-    assert!(any_failed(&rows));
-}
-
-#[test]
-fn the_cost_ratio_is_express_over_standard_and_misses_above_a_fifth() {
-    let rows = rows(&full_run());
-    assert_eq!(
-        row(&rows, "cost", "Standard").value,
-        "$173.60 per million orders"
-    );
-    assert_eq!(
-        row(&rows, "cost", "deployed design").value,
-        "$62.51 per million orders"
-    );
-    let ratio = row(&rows, "cost", "Express ÷ Standard");
-    assert_eq!(ratio.value, "0.36 (1/2.8)");
-    assert!(matches!(ratio.verdict, Verdict::Missed(by) if by > 1.7 && by < 1.9));
-    assert!(render(&rows).contains("| ≤ 0.20 (a fifth) | **missed** (by 1.80×) |"));
+    assert!(render(&super::rows::rows(&skipped)).contains("| – |\n"));
 }
 
 #[test]
 fn skipped_parts_print_as_skipped_rows() {
     let results = Results {
         pipeline: Outcome::Skipped("--skip pipeline".into()),
+        open_loop: Outcome::Skipped("--skip pipeline".into()),
+        overload: Outcome::Skipped("--skip overload".into()),
         emulator_skipped: Some("no --emulator URL given".into()),
         replay: Outcome::Skipped("--skip replay".into()),
         cold_start: Outcome::Skipped("needs --emulator URL".into()),
         cost: Outcome::Skipped("--skip cost".into()),
+        load: BTreeMap::new(),
     };
     let rows = rows(&results);
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 7);
     assert!(rows.iter().all(|r| r.verdict == Verdict::Skipped));
-    assert_eq!(rows[1].value, "skipped: no --emulator URL given");
+    assert_eq!(rows[3].value, "skipped: no --emulator URL given");
     assert!(!any_failed(&rows));
 }
 
@@ -218,12 +140,16 @@ fn a_failed_benchmark_is_a_failed_row_and_fails_the_report() {
 fn json_without_a_needed_figure_is_a_failure_of_that_benchmark() {
     let results = Results {
         cost: ran(r#"{"orders": 1000, "express_per_million": 62.5}"#),
+        open_loop: ran(r#"{"orders": 10000, "clients": 64, "rate": 2000}"#),
         ..full_run()
     };
     let rows = rows(&results);
     let cost = row(&rows, "cost", "all");
     assert_eq!(cost.verdict, Verdict::Failed);
     assert!(cost.value.contains("`standard_per_million`"));
+    let open = row(&rows, "local, open loop", "all");
+    assert_eq!(open.verdict, Verdict::Failed);
+    assert!(open.value.contains("`post_p50_ms`"));
 }
 
 #[test]
@@ -234,7 +160,7 @@ fn a_pipeline_that_failed_takes_its_emulator_row_with_it() {
     };
     let rows = rows(&results);
     assert_eq!(
-        row(&rows, "emulator backend", "same flow").verdict,
+        row(&rows, "emulator backend", "the same flow").verdict,
         Verdict::Failed
     );
 }
@@ -266,6 +192,14 @@ fn sizes_pass_through_to_the_benchmark_they_size() {
         "http://127.0.0.1:5599",
         "--emulator-orders",
         "20",
+        "--emulator-clients",
+        "4",
+        "--server",
+        "/s/orders",
+        "--rate",
+        "1500",
+        "--overload-secs",
+        "20",
     ])
     .plan();
     let pipeline = plan.pipeline.unwrap();
@@ -276,10 +210,44 @@ fn sizes_pass_through_to_the_benchmark_they_size() {
             "--json",
             "--orders",
             "1000",
+            "--clients",
+            "64",
+            "--server",
+            "/s/orders",
             "--emulator",
             "http://127.0.0.1:5599",
             "--emulator-orders",
-            "20"
+            "20",
+            "--emulator-clients",
+            "4"
+        ]
+    );
+    let open = plan.open_loop.unwrap();
+    assert_eq!(open.program, Path::new("/bin-dir/pipeline-bench"));
+    assert_eq!(
+        open.args,
+        [
+            "--json",
+            "--orders",
+            "10000",
+            "--clients",
+            "64",
+            "--rate",
+            "1500",
+            "--server",
+            "/s/orders"
+        ]
+    );
+    assert_eq!(
+        plan.overload.unwrap().args,
+        [
+            "--json",
+            "--overload",
+            "20",
+            "--overload-connections",
+            "32",
+            "--server",
+            "/s/orders"
         ]
     );
     assert_eq!(plan.replay.unwrap().args, ["--json", "--events", "100000"]);
@@ -300,7 +268,26 @@ fn sizes_pass_through_to_the_benchmark_they_size() {
 #[test]
 fn without_an_emulator_the_emulator_flow_and_the_cold_starts_are_skipped() {
     let plan = parse(&["--emulator-orders", "20"]).plan();
-    assert_eq!(plan.pipeline.unwrap().args, ["--json"]);
+    assert_eq!(
+        plan.pipeline.unwrap().args,
+        ["--json", "--orders", "5000", "--clients", "64"]
+    );
+    assert_eq!(
+        plan.open_loop.unwrap().args,
+        [
+            "--json",
+            "--orders",
+            "10000",
+            "--clients",
+            "64",
+            "--rate",
+            "2000"
+        ]
+    );
+    assert_eq!(
+        plan.overload.unwrap().args,
+        ["--json", "--overload", "60", "--overload-connections", "32"]
+    );
     assert!(plan.emulator_skipped.is_some());
     assert!(plan.cold_start.unwrap_err().contains("--emulator"));
 }
@@ -319,10 +306,25 @@ fn skip_and_program_flags_are_honoured() {
     let plan = o.plan();
     assert_eq!(plan.cold_start.unwrap_err(), "--skip cold-start");
     assert_eq!(plan.emulator_skipped.as_deref(), Some("--skip emulator"));
-    assert_eq!(plan.pipeline.unwrap().args, ["--json"]);
+    assert_eq!(
+        plan.pipeline.unwrap().args,
+        ["--json", "--orders", "5000", "--clients", "64"]
+    );
     assert_eq!(plan.cost.unwrap().program, Path::new("/fake/cost-model"));
     let unknown = Options::parse(["--skip".to_owned(), "nope".to_owned()], Path::new("/"));
     assert!(unknown.is_err());
+}
+
+#[test]
+fn skipping_the_pipeline_skips_all_three_of_its_runs_and_each_can_be_skipped_alone() {
+    let plan = parse(&["--skip", "pipeline"]).plan();
+    assert_eq!(plan.pipeline.unwrap_err(), "--skip pipeline");
+    assert_eq!(plan.open_loop.unwrap_err(), "--skip pipeline");
+    assert_eq!(plan.overload.unwrap_err(), "--skip pipeline");
+    let plan = parse(&["--skip", "overload,open-loop"]).plan();
+    assert!(plan.pipeline.is_ok());
+    assert_eq!(plan.open_loop.unwrap_err(), "--skip open-loop");
+    assert_eq!(plan.overload.unwrap_err(), "--skip overload");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::{COLD_START, INIT_RATIO, Json};
 use crate::report::table::{Row, Verdict, grouped};
 
-pub(super) fn cold_start(j: &Json<'_>) -> Result<Vec<Row>, String> {
+pub(super) fn rows(j: &Json<'_>) -> Result<Vec<Row>, String> {
     let repeats = grouped(j.f64("repeats")?);
     let mut rows = Vec::new();
     for b in j.list("baselines")? {

@@ -1,0 +1,139 @@
+//! `pipeline-bench`'s closed and open loops: capacity, CPU per order and the append rate
+//! against raw SQLite from the closed loop (at capacity); the POST p99 from the open loop
+//! (at capacity POSTs queue by design, so a closed loop's p99 says nothing about latency).
+
+use super::{
+    CPU_US_PER_ORDER, EVENTS_PER_RAW_SINGLE, Json, OPEN_LOOP, OPEN_RATE, ORDERS_PER_S, P99_MS,
+    PIPELINE,
+};
+use crate::report::table::{Row, Verdict, grouped};
+
+/// `5,000 orders, 64 clients, closed loop` (or `open loop at 2,000 orders/s`).
+fn load(j: &Json<'_>) -> Result<(String, f64), String> {
+    let rate = j.f64("rate")?;
+    let how = if rate > 0.0 {
+        format!("open loop at {} orders/s", grouped(rate))
+    } else {
+        "closed loop".to_owned()
+    };
+    let text = format!(
+        "{} orders, {} clients, {how}",
+        grouped(j.f64("orders")?),
+        grouped(j.f64("clients")?)
+    );
+    Ok((text, rate))
+}
+
+pub(super) fn closed_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
+    let (load, rate) = load(j)?;
+    let orders_per_s = j.f64("orders_per_s")?;
+    let events_per_s = j.f64("events_per_s")?;
+    let raw_single = j.f64("raw_single_rows_per_s")?;
+    let raw_batched = j.f64("raw_batched_rows_per_s")?;
+    let (p50, p99) = (j.f64("post_p50_ms")?, j.f64("post_p99_ms")?);
+    // Capacity is a closed loop's figure: an open loop's throughput is the rate it was offered.
+    let at_capacity = rate <= 0.0;
+    let judged = |verdict: Verdict| {
+        if at_capacity { verdict } else { Verdict::Info }
+    };
+    let cpu = match j.opt_f64("cpu_us_per_order") {
+        Some(us) => (
+            format!("{} µs", grouped(us)),
+            judged(Verdict::at_most(us, CPU_US_PER_ORDER)),
+        ),
+        None => ("not measured (no /proc)".to_owned(), Verdict::Info),
+    };
+    let raw_rows = grouped(j.f64("raw_rows")?);
+    // Computed from the two rates rather than read, so the row always means what it says.
+    let per_raw = events_per_s / raw_single;
+    Ok(vec![
+        Row::new(
+            PIPELINE,
+            format!("POST → terminal state, {load}"),
+            format!("{} orders/s", grouped(orders_per_s)),
+            "≥ 5,000 orders/s on 2 cores (closed loop)",
+            judged(Verdict::at_least(orders_per_s, ORDERS_PER_S)),
+        ),
+        Row::new(
+            PIPELINE,
+            "server CPU per order (user + system) at capacity",
+            cpu.0,
+            "≤ 150 µs",
+            cpu.1,
+        ),
+        Row::new(
+            PIPELINE,
+            format!("POST latency p50 / p99 ({load})"),
+            format!("{p50:.1} / {p99:.1} ms"),
+            "none at capacity: p99 is judged in the open loop",
+            Verdict::Info,
+        ),
+        Row::new(
+            PIPELINE,
+            "events appended",
+            format!("{} events/s", grouped(events_per_s)),
+            "none",
+            Verdict::Info,
+        ),
+        Row::new(
+            PIPELINE,
+            format!("raw SQLite, 1 row per commit ({raw_rows} rows, WAL, synchronous=NORMAL)"),
+            format!("{} rows/s", grouped(raw_single)),
+            "baseline",
+            Verdict::Baseline,
+        ),
+        Row::new(
+            PIPELINE,
+            "events/s ÷ raw 1-row commits (same run)",
+            format!("{per_raw:.2}"),
+            "≥ 0.80",
+            judged(Verdict::at_least(per_raw, EVENTS_PER_RAW_SINGLE)),
+        ),
+        Row::new(
+            PIPELINE,
+            format!("raw SQLite, 100 rows per commit ({raw_rows} rows)"),
+            format!("{} rows/s", grouped(raw_batched)),
+            "baseline",
+            Verdict::Baseline,
+        ),
+        Row::new(
+            PIPELINE,
+            "events/s ÷ raw batched rows",
+            format!("{:.3}", events_per_s / raw_batched),
+            "none",
+            Verdict::Info,
+        ),
+    ])
+}
+
+pub(super) fn open_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
+    let (load, rate) = load(j)?;
+    let (p50, p99) = (j.f64("post_p50_ms")?, j.f64("post_p99_ms")?);
+    let (latency, target) = if rate >= OPEN_RATE {
+        (Verdict::below(p99, P99_MS), "p99 < 20 ms at 2,000 orders/s")
+    } else {
+        (
+            Verdict::Info,
+            "p99 < 20 ms is judged at ≥ 2,000 orders/s offered (--rate 2000)",
+        )
+    };
+    let accepted = j.opt_f64("accepted_per_s").map_or_else(String::new, |a| {
+        format!("; POSTs accepted at {}/s", grouped(a))
+    });
+    Ok(vec![
+        Row::new(
+            OPEN_LOOP,
+            format!("POST latency p50 / p99 ({load})"),
+            format!("{p50:.1} / {p99:.1} ms{accepted}"),
+            target,
+            latency,
+        ),
+        Row::new(
+            OPEN_LOOP,
+            "POST → terminal state",
+            format!("{} orders/s", grouped(j.f64("orders_per_s")?)),
+            "none: the offered rate, less the last orders' drain",
+            Verdict::Info,
+        ),
+    ])
+}
