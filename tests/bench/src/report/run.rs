@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Outcome;
 use super::options::Step;
 
-/// How many of its last stderr lines a failure quotes.
+/// How many of its last stderr lines a failure quotes when it printed no error line.
 const TAIL: usize = 3;
 
 /// Runs `step` to its end. A start that fails, a non-zero exit, or a stdout whose last line
@@ -34,14 +34,18 @@ pub fn run(step: &Step) -> Outcome {
     let stderr = child.stderr.take().map(|err| {
         thread::spawn(move || {
             let mut tail = VecDeque::with_capacity(TAIL);
+            let mut error = None;
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 eprintln!("[{name}] {line}");
+                if error.is_none() && is_error_line(&line) {
+                    error = Some(line.clone());
+                }
                 if tail.len() == TAIL {
                     tail.pop_front();
                 }
                 tail.push_back(line);
             }
-            tail.into_iter().collect::<Vec<_>>().join(" / ")
+            error.unwrap_or_else(|| tail.into_iter().collect::<Vec<_>>().join(" / "))
         })
     });
     let mut stdout = String::new();
@@ -59,6 +63,13 @@ pub fn run(step: &Step) -> Outcome {
         }
         (Ok(_), _) => parse_output(name, &stdout),
     }
+}
+
+/// Whether a stderr line says why the benchmark stopped: `main`'s `Error: …` (anyhow) or a
+/// panic's first line. With `RUST_BACKTRACE` set, the last lines are a backtrace, which says
+/// nothing a reader of the table can use.
+pub fn is_error_line(line: &str) -> bool {
+    line.starts_with("Error: ") || (line.starts_with("thread '") && line.contains("panicked at"))
 }
 
 /// The JSON object on the last non-empty line of a benchmark's stdout.

@@ -177,6 +177,42 @@ fn the_last_stdout_line_is_the_json_and_anything_else_is_a_failure() {
     assert!(matches!(parse_output("x", ""), Outcome::Failed(_)));
 }
 
+/// With `RUST_BACKTRACE` set, a benchmark's last stderr lines are a backtrace: the failure
+/// quotes its `Error: …` line instead, which is what tells an old pipeline-bench's refusal of
+/// `--overload` apart from a crash.
+#[test]
+fn a_failure_quotes_the_error_line_rather_than_a_backtrace() {
+    let step = super::options::Step {
+        name: "pipeline-bench",
+        program: "/bin/sh".into(),
+        args: vec![
+            "-c".into(),
+            "echo 'Error: unknown flag --overload (use --orders N)' >&2; \
+             for i in 1 2 3 4; do echo \"  $i: frame\" >&2; done; exit 1"
+                .into(),
+        ],
+    };
+    let outcome = super::run::run(&step);
+    let Outcome::Failed(what) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        what,
+        "pipeline-bench exited with exit status: 1: Error: unknown flag --overload (use --orders N)"
+    );
+    let results = Results {
+        overload: outcome,
+        ..full_run()
+    };
+    assert_eq!(
+        row(&rows(&results), "overload", "all").verdict,
+        Verdict::Skipped
+    );
+    assert!(super::run::is_error_line(
+        "thread 'main' panicked at tests/src/bin/pipeline-bench.rs:9:5:"
+    ));
+}
+
 #[test]
 fn sizes_pass_through_to_the_benchmark_they_size() {
     let plan = parse(&[
