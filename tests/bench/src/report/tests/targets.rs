@@ -363,6 +363,24 @@ fn a_function_above_1_2_times_the_sdk_hello_is_missed_and_named_as_the_worst() {
     );
 }
 
+/// A run limited to some functions (`--only`) cannot meet "every function".
+#[test]
+fn a_cold_start_run_of_only_some_functions_meets_nothing_for_all() {
+    let rows = with(
+        COLD_START_JSON,
+        |v| v["functions"][1]["ratio_to_sdk"] = 1.1.into(),
+        |r, o| r.cold_start = o,
+    );
+    let all = row(&rows, COLD_START, "all 2 functions");
+    assert!(
+        all.measure
+            .contains("of the 14 deployed; run without --only"),
+        "{}",
+        all.measure
+    );
+    assert_eq!(all.verdict, Verdict::Info);
+}
+
 #[test]
 fn a_function_with_failed_runs_is_a_failure() {
     let rows = with(
