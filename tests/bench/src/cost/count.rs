@@ -424,5 +424,6 @@ pub fn observed(c: &Counts) -> Observed {
         queue_sends: sends as f64 / n,
         publishes: c.emails_by_topic.values().sum::<u64>() as f64 / n,
         log_bytes: c.log_bytes as f64 / n,
+        emf_bytes: std::collections::BTreeMap::new(),
     }
 }

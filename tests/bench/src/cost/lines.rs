@@ -352,6 +352,10 @@ fn observability(
             .sum::<f64>();
     // Logged at level ERROR: one TaskFailed per order that ends FAILED.
     let sfn_error_events = o.failed;
+    let emf_bytes: f64 = fns
+        .iter()
+        .map(|f| f.invocations * o.emf_bytes.get(f.name).copied().unwrap_or(0.0))
+        .sum();
     vec![
         line(
             "CloudWatch Logs",
@@ -360,6 +364,17 @@ fn observability(
             "GB",
             Basis::Counted,
             &format!("{:.0} bytes per order in the local run", o.log_bytes),
+            p::CLOUDWATCH_LOGS_GB,
+        ),
+        line(
+            "CloudWatch Logs",
+            "Lambda EMF metric lines (one flush per invocation)",
+            emf_bytes / GB,
+            "GB",
+            Basis::Derived,
+            &format!(
+                "{emf_bytes:.0} bytes per order: each function's flush measured from the EMF recorder on its code path's metric calls × its invocations"
+            ),
             p::CLOUDWATCH_LOGS_GB,
         ),
         line(

@@ -66,6 +66,9 @@ pub struct Observed {
     pub publishes: f64,
     /// Application log bytes (JSON lines at INFO).
     pub log_bytes: f64,
+    /// EMF metric bytes one invocation of each function writes (`cost::emf`, measured from the
+    /// Lambdas' recorder), keyed by the names of [`functions`].
+    pub emf_bytes: std::collections::BTreeMap<&'static str, f64>,
 }
 
 /// What the model cannot observe locally. The defaults are stated in the printed table.

@@ -37,6 +37,7 @@ fn one_completed_order() -> Observed {
         queue_sends: 1.0,
         publishes: 1.0,
         log_bytes: 0.0,
+        emf_bytes: std::collections::BTreeMap::new(),
     }
 }
 
@@ -302,6 +303,72 @@ fn the_json_report_is_one_line_with_the_keys_runners_read() {
         .map(|s| s["express"].as_f64().unwrap())
         .sum();
     assert!(close(services, t.express));
+    assert!(close(number("express_without_email"), t.express - t.email));
+    assert!(close(
+        number("standard_without_email"),
+        t.standard - t.email
+    ));
+    assert!(close(
+        number("ratio_without_email"),
+        (t.express - t.email) / (t.standard - t.email)
+    ));
+    assert_eq!(
+        v["target_without_email_met"],
+        (t.express - t.email) / (t.standard - t.email) <= TARGET_FRACTION
+    );
+}
+
+#[test]
+fn the_target_leaves_the_email_out_of_both_sides() {
+    let o = one_completed_order();
+    let l = lines(&o, &Assumptions::default());
+    let t = Totals::of(&l);
+    assert!(close(t.email, cost_of(&l, "email deliveries")));
+    assert!(t.ratio_without_email() < t.ratio || t.email == 0.0);
+    assert!(close(
+        t.express_without_email_max(),
+        TARGET_FRACTION * (t.standard - t.email)
+    ));
+}
+
+#[test]
+fn emf_bytes_are_each_functions_flush_times_its_invocations() {
+    let mut o = one_completed_order();
+    let a = Assumptions::default();
+    assert!(close(cost_of(&lines(&o, &a), "EMF metric lines"), 0.0));
+    o.emf_bytes = [
+        ("order-placement (POST)", 300.0),
+        ("event-projector", 100.0),
+    ]
+    .into();
+    // One POST, and one projector invocation per event (5 order + 1 product, batches of 1).
+    let gb = (300.0 + 6.0 * 100.0) / (1024.0 * 1024.0 * 1024.0);
+    assert!(close(
+        cost_of(&lines(&o, &a), "EMF metric lines"),
+        gb * p::CLOUDWATCH_LOGS_GB * 1e6
+    ));
+}
+
+/// The recorder is measured for real: a placement flushes its counter, a GET nothing that
+/// counts, and a completing task more than a task that only appends.
+#[test]
+fn emf_bytes_are_measured_from_the_lambdas_recorder() {
+    let o = one_completed_order();
+    let bytes = super::emf::PathBytes::measure()
+        .expect("no other recorder in this test binary")
+        .per_function(&o);
+    let of = |name: &str| bytes[name];
+    assert!(of("order-placement (POST)") > 0.0);
+    assert!(of("update-inventory") > of("validate-order"));
+    assert!(of("order-success-handler") > 0.0);
+    assert!(of("event-projector") > 0.0);
+    for f in super::model::functions(&o, &Assumptions::default()) {
+        assert!(
+            bytes.contains_key(f.name),
+            "{} has no EMF measurement",
+            f.name
+        );
+    }
 }
 
 #[test]
