@@ -232,17 +232,8 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
             2.0 * o.publishes,
             "WRU",
             Basis::Derived,
-            "two small writes per publish (shared/aws dedup: PENDING, then SENT)",
+            "two small writes per publish and no read (shared/aws dedup: the PENDING claim is tried unread, then SENT)",
             p::DYNAMODB_WRU,
-        ),
-        line(
-            "DynamoDB",
-            "notification dedup reads (consistent GetItem before the claim)",
-            o.publishes,
-            "RRU",
-            Basis::Derived,
-            "one per publish",
-            p::DYNAMODB_RRU,
         ),
         line(
             "DynamoDB",
