@@ -169,12 +169,12 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "DynamoDB",
             "order-status view puts",
-            o.order_events * o.order_view_wru,
+            o.order_runs * o.order_view_wru,
             "WRU",
             Basis::Derived,
             &format!(
-                "one per order event, {:.0} WRU each (counted view size)",
-                o.order_view_wru
+                "one per order-stream append ({:.2} counted for {:.2} order events: an append's records are one run), {:.0} WRU each (counted view size)",
+                o.order_runs, o.order_events, o.order_view_wru
             ),
             p::DYNAMODB_WRU,
         ),
@@ -190,10 +190,10 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "DynamoDB",
             "inventory view puts",
-            o.product_events,
+            o.product_runs,
             "WRU",
             Basis::Derived,
-            "one per product event (small items)",
+            "one per product-stream append (small items)",
             p::DYNAMODB_WRU,
         ),
         line(
@@ -220,10 +220,10 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "DynamoDB",
             "view GetItems (projectors, GET polls)",
-            o.order_events + o.product_events + a.gets_per_order,
+            o.order_runs + o.product_runs + a.gets_per_order,
             "RRU",
             Basis::Derived,
-            "one per stream record applied, one per poll",
+            "one per run applied (an append's records of one stream), one per poll",
             p::DYNAMODB_RRU,
         ),
         line(

@@ -24,6 +24,9 @@ fn one_completed_order() -> Observed {
         transitions: 4.0,
         order_events: 5.0,
         product_events: 1.0,
+        // InventoryReserved and OrderCompleted are one append (with the StockReserved).
+        order_runs: 4.0,
+        product_runs: 1.0,
         validated: 1.0,
         captured: 1.0,
         completed: 1.0,
@@ -147,15 +150,15 @@ fn dynamodb_writes_add_events_idempotency_views_and_the_index() {
         .filter(|x| x.unit == "WRU")
         .map(|x| x.quantity)
         .sum();
-    // events 3 + 6, idempotency 2, status views 5, sparse index 1 in + 1 out, inventory view 1,
-    // the confirmation's dedup record 2 (PENDING, then SENT).
-    assert!(close(wru, 21.0));
+    // events 3 + 6, idempotency 2, status views 4 (one per order-stream append), sparse index
+    // 1 in + 1 out, inventory view 1, the confirmation's dedup record 2 (PENDING, then SENT).
+    assert!(close(wru, 20.0));
     assert!(close(
         l.iter()
             .filter(|x| x.unit == "WRU")
             .map(super::model::Line::usd_per_million_orders)
             .sum::<f64>(),
-        21.0 * 0.625
+        20.0 * 0.625
     ));
 }
 
@@ -174,9 +177,10 @@ fn batching_divides_the_invocations_of_batch_consumers() {
             .map(|f| f.invocations)
             .sum()
     };
-    // Five order events and one product event, all read by the stream's one reader.
-    assert!(close(invocations(&quiet), 6.0));
-    assert!(close(invocations(&busy), 6.0 / 3.0));
+    // Four order-stream appends and one product-stream append (five runs), all read by the
+    // stream's one reader.
+    assert!(close(invocations(&quiet), 5.0));
+    assert!(close(invocations(&busy), 5.0 / 3.0));
 }
 
 #[test]
@@ -219,9 +223,27 @@ fn the_sparse_sweep_index_costs_two_writes_per_order_however_many_status_puts() 
 }
 
 #[test]
-fn the_stream_has_one_reader_invoked_for_every_event() {
+fn an_appends_records_of_one_stream_are_read_and_written_once() {
+    let mut o = one_completed_order();
+    let a = Assumptions::default();
+    let four = cost_of(&lines(&o, &a), "order-status view puts");
+    assert!(close(four, 4.0 * p::DYNAMODB_WRU * 1e6));
+    // More events in the same appends: no more view puts or reads.
+    o.order_events = 9.0;
+    assert!(close(
+        cost_of(&lines(&o, &a), "order-status view puts"),
+        four
+    ));
+    assert!(close(
+        cost_of(&lines(&o, &a), "view GetItems"),
+        (4.0 + 1.0 + 1.0) * p::DYNAMODB_RRU * 1e6
+    ));
+}
+
+#[test]
+fn the_stream_has_one_reader_invoked_for_every_run() {
     let o = one_completed_order();
-    assert!(close(invocations_of(&o, "event-projector"), 6.0));
+    assert!(close(invocations_of(&o, "event-projector"), 5.0));
     assert!(close(invocations_of(&o, "order-failure-handler"), 0.0));
     assert!(close(invocations_of(&o, "order-success-handler"), 1.0));
     assert!(close(invocations_of(&o, "order-update-handler"), 1.0));
@@ -341,8 +363,8 @@ fn emf_bytes_are_each_functions_flush_times_its_invocations() {
         ("event-projector", 100.0),
     ]
     .into();
-    // One POST, and one projector invocation per event (5 order + 1 product, batches of 1).
-    let gb = (300.0 + 6.0 * 100.0) / (1024.0 * 1024.0 * 1024.0);
+    // One POST, and one projector invocation per run (4 order + 1 product, batches of 1).
+    let gb = (300.0 + 5.0 * 100.0) / (1024.0 * 1024.0 * 1024.0);
     assert!(close(
         cost_of(&lines(&o, &a), "EMF metric lines"),
         gb * p::CLOUDWATCH_LOGS_GB * 1e6
