@@ -320,13 +320,13 @@ fn observability(
     api_requests: f64,
     fns: &[super::model::FunctionUse],
 ) -> Vec<Line> {
-    // Entry points that start a trace: API requests, executions, and the Active functions
-    // invoked by SQS and EventBridge (counted as new traces, an upper bound: both can carry
-    // the caller's trace header). Task functions join their execution's trace. The stream
-    // consumer traces PassThrough: a stream record has no caller's trace, so it starts none.
-    // The sweeper's schedule starts one trace a run.
+    // Entry points that start a trace: API requests and the Active functions invoked by SQS
+    // and EventBridge (counted as new traces, an upper bound: both can carry the caller's
+    // trace header). An execution joins start-order-processing's trace (StartExecution passes
+    // the invocation's trace header, shared/aws workflow), and the task functions join their
+    // execution's. The stream consumer traces PassThrough: a stream record has no caller's
+    // trace, so it starts none. The sweeper's schedule starts one trace a run.
     let traced: f64 = api_requests
-        + o.executions
         + fns
             .iter()
             .filter(|f| {
@@ -391,7 +391,7 @@ fn observability(
         ),
         line(
             "X-Ray",
-            "traces recorded (Active except the stream consumer)",
+            "traces recorded (Active except the stream consumer; executions join their starter's)",
             traced * a.xray_sample_rate,
             "trace",
             Basis::Assumed,
