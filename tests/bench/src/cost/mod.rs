@@ -22,3 +22,5 @@ pub mod report;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_target;
