@@ -123,20 +123,48 @@ where
     S: ViewStore<V>,
     L: EventStore,
 {
-    let Some(key) = V::key(&record.stream_id) else {
+    advance_run(views, log, &[record]).await
+}
+
+/// Projects consecutive records of one stream (the events of one append arrive together) as
+/// [`advance`] would one by one, with one read of the view and at most one write: the view is
+/// read once, stepped through each record (refolded past a gap), and stored once if it moved.
+/// A run that names no view of `V` (another model's stream) or is empty does nothing.
+///
+/// # Errors
+/// A record or its stream's history does not decode, or a store failed: nothing of the run
+/// was written.
+pub async fn advance_run<V, S, L>(
+    views: &S,
+    log: &L,
+    run: &[&RecordedEvent],
+) -> Result<Applied, AdvanceError>
+where
+    V: View,
+    S: ViewStore<V>,
+    L: EventStore,
+{
+    let Some(key) = run.first().and_then(|r| V::key(&r.stream_id)) else {
         return Ok(Applied::Unchanged);
     };
-    let current = views.get(&key).await?;
-    let step = match next(current.as_ref(), record)? {
-        Next::ReadHistory { after_version } => {
-            let history = log.read_stream(&record.stream_id, after_version).await?;
-            refold(current.as_ref(), &history)?
+    let mut current = views.get(&key).await?;
+    let mut moved = false;
+    for record in run {
+        let step = match next(current.as_ref(), record)? {
+            Next::ReadHistory { after_version } => {
+                let history = log.read_stream(&record.stream_id, after_version).await?;
+                refold(current.as_ref(), &history)?
+            }
+            step => step,
+        };
+        if let Next::Write(view) = step {
+            current = Some(view);
+            moved = true;
         }
-        step => step,
-    };
-    match step {
-        Next::Write(view) => Ok(views.put(&view).await?.into()),
-        Next::Keep | Next::ReadHistory { .. } => Ok(Applied::Unchanged),
+    }
+    match current {
+        Some(view) if moved => Ok(views.put(&view).await?.into()),
+        _ => Ok(Applied::Unchanged),
     }
 }
 

@@ -7,7 +7,8 @@
 //!   stream, skips what it has seen, and asks for the stream's history when a record arrives
 //!   past a gap. Any duplication or reordering thus ends in the same view as a straight fold
 //!   (property-tested in `tests`).
-//! - [`advance`]: the projection step written once ([`advance()`], [`advance_batch`]) and the
+//! - [`advance`]: the projection step written once ([`advance()`], [`advance_run`] for one
+//!   stream's consecutive records, [`advance_batch`]) and the
 //!   [`ViewStore`] port every read-model store implements.
 //! - [`order_status`]: `OrderView`, what GET /orders/{id} answers.
 //! - [`listing`]: a customer's orders a page at a time (GET /orders): [`OrderPage`] and its
@@ -23,7 +24,8 @@ pub mod order_status;
 pub mod view;
 
 pub use advance::{
-    AdvanceError, Applied, Next, ViewStore, ViewWrite, advance, advance_batch, next, refold,
+    AdvanceError, Applied, Next, ViewStore, ViewWrite, advance, advance_batch, advance_run, next,
+    refold,
 };
 pub use inventory::InventoryView;
 pub use listing::{CursorError, OrderCursor, OrderPage};

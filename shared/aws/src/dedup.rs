@@ -6,7 +6,12 @@
 //! The decision is the domain's [`judge_publish`] (absent → PENDING with a lease → SENT); this
 //! adapter only reads the record and arbitrates with conditional writes:
 //! - absent: a conditional PutItem (`attribute_not_exists`) claims it, PENDING with a lease of
-//!   [`PUBLISH_LEASE_MS`] and a random claim token;
+//!   [`PUBLISH_LEASE_MS`] and a random claim token. A first publish is the common case, so the
+//!   claim is tried first, unread (the verdict on no record is always a claim); when it fails
+//!   the record in the way comes back with the refusal (`ReturnValuesOnConditionCheckFailure`
+//!   ALL_OLD) and is judged as a read one would be. A publish costs two writes and no read;
+//!   a redelivery one failed conditional write (billed as a write) instead of a read. Later
+//!   rounds (after a wait or a lost race) read, which costs less than a failed write;
 //! - PENDING with a lapsed lease: an UpdateItem conditioned on the claim token it saw takes it
 //!   over (of two racing take-overs one wins);
 //! - PENDING with a live lease: the publish waits briefly for the other publisher to finish,
@@ -26,8 +31,11 @@
 use std::future::Future;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use order_domain::Timestamp;
 use order_domain::dedup::{
     DedupRecord, DedupVerdict, PUBLISH_LEASE_MS, SENT_RETENTION_MS, judge_publish,
@@ -58,6 +66,13 @@ pub struct DynamoDedup {
 pub struct SeenRecord {
     pub record: DedupRecord,
     pub claim: String,
+}
+
+/// A first claim's outcome: ours, or refused by the record in the way (`None`: the refusal
+/// carried none, so it must be read).
+enum FirstClaim {
+    Claimed,
+    Held(Option<SeenRecord>),
 }
 
 /// The record's key: the same dedup id on two topics is two deliveries.
@@ -123,10 +138,20 @@ impl DynamoDedup {
         let claim = format!("{:016x}", fastrand::u64(..));
         let mut waits = IN_FLIGHT_WAITS_MS.iter();
         let mut won = false;
-        for _ in 0..MAX_ROUNDS {
+        for round in 0..MAX_ROUNDS {
             let now = Timestamp::now();
             let lease_until = now.as_millis().saturating_add(self.lease_ms);
-            let seen = self.read(&key).await?;
+            let seen = match round {
+                0 => match self.first_claim(&key, &claim, lease_until).await? {
+                    FirstClaim::Claimed => {
+                        won = true;
+                        break;
+                    }
+                    FirstClaim::Held(Some(seen)) => Some(seen),
+                    FirstClaim::Held(None) => self.read(&key).await?,
+                },
+                _ => self.read(&key).await?,
+            };
             match judge_publish(seen.as_ref().map(|s| s.record), now) {
                 DedupVerdict::Drop => {
                     tracing::debug!(dedup_key = %key, "duplicate notification dropped");
@@ -189,9 +214,15 @@ impl DynamoDedup {
             .send()
             .await
             .map_err(|e| self.err(&e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
+        out.item.map(|item| self.seen(key, &item)).transpose()
+    }
+
+    /// A stored record as the domain judges it, with its claim token.
+    fn seen(
+        &self,
+        key: &str,
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<SeenRecord, PortError> {
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
         let malformed = || {
             PortError(format!(
@@ -211,16 +242,43 @@ impl DynamoDedup {
             },
             _ => return Err(malformed()),
         };
-        Ok(Some(SeenRecord {
+        Ok(SeenRecord {
             record,
             claim: text("claim").unwrap_or_default(),
-        }))
+        })
     }
 
-    /// Creates the PENDING record if there is none. `false`: another publisher claimed it first.
-    pub async fn claim(&self, key: &str, claim: &str, lease_until: u64) -> Result<bool, PortError> {
+    /// The first round's claim, unread: the PENDING record if there is none, or the record in
+    /// the way as the refusal returned it.
+    async fn first_claim(
+        &self,
+        key: &str,
+        claim: &str,
+        lease_until: u64,
+    ) -> Result<FirstClaim, PortError> {
         let result = self
-            .client
+            .claim_request(key, claim, lease_until)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(FirstClaim::Claimed),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(
+                    FirstClaim::Held(failed.item().map(|item| self.seen(key, item)).transpose()?),
+                ),
+                _ => Err(self.err(&e)),
+            },
+        }
+    }
+
+    fn claim_request(
+        &self,
+        key: &str,
+        claim: &str,
+        lease_until: u64,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
             .put_item()
             .table_name(&self.table)
             .item("dedupKey", s(key))
@@ -229,8 +287,11 @@ impl DynamoDedup {
             .item("leaseUntil", n(lease_until))
             .item("ttl", ttl_after(lease_until))
             .condition_expression("attribute_not_exists(dedupKey)")
-            .send()
-            .await;
+    }
+
+    /// Creates the PENDING record if there is none. `false`: another publisher claimed it first.
+    pub async fn claim(&self, key: &str, claim: &str, lease_until: u64) -> Result<bool, PortError> {
+        let result = self.claim_request(key, claim, lease_until).send().await;
         written(result).map_err(|e| self.err(&e))
     }
 

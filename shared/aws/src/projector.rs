@@ -6,16 +6,20 @@
 //! projector fold the stream's history from the log. The result is written with the read
 //! model's version guard, so two projector instances racing on one row cannot move it back.
 //!
-//! A stream consumer must keep per-key order, so a batch stops at its first failing record and
-//! reports it and everything after it (`batchItemFailures`: Lambda then retries from the first
-//! of them); the records before it are done and checkpointed.
+//! Consecutive records of one stream in a batch (the events of one append: a transaction's
+//! InventoryReserved and OrderCompleted arrive together, on one shard) are one run: its view is
+//! read once and written once (`order_read_models::advance_run`), not once per record.
+//!
+//! A stream consumer must keep per-key order, so a batch stops at its first failing run and
+//! reports its first record and everything after it (`batchItemFailures`: Lambda then retries
+//! from the first of them); the records before it are done and checkpointed.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use order_app::trace::project_span;
 use order_domain::RecordedEvent;
 pub use order_read_models::Applied;
-use order_read_models::{AdvanceError, advance};
+use order_read_models::{AdvanceError, advance, advance_run};
 use tracing::Instrument;
 
 use crate::codec::{self, CodecError};
@@ -102,20 +106,38 @@ impl Projector {
         })
     }
 
-    /// Applies `records` in order, stopping at the first failure.
+    /// Applies consecutive records of one stream with one read and at most one write.
+    #[tracing::instrument(skip_all, fields(stream = %run[0].stream_id, records = run.len()))]
+    async fn apply_run(&self, run: &[&RecordedEvent]) -> Result<Applied, ProjectError> {
+        Ok(match &self.target {
+            Target::OrderStatus(table) => advance_run(table, &self.store, run).await?,
+            Target::Inventory(table) => advance_run(table, &self.store, run).await?,
+        })
+    }
+
+    /// Applies `records` in order, run by run (consecutive records of one stream), stopping at
+    /// the first failure.
     pub async fn apply_batch(&self, records: &[ChangeRecord]) -> BatchReport {
         let mut report = BatchReport::default();
-        for (i, record) in records.iter().enumerate() {
-            let result = match &record.event {
-                // A `project` span per record, a child of the event's trace context.
-                Ok(event) => self.apply(event).instrument(project_span(event)).await,
-                Err(e) => Err(ProjectError::Undecodable(e.to_string())),
+        let mut i = 0;
+        while i < records.len() {
+            let run = run_at(records, i);
+            let result = match run.first() {
+                // A `project` span per run, a child of its first event's trace context.
+                Some(first) => self.apply_run(&run).instrument(project_span(first)).await,
+                None => Err(ProjectError::Undecodable(match &records[i].event {
+                    Err(e) => e.to_string(),
+                    Ok(_) => String::new(),
+                })),
             };
             match result {
-                Ok(_) => report.applied += 1,
+                Ok(_) => {
+                    report.applied += run.len();
+                    i += run.len();
+                }
                 Err(e) => {
                     tracing::error!(
-                        sequence_number = %record.sequence_number,
+                        sequence_number = %records[i].sequence_number,
                         error = %e,
                         "projection failed: this record and the rest of the batch are retried"
                     );
@@ -142,6 +164,23 @@ impl Projector {
         let report = self.apply_batch(&records).await;
         batch_response(report.failed)
     }
+}
+
+/// The decoded records from `start` on that share its stream, in order (empty when the record
+/// at `start` did not decode).
+fn run_at(records: &[ChangeRecord], start: usize) -> Vec<&RecordedEvent> {
+    let Some(Ok(first)) = records.get(start).map(|r| r.event.as_ref()) else {
+        return Vec::new();
+    };
+    records[start..]
+        .iter()
+        .map_while(|r| {
+            r.event
+                .as_ref()
+                .ok()
+                .filter(|e| e.stream_id == first.stream_id)
+        })
+        .collect()
 }
 
 /// The Lambda answer naming `failed` sequence numbers (empty: the whole batch succeeded).

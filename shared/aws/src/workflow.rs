@@ -4,6 +4,12 @@
 //! (at-least-once delivery hands the same order over more than once): a Standard workflow answers `ExecutionAlreadyExists` for a name it has seen
 //! with another input or after the first run ended, which means "already started", and answers
 //! an identical request for a running execution with that execution itself.
+//!
+//! In a Lambda under active tracing, the start passes the invocation's X-Ray trace header
+//! (`_X_AMZN_TRACE_ID`, which the runtime sets per invocation) as `traceHeader`: the execution
+//! (its tracing is on in the template) joins the invoking function's trace and keeps its
+//! sampling decision, instead of starting a trace of its own, which X-Ray would bill as one more
+//! trace. Without the variable (locally) nothing is passed.
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
@@ -12,6 +18,18 @@ use order_domain::ports::{PortError, StartOutcome, WorkflowStarter};
 use serde_json::Value;
 
 use crate::config::{AwsClients, ConfigError, STATE_MACHINE_ARN, require_env};
+
+/// The variable Lambda's runtime sets to the current invocation's X-Ray trace header.
+pub const XRAY_TRACE_HEADER: &str = "_X_AMZN_TRACE_ID";
+/// StartExecution's limit on `traceHeader`.
+const MAX_TRACE_HEADER: usize = 256;
+
+/// The invocation's X-Ray trace header, if there is one StartExecution accepts.
+fn trace_header() -> Option<String> {
+    std::env::var(XRAY_TRACE_HEADER)
+        .ok()
+        .filter(|h| !h.is_empty() && h.len() <= MAX_TRACE_HEADER && h.is_ascii())
+}
 use crate::errors::port_error;
 
 #[derive(Debug, Clone)]
@@ -52,6 +70,7 @@ impl WorkflowStarter for SfnWorkflow {
             .state_machine_arn(&self.state_machine_arn)
             .name(order_id.to_string())
             .input(input.to_string())
+            .set_trace_header(trace_header())
             .send()
             .await;
         match result {

@@ -139,6 +139,46 @@ async fn apply_batch_stops_at_an_undecodable_record() {
     assert!(report.error.is_some());
 }
 
+/// The records of one append arrive together: they are one run, stepped in order onto one read
+/// of the view and stored once, ending where record-by-record application ends; a run that
+/// starts with a record the view has already seen skips it and applies the rest.
+#[tokio::test]
+async fn one_streams_consecutive_records_are_applied_as_one_run() {
+    let env = emulator_or_skip!("one_streams_consecutive_records_are_applied_as_one_run");
+    let (order, events) = placed_and_validated(&env).await;
+    let record = |seq: &str, e: &RecordedEvent| ChangeRecord {
+        shard_id: Some("s".into()),
+        sequence_number: seq.into(),
+        event: Ok(e.clone()),
+    };
+    let projector = order_projector(&env);
+    let report = projector
+        .apply_batch(&[record("1", &events[0]), record("2", &events[1])])
+        .await;
+    assert_eq!((report.applied, report.failed.len()), (2, 0));
+    let view = reads(&env).get_order(order).await.unwrap().unwrap();
+    assert_eq!(view.version, 2);
+    assert_eq!(view.status, OrderStatus::Validated);
+
+    // Redelivered, with nothing new: unchanged, nothing failed.
+    let again = projector
+        .apply_batch(&[record("1", &events[0]), record("2", &events[1])])
+        .await;
+    assert_eq!((again.applied, again.failed.len()), (2, 0));
+
+    // Another order whose view holds its first event: the run skips it and applies the second.
+    let (other, more) = placed_and_validated(&env).await;
+    projector.apply_batch(&[record("3", &more[0])]).await;
+    let report = projector
+        .apply_batch(&[record("3", &more[0]), record("4", &more[1])])
+        .await;
+    assert_eq!((report.applied, report.failed.len()), (2, 0));
+    assert_eq!(
+        reads(&env).get_order(other).await.unwrap().unwrap().version,
+        2
+    );
+}
+
 /// The sweep index spreads the open orders over its shards, and the sweeper's query reads
 /// every shard: each of forty stuck orders is found, whatever its shard.
 #[tokio::test]

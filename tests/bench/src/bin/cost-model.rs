@@ -15,6 +15,7 @@
 
 use anyhow::{Context, bail};
 use order_bench::cost::count::{LogMeter, observed, run};
+use order_bench::cost::emf;
 use order_bench::cost::json::to_json;
 use order_bench::cost::lines::lines;
 use order_bench::cost::model::Assumptions;
@@ -84,9 +85,12 @@ async fn main() -> anyhow::Result<()> {
         .with_current_span(true)
         .with_writer(move || writer.clone())
         .init();
+    // Before the run, whose server would install its Prometheus recorder otherwise.
+    let emf_paths = emf::PathBytes::measure()?;
     eprintln!("running {orders} orders with {clients} clients through the embedded pipeline…");
     let counts = run(orders, clients, &meter).await?;
-    let observed = observed(&counts);
+    let mut observed = observed(&counts);
+    observed.emf_bytes = emf_paths.per_function(&observed);
     let lines = lines(&observed, &assumptions);
     let refund = issued_path().await?;
     if json {

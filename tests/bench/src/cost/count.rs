@@ -125,6 +125,9 @@ pub struct Counts {
     pub execution_ms: u64,
     pub queue_ops: BTreeMap<String, u64>,
     pub emails_by_topic: BTreeMap<String, u64>,
+    /// (append, stream) pairs on order streams and on product streams: the projector's runs.
+    pub order_runs: u64,
+    pub product_runs: u64,
     pub puts: u64,
     pub put_wru: u64,
     pub transactions: u64,
@@ -301,6 +304,8 @@ fn event_item_bytes(r: &rusqlite::Row<'_>) -> rusqlite::Result<u64> {
 struct Append {
     items: Vec<u64>,
     out_of_stock: bool,
+    /// The streams it appended to: each is one run of records for the projector.
+    streams: std::collections::BTreeSet<String>,
 }
 
 fn count(db: &Path, outbox: &Path) -> anyhow::Result<Counts> {
@@ -324,7 +329,7 @@ fn count(db: &Path, outbox: &Path) -> anyhow::Result<Counts> {
         *counts.events_by_type.entry(kind.clone()).or_default() += 1;
         if stream.starts_with("order#") {
             counts.order_events += 1;
-            *stream_bytes.entry(stream).or_default() += bytes;
+            *stream_bytes.entry(stream.clone()).or_default() += bytes;
         } else {
             counts.product_events += 1;
         }
@@ -338,11 +343,20 @@ fn count(db: &Path, outbox: &Path) -> anyhow::Result<Counts> {
         let a = appends.entry(key).or_insert(Append {
             items: vec![],
             out_of_stock: false,
+            streams: std::collections::BTreeSet::new(),
         });
         a.items.push(bytes);
+        a.streams.insert(stream.clone());
         a.out_of_stock |= kind == "OutOfStock";
     }
     for ((order, _, _), a) in &appends {
+        for stream in &a.streams {
+            if stream.starts_with("order#") {
+                counts.order_runs += 1;
+            } else {
+                counts.product_runs += 1;
+            }
+        }
         if a.items.len() == 1 && !a.out_of_stock {
             counts.puts += 1;
             counts.put_wru += put_wru(a.items[0]);
@@ -415,6 +429,8 @@ pub fn observed(c: &Counts) -> Observed {
         captured: ev("PaymentCaptured"),
         completed: ev("OrderCompleted"),
         failed: ev("OrderFailed"),
+        order_runs: c.order_runs as f64 / n,
+        product_runs: c.product_runs as f64 / n,
         event_puts: c.puts as f64 / n,
         event_put_wru: c.put_wru as f64 / n,
         event_transactions: c.transactions as f64 / n,
@@ -424,5 +440,6 @@ pub fn observed(c: &Counts) -> Observed {
         queue_sends: sends as f64 / n,
         publishes: c.emails_by_topic.values().sum::<u64>() as f64 / n,
         log_bytes: c.log_bytes as f64 / n,
+        emf_bytes: std::collections::BTreeMap::new(),
     }
 }

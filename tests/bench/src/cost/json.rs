@@ -1,7 +1,10 @@
 //! The cost model as one JSON object on one line (`cost-model --json`), for runners that
 //! collect benchmark figures. Its keys are a contract: `orders`, `express_per_million`,
-//! `standard_per_million` and `ratio` are always there, as numbers; the rest is the detail
-//! of the human report (per-service totals, every line, every function, the assumptions).
+//! `standard_per_million` and `ratio` (with the email), and the target's basis without the
+//! email deliveries, `express_without_email`, `standard_without_email`, `ratio_without_email`
+//! and `target_without_email_met` (`ratio_without_email` ≤ `target_fraction`, the target of
+//! issue 16), are always there; the rest is the detail of the human report (per-service
+//! totals, every line, every function, the assumptions).
 
 use std::collections::BTreeMap;
 
@@ -75,10 +78,17 @@ pub fn to_json(counts: &Counts, observed: &Observed, a: &Assumptions, lines: &[L
         "ratio": t.ratio,
         "target_fraction": TARGET_FRACTION,
         "target_met": t.ratio <= TARGET_FRACTION,
+        "target_without_email_met": t.met(),
         "target_express_max_per_million": TARGET_FRACTION * t.standard,
         "email_per_million": t.email,
-        "express_without_email_per_million": t.express - t.email,
-        "standard_without_email_per_million": t.standard - t.email,
+        "express_without_email_per_million": t.express_without_email(),
+        "standard_without_email_per_million": t.standard_without_email(),
+        "express_without_email": t.express_without_email(),
+        "standard_without_email": t.standard_without_email(),
+        "ratio_without_email": t.ratio_without_email(),
+        "target": format!("ratio_without_email ≤ {TARGET_FRACTION}"),
+        "target_express_without_email_max": t.express_without_email_max(),
+        "emf_bytes_per_invocation": observed.emf_bytes,
         "services": services,
         "lines": line_values,
         "functions": function_values,

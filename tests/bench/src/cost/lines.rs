@@ -169,12 +169,12 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "DynamoDB",
             "order-status view puts",
-            o.order_events * o.order_view_wru,
+            o.order_runs * o.order_view_wru,
             "WRU",
             Basis::Derived,
             &format!(
-                "one per order event, {:.0} WRU each (counted view size)",
-                o.order_view_wru
+                "one per order-stream append ({:.2} counted for {:.2} order events: an append's records are one run), {:.0} WRU each (counted view size)",
+                o.order_runs, o.order_events, o.order_view_wru
             ),
             p::DYNAMODB_WRU,
         ),
@@ -190,10 +190,10 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "DynamoDB",
             "inventory view puts",
-            o.product_events,
+            o.product_runs,
             "WRU",
             Basis::Derived,
-            "one per product event (small items)",
+            "one per product-stream append (small items)",
             p::DYNAMODB_WRU,
         ),
         line(
@@ -220,10 +220,10 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "DynamoDB",
             "view GetItems (projectors, GET polls)",
-            o.order_events + o.product_events + a.gets_per_order,
+            o.order_runs + o.product_runs + a.gets_per_order,
             "RRU",
             Basis::Derived,
-            "one per stream record applied, one per poll",
+            "one per run applied (an append's records of one stream), one per poll",
             p::DYNAMODB_RRU,
         ),
         line(
@@ -232,17 +232,8 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
             2.0 * o.publishes,
             "WRU",
             Basis::Derived,
-            "two small writes per publish (shared/aws dedup: PENDING, then SENT)",
+            "two small writes per publish and no read (shared/aws dedup: the PENDING claim is tried unread, then SENT)",
             p::DYNAMODB_WRU,
-        ),
-        line(
-            "DynamoDB",
-            "notification dedup reads (consistent GetItem before the claim)",
-            o.publishes,
-            "RRU",
-            Basis::Derived,
-            "one per publish",
-            p::DYNAMODB_RRU,
         ),
         line(
             "DynamoDB",
@@ -329,13 +320,13 @@ fn observability(
     api_requests: f64,
     fns: &[super::model::FunctionUse],
 ) -> Vec<Line> {
-    // Entry points that start a trace: API requests, executions, and the Active functions
-    // invoked by SQS and EventBridge (counted as new traces, an upper bound: both can carry
-    // the caller's trace header). Task functions join their execution's trace. The stream
-    // consumer traces PassThrough: a stream record has no caller's trace, so it starts none.
-    // The sweeper's schedule starts one trace a run.
+    // Entry points that start a trace: API requests and the Active functions invoked by SQS
+    // and EventBridge (counted as new traces, an upper bound: both can carry the caller's
+    // trace header). An execution joins start-order-processing's trace (StartExecution passes
+    // the invocation's trace header, shared/aws workflow), and the task functions join their
+    // execution's. The stream consumer traces PassThrough: a stream record has no caller's
+    // trace, so it starts none. The sweeper's schedule starts one trace a run.
     let traced: f64 = api_requests
-        + o.executions
         + fns
             .iter()
             .filter(|f| {
@@ -352,6 +343,10 @@ fn observability(
             .sum::<f64>();
     // Logged at level ERROR: one TaskFailed per order that ends FAILED.
     let sfn_error_events = o.failed;
+    let emf_bytes: f64 = fns
+        .iter()
+        .map(|f| f.invocations * o.emf_bytes.get(f.name).copied().unwrap_or(0.0))
+        .sum();
     vec![
         line(
             "CloudWatch Logs",
@@ -360,6 +355,17 @@ fn observability(
             "GB",
             Basis::Counted,
             &format!("{:.0} bytes per order in the local run", o.log_bytes),
+            p::CLOUDWATCH_LOGS_GB,
+        ),
+        line(
+            "CloudWatch Logs",
+            "Lambda EMF metric lines (one flush per invocation)",
+            emf_bytes / GB,
+            "GB",
+            Basis::Derived,
+            &format!(
+                "{emf_bytes:.0} bytes per order: each function's flush measured from the EMF recorder on its code path's metric calls × its invocations"
+            ),
             p::CLOUDWATCH_LOGS_GB,
         ),
         line(
@@ -385,7 +391,7 @@ fn observability(
         ),
         line(
             "X-Ray",
-            "traces recorded (Active except the stream consumer)",
+            "traces recorded (Active except the stream consumer; executions join their starter's)",
             traced * a.xray_sample_rate,
             "trace",
             Basis::Assumed,

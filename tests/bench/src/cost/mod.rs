@@ -4,13 +4,14 @@
 //! - [`prices`]: the list prices, each with its source.
 //! - [`model`]: the per-order arithmetic (DynamoDB units, Lambda GB-seconds, Express billing).
 //! - [`lines`]: every priced line, service by service, each counted, derived or assumed.
-//! - [`count`]: the local run and what it counts.
+//! - [`count`]: the local run and what it counts; [`emf`]: the EMF metric bytes per invocation.
 //! - [`report`]: the markdown the `cost-model` command prints.
 //! - [`json`]: the same as one line of JSON (`cost-model --json`).
 //! - [`refund`]: one refund priced (issue 14), from its code path and its state machine's
 //!   definition; [`refund_report`]: its markdown section and its JSON (`refund`).
 
 pub mod count;
+pub mod emf;
 pub mod json;
 pub mod lines;
 pub mod model;
@@ -21,3 +22,5 @@ pub mod report;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_target;

@@ -45,6 +45,11 @@ pub struct Observed {
     /// Events appended to order streams, and to product streams (seeding excluded).
     pub order_events: f64,
     pub product_events: f64,
+    /// Runs the projector applies: one per append per stream it appended to (an append's
+    /// records of one stream arrive together and are read and written once), on order streams
+    /// and on product streams.
+    pub order_runs: f64,
+    pub product_runs: f64,
     /// OrderValidated, PaymentCaptured, OrderCompleted, OrderFailed.
     pub validated: f64,
     pub captured: f64,
@@ -66,6 +71,9 @@ pub struct Observed {
     pub publishes: f64,
     /// Application log bytes (JSON lines at INFO).
     pub log_bytes: f64,
+    /// EMF metric bytes one invocation of each function writes (`cost::emf`, measured from the
+    /// Lambdas' recorder), keyed by the names of [`functions`].
+    pub emf_bytes: std::collections::BTreeMap<&'static str, f64>,
 }
 
 /// What the model cannot observe locally. The defaults are stated in the printed table.
@@ -77,7 +85,8 @@ pub struct Assumptions {
     pub idempotency_key_share: f64,
     /// SQS messages per StartOrderProcessing invocation (1 = a quiet queue; up to 10 busy).
     pub sqs_messages_per_batch: f64,
-    /// Stream records per projector invocation (1 = quiet; up to 100 busy).
+    /// Runs (one append's records of one stream, which arrive together) per projector
+    /// invocation (1 = quiet; more when busy, up to 100 records).
     pub stream_records_per_invocation: f64,
     /// Email subscriptions per topic (the template subscribes NotificationEmailName once).
     pub email_subscribers: f64,
@@ -179,9 +188,9 @@ fn per(total: f64, batch: f64) -> f64 {
 #[allow(clippy::too_many_lines)] // one entry per function: a table, not logic
 pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
     // The stream's one reader gets every INSERT (template.yaml: both views and the
-    // forwarder in one function).
-    let events = o.order_events + o.product_events;
-    let projector_invocations = per(events, a.stream_records_per_invocation);
+    // forwarder in one function), an append's records of one stream together.
+    let runs = o.order_runs + o.product_runs;
+    let projector_invocations = per(runs, a.stream_records_per_invocation);
     // The order events the projector puts on the bus: each order's OrderPlaced and its end.
     let bus_events = 1.0 + o.completed + o.failed;
     let f = |name, memory_mb, invocations, calls_per_invocation, basis, how| FunctionUse {
@@ -254,11 +263,11 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             256.0,
             projector_invocations,
             per(
-                2.0 * events + bus_events,
+                2.0 * runs + bus_events,
                 projector_invocations.max(f64::EPSILON),
             ),
             Basis::Derived,
-            "every event ÷ batch (the stream's one reader); calls: GetItem + PutItem per event on its view, PutEvents per batch with an order event",
+            "every run (an append's records of one stream) ÷ batch (the stream's one reader); calls: GetItem + PutItem per run on its view, PutEvents per batch with an order event",
         ),
         f(
             "order-success-handler",

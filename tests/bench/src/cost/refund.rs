@@ -319,17 +319,8 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
             2.0,
             "WRU",
             Basis::Assumed,
-            "as every publish (shared/aws dedup)",
+            "as every publish (shared/aws dedup: the claim tried unread, no read)",
             p::DYNAMODB_WRU,
-        ),
-        line(
-            "DynamoDB",
-            "refund email's dedup read (consistent GetItem)",
-            1.0,
-            "RRU",
-            Basis::Assumed,
-            "as every publish",
-            p::DYNAMODB_RRU,
         ),
         line(
             "EventBridge",
