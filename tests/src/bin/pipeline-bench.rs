@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use order_tests::emulator_ceiling::{Ceiling, Requests, put_item_ceiling};
 use serde_json::json;
 
 struct Args {
@@ -40,6 +41,9 @@ struct Args {
     raw_rows: usize,
     emulator: Option<String>,
     emulator_orders: usize,
+    /// Concurrent clients of the emulator flow (its own: the embedded flow's 64 would only
+    /// queue on the emulator).
+    emulator_clients: usize,
     /// Offered load in orders/s (open loop); 0 = each client sends as soon as it has its answer.
     rate: f64,
     json: bool,
@@ -53,6 +57,7 @@ fn parse_args() -> anyhow::Result<Args> {
         raw_rows: 50_000,
         emulator: None,
         emulator_orders: 200,
+        emulator_clients: 4,
         rate: 0.0,
         json: false,
     };
@@ -66,11 +71,13 @@ fn parse_args() -> anyhow::Result<Args> {
             "--raw-rows" => a.raw_rows = value()?.parse()?,
             "--emulator" => a.emulator = Some(value()?),
             "--emulator-orders" => a.emulator_orders = value()?.parse()?,
+            "--emulator-clients" => a.emulator_clients = value()?.parse()?,
             "--rate" => a.rate = value()?.parse()?,
             "--json" => a.json = true,
             other => bail!(
                 "unknown flag {other} (use --orders N --clients N --server PATH --raw-rows N \
-                 --emulator URL --emulator-orders N --rate ORDERS_PER_S --json)"
+                 --emulator URL --emulator-orders N --emulator-clients N --rate ORDERS_PER_S \
+                 --json)"
             ),
         }
     }
@@ -229,6 +236,10 @@ struct Flow {
     latencies: Vec<Duration>,
     /// The server process's CPU time (user + system) from its start to the last completion.
     server_cpu: Option<Duration>,
+    /// Concurrent clients.
+    clients: usize,
+    /// What the emulator served during the flow (emulator only, when it tells).
+    requests: Option<Requests>,
 }
 
 impl Flow {
@@ -243,7 +254,11 @@ impl Flow {
 
 /// Starts the server, places `orders` orders from `clients` concurrent keep-alive clients over
 /// loopback, waits until every order has reached a terminal state, and stops the server.
-async fn run_flow(args: &Args, orders: usize, backend: &Backend<'_>) -> anyhow::Result<Flow> {
+async fn run_flow(
+    args: &Args,
+    (orders, clients): (usize, usize),
+    backend: &Backend<'_>,
+) -> anyhow::Result<Flow> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let seed = dir.path().join("seed.json");
@@ -253,7 +268,7 @@ async fn run_flow(args: &Args, orders: usize, backend: &Backend<'_>) -> anyhow::
     std::fs::write(&seed, serde_json::to_vec(&products)?)?;
     let port = free_port()?;
     let mut server = start_server(&args.server, &data, &seed, port, backend)?;
-    let result = drive(args, orders, backend, &data, port)
+    let result = drive(args, (orders, clients), backend, &data, port)
         .await
         .map(|flow| Flow {
             server_cpu: server_cpu(server.id()),
@@ -284,14 +299,14 @@ fn customer_tokens(data: &Path) -> anyhow::Result<Vec<String>> {
 
 async fn drive(
     args: &Args,
-    orders: usize,
+    (orders, clients): (usize, usize),
     backend: &Backend<'_>,
     data: &Path,
     port: u16,
 ) -> anyhow::Result<Flow> {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients)
+        .pool_max_idle_per_host(clients)
         .build()?;
     let ready = Instant::now();
     while client.get(format!("{base}/health")).send().await.is_err() {
@@ -302,11 +317,15 @@ async fn drive(
     }
 
     let tokens = Arc::new(customer_tokens(data)?);
+    let served_before = match backend {
+        Backend::Emulator(url) => Requests::fetch(url).await,
+        Backend::Embedded => None,
+    };
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let rate = args.rate;
     let mut tasks = Vec::new();
-    for _ in 0..args.clients {
+    for _ in 0..clients {
         let (client, base, next) = (client.clone(), base.clone(), next.clone());
         let tokens = tokens.clone();
         tasks.push(tokio::spawn(async move {
@@ -370,13 +389,22 @@ async fn drive(
             None => (executions_ended(&db)?, None),
         };
         if done >= orders {
+            let finished = started.elapsed();
+            let requests = match (backend, served_before) {
+                (Backend::Emulator(url), Some(before)) => {
+                    Requests::fetch(url).await.map(|after| after.since(&before))
+                }
+                _ => None,
+            };
             return Ok(Flow {
                 orders,
                 posted,
-                finished: started.elapsed(),
+                finished,
                 events,
                 latencies,
                 server_cpu: None,
+                clients,
+                requests,
             });
         }
         if started.elapsed() > Duration::from_mins(10) {
@@ -411,20 +439,23 @@ fn ms(d: Duration) -> f64 {
 fn summary_json(
     args: &Args,
     embedded: &Flow,
-    emulator: Option<&Flow>,
+    emulator: Option<(&Flow, &Ceiling)>,
     raw_single: f64,
     raw_batched: f64,
 ) -> serde_json::Value {
     let l = &embedded.latencies;
     let events_per_s = embedded.events_per_s();
-    let emulator = emulator.map(|e| {
-        json!({
+    let emulator = emulator.map(|(e, ceiling)| {
+        let mut fields = json!({
             "orders": e.orders,
+            "clients": e.clients,
             "orders_per_s": e.orders_per_s(),
             "post_p50_ms": ms(percentile(&e.latencies, 0.50)),
             "post_p99_ms": ms(percentile(&e.latencies, 0.99)),
             "ratio_to_embedded": e.orders_per_s() / embedded.orders_per_s(),
-        })
+        });
+        ceiling.add_json(&mut fields, e.orders_per_s(), e.orders, e.requests.as_ref());
+        fields
     });
     json!({
         "bench": "pipeline-bench",
@@ -453,16 +484,24 @@ fn summary_json(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let embedded = run_flow(&args, args.orders, &Backend::Embedded).await?;
+    let embedded = run_flow(&args, (args.orders, args.clients), &Backend::Embedded).await?;
     let emulator = match args.emulator.as_deref() {
-        Some(url) => Some(run_flow(&args, args.emulator_orders, &Backend::Emulator(url)).await?),
+        Some(url) => {
+            let flow = (args.emulator_orders, args.emulator_clients);
+            let flow = run_flow(&args, flow, &Backend::Emulator(url)).await?;
+            Some((
+                flow,
+                put_item_ceiling(url, 500, args.emulator_clients).await?,
+            ))
+        }
         None => None,
     };
     let raw_dir = tempfile::tempdir()?;
     let (raw_single, raw_batched) = raw_sqlite(&raw_dir.path().join("raw.db"), args.raw_rows)?;
 
     if args.json {
-        let summary = summary_json(&args, &embedded, emulator.as_ref(), raw_single, raw_batched);
+        let emulator = emulator.as_ref().map(|(flow, ceiling)| (flow, ceiling));
+        let summary = summary_json(&args, &embedded, emulator, raw_single, raw_batched);
         println!("{summary}");
         return Ok(());
     }
@@ -509,13 +548,13 @@ async fn main() -> anyhow::Result<()> {
         "| events/s ÷ raw batched rows | {:.3} |",
         events_per_s / raw_batched
     );
-    if let Some(e) = emulator {
+    if let Some((e, ceiling)) = emulator {
         let l = &e.latencies;
         println!(
             "| emulator backend: POST → COMPLETED | {:.1} orders/s ({} orders, {} clients) |",
             e.orders_per_s(),
             e.orders,
-            args.clients
+            e.clients
         );
         println!(
             "| emulator backend: POST latency p50 / p99 | {:.2} / {:.2} ms |",
@@ -526,6 +565,7 @@ async fn main() -> anyhow::Result<()> {
             "| emulator ÷ embedded throughput | {:.3} |",
             e.orders_per_s() / orders_per_s
         );
+        ceiling.print_rows(e.orders_per_s(), e.orders, e.requests.as_ref());
     }
     Ok(())
 }
