@@ -250,6 +250,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     let extra = crate::metrics::router(queue.clone())
         .merge(crate::console::router(console, options.guard.auth.clone()))
         .merge(crate::monitor::router(monitor, options.guard.auth.clone()));
+    crate::count_open_orders(&options.guard, &reads).await?;
     let backend = AwsBackend {
         store,
         queue: queue.queue().clone(),

@@ -26,6 +26,20 @@ pub mod telemetry;
 
 pub use order_app::seed::DEFAULT_SEED;
 
+/// Counts the orders a previous process left open into this process's backlog, when `guard`
+/// admits orders against it (see `order_app::backlog`); a restarted server under load then
+/// does not admit a full bound on top of them.
+pub async fn count_open_orders<R: order_app::ReadModels>(
+    guard: &Guard,
+    reads: &R,
+) -> anyhow::Result<()> {
+    if guard.admission.is_some() {
+        let open = order_app::backlog::open_in(reads).await?;
+        order_app::backlog::PROCESS.add(open);
+    }
+    Ok(())
+}
+
 /// Parses a seed file's JSON.
 pub fn parse_seed(text: &str) -> anyhow::Result<Vec<SeedProduct>> {
     Ok(serde_json::from_str(text)?)
@@ -153,6 +167,7 @@ pub async fn serve_monitored(
         reads: pipeline.reads.clone(),
         keys: pipeline.keys.clone(),
     });
+    count_open_orders(&guard, &pipeline.reads).await?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop_monitor, monitor_stopped) = tokio::sync::watch::channel(false);
