@@ -2,6 +2,8 @@
 //! and its HTTP API in-process on `127.0.0.1:0` over a fresh temporary data directory. Order
 //! bodies and seed products come from `order_testkit`, shared with the other test binaries.
 
+pub mod overload;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -43,6 +43,8 @@ struct Args {
     /// Offered load in orders/s (open loop); 0 = each client sends as soon as it has its answer.
     rate: f64,
     json: bool,
+    /// `--overload SECS [--overload-connections N] [--max-backlog N]`: also the overload run.
+    overload: Option<order_tests::overload::Options>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -55,6 +57,13 @@ fn parse_args() -> anyhow::Result<Args> {
         emulator_orders: 200,
         rate: 0.0,
         json: false,
+        overload: None,
+    };
+    let mut overload = order_tests::overload::Options {
+        seconds: 60.0,
+        connections: 32,
+        server: a.server.clone(),
+        max_backlog: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -68,11 +77,21 @@ fn parse_args() -> anyhow::Result<Args> {
             "--emulator-orders" => a.emulator_orders = value()?.parse()?,
             "--rate" => a.rate = value()?.parse()?,
             "--json" => a.json = true,
+            "--overload" => overload.seconds = value()?.parse()?,
+            "--overload-connections" => overload.connections = value()?.parse()?,
+            "--max-backlog" => overload.max_backlog = Some(value()?.parse()?),
             other => bail!(
                 "unknown flag {other} (use --orders N --clients N --server PATH --raw-rows N \
-                 --emulator URL --emulator-orders N --rate ORDERS_PER_S --json)"
+                 --emulator URL --emulator-orders N --rate ORDERS_PER_S --json \
+                 --overload SECS --overload-connections N --max-backlog N)"
             ),
         }
+        if flag.starts_with("--overload") || flag == "--max-backlog" {
+            a.overload = Some(overload.clone());
+        }
+    }
+    if let Some(o) = a.overload.as_mut() {
+        o.server.clone_from(&a.server);
     }
     Ok(a)
 }
@@ -458,11 +477,17 @@ async fn main() -> anyhow::Result<()> {
         Some(url) => Some(run_flow(&args, args.emulator_orders, &Backend::Emulator(url)).await?),
         None => None,
     };
+    let overload = match &args.overload {
+        Some(options) => Some(order_tests::overload::run(options).await?),
+        None => None,
+    };
     let raw_dir = tempfile::tempdir()?;
     let (raw_single, raw_batched) = raw_sqlite(&raw_dir.path().join("raw.db"), args.raw_rows)?;
 
     if args.json {
-        let summary = summary_json(&args, &embedded, emulator.as_ref(), raw_single, raw_batched);
+        let mut summary =
+            summary_json(&args, &embedded, emulator.as_ref(), raw_single, raw_batched);
+        summary["overload"] = overload.map_or(serde_json::Value::Null, |o| o.json());
         println!("{summary}");
         return Ok(());
     }
@@ -526,6 +551,9 @@ async fn main() -> anyhow::Result<()> {
             "| emulator ÷ embedded throughput | {:.3} |",
             e.orders_per_s() / orders_per_s
         );
+    }
+    if let Some(o) = overload {
+        o.print_table();
     }
     Ok(())
 }
