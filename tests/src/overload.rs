@@ -249,8 +249,7 @@ async fn drive(options: &Options, data: &Path, base: &str) -> anyhow::Result<Ove
                 client,
                 base,
                 tokens,
-                c,
-                options.connections,
+                (c, options.connections),
                 end,
             ))
         })
@@ -304,41 +303,41 @@ async fn drive(options: &Options, data: &Path, base: &str) -> anyhow::Result<Ove
     })
 }
 
-/// Client `c` of `n`: POSTs one order after another on its keep-alive connection until `end`.
+/// Client `first` of `clients`: POSTs one order after another on its keep-alive connection
+/// until `end`.
 async fn post_until(
     client: reqwest::Client,
     base: String,
     tokens: Arc<Vec<String>>,
-    c: usize,
-    n: usize,
+    (first, clients): (usize, usize),
     end: Instant,
 ) -> Answers {
     let url = format!("{base}/orders");
     let mut answers = Answers::new();
-    let mut i = c;
+    let mut order = first;
     while Instant::now() < end {
         let body = json!({
             "email": "bench@example.com",
-            "items": [{ "productId": format!("P{}", i % PRODUCTS), "quantity": 1 }],
+            "items": [{ "productId": format!("P{}", order % PRODUCTS), "quantity": 1 }],
             "paymentToken": "tok_visa",
         });
-        let t = Instant::now();
+        let sent_at = Instant::now();
         let sent = client
             .post(&url)
-            .bearer_auth(&tokens[i % CUSTOMERS])
+            .bearer_auth(&tokens[order % CUSTOMERS])
             .json(&body)
             .send()
             .await;
         let status = match sent {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let _ = r.bytes().await;
+            Ok(answer) => {
+                let status = answer.status().as_u16();
+                let _ = answer.bytes().await;
                 status
             }
             Err(_) => 0,
         };
-        answers.push((status, t.elapsed()));
-        i += n;
+        answers.push((status, sent_at.elapsed()));
+        order += clients;
     }
     answers
 }

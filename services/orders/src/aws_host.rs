@@ -250,7 +250,6 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     let extra = crate::metrics::router(queue.clone())
         .merge(crate::console::router(console, options.guard.auth.clone()))
         .merge(crate::monitor::router(monitor, options.guard.auth.clone()));
-    crate::count_open_orders(&options.guard, &reads).await?;
     let backend = AwsBackend {
         store,
         queue: queue.queue().clone(),
@@ -277,6 +276,7 @@ async fn spawn_api(
     addr: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
+    crate::count_open_orders(&guard, &backend.reads).await?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = order_api::guarded_router(Arc::new(backend), guard).merge(metrics);
