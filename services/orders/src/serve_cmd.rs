@@ -81,8 +81,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1024)]
     max_in_flight: usize,
     /// Orders accepted and not yet ended (completed, failed or cancelled) past which a new
-    /// POST /orders is shed with 503 BACKLOG_FULL and Retry-After, nothing appended: about 2.5 s
-    /// of capacity by default. 0 = no bound (the backlog is still counted for /metrics).
+    /// POST /orders is shed with 503 BACKLOG_FULL and Retry-After, nothing appended: one to four
+    /// seconds of work by default. 0 = no bound (the backlog is still counted for /metrics).
     #[arg(long, default_value_t = order_app::backlog::DEFAULT_BOUND)]
     max_backlog: u64,
     /// Seconds between the monitor's samples (`GET /admin/series`, the local alarms).
