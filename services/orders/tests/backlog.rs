@@ -5,6 +5,8 @@
 //! backlog gauge never passes four, a shed request leaves no idempotency claim, and once the
 //! four have ended new POSTs are accepted again.
 //!
+//! A restarted server starts from the orders its status view holds open.
+//!
 //! No timing is asserted: the orders stay open at least 12 s (4 × the payment step's 1 s + 2 s
 //! retries), far longer than a burst of twelve requests takes.
 
@@ -65,10 +67,10 @@ async fn post(client: &reqwest::Client, base: &str, key: &str) -> (u16, Option<S
     (status, retry_after, r.json().await.unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn past_the_backlog_bound_posts_are_shed_with_503_and_nothing_appended_until_it_drains() {
-    let dir = tempfile::tempdir().unwrap();
-    let (data, seed_file) = (dir.path().join("data"), dir.path().join("seed.json"));
+/// `orders serve --max-backlog 4` over `dir/data` (payments slowed by `scale`, no rate limit),
+/// healthy; with a plain client and one signed in.
+async fn start(dir: &Path, log: &str, scale: &str) -> (Orders, reqwest::Client, reqwest::Client) {
+    let (data, seed_file) = (dir.join("data"), dir.join("seed.json"));
     std::fs::write(
         &seed_file,
         r#"[{ "productId": "MUG", "name": "Mug", "price": 900, "stock": 1000 }]"#,
@@ -79,12 +81,12 @@ async fn past_the_backlog_bound_posts_are_shed_with_503_and_nothing_appended_unt
         env!("CARGO_BIN_EXE_orders"),
         &data,
         &seed_file,
-        &dir.path().join("serve.log"),
+        &dir.join(log),
         &[
             "--max-backlog",
             &bound,
             "--retry-interval-scale",
-            "4",
+            scale,
             "--rate-limit",
             "off",
         ],
@@ -98,6 +100,14 @@ async fn past_the_backlog_bound_posts_are_shed_with_503_and_nothing_appended_unt
     )
     .build()
     .unwrap();
+    (server, plain, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_backlog_bound_posts_are_shed_with_503_and_nothing_appended_until_it_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, plain, client) = start(dir.path(), "serve.log", "4").await;
     let base = server.base.clone();
 
     // The gauge, sampled all through the burst.
@@ -171,4 +181,25 @@ async fn past_the_backlog_bound_posts_are_shed_with_503_and_nothing_appended_unt
     assert_eq!(after.status().as_u16(), 202);
     assert!(after.headers().get("idempotent-replayed").is_none());
     assert_eq!(order_placed_events(&data), 5);
+}
+
+/// A restarted server counts the orders its predecessor left open: with four still paying (a
+/// minute of retries at this scale), the first POST after the restart is shed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_counts_the_open_orders_it_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, plain, client) = start(dir.path(), "first.log", "20").await;
+    for i in 0..BOUND {
+        let (status, _, body) = post(&client, &server.base, &format!("before-{i}")).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    drop(server); // killed while the four wait on the gateway's retries
+    let (server, _, _) = start(dir.path(), "second.log", "20").await;
+    assert_eq!(
+        metric(&plain, &server.base, "order_pipeline_orders_open").await,
+        4
+    );
+    let (status, _, body) = post(&client, &server.base, "after-restart").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "BACKLOG_FULL", "{body}");
 }
