@@ -37,7 +37,7 @@ pub async fn count_open_orders<R: order_app::ReadModels>(guard: &Guard, reads: &
     match order_app::backlog::open_in(reads).await {
         Ok(open) => order_app::backlog::PROCESS.add(open),
         Err(e) => {
-            tracing::warn!(error = %e, "could not count the open orders: the backlog starts at 0")
+            tracing::warn!(error = %e, "could not count the open orders: the backlog starts at 0");
         }
     }
 }
