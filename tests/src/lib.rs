@@ -5,6 +5,8 @@
 
 pub mod emulator_ceiling;
 
+pub mod overload;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

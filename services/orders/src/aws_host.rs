@@ -276,6 +276,7 @@ async fn spawn_api(
     addr: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<SocketAddr> {
+    crate::count_open_orders(&guard, &backend.reads).await;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = order_api::guarded_router(Arc::new(backend), guard).merge(metrics);

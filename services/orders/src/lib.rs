@@ -26,6 +26,22 @@ pub mod telemetry;
 
 pub use order_app::seed::DEFAULT_SEED;
 
+/// Counts the orders a previous process left open into this process's backlog, when `guard`
+/// admits orders against it (see `order_app::backlog`); a restarted server under load then
+/// does not admit a full bound on top of them. A status view that cannot be read is logged, not
+/// fatal: the count then starts at zero, as on a fresh start.
+pub async fn count_open_orders<R: order_app::ReadModels>(guard: &Guard, reads: &R) {
+    if guard.admission.is_none() {
+        return;
+    }
+    match order_app::backlog::open_in(reads).await {
+        Ok(open) => order_app::backlog::PROCESS.add(open),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count the open orders: the backlog starts at 0");
+        }
+    }
+}
+
 /// Parses a seed file's JSON.
 pub fn parse_seed(text: &str) -> anyhow::Result<Vec<SeedProduct>> {
     Ok(serde_json::from_str(text)?)
@@ -153,6 +169,7 @@ pub async fn serve_monitored(
         reads: pipeline.reads.clone(),
         keys: pipeline.keys.clone(),
     });
+    count_open_orders(&guard, &pipeline.reads).await;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop_monitor, monitor_stopped) = tokio::sync::watch::channel(false);

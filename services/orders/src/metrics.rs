@@ -76,6 +76,7 @@ async fn render<Q: PolledQueue>(State(scrape): State<Arc<Scrape<Q>>>) -> Respons
                 .into_response();
         }
     }
+    order_app::metrics::orders_open();
     // Histograms are kept in atomic buckets until an upkeep drains them; a scrape is a
     // natural time for it (the exporter's own listener, which we do not run, does it too).
     scrape.handle.run_upkeep();

@@ -80,6 +80,11 @@ pub struct ServeArgs {
     /// queueing without bound (`/health` is never shed).
     #[arg(long, default_value_t = 1024)]
     max_in_flight: usize,
+    /// Orders accepted and not yet ended (completed, failed or cancelled) past which a new
+    /// POST /orders is shed with 503 BACKLOG_FULL and Retry-After, nothing appended: one to four
+    /// seconds of work by default. 0 = no bound (the backlog is still counted for /metrics).
+    #[arg(long, default_value_t = order_app::backlog::DEFAULT_BOUND)]
+    max_backlog: u64,
     /// Seconds between the monitor's samples (`GET /admin/series`, the local alarms).
     #[arg(long, default_value_t = 5.0, value_parser = parse_period)]
     monitor_period: f64,
@@ -124,6 +129,9 @@ impl ServeArgs {
                 )),
             },
             max_in_flight: Some(self.max_in_flight.max(1)),
+            admission: Some(order_api::admission::Admission {
+                bound: std::num::NonZeroU64::new(self.max_backlog),
+            }),
         }
     }
 }

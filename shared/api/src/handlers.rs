@@ -16,6 +16,7 @@ use order_domain::{CustomerId, OrderId, ProductId, TraceParent};
 use order_read_models::OrderView;
 use serde_json::{Value, json};
 
+use crate::admission::Admit;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::{Backend, Deadline, MAX_BODY_BYTES, body};
@@ -122,10 +123,13 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The caller comes first: an unauthenticated request is refused before its body is read.
+/// The caller comes first: an unauthenticated request is refused before its body is read. Then
+/// the backlog: past its bound the request is shed before its body is read (503, nothing
+/// claimed or appended); admitted, it keeps its place only if it recorded a new order.
 pub async fn place_order<B: Backend>(
     State(backend): State<Arc<B>>,
     caller: Caller,
+    admit: Admit,
     deadline: Option<Extension<Deadline>>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
@@ -174,6 +178,9 @@ pub async fn place_order<B: Backend>(
                 ApiError::unavailable("the order could not be placed", &e)
             }
         })?;
+    if !placed.replayed {
+        admit.keep();
+    }
     let id = placed.order_id.to_string();
     tracing::info!(order_id = %id, replayed = placed.replayed, "order accepted");
     let mut response = (

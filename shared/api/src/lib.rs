@@ -6,6 +6,7 @@
 //! - [`body`]: parsing and validating request bodies into domain values.
 //! - `after`: cancel, ship and refund an order once placed.
 //! - [`error`]: the one JSON error shape, `{"error":{"code","message","field"?}}`.
+//! - [`admission`]: `POST /orders` past the backlog's bound → 503 `BACKLOG_FULL`.
 //! - [`auth`]: who is calling ([`auth::Caller`]), as the host's [`auth::Authenticator`] says.
 //!
 //! Contract: `POST /orders` (also `POST /`, the API's root method) → 202 `{"orderId","status":"PLACED"}`; `GET /orders/{id}`;
@@ -14,6 +15,7 @@
 //! `GET /inventory/{productId}`; `GET /health`. The order routes need a signed-in caller (401
 //! without one); the inventory and health stay public.
 
+pub mod admission;
 mod after;
 pub mod auth;
 pub mod body;
@@ -100,6 +102,8 @@ pub struct Guard {
     pub rate_limit: Option<Arc<limit::CustomerLimit>>,
     /// Requests handled at once before the next is shed with 503; `None`: no limit.
     pub max_in_flight: Option<usize>,
+    /// New orders admitted against the process's backlog; `None`: not counted (the Lambda).
+    pub admission: Option<admission::Admission>,
 }
 
 impl Guard {
@@ -109,6 +113,7 @@ impl Guard {
             auth,
             rate_limit: None,
             max_in_flight: None,
+            admission: None,
         }
     }
 }
@@ -144,6 +149,9 @@ pub fn guarded_router<B: Backend>(backend: Arc<B>, guard: Guard) -> Router {
         .layer(Extension(guard.auth));
     if let Some(limit) = guard.rate_limit {
         router = router.layer(Extension(limit));
+    }
+    if let Some(admission) = guard.admission {
+        router = router.layer(Extension(admission));
     }
     if let Some(max) = guard.max_in_flight {
         router = router.layer(axum::middleware::from_fn_with_state(

@@ -17,6 +17,8 @@
 //!   refunded) of OrderUpdateRule.
 //! - [`metrics`]: the business metrics, counted where the facts are appended; [`alarms`]: the
 //!   local alarms, which change state like CloudWatch's.
+//! - [`backlog`]: admission control: the orders accepted and not yet ended, and the verdict
+//!   that sheds a new one at the bound.
 //! - [`seed`]: idempotent inventory seeding.
 //! - [`sweep`]: the sweeper (orders left PLACED re-enqueued, orders whose execution died closed
 //!   as FAILED with their refund), one use case for the runtime's loop and the sweeper Lambda.
@@ -27,6 +29,7 @@
 
 pub mod after;
 pub mod alarms;
+pub mod backlog;
 pub mod dead_letters;
 pub mod dispatch;
 pub mod forward;

@@ -65,6 +65,12 @@ pub const ORDER_LATENCY: &str = "order_pipeline_order_latency_seconds";
 pub const QUEUE_VISIBLE: &str = "order_pipeline_queue_visible_messages";
 /// Messages in OrdersQueue's dead-letter queue (gauge, set by the host when it is scraped).
 pub const QUEUE_DEAD_LETTERS: &str = "order_pipeline_queue_dead_letter_messages";
+/// `POST /orders` refused because the backlog was at its bound (503 `BACKLOG_FULL`, nothing
+/// appended; see [`crate::backlog`]).
+pub const ORDERS_SHED: &str = "order_pipeline_orders_shed_total";
+/// Orders admitted and not yet ended, the backlog admission is checked against (gauge, set by
+/// the host when it is scraped).
+pub const ORDERS_OPEN: &str = "order_pipeline_orders_open";
 
 /// The label of [`ORDERS_FAILED`]: a `FailureReason` (REJECTED, PAYMENT_DECLINED, ...).
 pub const REASON: &str = "reason";
@@ -128,6 +134,7 @@ pub fn appended(events: &[OrderEvent], before: Before, at: Timestamp) {
         // has already been timed.
         if event.is_terminal() && !ended {
             ended = true;
+            crate::backlog::PROCESS.ended();
             if let Some(placed) = before.placed_at {
                 let ms = at.as_millis().saturating_sub(placed.as_millis());
                 #[allow(clippy::cast_precision_loss)] // milliseconds fit an f64 exactly
@@ -162,6 +169,14 @@ pub fn describe() {
         "Emails the notifier dropped as a redelivery, by topic"
     );
     describe_counter!(SWEEPER_ACTIONS, "Orders the sweeper redrove or closed");
+    describe_counter!(
+        ORDERS_SHED,
+        "Orders refused with 503 because the backlog was at its bound"
+    );
+    describe_gauge!(
+        ORDERS_OPEN,
+        "Orders admitted and not yet ended (the backlog)"
+    );
     describe_histogram!(
         ORDER_LATENCY,
         Unit::Seconds,
@@ -187,6 +202,7 @@ pub fn describe() {
         REFUNDS_REQUESTED,
         REFUNDS_ISSUED,
         REFUNDS_FAILED,
+        ORDERS_SHED,
     ] {
         metrics::counter!(name).increment(0);
     }
@@ -236,6 +252,17 @@ pub fn swept(action: &'static str, n: usize) {
     if n > 0 {
         metrics::counter!(SWEEPER_ACTIONS, ACTION => action).increment(n as u64);
     }
+}
+
+/// Counts a `POST /orders` shed because the backlog was at its bound.
+pub fn shed() {
+    metrics::counter!(ORDERS_SHED).increment(1);
+}
+
+/// Sets [`ORDERS_OPEN`] from the process's backlog.
+#[allow(clippy::cast_precision_loss)] // a backlog is far below 2^52
+pub fn orders_open() {
+    metrics::gauge!(ORDERS_OPEN).set(crate::backlog::PROCESS.open() as f64);
 }
 
 /// Sets the queue's gauges from the queue port's `(visible, dead-letter)` depth.

@@ -47,6 +47,8 @@ struct Args {
     /// Offered load in orders/s (open loop); 0 = each client sends as soon as it has its answer.
     rate: f64,
     json: bool,
+    /// `--overload SECS [--overload-connections N] [--max-backlog N]`: also the overload run.
+    overload: Option<order_tests::overload::Options>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -60,6 +62,13 @@ fn parse_args() -> anyhow::Result<Args> {
         emulator_clients: 4,
         rate: 0.0,
         json: false,
+        overload: None,
+    };
+    let mut overload = order_tests::overload::Options {
+        seconds: 60.0,
+        connections: 32,
+        server: a.server.clone(),
+        max_backlog: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -74,12 +83,21 @@ fn parse_args() -> anyhow::Result<Args> {
             "--emulator-clients" => a.emulator_clients = value()?.parse()?,
             "--rate" => a.rate = value()?.parse()?,
             "--json" => a.json = true,
+            "--overload" => overload.seconds = value()?.parse()?,
+            "--overload-connections" => overload.connections = value()?.parse()?,
+            "--max-backlog" => overload.max_backlog = Some(value()?.parse()?),
             other => bail!(
                 "unknown flag {other} (use --orders N --clients N --server PATH --raw-rows N \
                  --emulator URL --emulator-orders N --emulator-clients N --rate ORDERS_PER_S \
-                 --json)"
+                 --json --overload SECS --overload-connections N --max-backlog N)"
             ),
         }
+        if flag.starts_with("--overload") || flag == "--max-backlog" {
+            a.overload = Some(overload.clone());
+        }
+    }
+    if let Some(o) = a.overload.as_mut() {
+        o.server.clone_from(&a.server);
     }
     Ok(a)
 }
@@ -297,6 +315,12 @@ fn customer_tokens(data: &Path) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
+/// The answer's `Retry-After`, in seconds.
+fn retry_after(r: &reqwest::Response) -> Option<Duration> {
+    let secs = r.headers().get("retry-after")?.to_str().ok()?.parse().ok()?;
+    Some(Duration::from_secs(secs))
+}
+
 async fn drive(
     args: &Args,
     (orders, clients): (usize, usize),
@@ -350,14 +374,23 @@ async fn drive(
                     "items": [{ "productId": format!("P{}", i % 20), "quantity": 1 }], "paymentToken": "tok_visa",
                 });
                 let t = due.unwrap_or_else(Instant::now);
-                let r = client
-                    .post(format!("{base}/orders"))
-                    .bearer_auth(&tokens[i % CUSTOMERS])
-                    .json(&body)
-                    .send()
-                    .await?;
-                let status = r.status();
-                r.bytes().await?;
+                // A shed POST (503, the backlog at its bound) recorded nothing: the client
+                // waits its Retry-After and sends it again, as a well-behaved client does; the
+                // wait counts in the order's latency.
+                let status = loop {
+                    let r = client
+                        .post(format!("{base}/orders"))
+                        .bearer_auth(&tokens[i % CUSTOMERS])
+                        .json(&body)
+                        .send()
+                        .await?;
+                    let (status, wait) = (r.status(), retry_after(&r));
+                    r.bytes().await?;
+                    match wait {
+                        Some(wait) if status.as_u16() == 503 => tokio::time::sleep(wait).await,
+                        _ => break status,
+                    }
+                };
                 latencies.push(t.elapsed());
                 if status.as_u16() != 202 {
                     bail!("POST answered {status}");
@@ -496,12 +529,17 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
+    let overload = match &args.overload {
+        Some(options) => Some(order_tests::overload::run(options).await?),
+        None => None,
+    };
     let raw_dir = tempfile::tempdir()?;
     let (raw_single, raw_batched) = raw_sqlite(&raw_dir.path().join("raw.db"), args.raw_rows)?;
 
     if args.json {
         let emulator = emulator.as_ref().map(|(flow, ceiling)| (flow, ceiling));
-        let summary = summary_json(&args, &embedded, emulator, raw_single, raw_batched);
+        let mut summary = summary_json(&args, &embedded, emulator, raw_single, raw_batched);
+        summary["overload"] = overload.map_or(serde_json::Value::Null, |o| o.json());
         println!("{summary}");
         return Ok(());
     }
@@ -566,6 +604,9 @@ async fn main() -> anyhow::Result<()> {
             e.orders_per_s() / orders_per_s
         );
         ceiling.print_rows(e.orders_per_s(), e.orders, e.requests.as_ref());
+    }
+    if let Some(o) = overload {
+        o.print_table();
     }
     Ok(())
 }

@@ -5,9 +5,9 @@
 
 use super::{
     ACTION, EMAILS_DEDUPLICATED, EMAILS_PUBLISHED, ORDER_LATENCY, ORDERS_CANCELLED,
-    ORDERS_COMPLETED, ORDERS_FAILED, ORDERS_PLACED, PAYMENT_DECLINES, PROJECTION_LAG,
-    QUEUE_DEAD_LETTERS, QUEUE_VISIBLE, REASON, REFUNDS_FAILED, REFUNDS_ISSUED, REFUNDS_REQUESTED,
-    SHIPMENTS, STOCK_OUTS, SWEEPER_ACTIONS, TOPIC,
+    ORDERS_COMPLETED, ORDERS_FAILED, ORDERS_OPEN, ORDERS_PLACED, ORDERS_SHED, PAYMENT_DECLINES,
+    PROJECTION_LAG, QUEUE_DEAD_LETTERS, QUEUE_VISIBLE, REASON, REFUNDS_FAILED, REFUNDS_ISSUED,
+    REFUNDS_REQUESTED, SHIPMENTS, STOCK_OUTS, SWEEPER_ACTIONS, TOPIC,
 };
 
 /// The one CloudWatch namespace of the pipeline's business metrics.
@@ -15,7 +15,7 @@ pub const NAMESPACE: &str = "OrderPipeline";
 
 /// Facade name → CloudWatch metric name. Units come from the facade's descriptions
 /// ([`super::describe`]): counters are counts, [`ORDER_LATENCY`] and [`PROJECTION_LAG`] seconds.
-pub const NAMES: [(&str, &str); 17] = [
+pub const NAMES: [(&str, &str); 19] = [
     (ORDERS_PLACED, "OrdersPlaced"),
     (ORDERS_COMPLETED, "OrdersCompleted"),
     (ORDERS_FAILED, "OrdersFailed"),
@@ -33,6 +33,8 @@ pub const NAMES: [(&str, &str); 17] = [
     (PROJECTION_LAG, "ProjectionLag"),
     (QUEUE_VISIBLE, "QueueVisibleMessages"),
     (QUEUE_DEAD_LETTERS, "QueueDeadLetterMessages"),
+    (ORDERS_SHED, "OrdersShed"),
+    (ORDERS_OPEN, "OrdersOpen"),
 ];
 
 /// Label → dimension name. Every label is low-cardinality (a failure reason, a topic, a sweeper

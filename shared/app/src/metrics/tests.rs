@@ -138,6 +138,8 @@ fn every_name_has_the_namespace() {
         ORDER_LATENCY,
         QUEUE_VISIBLE,
         QUEUE_DEAD_LETTERS,
+        ORDERS_SHED,
+        ORDERS_OPEN,
     ] {
         assert!(name.starts_with(PREFIX), "{name}");
         assert!(
