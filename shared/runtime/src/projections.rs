@@ -36,14 +36,14 @@ pub(crate) async fn catch_up(
         position = 0;
     }
     loop {
-        let batch = store.read_after(position, FEED_BATCH).await?;
-        let Some((last, _)) = batch.last() else {
+        let batch = store.read_feed(position, FEED_BATCH).await?;
+        let Some(last) = batch.last() else {
             return Ok(position);
         };
-        position = *last;
+        position = last.0;
         // Each traced record's `project` span covers the job that applies its batch.
-        let spans = order_app::trace::project_spans(batch.iter().map(|(_, e)| e));
-        let oldest = batch.iter().map(|(_, e)| e.occurred_at).min();
+        let spans = order_app::trace::project_spans(batch.iter().map(|e| &e.1));
+        let oldest = batch.iter().map(|e| e.1.occurred_at).min();
         let ps = projections.to_vec();
         // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
         // event) is undone and retried alone, while the other still moves on.
