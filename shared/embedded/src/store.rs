@@ -358,3 +358,6 @@ impl EventStore for SqliteEventStore {
         }
     }
 }
+
+#[cfg(test)]
+mod feed_tests;
