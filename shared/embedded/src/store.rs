@@ -238,7 +238,7 @@ impl SqliteEventStore {
             .read_feed(position, limit)
             .await?
             .into_iter()
-            .map(|e| Arc::unwrap_or_clone(e))
+            .map(Arc::unwrap_or_clone)
             .collect())
     }
 
