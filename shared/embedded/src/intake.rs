@@ -13,7 +13,7 @@ use order_domain::{OrderId, StreamWrite};
 use crate::db::WriteError;
 use crate::keys::insert_key;
 use crate::queue::{SqliteQueue, insert_message, order_message};
-use crate::store::{SqliteEventStore, append_on};
+use crate::store::{SqliteEventStore, append_and_stage};
 
 /// The embedded [`Intake`].
 #[derive(Clone)]
@@ -34,6 +34,7 @@ impl Intake for SqliteIntake {
         new_key: Option<&NewKey>,
     ) -> Result<(), PlaceError> {
         let (queue, cache) = (self.queue.name(), self.store.cache().clone());
+        let feed = self.store.db().feed().clone();
         let writes = vec![write];
         let new_key = new_key.cloned();
         let job = move |c: &rusqlite::Connection| {
@@ -44,11 +45,8 @@ impl Intake for SqliteIntake {
                     return Err(PlaceError::KeyTaken);
                 }
             }
-            let position = match append_on(c, &writes) {
-                Ok(p) => {
-                    cache.appended(&writes);
-                    p
-                }
+            let position = match append_and_stage(c, writes, &cache, &feed) {
+                Ok(p) => p,
                 // An earlier attempt with the same key appended it: enqueue again.
                 Err(StoreError::Conflict { .. }) => 0,
                 Err(e) => return Err(PlaceError::Store(e)),

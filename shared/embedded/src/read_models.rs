@@ -213,15 +213,15 @@ impl Projection {
     }
 
     /// Applies a batch and moves the checkpoint to its last position, in the caller's transaction.
-    pub fn apply_batch(
+    pub fn apply_batch<E: std::borrow::Borrow<(i64, RecordedEvent)>>(
         self,
         c: &Connection,
-        batch: &[(i64, RecordedEvent)],
+        batch: &[E],
     ) -> rusqlite::Result<()> {
-        let records: Vec<&RecordedEvent> = batch.iter().map(|(_, r)| r).collect();
+        let records: Vec<&RecordedEvent> = batch.iter().map(|e| &e.borrow().1).collect();
         self.apply_records(c, &records)?;
-        if let Some((last, _)) = batch.last() {
-            set_checkpoint(c, self.name(), *last)?;
+        if let Some(last) = batch.last() {
+            set_checkpoint(c, self.name(), last.borrow().0)?;
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::watch;
 
 use crate::cache::StreamCache;
-use crate::db::{Db, DbError, WriteError};
+use crate::db::{CommittedFeed, Db, DbError, FeedEvent, WriteError};
 
 const COLUMNS: &str = "position, stream_id, version, event_id, event_type, schema_version, occurred_at, \
                        correlation_id, causation_id, payload, prev_hash, hash, trace_parent";
@@ -108,14 +108,14 @@ pub fn events_after(
 
 /// Appends inside the writer's transaction, after the domain's [`check_append`] (so this store
 /// refuses exactly the appends DynamoDB refuses); `Err(Conflict)` leaves nothing behind (the
-/// job's savepoint is rolled back). Returns the last position written, 0 when an append
-/// without events had nothing to write.
-pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64, StoreError> {
+/// job's savepoint is rolled back). Returns the positions written, in the order of the writes'
+/// events (none when an append without events had nothing to write).
+pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<Vec<i64>, StoreError> {
     if check_append(writes)? == 0 {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let sql_err = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
-    let mut last = 0;
+    let mut positions = Vec::with_capacity(writes.iter().map(|w| w.events.len()).sum());
     for w in writes {
         let head: i64 = conn
             .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1")
@@ -128,7 +128,7 @@ pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64
             });
         }
         for e in &w.events {
-            last = insert_event(conn, e).map_err(|err| match err {
+            let position = insert_event(conn, e).map_err(|err| match err {
                 // The unique (stream, version) key is the final arbiter.
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -140,8 +140,27 @@ pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<i64
                 }
                 other => sql_err(other),
             })?;
+            positions.push(position);
         }
     }
+    Ok(positions)
+}
+
+/// Appends inside the writer's job ([`append_on`]) and hands the events to what mirrors the
+/// writes in memory: the stream cache, and the committed feed (published only if the job and
+/// its commit succeed). Returns the last position written, 0 when nothing was.
+pub(crate) fn append_and_stage(
+    conn: &Connection,
+    writes: Vec<StreamWrite>,
+    cache: &StreamCache,
+    feed: &CommittedFeed,
+) -> Result<i64, StoreError> {
+    let positions = append_on(conn, &writes)?;
+    let Some(&last) = positions.last() else {
+        return Ok(0);
+    };
+    cache.appended(&writes);
+    feed.stage(&positions, writes);
     Ok(last)
 }
 
@@ -209,16 +228,37 @@ impl SqliteEventStore {
         }
     }
 
-    /// Events after global `position`, at most `limit` (the change feed).
+    /// Events after global `position`, at most `limit` (the change feed), owned.
     pub async fn read_after(
         &self,
         position: i64,
         limit: usize,
     ) -> Result<Vec<(i64, RecordedEvent)>, StoreError> {
-        self.db
+        Ok(self
+            .read_feed(position, limit)
+            .await?
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect())
+    }
+
+    /// Events after global `position`, at most `limit` (the change feed), shared: from the
+    /// events of the last commits when they hold every one ([`CommittedFeed`]), else from the
+    /// database.
+    pub async fn read_feed(
+        &self,
+        position: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
+        if let Some(events) = self.db.feed().read_after(position, limit) {
+            return Ok(events);
+        }
+        let rows = self
+            .db
             .read(move |c| events_after(c, position, limit))
             .await
-            .map_err(db_err)
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(Arc::new).collect())
     }
 
     /// How many events the log holds, over every stream (for replay and audits).
@@ -270,12 +310,8 @@ impl EventStore for SqliteEventStore {
         if check_append(&writes)? == 0 {
             return Ok(());
         }
-        let cache = self.cache.clone();
-        let job = move |c: &Connection| {
-            let pos = append_on(c, &writes)?;
-            cache.appended(&writes);
-            Ok(pos)
-        };
+        let (cache, feed) = (self.cache.clone(), self.db.feed().clone());
+        let job = move |c: &Connection| append_and_stage(c, writes, &cache, &feed);
         match self.db.write(job).await {
             Ok(pos) => {
                 self.committed(pos);
@@ -298,7 +334,7 @@ impl EventStore for SqliteEventStore {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let cache = self.cache.clone();
+        let (cache, feed) = (self.cache.clone(), self.db.feed().clone());
         let result = self
             .db
             .write(move |c| {
@@ -308,10 +344,7 @@ impl EventStore for SqliteEventStore {
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(|e| DecideError::Store(StoreError::Unavailable(e.to_string())))?;
                 let (writes, outcome) = decide(&heads).map_err(DecideError::Refused)?;
-                let pos = append_on(c, &writes).map_err(DecideError::Store)?;
-                if pos > 0 {
-                    cache.appended(&writes);
-                }
+                let pos = append_and_stage(c, writes, &cache, &feed).map_err(DecideError::Store)?;
                 Ok((pos, outcome))
             })
             .await;
@@ -325,3 +358,6 @@ impl EventStore for SqliteEventStore {
         }
     }
 }
+
+#[cfg(test)]
+mod feed_tests;

@@ -33,18 +33,14 @@ pub(crate) async fn forwarder(
     loop {
         pace.mark();
         // How far the batch got (its last delivered position), and why it stopped short.
-        let (reached, failure) = match store.read_after(position, FEED_BATCH).await {
+        let (reached, failure) = match store.read_feed(position, FEED_BATCH).await {
             Ok(batch) if batch.is_empty() => (None, None),
             Ok(batch) => {
-                let records = batch.iter().map(|(p, e)| (*p, Ok(e))).collect();
+                let records = batch.iter().map(|e| (e.0, Ok(&e.1))).collect();
                 match forward_events(&bus, &store, records).await {
-                    None => (batch.last().map(|(p, _)| *p), None),
+                    None => (batch.last().map(|e| e.0), None),
                     Some(from) => (
-                        batch
-                            .iter()
-                            .map(|(p, _)| *p)
-                            .take_while(|p| *p < from)
-                            .last(),
+                        batch.iter().map(|e| e.0).take_while(|p| *p < from).last(),
                         Some(format!("stopped at position {from}")),
                     ),
                 }

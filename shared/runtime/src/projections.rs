@@ -36,14 +36,14 @@ pub(crate) async fn catch_up(
         position = 0;
     }
     loop {
-        let batch = store.read_after(position, FEED_BATCH).await?;
-        let Some((last, _)) = batch.last() else {
+        let batch = store.read_feed(position, FEED_BATCH).await?;
+        let Some(last) = batch.last() else {
             return Ok(position);
         };
-        position = *last;
+        position = last.0;
         // Each traced record's `project` span covers the job that applies its batch.
-        let spans = order_app::trace::project_spans(batch.iter().map(|(_, e)| e));
-        let oldest = batch.iter().map(|(_, e)| e.occurred_at).min();
+        let spans = order_app::trace::project_spans(batch.iter().map(|e| &e.1));
+        let oldest = batch.iter().map(|e| e.1.occurred_at).min();
         let ps = projections.to_vec();
         // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
         // event) is undone and retried alone, while the other still moves on.
@@ -142,6 +142,26 @@ mod tests {
         .await
         .unwrap();
         let order = order_domain::OrderId::generate();
+        let write = placed(order);
+        store.append(vec![write]).await.unwrap();
+
+        assert!(catch_up(&store, &PROJECTIONS).await.is_err());
+        let (status, inventory) = db
+            .read(|c| Ok((checkpoint(c, ORDER_STATUS)?, checkpoint(c, INVENTORY)?)))
+            .await
+            .unwrap();
+        assert_eq!((status, inventory), (2, 0));
+        let id = order.to_string();
+        let view = db
+            .read(move |c| order_embedded::read_models::get_order_view(c, &id))
+            .await
+            .unwrap();
+        assert!(view.is_some(), "the order-status projection moved on");
+        db.close();
+    }
+
+    /// A new order's `OrderPlaced`, as the stream write that appends it.
+    fn placed(order: order_domain::OrderId) -> order_domain::StreamWrite {
         let placed =
             order_domain::order::Order::default().place(order_domain::events::OrderPlaced {
                 order_id: order,
@@ -163,27 +183,64 @@ mod tests {
             occurred_at: order_domain::Timestamp::from_millis(1),
             trace_parent: None,
         };
-        let write = order_app::stream::seal(
+        order_app::stream::seal(
             &order.stream(),
             0,
             order_domain::GENESIS_HASH,
             placed.events.iter().map(order_domain::OrderEvent::encode),
             &meta,
-        );
-        store.append(vec![write]).await.unwrap();
+        )
+    }
 
-        assert!(catch_up(&store, &PROJECTIONS).await.is_err());
-        let (status, inventory) = db
-            .read(|c| Ok((checkpoint(c, ORDER_STATUS)?, checkpoint(c, INVENTORY)?)))
+    async fn place(store: &SqliteEventStore, orders: usize) {
+        use order_domain::ports::EventStore;
+        let mut left = orders;
+        while left > 0 {
+            let n = left.min(order_domain::append::MAX_APPEND_ITEMS);
+            let writes = (0..n)
+                .map(|_| placed(order_domain::OrderId::generate()))
+                .collect();
+            store.append(writes).await.unwrap();
+            left -= n;
+        }
+    }
+
+    async fn order_views(db: &Db) -> i64 {
+        db.read(|c| c.query_row("SELECT COUNT(*) FROM order_status", [], |r| r.get(0)))
             .await
-            .unwrap();
-        assert_eq!((status, inventory), (2, 0));
-        let id = order.to_string();
-        let view = db
-            .read(move |c| order_embedded::read_models::get_order_view(c, &id))
-            .await
-            .unwrap();
-        assert!(view.is_some(), "the order-status projection moved on");
+            .unwrap()
+    }
+
+    /// The projections see every event once, in order, whether a batch comes from the
+    /// committed-events ring or the database: from far behind the ring (more events than it
+    /// holds), then after a restart (an empty ring), then from the ring.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_projections_catch_up_from_far_behind_and_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let db = Db::open(&path, Durability::Normal).unwrap();
+        let store = SqliteEventStore::new(db.clone());
+        place(&store, 17_000).await;
+        assert_eq!(catch_up(&store, &PROJECTIONS).await.unwrap(), 17_000);
+        assert_eq!(order_views(&db).await, 17_000);
+        // Stops behind the log: after the restart the ring starts at the head, past it.
+        place(&store, 10).await;
+        db.close();
+
+        let db = Db::open(&path, Durability::Normal).unwrap();
+        let store = SqliteEventStore::new(db.clone());
+        place(&store, 20).await;
+        assert!(
+            db.feed().read_after(17_000, 100).is_none(),
+            "the ring began after a restart"
+        );
+        assert_eq!(catch_up(&store, &PROJECTIONS).await.unwrap(), 17_030);
+        place(&store, 5).await;
+        assert_eq!(db.feed().read_after(17_030, 100).map(|b| b.len()), Some(5));
+        assert_eq!(catch_up(&store, &PROJECTIONS).await.unwrap(), 17_035);
+        assert_eq!(order_views(&db).await, 17_035);
+        let status = db.read(|c| checkpoint(c, ORDER_STATUS)).await.unwrap();
+        assert_eq!(status, 17_035);
         db.close();
     }
 }

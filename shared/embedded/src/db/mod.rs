@@ -13,11 +13,13 @@
 //! - `checkpointer`: WAL checkpoints off the writer's thread.
 
 mod checkpointer;
+mod committed;
 mod connection;
 mod migrations;
 mod readers;
 mod writer;
 
+pub use committed::{CommittedFeed, FeedEvent};
 pub use connection::tune_connection;
 
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ use checkpointer::spawn_checkpointer;
 use connection::configure;
 use migrations::migrate;
 use readers::reader_count;
-use writer::{CommitFailed, Job, writer_loop};
+use writer::{CommitFailed, Job, log_head, writer_loop};
 
 /// How writes reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,6 +73,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     commit_failed: CommitFailed,
+    feed: CommittedFeed,
     checkpointer: Mutex<Option<(std_mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
 }
 
@@ -97,9 +100,11 @@ impl Db {
         let (tx, rx) = std_mpsc::channel::<Job>();
         let commit_failed = CommitFailed::default();
         let listeners = Arc::clone(&commit_failed);
+        let feed = CommittedFeed::starting_at(log_head(&conn)?);
+        let published = feed.clone();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(&conn, &rx, &listeners))
+            .spawn(move || writer_loop(&conn, &rx, &listeners, &published))
             .map_err(|e| DbError::Commit(e.to_string()))?;
         let readers = reader_count();
         Ok(Self {
@@ -111,9 +116,15 @@ impl Db {
                 path: path.to_owned(),
                 writer: Mutex::new(Some(writer)),
                 commit_failed,
+                feed,
                 checkpointer: Mutex::new(Some(checkpointer)),
             }),
         })
+    }
+
+    /// The events of the last commits, for the change feed ([`CommittedFeed`]).
+    pub fn feed(&self) -> &CommittedFeed {
+        &self.inner.feed
     }
 
     pub fn path(&self) -> &Path {

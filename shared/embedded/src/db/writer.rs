@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::{Db, DbError, WriteError};
+use super::{CommittedFeed, Db, DbError, WriteError};
 
 /// Most jobs one commit takes.
 const MAX_GROUP: usize = 256;
 
 pub(super) type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-pub(super) type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// A job runs on the writer's connection and says whether it succeeded (a failed job's staged
+/// feed events are dropped) and how to answer it once the commit is known.
+pub(super) type Job = Box<dyn FnOnce(&Connection) -> (Completion, bool) + Send>;
 /// Called on the writer thread when a commit fails, before any job hears of it.
 pub(super) type CommitFailed = Arc<Mutex<Vec<Box<dyn Fn() + Send + Sync>>>>;
 
@@ -31,13 +33,15 @@ impl Db {
             } else {
                 f(conn).map_err(WriteError::Job)
             };
-            Box::new(move |commit: Result<(), String>| {
+            let ok = result.is_ok();
+            let answer: Completion = Box::new(move |commit: Result<(), String>| {
                 let answer = match commit {
                     Ok(()) => result,
                     Err(e) => Err(WriteError::Db(DbError::Commit(e))),
                 };
                 let _ = tx.send(answer);
-            })
+            });
+            (answer, ok)
         });
         let sender = self
             .inner
@@ -78,10 +82,17 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
+/// The log's highest position (0 when empty): a rowid maximum, one b-tree descent.
+pub(super) fn log_head(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")?
+        .query_row([], |r| r.get(0))
+}
+
 pub(super) fn writer_loop(
     conn: &Connection,
     rx: &std_mpsc::Receiver<Job>,
     commit_failed: &CommitFailed,
+    feed: &CommittedFeed,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -100,9 +111,22 @@ pub(super) fn writer_loop(
             }
             continue;
         }
-        let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+        let completions: Vec<Completion> = batch
+            .into_iter()
+            .map(|job| {
+                let mark = feed.staged_len();
+                let (completion, ok) = job(conn);
+                if !ok {
+                    feed.unstage(mark);
+                }
+                completion
+            })
+            .collect();
+        // Read inside the transaction: whatever this commit inserted, staged or not.
+        let head = log_head(conn);
         let commit = run_cached(conn, "COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
+            feed.commit_failed();
             if let Ok(listeners) = commit_failed.lock() {
                 for f in listeners.iter() {
                     f();
@@ -110,6 +134,12 @@ pub(super) fn writer_loop(
             }
             e.to_string()
         });
+        if commit.is_ok() {
+            match head {
+                Ok(head) => feed.committed(head),
+                Err(_) => feed.head_unknown(),
+            }
+        }
         for c in completions {
             c(commit.clone());
         }
