@@ -317,7 +317,13 @@ fn customer_tokens(data: &Path) -> anyhow::Result<Vec<String>> {
 
 /// The answer's `Retry-After`, in seconds.
 fn retry_after(r: &reqwest::Response) -> Option<Duration> {
-    let secs = r.headers().get("retry-after")?.to_str().ok()?.parse().ok()?;
+    let secs = r
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(secs))
 }
 
