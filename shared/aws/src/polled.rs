@@ -42,20 +42,20 @@ impl SqsPolled {
         &self.client
     }
 
-    async fn visible(&self, url: &str) -> Result<u64, PortError> {
+    /// The sum of `attributes` of the queue at `url` (approximate counts).
+    async fn count(&self, url: &str, attributes: &[QueueAttributeName]) -> Result<u64, PortError> {
         let out = self
             .client
             .get_queue_attributes()
             .queue_url(url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .set_attribute_names(Some(attributes.to_vec()))
             .send()
             .await
             .map_err(|e| PortError(format!("queue attributes of {url}: {e}")))?;
-        Ok(out
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0))
+        Ok(attributes
+            .iter()
+            .filter_map(|name| out.attributes()?.get(name)?.parse::<u64>().ok())
+            .sum())
     }
 }
 
@@ -90,9 +90,27 @@ impl PolledQueue for SqsPolled {
         self.queue.retry_after(&m.receipt, delay).await
     }
     async fn depth(&self) -> Result<(u64, u64), PortError> {
-        let visible = self.visible(self.queue.url()).await?;
+        let visible = self
+            .count(
+                self.queue.url(),
+                &[QueueAttributeName::ApproximateNumberOfMessages],
+            )
+            .await?;
+        // A dead letter someone is looking at (`orders dlq list` hides each for a moment, a
+        // redrive holds it until it is sent back) is still a dead letter: counting only the
+        // visible ones let the dead-letter alarm drop to OK and rise again while a redrive
+        // listed the queue, as the embedded DLQ, which has no visibility, never did.
         let dlq = match &self.dlq_url {
-            Some(url) => self.visible(url).await?,
+            Some(url) => {
+                self.count(
+                    url,
+                    &[
+                        QueueAttributeName::ApproximateNumberOfMessages,
+                        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                    ],
+                )
+                .await?
+            }
             None => 0,
         };
         Ok((visible, dlq))
