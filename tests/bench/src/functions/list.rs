@@ -59,6 +59,8 @@ pub const FUNCTIONS: [Function; 14] = [
             "INVENTORY_TABLE",
             "IDEMPOTENCY_TABLE",
             "ORDERS_QUEUE_URL",
+            "CUSTOMER_KEYS_TABLE",
+            "KMS_KEY_ID",
         ],
         event: EventKind::ApiPost,
     },
@@ -77,7 +79,7 @@ pub const FUNCTIONS: [Function; 14] = [
     Function {
         name: "process-payment",
         memory_mb: 256,
-        env: &["EVENTS_TABLE"],
+        env: &["EVENTS_TABLE", "CUSTOMER_KEYS_TABLE", "KMS_KEY_ID"],
         event: EventKind::Task(Task::Pay),
     },
     Function {
@@ -111,6 +113,8 @@ pub const FUNCTIONS: [Function; 14] = [
             "EVENTS_TABLE",
             "ORDER_ALERTS_TOPIC_ARN",
             "NOTIFICATION_DEDUP_TABLE",
+            "CUSTOMER_KEYS_TABLE",
+            "KMS_KEY_ID",
         ],
         event: EventKind::OrderCompleted,
     },
@@ -166,6 +170,75 @@ mod tests {
     use super::FUNCTIONS;
 
     const DEPLOY: &str = include_str!("../../../../scripts/deploy.sh");
+    const TEMPLATE: &str = include_str!("../../../../template.yaml");
+
+    /// Each function resource of `template.yaml` (a top-level resource whose code is
+    /// `${CodeVersion}/<binary>.zip`): its binary, memory size and environment variable names.
+    fn templated() -> Vec<(String, u32, Vec<String>)> {
+        // Resources are the template's two-space-indented keys: a block from each to the next.
+        let mut blocks: Vec<String> = Vec::new();
+        for line in TEMPLATE.lines() {
+            let top =
+                line.len() > 2 && line.starts_with("  ") && !line[2..].starts_with([' ', '#']);
+            match blocks.last_mut() {
+                Some(block) if !top => {
+                    block.push('\n');
+                    block.push_str(line);
+                }
+                _ => blocks.push(line.to_owned()),
+            }
+        }
+        let mut out = Vec::new();
+        for block in &blocks {
+            let Some(binary) = block
+                .split("${CodeVersion}/")
+                .nth(1)
+                .and_then(|rest| rest.split(".zip").next())
+            else {
+                continue;
+            };
+            let memory = block
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("MemorySize: "))
+                .and_then(|m| m.trim().parse().ok())
+                .unwrap_or(0);
+            let mut env = Vec::new();
+            if let Some(vars) = block.split("\n        Variables:\n").nth(1) {
+                for line in vars.lines() {
+                    let Some(var) = line.strip_prefix("          ") else {
+                        break;
+                    };
+                    if let Some((name, _)) = var.split_once(':')
+                        && !name.starts_with([' ', '#'])
+                    {
+                        env.push(name.to_owned());
+                    }
+                }
+            }
+            out.push((binary.to_owned(), memory, env));
+        }
+        out
+    }
+
+    /// A function started without a variable its template gives it fails before answering
+    /// (as `CUSTOMER_KEYS_TABLE` did once the personal data was sealed), so the cold starts
+    /// run each binary with exactly the template's variables and memory size.
+    #[test]
+    fn every_function_gets_the_templates_variables_and_memory() {
+        let templated = templated();
+        assert_eq!(templated.len(), FUNCTIONS.len(), "{templated:?}");
+        for (binary, memory, mut env) in templated {
+            let f = FUNCTIONS
+                .iter()
+                .find(|f| f.name == binary)
+                .unwrap_or_else(|| panic!("{binary} has no cold start"));
+            let mut listed: Vec<String> = f.env.iter().map(|v| (*v).to_owned()).collect();
+            listed.sort_unstable();
+            env.sort_unstable();
+            assert_eq!(listed, env, "{binary}'s variables");
+            assert_eq!(f.memory_mb, memory, "{binary}'s memory");
+        }
+    }
 
     /// The `BINARIES=( … )` list of `scripts/deploy.sh`.
     fn deployed() -> Vec<&'static str> {
