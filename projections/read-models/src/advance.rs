@@ -150,16 +150,17 @@ where
     let mut current = views.get(&key).await?;
     let mut moved = false;
     for record in run {
-        let step = match next(current.as_ref(), record)? {
-            Next::ReadHistory { after_version } => {
+        // `next`, with the view stepped where it stands rather than copied.
+        match V::step_in_place(&mut current, record)? {
+            Step::Apply(()) => moved = true,
+            Step::Skip => {}
+            Step::NeedHistory { after_version } => {
                 let history = log.read_stream(&record.stream_id, after_version).await?;
-                refold(current.as_ref(), &history)?
+                if let Next::Write(view) = refold(current.as_ref(), &history)? {
+                    current = Some(view);
+                    moved = true;
+                }
             }
-            step => step,
-        };
-        if let Next::Write(view) = step {
-            current = Some(view);
-            moved = true;
         }
     }
     match current {
@@ -198,15 +199,16 @@ where
                 first.insert((loaded, false))
             }
         };
-        let step = match next(current.as_ref(), record)? {
-            Next::ReadHistory { after_version } => {
-                refold(current.as_ref(), &history(record, after_version)?)?
+        match V::step_in_place(current, record)? {
+            Step::Apply(()) => *moved = true,
+            Step::Skip => {}
+            Step::NeedHistory { after_version } => {
+                let history = history(record, after_version)?;
+                if let Next::Write(view) = refold(current.as_ref(), &history)? {
+                    *current = Some(view);
+                    *moved = true;
+                }
             }
-            step => step,
-        };
-        if let Next::Write(view) = step {
-            *current = Some(view);
-            *moved = true;
         }
     }
     Ok(order

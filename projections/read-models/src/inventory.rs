@@ -36,45 +36,82 @@ impl View for InventoryView {
         if let Some(step) = Self::unless_newer(current, record) {
             return Ok(step);
         }
+        let mut next = current.cloned();
+        Ok(
+            match Self::apply(&mut next, record, &decode_product(record)?) {
+                Step::Apply(()) => next.map_or(Step::Skip, Step::Apply),
+                Step::Skip => Step::Skip,
+                Step::NeedHistory { after_version } => Step::NeedHistory { after_version },
+            },
+        )
+    }
+
+    /// The same step, changing the view where it stands.
+    fn step_in_place(
+        current: &mut Option<Self>,
+        record: &RecordedEvent,
+    ) -> Result<Step<()>, DecodeError> {
+        if let Some(step) = Self::unless_newer(current.as_ref(), record) {
+            return Ok(step);
+        }
         Ok(Self::apply(current, record, &decode_product(record)?))
     }
 }
 
 impl InventoryView {
-    /// [`View::step`] for a record its caller has already decoded as `event` (audit replay
-    /// decodes each event once, for the view and for its own checks).
-    pub fn step_decoded(
-        current: Option<&Self>,
+    /// [`View::step_in_place`] for a record its caller has already decoded as `event` (audit
+    /// replay decodes each event once, for the view and for its own checks).
+    pub fn step_decoded_in_place(
+        current: &mut Option<Self>,
         record: &RecordedEvent,
         event: &ProductEvent,
-    ) -> Step<Self> {
-        Self::unless_newer(current, record).unwrap_or_else(|| Self::apply(current, record, event))
+    ) -> Step<()> {
+        Self::unless_newer(current.as_ref(), record)
+            .unwrap_or_else(|| Self::apply(current, record, event))
     }
 
     /// What a record of another stream, or one the view has seen, does: nothing. `None` for a
     /// newer record, which applies.
-    fn unless_newer(current: Option<&Self>, record: &RecordedEvent) -> Option<Step<Self>> {
+    fn unless_newer<T>(current: Option<&Self>, record: &RecordedEvent) -> Option<Step<T>> {
         let have = current.map_or(0, |v| v.version);
         (record.stream_id.product_id().is_none() || record.version <= have).then_some(Step::Skip)
     }
 
-    fn apply(current: Option<&Self>, record: &RecordedEvent, event: &ProductEvent) -> Step<Self> {
+    /// Applies a newer record to the view, in place.
+    fn apply(view: &mut Option<Self>, record: &RecordedEvent, event: &ProductEvent) -> Step<()> {
         let Some(product_id) = record.stream_id.product_id() else {
             return Step::Skip;
         };
-        let (name, price, available) = match (event, current) {
-            (ProductEvent::ProductAdded(e), _) => (e.name.clone(), e.price, e.stock),
-            (_, None) => return Step::NeedHistory { after_version: 0 },
-            (ProductEvent::StockReserved(e), Some(v)) => (v.name.clone(), e.price, e.stock_after),
-            (ProductEvent::StockAdded(e), Some(v)) => (v.name.clone(), e.price, e.stock_after),
+        let (price, available) = match event {
+            ProductEvent::ProductAdded(e) => (e.price, e.stock),
+            ProductEvent::StockReserved(e) => (e.price, e.stock_after),
+            ProductEvent::StockAdded(e) => (e.price, e.stock_after),
         };
-        Step::Apply(Self {
-            product_id,
-            name,
-            price,
-            available,
-            updated_at: record.occurred_at,
-            version: record.version,
-        })
+        match (view.as_mut(), event) {
+            (Some(v), _) => {
+                if let ProductEvent::ProductAdded(e) = event {
+                    v.name.clone_from(&e.name);
+                }
+                if v.product_id != product_id {
+                    v.product_id = product_id;
+                }
+                v.price = price;
+                v.available = available;
+                v.updated_at = record.occurred_at;
+                v.version = record.version;
+            }
+            (None, ProductEvent::ProductAdded(e)) => {
+                *view = Some(Self {
+                    product_id,
+                    name: e.name.clone(),
+                    price,
+                    available,
+                    updated_at: record.occurred_at,
+                    version: record.version,
+                });
+            }
+            (None, _) => return Step::NeedHistory { after_version: 0 },
+        }
+        Step::Apply(())
     }
 }

@@ -103,24 +103,42 @@ impl View for OrderView {
         if let Some(step) = Self::unless_next(current, record) {
             return Ok(step);
         }
+        let mut next = current.cloned();
+        Ok(
+            match Self::apply(&mut next, record, decode_order(record)?) {
+                Step::Apply(()) => next.map_or(Step::Skip, Step::Apply),
+                _ => Step::Skip,
+            },
+        )
+    }
+
+    /// The same step without copying the view (a view holds its lines, prices and refunds).
+    fn step_in_place(
+        current: &mut Option<Self>,
+        record: &RecordedEvent,
+    ) -> Result<Step<()>, DecodeError> {
+        if let Some(step) = Self::unless_next(current.as_ref(), record) {
+            return Ok(step);
+        }
         Ok(Self::apply(current, record, decode_order(record)?))
     }
 }
 
 impl OrderView {
-    /// [`View::step`] for a record its caller has already decoded as `event` (audit replay
-    /// decodes each event once, for the view and for its own checks).
-    pub fn step_decoded(
-        current: Option<&Self>,
+    /// [`View::step_in_place`] for a record its caller has already decoded as `event` (audit
+    /// replay decodes each event once, for the view and for its own checks).
+    pub fn step_decoded_in_place(
+        current: &mut Option<Self>,
         record: &RecordedEvent,
         event: OrderEvent,
-    ) -> Step<Self> {
-        Self::unless_next(current, record).unwrap_or_else(|| Self::apply(current, record, event))
+    ) -> Step<()> {
+        Self::unless_next(current.as_ref(), record)
+            .unwrap_or_else(|| Self::apply(current, record, event))
     }
 
     /// What a record that is not the view's next version does: nothing if seen, a refold if
     /// past a gap. `None` for the next version, which applies.
-    fn unless_next(current: Option<&Self>, record: &RecordedEvent) -> Option<Step<Self>> {
+    fn unless_next<T>(current: Option<&Self>, record: &RecordedEvent) -> Option<Step<T>> {
         let have = current.map_or(0, |v| v.version);
         if record.version <= have {
             Some(Step::Skip)
@@ -133,32 +151,32 @@ impl OrderView {
         }
     }
 
-    /// Applies the next version's event.
-    fn apply(current: Option<&Self>, record: &RecordedEvent, event: OrderEvent) -> Step<Self> {
-        match (current, event) {
-            (None, OrderEvent::OrderPlaced(p)) => Step::Apply(Self {
-                order_id: p.order_id,
-                status: OrderStatus::Placed,
-                reason: None,
-                message: None,
-                customer_id: p.customer_id.as_str().to_owned(),
-                items: p.items,
-                total: None,
-                payment_id: None,
-                refunded: false,
-                after: Box::default(),
-                placed_at: record.occurred_at,
-                updated_at: record.occurred_at,
-                version: record.version,
-            }),
-            // A stream that does not start with OrderPlaced is not an order we can show.
-            (None, _) => Step::Skip,
-            (Some(view), event) => {
-                let mut next = view.clone();
-                next.evolve(&event, record);
-                Step::Apply(next)
-            }
+    /// Applies the next version's event to the view, in place.
+    fn apply(view: &mut Option<Self>, record: &RecordedEvent, event: OrderEvent) -> Step<()> {
+        if let Some(view) = view.as_mut() {
+            view.evolve(&event, record);
+            return Step::Apply(());
         }
+        // A stream that does not start with OrderPlaced is not an order we can show.
+        let OrderEvent::OrderPlaced(p) = event else {
+            return Step::Skip;
+        };
+        *view = Some(Self {
+            order_id: p.order_id,
+            status: OrderStatus::Placed,
+            reason: None,
+            message: None,
+            customer_id: p.customer_id.as_str().to_owned(),
+            items: p.items,
+            total: None,
+            payment_id: None,
+            refunded: false,
+            after: Box::default(),
+            placed_at: record.occurred_at,
+            updated_at: record.occurred_at,
+            version: record.version,
+        });
+        Step::Apply(())
     }
 }
 

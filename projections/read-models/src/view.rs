@@ -38,6 +38,27 @@ pub trait View: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync +
     /// The record's payload does not decode as this stream's events.
     fn step(current: Option<&Self>, record: &RecordedEvent) -> Result<Step<Self>, DecodeError>;
 
+    /// [`View::step`] on a view the caller owns: where the step applies, the view is changed
+    /// in place (`Apply(())`) instead of copied and replaced; otherwise it is left as it is.
+    /// A model whose step can change a view without copying it overrides this; the default
+    /// is `step` and a replace.
+    ///
+    /// # Errors
+    /// The record's payload does not decode as this stream's events.
+    fn step_in_place(
+        current: &mut Option<Self>,
+        record: &RecordedEvent,
+    ) -> Result<Step<()>, DecodeError> {
+        Ok(match Self::step(current.as_ref(), record)? {
+            Step::Apply(next) => {
+                *current = Some(next);
+                Step::Apply(())
+            }
+            Step::Skip => Step::Skip,
+            Step::NeedHistory { after_version } => Step::NeedHistory { after_version },
+        })
+    }
+
     /// Folds `history` (a stream's events in version order) onto `current`.
     ///
     /// # Errors
@@ -45,9 +66,7 @@ pub trait View: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync +
     fn fold(current: Option<Self>, history: &[RecordedEvent]) -> Result<Option<Self>, DecodeError> {
         let mut view = current;
         for record in history {
-            if let Step::Apply(next) = Self::step(view.as_ref(), record)? {
-                view = Some(next);
-            }
+            Self::step_in_place(&mut view, record)?;
         }
         Ok(view)
     }

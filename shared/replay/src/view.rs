@@ -4,7 +4,7 @@ use std::fmt;
 
 use order_domain::events::{DecodeError, decode_order, decode_product};
 use order_domain::{OrderEvent, ProductEvent, RecordedEvent, StreamId};
-use order_read_models::{INVENTORY, InventoryView, ORDER_STATUS, OrderCursor, OrderView, Step};
+use order_read_models::{INVENTORY, InventoryView, ORDER_STATUS, OrderCursor, OrderView};
 
 use crate::audit::Audited;
 use serde_json::Value;
@@ -133,34 +133,26 @@ impl View {
         record: &RecordedEvent,
         event: Decoded,
     ) -> Option<Self> {
-        // A row of the other model (never handed over) counts as no row.
+        // A row of the other model (never handed over) counts as no row. The view is stepped
+        // where it stands: the fold owns it, so no event pays for a copy of it.
         match event {
             Decoded::Order(event) => {
-                let current = match current {
+                let mut view = match current {
                     Some(Self::Order(v)) => Some(v),
                     _ => None,
                 };
-                let step = OrderView::step_decoded(current.as_ref(), record, event);
-                applied(current, step).map(Self::Order)
+                OrderView::step_decoded_in_place(&mut view, record, event);
+                view.map(Self::Order)
             }
             Decoded::Product(event) => {
-                let current = match current {
+                let mut view = match current {
                     Some(Self::Inventory(v)) => Some(v),
                     _ => None,
                 };
-                let step = InventoryView::step_decoded(current.as_ref(), record, &event);
-                applied(current, step).map(Self::Inventory)
+                InventoryView::step_decoded_in_place(&mut view, record, &event);
+                view.map(Self::Inventory)
             }
         }
-    }
-}
-
-/// The view after a step, as a straight fold keeps it: `Apply` replaces it, anything else
-/// leaves it.
-fn applied<V>(current: Option<V>, step: Step<V>) -> Option<V> {
-    match step {
-        Step::Apply(next) => Some(next),
-        Step::Skip | Step::NeedHistory { .. } => current,
     }
 }
 

@@ -6,7 +6,7 @@ use order_domain::events::DecodeError;
 use order_domain::order::{ChargeResult, OrderCommand, OrderState, Progress, RefundSettlement};
 use order_domain::{Money, RecordedEvent};
 use order_read_models::order_status::RefundStatus;
-use order_read_models::{OrderView, View, advance_batch};
+use order_read_models::{OrderView, Step, View, advance_batch};
 use proptest::prelude::*;
 
 use crate::story::{Story, cancel, captured, catalog, issued, refund, refund_failed, ship};
@@ -198,7 +198,13 @@ proptest! {
         let story = play(&acts);
         let mut view: Option<OrderView> = None;
         for (n, record) in story.recorded.iter().enumerate() {
+            // The step that copies the view, next to the fold's in-place one.
+            let copied = match OrderView::step(view.as_ref(), record).unwrap() {
+                Step::Apply(next) => Some(next),
+                _ => view.clone(),
+            };
             view = OrderView::fold(view, std::slice::from_ref(record)).unwrap();
+            prop_assert_eq!(&copied, &view);
             let order = order_domain::order::Order::from_history(&story.recorded[..=n]).unwrap();
             let shown = view.as_ref().expect("a placed order has a view");
             prop_assert_eq!(
