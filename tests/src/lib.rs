@@ -7,6 +7,8 @@ pub mod emulator_ceiling;
 
 pub mod overload;
 
+pub mod progress;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

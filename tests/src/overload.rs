@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use crate::progress::Progress;
+
 /// How to run the overload.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -259,11 +261,11 @@ async fn drive(options: &Options, data: &Path, base: &str) -> anyhow::Result<Ove
         answers.extend(c.await?);
     }
     let overload = started.elapsed();
-    let completed_in_window = progress.poll()?;
+    let completed_in_window = progress.poll()?.0;
     let accepted = answers.iter().filter(|(s, _)| *s == 202).count();
     let drained = Instant::now();
     let completed = loop {
-        let done = progress.poll()?;
+        let done = progress.poll()?.0;
         if done >= accepted {
             break done;
         }
@@ -383,41 +385,6 @@ fn gauge(page: &str, name: &str) -> u64 {
                 .ok()
         })
         .map_or(0, |v| v as u64)
-}
-
-/// Counts terminal events incrementally from the last position seen.
-struct Progress {
-    conn: rusqlite::Connection,
-    position: i64,
-    done: usize,
-}
-
-impl Progress {
-    fn open(db: &Path) -> anyhow::Result<Self> {
-        let conn =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        Ok(Self {
-            conn,
-            position: 0,
-            done: 0,
-        })
-    }
-
-    /// Orders ended so far (OrderCompleted or OrderFailed).
-    fn poll(&mut self) -> anyhow::Result<usize> {
-        let (done, last): (i64, Option<i64>) = self.conn.query_row(
-            "SELECT COUNT(*) FILTER (WHERE event_type IN ('OrderCompleted', 'OrderFailed')), \
-             MAX(position) FROM events WHERE position > ?1",
-            [self.position],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        self.done += usize::try_from(done)?;
-        if let Some(last) = last {
-            self.position = last;
-        }
-        Ok(self.done)
-    }
 }
 
 #[cfg(test)]

@@ -108,6 +108,26 @@ fn deliver<V: View>(log: &[RecordedEvent], records: &[&RecordedEvent]) -> BTreeM
     stored
 }
 
+/// Every record of `log` plus the duplicates `picks` names, in an order shuffled from `seed`
+/// (Fisher-Yates on a xorshift stream, so a failing case replays exactly).
+fn redelivered<'l>(
+    log: &'l [RecordedEvent],
+    picks: &[prop::sample::Index],
+    seed: u64,
+) -> Vec<&'l RecordedEvent> {
+    let mut deliveries: Vec<&RecordedEvent> = log.iter().collect();
+    deliveries.extend(picks.iter().map(|i| &log[i.index(log.len())]));
+    let mut s = seed | 1;
+    for i in (1..deliveries.len()).rev() {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let j = usize::try_from(s % (i as u64 + 1)).unwrap();
+        deliveries.swap(i, j);
+    }
+    deliveries
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -119,15 +139,7 @@ proptest! {
     ) {
         let log = log(&lens);
         let straight = project(&log, &log.iter().collect::<Vec<_>>());
-        let mut deliveries: Vec<&RecordedEvent> = log.iter().collect();
-        deliveries.extend(dup_picks.iter().map(|i| &log[i.index(log.len())]));
-        // Deterministic shuffle from the seed (Fisher-Yates on a xorshift stream).
-        let mut s = seed | 1;
-        for i in (1..deliveries.len()).rev() {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-            let j = usize::try_from(s % (i as u64 + 1)).unwrap();
-            deliveries.swap(i, j);
-        }
+        let deliveries = redelivered(&log, &dup_picks, seed);
         let shuffled = project(&log, &deliveries);
         prop_assert_eq!(shuffled, straight);
     }
@@ -175,14 +187,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let log = log(&lens);
-        let mut deliveries: Vec<&RecordedEvent> = log.iter().collect();
-        deliveries.extend(picks.iter().map(|i| &log[i.index(log.len())]));
-        let mut s = seed | 1;
-        for i in (1..deliveries.len()).rev() {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-            let j = usize::try_from(s % (i as u64 + 1)).unwrap();
-            deliveries.swap(i, j);
-        }
+        let deliveries = redelivered(&log, &picks, seed);
         steps_agree::<OrderView>(&deliveries)?;
         steps_agree::<InventoryView>(&deliveries)?;
     }

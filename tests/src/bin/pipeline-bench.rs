@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use order_tests::emulator_ceiling::{Ceiling, Requests, put_item_ceiling};
+use order_tests::progress::Progress;
 use serde_json::json;
 
 struct Args {
@@ -187,45 +188,6 @@ fn raw_sqlite(path: &Path, rows: usize) -> anyhow::Result<(f64, f64)> {
     }
     let batched = (rows / 100 * 100) as f64 / t.elapsed().as_secs_f64();
     Ok((single, batched))
-}
-
-/// Counts terminal events incrementally (from the last position seen), so that watching for
-/// completion costs the server's machine almost nothing however long the log grows.
-struct Progress {
-    conn: rusqlite::Connection,
-    position: i64,
-    done: usize,
-    events: usize,
-}
-
-impl Progress {
-    fn open(db: &Path) -> anyhow::Result<Self> {
-        let conn =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        Ok(Self {
-            conn,
-            position: 0,
-            done: 0,
-            events: 0,
-        })
-    }
-
-    /// `(terminal events, events)` so far.
-    fn poll(&mut self) -> anyhow::Result<(usize, usize)> {
-        let (done, events, last): (i64, i64, Option<i64>) = self.conn.query_row(
-            "SELECT COUNT(*) FILTER (WHERE event_type IN ('OrderCompleted', 'OrderFailed')), \
-             COUNT(*), MAX(position) FROM events WHERE position > ?1",
-            [self.position],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        self.done += usize::try_from(done)?;
-        self.events += usize::try_from(events)?;
-        if let Some(last) = last {
-            self.position = last;
-        }
-        Ok((self.done, self.events))
-    }
 }
 
 /// Counts ended workflow executions (the runner's own table, kept locally on both backends).
