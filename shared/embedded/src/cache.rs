@@ -143,7 +143,7 @@ impl StreamCache {
 
 #[cfg(test)]
 mod tests {
-    use order_domain::{EventMeta, OrderId, StreamId, Timestamp};
+    use order_domain::{OrderId, StreamId};
 
     use super::*;
 
@@ -152,28 +152,7 @@ mod tests {
     }
 
     fn write(id: &StreamId, expected: u64, n: u64) -> StreamWrite {
-        let meta = EventMeta {
-            correlation_id: "c".into(),
-            causation_id: "c".into(),
-            occurred_at: Timestamp::from_millis(1),
-            trace_parent: None,
-        };
-        let events = (0..n)
-            .map(|i| {
-                RecordedEvent::seal(
-                    id.clone(),
-                    expected + i,
-                    "0",
-                    ("OrderNoted", 1, "{}".into()),
-                    &meta,
-                )
-            })
-            .collect();
-        StreamWrite {
-            stream_id: id.clone(),
-            expected_version: expected,
-            events,
-        }
+        crate::test_writes::noted(id, expected, n)
     }
 
     fn versions(events: &[RecordedEvent]) -> Vec<u64> {

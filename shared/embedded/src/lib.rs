@@ -26,3 +26,6 @@ pub mod queue;
 pub mod read_models;
 pub mod store;
 pub mod stream_positions;
+
+#[cfg(test)]
+mod test_writes;

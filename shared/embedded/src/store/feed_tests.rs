@@ -1,8 +1,8 @@
 //! The change feed served from the committed-events ring reads exactly what the database holds:
 //! in order, without a gap or a repeat, across seeds, failed jobs, the ring's bound and restarts.
 
+use order_domain::OrderId;
 use order_domain::ports::EventStore;
-use order_domain::{EventMeta, OrderId, Timestamp};
 
 use super::*;
 use crate::db::Durability;
@@ -10,21 +10,7 @@ use crate::db::Durability;
 const BATCH: usize = 512;
 
 fn write(n: u64) -> StreamWrite {
-    let id = OrderId::generate().stream();
-    let meta = EventMeta {
-        correlation_id: "c".into(),
-        causation_id: "c".into(),
-        occurred_at: Timestamp::from_millis(1),
-        trace_parent: None,
-    };
-    let events = (0..n)
-        .map(|i| RecordedEvent::seal(id.clone(), i, "0", ("OrderNoted", 1, "{}".into()), &meta))
-        .collect();
-    StreamWrite {
-        stream_id: id,
-        expected_version: 0,
-        events,
-    }
+    crate::test_writes::noted(&OrderId::generate().stream(), 0, n)
 }
 
 /// Reads the whole feed after `after` as a consumer does, each batch checked against the

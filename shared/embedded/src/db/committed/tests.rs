@@ -1,23 +1,9 @@
-use order_domain::{EventMeta, OrderId, StreamId, Timestamp};
+use order_domain::OrderId;
 
 use super::*;
 
 fn write(n: u64) -> StreamWrite {
-    let id: StreamId = OrderId::generate().stream();
-    let meta = EventMeta {
-        correlation_id: "c".into(),
-        causation_id: "c".into(),
-        occurred_at: Timestamp::from_millis(1),
-        trace_parent: None,
-    };
-    let events = (0..n)
-        .map(|i| RecordedEvent::seal(id.clone(), i, "0", ("OrderNoted", 1, "{}".into()), &meta))
-        .collect();
-    StreamWrite {
-        stream_id: id,
-        expected_version: 0,
-        events,
-    }
+    crate::test_writes::noted(&OrderId::generate().stream(), 0, n)
 }
 
 /// Stages events at `positions` and commits with the log's head at the last of them.
