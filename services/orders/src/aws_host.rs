@@ -85,47 +85,51 @@ struct Adapters {
     notifier: SnsNotifier,
     queue: SqsPolled,
     keys: AwsKeys,
+    idempotency: DynamoIdempotency,
 }
 
 fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
-    let store = DynamoEventStore::new(clients.dynamodb.clone(), &resources.events_table);
+    let store = DynamoEventStore::new(clients.dynamodb().clone(), &resources.events_table);
     let reads = DynamoReadModels::new(
-        &clients.dynamodb,
+        clients.dynamodb(),
         &resources.order_status_table,
         &resources.inventory_table,
     );
     let notifier = SnsNotifier::new(
-        clients.sns.clone(),
+        clients.sns().clone(),
         TopicArns {
             order_alerts: Some(resources.order_alerts_topic_arn.clone()),
             order_errors: Some(resources.order_errors_topic_arn.clone()),
             critical_alerts: Some(resources.critical_alerts_topic_arn.clone()),
         },
         DynamoDedup::new(
-            clients.dynamodb.clone(),
+            clients.dynamodb().clone(),
             &resources.notification_dedup_table,
         ),
     );
     let queue = SqsPolled::new(
-        clients.sqs.clone(),
+        clients.sqs().clone(),
         &resources.orders_queue_url,
         resources.dead_letter_queue_url.clone(),
     );
     let keys: AwsKeys = std::sync::Arc::new(CachedKeys::new(
         DynamoKeys::new(
-            clients.dynamodb.clone(),
-            clients.kms.clone(),
+            clients.dynamodb().clone(),
+            clients.kms().clone(),
             &resources.customer_keys_table,
             &resources.kms_key_id,
         ),
         KEY_CACHE_TTL,
     ));
+    let idempotency =
+        DynamoIdempotency::new(clients.dynamodb().clone(), &resources.idempotency_table);
     Adapters {
         store,
         reads,
         notifier,
         queue,
         keys,
+        idempotency,
     }
 }
 
@@ -144,7 +148,7 @@ async fn resources(clients: &AwsClients, options: &AwsOptions) -> anyhow::Result
     if resources.dead_letter_queue_url.is_none() {
         // Not fatal: the pipeline runs without it; only the console and the gauge miss the DLQ.
         match order_aws::dead_letters::dead_letter_queue_of(
-            &clients.sqs,
+            clients.sqs(),
             &resources.orders_queue_url,
         )
         .await
@@ -159,6 +163,13 @@ async fn resources(clients: &AwsClients, options: &AwsOptions) -> anyhow::Result
     Ok(resources)
 }
 
+/// The local runner's own database (workflow executions, stream positions) in `data_dir`.
+fn runner_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(data_dir)?;
+    Db::open(&data_dir.join("aws-runner.db"), Durability::Normal)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Starts everything; the API listens on `addr`.
 pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<AwsServer> {
     let clients = AwsClients::load().await;
@@ -169,6 +180,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         notifier,
         queue,
         keys,
+        idempotency,
     } = adapters(&clients, &resources);
     // The console's latest emails: what SNS accepted, kept in memory.
     let emails = RecentEmails::default();
@@ -177,9 +189,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         .await
         .context("seeding the inventory")?;
     tracing::info!(added, "seeded inventory");
-    std::fs::create_dir_all(&options.data_dir)?;
-    let db = Db::open(&options.data_dir.join("aws-runner.db"), Durability::Normal)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = runner_db(&options.data_dir)?;
     let positions = StreamPositions::new(db.clone());
     let (order_status, inventory) = projectors(&clients, &resources, &store);
     let consumer = |name, handler| Consumer {
@@ -253,7 +263,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     let backend = AwsBackend {
         store,
         queue: queue.queue().clone(),
-        idempotency: DynamoIdempotency::new(clients.dynamodb.clone(), &resources.idempotency_table),
+        idempotency,
         reads,
         keys,
     };
@@ -297,7 +307,7 @@ fn projectors(
     resources: &AwsResources,
     store: &DynamoEventStore,
 ) -> (Projector, Projector) {
-    let dynamodb = || clients.dynamodb.clone();
+    let dynamodb = || clients.dynamodb().clone();
     (
         Projector::new(
             store.clone(),

@@ -72,7 +72,7 @@ async fn a_completed_order(env: &Emulator, dir: &Path) -> (Orders, String, Value
 
 /// A new queue named `name` on the emulator holding `body`; its URL.
 async fn queue_holding(env: &Emulator, name: String, body: &Value) -> String {
-    let sqs = &env.clients.sqs;
+    let sqs = env.clients.sqs();
     let url = sqs
         .create_queue()
         .queue_name(name)
@@ -115,7 +115,7 @@ async fn a_dead_lettered_confirmation_is_redriven_to_its_handler_and_sent_once()
 
     // As if that delivery had failed: no dedup record, the event in the rule's DLQ.
     env.clients
-        .dynamodb
+        .dynamodb()
         .delete_item()
         .table_name(&r.notification_dedup_table)
         .key(
@@ -181,7 +181,7 @@ async fn stream_range(env: &Emulator, order: &str) -> (String, String, Vec<Strin
     use aws_sdk_dynamodbstreams::types::ShardIteratorType;
     let table = env
         .clients
-        .dynamodb
+        .dynamodb()
         .describe_table()
         .table_name(&env.resources.events_table)
         .send()
@@ -191,7 +191,7 @@ async fn stream_range(env: &Emulator, order: &str) -> (String, String, Vec<Strin
         .table
         .and_then(|t| t.latest_stream_arn)
         .expect("a stream");
-    let streams = &env.clients.streams;
+    let streams = env.clients.streams();
     let shards = streams
         .describe_stream()
         .stream_arn(&arn)
@@ -278,7 +278,7 @@ async fn a_dead_lettered_stream_range_and_email_are_redriven() {
 
     let (arn, shard, sequence_numbers) = stream_range(&env, &order).await;
     let status_key = || aws_sdk_dynamodb::types::AttributeValue::S(order.clone());
-    let dynamodb = &env.clients.dynamodb;
+    let dynamodb = env.clients.dynamodb();
     dynamodb
         .delete_item()
         .table_name(&r.order_status_table)

@@ -106,8 +106,8 @@ async fn forget_with_the_aws_backend_deletes_the_customers_key_item() {
         return;
     };
     let keys = DynamoKeys::new(
-        env.clients.dynamodb.clone(),
-        env.clients.kms.clone(),
+        env.clients.dynamodb().clone(),
+        env.clients.kms().clone(),
         &env.resources.customer_keys_table,
         &env.resources.kms_key_id,
     );

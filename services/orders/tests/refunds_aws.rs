@@ -85,7 +85,7 @@ async fn the_aws_host_runs_the_refund_workflow_on_a_requested_refund() {
 
     // The refund as the API's refund route records it.
     let store = DynamoEventStore::new(
-        AwsClients::load().await.dynamodb,
+        AwsClients::load().await.dynamodb().clone(),
         &server.resources.events_table,
     );
     let request = RefundRequest {

@@ -76,7 +76,7 @@ async fn the_aws_host_keeps_an_order_in_the_posts_trace() {
     assert_eq!(done["status"], "COMPLETED", "{done}");
 
     let store = DynamoEventStore::new(
-        AwsClients::load().await.dynamodb,
+        AwsClients::load().await.dynamodb().clone(),
         &server.resources.events_table,
     );
     let events = store

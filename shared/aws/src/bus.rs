@@ -31,7 +31,7 @@ impl EventBridgeBus {
 
     /// The bus named by `EVENT_BUS_NAME` (`default` when unset).
     pub fn from_env(clients: &AwsClients) -> Self {
-        Self::new(clients.eventbridge.clone(), event_bus_from_env())
+        Self::new(clients.eventbridge().clone(), event_bus_from_env())
     }
 
     pub fn bus_name(&self) -> &str {

@@ -105,7 +105,7 @@ impl DynamoDedup {
     /// The records on the table named by `NOTIFICATION_DEDUP_TABLE`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            clients.dynamodb.clone(),
+            clients.dynamodb().clone(),
             require_env(NOTIFICATION_DEDUP_TABLE)?,
         ))
     }

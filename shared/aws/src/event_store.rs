@@ -90,7 +90,7 @@ impl DynamoEventStore {
     /// The store on the table named by `EVENTS_TABLE`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            clients.dynamodb.clone(),
+            clients.dynamodb().clone(),
             require_env(EVENTS_TABLE)?,
         ))
     }

@@ -75,7 +75,7 @@ impl DynamoIdempotency {
     /// The store on the table named by `IDEMPOTENCY_TABLE`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            clients.dynamodb.clone(),
+            clients.dynamodb().clone(),
             require_env(IDEMPOTENCY_TABLE)?,
         ))
     }

@@ -66,8 +66,8 @@ impl DynamoKeys {
     /// The store on the table named by `CUSTOMER_KEYS_TABLE`, wrapping under `KMS_KEY_ID`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            clients.dynamodb.clone(),
-            clients.kms.clone(),
+            clients.dynamodb().clone(),
+            clients.kms().clone(),
             require_env(CUSTOMER_KEYS_TABLE)?,
             require_env(KMS_KEY_ID)?,
         ))

@@ -103,7 +103,7 @@ impl SnsNotifier {
     /// the dedup records on `NOTIFICATION_DEDUP_TABLE`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            clients.sns.clone(),
+            clients.sns().clone(),
             TopicArns::from_env(),
             DynamoDedup::from_env(clients)?,
         ))

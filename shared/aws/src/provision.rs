@@ -90,7 +90,7 @@ async fn ensure_table(
     keys: &[Key<'_>],
     extras: TableExtras,
 ) -> Result<(), ProvisionError> {
-    let db = &clients.dynamodb;
+    let db = clients.dynamodb();
     let mut req = db
         .create_table()
         .table_name(name)
@@ -146,7 +146,7 @@ fn new_image_stream(name: &str) -> Result<StreamSpecification, ProvisionError> {
 async fn wait_active(clients: &AwsClients, name: &str) -> Result<(), ProvisionError> {
     for _ in 0..120 {
         let out = clients
-            .dynamodb
+            .dynamodb()
             .describe_table()
             .table_name(name)
             .send()
@@ -163,7 +163,7 @@ async fn wait_active(clients: &AwsClients, name: &str) -> Result<(), ProvisionEr
 /// An existing events table without a stream gets one.
 async fn ensure_stream(clients: &AwsClients, name: &str) -> Result<(), ProvisionError> {
     let out = clients
-        .dynamodb
+        .dynamodb()
         .describe_table()
         .table_name(name)
         .send()
@@ -175,7 +175,7 @@ async fn ensure_stream(clients: &AwsClients, name: &str) -> Result<(), Provision
         .is_some_and(|s| s.stream_enabled);
     if !enabled {
         clients
-            .dynamodb
+            .dynamodb()
             .update_table()
             .table_name(name)
             .stream_specification(new_image_stream(name)?)
@@ -189,7 +189,7 @@ async fn ensure_stream(clients: &AwsClients, name: &str) -> Result<(), Provision
 
 async fn ensure_ttl(clients: &AwsClients, name: &str, attr: &str) -> Result<(), ProvisionError> {
     let out = clients
-        .dynamodb
+        .dynamodb()
         .describe_time_to_live()
         .table_name(name)
         .send()
@@ -205,7 +205,7 @@ async fn ensure_ttl(clients: &AwsClients, name: &str, attr: &str) -> Result<(), 
         return Ok(());
     }
     clients
-        .dynamodb
+        .dynamodb()
         .update_time_to_live()
         .table_name(name)
         .time_to_live_specification(
@@ -227,12 +227,12 @@ async fn ensure_queue(
     name: &str,
     attributes: Vec<(QueueAttributeName, String)>,
 ) -> Result<String, ProvisionError> {
-    if let Ok(out) = clients.sqs.get_queue_url().queue_name(name).send().await
+    if let Ok(out) = clients.sqs().get_queue_url().queue_name(name).send().await
         && let Some(url) = out.queue_url
     {
         return Ok(url);
     }
-    let mut req = clients.sqs.create_queue().queue_name(name);
+    let mut req = clients.sqs().create_queue().queue_name(name);
     for (k, v) in attributes {
         req = req.attributes(k, v);
     }
@@ -243,7 +243,7 @@ async fn ensure_queue(
 
 async fn queue_arn(clients: &AwsClients, name: &str, url: &str) -> Result<String, ProvisionError> {
     let out = clients
-        .sqs
+        .sqs()
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(QueueAttributeName::QueueArn)
@@ -258,7 +258,7 @@ async fn queue_arn(clients: &AwsClients, name: &str, url: &str) -> Result<String
 async fn ensure_topic(clients: &AwsClients, name: &str) -> Result<String, ProvisionError> {
     // CreateTopic is idempotent: it answers an existing topic's ARN.
     let out = clients
-        .sns
+        .sns()
         .create_topic()
         .name(name)
         .send()
@@ -370,7 +370,7 @@ async fn find_state_machine(
     clients: &AwsClients,
     name: &str,
 ) -> Result<Option<String>, ProvisionError> {
-    let mut pages = clients.sfn.list_state_machines().into_paginator().send();
+    let mut pages = clients.sfn().list_state_machines().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| failed(name, &e))?;
         if let Some(found) = page.state_machines().iter().find(|m| m.name() == name) {
@@ -392,7 +392,7 @@ pub async fn ensure_state_machine(
         return Ok(arn);
     }
     let result = clients
-        .sfn
+        .sfn()
         .create_state_machine()
         .name(name)
         .definition(definition)

@@ -43,7 +43,7 @@ impl SqsQueue {
     /// OrdersQueue, named by `ORDERS_QUEUE_URL`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            clients.sqs.clone(),
+            clients.sqs().clone(),
             require_env(ORDERS_QUEUE_URL)?,
         ))
     }

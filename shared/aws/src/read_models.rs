@@ -150,7 +150,7 @@ impl<V: DynamoRow> ViewTable<V> {
     /// The table named by the view's environment variable ([`DynamoRow::TABLE_ENV`]).
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            clients.dynamodb.clone(),
+            clients.dynamodb().clone(),
             require_env(V::TABLE_ENV)?,
         ))
     }

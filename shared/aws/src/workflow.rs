@@ -49,7 +49,7 @@ impl SfnWorkflow {
     /// The state machine named by `STATE_MACHINE_ARN`.
     pub fn from_env(clients: &AwsClients) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            clients.sfn.clone(),
+            clients.sfn().clone(),
             require_env(STATE_MACHINE_ARN)?,
         ))
     }

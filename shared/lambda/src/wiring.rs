@@ -1,5 +1,6 @@
 //! What each binary's `main` wires: one `SdkConfig` loaded once, the clients built from it
-//! ([`AwsClients`]: building one opens no connection), the adapters named by the environment
+//! ([`AwsClients`]: only those the function's adapters ask for; building one opens no
+//! connection), the adapters named by the environment
 //! variables of `docs/aws-contract.md` through their own `from_env` (the one place each
 //! variable is read), then the Lambda runtime around the shared handler ([`crate::emf::run`]:
 //! `lambda_runtime::run` with the business metrics flushed as EMF per invocation). Clients are built

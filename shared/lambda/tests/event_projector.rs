@@ -34,7 +34,7 @@ impl EventBus for Bus {
 
 fn views(env: &Emulator) -> DynamoReadModels {
     DynamoReadModels::new(
-        &env.clients.dynamodb,
+        env.clients.dynamodb(),
         &env.resources.order_status_table,
         &env.resources.inventory_table,
     )
@@ -179,7 +179,7 @@ async fn a_failing_view_reports_its_first_failing_record_when_it_is_the_earliest
             .is_ok_and(|e| e.event_type != "ProductAdded")
     });
     let broken = DynamoReadModels::new(
-        &env.clients.dynamodb,
+        env.clients.dynamodb(),
         &env.resources.order_status_table,
         &format!("{}-gone", env.resources.inventory_table),
     )

@@ -39,9 +39,9 @@ async fn the_sweeper_redrives_a_placed_order_and_closes_a_paid_one_once() {
     let env = emulator_or_skip!("the_sweeper_redrives_a_placed_order_and_closes_a_paid_one");
     let r = &env.resources;
     let store = env.store();
-    let reads = OrderStatusTable::new(env.clients.dynamodb.clone(), &r.order_status_table);
-    let queue = SqsQueue::new(env.clients.sqs.clone(), &r.orders_queue_url);
-    let polled = SqsPolled::new(env.clients.sqs.clone(), &r.orders_queue_url, None);
+    let reads = OrderStatusTable::new(env.clients.dynamodb().clone(), &r.order_status_table);
+    let queue = SqsQueue::new(env.clients.sqs().clone(), &r.orders_queue_url);
+    let polled = SqsPolled::new(env.clients.sqs().clone(), &r.orders_queue_url, None);
 
     seed_inventory(&store, &[seed_product("SWEPT", 1500, 10)])
         .await

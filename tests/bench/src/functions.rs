@@ -113,13 +113,16 @@ impl Emulator {
     }
 
     fn store(&self) -> DynamoEventStore {
-        DynamoEventStore::new(self.clients.dynamodb.clone(), &self.resources.events_table)
+        DynamoEventStore::new(
+            self.clients.dynamodb().clone(),
+            &self.resources.events_table,
+        )
     }
 
     fn keys(&self) -> order_aws::DynamoKeys {
         order_aws::DynamoKeys::new(
-            self.clients.dynamodb.clone(),
-            self.clients.kms.clone(),
+            self.clients.dynamodb().clone(),
+            self.clients.kms().clone(),
             &self.resources.customer_keys_table,
             &self.resources.kms_key_id,
         )
@@ -135,7 +138,7 @@ impl Emulator {
         let view = InventoryView::fold(None, &history)?
             .ok_or_else(|| anyhow::anyhow!("the seeded product has no view"))?;
         InventoryTable::new(
-            self.clients.dynamodb.clone(),
+            self.clients.dynamodb().clone(),
             &self.resources.inventory_table,
         )
         .put(&view)
@@ -154,13 +157,13 @@ impl Emulator {
             }],
             payment_token: PaymentToken::parse(token)?,
         };
-        let queue = SqsQueue::new(self.clients.sqs.clone(), &self.resources.orders_queue_url);
+        let queue = SqsQueue::new(self.clients.sqs().clone(), &self.resources.orders_queue_url);
         let idempotency = DynamoIdempotency::new(
-            self.clients.dynamodb.clone(),
+            self.clients.dynamodb().clone(),
             &self.resources.idempotency_table,
         );
         let reads = DynamoReadModels::new(
-            &self.clients.dynamodb,
+            self.clients.dynamodb(),
             &self.resources.order_status_table,
             &self.resources.inventory_table,
         );

@@ -96,8 +96,10 @@ async fn event_types(h: &Harness, customer: &str, order_id: &str) -> Vec<String>
 /// records it (`order_app::after::request_refund` on the stack's events table): the refund id.
 async fn request_return(h: &Harness, order_id: &str, product: &str, quantity: i64) -> String {
     let table = &h.stack.resources["OrderEventsTable"].physical;
-    let store =
-        order_aws::DynamoEventStore::new(order_aws::AwsClients::load().await.dynamodb, table);
+    let store = order_aws::DynamoEventStore::new(
+        order_aws::AwsClients::load().await.dynamodb().clone(),
+        table,
+    );
     let request = order_domain::order::RefundRequest {
         idempotency_key: format!("return-{order_id}"),
         items: vec![order_domain::events::OrderLine {

@@ -230,7 +230,7 @@ impl SnsDeliveries {
             (Topic::OrderErrors, &r.order_errors_topic_arn),
             (Topic::CriticalAlerts, &r.critical_alerts_topic_arn),
         ] {
-            let sqs = &env.clients.sqs;
+            let sqs = env.clients.sqs();
             let url = sqs
                 .create_queue()
                 .queue_name(format!("{prefix}{}-capture", topic.name()))
@@ -250,7 +250,7 @@ impl SnsDeliveries {
                 .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
                 .expect("a QueueArn attribute");
             env.clients
-                .sns
+                .sns()
                 .subscribe()
                 .topic_arn(arn)
                 .protocol("sqs")
@@ -261,7 +261,7 @@ impl SnsDeliveries {
             queues.push((topic, url));
         }
         Self {
-            sqs: env.clients.sqs.clone(),
+            sqs: env.clients.sqs().clone(),
             queues,
             seen: Mutex::new(Vec::new()),
         }

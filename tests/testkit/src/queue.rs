@@ -194,10 +194,10 @@ pub async fn dead_lettered_embedded_order(data: &std::path::Path) -> OrderId {
 pub async fn dead_lettered_aws_order(env: &crate::support::Emulator) -> OrderId {
     let r = &env.resources;
     let order = OrderId::generate();
-    let store = order_aws::DynamoEventStore::new(env.clients.dynamodb.clone(), &r.events_table);
+    let store = order_aws::DynamoEventStore::new(env.clients.dynamodb().clone(), &r.events_table);
     crate::events::place_as(&store, order, &[("MUG", 1)], "tok_visa").await;
     let queue = order_aws::SqsPolled::new(
-        env.clients.sqs.clone(),
+        env.clients.sqs().clone(),
         &r.orders_queue_url,
         r.dead_letter_queue_url.clone(),
     );

@@ -64,7 +64,10 @@ pub struct Emulator {
 impl Emulator {
     /// The event store on this test's own events table.
     pub fn store(&self) -> DynamoEventStore {
-        DynamoEventStore::new(self.clients.dynamodb.clone(), &self.resources.events_table)
+        DynamoEventStore::new(
+            self.clients.dynamodb().clone(),
+            &self.resources.events_table,
+        )
     }
 }
 

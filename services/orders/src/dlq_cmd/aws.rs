@@ -208,9 +208,9 @@ pub async fn queues(source: Option<Source>, via: RedriveVia) -> anyhow::Result<A
     let mut out = Vec::new();
     if wanted(Source::Orders) {
         let queue = SqsQueue::from_env(&clients)?;
-        match dead_letter_queue_of(&clients.sqs, queue.url()).await? {
+        match dead_letter_queue_of(clients.sqs(), queue.url()).await? {
             Some(dlq) => out.push(Queue::Orders(SqsPolled::new(
-                clients.sqs.clone(),
+                clients.sqs().clone(),
                 queue.url(),
                 Some(dlq),
             ))),
@@ -238,7 +238,7 @@ pub async fn queues(source: Option<Source>, via: RedriveVia) -> anyhow::Result<A
             eprintln!("note: {var} is not set, so {name} is left out");
             continue;
         };
-        let dlq = SqsQueue::new(clients.sqs.clone(), url);
+        let dlq = SqsQueue::new(clients.sqs().clone(), url);
         out.push(match s {
             Source::Orders | Source::Rules => {
                 Queue::Rule(Box::new(DeadLetterQueue::new(dlq, name, ToBus(bus()?))))
@@ -246,7 +246,7 @@ pub async fn queues(source: Option<Source>, via: RedriveVia) -> anyhow::Result<A
             Source::Notifications => Queue::Notifications(DeadLetterQueue::new(
                 dlq,
                 name,
-                ToTopic(clients.sns.clone()),
+                ToTopic(clients.sns().clone()),
             )),
             Source::Streams => {
                 let store = DynamoEventStore::from_env(&clients)?;
@@ -263,7 +263,7 @@ pub async fn queues(source: Option<Source>, via: RedriveVia) -> anyhow::Result<A
                     store,
                 };
                 let reread = ReRead {
-                    streams: clients.streams.clone(),
+                    streams: clients.streams().clone(),
                     consumer: views,
                 };
                 Queue::Streams(Box::new(DeadLetterQueue::new(dlq, name, reread)))

@@ -17,7 +17,7 @@ impl Log {
     pub async fn read(env: &Emulator) -> Self {
         let items: Vec<_> = env
             .clients
-            .dynamodb
+            .dynamodb()
             .scan()
             .table_name(&env.resources.events_table)
             .consistent_read(true)

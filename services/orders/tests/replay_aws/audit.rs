@@ -82,7 +82,7 @@ async fn a_return(aws: &Aws, id: OrderId) {
 /// A rebuild puts back the refunded order's row and the restocked product's, as projected.
 async fn rebuilt_as_projected(aws: &Aws, id: OrderId) {
     let views = DynamoReadModels::new(
-        &aws.clients.dynamodb,
+        aws.clients.dynamodb(),
         &aws.resources.order_status_table,
         &aws.resources.inventory_table,
     );

@@ -36,7 +36,7 @@ impl From<Emulator> for Aws {
 
 impl Aws {
     pub fn projectors(&self) -> [Projector; 2] {
-        let db = &self.clients.dynamodb;
+        let db = self.clients.dynamodb();
         [
             Projector::new(
                 self.store.clone(),
@@ -111,7 +111,7 @@ impl Aws {
         version: u64,
     ) -> HashMap<String, AttributeValue> {
         self.clients
-            .dynamodb
+            .dynamodb()
             .get_item()
             .table_name(&self.resources.events_table)
             .set_key(Some(codec::key(stream, version)))
@@ -125,7 +125,7 @@ impl Aws {
 
     pub async fn put_item(&self, table: &str, item: HashMap<String, AttributeValue>) {
         self.clients
-            .dynamodb
+            .dynamodb()
             .put_item()
             .table_name(table)
             .set_item(Some(item))
@@ -136,7 +136,7 @@ impl Aws {
 
     pub async fn delete_item(&self, table: &str, key: HashMap<String, AttributeValue>) {
         self.clients
-            .dynamodb
+            .dynamodb()
             .delete_item()
             .table_name(table)
             .set_key(Some(key))
@@ -157,7 +157,7 @@ impl Aws {
         ] {
             let _ = self
                 .clients
-                .dynamodb
+                .dynamodb()
                 .delete_table()
                 .table_name(table)
                 .send()
@@ -167,7 +167,7 @@ impl Aws {
 
     pub fn tables(&self) -> DynamoReplay {
         DynamoReplay::new(
-            self.clients.dynamodb.clone(),
+            self.clients.dynamodb().clone(),
             &self.resources.events_table,
             &self.resources.order_status_table,
             &self.resources.inventory_table,

@@ -21,7 +21,7 @@ async fn aws_a_corrupted_order_status_row_makes_replay_exit_1_and_rebuild_repair
     let table = &aws.resources.order_status_table;
     let row = aws
         .clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(table)
         .key("orderId", s(&id))
@@ -35,7 +35,7 @@ async fn aws_a_corrupted_order_status_row_makes_replay_exit_1_and_rebuild_repair
         .unwrap()
         .replace("\"COMPLETED\"", "\"PAID\"");
     aws.clients
-        .dynamodb
+        .dynamodb()
         .update_item()
         .table_name(table)
         .key("orderId", s(&id))

@@ -71,7 +71,7 @@ async fn aws_a_changed_event_payload_fails_verify_naming_the_stream_and_version(
     let forged = declined.payload.replace("declined", "accepted");
     assert_ne!(forged, declined.payload);
     aws.clients
-        .dynamodb
+        .dynamodb()
         .update_item()
         .table_name(&aws.resources.events_table)
         .set_key(Some(codec::key(&stream, declined.version)))

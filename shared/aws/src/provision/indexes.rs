@@ -94,10 +94,10 @@ async fn ensure_index(
             })
             .unwrap_or_default()
     };
-    let describe = || clients.dynamodb.describe_table().table_name(name).send();
+    let describe = || clients.dynamodb().describe_table().table_name(name).send();
     let out = describe().await.map_err(|e| failed(name, &e))?;
     if indexes(&out).is_empty() {
-        let mut update = clients.dynamodb.update_table().table_name(name);
+        let mut update = clients.dynamodb().update_table().table_name(name);
         for key in wanted.key_schema() {
             // Every index key of the table is a string but the sweep index's sort key.
             let kind = if key.attribute_name() == SWEEP_SINCE {

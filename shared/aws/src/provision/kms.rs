@@ -11,13 +11,13 @@ pub(super) async fn ensure_kms_key(
     clients: &AwsClients,
     alias: &str,
 ) -> Result<String, ProvisionError> {
-    if let Ok(out) = clients.kms.describe_key().key_id(alias).send().await
+    if let Ok(out) = clients.kms().describe_key().key_id(alias).send().await
         && let Some(arn) = out.key_metadata.and_then(|m| m.arn)
     {
         return Ok(arn);
     }
     let created = clients
-        .kms
+        .kms()
         .create_key()
         .description("order-pipeline: wraps the customers' personal-data keys")
         .send()
@@ -27,7 +27,7 @@ pub(super) async fn ensure_kms_key(
         .key_metadata
         .ok_or_else(|| missing(alias, "CreateKey returned no key"))?;
     match clients
-        .kms
+        .kms()
         .create_alias()
         .alias_name(alias)
         .target_key_id(meta.key_id())
@@ -47,7 +47,7 @@ pub(super) async fn ensure_kms_key(
         {
             // Another process made the alias first: theirs is the key (ours stays unused).
             let out = clients
-                .kms
+                .kms()
                 .describe_key()
                 .key_id(alias)
                 .send()

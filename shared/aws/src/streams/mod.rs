@@ -96,8 +96,8 @@ fn unavailable(e: &(impl std::error::Error + 'static)) -> StreamError {
 impl StreamPoller {
     pub fn new(clients: &AwsClients, table: impl Into<String>, start: StartPosition) -> Self {
         Self {
-            dynamodb: clients.dynamodb.clone(),
-            streams: clients.streams.clone(),
+            dynamodb: clients.dynamodb().clone(),
+            streams: clients.streams().clone(),
             table: table.into(),
             start,
             limit: 1000,

@@ -12,7 +12,7 @@ use order_testkit::support::Emulator;
 
 fn store(env: &Emulator) -> DynamoIdempotency {
     DynamoIdempotency::new(
-        env.clients.dynamodb.clone(),
+        env.clients.dynamodb().clone(),
         &env.resources.idempotency_table,
     )
 }
@@ -20,7 +20,7 @@ fn store(env: &Emulator) -> DynamoIdempotency {
 async fn ttl_of(env: &Emulator, key: &str) -> u64 {
     let item = env
         .clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(&env.resources.idempotency_table)
         .key("idempotencyKey", AttributeValue::S(key.into()))

@@ -13,8 +13,8 @@ use order_testkit::support::Emulator;
 
 fn store(env: &Emulator) -> DynamoKeys {
     DynamoKeys::new(
-        env.clients.dynamodb.clone(),
-        env.clients.kms.clone(),
+        env.clients.dynamodb().clone(),
+        env.clients.kms().clone(),
         &env.resources.customer_keys_table,
         &env.resources.kms_key_id,
     )
@@ -22,7 +22,7 @@ fn store(env: &Emulator) -> DynamoKeys {
 
 async fn item_of(env: &Emulator, customer: &str) -> HashMap<String, AttributeValue> {
     env.clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(&env.resources.customer_keys_table)
         .key("customerId", AttributeValue::S(customer.into()))
@@ -60,7 +60,7 @@ async fn the_table_holds_only_kms_ciphertext_bound_to_its_customer() {
     let mut moved = item.clone();
     moved.insert("customerId".into(), AttributeValue::S("john".into()));
     env.clients
-        .dynamodb
+        .dynamodb()
         .put_item()
         .table_name(&env.resources.customer_keys_table)
         .set_item(Some(moved))
@@ -80,7 +80,7 @@ async fn forget_deletes_the_item() {
     assert_eq!(keys.forget(&jane).await.unwrap(), 1);
     let out = env
         .clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(&env.resources.customer_keys_table)
         .key("customerId", AttributeValue::S("jane".into()))

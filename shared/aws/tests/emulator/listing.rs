@@ -22,7 +22,7 @@ async fn customer_index(
     table: &str,
 ) -> Option<(String, String, Option<ProjectionType>)> {
     let out = clients
-        .dynamodb
+        .dynamodb()
         .describe_table()
         .table_name(table)
         .send()
@@ -61,7 +61,7 @@ async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists(
     let table = format!("{prefix}OrderStatusTable");
     // The table as an older provision made it: the key only.
     clients
-        .dynamodb
+        .dynamodb()
         .create_table()
         .table_name(&table)
         .billing_mode(BillingMode::PayPerRequest)
@@ -96,7 +96,7 @@ async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists(
     assert_eq!(customer_index(&clients, &table).await, want);
 
     let reads = DynamoReadModels::new(
-        &clients.dynamodb,
+        clients.dynamodb(),
         &resources.order_status_table,
         &resources.inventory_table,
     );
@@ -107,7 +107,7 @@ async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists(
         [order_placed(order, &product("SKU-A")).encode()],
         &meta(order),
     );
-    let store = DynamoEventStore::new(clients.dynamodb.clone(), &resources.events_table);
+    let store = DynamoEventStore::new(clients.dynamodb().clone(), &resources.events_table);
     store.append(vec![placed]).await.unwrap();
     let history = store.read_stream(&order.stream(), 0).await.unwrap();
     let view = OrderView::fold(None, &history).unwrap().unwrap();

@@ -22,7 +22,7 @@ use order_testkit::emulator_or_skip;
 use order_testkit::support::Emulator;
 
 fn queue(env: &Emulator) -> SqsQueue {
-    SqsQueue::new(env.clients.sqs.clone(), &env.resources.orders_queue_url)
+    SqsQueue::new(env.clients.sqs().clone(), &env.resources.orders_queue_url)
 }
 
 /// OrdersQueue is provisioned as the template declares it: it hides a message for six times a
@@ -34,7 +34,7 @@ async fn orders_queue_is_provisioned_with_the_templates_visibility_and_redrive()
     let env = emulator_or_skip!("orders_queue_is_provisioned");
     let attrs = env
         .clients
-        .sqs
+        .sqs()
         .get_queue_attributes()
         .queue_url(&env.resources.orders_queue_url)
         .attribute_names(QueueAttributeName::All)
@@ -78,7 +78,7 @@ async fn starting_one_order_twice_starts_one_execution() {
         .unwrap(),
         arn
     );
-    let wf = SfnWorkflow::new(env.clients.sfn.clone(), &arn);
+    let wf = SfnWorkflow::new(env.clients.sfn().clone(), &arn);
     let id = OrderId::generate();
     let input = json!({ "orderId": id });
     assert_eq!(
@@ -96,7 +96,7 @@ async fn starting_one_order_twice_starts_one_execution() {
     );
     let executions = env
         .clients
-        .sfn
+        .sfn()
         .list_executions()
         .state_machine_arn(&arn)
         .send()
@@ -116,13 +116,13 @@ fn topics(env: &Emulator) -> TopicArns {
 
 fn dedup(env: &Emulator) -> DynamoDedup {
     DynamoDedup::new(
-        env.clients.dynamodb.clone(),
+        env.clients.dynamodb().clone(),
         &env.resources.notification_dedup_table,
     )
 }
 
 fn sns(env: &Emulator) -> SnsNotifier {
-    SnsNotifier::new(env.clients.sns.clone(), topics(env), dedup(env))
+    SnsNotifier::new(env.clients.sns().clone(), topics(env), dedup(env))
 }
 
 fn note(dedup_id: &str) -> Notification {
@@ -140,7 +140,7 @@ async fn subscribe_queue(env: &Emulator, topic_arn: &str) -> SqsQueue {
     let name = format!("{}capture", env.resources.events_table);
     let url = env
         .clients
-        .sqs
+        .sqs()
         .create_queue()
         .queue_name(name)
         .send()
@@ -150,7 +150,7 @@ async fn subscribe_queue(env: &Emulator, topic_arn: &str) -> SqsQueue {
         .unwrap();
     let arn = env
         .clients
-        .sqs
+        .sqs()
         .get_queue_attributes()
         .queue_url(&url)
         .attribute_names(QueueAttributeName::QueueArn)
@@ -161,7 +161,7 @@ async fn subscribe_queue(env: &Emulator, topic_arn: &str) -> SqsQueue {
         .unwrap()[&QueueAttributeName::QueueArn]
         .clone();
     env.clients
-        .sns
+        .sns()
         .subscribe()
         .topic_arn(topic_arn)
         .protocol("sqs")
@@ -169,7 +169,7 @@ async fn subscribe_queue(env: &Emulator, topic_arn: &str) -> SqsQueue {
         .send()
         .await
         .unwrap();
-    SqsQueue::new(env.clients.sqs.clone(), url)
+    SqsQueue::new(env.clients.sqs().clone(), url)
 }
 
 /// The order's trace context an email carries (its `traceparent` attribute).
@@ -270,7 +270,7 @@ async fn a_failed_publish_releases_its_claim() {
         order_alerts: Some(format!("{}-gone", env.resources.order_alerts_topic_arn)),
         ..TopicArns::default()
     };
-    let broken = SnsNotifier::new(env.clients.sns.clone(), missing, dedup(&env));
+    let broken = SnsNotifier::new(env.clients.sns().clone(), missing, dedup(&env));
     broken
         .publish(Topic::OrderAlerts, note("refused"))
         .await
@@ -297,12 +297,12 @@ fn bus_event(i: usize) -> BusEvent {
 #[tokio::test]
 async fn twelve_bus_events_are_put_in_batches_of_ten_and_all_arrive() {
     let env = emulator_or_skip!("twelve_bus_events_are_put");
-    let eb = &env.clients.eventbridge;
+    let eb = env.clients.eventbridge();
     let bus_name = format!("{}bus", env.resources.events_table);
     eb.create_event_bus().name(&bus_name).send().await.unwrap();
     let queue_arn = env
         .clients
-        .sqs
+        .sqs()
         .get_queue_attributes()
         .queue_url(&env.resources.orders_queue_url)
         .attribute_names(QueueAttributeName::QueueArn)
@@ -358,7 +358,7 @@ async fn twelve_bus_events_are_put_in_batches_of_ten_and_all_arrive() {
 #[tokio::test]
 async fn a_bus_event_the_bus_refuses_is_an_error_naming_the_entry() {
     let env = emulator_or_skip!("a_bus_event_the_bus_refuses");
-    let bus = EventBridgeBus::new(env.clients.eventbridge.clone(), "default");
+    let bus = EventBridgeBus::new(env.clients.eventbridge().clone(), "default");
     let mut bad = bus_event(1);
     // moto (like EventBridge) refuses an entry without a detail-type.
     bad.detail_type = String::new();

@@ -21,7 +21,7 @@ use order_testkit::support::Emulator;
 
 fn reads(env: &Emulator) -> DynamoReadModels {
     DynamoReadModels::new(
-        &env.clients.dynamodb,
+        env.clients.dynamodb(),
         &env.resources.order_status_table,
         &env.resources.inventory_table,
     )
@@ -221,7 +221,7 @@ async fn an_order_is_in_the_sweep_index_only_while_it_is_open() {
     let indexed = || async {
         let out = env
             .clients
-            .dynamodb
+            .dynamodb()
             .scan()
             .table_name(&env.resources.order_status_table)
             .index_name(SWEEP_INDEX)
@@ -261,7 +261,7 @@ async fn an_order_is_in_the_sweep_index_only_while_it_is_open() {
     assert!(indexed().await.is_empty());
     let row = env
         .clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(&env.resources.order_status_table)
         .key("orderId", AttributeValue::S(order.to_string()))

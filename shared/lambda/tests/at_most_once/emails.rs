@@ -51,7 +51,7 @@ async fn ended_orders(env: &Emulator) -> (BusEvent, BusEvent, BusEvent) {
 
 fn dedup(env: &Emulator) -> DynamoDedup {
     DynamoDedup::new(
-        env.clients.dynamodb.clone(),
+        env.clients.dynamodb().clone(),
         &env.resources.notification_dedup_table,
     )
 }

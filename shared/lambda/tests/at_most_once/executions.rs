@@ -284,14 +284,14 @@ impl<S: EventStore> EventBus for RuleTargets<S> {
 
 pub fn sns(env: &Emulator) -> SnsNotifier {
     SnsNotifier::new(
-        env.clients.sns.clone(),
+        env.clients.sns().clone(),
         TopicArns {
             order_alerts: Some(env.resources.order_alerts_topic_arn.clone()),
             order_errors: Some(env.resources.order_errors_topic_arn.clone()),
             critical_alerts: None,
         },
         order_aws::DynamoDedup::new(
-            env.clients.dynamodb.clone(),
+            env.clients.dynamodb().clone(),
             &env.resources.notification_dedup_table,
         ),
     )
@@ -325,7 +325,7 @@ async fn two_concurrent_executions_of_one_order_on_the_task_lambdas_take_each_ef
     // racing its first delivery), its bus the rules' handlers: one email per order event.
     let inbox = SnsDeliveries::subscribe(&env).await;
     let views = DynamoReadModels::new(
-        &env.clients.dynamodb,
+        env.clients.dynamodb(),
         &env.resources.order_status_table,
         &env.resources.inventory_table,
     );

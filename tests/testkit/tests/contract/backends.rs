@@ -30,7 +30,7 @@ pub async fn sqlite_event_store(_test: &'static str) -> Option<Fixture<SqliteEve
 pub async fn dynamodb_event_store(test: &'static str) -> Option<Fixture<DynamoEventStore>> {
     let env = emulator(test).await?;
     Some(Fixture::new(DynamoEventStore::new(
-        env.clients.dynamodb.clone(),
+        env.clients.dynamodb().clone(),
         &env.resources.events_table,
     )))
 }
@@ -44,7 +44,7 @@ pub async fn sqlite_idempotency(_test: &'static str) -> Option<Fixture<SqliteIde
 pub async fn dynamodb_idempotency(test: &'static str) -> Option<Fixture<DynamoIdempotency>> {
     let env = emulator(test).await?;
     Some(Fixture::new(DynamoIdempotency::new(
-        env.clients.dynamodb.clone(),
+        env.clients.dynamodb().clone(),
         &env.resources.idempotency_table,
     )))
 }
@@ -65,7 +65,7 @@ pub async fn dynamodb_read_models(
     test: &'static str,
 ) -> Option<Fixture<Stores<DynamoEventStore, DynamoReadModels>>> {
     let env = emulator(test).await?;
-    let client = &env.clients.dynamodb;
+    let client = env.clients.dynamodb();
     Some(Fixture::new(Stores {
         log: DynamoEventStore::new(client.clone(), &env.resources.events_table),
         views: DynamoReadModels::new(
@@ -93,13 +93,13 @@ pub async fn dynamodb_sweep(
     test: &'static str,
 ) -> Option<Fixture<SweepStores<DynamoEventStore, DynamoReadModels, SqsPolled>>> {
     let env = emulator(test).await?;
-    let client = &env.clients.dynamodb;
+    let client = env.clients.dynamodb();
     let r = &env.resources;
     Some(Fixture::new(SweepStores {
         log: DynamoEventStore::new(client.clone(), &r.events_table),
         views: DynamoReadModels::new(client, &r.order_status_table, &r.inventory_table),
         queue: SqsPolled::new(
-            env.clients.sqs.clone(),
+            env.clients.sqs().clone(),
             &r.orders_queue_url,
             r.dead_letter_queue_url.clone(),
         ),
@@ -156,13 +156,13 @@ impl SnsFixture {
     fn build(env: &Emulator) -> SnsNotifier {
         let r = &env.resources;
         SnsNotifier::new(
-            env.clients.sns.clone(),
+            env.clients.sns().clone(),
             TopicArns {
                 order_alerts: Some(r.order_alerts_topic_arn.clone()),
                 order_errors: Some(r.order_errors_topic_arn.clone()),
                 critical_alerts: Some(r.critical_alerts_topic_arn.clone()),
             },
-            DynamoDedup::new(env.clients.dynamodb.clone(), &r.notification_dedup_table),
+            DynamoDedup::new(env.clients.dynamodb().clone(), &r.notification_dedup_table),
         )
     }
 }
@@ -205,7 +205,7 @@ pub async fn sqs_queue(test: &'static str) -> Option<Fixture<SqsPolled>> {
         order_testkit::queue::MAX_RECEIVES
     );
     Some(Fixture::new(SqsPolled::new(
-        env.clients.sqs.clone(),
+        env.clients.sqs().clone(),
         &env.resources.orders_queue_url,
         env.resources.dead_letter_queue_url.clone(),
     )))
@@ -247,8 +247,8 @@ pub struct DynamoKeysFixture {
 impl DynamoKeysFixture {
     fn build(env: &Emulator) -> DynamoKeys {
         DynamoKeys::new(
-            env.clients.dynamodb.clone(),
-            env.clients.kms.clone(),
+            env.clients.dynamodb().clone(),
+            env.clients.kms().clone(),
             &env.resources.customer_keys_table,
             &env.resources.kms_key_id,
         )
