@@ -1,7 +1,10 @@
 //! Test support for the whole-pipeline tests: [`spawn_pipeline`] starts the embedded pipeline
 //! and its HTTP API in-process on `127.0.0.1:0` over a fresh temporary data directory. Order
 //! bodies and seed products come from `order_testkit`, shared with the other test binaries.
-//! [`emulator_ceiling`] is `pipeline-bench`'s measure of the AWS emulator itself.
+//! [`emulator_ceiling`] is `pipeline-bench`'s measure of the AWS emulator itself, and
+//! [`append_rate`] its measure of the event store's appends against raw SQLite.
+
+pub mod append_rate;
 
 pub mod emulator_ceiling;
 

@@ -1,5 +1,7 @@
 //! `pipeline-bench`: the local pipeline's throughput and latency against the raw write limit of
-//! the same SQLite settings, measured in one run and printed as one table.
+//! the same SQLite settings, measured in one run and printed as one table. The event store's
+//! own appends (no pipeline around them) are measured against the same baseline
+//! (`order_tests::append_rate`).
 //!
 //! The server is the real `orders` binary in its own process; the load comes from this process
 //! over loopback (N concurrent keep-alive clients). Completion is read from the server's
@@ -31,6 +33,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use order_tests::append_rate::{raw_commits, store_appends};
 use order_tests::emulator_ceiling::{Ceiling, Requests, put_item_ceiling};
 use order_tests::progress::Progress;
 use serde_json::json;
@@ -160,34 +163,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
-}
-
-/// Plain inserts of one small row per commit (and 100 per commit) with the store's settings.
-fn raw_sqlite(path: &Path, rows: usize) -> anyhow::Result<(f64, f64)> {
-    let conn = rusqlite::Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, stream TEXT, version INTEGER, payload TEXT)")?;
-    let payload = "x".repeat(300);
-    let t = Instant::now();
-    for i in 0..rows {
-        let tx = conn.unchecked_transaction()?;
-        tx.prepare_cached("INSERT INTO raw (stream, version, payload) VALUES (?1, ?2, ?3)")?
-            .execute(rusqlite::params![format!("s{i}"), 1, payload])?;
-        tx.commit()?;
-    }
-    let single = rows as f64 / t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    for chunk in 0..rows / 100 {
-        let tx = conn.unchecked_transaction()?;
-        for j in 0..100 {
-            tx.prepare_cached("INSERT INTO raw (stream, version, payload) VALUES (?1, ?2, ?3)")?
-                .execute(rusqlite::params![format!("b{chunk}-{j}"), 1, payload])?;
-        }
-        tx.commit()?;
-    }
-    let batched = (rows / 100 * 100) as f64 / t.elapsed().as_secs_f64();
-    Ok((single, batched))
 }
 
 /// Counts ended workflow executions (the runner's own table, kept locally on both backends).
@@ -502,11 +477,13 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let raw_dir = tempfile::tempdir()?;
-    let (raw_single, raw_batched) = raw_sqlite(&raw_dir.path().join("raw.db"), args.raw_rows)?;
+    let (raw_single, raw_batched) = raw_commits(&raw_dir.path().join("raw.db"), args.raw_rows)?;
+    let store = store_appends(raw_dir.path(), args.raw_rows, args.clients).await?;
 
     if args.json {
         let emulator = emulator.as_ref().map(|(flow, ceiling)| (flow, ceiling));
         let mut summary = summary_json(&args, &embedded, emulator, raw_single, raw_batched);
+        summary["store_appends"] = store.json();
         summary["overload"] = overload.map_or(serde_json::Value::Null, |o| o.json());
         println!("{summary}");
         return Ok(());
@@ -553,6 +530,14 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| events/s ÷ raw batched rows | {:.3} |",
         events_per_s / raw_batched
+    );
+    println!(
+        "| the store alone: 1-event appends from 1 / {} appenders | {:.0} / {:.0} events/s ({:.2} / {:.2} of raw 1-row commits) |",
+        store.appenders,
+        store.one_appender,
+        store.concurrent,
+        store.one_appender / raw_single,
+        store.concurrent / raw_single
     );
     if let Some((e, ceiling)) = emulator {
         let l = &e.latencies;

@@ -88,6 +88,32 @@ fn the_closed_loop_judges_capacity_cpu_and_the_append_rate_against_raw_sqlite() 
 }
 
 #[test]
+fn the_stores_own_appends_are_judged_against_the_same_raw_commits() {
+    // 42,000 appends/s from 64 appenders ÷ 28,000 raw 1-row commits/s; one appender 14,000.
+    let rows = rows(&full_run());
+    let store = row(&rows, PIPELINE, "the store's appends/s ÷ raw");
+    assert_eq!(
+        (store.value.as_str(), &store.verdict),
+        ("1.50 (0.50)", &Verdict::Met)
+    );
+    assert_eq!(
+        row(&rows, PIPELINE, "the store alone").value,
+        "14,000 / 42,000 events/s"
+    );
+    let rows = closed(|v| v["store_appends"]["concurrent_per_s"] = 14000.0.into());
+    assert!(missed_by(
+        &row(&rows, PIPELINE, "the store's appends/s ÷ raw").verdict,
+        0.8 / 0.5
+    ));
+    // A pipeline-bench from before the store's own measure still gives its other rows.
+    let rows = closed(|v| {
+        v.as_object_mut().unwrap().remove("store_appends");
+    });
+    assert!(rows.iter().all(|r| !r.measure.starts_with("the store")));
+    assert_eq!(row(&rows, PIPELINE, "server CPU").value, "212 µs");
+}
+
+#[test]
 fn a_closed_loop_without_cpu_figures_shows_them_unmeasured() {
     let rows = closed(|v| v["cpu_us_per_order"] = Value::Null);
     let cpu = row(&rows, PIPELINE, "server CPU");
