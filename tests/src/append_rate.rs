@@ -9,6 +9,9 @@
 //! appends once. The pipeline's own events/s (every event with all the work around it) is a
 //! different figure: `pipeline-bench` reports both.
 
+// Rates are float arithmetic on counts far below 2^52.
+#![allow(clippy::cast_precision_loss)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
