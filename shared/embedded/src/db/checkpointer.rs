@@ -12,10 +12,19 @@ use super::{Db, DbError};
 /// How often the checkpointer copies committed WAL frames into the database file.
 pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
-/// Moves WAL checkpoints off the writer thread. With SQLite's automatic checkpoints, the commit
-/// that crossed 1,000 WAL pages copied them all before answering its jobs: a twentieth of the
-/// writer's time, and a latency spike for every job in that group. A PASSIVE checkpoint on its
-/// own connection never blocks the writer or the readers; it copies what no reader still needs.
+/// WAL frames after which a commit of the writer checkpoints too (SQLite's own automatic
+/// checkpoint, at its default threshold, ~4 MiB of pages).
+pub(super) const WAL_RESTART_FRAMES: i64 = 1_000;
+
+/// Moves WAL checkpoints off the writer thread. With SQLite's automatic checkpoints alone, the
+/// commit that crossed 1,000 WAL pages copied them all before answering its jobs: a twentieth of
+/// the writer's time, and a latency spike for every job in that group. A PASSIVE checkpoint on
+/// its own connection never blocks the writer or the readers; it copies what no reader still
+/// needs. It cannot restart the WAL, though: only a writer can, when it finds every frame
+/// copied, and under writes that never pause a commit always lands while the thread copies.
+/// So the writer keeps SQLite's automatic checkpoint at [`WAL_RESTART_FRAMES`]: by then this
+/// thread has copied all but the last frames, the writer copies those, and its next
+/// transaction starts the WAL over.
 pub(super) fn spawn_checkpointer(
     path: &Path,
 ) -> Result<(std_mpsc::Sender<()>, std::thread::JoinHandle<()>), DbError> {
@@ -82,8 +91,8 @@ mod tests {
     use super::*;
     use crate::db::{Db, Durability};
 
-    /// Commits do not checkpoint (the writer has `wal_autocheckpoint` off), yet the committed
-    /// pages reach the database file: the checkpointer thread copies them.
+    /// Commits that keep the WAL under [`WAL_RESTART_FRAMES`] do not checkpoint, yet the
+    /// committed pages reach the database file: the checkpointer thread copies them.
     #[tokio::test]
     async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
         let dir = tempfile::tempdir().unwrap();
@@ -112,6 +121,43 @@ mod tests {
             }
         }
         assert!(grown, "no checkpoint copied the WAL into the database file");
+        db.close();
+    }
+
+    /// Under writes that never pause, the WAL stays bounded: the background checkpointer
+    /// alone never finds it fully copied (a commit always lands during its copy), so SQLite
+    /// could never restart the WAL from its start and it grew by every commit (1.1 GB for
+    /// 100,000 one-event appends, a page-zeroing write at its end each time). The writer's
+    /// own checkpoint past [`WAL_RESTART_FRAMES`] copies the last frames and lets it restart.
+    #[tokio::test]
+    async fn the_wal_stays_bounded_under_writes_that_never_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let db = Db::open(&path, Durability::Normal).unwrap();
+        let wal = dir.path().join("t.db-wal");
+        let mut largest = 0;
+        let start = std::time::Instant::now();
+        let mut commits = 0;
+        // Long enough for dozens of background checkpoints, so either way the WAL is tested.
+        while start.elapsed() < CHECKPOINT_EVERY * 30 || commits < 2_000 {
+            db.write(move |c| {
+                c.execute(
+                    "INSERT INTO alarms (name, state, updated_at) VALUES (?1, ?2, 0)",
+                    params![format!("alarm-{commits}"), "x".repeat(3_000)],
+                )
+            })
+            .await
+            .unwrap();
+            commits += 1;
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        // A 4 KiB page and its 24-byte header per frame; the bound leaves room for the
+        // frames committed while a checkpoint runs.
+        let bound = 4 * WAL_RESTART_FRAMES.unsigned_abs() * 4_120;
+        assert!(
+            largest < bound,
+            "after {commits} commits the WAL reached {largest} bytes (bound {bound})"
+        );
         db.close();
     }
 }

@@ -94,8 +94,11 @@ impl Db {
         let mut conn = Connection::open(path)?;
         configure(&conn, durability)?;
         migrate(&mut conn)?;
-        // Checkpoints run on their own thread (below), not inside the writer's commits.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Checkpoints run on their own thread (below), not inside the writer's commits: the
+        // writer's own (SQLite's automatic one) only starts once the WAL is past
+        // `WAL_RESTART_FRAMES` and copies just the frames the thread has not, so that the WAL
+        // restarts from its start instead of growing for as long as the writes never pause.
+        conn.pragma_update(None, "wal_autocheckpoint", checkpointer::WAL_RESTART_FRAMES)?;
         let checkpointer = spawn_checkpointer(path)?;
         let (tx, rx) = std_mpsc::channel::<Job>();
         let commit_failed = CommitFailed::default();
