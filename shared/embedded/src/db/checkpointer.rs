@@ -13,9 +13,9 @@ use super::{Db, DbError};
 pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// WAL frames after which a commit of the writer checkpoints too (SQLite's own automatic
-/// checkpoint), ~40 MiB of pages. Each of the writer's checkpoints syncs the files; at SQLite's
-/// default of 1,000 frames they came every tenth of a second at capacity, and the closed loop
-/// measured 4,719 orders/s against 5,007 at 10,000 (BENCHMARKS.md).
+/// checkpoint), ~40 MiB of pages. Each of the writer's checkpoints syncs the files while its
+/// group waits; at SQLite's default of 1,000 frames the closed loop measured 4,719 orders/s
+/// against 5,007 at 10,000 (BENCHMARKS.md, "After issue 16, third part").
 pub(super) const WAL_RESTART_FRAMES: i64 = 10_000;
 
 /// Moves WAL checkpoints off the writer thread. With SQLite's automatic checkpoints alone, the
