@@ -5,16 +5,17 @@
 //! server runs in-process on the emulator (`AWS_ENDPOINT_URL`); without it the test says it was
 //! skipped, except under `CI=true`, where a missing emulator is a failure.
 
+#[path = "support/aws_server.rs"]
+mod aws_server;
+
 use std::time::{Duration, Instant};
 
 use order_app::after::request_refund;
-use order_aws::{AwsClients, DynamoEventStore};
 use order_domain::events::OrderLine;
 use order_domain::order::RefundRequest;
 use order_domain::{OrderId, ProductId, Quantity};
-use order_testkit::server::{bearer, get_json, token, wait_healthy, wait_terminal};
+use order_testkit::server::{get_json, wait_terminal};
 use order_testkit::support::endpoint;
-use orders::aws_host::{AwsOptions, serve_aws};
 use serde_json::{Value, json};
 
 /// The order's event types once one of them is `until`.
@@ -44,31 +45,13 @@ async fn the_aws_host_runs_the_refund_workflow_on_a_requested_refund() {
     if endpoint("the_aws_host_runs_the_refund_workflow_on_a_requested_refund").is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (auth, _) = orders::auth::authenticator(&data, None).unwrap();
-    let options = AwsOptions {
-        provision: true,
-        prefix: format!("refund{}", std::process::id()),
-        data_dir: data.clone(),
-        seed: serde_json::from_value(
-            json!([{ "productId": "MUG", "name": "Mug", "price": 900, "stock": 10 }]),
-        )
-        .unwrap(),
-        retry_interval_scale: 0.01,
-        redrive_after: Duration::from_secs(30),
-        guard: order_api::Guard::auth(auth),
-        monitor: orders::monitor::MonitorOptions::default(),
-    };
-    let server = serve_aws(options, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.addr);
-    let client = bearer(reqwest::Client::builder(), &token(&data, "c-9", false))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    wait_healthy(&client, &base, Duration::from_mins(1)).await;
+    let aws_server::Started {
+        server,
+        base,
+        client,
+        data,
+        _dir,
+    } = aws_server::start("refund", "c-9").await;
 
     let placed: Value = client
         .post(format!("{base}/orders"))
@@ -84,10 +67,7 @@ async fn the_aws_host_runs_the_refund_workflow_on_a_requested_refund() {
     assert_eq!(done["status"], "COMPLETED", "{done}");
 
     // The refund as the API's refund route records it.
-    let store = DynamoEventStore::new(
-        AwsClients::load().await.dynamodb().clone(),
-        &server.resources.events_table,
-    );
+    let store = aws_server::event_store(&server).await;
     let request = RefundRequest {
         idempotency_key: "return-1".into(),
         items: vec![OrderLine {

@@ -5,16 +5,17 @@
 //! server runs in-process on the emulator (`AWS_ENDPOINT_URL`); without it the test says it
 //! was skipped, except under `CI=true`, where a missing emulator is a failure.
 
+#[path = "support/aws_server.rs"]
+mod aws_server;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use order_aws::{AwsClients, DynamoEventStore};
 use order_domain::OrderId;
 use order_domain::ports::EventStore;
-use order_testkit::server::{bearer, token, wait_healthy, wait_terminal};
+use order_testkit::server::wait_terminal;
 use order_testkit::support::endpoint;
-use orders::aws_host::{AwsOptions, serve_aws};
 use serde_json::{Value, json};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -35,31 +36,13 @@ async fn the_aws_host_keeps_an_order_in_the_posts_trace() {
         .init();
     order_app::trace::set_exporting(true);
 
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (auth, _) = orders::auth::authenticator(&data, None).unwrap();
-    let options = AwsOptions {
-        provision: true,
-        prefix: format!("trace{}", std::process::id()),
-        data_dir: data.clone(),
-        seed: serde_json::from_value(
-            json!([{ "productId": "MUG", "name": "Mug", "price": 900, "stock": 10 }]),
-        )
-        .unwrap(),
-        retry_interval_scale: 0.01,
-        redrive_after: Duration::from_secs(30),
-        guard: order_api::Guard::auth(auth),
-        monitor: orders::monitor::MonitorOptions::default(),
-    };
-    let server = serve_aws(options, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.addr);
-    let client = bearer(reqwest::Client::builder(), &token(&data, "c-7", false))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    wait_healthy(&client, &base, Duration::from_mins(1)).await;
+    let aws_server::Started {
+        server,
+        base,
+        client,
+        _dir,
+        ..
+    } = aws_server::start("trace", "c-7").await;
 
     let placed: Value = client
         .post(format!("{base}/orders"))
@@ -75,10 +58,7 @@ async fn the_aws_host_keeps_an_order_in_the_posts_trace() {
     let done = wait_terminal(&client, &base, &id, Duration::from_mins(1)).await;
     assert_eq!(done["status"], "COMPLETED", "{done}");
 
-    let store = DynamoEventStore::new(
-        AwsClients::load().await.dynamodb().clone(),
-        &server.resources.events_table,
-    );
+    let store = aws_server::event_store(&server).await;
     let events = store
         .read_stream(&OrderId::parse(&id).unwrap().stream(), 0)
         .await
