@@ -16,8 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use order_app::stream::seal;
 use order_domain::ports::EventStore;
-use order_domain::{EventMeta, GENESIS_HASH, OrderId, RecordedEvent, StreamWrite, Timestamp};
+use order_domain::{EventMeta, GENESIS_HASH, OrderId, StreamWrite, Timestamp};
 use order_embedded::db::{Db, Durability};
 use order_embedded::store::SqliteEventStore;
 
@@ -145,19 +146,15 @@ fn sealed(n: usize) -> Vec<StreamWrite> {
     let mut prev = GENESIS_HASH.to_owned();
     (0..n as u64)
         .map(|version| {
-            let event = RecordedEvent::seal(
-                stream.clone(),
+            let write = seal(
+                &stream,
                 version,
                 &prev,
-                ("OrderNoted", 1, payload.clone()),
+                [("OrderNoted", 1, payload.clone())],
                 &meta,
             );
-            prev.clone_from(&event.hash);
-            StreamWrite {
-                stream_id: stream.clone(),
-                expected_version: version,
-                events: vec![event],
-            }
+            prev.clone_from(&write.events[0].hash);
+            write
         })
         .collect()
 }
