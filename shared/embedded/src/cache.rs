@@ -22,7 +22,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use order_domain::{RecordedEvent, StreamWrite};
+use order_domain::RecordedEvent;
+
+use crate::db::FeedEvent;
 
 /// Streams per generation. Two generations hold the last 8,192–16,384 streams written: several
 /// seconds of orders at full speed, enough for a backlog of that many orders waiting on the
@@ -32,20 +34,39 @@ const GENERATION: usize = 8192;
 /// Longer histories keep only their head (product streams grow with every reservation).
 const MAX_HISTORY: usize = 64;
 
-#[derive(Clone)]
+/// An entry holds the very events the change feed publishes (shared, never copied): recording
+/// an append costs the writer a few reference counts, not a copy of every event.
 enum Entry {
     /// Every event of the stream, versions 1..=n.
-    History(Arc<Vec<RecordedEvent>>),
+    History(Vec<FeedEvent>),
     /// Only the last event.
-    Head(Arc<RecordedEvent>),
+    Head(FeedEvent),
 }
 
 impl Entry {
     fn head_version(&self) -> u64 {
         match self {
-            Self::History(events) => events.last().map_or(0, |e| e.version),
-            Self::Head(e) => e.version,
+            Self::History(events) => events.last().map_or(0, |e| e.1.version),
+            Self::Head(e) => e.1.version,
         }
+    }
+
+    /// What the entry becomes after an append of `events` at `expected` (see the module's
+    /// rules); `None` is a stream not seen before.
+    fn after(current: Option<Self>, expected: u64, events: &[FeedEvent]) -> Option<Self> {
+        let last = events.last()?;
+        Some(match current {
+            None if expected == 0 && events.len() <= MAX_HISTORY => Self::History(events.to_vec()),
+            Some(Self::History(mut all))
+                if all.last().map_or(0, |e| e.1.version) == expected
+                    && all.len() + events.len() <= MAX_HISTORY =>
+            {
+                all.extend_from_slice(events);
+                Self::History(all)
+            }
+            Some(e) if e.head_version() >= last.1.version => e,
+            _ => Self::Head(Arc::clone(last)),
+        })
     }
 }
 
@@ -60,13 +81,34 @@ impl Generations {
         self.young.get(stream).or_else(|| self.old.get(stream))
     }
 
-    fn insert(&mut self, stream: &str, entry: Entry) {
-        self.old.remove(stream);
-        if self.young.len() >= GENERATION && !self.young.contains_key(stream) {
-            self.old = std::mem::take(&mut self.young);
+    fn record(&mut self, stream: &str, expected: u64, events: &[FeedEvent]) {
+        if let Some(slot) = self.young.get_mut(stream) {
+            // Updated in place: no key to allocate, no history to copy.
+            let current = std::mem::replace(slot, Entry::History(Vec::new()));
+            if let Some(next) = Entry::after(Some(current), expected, events) {
+                *slot = next;
+            }
+            return;
         }
-        self.young.insert(stream.to_owned(), entry);
+        let current = self.old.remove(stream);
+        let Some(next) = Entry::after(current, expected, events) else {
+            return;
+        };
+        if self.young.len() >= GENERATION {
+            let evicted = std::mem::replace(&mut self.old, std::mem::take(&mut self.young));
+            drop_elsewhere(evicted);
+        }
+        self.young.insert(stream.to_owned(), next);
     }
+}
+
+/// Frees an evicted generation (thousands of streams' events) on a thread of its own, so the
+/// writer, which evicts, does not stop for it. Were no thread to be had, the refused closure
+/// frees it here.
+fn drop_elsewhere(evicted: HashMap<String, Entry>) {
+    let _detached = std::thread::Builder::new()
+        .name("stream-cache-evict".into())
+        .spawn(move || drop(evicted));
 }
 
 /// The cache; cheap to clone (shared).
@@ -83,8 +125,8 @@ impl StreamCache {
             Entry::History(events) => Some(
                 events
                     .iter()
-                    .filter(|e| e.version > after)
-                    .cloned()
+                    .filter(|e| e.1.version > after)
+                    .map(|e| e.1.clone())
                     .collect(),
             ),
             Entry::Head(_) => None,
@@ -96,40 +138,17 @@ impl StreamCache {
     pub fn head(&self, stream: &str) -> Option<RecordedEvent> {
         let g = self.inner.lock().ok()?;
         match g.get(stream)? {
-            Entry::History(events) => events.last().cloned(),
-            Entry::Head(e) => Some((**e).clone()),
+            Entry::History(events) => events.last().map(|e| e.1.clone()),
+            Entry::Head(e) => Some(e.1.clone()),
         }
     }
 
-    /// Records appends that the writer is about to commit (called on the writer thread, inside
-    /// the job that made them).
-    pub fn appended(&self, writes: &[StreamWrite]) {
-        let Ok(mut g) = self.inner.lock() else {
-            return;
-        };
-        for w in writes {
-            let Some(last) = w.events.last() else {
-                continue;
-            };
-            let stream = w.stream_id.as_str();
-            let current = g.get(stream).cloned();
-            let next = match current {
-                None if w.expected_version == 0 && w.events.len() <= MAX_HISTORY => {
-                    Entry::History(Arc::new(w.events.clone()))
-                }
-                Some(Entry::History(events))
-                    if events.last().map_or(0, |e| e.version) == w.expected_version
-                        && events.len() + w.events.len() <= MAX_HISTORY =>
-                {
-                    let mut all = Vec::with_capacity(events.len() + w.events.len());
-                    all.extend(events.iter().cloned());
-                    all.extend(w.events.iter().cloned());
-                    Entry::History(Arc::new(all))
-                }
-                Some(e) if e.head_version() >= last.version => continue,
-                _ => Entry::Head(Arc::new(last.clone())),
-            };
-            g.insert(stream, next);
+    /// Records an append to `stream` at `expected` version that the writer is about to commit
+    /// (called on the writer thread, inside the job that made it), with the events as staged
+    /// for the change feed.
+    pub fn appended(&self, stream: &str, expected: u64, events: &[FeedEvent]) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.record(stream, expected, events);
         }
     }
 
@@ -143,7 +162,7 @@ impl StreamCache {
 
 #[cfg(test)]
 mod tests {
-    use order_domain::{OrderId, StreamId};
+    use order_domain::{OrderId, StreamId, StreamWrite};
 
     use super::*;
 
@@ -155,6 +174,16 @@ mod tests {
         crate::test_writes::noted(id, expected, n)
     }
 
+    /// Records an append as the writer does: its events as the feed stages them.
+    fn record(c: &StreamCache, w: StreamWrite) {
+        let events: Vec<FeedEvent> = w
+            .events
+            .into_iter()
+            .map(|e| Arc::new((i64::try_from(e.version).unwrap(), e)))
+            .collect();
+        c.appended(w.stream_id.as_str(), w.expected_version, &events);
+    }
+
     fn versions(events: &[RecordedEvent]) -> Vec<u64> {
         events.iter().map(|e| e.version).collect()
     }
@@ -162,8 +191,8 @@ mod tests {
     #[test]
     fn a_stream_written_from_its_start_is_served_whole_and_after_a_version() {
         let (c, s) = (StreamCache::default(), stream());
-        c.appended(&[write(&s, 0, 1)]);
-        c.appended(&[write(&s, 1, 2)]);
+        record(&c, write(&s, 0, 1));
+        record(&c, write(&s, 1, 2));
         assert_eq!(
             versions(&c.history_after(s.as_str(), 0).unwrap()),
             [1, 2, 3]
@@ -175,7 +204,7 @@ mod tests {
     #[test]
     fn a_stream_first_seen_mid_way_has_only_its_head() {
         let (c, s) = (StreamCache::default(), stream());
-        c.appended(&[write(&s, 7, 1)]);
+        record(&c, write(&s, 7, 1));
         assert!(c.history_after(s.as_str(), 0).is_none());
         assert_eq!(c.head(s.as_str()).unwrap().version, 8);
         assert!(c.head(stream().as_str()).is_none());
@@ -185,9 +214,9 @@ mod tests {
     #[test]
     fn a_late_update_never_moves_a_head_backwards() {
         let (c, s) = (StreamCache::default(), stream());
-        c.appended(&[write(&s, 0, 1)]);
-        c.appended(&[write(&s, 2, 1)]); // a gap: the history gives way to the head
-        c.appended(&[write(&s, 1, 1)]); // the late one
+        record(&c, write(&s, 0, 1));
+        record(&c, write(&s, 2, 1)); // a gap: the history gives way to the head
+        record(&c, write(&s, 1, 1)); // the late one
         assert!(c.history_after(s.as_str(), 0).is_none());
         assert_eq!(c.head(s.as_str()).unwrap().version, 3);
     }
@@ -197,7 +226,7 @@ mod tests {
         let (c, s) = (StreamCache::default(), stream());
         let max = u64::try_from(MAX_HISTORY).unwrap();
         for v in 0..=max {
-            c.appended(&[write(&s, v, 1)]);
+            record(&c, write(&s, v, 1));
         }
         assert!(c.history_after(s.as_str(), 0).is_none());
         assert_eq!(c.head(s.as_str()).unwrap().version, max + 1);
@@ -208,7 +237,7 @@ mod tests {
         let c = StreamCache::default();
         let streams: Vec<StreamId> = (0..3 * GENERATION).map(|_| stream()).collect();
         for s in &streams {
-            c.appended(&[write(s, 0, 1)]);
+            record(&c, write(s, 0, 1));
         }
         let g = c.inner.lock().unwrap();
         assert!(g.young.len() + g.old.len() <= 2 * GENERATION);
@@ -220,7 +249,7 @@ mod tests {
     #[test]
     fn clearing_forgets_everything() {
         let (c, s) = (StreamCache::default(), stream());
-        c.appended(&[write(&s, 0, 1)]);
+        record(&c, write(&s, 0, 1));
         c.clear();
         assert!(c.head(s.as_str()).is_none());
     }

@@ -106,14 +106,10 @@ pub fn events_after(
     rows.collect()
 }
 
-/// Appends inside the writer's transaction, after the domain's [`check_append`] (so this store
-/// refuses exactly the appends DynamoDB refuses); `Err(Conflict)` leaves nothing behind (the
-/// job's savepoint is rolled back). Returns the positions written, in the order of the writes'
-/// events (none when an append without events had nothing to write).
-pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<Vec<i64>, StoreError> {
-    if check_append(writes)? == 0 {
-        return Ok(Vec::new());
-    }
+/// Appends inside the writer's transaction writes the domain's [`check_append`] has passed (so
+/// this store refuses exactly the appends DynamoDB refuses); `Err(Conflict)` leaves nothing
+/// behind. Returns the positions written, in the order of the writes' events.
+fn append_checked(conn: &Connection, writes: &[StreamWrite]) -> Result<Vec<i64>, StoreError> {
     let sql_err = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
     let mut positions = Vec::with_capacity(writes.iter().map(|w| w.events.len()).sum());
     for w in writes {
@@ -146,7 +142,7 @@ pub(crate) fn append_on(conn: &Connection, writes: &[StreamWrite]) -> Result<Vec
     Ok(positions)
 }
 
-/// Appends inside the writer's job ([`append_on`]) and hands the events to what mirrors the
+/// Appends inside the writer's job (after [`check_append`]) and hands the events to what mirrors the
 /// writes in memory: the stream cache, and the committed feed (published only if the job and
 /// its commit succeed). Returns the last position written, 0 when nothing was.
 pub(crate) fn append_and_stage(
@@ -155,12 +151,37 @@ pub(crate) fn append_and_stage(
     cache: &StreamCache,
     feed: &CommittedFeed,
 ) -> Result<i64, StoreError> {
-    let positions = append_on(conn, &writes)?;
+    if check_append(&writes)? == 0 {
+        return Ok(0);
+    }
+    append_checked_and_stage(conn, writes, cache, feed)
+}
+
+/// [`append_and_stage`] for writes [`check_append`] has passed.
+fn append_checked_and_stage(
+    conn: &Connection,
+    writes: Vec<StreamWrite>,
+    cache: &StreamCache,
+    feed: &CommittedFeed,
+) -> Result<i64, StoreError> {
+    let positions = append_checked(conn, &writes)?;
     let Some(&last) = positions.last() else {
         return Ok(0);
     };
-    cache.appended(&writes);
-    feed.stage(&positions, writes);
+    // Each event is allocated once, shared by the cache and the feed.
+    let mut positions = positions.into_iter();
+    let mut staged: Vec<FeedEvent> = Vec::with_capacity(positions.len());
+    for w in writes {
+        let start = staged.len();
+        staged.extend(
+            w.events
+                .into_iter()
+                .zip(&mut positions)
+                .map(|(e, p)| Arc::new((p, e))),
+        );
+        cache.appended(w.stream_id.as_str(), w.expected_version, &staged[start..]);
+    }
+    feed.stage(staged);
     Ok(last)
 }
 
@@ -307,12 +328,20 @@ impl EventStore for SqliteEventStore {
 
     async fn append(&self, writes: Vec<StreamWrite>) -> Result<(), StoreError> {
         // Refused or empty appends answer without waiting for the writer.
-        if check_append(&writes)? == 0 {
+        let events = check_append(&writes)?;
+        if events == 0 {
             return Ok(());
         }
         let (cache, feed) = (self.cache.clone(), self.db.feed().clone());
-        let job = move |c: &Connection| append_and_stage(c, writes, &cache, &feed);
-        match self.db.write(job).await {
+        let job = move |c: &Connection| append_checked_and_stage(c, writes, &cache, &feed);
+        // One event is one insert, and a failed insert undoes itself: the job needs no
+        // savepoint of its own (every page a savepoint's job first touches is copied aside).
+        let written = if events == 1 {
+            self.db.write_statement(job).await
+        } else {
+            self.db.write(job).await
+        };
+        match written {
             Ok(pos) => {
                 self.committed(pos);
                 Ok(())

@@ -28,7 +28,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use order_domain::{RecordedEvent, StreamWrite};
+use order_domain::RecordedEvent;
 
 /// One event of the change feed: its global position and the event, shared by every consumer.
 pub type FeedEvent = Arc<(i64, RecordedEvent)>;
@@ -97,13 +97,10 @@ impl CommittedFeed {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Stages the events an append just inserted (in the writer's job, `positions` as
-    /// `insert_event` returned them, in the order of `writes`' events). Published only if the
-    /// job and its commit succeed.
-    pub fn stage(&self, positions: &[i64], writes: Vec<StreamWrite>) {
-        let events = writes.into_iter().flat_map(|w| w.events);
-        let mut staged = self.staged_lock();
-        staged.extend(positions.iter().zip(events).map(|(p, e)| Arc::new((*p, e))));
+    /// Stages the events an append just inserted (in the writer's job, each with its position
+    /// as `insert_event` returned it). Published only if the job and its commit succeed.
+    pub fn stage(&self, events: impl IntoIterator<Item = FeedEvent>) {
+        self.staged_lock().extend(events);
     }
 
     /// How many events are staged (taken before a job runs, to undo it with [`Self::unstage`]).

@@ -111,3 +111,39 @@ async fn the_feed_reads_every_event_once_in_order_through_failures_the_bound_and
     );
     db.close();
 }
+
+/// A one-event append runs without a savepoint of its own (a failed insert undoes itself):
+/// refused at the insert itself, after its version check passed, it leaves nothing in the log,
+/// the cache or the feed, and the appends committed with it are whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_event_append_refused_at_its_insert_leaves_nothing_and_its_group_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("one.db"), Durability::Normal).unwrap();
+    let store = SqliteEventStore::new(db.clone());
+    let first = write(1);
+    store.append(vec![first.clone()]).await.unwrap();
+    // A new stream, so its version check passes; its event reuses a stored event's id, so the
+    // unique index refuses the insert.
+    let mut clash = write(1);
+    clash.events[0].event_id = first.events[0].event_id;
+    let (before, after) = (write(1), write(1));
+    let (b, c, a) = tokio::join!(
+        store.append(vec![before.clone()]),
+        store.append(vec![clash.clone()]),
+        store.append(vec![after.clone()]),
+    );
+    assert!(b.is_ok() && a.is_ok());
+    assert!(matches!(c, Err(StoreError::Conflict { .. })), "{c:?}");
+    assert!(
+        store
+            .read_stream(&clash.stream_id, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for w in [&first, &before, &after] {
+        assert_eq!(store.read_stream(&w.stream_id, 0).await.unwrap(), w.events);
+    }
+    assert_eq!(drain(&store, 0).await, [1, 2, 3]);
+    db.close();
+}

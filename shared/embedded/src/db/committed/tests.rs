@@ -1,4 +1,4 @@
-use order_domain::OrderId;
+use order_domain::{OrderId, StreamWrite};
 
 use super::*;
 
@@ -6,9 +6,19 @@ fn write(n: u64) -> StreamWrite {
     crate::test_writes::noted(&OrderId::generate().stream(), 0, n)
 }
 
+/// Stages the write's events at `positions`, as the store's append does.
+fn stage(feed: &CommittedFeed, positions: &[i64], w: StreamWrite) {
+    feed.stage(
+        positions
+            .iter()
+            .zip(w.events)
+            .map(|(p, e)| Arc::new((*p, e))),
+    );
+}
+
 /// Stages events at `positions` and commits with the log's head at the last of them.
 fn commit(feed: &CommittedFeed, positions: &[i64]) {
-    feed.stage(positions, vec![write(positions.len() as u64)]);
+    stage(feed, positions, write(positions.len() as u64));
     feed.committed(*positions.last().unwrap());
 }
 
@@ -58,7 +68,7 @@ fn events_nobody_staged_make_the_ring_refuse_everything_before_the_head() {
     assert!(feed.read_after(2, 10).is_none());
     assert_eq!(feed.read_after(4, 10).unwrap(), vec![]);
     // The same when the raw insert shares a commit with a staged append.
-    feed.stage(&[5], vec![write(1)]);
+    stage(&feed, &[5], write(1));
     feed.committed(6);
     assert!(feed.read_after(4, 10).is_none());
     assert_eq!(feed.read_after(6, 10).unwrap(), vec![]);
@@ -67,7 +77,7 @@ fn events_nobody_staged_make_the_ring_refuse_everything_before_the_head() {
 #[test]
 fn a_failed_commit_publishes_nothing() {
     let feed = CommittedFeed::starting_at(0);
-    feed.stage(&[1, 2], vec![write(2)]);
+    stage(&feed, &[1, 2], write(2));
     feed.commit_failed();
     assert_eq!(feed.read_after(0, 10).unwrap(), vec![]);
     // The positions are used again by the next commit.
@@ -78,11 +88,11 @@ fn a_failed_commit_publishes_nothing() {
 #[test]
 fn a_failed_job_unstages_only_its_own_events() {
     let feed = CommittedFeed::starting_at(0);
-    feed.stage(&[1], vec![write(1)]);
+    stage(&feed, &[1], write(1));
     let mark = feed.staged_len();
-    feed.stage(&[2, 3], vec![write(2)]);
+    stage(&feed, &[2, 3], write(2));
     feed.unstage(mark);
-    feed.stage(&[2], vec![write(1)]);
+    stage(&feed, &[2], write(1));
     feed.committed(2);
     assert_eq!(positions(&feed.read_after(0, 10).unwrap()), [1, 2]);
 }
