@@ -54,6 +54,32 @@ pub trait ReadModels: Send + Sync + 'static {
     fn count_by_status(&self) -> impl Future<Output = Result<StatusCounts, PortError>> + Send;
 }
 
+/// Products a read model has found in its inventory view, remembered for the life of the
+/// process: products are never removed, so a yes stays true, and validating a POST's lines then
+/// needs no read (a `GetItem` per line on DynamoDB, on the request path). A no is never kept: a
+/// product added later is found. Bounded by the catalogue (only products that exist get in).
+/// Cheap to clone (shared).
+#[derive(Debug, Clone, Default)]
+pub struct KnownProducts(std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>);
+
+impl KnownProducts {
+    /// Whether `id` exists: a remembered yes, or else `lookup`'s answer (a yes remembered).
+    pub async fn exists(
+        &self,
+        id: &ProductId,
+        lookup: impl Future<Output = Result<bool, PortError>>,
+    ) -> Result<bool, PortError> {
+        if self.0.read().is_ok_and(|known| known.contains(id.as_str())) {
+            return Ok(true);
+        }
+        let exists = lookup.await?;
+        if exists && let Ok(mut known) = self.0.write() {
+            known.insert(id.as_str().to_owned());
+        }
+        Ok(exists)
+    }
+}
+
 /// Orders per status ([`ReadModels::count_by_status`]); a status without orders counts 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatusCounts([u64; OrderStatus::ALL.len()]);

@@ -23,6 +23,7 @@ use std::marker::PhantomData;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
+use order_app::query::KnownProducts;
 use order_domain::order::OrderStatus;
 use order_domain::ports::{OpenOrder, PortError, StuckOrders};
 use order_domain::{CustomerId, OrderId, ProductId, Timestamp};
@@ -224,6 +225,8 @@ impl<V: DynamoRow> ViewStore<V> for ViewTable<V> {
 pub struct DynamoReadModels {
     pub orders: OrderStatusTable,
     pub inventory: InventoryTable,
+    /// Products seen in the inventory table (a yes is kept: [`KnownProducts`]).
+    known_products: KnownProducts,
 }
 
 impl DynamoReadModels {
@@ -231,6 +234,7 @@ impl DynamoReadModels {
         Self {
             orders: OrderStatusTable::new(client.clone(), order_status_table),
             inventory: InventoryTable::new(client.clone(), inventory_table),
+            known_products: KnownProducts::default(),
         }
     }
 
@@ -239,6 +243,7 @@ impl DynamoReadModels {
         Ok(Self {
             orders: OrderStatusTable::from_env(clients)?,
             inventory: InventoryTable::from_env(clients)?,
+            known_products: KnownProducts::default(),
         })
     }
 }
@@ -264,6 +269,11 @@ impl ReadModels for DynamoReadModels {
 
     async fn get_inventory(&self, id: &ProductId) -> Result<Option<InventoryView>, PortError> {
         self.inventory.get(id.as_str()).await
+    }
+
+    async fn product_exists(&self, id: &ProductId) -> Result<bool, PortError> {
+        let lookup = async { Ok(self.get_inventory(id).await?.is_some()) };
+        self.known_products.exists(id, lookup).await
     }
 
     /// Reads the eventually consistent customer index: see [`OrderStatusTable::by_customer`].

@@ -2,11 +2,8 @@
 //! a batch of change-feed events folded with the shared step (`order_read_models::advance_batch`)
 //! inside the writer's transaction, each moved view written once, and the checkpoint moved.
 
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
-
 use order_app::ReadModels;
-use order_app::query::StatusCounts;
+use order_app::query::{KnownProducts, StatusCounts};
 use order_domain::events::DecodeError;
 use order_domain::order::OrderStatus;
 use order_domain::ports::PortError;
@@ -23,17 +20,15 @@ use crate::store::stream_events;
 #[derive(Clone)]
 pub struct SqliteReadModels {
     db: Db,
-    /// Products seen in the inventory view. Products are never removed, so a yes is kept:
-    /// validating a POST's lines then needs no read. Bounded by the catalogue (only products
-    /// that exist get in).
-    known_products: Arc<RwLock<HashSet<String>>>,
+    /// Products seen in the inventory view (a yes is kept: [`KnownProducts`]).
+    known_products: KnownProducts,
 }
 
 impl SqliteReadModels {
     pub fn new(db: Db) -> Self {
         Self {
             db,
-            known_products: Arc::default(),
+            known_products: KnownProducts::default(),
         }
     }
 
@@ -319,18 +314,8 @@ impl ReadModels for SqliteReadModels {
     }
 
     async fn product_exists(&self, id: &ProductId) -> Result<bool, PortError> {
-        if self
-            .known_products
-            .read()
-            .is_ok_and(|known| known.contains(id.as_str()))
-        {
-            return Ok(true);
-        }
-        let exists = self.get_inventory(id).await?.is_some();
-        if exists && let Ok(mut known) = self.known_products.write() {
-            known.insert(id.as_str().to_owned());
-        }
-        Ok(exists)
+        let lookup = async { Ok(self.get_inventory(id).await?.is_some()) };
+        self.known_products.exists(id, lookup).await
     }
 }
 

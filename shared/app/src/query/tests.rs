@@ -8,7 +8,7 @@ use order_domain::{CustomerId, OrderId, ProductId, Timestamp};
 use order_read_models::listing::newest_first;
 use order_read_models::{InventoryView, OrderCursor, OrderPage, OrderView};
 
-use super::{DEFAULT_LIMIT, ListError, MAX_LIMIT, ReadModels, list_orders};
+use super::{DEFAULT_LIMIT, KnownProducts, ListError, MAX_LIMIT, ReadModels, list_orders};
 
 /// Read models in memory that remember what each listing asked for.
 #[derive(Default)]
@@ -222,4 +222,27 @@ async fn the_history_never_shows_a_payment_token_under_any_schemas_name() {
         assert_eq!(shown[0].data["email"], "j***@example.com");
         assert_eq!(shown[0].data["items"][0]["productId"], "P1");
     }
+}
+
+#[tokio::test]
+async fn a_known_product_is_remembered_and_an_unknown_one_asked_again() {
+    let known = KnownProducts::default();
+    let id = ProductId::parse("SKU-1").unwrap();
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    // Counted when awaited: a remembered yes never awaits its lookup.
+    let lookup = |answer: Result<bool, PortError>| {
+        let asked = &asked;
+        async move {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            answer
+        }
+    };
+    // A no and a failure are never kept: the product may be added, the store may recover.
+    assert!(!known.exists(&id, lookup(Ok(false))).await.unwrap());
+    assert!(known.exists(&id, lookup(Err(PortError("down".into())))).await.is_err());
+    assert!(known.exists(&id, lookup(Ok(true))).await.unwrap());
+    // A yes is: no more lookups, in this clone or another.
+    assert!(known.exists(&id, lookup(Ok(false))).await.unwrap());
+    assert!(known.clone().exists(&id, lookup(Ok(false))).await.unwrap());
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
