@@ -88,9 +88,33 @@ pub async fn execute<S: EventStore>(
     id: OrderId,
     command: &OrderCommand,
 ) -> Result<OrderState, ExecuteError> {
+    execute_from(store, id, command, None).await
+}
+
+/// [`execute`] from an order the step has just loaded (`loaded`, as [`load`] answered it): the
+/// first decision needs no second read. Should the stream have moved since, the conditional
+/// append refuses the decision and the retry reloads, as it would after any conflict.
+pub async fn execute_loaded<S: EventStore>(
+    store: &S,
+    id: OrderId,
+    command: &OrderCommand,
+    loaded: (Order, Vec<RecordedEvent>),
+) -> Result<OrderState, ExecuteError> {
+    execute_from(store, id, command, Some(loaded)).await
+}
+
+async fn execute_from<S: EventStore>(
+    store: &S,
+    id: OrderId,
+    command: &OrderCommand,
+    mut loaded: Option<(Order, Vec<RecordedEvent>)>,
+) -> Result<OrderState, ExecuteError> {
     let mut attempt = 0;
     loop {
-        let (order, history) = load(store, id).await?;
+        let (order, history) = match loaded.take() {
+            Some(first) => first,
+            None => load(store, id).await?,
+        };
         let events = order.decide(command).map_err(ExecuteError::Refused)?;
         if events.is_empty() {
             return Ok(order.state);

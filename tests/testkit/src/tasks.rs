@@ -65,3 +65,123 @@ pub async fn race_for_the_last_one<S: EventStore>(store: &S, product: &str) -> (
         .unwrap();
     (a, b)
 }
+
+/// Every case of the workflow's steps racing another execution, as `#[tokio::test]`s in a
+/// module named `$backend`, on the event store `$make` builds.
+#[macro_export]
+macro_rules! step_cases {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            $crate::contract_cases!(
+                $make,
+                tasks,
+                [a_step_whose_order_moved_after_its_load_decides_again_and_appends_once]
+            );
+        }
+    };
+}
+
+/// An event store whose first append is beaten by another execution of the same step: the
+/// same write lands first, as if a second execution of the state machine (Step Functions
+/// delivers at least once) had loaded the order at the same moment and appended before us.
+struct BeatenOnce<S> {
+    inner: S,
+    beaten: std::sync::atomic::AtomicBool,
+}
+
+impl<S: EventStore> BeatenOnce<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            beaten: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn was_beaten(&self) -> bool {
+        self.beaten.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<S: EventStore> EventStore for BeatenOnce<S> {
+    async fn read_stream(
+        &self,
+        stream: &order_domain::StreamId,
+        after_version: u64,
+    ) -> Result<Vec<order_domain::RecordedEvent>, order_domain::ports::StoreError> {
+        self.inner.read_stream(stream, after_version).await
+    }
+
+    async fn read_heads(
+        &self,
+        streams: &[order_domain::StreamId],
+    ) -> Result<Vec<Option<order_domain::RecordedEvent>>, order_domain::ports::StoreError> {
+        self.inner.read_heads(streams).await
+    }
+
+    async fn append(
+        &self,
+        writes: Vec<order_domain::StreamWrite>,
+    ) -> Result<(), order_domain::ports::StoreError> {
+        if !self.beaten.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.inner.append(writes.clone()).await?;
+        }
+        self.inner.append(writes).await
+    }
+
+    async fn decide_and_append<T, E, F>(
+        &self,
+        streams: Vec<order_domain::StreamId>,
+        decide: F,
+    ) -> Result<T, order_domain::ports::DecideError<E>>
+    where
+        F: FnMut(
+                &[Option<order_domain::RecordedEvent>],
+            ) -> Result<(Vec<order_domain::StreamWrite>, T), E>
+            + Send
+            + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.inner.decide_and_append(streams, decide).await
+    }
+}
+
+/// ValidateOrder and ProcessPayment decide first on the order they loaded. When another
+/// execution appended between that load and their append, the conditional append refuses them;
+/// they reload, find the step done, and answer its outcome: one OrderValidated, one charge.
+pub async fn a_step_whose_order_moved_after_its_load_decides_again_and_appends_once<
+    S: EventStore + Clone,
+>(
+    store: &crate::Fixture<S>,
+) {
+    let store = &**store;
+    order_app::seed::seed_inventory(store, &[crate::events::seed_product("RACED", 500, 10)])
+        .await
+        .unwrap();
+    let id = place(store, &[("RACED", 2)], "tok_visa").await;
+    let types = || async {
+        let history = store.read_stream(&id.stream(), 0).await.unwrap();
+        history
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect::<Vec<_>>()
+    };
+
+    let raced = BeatenOnce::new(store.clone());
+    let validated = validate_order(&raced, input(id, None)).await.unwrap();
+    assert!(raced.was_beaten());
+    assert_eq!(validated["status"], "VALIDATED");
+    assert_eq!(types().await, ["OrderPlaced", "OrderValidated"]);
+
+    let raced = BeatenOnce::new(store.clone());
+    let paid = process_payment(&raced, &SimulatedGateway, &NoKeys, input(id, None))
+        .await
+        .unwrap();
+    assert!(raced.was_beaten());
+    assert_eq!(paid["status"], "PAID");
+    assert_eq!(paid["amount"], 1000);
+    assert_eq!(
+        types().await,
+        ["OrderPlaced", "OrderValidated", "PaymentCaptured"]
+    );
+}

@@ -239,7 +239,12 @@ async fn a_known_product_is_remembered_and_an_unknown_one_asked_again() {
     };
     // A no and a failure are never kept: the product may be added, the store may recover.
     assert!(!known.exists(&id, lookup(Ok(false))).await.unwrap());
-    assert!(known.exists(&id, lookup(Err(PortError("down".into())))).await.is_err());
+    assert!(
+        known
+            .exists(&id, lookup(Err(PortError("down".into()))))
+            .await
+            .is_err()
+    );
     assert!(known.exists(&id, lookup(Ok(true))).await.unwrap());
     // A yes is: no more lookups, in this clone or another.
     assert!(known.exists(&id, lookup(Ok(false))).await.unwrap());

@@ -10,9 +10,10 @@ use order_domain::ports::{EventStore, KeyStore, PaymentGateway};
 use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
-use crate::stream::{execute, load};
-use crate::trace::{Step, in_step};
+use crate::stream::{execute_loaded, load};
+use crate::trace::{Step, order_trace, step_span};
 use crate::vault::{self, VaultError};
+use tracing::Instrument;
 
 /// The decline code of a charge whose payment token was erased.
 pub const ERASED_DECLINE_CODE: &str = "personal_data_erased";
@@ -25,15 +26,16 @@ pub async fn process_payment<S: EventStore, G: PaymentGateway, K: KeyStore>(
     input: TaskInput,
 ) -> Result<Value, TaskError> {
     let id = input.order_id;
-    let (order, history) = load(store, id).await?;
-    let outcome = match order.state.payment_step()? {
+    let loaded = load(store, id).await?;
+    let outcome = match loaded.0.state.payment_step()? {
         PaymentStep::Done(outcome) => outcome,
         PaymentStep::Charge {
             amount,
             customer,
             personal,
         } => {
-            in_step(Step::Payment, &history, async {
+            let span = step_span(Step::Payment, order_trace(&loaded.1));
+            async {
                 let opened =
                     vault::open(keys, &customer, id, &personal)
                         .await
@@ -57,11 +59,13 @@ pub async fn process_payment<S: EventStore, G: PaymentGateway, K: KeyStore>(
                         }
                     }
                 };
-                let state = execute(store, id, &OrderCommand::RecordCharge(result)).await?;
+                let charge = OrderCommand::RecordCharge(result);
+                let state = execute_loaded(store, id, &charge, loaded).await?;
                 state
                     .payment_outcome()
                     .ok_or_else(|| not_ready("payment", &state))
-            })
+            }
+            .instrument(span)
             .await?
         }
     };

@@ -2,15 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use order_domain::OrderId;
 use order_domain::order::{Order, OrderCommand, OrderError, ValidateOutcome};
 use order_domain::ports::EventStore;
 use order_domain::product::ProductState;
+use order_domain::{OrderId, RecordedEvent};
 use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
-use crate::stream::{execute, load};
-use crate::trace::{Step, in_step};
+use crate::stream::{execute_loaded, load};
+use crate::trace::{Step, order_trace, step_span};
+use tracing::Instrument;
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
 pub async fn validate_order<S: EventStore>(
@@ -18,20 +19,21 @@ pub async fn validate_order<S: EventStore>(
     input: TaskInput,
 ) -> Result<Value, TaskError> {
     let id = input.order_id;
-    let (order, history) = load(store, id).await?;
-    if let Some(outcome) = order.state.validation() {
+    let loaded = load(store, id).await?;
+    if let Some(outcome) = loaded.0.state.validation() {
         return answer(outcome);
     }
-    in_step(Step::Validate, &history, validate(store, id, &order)).await
+    let span = step_span(Step::Validate, order_trace(&loaded.1));
+    validate(store, id, loaded).instrument(span).await
 }
 
 /// Validates a loaded order that is not validated yet.
 async fn validate<S: EventStore>(
     store: &S,
     id: OrderId,
-    order: &Order,
+    loaded: (Order, Vec<RecordedEvent>),
 ) -> Result<Value, TaskError> {
-    let placed = order.state.placed().ok_or(OrderError::NotPlaced)?;
+    let placed = loaded.0.state.placed().ok_or(OrderError::NotPlaced)?;
     let streams: Vec<_> = placed.items.iter().map(|l| l.product_id.stream()).collect();
     let heads = store.read_heads(&streams).await?;
     let mut products = BTreeMap::new();
@@ -40,7 +42,7 @@ async fn validate<S: EventStore>(
             ProductState::from_head(head).map_err(|e| TaskError::CorruptEvent(e.to_string()))?;
         products.insert(p.id.clone(), p);
     }
-    let state = execute(store, id, &OrderCommand::Validate { products }).await?;
+    let state = execute_loaded(store, id, &OrderCommand::Validate { products }, loaded).await?;
     answer(
         state
             .validation()

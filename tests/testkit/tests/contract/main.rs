@@ -56,3 +56,10 @@ mod after_decisions {
     order_testkit::after_cases!(sqlite, crate::backends::sqlite_event_store);
     order_testkit::after_cases!(dynamodb, crate::backends::dynamodb_event_store);
 }
+
+/// Not a port: the workflow's steps on each host's event store, beaten to their append by
+/// another execution of the same step.
+mod step_decisions {
+    order_testkit::step_cases!(sqlite, crate::backends::sqlite_event_store);
+    order_testkit::step_cases!(dynamodb, crate::backends::dynamodb_event_store);
+}
