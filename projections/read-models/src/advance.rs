@@ -127,8 +127,9 @@ where
 }
 
 /// Projects consecutive records of one stream (the events of one append arrive together) as
-/// [`advance`] would one by one, with one read of the view and at most one write: the view is
-/// read once, stepped through each record (refolded past a gap), and stored once if it moved.
+/// [`advance`] would one by one, with at most one read of the view and one write: the view is
+/// read once (not at all for a run from version 1), stepped through each record (refolded past
+/// a gap), and stored once if it moved.
 /// A run that names no view of `V` (another model's stream) or is empty does nothing.
 ///
 /// # Errors
@@ -147,7 +148,13 @@ where
     let Some(key) = run.first().and_then(|r| V::key(&r.stream_id)) else {
         return Ok(Applied::Unchanged);
     };
-    let mut current = views.get(&key).await?;
+    // A run from the stream's first event folds its view from nothing, so it needs no read:
+    // were the view stored already (a redelivery), `put` refuses an older or equal version.
+    let mut current = if run.first().is_some_and(|r| r.version == 1) {
+        None
+    } else {
+        views.get(&key).await?
+    };
     let mut moved = false;
     for record in run {
         // `next`, with the view stepped where it stands rather than copied.

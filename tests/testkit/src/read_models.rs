@@ -201,11 +201,21 @@ pub async fn duplicated_and_reordered_records_end_in_the_straight_fold<
         let view = stock_view(&s.views, &id).await;
         assert_eq!(view, Some(straight(&stock)), "inventory, {delivery:?}");
         for i in 0..3 {
+            // A stream's first record folds its view from nothing, without reading the stored
+            // one, so seen again it is the store that refuses it (Stale); a later record is
+            // skipped against the view read (Unchanged). Either way nothing changes.
+            let want = if i == 0 {
+                Applied::Stale
+            } else {
+                Applied::Unchanged
+            };
             let again = advance::<OrderView, _, _>(&s.views, &s.log, &events[i]).await;
-            assert_eq!(again.unwrap(), Applied::Unchanged);
+            assert_eq!(again.unwrap(), want);
             let again = advance::<InventoryView, _, _>(&s.views, &s.log, &stock[i]).await;
-            assert_eq!(again.unwrap(), Applied::Unchanged);
+            assert_eq!(again.unwrap(), want);
         }
+        assert_eq!(order_view(&s.views, order).await, Some(straight(&events)));
+        assert_eq!(stock_view(&s.views, &id).await, Some(straight(&stock)));
     }
 }
 
