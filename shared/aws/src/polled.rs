@@ -85,6 +85,10 @@ impl PolledQueue for SqsPolled {
     async fn delete(&self, m: &Self::Message) -> Result<(), PortError> {
         self.queue.delete(&m.receipt).await
     }
+    async fn delete_batch(&self, messages: &[&Self::Message]) -> Result<(), PortError> {
+        let receipts: Vec<&str> = messages.iter().map(|m| m.receipt.as_str()).collect();
+        self.queue.delete_batch(&receipts).await
+    }
     async fn retry_after(&self, m: &Self::Message, delay_ms: i64) -> Result<(), PortError> {
         let delay = Duration::from_millis(u64::try_from(delay_ms).unwrap_or(0));
         self.queue.retry_after(&m.receipt, delay).await

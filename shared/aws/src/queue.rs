@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use order_domain::OrderId;
 use order_domain::ports::{OrderQueue, PortError};
 
@@ -114,6 +114,50 @@ impl SqsQueue {
             .await
             .map(|_| ())
             .map_err(|e| self.err(&e))
+    }
+
+    /// Deletes handled messages, ten to a `DeleteMessageBatch` (SQS's most per call). Every
+    /// batch is tried; an entry SQS refuses is named in the error, and its message comes back
+    /// after its visibility timeout, which consumers treat as a duplicate.
+    pub async fn delete_batch(&self, receipts: &[&str]) -> Result<(), PortError> {
+        let mut refused = Vec::new();
+        for batch in receipts.chunks(10) {
+            let entries = batch
+                .iter()
+                .enumerate()
+                .map(|(i, receipt)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(*receipt)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.err(&e))?;
+            match self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(out) => refused.extend(
+                    out.failed()
+                        .iter()
+                        .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or_default())),
+                ),
+                Err(e) => refused.push(self.err(&e).0),
+            }
+        }
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(PortError(format!(
+                "queue {}: deletes refused: {}",
+                self.url,
+                refused.join("; ")
+            )))
+        }
     }
 
     /// Makes a received message visible again after `delay` (a retry with backoff).
