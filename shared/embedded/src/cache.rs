@@ -82,6 +82,10 @@ impl Generations {
     }
 
     fn record(&mut self, stream: &str, expected: u64, events: &[FeedEvent]) {
+        if events.is_empty() {
+            // A guard: it appended nothing.
+            return;
+        }
         if let Some(slot) = self.young.get_mut(stream) {
             // Updated in place: no key to allocate, no history to copy.
             let current = std::mem::replace(slot, Entry::History(Vec::new()));
@@ -208,6 +212,18 @@ mod tests {
         assert!(c.history_after(s.as_str(), 0).is_none());
         assert_eq!(c.head(s.as_str()).unwrap().version, 8);
         assert!(c.head(stream().as_str()).is_none());
+    }
+
+    /// A guard (a write of no event) appends nothing and leaves the entry as it was.
+    #[test]
+    fn a_guard_leaves_the_stream_as_it_was() {
+        let (c, s) = (StreamCache::default(), stream());
+        record(&c, write(&s, 0, 2));
+        record(&c, write(&s, 2, 0));
+        assert_eq!(versions(&c.history_after(s.as_str(), 0).unwrap()), [1, 2]);
+        let unseen = stream();
+        record(&c, write(&unseen, 3, 0));
+        assert!(c.head(unseen.as_str()).is_none());
     }
 
     /// Two appends' updates can arrive out of order; the older must not win.

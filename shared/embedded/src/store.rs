@@ -332,11 +332,14 @@ impl EventStore for SqliteEventStore {
         if events == 0 {
             return Ok(());
         }
+        let single_insert = events == 1 && writes.len() == 1;
         let (cache, feed) = (self.cache.clone(), self.db.feed().clone());
         let job = move |c: &Connection| append_checked_and_stage(c, writes, &cache, &feed);
-        // One event is one insert, and a failed insert undoes itself: the job needs no
-        // savepoint of its own (every page a savepoint's job first touches is copied aside).
-        let written = if events == 1 {
+        // One event onto one stream is one insert after a read, and a failed insert undoes
+        // itself: the job needs no savepoint of its own (every page a savepoint's job first
+        // touches is copied aside). With another write (a guard's check) it could fail after
+        // its insert, so it keeps one.
+        let written = if single_insert {
             self.db.write_statement(job).await
         } else {
             self.db.write(job).await
