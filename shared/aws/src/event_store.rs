@@ -342,7 +342,11 @@ impl EventStore for DynamoEventStore {
             let (writes, outcome) = decide(&heads).map_err(DecideError::Refused)?;
             match self.append(writes).await {
                 Ok(()) => return Ok(outcome),
-                Err(StoreError::Conflict { stream, .. }) if attempt < self.retry.max_retries => {
+                // Fresh heads only help when the conflict is on a stream whose head was read.
+                Err(StoreError::Conflict { stream, .. })
+                    if attempt < self.retry.max_retries
+                        && streams.iter().any(|s| s.as_str() == stream) =>
+                {
                     attempt += 1;
                     let pause = self.retry.delay(attempt);
                     tracing::debug!(%stream, attempt, ?pause, "conflict, deciding again");

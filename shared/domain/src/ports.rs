@@ -92,12 +92,15 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads the last event of each of `streams` (strongly consistent), lets `decide` turn those
-    /// heads into writes, and appends them atomically; on a conflict it decides again on fresh
-    /// heads, a bounded number of times. An embedded store may run the whole thing inside one
-    /// write transaction, so it never conflicts.
+    /// heads into writes, and appends them atomically; on a conflict on one of `streams` it
+    /// decides again on fresh heads, a bounded number of times. An embedded store may run the
+    /// whole thing inside one write transaction, so it never conflicts on them. A write to a
+    /// stream it did not read (one the caller loaded itself) carries the caller's version: a
+    /// conflict there is answered at once, since deciding again on the same input cannot help.
     ///
     /// # Errors
-    /// `Refused(e)` when `decide` returns `Err(e)`; `Store(Conflict)` when retries ran out.
+    /// `Refused(e)` when `decide` returns `Err(e)`; `Store(Conflict)` when retries ran out, or
+    /// at once for a stream not in `streams`.
     fn decide_and_append<T, E, F>(
         &self,
         streams: Vec<StreamId>,

@@ -11,12 +11,14 @@
 //! Streams never shrink and every caller reads the head first.
 
 use order_domain::envelope::verify_chain;
-use order_domain::ports::{DecideError, EventStore, StoreError};
-use order_domain::product::ProductState;
+use order_domain::ports::{EventStore, StoreError};
 use order_domain::{EventMeta, OrderId, RecordedEvent, StreamId, TraceParent};
 
 use crate::Fixture;
-use crate::events::{filler, guard, meta, one_reserved, product, product_added, write_after};
+use crate::events::{filler, guard, meta, product, product_added, write_after};
+
+mod decide;
+pub use decide::*;
 
 /// Every case of the event-store contract as `#[tokio::test]`s in a module named `$backend`,
 /// on the stores `$make` (a full path, e.g. `crate::backends::sqlite_event_store`) builds.
@@ -42,6 +44,7 @@ macro_rules! event_store_contract {
                     an_append_without_any_event_writes_and_checks_nothing,
                     read_heads_answers_each_streams_last_event_in_the_order_asked,
                     decide_and_append_under_racing_writers_loses_no_update,
+                    a_conflict_on_a_stream_the_decision_did_not_read_is_answered_at_once,
                 ]
             );
         }
@@ -369,62 +372,4 @@ pub async fn read_heads_answers_each_streams_last_event_in_the_order_asked<S: Ev
             None
         ]
     );
-}
-
-/// A flash sale: ten buyers race for seven units held in the product stream's head. Every
-/// decision is taken on the head it appends after, so the stock never goes below zero and
-/// every successful decision is exactly one new version. A racer may run out of retries on a
-/// store that retries (DynamoDB): that is a `Conflict`, never a lost update.
-pub async fn decide_and_append_under_racing_writers_loses_no_update<S: EventStore + Clone>(
-    store: &Fixture<S>,
-) {
-    const STOCK: u64 = 7;
-    let order = OrderId::generate();
-    let p = product("SKU-HOT");
-    let seed = write_after(
-        &p.stream(),
-        None,
-        [product_added(STOCK).encode()],
-        &meta(order),
-    );
-    store.append(vec![seed]).await.unwrap();
-
-    let mut buyers = tokio::task::JoinSet::new();
-    for _ in 0..10 {
-        let (store, stream) = (store.subject.clone(), p.stream());
-        buyers.spawn(async move {
-            store
-                .decide_and_append(vec![stream.clone()], move |heads| {
-                    let head = heads[0].as_ref();
-                    let stock = head.map_or(0, |h| ProductState::from_head(h).unwrap().stock);
-                    if stock == 0 {
-                        return Err("sold out");
-                    }
-                    let event = one_reserved(stock - 1).encode();
-                    Ok((vec![write_after(&stream, head, [event], &meta(order))], ()))
-                })
-                .await
-        });
-    }
-    let (mut sold, mut gave_up) = (0, 0);
-    while let Some(outcome) = buyers.join_next().await {
-        match outcome.unwrap() {
-            Ok(()) => sold += 1,
-            Err(DecideError::Refused(_)) => {}
-            Err(DecideError::Store(StoreError::Conflict { .. })) => gave_up += 1,
-            Err(DecideError::Store(e)) => panic!("unexpected store error: {e}"),
-        }
-    }
-    let log = store.read_stream(&p.stream(), 0).await.unwrap();
-    assert_eq!(
-        log.len() as u64,
-        1 + sold,
-        "one version per successful decision"
-    );
-    assert_eq!(verify_chain(&log), Ok(()));
-    let stock_left = ProductState::from_head(log.last().unwrap()).unwrap().stock;
-    assert_eq!(stock_left, STOCK - sold, "no update lost");
-    if gave_up == 0 {
-        assert_eq!(sold, STOCK, "every unit sold, none twice");
-    }
 }

@@ -81,28 +81,38 @@ macro_rules! step_cases {
     };
 }
 
-/// An event store whose first append is beaten by another execution of the same step: the
-/// same write lands first, as if a second execution of the state machine (Step Functions
-/// delivers at least once) had loaded the order at the same moment and appended before us.
-struct BeatenOnce<S> {
+/// Another execution of the same step (Step Functions delivers at least once).
+type Rival = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// An event store whose first write (an append, or a read-decide-append) waits until a rival
+/// execution of the same step, which loaded the order at the same moment, has run to its end:
+/// the step under test decides on the order it loaded before the rival wrote.
+struct Raced<S> {
     inner: S,
-    beaten: std::sync::atomic::AtomicBool,
+    rival: std::sync::Mutex<Option<Rival>>,
 }
 
-impl<S: EventStore> BeatenOnce<S> {
-    fn new(inner: S) -> Self {
+impl<S: EventStore> Raced<S> {
+    fn new(inner: S, rival: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
         Self {
             inner,
-            beaten: std::sync::atomic::AtomicBool::new(false),
+            rival: std::sync::Mutex::new(Some(Box::pin(rival))),
         }
     }
 
-    fn was_beaten(&self) -> bool {
-        self.beaten.load(std::sync::atomic::Ordering::SeqCst)
+    fn rival_ran(&self) -> bool {
+        self.rival.lock().unwrap().is_none()
+    }
+
+    async fn let_the_rival_win(&self) {
+        let rival = self.rival.lock().unwrap().take();
+        if let Some(rival) = rival {
+            rival.await;
+        }
     }
 }
 
-impl<S: EventStore> EventStore for BeatenOnce<S> {
+impl<S: EventStore> EventStore for Raced<S> {
     async fn read_stream(
         &self,
         stream: &order_domain::StreamId,
@@ -122,9 +132,7 @@ impl<S: EventStore> EventStore for BeatenOnce<S> {
         &self,
         writes: Vec<order_domain::StreamWrite>,
     ) -> Result<(), order_domain::ports::StoreError> {
-        if !self.beaten.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            self.inner.append(writes.clone()).await?;
-        }
+        self.let_the_rival_win().await;
         self.inner.append(writes).await
     }
 
@@ -142,13 +150,15 @@ impl<S: EventStore> EventStore for BeatenOnce<S> {
         T: Send + 'static,
         E: Send + 'static,
     {
+        self.let_the_rival_win().await;
         self.inner.decide_and_append(streams, decide).await
     }
 }
 
-/// ValidateOrder and ProcessPayment decide first on the order they loaded. When another
-/// execution appended between that load and their append, the conditional append refuses them;
-/// they reload, find the step done, and answer its outcome: one OrderValidated, one charge.
+/// ValidateOrder, ProcessPayment and UpdateInventory decide first on the order they loaded.
+/// When a rival execution of the same step wrote between that load and their write, the
+/// conditional append refuses them; they reload, find the step done, and answer its outcome:
+/// one OrderValidated, one charge, one reservation.
 pub async fn a_step_whose_order_moved_after_its_load_decides_again_and_appends_once<
     S: EventStore + Clone,
 >(
@@ -159,29 +169,52 @@ pub async fn a_step_whose_order_moved_after_its_load_decides_again_and_appends_o
         .await
         .unwrap();
     let id = place(store, &[("RACED", 2)], "tok_visa").await;
-    let types = || async {
-        let history = store.read_stream(&id.stream(), 0).await.unwrap();
+    let types = |stream: order_domain::StreamId| async move {
+        let history = store.read_stream(&stream, 0).await.unwrap();
         history
             .into_iter()
             .map(|e| e.event_type)
             .collect::<Vec<_>>()
     };
 
-    let raced = BeatenOnce::new(store.clone());
+    let rival = store.clone();
+    let raced = Raced::new(store.clone(), async move {
+        validate_order(&rival, input(id, None)).await.unwrap();
+    });
     let validated = validate_order(&raced, input(id, None)).await.unwrap();
-    assert!(raced.was_beaten());
+    assert!(raced.rival_ran());
     assert_eq!(validated["status"], "VALIDATED");
-    assert_eq!(types().await, ["OrderPlaced", "OrderValidated"]);
+    assert_eq!(types(id.stream()).await, ["OrderPlaced", "OrderValidated"]);
 
-    let raced = BeatenOnce::new(store.clone());
+    let rival = store.clone();
+    let raced = Raced::new(store.clone(), async move {
+        let paying = process_payment(&rival, &SimulatedGateway, &NoKeys, input(id, None));
+        paying.await.unwrap();
+    });
     let paid = process_payment(&raced, &SimulatedGateway, &NoKeys, input(id, None))
         .await
         .unwrap();
-    assert!(raced.was_beaten());
-    assert_eq!(paid["status"], "PAID");
-    assert_eq!(paid["amount"], 1000);
+    assert!(raced.rival_ran());
     assert_eq!(
-        types().await,
-        ["OrderPlaced", "OrderValidated", "PaymentCaptured"]
+        (&paid["status"], &paid["amount"]),
+        (&"PAID".into(), &1000.into())
     );
+    let paid_once = ["OrderPlaced", "OrderValidated", "PaymentCaptured"];
+    assert_eq!(types(id.stream()).await, paid_once);
+
+    let rival = store.clone();
+    let raced = Raced::new(store.clone(), async move {
+        update_inventory(&rival, input(id, None)).await.unwrap();
+    });
+    let reserved = update_inventory(&raced, input(id, None)).await.unwrap();
+    assert!(raced.rival_ran());
+    assert_eq!(reserved["status"], "COMPLETED");
+    let order = types(id.stream()).await;
+    assert_eq!(order[..3], paid_once);
+    assert_eq!(
+        order.iter().filter(|t| *t == "InventoryReserved").count(),
+        1
+    );
+    let product = order_domain::ProductId::parse("RACED").unwrap().stream();
+    assert_eq!(types(product).await, ["ProductAdded", "StockReserved"]);
 }

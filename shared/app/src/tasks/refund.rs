@@ -109,7 +109,7 @@ pub async fn process_refund<S: EventStore, G: PaymentGateway>(
             )
             .await
             .map_err(|e| TaskError::GatewayUnavailable(e.to_string()))?;
-        let mut streams = vec![id.stream()];
+        let mut streams = Vec::new();
         if refund.request.restock {
             streams.extend(refund.request.lines.iter().map(|l| l.product_id.stream()));
         }
@@ -150,7 +150,7 @@ fn decide(
     settle: &OrderCommand,
     heads: &[Option<RecordedEvent>],
 ) -> Result<Decided, Refusal> {
-    let products = products_at(order, heads)?;
+    let products = products_at(heads)?;
     let events = order.decide(settle).map_err(Refusal::Order)?;
     let returned = return_stock(&order.state, &events, &products).map_err(Refusal::Order)?;
     let writes = writes(id, (order, meta), &events, returned);

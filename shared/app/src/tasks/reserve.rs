@@ -48,8 +48,8 @@ async fn reserve<S: EventStore>(
         let Some(priced) = order.state.priced() else {
             return Err(not_ready("inventory", &order.state));
         };
-        let mut streams = vec![id.stream()];
-        streams.extend(priced.validated.lines.iter().map(|l| l.product_id.stream()));
+        let streams = priced.validated.lines.iter().map(|l| l.product_id.stream());
+        let streams: Vec<_> = streams.collect();
         let before = Before::of(&history);
         let meta = meta_for(id, &history);
         let result = store
@@ -81,7 +81,7 @@ fn decide(
     meta: &EventMeta,
     heads: &[Option<RecordedEvent>],
 ) -> Result<Decided, Refusal> {
-    let products = products_at(order, heads)?;
+    let products = products_at(heads)?;
     let reserve = OrderCommand::Reserve {
         products: products.clone(),
     };

@@ -1,12 +1,16 @@
 //! What UpdateInventory and ProcessRefund share: deciding an order's command together with the
 //! heads of its products' streams, inside one `decide_and_append`, and appending the order's
 //! events and the products' in one atomic write.
+//!
+//! The order is the one the task loaded; its head is not read again with the products'. The
+//! atomic write carries the order's events (or, with none, a guard) at the version it was
+//! loaded at, so if the order has moved since, the append conflicts and the task reloads it.
 
 use std::collections::BTreeMap;
 
 use order_domain::events::DecodeError;
 use order_domain::order::{Order, OrderError, ProductDecision};
-use order_domain::ports::DecideError;
+use order_domain::ports::{DecideError, StoreError};
 use order_domain::product::ProductState;
 use order_domain::{EventMeta, OrderEvent, OrderId, ProductId, RecordedEvent, StreamWrite};
 
@@ -15,24 +19,16 @@ use crate::stream::seal;
 
 /// Why a decision on the heads wrote nothing.
 pub(super) enum Refusal {
-    /// The order's stream moved since it was loaded: reload and decide again.
-    StaleOrder,
     Order(OrderError),
     Corrupt(DecodeError),
 }
 
-/// The products as their heads describe them, once the order's head (the first of `heads`) is
-/// still the version `order` was folded at.
+/// The products as their heads describe them.
 pub(super) fn products_at(
-    order: &Order,
     heads: &[Option<RecordedEvent>],
 ) -> Result<BTreeMap<ProductId, ProductState>, Refusal> {
-    let (order_head, product_heads) = heads.split_first().ok_or(Refusal::StaleOrder)?;
-    if order_head.as_ref().map_or(0, |h| h.version) != order.version {
-        return Err(Refusal::StaleOrder);
-    }
     let mut products = BTreeMap::new();
-    for head in product_heads.iter().flatten() {
+    for head in heads.iter().flatten() {
         let p = ProductState::from_head(head).map_err(Refusal::Corrupt)?;
         products.insert(p.id.clone(), p);
     }
@@ -68,10 +64,11 @@ pub(super) fn writes(
 }
 
 /// What a refused `decide_and_append` means for the task: `None` to decide again on a fresh
-/// load (the order moved), the task's error otherwise.
+/// load (a conflict: the order moved since it was loaded, or the products kept moving), the
+/// task's error otherwise.
 pub(super) fn refused(e: DecideError<Refusal>) -> Option<TaskError> {
     match e {
-        DecideError::Refused(Refusal::StaleOrder) => None,
+        DecideError::Store(StoreError::Conflict { .. }) => None,
         DecideError::Refused(Refusal::Order(e)) => Some(e.into()),
         DecideError::Refused(Refusal::Corrupt(e)) => Some(TaskError::CorruptEvent(e.to_string())),
         DecideError::Store(e) => Some(e.into()),
