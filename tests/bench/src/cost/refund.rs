@@ -119,7 +119,7 @@ pub fn functions(path: &RefundPath, a: &Assumptions) -> Vec<FunctionUse> {
             task("process-refund"),
             3.0,
             Basis::Derived,
-            "the definition's path; calls: Query, heads (in parallel), TransactWriteItems",
+            "the definition's path; calls: Query, product heads (in parallel), TransactWriteItems",
         ),
         f(
             "refund-failed",
@@ -298,10 +298,10 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "DynamoDB",
             "order-stream Queries and heads (strongly consistent)",
-            2.0 * o.order_stream_rru + 1.0 + lines,
+            2.0 * o.order_stream_rru + lines,
             "RRU",
             Basis::Derived,
-            "the order's stream read by the route and by ProcessRefund, the order's and each product's head",
+            "the order's stream read by the route and by ProcessRefund, each restocked product's head (the order's is not read again)",
             p::DYNAMODB_RRU,
         ),
         line(
