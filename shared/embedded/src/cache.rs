@@ -51,11 +51,10 @@ impl Entry {
         }
     }
 
-    /// What the entry becomes after an append of `events` at `expected` (see the module's
-    /// rules); `None` is a stream not seen before.
-    fn after(current: Option<Self>, expected: u64, events: &[FeedEvent]) -> Option<Self> {
-        let last = events.last()?;
-        Some(match current {
+    /// What the entry becomes after an append of `events` (not empty, `last` the last of them)
+    /// at `expected` (see the module's rules); `current` is `None` for a stream not seen before.
+    fn after(current: Option<Self>, expected: u64, events: &[FeedEvent], last: &FeedEvent) -> Self {
+        match current {
             None if expected == 0 && events.len() <= MAX_HISTORY => Self::History(events.to_vec()),
             Some(Self::History(mut all))
                 if all.last().map_or(0, |e| e.1.version) == expected
@@ -66,7 +65,7 @@ impl Entry {
             }
             Some(e) if e.head_version() >= last.1.version => e,
             _ => Self::Head(Arc::clone(last)),
-        })
+        }
     }
 }
 
@@ -82,22 +81,17 @@ impl Generations {
     }
 
     fn record(&mut self, stream: &str, expected: u64, events: &[FeedEvent]) {
-        if events.is_empty() {
+        let Some(last) = events.last() else {
             // A guard: it appended nothing.
             return;
-        }
+        };
         if let Some(slot) = self.young.get_mut(stream) {
             // Updated in place: no key to allocate, no history to copy.
             let current = std::mem::replace(slot, Entry::History(Vec::new()));
-            if let Some(next) = Entry::after(Some(current), expected, events) {
-                *slot = next;
-            }
+            *slot = Entry::after(Some(current), expected, events, last);
             return;
         }
-        let current = self.old.remove(stream);
-        let Some(next) = Entry::after(current, expected, events) else {
-            return;
-        };
+        let next = Entry::after(self.old.remove(stream), expected, events, last);
         if self.young.len() >= GENERATION {
             let evicted = std::mem::replace(&mut self.old, std::mem::take(&mut self.young));
             drop_elsewhere(evicted);
