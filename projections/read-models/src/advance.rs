@@ -97,6 +97,18 @@ pub trait ViewStore<V: View>: Send + Sync {
     fn put(&self, view: &V) -> impl Future<Output = Result<ViewWrite, PortError>> + Send;
 }
 
+/// A borrowed store is the store: a decorator ([`crate::Remembered`]) can wrap one it does not
+/// own.
+impl<V: View, S: ViewStore<V>> ViewStore<V> for &S {
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<V>, PortError>> + Send {
+        (**self).get(key)
+    }
+
+    fn put(&self, view: &V) -> impl Future<Output = Result<ViewWrite, PortError>> + Send {
+        (**self).put(view)
+    }
+}
+
 /// Why a record could not be projected (it is retried).
 #[derive(Debug, thiserror::Error)]
 pub enum AdvanceError {

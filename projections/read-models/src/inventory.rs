@@ -29,6 +29,10 @@ impl View for InventoryView {
         self.version
     }
 
+    fn row_key(&self) -> String {
+        self.product_id.as_str().to_owned()
+    }
+
     /// Every product event carries the stock after it, so any newer record can be applied
     /// directly (skipped versions change nothing the newer one does not restate). Only the name
     /// comes from the first event: without a view, a record past version 1 needs the history.

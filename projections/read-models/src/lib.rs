@@ -14,6 +14,8 @@
 //! - [`listing`]: a customer's orders a page at a time (GET /orders): [`OrderPage`] and its
 //!   opaque [`OrderCursor`].
 //! - [`inventory`]: `InventoryView`, stock per product (InventoryTable).
+//! - [`remembered`]: [`Remembered`], a projector's memory of the views it last wrote, which
+//!   spares the step its read of the view when the next records of a stream arrive.
 //!
 //! The embedded host and the stream-triggered Lambdas both drive these functions.
 
@@ -21,6 +23,7 @@ pub mod advance;
 pub mod inventory;
 pub mod listing;
 pub mod order_status;
+pub mod remembered;
 pub mod view;
 
 pub use advance::{
@@ -30,6 +33,7 @@ pub use advance::{
 pub use inventory::InventoryView;
 pub use listing::{CursorError, OrderCursor, OrderPage};
 pub use order_status::OrderView;
+pub use remembered::Remembered;
 pub use view::{Step, View};
 
 /// Names of the projections, used as checkpoint keys.

@@ -98,6 +98,10 @@ impl View for OrderView {
         self.version
     }
 
+    fn row_key(&self) -> String {
+        self.order_id.to_string()
+    }
+
     /// An order's events do not restate its state, so only the next version applies.
     fn step(current: Option<&Self>, record: &RecordedEvent) -> Result<Step<Self>, DecodeError> {
         if let Some(step) = Self::unless_next(current, record) {

@@ -32,6 +32,9 @@ pub trait View: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync +
     /// The last version of its stream this view reflects.
     fn version(&self) -> u64;
 
+    /// The key of this view's row: what [`View::key`] gives for its stream.
+    fn row_key(&self) -> String;
+
     /// Decides what one delivered record does to the current view.
     ///
     /// # Errors

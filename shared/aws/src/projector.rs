@@ -6,6 +6,11 @@
 //! projector fold the stream's history from the log. The result is written with the read
 //! model's version guard, so two projector instances racing on one row cannot move it back.
 //!
+//! The projector remembers the views it wrote (`order_read_models::Remembered`): the next run
+//! of a stream it has just projected (an order's next step, a product's next reservation)
+//! starts from that view instead of reading the row. A view is a pure fold of its stream, so
+//! the memory can only be behind the row, which the step handles as it handles a redelivery.
+//!
 //! Consecutive records of one stream in a batch (the events of one append: a transaction's
 //! InventoryReserved and OrderCompleted arrive together, on one shard) are one run: its view is
 //! read once and written once (`order_read_models::advance_run`), not once per record.
@@ -19,7 +24,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use order_app::trace::project_span;
 use order_domain::RecordedEvent;
 pub use order_read_models::Applied;
-use order_read_models::{AdvanceError, advance, advance_run};
+use order_read_models::{AdvanceError, InventoryView, OrderView, Remembered, advance, advance_run};
 use tracing::Instrument;
 
 use crate::codec::{self, CodecError};
@@ -80,38 +85,47 @@ pub struct BatchReport {
     pub error: Option<ProjectError>,
 }
 
+/// The projector's view table, remembering the views it wrote ([`Remembered`]): the next run
+/// of a stream it just projected starts from the view it wrote instead of a GetItem.
+#[derive(Debug, Clone)]
+enum Views {
+    OrderStatus(Remembered<OrderStatusTable, OrderView>),
+    Inventory(Remembered<InventoryTable, InventoryView>),
+}
+
 /// Keeps one read model from the events table's stream.
 #[derive(Debug, Clone)]
 pub struct Projector {
     store: DynamoEventStore,
-    target: Target,
+    views: Views,
 }
 
 impl Projector {
     /// `store` is read on a gap (refetch from the log).
     pub fn new(store: DynamoEventStore, target: Target) -> Self {
-        Self { store, target }
-    }
-
-    pub fn target(&self) -> &Target {
-        &self.target
+        let views = match target {
+            Target::OrderStatus(table) => Views::OrderStatus(Remembered::new(table)),
+            Target::Inventory(table) => Views::Inventory(Remembered::new(table)),
+        };
+        Self { store, views }
     }
 
     /// Applies one record (skip seen, apply next, refetch past a gap).
     #[tracing::instrument(skip_all, fields(stream = %record.stream_id, version = record.version))]
     pub async fn apply(&self, record: &RecordedEvent) -> Result<Applied, ProjectError> {
-        Ok(match &self.target {
-            Target::OrderStatus(table) => advance(table, &self.store, record).await?,
-            Target::Inventory(table) => advance(table, &self.store, record).await?,
+        Ok(match &self.views {
+            Views::OrderStatus(table) => advance(table, &self.store, record).await?,
+            Views::Inventory(table) => advance(table, &self.store, record).await?,
         })
     }
 
-    /// Applies consecutive records of one stream with one read and at most one write.
+    /// Applies consecutive records of one stream with at most one read and one write (no read
+    /// when the projector remembers the view it last wrote for the stream).
     #[tracing::instrument(skip_all, fields(stream = %run[0].stream_id, records = run.len()))]
     async fn apply_run(&self, run: &[&RecordedEvent]) -> Result<Applied, ProjectError> {
-        Ok(match &self.target {
-            Target::OrderStatus(table) => advance_run(table, &self.store, run).await?,
-            Target::Inventory(table) => advance_run(table, &self.store, run).await?,
+        Ok(match &self.views {
+            Views::OrderStatus(table) => advance_run(table, &self.store, run).await?,
+            Views::Inventory(table) => advance_run(table, &self.store, run).await?,
         })
     }
 

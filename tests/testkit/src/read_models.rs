@@ -19,6 +19,7 @@ use crate::Fixture;
 mod after_sale;
 mod counts;
 mod listing;
+mod remembered;
 pub use after_sale::{
     a_refunds_restock_shows_in_the_inventory,
     after_sale_views_are_stored_and_listed_with_their_status,
@@ -29,6 +30,7 @@ pub use listing::{
     a_customers_orders_page_newest_first_without_gaps_repeats_or_strangers,
     pages_are_the_same_whatever_the_delivery_order,
 };
+pub use remembered::a_remembering_projector_beside_a_rival_ends_in_the_straight_fold;
 
 use crate::events::{meta, order_placed, order_validated, product, product_added, write_after};
 
@@ -54,6 +56,7 @@ macro_rules! read_models_contract {
                     after_sale_views_are_stored_and_listed_with_their_status,
                     a_refunds_restock_shows_in_the_inventory,
                     orders_are_counted_once_under_their_current_status,
+                    a_remembering_projector_beside_a_rival_ends_in_the_straight_fold,
                 ]
             );
         }
