@@ -262,12 +262,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "event-projector",
             256.0,
             projector_invocations,
-            per(
-                2.0 * runs + bus_events,
-                projector_invocations.max(f64::EPSILON),
-            ),
+            per(runs + bus_events, projector_invocations.max(f64::EPSILON)),
             Basis::Derived,
-            "every run (an append's records of one stream) ÷ batch (the stream's one reader); calls: GetItem + PutItem per run on its view, PutEvents per batch with an order event",
+            "every run (an append's records of one stream) ÷ batch (the stream's one reader); calls: PutItem per run on its view (a warm container remembers the view it wrote: no GetItem), PutEvents per batch with an order event",
         ),
         f(
             "order-success-handler",
