@@ -55,18 +55,19 @@ struct Generations<V> {
 }
 
 impl<V: View> Generations<V> {
+    fn find(&self, key: &str) -> Option<&V> {
+        self.current.get(key).or_else(|| self.previous.get(key))
+    }
+
     fn get(&self, key: &str) -> Option<V> {
-        self.current
-            .get(key)
-            .or_else(|| self.previous.get(key))
-            .cloned()
+        self.find(key).cloned()
     }
 
     fn remember(&mut self, view: &V) {
         let key = view.row_key();
         // Never move a remembered view back (two runs of one stream finishing out of order).
         if self
-            .get(&key)
+            .find(&key)
             .is_some_and(|known| known.version() >= view.version())
         {
             return;
