@@ -10,8 +10,7 @@ use super::{
 
 /// A remembering projector and a rival on the same rows (a second Lambda instance after a
 /// shard split, a redrive): the remembered view falls behind the row, its write is refused
-/// (`Stale`), the next run reads the row, and the rows end as the straight folds. A stream the
-/// projector keeps projecting alone is not read back.
+/// (`Stale`), the next run reads the row, and the rows end as the straight folds.
 pub async fn a_remembering_projector_beside_a_rival_ends_in_the_straight_fold<
     E: EventStore,
     R: ReadModelStore,
@@ -39,8 +38,9 @@ pub async fn a_remembering_projector_beside_a_rival_ends_in_the_straight_fold<
     assert_eq!(orders.remembered(), 1);
     assert_eq!(order_view(&s.views, order).await, Some(straight(&events)));
 
-    // Inventory: the rival runs ahead by two; a run handed to the remembering projector past
-    // what it remembers refolds from the log, and what is already in is skipped.
+    // Inventory: the rival runs ahead by two. The remembering projector, still at version 1,
+    // steps the same run from its memory and its write is refused (Stale); handed the last
+    // record again, it reads the row and skips what is already in.
     let (id, stock) = product_stream(&s.log).await;
     let products: Remembered<&R, InventoryView> = Remembered::new(&s.views);
     let first = [&stock[0]];
