@@ -198,7 +198,10 @@ class ContractFunctions(unittest.TestCase):
                 self.assertEqual(p["FunctionName"], {"Fn::Sub": f"${{AWS::StackName}}-{binary}"})
                 # Stream consumers have no caller's trace to join: Active would start a trace per
                 # batch (X-Ray bills per trace), so they only pass a sampled caller's header on.
-                mode = "PassThrough" if "Streams" in CONTRACT.binaries[binary]["trigger"] else "Active"
+                # The rules' handlers take the stream consumer's events, so the same holds.
+                trigger = CONTRACT.binaries[binary]["trigger"]
+                passes = "Streams" in trigger or "EventBridge rule" in trigger
+                mode = "PassThrough" if passes else "Active"
                 self.assertEqual(p["TracingConfig"], {"Mode": mode})
                 if mode == "PassThrough":
                     ignored = RESOURCES[fid]["Metadata"]["cfn-lint"]["config"]["ignore_checks"]
@@ -912,6 +915,12 @@ class Design(unittest.TestCase):
         })
         stage = props("ApiGatewayStage")
         self.assertTrue(stage["TracingEnabled"])
+        # The API decides each order's trace: 5 % of requests, no reservoir (the default rule's
+        # first request each second would be nearly every request at a million orders a month).
+        (rule,) = [r["SamplingRule"] for r in map(props, resources_of_type("AWS::XRay::SamplingRule"))]
+        self.assertEqual((rule["ReservoirSize"], rule["FixedRate"]), (0, 0.05))
+        self.assertEqual(rule["ServiceName"], {"Fn::Sub": "${ApiGatewayName}/${ApiGatewayStageName}"})
+        self.assertLess(rule["Priority"], 10000, "before the default rule")
         self.assertIn("DestinationArn", stage["AccessLogSetting"])
         (settings,) = stage["MethodSettings"]
         self.assertIn("ThrottlingRateLimit", settings)

@@ -37,6 +37,9 @@ use source::Sink;
 /// The database file inside a data directory (as `order_runtime::Pipeline` names it).
 pub const DATABASE_FILE: &str = "orders.db";
 
+/// How much of the database file a reader maps (SQLite clamps it to its compile-time cap).
+const MMAP_BYTES: i64 = 1 << 40;
+
 /// Events between two progress reports.
 const PROGRESS_EVERY: u64 = 16_384;
 
@@ -70,9 +73,13 @@ pub fn open_reader(path: &Path) -> Result<Connection, ReplayError> {
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
     )?;
-    // A bounded page cache (64 MiB) and memory-mapped reads; neither grows with the log.
+    // A bounded page cache (64 MiB), and the whole file memory-mapped (up to SQLite's cap,
+    // 2 GiB as built): the stream-ordered scan looks up each row's table page by rowid, and a
+    // mapped page is read in place where a cached one is copied out of the kernel first
+    // (`replay-bench`: replay 553k -> 652k events/s, the raw read 1.16M -> 1.32M). Mapped
+    // pages are the kernel's page cache, shared and evictable, not this process's heap.
     conn.pragma_update(None, "cache_size", -65_536)?;
-    conn.pragma_update(None, "mmap_size", 268_435_456)?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(conn)
 }
 

@@ -329,27 +329,20 @@ fn observability(
     api_requests: f64,
     fns: &[super::model::FunctionUse],
 ) -> Vec<Line> {
-    // Entry points that start a trace: API requests and the Active functions invoked by SQS
-    // and EventBridge (counted as new traces, an upper bound: both can carry the caller's
-    // trace header). An execution joins start-order-processing's trace (StartExecution passes
-    // the invocation's trace header, shared/aws workflow), and the task functions join their
-    // execution's. The stream consumer traces PassThrough: a stream record has no caller's
-    // trace, so it starts none. The sweeper's schedule starts one trace a run.
-    let traced: f64 = api_requests
-        + fns
-            .iter()
-            .filter(|f| {
-                matches!(
-                    f.name,
-                    "start-order-processing"
-                        | "order-success-handler"
-                        | "order-failure-handler"
-                        | "order-update-handler"
-                        | "order-sweeper"
-                )
-            })
-            .map(|f| f.invocations)
-            .sum::<f64>();
+    // Where a trace starts. Each API request, sampled by the template's ApiTraceSamplingRule
+    // (no reservoir, `xray_sample_rate`): an order's POST decides its trace, which the rest of
+    // the order joins (the SQS message carries the invocation's trace header to
+    // start-order-processing, StartExecution passes it on, shared/aws workflow, and the task
+    // functions join their execution's). The stream consumer and the rules' handlers trace
+    // PassThrough: their events have no sampled caller, so they start none. The sweeper's
+    // schedule starts one trace a run, and Lambda's own sampling (the first each second) keeps
+    // every one of a run a minute.
+    let sweeper_runs: f64 = fns
+        .iter()
+        .filter(|f| f.name == "order-sweeper")
+        .map(|f| f.invocations)
+        .sum();
+    let traces = api_requests * a.xray_sample_rate + sweeper_runs;
     // Logged at level ERROR: one TaskFailed per order that ends FAILED.
     let sfn_error_events = o.failed;
     let emf_bytes: f64 = fns
@@ -400,12 +393,13 @@ fn observability(
         ),
         line(
             "X-Ray",
-            "traces recorded (Active except the stream consumer; executions join their starter's)",
-            traced * a.xray_sample_rate,
+            "traces recorded (an order is one trace, decided by the API's sampling)",
+            traces,
             "trace",
             Basis::Assumed,
             &format!(
-                "{traced:.1} traced entry points × {:.0} % sampled",
+                "{api_requests:.1} API requests × {:.0} % (ApiTraceSamplingRule; the rest of an \
+                 order joins its POST's trace) + {sweeper_runs:.3} sweeper runs, each traced",
                 a.xray_sample_rate * 100.0
             ),
             p::XRAY_TRACE,

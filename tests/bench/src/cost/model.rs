@@ -103,7 +103,8 @@ pub struct Assumptions {
     pub sfn_log_bytes_per_event: f64,
     /// API Gateway access-log bytes per request (the template's 17-field JSON format).
     pub access_log_bytes: f64,
-    /// X-Ray sampling at volume (the default rule: 1 request a second, then 5 %).
+    /// The share of API requests X-Ray records (the template's ApiTraceSamplingRule: 5 %, no
+    /// reservoir).
     pub xray_sample_rate: f64,
     /// Orders a month, to spread the sweeper's fixed cost (it runs every minute whatever the
     /// traffic) over the orders.

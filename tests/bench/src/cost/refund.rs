@@ -364,11 +364,15 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "X-Ray",
             "traces recorded",
-            3.0 * a.xray_sample_rate,
+            a.xray_sample_rate + 1.0,
             "trace",
             Basis::Assumed,
             &format!(
-                "the request, the execution and the handler × {:.0} % sampled",
+                "the request × {:.0} % (ApiTraceSamplingRule), and the execution as a trace \
+                 of its own: RefundRequestedRule starts it from the stream consumer's event \
+                 (no sampled caller), and the default rule's reservoir (the first each \
+                 second) keeps nearly every one at this volume (an upper bound); the handler \
+                 traces PassThrough",
                 a.xray_sample_rate * 100.0
             ),
             p::XRAY_TRACE,
