@@ -13,6 +13,7 @@
 
 use std::time::SystemTime;
 
+use lettre::address::Envelope;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
 use order_domain::ports::{Notification, PortError, Topic};
@@ -91,6 +92,11 @@ pub fn safe_id(id: &str) -> String {
 /// The notification as one mboxrd entry: To the recipients and Cc the subscriber (or To the
 /// subscriber alone), its dedup id as the `Message-ID`.
 pub fn render(addresses: &Addresses, topic: Topic, n: &Notification) -> Result<Vec<u8>, PortError> {
+    Ok(mboxrd_entry(&message(addresses, topic, n)?.formatted()))
+}
+
+/// The notification as an email.
+fn message(addresses: &Addresses, topic: Topic, n: &Notification) -> Result<Message, PortError> {
     let mut builder = Message::builder()
         .from(addresses.from.clone())
         .subject(one_line(&n.subject))
@@ -104,18 +110,26 @@ pub fn render(addresses: &Addresses, topic: Topic, n: &Notification) -> Result<V
     if let Some(trace) = n.trace_parent {
         builder = builder.header(TraceParentHeader(trace));
     }
+    // The envelope is given, not derived: lettre would otherwise format the To/Cc/From headers
+    // and parse them back into addresses for every message (most of rendering's time).
+    let mut rcpt = Vec::with_capacity(n.recipients.len() + 1);
     if n.recipients.is_empty() {
         builder = builder.to(addresses.subscriber.clone());
     } else {
         for r in &n.recipients {
-            builder = builder.to(mailbox(r)?);
+            let to = mailbox(r)?;
+            rcpt.push(to.email.clone());
+            builder = builder.to(to);
         }
         builder = builder.cc(addresses.subscriber.clone());
     }
-    let message = builder
-        .body(n.body.clone())
+    rcpt.push(addresses.subscriber.email.clone());
+    let envelope = Envelope::new(Some(addresses.from.email.clone()), rcpt)
         .map_err(|e| PortError(format!("email: {e}")))?;
-    Ok(mboxrd_entry(&message.formatted()))
+    builder
+        .envelope(envelope)
+        .body(n.body.clone())
+        .map_err(|e| PortError(format!("email: {e}")))
 }
 
 /// One mboxrd entry: the separator line, the message with LF line endings and `From ` lines
@@ -270,6 +284,17 @@ mod tests {
 
     /// A body line that looks like an mbox separator is quoted on the way in and unquoted on
     /// the way out, so it neither splits the message nor changes.
+    #[test]
+    fn the_given_envelope_is_the_one_the_headers_say() {
+        let mut subscriber_only = note("e-2", "s", "b");
+        subscriber_only.recipients.clear();
+        for n in [note("e-1", "s", "b"), subscriber_only] {
+            let m = message(&addresses(), Topic::OrderAlerts, &n).unwrap();
+            let derived = Envelope::try_from(m.headers()).unwrap();
+            assert_eq!(m.envelope(), &derived, "{:?}", n.recipients);
+        }
+    }
+
     #[test]
     fn a_from_line_in_a_body_survives_the_mbox() {
         let body = "Hello\nFrom here on, thanks\n>From quoted\n";
