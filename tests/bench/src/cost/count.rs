@@ -134,6 +134,8 @@ pub struct Counts {
     pub transact_wru: u64,
     pub order_stream_rru: u64,
     pub order_view_wru: u64,
+    /// Customers' data keys created (rows of `customer_keys`: one per customer who ordered).
+    pub customer_keys: u64,
     pub log_bytes: u64,
     pub log_lines: u64,
     pub seconds: f64,
@@ -393,6 +395,8 @@ fn count(db: &Path, outbox: &Path) -> anyhow::Result<Counts> {
         };
         *counts.outcomes.entry(outcome).or_default() += 1;
     }
+    let keys: i64 = c.query_row("SELECT COUNT(*) FROM customer_keys", [], |r| r.get(0))?;
+    counts.customer_keys = nat(keys);
     let (executions, transitions, execution_ms): (i64, i64, i64) = c.query_row(
         "SELECT COUNT(*), COALESCE(SUM(transitions), 0), COALESCE(SUM(updated_at - started_at), 0) FROM executions",
         [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -438,6 +442,7 @@ pub fn observed(c: &Counts) -> Observed {
         order_stream_rru: c.order_stream_rru as f64,
         order_view_wru: c.order_view_wru as f64,
         queue_sends: sends as f64 / n,
+        new_keys: c.customer_keys as f64 / n,
         publishes: c.emails_by_topic.values().sum::<u64>() as f64 / n,
         log_bytes: c.log_bytes as f64 / n,
         emf_bytes: std::collections::BTreeMap::new(),

@@ -9,7 +9,7 @@ use super::prices as p;
 
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
-fn line(
+pub(super) fn line(
     service: &'static str,
     item: &str,
     quantity: f64,
@@ -73,6 +73,7 @@ pub fn lines(o: &Observed, a: &Assumptions) -> Vec<Line> {
     ];
     out.extend(step_functions(o, a));
     out.extend(dynamodb(o, a));
+    out.extend(super::keys::lines(o));
     out.extend(messaging(o, a));
     out.extend(observability(o, a, requests, &fns));
     out

@@ -3,7 +3,8 @@
 //!
 //! - [`prices`]: the list prices, each with its source.
 //! - [`model`]: the per-order arithmetic (DynamoDB units, Lambda GB-seconds, Express billing).
-//! - [`lines`]: every priced line, service by service, each counted, derived or assumed.
+//! - [`lines`]: every priced line, service by service, each counted, derived or assumed;
+//!   [`keys`]: the customers' data keys (KMS and their table).
 //! - [`count`]: the local run and what it counts; [`emf`]: the EMF metric bytes per invocation.
 //! - [`report`]: the markdown the `cost-model` command prints.
 //! - [`json`]: the same as one line of JSON (`cost-model --json`).
@@ -13,6 +14,7 @@
 pub mod count;
 pub mod emf;
 pub mod json;
+pub mod keys;
 pub mod lines;
 pub mod model;
 pub mod prices;

@@ -67,6 +67,8 @@ pub struct Observed {
     pub order_view_wru: f64,
     /// Messages sent to OrdersQueue.
     pub queue_sends: f64,
+    /// Customers' data keys created (a customer's first order makes one).
+    pub new_keys: f64,
     /// Notifications published (outbox emails, all topics).
     pub publishes: f64,
     /// Application log bytes (JSON lines at INFO).
@@ -207,9 +209,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "order-placement (POST)",
             512.0,
             o.posts,
-            o.lines + 4.0,
+            o.lines + 6.0 + o.new_keys / o.posts.max(f64::EPSILON),
             Basis::Counted,
-            "one per POST; calls: GetItem per line, idempotency claim, PutItem, SendMessage, complete",
+            "one per POST; calls: GetItem per line, idempotency claim, the customer's key (GetItem, then Decrypt, or GenerateDataKey + PutItem for a new customer), PutItem, SendMessage, complete",
         ),
         f(
             "order-placement (GET)",
@@ -239,9 +241,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "process-payment",
             256.0,
             o.validated,
-            2.0,
+            4.0,
             Basis::Derived,
-            "one per OrderValidated; calls: Query, PutItem",
+            "one per OrderValidated; calls: Query, the customer's key (GetItem, Decrypt) for the payment token, PutItem",
         ),
         f(
             "update-inventory",
@@ -271,25 +273,25 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "order-success-handler",
             256.0,
             o.completed,
-            2.0,
+            6.0,
             Basis::Derived,
-            "one per OrderCompleted (the rule); calls: Query, Publish",
+            "one per OrderCompleted (the rule); calls: Query, dedup claim, the customer's key (GetItem, Decrypt) for the email, Publish, dedup mark",
         ),
         f(
             "order-failure-handler",
             256.0,
             o.failed,
-            2.0,
+            4.0,
             Basis::Derived,
-            "one per OrderFailed (the rule); calls: Query, Publish",
+            "one per OrderFailed (the rule); calls: Query, dedup claim, Publish, dedup mark (no personal data: no key)",
         ),
         f(
             "order-update-handler",
             256.0,
             1.0,
-            2.0,
+            6.0,
             Basis::Derived,
-            "one per OrderPlaced (the rule; cancellations, shipments and refunds are not in the run's mix); calls: Query, Publish",
+            "one per OrderPlaced (the rule; cancellations, shipments and refunds are not in the run's mix); calls: Query, dedup claim, the customer's key (GetItem, Decrypt) for the email, Publish, dedup mark",
         ),
         f(
             "order-sweeper",

@@ -64,11 +64,15 @@ pub const EVENTBRIDGE_EVENT: f64 = 1.00 / 1e6;
 /// <https://aws.amazon.com/cloudwatch/pricing/>
 pub const CLOUDWATCH_LOGS_GB: f64 = 0.50;
 
+/// KMS: $0.03 per 10,000 requests (GenerateDataKey, Decrypt).
+/// <https://aws.amazon.com/kms/pricing/>
+pub const KMS_REQUEST: f64 = 0.03 / 10_000.0;
+
 /// X-Ray: $5.00 per million traces recorded. <https://aws.amazon.com/xray/pricing/>
 pub const XRAY_TRACE: f64 = 5.00 / 1e6;
 
 /// Every price, for the printed source list: (what, unit price, unit, URL).
-pub const SOURCES: [(&str, f64, &str, &str); 15] = [
+pub const SOURCES: [(&str, f64, &str, &str); 16] = [
     (
         "API Gateway REST",
         API_GATEWAY_REST_REQUEST,
@@ -152,6 +156,12 @@ pub const SOURCES: [(&str, f64, &str, &str); 15] = [
         CLOUDWATCH_LOGS_GB,
         "GB ingested",
         "https://aws.amazon.com/cloudwatch/pricing/",
+    ),
+    (
+        "KMS",
+        KMS_REQUEST,
+        "request",
+        "https://aws.amazon.com/kms/pricing/",
     ),
     (
         "X-Ray",

@@ -141,9 +141,9 @@ pub fn functions(path: &RefundPath, a: &Assumptions) -> Vec<FunctionUse> {
             "order-update-handler",
             256.0,
             1.0,
-            2.0,
+            6.0,
             Basis::Assumed,
-            "the refund email (OrderUpdateRule on RefundIssued), priced as the confirmation; calls: Query, Publish",
+            "the refund email (OrderUpdateRule on RefundIssued), priced as the confirmation; calls: Query, dedup claim, the customer's key (GetItem, Decrypt), Publish, dedup mark",
         ),
     ]
 }
@@ -321,6 +321,24 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
             Basis::Assumed,
             "as every publish (shared/aws dedup: the claim tried unread, no read)",
             p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
+            "the customer's key for the refund email (consistent GetItem)",
+            1.0,
+            "RRU",
+            Basis::Derived,
+            "the handler's container has not met the customer within its one-minute key cache (cost::keys)",
+            p::DYNAMODB_RRU,
+        ),
+        line(
+            "KMS",
+            "Decrypt (the customer's key, for the refund email)",
+            1.0,
+            "request",
+            Basis::Derived,
+            "as every email to the customer (cost::keys)",
+            p::KMS_REQUEST,
         ),
         line(
             "EventBridge",

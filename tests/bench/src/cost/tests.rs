@@ -38,6 +38,7 @@ pub(super) fn one_completed_order() -> Observed {
         order_stream_rru: 1.0,
         order_view_wru: 1.0,
         queue_sends: 1.0,
+        new_keys: 1.0,
         publishes: 1.0,
         log_bytes: 0.0,
         emf_bytes: std::collections::BTreeMap::new(),
@@ -151,15 +152,37 @@ fn dynamodb_writes_add_events_idempotency_views_and_the_index() {
         .map(|x| x.quantity)
         .sum();
     // events 3 + 6, idempotency 2, status views 4 (one per order-stream append), sparse index
-    // 1 in + 1 out, inventory view 1, the confirmation's dedup record 2 (PENDING, then SENT).
-    assert!(close(wru, 20.0));
+    // 1 in + 1 out, inventory view 1, the confirmation's dedup record 2 (PENDING, then SENT),
+    // the new customer's key 1.
+    assert!(close(wru, 21.0));
     assert!(close(
         l.iter()
             .filter(|x| x.unit == "WRU")
             .map(super::model::Line::usd_per_million_orders)
             .sum::<f64>(),
-        20.0 * 0.625
+        21.0 * 0.625
     ));
+}
+
+#[test]
+fn every_open_of_a_customers_key_reads_it_and_all_but_a_new_customers_post_unwrap_it() {
+    // The POST (a new customer: GetItem, GenerateDataKey, PutItem), the payment, the
+    // confirmation and the order-received email (each GetItem + Decrypt).
+    let new = one_completed_order();
+    let l = lines(&new, &Assumptions::default());
+    assert!(close(cost_of(&l, "GenerateDataKey"), 3.0));
+    assert!(close(cost_of(&l, "Decrypt"), 3.0 * 3.0));
+    assert!(close(cost_of(&l, "customer key reads"), 4.0 * 0.125));
+    assert!(close(cost_of(&l, "customer key writes"), 0.625));
+    // A returning customer's POST unwraps the stored key instead.
+    let returning = Observed {
+        new_keys: 0.0,
+        ..one_completed_order()
+    };
+    let l = lines(&returning, &Assumptions::default());
+    assert!(close(cost_of(&l, "GenerateDataKey"), 0.0));
+    assert!(close(cost_of(&l, "Decrypt"), 4.0 * 3.0));
+    assert!(close(cost_of(&l, "customer key writes"), 0.0));
 }
 
 #[test]
