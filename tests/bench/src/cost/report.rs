@@ -12,6 +12,15 @@ use super::prices;
 /// both sides of the ratio).
 pub const TARGET_FRACTION: f64 = 0.2;
 
+/// What the deployed stack also costs, in neither total: none of it is per order, and every
+/// design pays it alike.
+pub const NOT_PRICED: &str = "Not in either total (none of it is per order, and every design \
+     pays it alike): the Cognito user pool, billed per monthly active user (each customer who \
+     signs in that month, however many orders they place); the fixed monthly charges of the \
+     CloudWatch alarms ($0.10 a month each), the dashboard ($3 a month) and the two KMS keys \
+     ($1 a month each); and, with EnableWaf=true, the WAF web ACL (about $7 a month and $0.60 \
+     per million requests).";
+
 /// The two totals per million orders, their ratio, and the part both share for email.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Totals {
@@ -178,6 +187,7 @@ pub fn render(
         "With the email: Express ÷ Standard {ratio:.3} (1/{:.1}).",
         1.0 / ratio.max(f64::EPSILON),
     );
+    let _ = writeln!(s, "\n{NOT_PRICED}");
     let _ = writeln!(s, "\nTop contributors (Express):\n");
     let mut ranked: Vec<&Line> = lines
         .iter()
