@@ -4,10 +4,13 @@ Werkzeug's development server answers every request with `Connection: close`, so
 opened a new TCP connection and moto started a new thread for it. Profiled in the emulator flow
 (py-spy, only the samples holding the GIL), accepting connections and starting their threads
 was about a fifth of moto's one core. `KeepAliveHandler` keeps the connection for the client's
-next request; `patch_discard` makes werkzeug's post-answer discard safe for that.
+next request; `patch_discard` makes werkzeug's post-answer discard safe for that;
+`patch_header_parsing` reads request headers without the email package's feed parser.
 """
 
+import http.client
 import io
+import os
 import selectors
 import socket
 import threading
@@ -42,6 +45,39 @@ def patch_discard():
     shim = types.SimpleNamespace(**{k: getattr(selectors, k) for k in dir(selectors) if not k.startswith("__")})
     shim.DefaultSelector = _DrainedSelector
     werkzeug.serving.selectors = shim
+
+
+_stock_parse_headers = http.client.parse_headers
+
+
+def _parse_headers(fp, _class=http.client.HTTPMessage):
+    """`http.client.parse_headers` without the email package's feed parser, which was about a
+    sixth of moto's core in the emulator flow: the same header lines, read with the same limits,
+    each stored the way the parser's own policy stores it (`header_source_parse`, `set_raw`). A
+    block it would not read as headers (a line without a colon) goes to the stock parser."""
+    lines = http.client._read_headers(fp)
+    msg = _class()
+    blocks = []
+    for raw in lines:
+        line = raw.decode("iso-8859-1")
+        if line in ("\r\n", "\n", ""):
+            break
+        if line[0] in " \t" and blocks:
+            blocks[-1].append(line)
+        elif ":" in line and line[0] != ":":
+            blocks.append([line])
+        else:
+            return _stock_parse_headers(io.BytesIO(b"".join(lines)), _class=_class)
+    for block in blocks:
+        msg.set_raw(*msg.policy.header_source_parse(block))
+    return msg
+
+
+def patch_header_parsing():
+    """http.server (werkzeug's request handler) parses request headers with `_parse_headers`
+    (set on http.client, which http.server calls), unless MOTO_STOCK_HEADERS=1."""
+    if os.environ.get("MOTO_STOCK_HEADERS") != "1":
+        http.client.parse_headers = _parse_headers
 
 
 class KeepAliveHandler(MotoRequestHandler):

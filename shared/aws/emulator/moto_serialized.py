@@ -360,6 +360,7 @@ def main():
     patch_serializer()
     patch_dispatch()
     moto_keepalive.patch_discard()
+    moto_keepalive.patch_header_parsing()
     moto_cfn_models.register()
     moto_invocations.register(args.host, args.port)
     app = DomainDispatcherApplication(create_backend_app)
