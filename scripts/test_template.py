@@ -1151,6 +1151,15 @@ class PersonalData(unittest.TestCase):
                 self.assertEqual(table_actions, KEY_TABLE_ACTIONS.get(role_id, set()))
                 self.assertEqual(key_actions, KEY_ACTIONS.get(role_id, set()))
                 for s in key_statements:
+                    if as_list(s["Action"]) == ["kms:GenerateDataKey"]:
+                        # Only the stack's wrapping key is made by KMS; customers' keys are made
+                        # in the function and wrapped under it.
+                        self.assertEqual(s["Condition"], {
+                            "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["customerId", "keyId"]},
+                            "StringEquals": {"kms:EncryptionContext:customerId": "#wrapping-key"},
+                        }, "GenerateDataKey only for the stack's wrapping key")
+                        continue
+                    self.assertEqual(as_list(s["Action"]), ["kms:Decrypt"])
                     self.assertEqual(s["Condition"], {
                         "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["customerId", "keyId"]},
                         "Null": {"kms:EncryptionContext:customerId": "false"},

@@ -55,7 +55,7 @@ pub use config::{AwsClients, AwsResources, ConfigError};
 pub use dedup::DynamoDedup;
 pub use event_store::{ConflictRetry, DynamoEventStore};
 pub use idempotency::DynamoIdempotency;
-pub use keys::DynamoKeys;
+pub use keys::{DynamoKeys, WRAPPING_KEY_ITEM};
 pub use notifier::{SnsNotifier, TopicArns};
 pub use order_read_models::ViewWrite;
 pub use polled::SqsPolled;

@@ -149,7 +149,10 @@ impl ProductId {
 }
 string_serde!(ProductId);
 
-/// The customer's own id, as the shop knows them: 1 to 128 printable characters.
+/// The customer's own id, as the shop knows them: 1 to 128 printable characters, not
+/// beginning with `#`. Ids beginning with `#` are the stores' own: the AWS key table keeps the
+/// stack's wrapping key beside the customers' keys under one, where no customer's id (and so
+/// no `forget`) can reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CustomerId(String);
 
@@ -158,12 +161,14 @@ impl CustomerId {
         let ok = !text.is_empty()
             && text.chars().count() <= 128
             && !text.chars().any(char::is_control)
-            && text.trim() == text;
+            && text.trim() == text
+            && !text.starts_with('#');
         if ok {
             Ok(Self(text.to_owned()))
         } else {
             Err(err(
-                "must be 1 to 128 characters, without control characters or surrounding spaces",
+                "must be 1 to 128 characters, without control characters or surrounding spaces, \
+                 not beginning with '#'",
             ))
         }
     }
@@ -362,6 +367,16 @@ mod tests {
         assert!(Email::parse("\"a b\"@example.com").is_err());
         assert!(Email::parse("a@localhost").is_err());
         assert!(Email::parse("jane.doe+shop@example.co.uk").is_ok());
+    }
+
+    #[test]
+    fn a_customer_id_beginning_with_a_hash_is_the_stores_own_and_rejected() {
+        assert!(CustomerId::parse("#wrapping-key").is_err());
+        assert!(CustomerId::parse("#").is_err());
+        assert!(CustomerId::parse("c#1").is_ok(), "a hash elsewhere is fine");
+        assert!(CustomerId::parse(" c-1").is_err());
+        assert!(CustomerId::parse(&"x".repeat(129)).is_err());
+        assert!(CustomerId::parse("c-1").is_ok());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The [`KeyStore`] contract: a customer's data key is made once and found again, is the same
 //! key under concurrent first use, survives a restart, and once forgotten is gone for good
-//! (the customer's next key is a new one). Run against SQLite (keys wrapped under the data
-//! directory's master key) and DynamoDB (keys wrapped by KMS).
+//! (the customer's next key is a new one); it is stored only wrapped, bound to its customer;
+//! stores started at once agree on every key. Run against SQLite (keys wrapped under the data
+//! directory's master key) and DynamoDB (keys wrapped under the stack's wrapping key, itself
+//! a KMS data key).
 
 use std::collections::HashSet;
 
@@ -23,6 +25,16 @@ pub trait KeysFixture: Send + Sync + 'static {
     /// and opens it again, DynamoDB builds a second adapter on the same table and KMS key.
     /// The store from [`KeysFixture::keys`] is not used afterwards.
     fn reopened(&self) -> impl Future<Output = Self::Keys> + Send;
+
+    /// A second store on the same keys, live beside the first, as a second process or Lambda
+    /// container is: nothing in memory shared with [`KeysFixture::keys`].
+    fn another(&self) -> Self::Keys;
+
+    /// The customer's key as the store keeps it (the wrapped bytes), if they have one.
+    fn stored_form(&self, customer: &CustomerId) -> impl Future<Output = Option<Vec<u8>>> + Send;
+
+    /// Copies `from`'s stored key, as it is, to `to` (a tampered or misfiled row).
+    fn copy_stored(&self, from: &CustomerId, to: &CustomerId) -> impl Future<Output = ()> + Send;
 }
 
 /// Every case of the key-store contract as `#[tokio::test]`s in a module named `$backend`, on
@@ -44,6 +56,8 @@ macro_rules! keys_contract {
                     a_sealing_key_is_stored_only_when_saved_and_the_first_saved_wins,
                     a_key_survives_reopening_the_store,
                     the_vault_opens_what_it_sealed_and_after_forget_reads_erased,
+                    a_stored_key_is_wrapped_and_opens_only_for_its_customer,
+                    stores_started_at_once_agree_on_every_customers_key,
                 ]
             );
         }
@@ -212,4 +226,63 @@ pub async fn the_vault_opens_what_it_sealed_and_after_forget_reads_erased<F: Key
         .await
         .unwrap();
     assert_eq!(opened, Opened::Data(data));
+}
+
+pub async fn a_stored_key_is_wrapped_and_opens_only_for_its_customer<F: KeysFixture>(
+    f: &Fixture<F>,
+) {
+    let (jane, john) = (customer("jane"), customer("john"));
+    let key = f.keys().current_key(&jane).await.unwrap();
+    let stored = f.stored_form(&jane).await.expect("jane's key is stored");
+    assert!(
+        stored.len() > key.material.len(),
+        "a wrapped key, not a bare one"
+    );
+    assert!(
+        !stored
+            .windows(key.material.len())
+            .any(|w| w == key.material),
+        "the key is stored in clear"
+    );
+
+    // Jane's wrapped key filed as John's does not open: an error, never Jane's key for John.
+    f.copy_stored(&jane, &john).await;
+    for keys in [f.keys().clone(), f.another()] {
+        assert!(keys.find_key(&john, &key.id).await.is_err());
+        assert!(keys.current_key(&john).await.is_err());
+        assert_eq!(
+            keys.find_key(&jane, &key.id).await.unwrap(),
+            Some(key.clone())
+        );
+    }
+}
+
+/// Two processes (two Lambda containers) that start at once, with nothing made yet, meet the
+/// same customers at once: every customer ends with one key that both stores and a third
+/// started later open. On DynamoDB this is also the race to make the stack's wrapping key.
+pub async fn stores_started_at_once_agree_on_every_customers_key<F: KeysFixture>(f: &Fixture<F>) {
+    let customers: Vec<CustomerId> = (0..6).map(|i| customer(&format!("c{i}"))).collect();
+    let (a, b) = (f.another(), f.another());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, c) in customers.iter().enumerate() {
+        for keys in [a.clone(), b.clone()] {
+            let c = c.clone();
+            tasks.spawn(async move { (i, keys.current_key(&c).await.unwrap()) });
+        }
+    }
+    let mut got: Vec<Vec<_>> = vec![Vec::new(); customers.len()];
+    for (i, key) in tasks.join_all().await {
+        got[i].push(key);
+    }
+    let later = f.another();
+    for (c, keys) in customers.iter().zip(&got) {
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0], keys[1], "two keys handed out for one customer");
+        for store in [&a, &b, &later] {
+            let found = store.find_key(c, &keys[0].id).await.unwrap();
+            assert_eq!(found.as_ref(), Some(&keys[0]));
+        }
+    }
+    let ids: HashSet<_> = got.iter().map(|k| k[0].id.clone()).collect();
+    assert_eq!(ids.len(), customers.len(), "one key per customer");
 }

@@ -6,7 +6,7 @@
 //! [`Opened::Erased`].
 //!
 //! Keys come from a [`KeyStore`]; [`CachedKeys`] keeps them in memory for a while so that an
-//! order does not cost a key-store read (on AWS a DynamoDB read and a KMS `Decrypt`) per step.
+//! order does not cost a key-store read (on AWS a DynamoDB read) per step.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -135,5 +135,6 @@ pub async fn forget<K: KeyStore>(keys: &K, customer: &CustomerId) -> Result<u32,
 mod cached;
 #[cfg(test)]
 mod tests;
+pub mod wrap;
 
 pub use cached::{CachedKeys, NoKeys};

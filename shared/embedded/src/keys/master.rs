@@ -1,22 +1,18 @@
-//! The master key that wraps the customers' data keys on this machine: the local stand-in for
-//! KMS. It lives in its own file, `DATA_DIR/keys/master.key` (32 random bytes, mode 0600 in a
+//! The master key that wraps the customers' data keys on this machine, as the stack's wrapping
+//! key does on AWS (both wrap with [`order_app::vault::wrap`]). It lives in its own file, `DATA_DIR/keys/master.key` (32 random bytes, mode 0600 in a
 //! 0700 directory), apart from the database, so a copy of the database alone reveals no key.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use order_app::vault::wrap::{KEY_LEN, WrapError, WrappingKey};
 use order_domain::CustomerId;
 use order_domain::ports::DataKey;
 
+pub use order_app::vault::wrap::{WRAPPED_LEN, random_key};
+
 /// Where the master key is, under the data directory.
 pub const MASTER_KEY_FILE: &str = "keys/master.key";
-
-const KEY_LEN: usize = 32;
-const TAG_LEN: usize = 16;
-/// A wrapped data key: nonce, then the sealed 32 bytes and their tag.
-pub const WRAPPED_LEN: usize = NONCE_LEN + KEY_LEN + TAG_LEN;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
@@ -37,6 +33,17 @@ pub enum KeysError {
     Unwrap { key_id: String },
 }
 
+impl From<WrapError> for KeysError {
+    fn from(e: WrapError) -> Self {
+        match e {
+            // Only `from_bytes` says BadKey, and `from_bytes` below maps it with the path.
+            WrapError::Random | WrapError::BadKey => Self::Random,
+            WrapError::Wrap => Self::Wrap,
+            WrapError::Unwrap { key_id } => Self::Unwrap { key_id },
+        }
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeysError + '_ {
     move |source| KeysError::Io {
         path: path.to_owned(),
@@ -44,48 +51,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeysError + '_ {
     }
 }
 
-/// 32 random bytes from the system's generator.
-pub fn random_key() -> Result<[u8; KEY_LEN], KeysError> {
-    let mut key = [0u8; KEY_LEN];
-    SystemRandom::new()
-        .fill(&mut key)
-        .map_err(|_| KeysError::Random)?;
-    Ok(key)
-}
-
-/// What a wrapped key is bound to: its customer and its id, so a wrapped key copied to another
-/// customer's row, or given another id, does not unwrap.
-fn aad(customer: &CustomerId, key_id: &str) -> Vec<u8> {
-    let customer = customer.as_str();
-    let mut out = Vec::with_capacity(48 + customer.len() + key_id.len());
-    out.extend_from_slice(b"order-pipeline/data-key/v1\0");
-    out.extend_from_slice(&(customer.len() as u64).to_be_bytes());
-    out.extend_from_slice(customer.as_bytes());
-    out.extend_from_slice(key_id.as_bytes());
-    out
-}
-
-/// The data directory's master key.
+/// The data directory's master key: a [`WrappingKey`] kept in a file.
+#[derive(Debug)]
 pub struct MasterKey {
-    key: LessSafeKey,
-}
-
-impl std::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").finish_non_exhaustive()
-    }
+    key: WrappingKey,
 }
 
 impl MasterKey {
     fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, KeysError> {
-        if bytes.len() != KEY_LEN {
-            return Err(KeysError::BadMasterKey(path.to_owned()));
-        }
-        let key = UnboundKey::new(&AES_256_GCM, bytes)
-            .map_err(|_| KeysError::BadMasterKey(path.to_owned()))?;
-        Ok(Self {
-            key: LessSafeKey::new(key),
-        })
+        let key =
+            WrappingKey::from_bytes(bytes).map_err(|_| KeysError::BadMasterKey(path.to_owned()))?;
+        Ok(Self { key })
     }
 
     /// The master key of `data_dir`, made on first use. Two processes starting at once agree
@@ -111,22 +87,7 @@ impl MasterKey {
 
     /// `key` sealed under the master key, bound to `customer` and the key's id.
     pub fn wrap(&self, customer: &CustomerId, key: &DataKey) -> Result<Vec<u8>, KeysError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| KeysError::Random)?;
-        let mut sealed = key.material.to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad(customer, &key.id)),
-                &mut sealed,
-            )
-            .map_err(|_| KeysError::Wrap)?;
-        let mut out = Vec::with_capacity(WRAPPED_LEN);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok(out)
+        Ok(self.key.wrap(customer, key)?)
     }
 
     /// The data key `key_id` of `customer` from its wrapped form.
@@ -136,25 +97,7 @@ impl MasterKey {
         key_id: &str,
         wrapped: &[u8],
     ) -> Result<DataKey, KeysError> {
-        let failed = || KeysError::Unwrap {
-            key_id: key_id.to_owned(),
-        };
-        if wrapped.len() != WRAPPED_LEN {
-            return Err(failed());
-        }
-        let (nonce, sealed) = wrapped.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| failed())?;
-        let mut buf = sealed.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(aad(customer, key_id)), &mut buf)
-            .map_err(|_| failed())?;
-        let material: [u8; KEY_LEN] = plain.try_into().map_err(|_| failed())?;
-        buf.fill(0);
-        Ok(DataKey {
-            id: key_id.to_owned(),
-            material,
-        })
+        Ok(self.key.unwrap(customer, key_id, wrapped)?)
     }
 }
 

@@ -23,6 +23,7 @@ pub use master::{KeysError, MASTER_KEY_FILE, MasterKey, WRAPPED_LEN, random_key}
 use std::path::Path;
 use std::sync::Arc;
 
+use order_app::vault::wrap::new_data_key;
 use order_domain::CustomerId;
 use order_domain::ports::{DataKey, KeyStore, NewKey, PortError, SealingKey};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -142,10 +143,7 @@ impl KeyStore for SqliteKeys {
                 .unwrap_key(customer, &key_id, &wrapped)
                 .map(SealingKey::Stored);
         }
-        let key = DataKey {
-            id: ulid::Ulid::generate().to_string(),
-            material: random_key().map_err(|e| port_err(&e))?,
-        };
+        let key = new_data_key().map_err(|e| port_err(&e))?;
         let wrapped = self.master.wrap(customer, &key).map_err(|e| port_err(&e))?;
         Ok(SealingKey::New(NewKey {
             customer: customer.clone(),

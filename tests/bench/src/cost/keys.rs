@@ -2,18 +2,25 @@
 //! the key table's reads and writes, per order.
 //!
 //! template.yaml gives the key table and the KMS key to exactly four functions, which open a
-//! customer's key: order-placement's POST (the current key: a new customer's is generated and
+//! customer's key: order-placement's POST (the current key: a new customer's is made and
 //! stored, a returning customer's read), process-payment (the sealed payment token), and the
 //! two handlers that email the customer (order-success-handler, order-update-handler). Each
 //! function runs in its own containers, and a container keeps a key for `KEY_CACHE_TTL` (one
 //! minute): an order's steps meet four different containers within seconds, and a customer's
 //! next order is assumed to come more than a minute later. So every open is a consistent
-//! GetItem (a new customer's POST reads before it generates), and every open but a new
-//! customer's POST is a KMS Decrypt.
+//! GetItem (a new customer's POST reads before it makes and puts one).
+//!
+//! A customer's key is wrapped under the stack's wrapping key, which a container unwraps once
+//! (a GetItem of its item and a KMS Decrypt) and keeps for its life: opening and making a
+//! customer's key is local AES-GCM, no KMS request. So KMS is paid per container start, not
+//! per order; the wrapping key itself was made once for the stack (one GenerateDataKey).
 
 use super::lines::line;
-use super::model::{Basis, Line, Observed};
+use super::model::{Assumptions, Basis, Line, Observed};
 use super::prices as p;
+
+/// The functions that open customers' keys, each unwrapping the wrapping key once per container.
+pub const KEY_FUNCTIONS: f64 = 4.0;
 
 /// A customer's key opened per order: the POST, the payment, the confirmation (completed
 /// orders) and the order-received email (every order placed).
@@ -21,40 +28,44 @@ pub fn opens(o: &Observed) -> f64 {
     o.posts + o.validated + o.completed + 1.0
 }
 
+/// Containers started per order among the four key functions: each function starts
+/// `key_container_starts_per_hour` of them at the month's steady hourly rate of orders.
+pub fn container_starts(a: &Assumptions) -> f64 {
+    let orders_per_hour = a.orders_per_month / (30.0 * 24.0);
+    KEY_FUNCTIONS * a.key_container_starts_per_hour / orders_per_hour.max(f64::EPSILON)
+}
+
 /// The key lines of one order.
-pub fn lines(o: &Observed) -> Vec<Line> {
+pub fn lines(o: &Observed, a: &Assumptions) -> Vec<Line> {
     let opens = opens(o);
-    let decrypts = (opens - o.new_keys).max(0.0);
+    let starts = container_starts(a);
     vec![
         line(
             "KMS",
-            "GenerateDataKey (a new customer's data key)",
-            o.new_keys,
+            "Decrypt (the stack's wrapping key, once per container)",
+            starts,
             "request",
-            Basis::Counted,
-            "customer keys created in the run (one per customer who ordered)",
-            p::KMS_REQUEST,
-        ),
-        line(
-            "KMS",
-            "Decrypt (a customer's key unwrapped)",
-            decrypts,
-            "request",
-            Basis::Derived,
+            Basis::Assumed,
             &format!(
-                "{opens:.2} opens per order (POST, payment, confirmation, order-received email), \
-                 each in its own function's containers, whose one-minute cache an order's next \
-                 step never meets; all but a new customer's POST unwrap"
+                "{} key functions × {} new containers an hour each, over the month's orders an \
+                 hour; a customer's key is wrapped and unwrapped in the function (no KMS request \
+                 per open)",
+                KEY_FUNCTIONS, a.key_container_starts_per_hour
             ),
             p::KMS_REQUEST,
         ),
         line(
             "DynamoDB",
             "customer key reads (consistent GetItem)",
-            opens,
+            opens + starts,
             "RRU",
             Basis::Derived,
-            "one per open, an item under 4 KB",
+            &format!(
+                "{opens:.2} opens per order (POST, payment, confirmation, order-received email), \
+                 each in its own function's containers, whose one-minute cache an order's next \
+                 step never meets; and the wrapping key's item per container start; an item \
+                 under 4 KB"
+            ),
             p::DYNAMODB_RRU,
         ),
         line(
@@ -63,7 +74,8 @@ pub fn lines(o: &Observed) -> Vec<Line> {
             o.new_keys,
             "WRU",
             Basis::Counted,
-            "one per key created, an item under 1 KB",
+            "one per key created (customer keys in the run's table: one per customer who \
+             ordered), an item under 1 KB",
             p::DYNAMODB_WRU,
         ),
     ]

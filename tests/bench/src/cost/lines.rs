@@ -73,7 +73,7 @@ pub fn lines(o: &Observed, a: &Assumptions) -> Vec<Line> {
     ];
     out.extend(step_functions(o, a));
     out.extend(dynamodb(o, a));
-    out.extend(super::keys::lines(o));
+    out.extend(super::keys::lines(o, a));
     out.extend(messaging(o, a));
     out.extend(observability(o, a, requests, &fns));
     out

@@ -113,6 +113,10 @@ pub struct Assumptions {
     pub orders_per_month: f64,
     /// Lines of a priced refund, each returned to stock (`cost::refund`).
     pub refund_lines: f64,
+    /// New containers an hour of each function that opens customers' keys, each unwrapping
+    /// the stack's wrapping key once (`cost::keys`): Lambda replaces a busy function's
+    /// execution environments every few hours, and a month's steady traffic keeps one warm.
+    pub key_container_starts_per_hour: f64,
 }
 
 /// OrderSweeperSchedule's runs in a 30-day month (`rate(1 minute)`).
@@ -137,6 +141,7 @@ impl Default for Assumptions {
             access_log_bytes: 650.0,
             xray_sample_rate: 0.05,
             orders_per_month: 1_000_000.0,
+            key_container_starts_per_hour: 1.0,
             refund_lines: 1.0,
         }
     }
@@ -209,9 +214,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "order-placement (POST)",
             512.0,
             o.posts,
-            o.lines + 6.0 + o.new_keys / o.posts.max(f64::EPSILON),
+            o.lines + 5.0 + o.new_keys / o.posts.max(f64::EPSILON),
             Basis::Counted,
-            "one per POST; calls: GetItem per line, idempotency claim, the customer's key (GetItem, then Decrypt, or GenerateDataKey + PutItem for a new customer), PutItem, SendMessage, complete",
+            "one per POST; calls: GetItem per line, idempotency claim, the customer's key (GetItem, and a PutItem for a new customer; wrapped and unwrapped in the function), PutItem, SendMessage, complete",
         ),
         f(
             "order-placement (GET)",
@@ -241,9 +246,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "process-payment",
             256.0,
             o.validated,
-            4.0,
+            3.0,
             Basis::Derived,
-            "one per OrderValidated; calls: Query, the customer's key (GetItem, Decrypt) for the payment token, PutItem",
+            "one per OrderValidated; calls: Query, the customer's key (GetItem) for the payment token, PutItem",
         ),
         f(
             "update-inventory",
@@ -273,9 +278,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "order-success-handler",
             256.0,
             o.completed,
-            6.0,
+            5.0,
             Basis::Derived,
-            "one per OrderCompleted (the rule); calls: Query, dedup claim, the customer's key (GetItem, Decrypt) for the email, Publish, dedup mark",
+            "one per OrderCompleted (the rule); calls: Query, dedup claim, the customer's key (GetItem) for the email, Publish, dedup mark",
         ),
         f(
             "order-failure-handler",
@@ -289,9 +294,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "order-update-handler",
             256.0,
             1.0,
-            6.0,
+            5.0,
             Basis::Derived,
-            "one per OrderPlaced (the rule; cancellations, shipments and refunds are not in the run's mix); calls: Query, dedup claim, the customer's key (GetItem, Decrypt) for the email, Publish, dedup mark",
+            "one per OrderPlaced (the rule; cancellations, shipments and refunds are not in the run's mix); calls: Query, dedup claim, the customer's key (GetItem) for the email, Publish, dedup mark",
         ),
         f(
             "order-sweeper",

@@ -141,9 +141,9 @@ pub fn functions(path: &RefundPath, a: &Assumptions) -> Vec<FunctionUse> {
             "order-update-handler",
             256.0,
             1.0,
-            6.0,
+            5.0,
             Basis::Assumed,
-            "the refund email (OrderUpdateRule on RefundIssued), priced as the confirmation; calls: Query, dedup claim, the customer's key (GetItem, Decrypt), Publish, dedup mark",
+            "the refund email (OrderUpdateRule on RefundIssued), priced as the confirmation; calls: Query, dedup claim, the customer's key (GetItem), Publish, dedup mark",
         ),
     ]
 }
@@ -330,15 +330,6 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
             Basis::Derived,
             "the handler's container has not met the customer within its one-minute key cache (cost::keys)",
             p::DYNAMODB_RRU,
-        ),
-        line(
-            "KMS",
-            "Decrypt (the customer's key, for the refund email)",
-            1.0,
-            "request",
-            Basis::Derived,
-            "as every email to the customer (cost::keys)",
-            p::KMS_REQUEST,
         ),
         line(
             "EventBridge",

@@ -165,24 +165,36 @@ fn dynamodb_writes_add_events_idempotency_views_and_the_index() {
 }
 
 #[test]
-fn every_open_of_a_customers_key_reads_it_and_all_but_a_new_customers_post_unwrap_it() {
-    // The POST (a new customer: GetItem, GenerateDataKey, PutItem), the payment, the
-    // confirmation and the order-received email (each GetItem + Decrypt).
+fn every_open_reads_the_customers_key_and_kms_is_paid_per_container_not_per_open() {
+    // The POST (a new customer: GetItem, then PutItem), the payment, the confirmation and the
+    // order-received email (each a GetItem); the key is wrapped and unwrapped in the function.
     let new = one_completed_order();
-    let l = lines(&new, &Assumptions::default());
-    assert!(close(cost_of(&l, "GenerateDataKey"), 3.0));
-    assert!(close(cost_of(&l, "Decrypt"), 3.0 * 3.0));
-    assert!(close(cost_of(&l, "customer key reads"), 4.0 * 0.125));
+    let a = Assumptions::default();
+    let l = lines(&new, &a);
+    assert!(close(cost_of(&l, "GenerateDataKey"), 0.0));
+    // Four key functions, a new container an hour each, a million orders in 720 hours.
+    let starts = 4.0 * 720.0 / 1_000_000.0;
+    assert!(close(cost_of(&l, "Decrypt"), starts * 3.0));
+    assert!(close(
+        cost_of(&l, "customer key reads"),
+        (4.0 + starts) * 0.125
+    ));
     assert!(close(cost_of(&l, "customer key writes"), 0.625));
-    // A returning customer's POST unwraps the stored key instead.
+    // A returning customer's POST writes no key; the KMS requests do not change.
     let returning = Observed {
         new_keys: 0.0,
         ..one_completed_order()
     };
-    let l = lines(&returning, &Assumptions::default());
-    assert!(close(cost_of(&l, "GenerateDataKey"), 0.0));
-    assert!(close(cost_of(&l, "Decrypt"), 4.0 * 3.0));
+    let l = lines(&returning, &a);
+    assert!(close(cost_of(&l, "Decrypt"), starts * 3.0));
     assert!(close(cost_of(&l, "customer key writes"), 0.0));
+    // A tenth of the orders over the same containers: ten times the Decrypts per order.
+    let quiet = Assumptions {
+        orders_per_month: 100_000.0,
+        ..Assumptions::default()
+    };
+    let l = lines(&new, &quiet);
+    assert!(close(cost_of(&l, "Decrypt"), 10.0 * starts * 3.0));
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! How each backend's adapters are built for one contract case.
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use order_aws::{
     DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoKeys, DynamoReadModels, SnsNotifier,
     SqsPolled, TopicArns,
 };
-use order_domain::Email;
 use order_domain::ports::Topic;
+use order_domain::{CustomerId, Email};
 use order_embedded::db::{Db, Durability};
 use order_embedded::idempotency::SqliteIdempotency;
 use order_embedded::keys::SqliteKeys;
@@ -20,6 +23,7 @@ use order_testkit::notifier::{NotifierFixture, SnsDeliveries};
 use order_testkit::read_models::Stores;
 use order_testkit::support::{Emulator, Sqlite, emulator, sqlite};
 use order_testkit::sweep::SweepStores;
+use rusqlite::OptionalExtension;
 
 #[allow(clippy::unused_async)] // every backend builder has the same async shape
 pub async fn sqlite_event_store(_test: &'static str) -> Option<Fixture<SqliteEventStore>> {
@@ -229,6 +233,41 @@ impl KeysFixture for SqliteKeysFixture {
         let db = Db::open(self.db.db.path(), Durability::Normal).expect("reopen the database");
         SqliteKeys::open(db, self.db.dir.path()).expect("reopen the key store")
     }
+
+    fn another(&self) -> SqliteKeys {
+        SqliteKeys::open(self.db.db.clone(), self.db.dir.path()).expect("open the key store")
+    }
+
+    async fn stored_form(&self, customer: &CustomerId) -> Option<Vec<u8>> {
+        let id = customer.as_str().to_owned();
+        self.db
+            .db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT wrapped_key FROM customer_keys WHERE customer_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn copy_stored(&self, from: &CustomerId, to: &CustomerId) {
+        let (from, to) = (from.as_str().to_owned(), to.as_str().to_owned());
+        self.db
+            .db
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO customer_keys (customer_id, key_id, wrapped_key, created_at) \
+                     SELECT ?2, key_id, wrapped_key, created_at FROM customer_keys WHERE customer_id = ?1",
+                    [from, to],
+                )
+            })
+            .await
+            .unwrap();
+    }
 }
 
 #[allow(clippy::unused_async)] // every backend builder has the same async shape
@@ -264,6 +303,45 @@ impl KeysFixture for DynamoKeysFixture {
 
     async fn reopened(&self) -> DynamoKeys {
         Self::build(&self.env)
+    }
+
+    fn another(&self) -> DynamoKeys {
+        Self::build(&self.env)
+    }
+
+    async fn stored_form(&self, customer: &CustomerId) -> Option<Vec<u8>> {
+        let item = self.item(customer).await?;
+        Some(item["wrappedKey"].as_b().unwrap().as_ref().to_vec())
+    }
+
+    async fn copy_stored(&self, from: &CustomerId, to: &CustomerId) {
+        let mut item = self.item(from).await.expect("a stored key to copy");
+        item.insert("customerId".into(), AttributeValue::S(to.as_str().into()));
+        self.env
+            .clients
+            .dynamodb()
+            .put_item()
+            .table_name(&self.env.resources.customer_keys_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+impl DynamoKeysFixture {
+    async fn item(&self, customer: &CustomerId) -> Option<HashMap<String, AttributeValue>> {
+        self.env
+            .clients
+            .dynamodb()
+            .get_item()
+            .table_name(&self.env.resources.customer_keys_table)
+            .key("customerId", AttributeValue::S(customer.as_str().into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
     }
 }
 
