@@ -47,7 +47,7 @@ pub fn lines(o: &Observed, a: &Assumptions) -> Vec<Line> {
             "request",
             Basis::Assumed,
             &format!(
-                "{} key functions × {} new containers an hour each, over the month's orders an \
+                "{} key functions, each starting {} containers an hour, over the month's orders an \
                  hour; a customer's key is wrapped and unwrapped in the function (no KMS request \
                  per open)",
                 KEY_FUNCTIONS, a.key_container_starts_per_hour
