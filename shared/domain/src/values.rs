@@ -150,9 +150,9 @@ impl ProductId {
 string_serde!(ProductId);
 
 /// The customer's own id, as the shop knows them: 1 to 128 printable characters, not
-/// beginning with `#`. Ids beginning with `#` are the stores' own: the AWS key table keeps the
-/// stack's wrapping key beside the customers' keys under one, where no customer's id (and so
-/// no `forget`) can reach it.
+/// beginning with `#`. Ids beginning with `#` are reserved for the stores' own records: a key
+/// store may keep its wrapping key beside the customers' keys under one, where no customer's
+/// id (and so no `forget`) can reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CustomerId(String);
 

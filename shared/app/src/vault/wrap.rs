@@ -40,7 +40,7 @@ pub fn random_key() -> Result<[u8; KEY_LEN], WrapError> {
     Ok(key)
 }
 
-/// A new data key for `customer` with a fresh id.
+/// A new data key: random material and a fresh id.
 pub fn new_data_key() -> Result<DataKey, WrapError> {
     Ok(DataKey {
         id: ulid::Ulid::generate().to_string(),
