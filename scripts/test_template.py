@@ -688,6 +688,18 @@ class Design(unittest.TestCase):
         self.assertIn("event-bus/default", puts[0]["Resource"]["Fn::Sub"])
         self.assertEqual(puts[0]["Condition"], {"StringEquals": {"events:source": "order-pipeline"}})
 
+    def test_dedup_records_are_written_whole_never_updated(self):
+        # shared/aws/src/dedup.rs: the claim, the take-over and the SENT mark are conditional
+        # PutItems, the release a conditional DeleteItem, a lost claim's read a GetItem.
+        dedup = {"Fn::GetAtt": ["NotificationDedupTable", "Arn"]}
+        roles = [r for r in resources_of_type("AWS::IAM::Role") if granted(r, dedup)[0]]
+        self.assertEqual(len(roles), 3, roles)
+        for role in roles:
+            with self.subTest(role=role):
+                self.assertEqual(
+                    granted(role, dedup)[0], {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+                )
+
     def test_topics_are_encrypted_have_a_policy_and_an_email_subscription(self):
         topics = set(resources_of_type("AWS::SNS::Topic"))
         self.assertEqual(topics, {"OrderAlertsTopic", "OrderErrorNotificationTopic", "CriticalAlertsTopic"})

@@ -238,7 +238,7 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "DynamoDB",
-            "notification dedup records (claim PutItem + SENT UpdateItem)",
+            "notification dedup records (claim PutItem + SENT PutItem)",
             2.0 * o.publishes,
             "WRU",
             Basis::Derived,

@@ -315,7 +315,7 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "DynamoDB",
-            "refund email's dedup record (PENDING PutItem, SENT UpdateItem)",
+            "refund email's dedup record (PENDING PutItem, SENT PutItem)",
             2.0,
             "WRU",
             Basis::Assumed,
