@@ -191,6 +191,18 @@ async fn put_range(client: &Client, table: &str, from: usize, to: usize) -> anyh
     Ok(())
 }
 
+/// Operations a host makes whether or not there is work (by the end of their names).
+const IDLE_POLLS: [&str; 5] = [
+    "ReceiveMessage",
+    "GetRecords",
+    "GetQueueAttributes",
+    "DescribeStream",
+    "GetShardIterator",
+];
+
+/// How often [`Requests::settled`] reads the emulator's totals.
+const SETTLE_POLL: Duration = Duration::from_millis(100);
+
 /// What the emulator served for one operation.
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
 pub struct Served {
@@ -239,6 +251,42 @@ impl Requests {
             }
         }
         Self(out)
+    }
+
+    /// Requests other than the idle polls a quiet host keeps making (queue long polls, stream
+    /// reads, the metrics' queue gauges): what the pipeline's own work costs.
+    pub fn work_calls(&self) -> u64 {
+        self.0
+            .iter()
+            .filter(|(op, _)| !IDLE_POLLS.iter().any(|idle| op.ends_with(idle)))
+            .map(|(_, s)| s.count)
+            .sum()
+    }
+
+    /// Polls the emulator until its [`Self::work_calls`] stop growing for `quiet`, and returns
+    /// its totals then and when they last grew: after the last order ends, the emails of the
+    /// orders' events are still being sent (the local rule router trails the workflow), and an
+    /// order's calls are all of them. `None` when the emulator does not tell, or it never went
+    /// quiet within `limit`.
+    pub async fn settled(
+        endpoint: &str,
+        quiet: Duration,
+        limit: Duration,
+    ) -> Option<(Self, Instant)> {
+        let started = Instant::now();
+        // The totals when the work last grew (the idle polls after it are not the orders').
+        let mut at_change = Self::fetch(endpoint).await?;
+        let mut changed = Instant::now();
+        while started.elapsed() < limit {
+            tokio::time::sleep(SETTLE_POLL).await;
+            let now = Self::fetch(endpoint).await?;
+            if now.work_calls() != at_change.work_calls() {
+                (at_change, changed) = (now, Instant::now());
+            } else if changed.elapsed() >= quiet {
+                return Some((at_change, changed));
+            }
+        }
+        None
     }
 
     /// Requests that go through the DynamoDB lock (DynamoDB and DynamoDB Streams).

@@ -193,13 +193,23 @@ struct Flow {
     server_cpu: Option<Duration>,
     /// Concurrent clients.
     clients: usize,
-    /// What the emulator served during the flow (emulator only, when it tells).
+    /// What the emulator served for the flow, the trailing emails included (emulator only,
+    /// when it tells).
     requests: Option<Requests>,
+    /// From the first POST until the emulator went quiet: every email of the orders' events
+    /// sent too (emulator only).
+    drained: Option<Duration>,
 }
 
 impl Flow {
     fn orders_per_s(&self) -> f64 {
         self.orders as f64 / self.finished.as_secs_f64()
+    }
+
+    /// Orders per second until every email was sent (emulator only).
+    fn drained_per_s(&self) -> Option<f64> {
+        self.drained
+            .map(|d| self.orders as f64 / d.as_secs_f64().max(self.finished.as_secs_f64()))
     }
 
     fn events_per_s(&self) -> f64 {
@@ -235,6 +245,9 @@ async fn run_flow(
     let _ = server.wait();
     result
 }
+
+/// How long the emulator must serve nothing but idle polls before the flow's work is done.
+const EMULATOR_QUIET: Duration = Duration::from_secs(2);
 
 /// How many customers the orders are spread over.
 const CUSTOMERS: usize = 1000;
@@ -366,11 +379,16 @@ async fn drive(
         };
         if done >= orders {
             let finished = started.elapsed();
-            let requests = match (backend, served_before) {
+            let (requests, drained) = match (backend, served_before) {
                 (Backend::Emulator(url), Some(before)) => {
-                    Requests::fetch(url).await.map(|after| after.since(&before))
+                    match Requests::settled(url, EMULATOR_QUIET, Duration::from_mins(5)).await {
+                        Some((after, at)) => {
+                            (Some(after.since(&before)), Some(at.duration_since(started)))
+                        }
+                        None => (None, None),
+                    }
                 }
-                _ => None,
+                _ => (None, None),
             };
             return Ok(Flow {
                 orders,
@@ -381,6 +399,7 @@ async fn drive(
                 server_cpu: None,
                 clients,
                 requests,
+                drained,
             });
         }
         if started.elapsed() > Duration::from_mins(10) {
@@ -429,8 +448,11 @@ fn summary_json(
             "post_p50_ms": ms(percentile(&e.latencies, 0.50)),
             "post_p99_ms": ms(percentile(&e.latencies, 0.99)),
             "ratio_to_embedded": e.orders_per_s() / embedded.orders_per_s(),
+            "drained_orders_per_s": e.drained_per_s(),
         });
-        ceiling.add_json(&mut fields, e.orders_per_s(), e.orders, e.requests.as_ref());
+        // Every call an order caused (its emails' included) over the time they took.
+        let whole_rate = e.drained_per_s().unwrap_or_else(|| e.orders_per_s());
+        ceiling.add_json(&mut fields, whole_rate, e.orders, e.requests.as_ref());
         fields
     });
     json!({
@@ -556,7 +578,11 @@ async fn main() -> anyhow::Result<()> {
             "| emulator ÷ embedded throughput | {:.3} |",
             e.orders_per_s() / orders_per_s
         );
-        ceiling.print_rows(e.orders_per_s(), e.orders, e.requests.as_ref());
+        if let Some(rate) = e.drained_per_s() {
+            println!("| emulator backend: POST → every email sent | {rate:.1} orders/s |");
+        }
+        let whole_rate = e.drained_per_s().unwrap_or_else(|| e.orders_per_s());
+        ceiling.print_rows(whole_rate, e.orders, e.requests.as_ref());
     }
     if let Some(o) = overload {
         o.print_table();

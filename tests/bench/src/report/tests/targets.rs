@@ -263,10 +263,33 @@ fn the_emulator_with_4_clients_is_judged_and_shows_its_own_ceiling() {
         "180 PutItem/s (1 client), 240 PutItem/s (4 clients)"
     );
     assert_eq!(ceiling.verdict, Verdict::Baseline);
-    // 12.5 orders/s × 16 calls ÷ 240 PutItem/s (4 clients, as the flow).
+    // The host's emails trail its workflows, and an order's calls are counted until the
+    // emulator went quiet: 10.0 orders/s over that time × 16 calls ÷ 240 PutItem/s (4 clients,
+    // as the flow).
+    let drained = row(&rows, "emulator backend", "POST → every email sent");
+    assert_eq!(
+        (drained.value.as_str(), &drained.verdict),
+        ("10.0 orders/s", &Verdict::Info)
+    );
     let share = row(&rows, "emulator backend", "orders/s × calls per order");
     assert_eq!(
         share.value,
+        "0.67 (16.0 calls per order; ceiling 15.0 orders/s)"
+    );
+    // A pipeline-bench that does not say when the emails were done: the terminal-state rate.
+    let older = closed(|v| {
+        v["emulator"]
+            .as_object_mut()
+            .unwrap()
+            .remove("drained_orders_per_s");
+    });
+    assert!(
+        older
+            .iter()
+            .all(|r| !r.measure.starts_with("POST → every email"))
+    );
+    assert_eq!(
+        row(&older, "emulator backend", "orders/s × calls per order").value,
         "0.83 (16.0 calls per order; ceiling 15.0 orders/s)"
     );
 
@@ -307,11 +330,11 @@ fn an_emulator_run_without_the_new_fields_is_shown_not_judged() {
     let eight = closed(|v| v["emulator"]["clients"] = 8.into());
     let p50 = row(&eight, "emulator backend", "POST latency");
     assert_eq!(p50.verdict, Verdict::Info);
-    // Without calls per order, the share is orders/s over PutItem/s.
+    // Without calls per order, the share is orders/s (to the last email) over PutItem/s.
     let no_calls = closed(|v| v["emulator"]["calls_per_order"] = Value::Null);
     assert_eq!(
         row(&no_calls, "emulator backend", "orders/s ÷ raw PutItem/s").value,
-        "0.052"
+        "0.042"
     );
 }
 
