@@ -17,13 +17,15 @@
 //! HMAC under that key, so no store holds either in clear or as a digest one could test
 //! guesses against.
 //!
-//! The two writes go through an [`Intake`]: on AWS ([`AppendThenEnqueue`]) they are two requests,
-//! DynamoDB then SQS; the embedded host makes both in one commit, so a POST waits for one commit
-//! and no crash can fall between them.
+//! The two writes go through an [`Intake`]: on AWS (`order_aws::DynamoIntake`, which is
+//! [`AppendThenEnqueue`] for a customer with a key) they are two requests, DynamoDB then SQS;
+//! the embedded host makes both in one commit, so a POST waits for one commit and no crash can
+//! fall between them.
 //!
 //! A new customer's data key is made without being stored ([`KeyStore::sealing_key`]). An
-//! intake that can ([`Intake::stores_keys`]: the embedded one) stores it in the same commit as
-//! the order's first event, so the first order waits for one commit, not two; if a concurrent
+//! intake that can ([`Intake::stores_keys`]: both hosts') stores it in the same commit as the
+//! order's first event (one SQLite commit; one DynamoDB `TransactWriteItems`), so the first
+//! order waits for one write, not two; if a concurrent
 //! first order of the same customer stored another key meanwhile, nothing was written and the
 //! order is placed again from the start under that key ([`PlaceError::KeyTaken`]). Otherwise,
 //! and for a request with an `Idempotency-Key` (its claim's fingerprint is keyed by the data

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use order_api::Backend;
+use order_app::place::{IdempotencyKey, Origin, PlaceError, PlaceOrder, Placed, place_order};
 use order_app::vault::CachedKeys;
 
 use crate::config::{AwsClients, ConfigError};
+use crate::intake::DynamoIntake;
 use crate::{DynamoEventStore, DynamoIdempotency, DynamoKeys, DynamoReadModels, SqsQueue};
 
 /// The customers' data keys as a warm function keeps them: unwrapped by KMS once, then held in
@@ -70,5 +72,29 @@ impl Backend for AwsBackend {
     }
     fn keys(&self) -> &AwsKeys {
         &self.keys
+    }
+
+    /// A new customer's key is stored with the order's first event ([`DynamoIntake`]).
+    async fn place(
+        &self,
+        request: PlaceOrder,
+        idempotency_key: Option<IdempotencyKey<'_>>,
+        origin: Origin<'_>,
+    ) -> Result<Placed, PlaceError> {
+        let intake = DynamoIntake {
+            store: &self.store,
+            queue: &self.queue,
+            keys: self.keys.inner(),
+        };
+        place_order(
+            &intake,
+            &self.idempotency,
+            &self.reads,
+            &self.keys,
+            request,
+            idempotency_key,
+            origin,
+        )
+        .await
     }
 }

@@ -149,6 +149,17 @@ impl DynamoEventStore {
         }
     }
 
+    /// One event's put as an action of a `TransactWriteItems`, guarded as every append is.
+    pub(crate) fn event_put(&self, event: &RecordedEvent) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(codec::encode(event).map_err(corrupt)?))
+            .condition_expression("attribute_not_exists(#s)")
+            .expression_attribute_names("#s", STREAM_ID)
+            .build()
+            .map_err(|e| unavailable(&e))
+    }
+
     async fn transact(&self, writes: &[StreamWrite]) -> Result<(), StoreError> {
         // One action per event, plus a guard for each stream that must stay put without moving
         // (`StreamWrite::items`); `owners[i]` is the stream write behind action `i`, to name it
@@ -171,17 +182,7 @@ impl DynamoEventStore {
                 owners.push(w);
             }
             for event in &w.events {
-                actions.push(
-                    TransactWriteItem::builder().put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(codec::encode(event).map_err(corrupt)?))
-                            .condition_expression("attribute_not_exists(#s)")
-                            .expression_attribute_names("#s", STREAM_ID)
-                            .build()
-                            .map_err(|e| unavailable(&e))?,
-                    ),
-                );
+                actions.push(TransactWriteItem::builder().put(self.event_put(event)?));
                 owners.push(w);
             }
         }

@@ -34,6 +34,7 @@ pub mod event_store;
 pub mod events;
 pub mod forged;
 pub mod idempotency;
+pub mod intake;
 pub mod keys;
 pub mod notifier;
 pub mod queue;

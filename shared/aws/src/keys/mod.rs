@@ -12,6 +12,11 @@
 //! - `current_key`: a consistent GetItem; a customer without a key gets a new one, stored by a
 //!   PutItem conditioned on `attribute_not_exists(customerId)`. A caller that loses that race
 //!   reads the winner's item and unwraps it, so concurrent first uses agree.
+//! - `sealing_key`: the same GetItem; a customer without a key gets a [`NewKey`], not stored.
+//!   Either `save_key` stores it (the same conditional PutItem; the loser gets the winner's
+//!   key), or the intake puts it in the same `TransactWriteItems` as the order's first event
+//!   ([`key_put`](DynamoKeys::key_put), [`crate::intake`]), so a new customer's first POST
+//!   makes one write instead of two.
 //! - `forget`: DeleteItem with `ReturnValues ALL_OLD`, 1 if there was a key. Once the item is
 //!   gone nothing can unwrap the key again: the wrapping key opens only what the table holds,
 //!   and the table keeps no backups or stream (template.yaml).
@@ -26,10 +31,10 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue};
 use order_app::vault::wrap::new_data_key;
 use order_domain::CustomerId;
-use order_domain::ports::{DataKey, KeyStore, PortError};
+use order_domain::ports::{DataKey, KeyStore, NewKey, PortError, SealingKey};
 use tokio::sync::OnceCell;
 
 use crate::config::{AwsClients, CUSTOMER_KEYS_TABLE, ConfigError, KMS_KEY_ID, require_env};
@@ -167,6 +172,29 @@ impl DynamoKeys {
         Ok((key, wrapped, stack.id.clone()))
     }
 
+    /// The item storing a key as `owner`'s, wrapped by the key `wrapped_by` names (`None`: KMS).
+    fn item(
+        owner: &str,
+        key_id: &str,
+        wrapped: Vec<u8>,
+        wrapped_by: Option<String>,
+    ) -> HashMap<String, AttributeValue> {
+        let now = order_domain::Timestamp::now().as_millis();
+        let mut item = HashMap::from([
+            ("customerId".to_owned(), s(owner)),
+            ("keyId".to_owned(), s(key_id)),
+            (
+                "wrappedKey".to_owned(),
+                AttributeValue::B(Blob::new(wrapped)),
+            ),
+            ("createdAt".to_owned(), AttributeValue::N(now.to_string())),
+        ]);
+        if let Some(by) = wrapped_by {
+            item.insert("wrappedBy".to_owned(), s(by));
+        }
+        item
+    }
+
     /// Stores a key as `owner`'s if they still have none. `false`: someone else's is.
     async fn put_if_absent(
         &self,
@@ -175,21 +203,40 @@ impl DynamoKeys {
         wrapped: Vec<u8>,
         wrapped_by: Option<String>,
     ) -> Result<bool, PortError> {
-        let now = order_domain::Timestamp::now().as_millis();
         let result = self
             .dynamodb
             .put_item()
             .table_name(&self.table)
-            .item("customerId", s(owner))
-            .item("keyId", s(key_id))
-            .item("wrappedKey", AttributeValue::B(Blob::new(wrapped)))
-            .item("createdAt", AttributeValue::N(now.to_string()))
-            .condition_expression("attribute_not_exists(customerId)");
-        let result = match wrapped_by {
-            Some(by) => result.item("wrappedBy", s(by)),
-            None => result,
-        };
-        written(result.send().await).map_err(|e| self.err(&e))
+            .set_item(Some(Self::item(owner, key_id, wrapped, wrapped_by)))
+            .condition_expression("attribute_not_exists(customerId)")
+            .send()
+            .await;
+        written(result).map_err(|e| self.err(&e))
+    }
+
+    /// The key table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The put that stores `new` (from [`sealing_key`](KeyStore::sealing_key)) if its customer
+    /// still has no key, as one action of a caller's `TransactWriteItems`: the same item and
+    /// condition as [`save_key`](KeyStore::save_key)'s PutItem. A cancelled transaction whose
+    /// reason for this action is `ConditionalCheckFailed` means someone stored theirs first.
+    pub async fn key_put(&self, new: &NewKey) -> Result<Put, PortError> {
+        // Made under this adapter's wrapping key (`sealing_key`), so it is loaded already.
+        let stack = self.wrapping_key(Need::Create).await?;
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(
+                new.customer.as_str(),
+                &new.key.id,
+                new.wrapped.clone(),
+                Some(stack.id.clone()),
+            )))
+            .condition_expression("attribute_not_exists(customerId)")
+            .build()
+            .map_err(|e| self.err(&e))
     }
 }
 
@@ -214,6 +261,42 @@ impl KeyStore for DynamoKeys {
             "customer keys table {}: the customer's key kept changing",
             self.table
         )))
+    }
+
+    /// The stored key, or a new one made and wrapped here but not stored: one GetItem.
+    #[tracing::instrument(skip_all, fields(table = %self.table))]
+    async fn sealing_key(&self, customer: &CustomerId) -> Result<SealingKey, PortError> {
+        if let Some(wrapped) = self.read(customer.as_str()).await? {
+            return self
+                .unwrap_key(customer, wrapped)
+                .await
+                .map(SealingKey::Stored);
+        }
+        let (key, wrapped, _) = self.make(customer).await?;
+        Ok(SealingKey::New(NewKey {
+            customer: customer.clone(),
+            key,
+            wrapped,
+        }))
+    }
+
+    /// The conditional PutItem; a customer who has a key by then keeps theirs, read back.
+    #[tracing::instrument(skip_all, fields(table = %self.table))]
+    async fn save_key(&self, new: NewKey) -> Result<DataKey, PortError> {
+        let stack_id = self.wrapping_key(Need::Create).await?.id.clone();
+        if self
+            .put_if_absent(
+                new.customer.as_str(),
+                &new.key.id,
+                new.wrapped,
+                Some(stack_id),
+            )
+            .await?
+        {
+            tracing::info!(key_id = %new.key.id, "data key created");
+            return Ok(new.key);
+        }
+        self.current_key(&new.customer).await
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table))]

@@ -214,9 +214,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "order-placement (POST)",
             512.0,
             o.posts,
-            o.lines + 5.0 + o.new_keys / o.posts.max(f64::EPSILON),
+            o.lines + 5.0,
             Basis::Counted,
-            "one per POST; calls: GetItem per line, idempotency claim, the customer's key (GetItem, and a PutItem for a new customer; wrapped and unwrapped in the function), PutItem, SendMessage, complete",
+            "one per POST; calls: GetItem per line, idempotency claim, the customer's key (GetItem; a new customer's is made and wrapped in the function), PutItem (a new customer's key and the OrderPlaced: one TransactWriteItems), SendMessage, complete",
         ),
         f(
             "order-placement (GET)",

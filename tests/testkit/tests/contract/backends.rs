@@ -3,14 +3,17 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use order_app::place::{Intake, PlaceError};
 use order_aws::{
-    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoKeys, DynamoReadModels, SnsNotifier,
-    SqsPolled, TopicArns,
+    DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoIntake, DynamoKeys, DynamoReadModels,
+    SnsNotifier, SqsPolled, TopicArns,
 };
+use order_domain::ports::NewKey;
 use order_domain::ports::Topic;
-use order_domain::{CustomerId, Email};
+use order_domain::{CustomerId, Email, OrderId, StreamWrite};
 use order_embedded::db::{Db, Durability};
 use order_embedded::idempotency::SqliteIdempotency;
+use order_embedded::intake::SqliteIntake;
 use order_embedded::keys::SqliteKeys;
 use order_embedded::mbox::MESSAGE_ID_DOMAIN;
 use order_embedded::outbox::OutboxNotifier;
@@ -18,6 +21,7 @@ use order_embedded::queue::SqliteQueue;
 use order_embedded::read_models::SqliteReadModels;
 use order_embedded::store::SqliteEventStore;
 use order_testkit::Fixture;
+use order_testkit::intake::IntakeFixture;
 use order_testkit::keys::KeysFixture;
 use order_testkit::notifier::{NotifierFixture, SnsDeliveries};
 use order_testkit::read_models::Stores;
@@ -350,5 +354,116 @@ pub async fn dynamodb_keys(test: &'static str) -> Option<Fixture<DynamoKeysFixtu
     Some(Fixture::new(DynamoKeysFixture {
         keys: DynamoKeysFixture::build(&env),
         env,
+    }))
+}
+
+/// The embedded intake on a fresh database: the log, the queue's table and the keys in one
+/// commit.
+pub struct SqliteIntakeFixture {
+    intake: SqliteIntake,
+    keys: SqliteKeys,
+    queue: SqliteQueue,
+    _db: Sqlite,
+}
+
+impl IntakeFixture for SqliteIntakeFixture {
+    type Store = SqliteEventStore;
+    type Keys = SqliteKeys;
+    type Queue = SqliteQueue;
+
+    fn store(&self) -> &SqliteEventStore {
+        &self.intake.store
+    }
+    fn keys(&self) -> &SqliteKeys {
+        &self.keys
+    }
+    fn queue(&self) -> &SqliteQueue {
+        &self.queue
+    }
+    fn stores_keys(&self) -> bool {
+        self.intake.stores_keys()
+    }
+    async fn record(
+        &self,
+        write: StreamWrite,
+        order: OrderId,
+        new_key: Option<&NewKey>,
+    ) -> Result<(), PlaceError> {
+        self.intake.record(write, order, new_key).await
+    }
+}
+
+#[allow(clippy::unused_async)] // every backend builder has the same async shape
+pub async fn sqlite_intake(_test: &'static str) -> Option<Fixture<SqliteIntakeFixture>> {
+    let db = sqlite();
+    let queue = SqliteQueue::orders(db.db.clone());
+    let intake = SqliteIntake {
+        store: SqliteEventStore::new(db.db.clone()),
+        queue: queue.clone(),
+    };
+    let keys = SqliteKeys::open(db.db.clone(), db.dir.path()).expect("open the key store");
+    Some(Fixture::new(SqliteIntakeFixture {
+        intake,
+        keys,
+        queue,
+        _db: db,
+    }))
+}
+
+/// The AWS intake on the test's own tables and queue: a new key and the first event in one
+/// `TransactWriteItems`, then the send.
+pub struct DynamoIntakeFixture {
+    store: DynamoEventStore,
+    keys: DynamoKeys,
+    queue: SqsPolled,
+}
+
+impl IntakeFixture for DynamoIntakeFixture {
+    type Store = DynamoEventStore;
+    type Keys = DynamoKeys;
+    type Queue = SqsPolled;
+
+    fn store(&self) -> &DynamoEventStore {
+        &self.store
+    }
+    fn keys(&self) -> &DynamoKeys {
+        &self.keys
+    }
+    fn queue(&self) -> &SqsPolled {
+        &self.queue
+    }
+    fn stores_keys(&self) -> bool {
+        self.intake().stores_keys()
+    }
+    async fn record(
+        &self,
+        write: StreamWrite,
+        order: OrderId,
+        new_key: Option<&NewKey>,
+    ) -> Result<(), PlaceError> {
+        self.intake().record(write, order, new_key).await
+    }
+}
+
+impl DynamoIntakeFixture {
+    fn intake(&self) -> DynamoIntake<'_, SqsPolled> {
+        DynamoIntake {
+            store: &self.store,
+            queue: &self.queue,
+            keys: &self.keys,
+        }
+    }
+}
+
+pub async fn dynamodb_intake(test: &'static str) -> Option<Fixture<DynamoIntakeFixture>> {
+    let env = emulator(test).await?;
+    Some(Fixture::new(DynamoIntakeFixture {
+        store: env.store(),
+        keys: DynamoKeysFixture::build(&env),
+        queue: SqsPolled::new(
+            env.clients.sqs().clone(),
+            &env.resources.orders_queue_url,
+            env.resources.dead_letter_queue_url.clone(),
+        ),
     }))
 }

@@ -39,6 +39,11 @@ mod keys_contract {
     order_testkit::keys_contract!(dynamodb, crate::backends::dynamodb_keys);
 }
 
+mod intake_contract {
+    order_testkit::intake_contract!(sqlite, crate::backends::sqlite_intake);
+    order_testkit::intake_contract!(dynamodb, crate::backends::dynamodb_intake);
+}
+
 mod stuck_orders_contract {
     order_testkit::stuck_orders_contract!(sqlite, crate::backends::sqlite_read_models);
     order_testkit::stuck_orders_contract!(dynamodb, crate::backends::dynamodb_read_models);
