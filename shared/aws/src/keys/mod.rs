@@ -46,6 +46,9 @@ use wrapping::{Need, StackKey};
 /// caller stores the key first, or forgets it between our put and our read).
 const MAX_ROUNDS: usize = 3;
 
+/// The condition of every key item's put: the customer (or the wrapping key's item) has none.
+const ONLY_IF_ABSENT: &str = "attribute_not_exists(customerId)";
+
 /// The key store; clones share the unwrapped wrapping key.
 #[derive(Debug, Clone)]
 pub struct DynamoKeys {
@@ -208,15 +211,10 @@ impl DynamoKeys {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(Self::item(owner, key_id, wrapped, wrapped_by)))
-            .condition_expression("attribute_not_exists(customerId)")
+            .condition_expression(ONLY_IF_ABSENT)
             .send()
             .await;
         written(result).map_err(|e| self.err(&e))
-    }
-
-    /// The key table's name.
-    pub fn table(&self) -> &str {
-        &self.table
     }
 
     /// The put that stores `new` (from [`sealing_key`](KeyStore::sealing_key)) if its customer
@@ -234,7 +232,7 @@ impl DynamoKeys {
                 new.wrapped.clone(),
                 Some(stack.id.clone()),
             )))
-            .condition_expression("attribute_not_exists(customerId)")
+            .condition_expression(ONLY_IF_ABSENT)
             .build()
             .map_err(|e| self.err(&e))
     }
