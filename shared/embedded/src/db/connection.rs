@@ -24,6 +24,19 @@ pub fn tune_connection(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The writer's page cache, in KiB: ~1,000 pages of 4 KiB, which hold what the writer touches
+/// (the tables' right edges, the rows of the orders in flight; it reads almost nothing back).
+///
+/// Kept small because SQLite walks the whole of its page-cache hash table at every commit
+/// after a B-tree rebalance: `balance_nonroot` renumbers pages through a temporary number (the
+/// lock-byte page, 262,145 at 4 KiB), the cache then holds a key far past the database's end,
+/// and the COMMIT's truncate to the database's size scans every slot. Rows that grow when
+/// updated (an execution's saved state, caught in the act with a debugger) rebalance pages
+/// often. With 16 MB (a 4,096-slot table) that scan was 2.8 % of the pipeline's CPU
+/// (`pcache1TruncateUnsafe`); with 4 MB, 0.9 %, and no more page reads (BENCHMARKS.md, "After
+/// issue 16, ninth part").
+const WRITER_CACHE_KIB: i64 = 4_000;
+
 pub(super) fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
     tune_connection(conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -36,6 +49,6 @@ pub(super) fn configure(conn: &Connection, durability: Durability) -> rusqlite::
         },
     )?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.pragma_update(None, "cache_size", -16_000)?;
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     Ok(())
 }
