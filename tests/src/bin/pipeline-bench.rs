@@ -38,6 +38,11 @@ use order_tests::emulator_ceiling::{Ceiling, Requests, put_item_ceiling};
 use order_tests::progress::Progress;
 use serde_json::json;
 
+/// The flags it takes (`--help` prints them).
+const FLAGS: &str = "--orders N --clients N --server PATH --raw-rows N \
+     --emulator URL --emulator-orders N --emulator-clients N --rate ORDERS_PER_S --json \
+     --overload SECS --overload-connections N --max-backlog N";
+
 struct Args {
     orders: usize,
     clients: usize,
@@ -90,11 +95,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--overload" => overload.seconds = value()?.parse()?,
             "--overload-connections" => overload.connections = value()?.parse()?,
             "--max-backlog" => overload.max_backlog = Some(value()?.parse()?),
-            other => bail!(
-                "unknown flag {other} (use --orders N --clients N --server PATH --raw-rows N \
-                 --emulator URL --emulator-orders N --emulator-clients N --rate ORDERS_PER_S \
-                 --json --overload SECS --overload-connections N --max-backlog N)"
-            ),
+            "-h" | "--help" => {
+                println!("pipeline-bench {FLAGS}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag {other} (use {FLAGS})"),
         }
         if flag.starts_with("--overload") || flag == "--max-backlog" {
             a.overload = Some(overload.clone());

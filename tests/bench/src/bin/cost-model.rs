@@ -24,6 +24,10 @@ use order_bench::cost::refund_report;
 use order_bench::cost::report::render;
 use tracing_subscriber::EnvFilter;
 
+/// The flags it takes (`--help` prints them).
+const FLAGS: &str = "--orders N --clients N --gets-per-order X --sqs-batch X \
+     --stream-batch X --call-ms X --refund-lines X --json";
+
 /// What the command line asked for.
 struct Args {
     orders: usize,
@@ -47,10 +51,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--stream-batch" => a.stream_records_per_invocation = value()?.parse()?,
             "--call-ms" => a.call_ms = value()?.parse()?,
             "--refund-lines" => a.refund_lines = value()?.parse()?,
-            other => bail!(
-                "unknown flag {other} (use --orders N --clients N --gets-per-order X \
-                 --sqs-batch X --stream-batch X --call-ms X --refund-lines X --json)"
-            ),
+            "-h" | "--help" => {
+                println!("cost-model {FLAGS}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag {other} (use {FLAGS})"),
         }
     }
     if orders == 0 {

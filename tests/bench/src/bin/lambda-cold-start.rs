@@ -32,6 +32,10 @@ use order_bench::stats::{median, ms, percentile};
 const TARGET_RATIO: f64 = 1.2;
 const SDK_BASELINE: &str = "hello-sdk";
 
+/// The flags it takes (`--help` prints them).
+const FLAGS: &str = "--repeats N --bin-dir DIR --no-jitter-dir DIR --endpoint URL \
+     --only a,b --logs DIR --settle-ms MS --json";
+
 struct Args {
     repeats: usize,
     bin_dir: PathBuf,
@@ -70,10 +74,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--logs" => a.logs = Some(value()?.into()),
             "--settle-ms" => a.settle = Duration::from_millis(value()?.parse()?),
             "--json" => a.json = true,
-            other => bail!(
-                "unknown flag {other} (use --repeats N --bin-dir DIR --no-jitter-dir DIR \
-                 --endpoint URL --only a,b --logs DIR --settle-ms MS --json)"
-            ),
+            "-h" | "--help" => {
+                println!("lambda-cold-start {FLAGS}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag {other} (use {FLAGS})"),
         }
     }
     if a.repeats == 0 {
