@@ -11,7 +11,7 @@ use super::{Db, DbError};
 
 /// How often the checkpointer copies committed WAL frames into the database file while
 /// commits keep coming. At 100 ms, the POSTs of an open loop at 2,000 orders/s had a p99 of
-/// 18–25 ms; at 10 ms, 7–15 ms, with the closed loop's capacity and CPU per order unchanged
+/// 16–25 ms; at 10 ms, 7–15 ms, with the closed loop's capacity and CPU per order unchanged
 /// (BENCHMARKS.md, "After issue 16, ninth part"). Hurrying only as the WAL neared
 /// [`WAL_RESTART_FRAMES`] did not help: what the tail waited on was the size of each pass,
 /// not only the last frames left to the writer's own checkpoint.
