@@ -119,7 +119,7 @@ pub async fn sweeper<R, S, G, Q>(
 }
 
 /// The open orders of `reads` less those the local workflow runner still drives: its
-/// executions are durable and resume after a restart, so the runner finishes them itself. A
+/// executions are durable and run again after a restart, so the runner finishes them itself. A
 /// PLACED order with any execution is left too: starting it again would start nothing (its
 /// execution's name is taken), so re-enqueueing it is only noise.
 #[derive(Clone)]

@@ -3,10 +3,11 @@
 //! by the order id, and RefundProcessingStateMachine, one per refund named by the refund id.
 //!
 //! An execution is a row of `executions` named as above (so the same order, or the same refund,
-//! never runs twice at once) with its state machine; after every state the current state and
-//! data are written, so a restart resumes every RUNNING execution where it was, on its own
-//! definition. The states themselves run in `order-workflow`'s interpreter on the same
-//! definitions CloudFormation deploys ([`crate::execution`]).
+//! never runs twice at once) with its state machine, written when it starts and when it ends; a
+//! restart runs every RUNNING execution again from its first state, on its own definition, and
+//! each task answers from the log what it had already done ([`crate::execution`]). The states
+//! themselves run in `order-workflow`'s interpreter on the same definitions CloudFormation
+//! deploys.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -163,8 +164,8 @@ pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + 
 }
 
 impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, N, K> {
-    /// Runs until `shutdown` turns true. Executions in flight then stop between states (their
-    /// progress is saved) and resume on the next start.
+    /// Runs until `shutdown` turns true. Executions in flight then stop between states and run
+    /// again from their first state on the next start.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let resumable: Vec<String> = self
             .db

@@ -239,3 +239,151 @@ async fn a_redelivered_start_message_starts_one_execution() {
     assert!(start_order_processing(&starter, "{not json").await.is_err());
     r.db.close();
 }
+
+/// The local runner over `r`'s database, as `orders serve` makes it (the sandbox gateway, no
+/// customer keys), and its starter.
+fn runner(
+    r: &Rig,
+    outbox: &std::path::Path,
+) -> (
+    order_runtime::workflow::LocalWorkflow,
+    order_runtime::workflow::Runner<
+        SqliteEventStore,
+        order_embedded::outbox::OutboxNotifier,
+        NoKeys,
+    >,
+) {
+    let notifier = order_embedded::outbox::OutboxNotifier::new(
+        outbox,
+        &Email::parse("ops@example.com").unwrap(),
+    )
+    .unwrap();
+    order_runtime::workflow::local_workflow(
+        r.db.clone(),
+        (r.store.clone(), notifier, NoKeys),
+        0.0,
+        4,
+    )
+    .unwrap()
+}
+
+/// Runs `runner` until the execution `name` has ended; answers its status and transitions.
+async fn run_to_the_end<S, N, K>(
+    db: &Db,
+    runner: order_runtime::workflow::Runner<S, N, K>,
+    name: String,
+) -> (String, i64)
+where
+    S: EventStore + Clone + 'static,
+    N: order_domain::ports::Notifier + Clone + 'static,
+    K: order_domain::ports::KeyStore + Clone + 'static,
+{
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(runner.run(shutdown));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let ended = loop {
+        let n = name.clone();
+        let row: (String, i64) = db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT status, transitions FROM executions WHERE name = ?1",
+                    [n],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .await
+            .unwrap();
+        if row.0 != "RUNNING" {
+            break row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "execution {name} still RUNNING"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    let _ = stop.send(true);
+    running.await.unwrap();
+    ended
+}
+
+/// An execution cut off after its payment (the process died with the row as its start wrote
+/// it: the first state and the input, since the states between are not saved) runs again from
+/// ValidateOrder when the next runner starts. Each task answers from the log what it had done,
+/// so the order is validated, charged and reserved once, and the execution ends SUCCEEDED
+/// having run its four states.
+#[tokio::test]
+async fn an_execution_cut_off_midway_runs_again_from_its_start_and_takes_each_effect_once() {
+    let r = rig(5).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let id = place(&r.store, 2).await;
+    // The first process: the execution starts, then its first two states run and it dies.
+    let (starter, dead) = runner(&r, outbox.path());
+    let outcome = starter
+        .start_named(id.to_string(), json!({ "orderId": id }))
+        .await
+        .unwrap();
+    assert_eq!(outcome, StartOutcome::Started);
+    drop(dead);
+    tasks::validate_order(&r.store, input(id)).await.unwrap();
+    tasks::process_payment(&r.store, &SimulatedGateway, &NoKeys, input(id))
+        .await
+        .unwrap();
+    // The next process resumes every RUNNING execution.
+    let (_starter, next) = runner(&r, outbox.path());
+    let (status, transitions) = run_to_the_end(&r.db, next, id.to_string()).await;
+    assert_eq!((status.as_str(), transitions), ("SUCCEEDED", 4));
+    assert_eq!(
+        types(&r.store, id).await,
+        [
+            "OrderPlaced",
+            "OrderValidated",
+            "PaymentCaptured",
+            "InventoryReserved",
+            "OrderCompleted"
+        ]
+    );
+    let stock = r
+        .store
+        .read_stream(&ProductId::parse("P").unwrap().stream(), 0)
+        .await
+        .unwrap();
+    assert_eq!(stock.len(), 2, "seeded, then reserved once: {stock:?}");
+    r.db.close();
+}
+
+/// An execution's row is written when it starts and when it ends, not after each of its
+/// states (a trigger counts the row's updates): the states between cost no writer job.
+#[tokio::test]
+async fn an_execution_writes_its_row_at_its_start_and_its_end_only() {
+    let r = rig(5).await;
+    let outbox = tempfile::tempdir().unwrap();
+    r.db.write_statement(|c| {
+        c.execute_batch(
+            "CREATE TABLE execution_updates (name TEXT, status TEXT); \
+                 CREATE TRIGGER count_execution_updates AFTER UPDATE ON executions \
+                 BEGIN INSERT INTO execution_updates VALUES (new.name, new.status); END;",
+        )
+    })
+    .await
+    .unwrap();
+    let id = place(&r.store, 2).await;
+    let (starter, runner) = runner(&r, outbox.path());
+    starter
+        .start_named(id.to_string(), json!({ "orderId": id }))
+        .await
+        .unwrap();
+    let (status, transitions) = run_to_the_end(&r.db, runner, id.to_string()).await;
+    assert_eq!((status.as_str(), transitions), ("SUCCEEDED", 4));
+    let updates: Vec<(String, String)> =
+        r.db.read(|c| {
+            c.prepare("SELECT name, status FROM execution_updates")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updates, [(id.to_string(), "SUCCEEDED".to_owned())]);
+    assert_eq!(types(&r.store, id).await.len(), 5);
+    r.db.close();
+}
