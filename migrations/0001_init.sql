@@ -69,8 +69,9 @@ CREATE TABLE idempotency (
     expires_at  INTEGER NOT NULL
 );
 
--- Durable workflow executions: the current state and data after every transition, so a
--- restart resumes each RUNNING execution where it was. Named by the order id.
+-- Durable workflow executions, written when each starts (its first state and input) and when
+-- it ends, so a restart runs each RUNNING execution again from its first state (its tasks answer
+-- from the log what they had done). Named by the order id.
 CREATE TABLE executions (
     name          TEXT    PRIMARY KEY,
     status        TEXT    NOT NULL CHECK (status IN ('RUNNING', 'SUCCEEDED', 'FAILED')),
