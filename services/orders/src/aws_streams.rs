@@ -74,6 +74,14 @@ pub async fn project_until_caught_up(
     }
 }
 
+/// How often a consumer polls the stream: the pace of Lambda's event source mapping, which
+/// polls each shard of a DynamoDB stream four times a second. A batch then holds what a quarter
+/// second brought, as the event projector's invocations do on AWS, so several appends of one
+/// order make one put of its view instead of one each (BENCHMARKS.md, "After issue 16, tenth
+/// part"). A consumer that is behind (a batch as large as a GetRecords call gives) polls again
+/// at once.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+
 /// Follows the events stream with one consumer until `shutdown` changes.
 pub async fn stream_worker(
     mut poller: StreamPoller,
@@ -81,25 +89,30 @@ pub async fn stream_worker(
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
+        let began = tokio::time::Instant::now();
         let records = tokio::select! {
             r = poller.poll() => r,
             _ = shutdown.changed() => return,
         };
         let pause = match records {
-            Ok(records) if records.is_empty() => Duration::from_millis(100),
+            Ok(records) if records.is_empty() => POLL_EVERY,
             Ok(records) => {
                 let failed = consumer.handle(&records).await;
-                if failed.is_empty() {
-                    continue;
+                if failed.is_empty() && records.len() >= poller.batch_limit() {
+                    Duration::ZERO
+                } else if failed.is_empty() {
+                    POLL_EVERY
+                } else {
+                    poller.rewind(&records, &failed);
+                    Duration::from_millis(500)
                 }
-                poller.rewind(&records, &failed);
-                Duration::from_millis(500)
             }
             Err(e) => {
                 tracing::warn!(consumer = consumer.name, error = %e, "stream poll failed");
                 Duration::from_secs(1)
             }
         };
+        let pause = pause.saturating_sub(began.elapsed());
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             _ = shutdown.changed() => return,

@@ -11,18 +11,24 @@
 //! starts from that view instead of reading the row. A view is a pure fold of its stream, so
 //! the memory can only be behind the row, which the step handles as it handles a redelivery.
 //!
-//! Consecutive records of one stream in a batch (the events of one append: a transaction's
-//! InventoryReserved and OrderCompleted arrive together, on one shard) are one run: its view is
-//! read once and written once (`order_read_models::advance_run`), not once per record.
+//! The records of one stream in a batch are one run, in their order, wherever they sit in the
+//! batch: the events of one append (a transaction's InventoryReserved and OrderCompleted) and
+//! an order's next steps, which arrive between other orders' records. Its view is read once and
+//! written once (`order_read_models::advance_run`), not once per record or per append. Runs go
+//! in the order of their first records.
 //!
-//! A stream consumer must keep per-key order, so a batch stops at its first failing run and
-//! reports its first record and everything after it (`batchItemFailures`: Lambda then retries
-//! from the first of them); the records before it are done and checkpointed.
+//! A stream consumer must keep per-key order (a key is a stream here), so a batch stops at its
+//! first failing run and reports that run's first record and everything after it
+//! (`batchItemFailures`: Lambda then retries from the first of them). Runs taken before it may
+//! hold records after it; those are redelivered and skipped as seen, as any redelivery is. A
+//! record that does not decode names no stream: runs are made only of the records before it.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use order_app::trace::project_span;
-use order_domain::RecordedEvent;
+use std::collections::HashMap;
+
+use order_domain::{RecordedEvent, StreamId};
 pub use order_read_models::Applied;
 use order_read_models::{AdvanceError, InventoryView, OrderView, Remembered, advance, advance_run};
 use tracing::Instrument;
@@ -76,8 +82,9 @@ pub enum ProjectError {
     Advance(#[from] AdvanceError),
 }
 
-/// How a batch went: records before `failed` are done; `failed` lists the sequence numbers of
-/// the first failing record and every record after it.
+/// How a batch went: `applied` records were applied (some may follow the failure, in runs
+/// taken before it: they are redelivered and skipped as seen); `failed` lists the sequence
+/// numbers of the first failing record and every record after it.
 #[derive(Debug, Default)]
 pub struct BatchReport {
     pub applied: usize,
@@ -129,40 +136,27 @@ impl Projector {
         })
     }
 
-    /// Applies `records` in order, run by run (consecutive records of one stream), stopping at
-    /// the first failure.
+    /// Applies `records` run by run (the records of one stream, in order), the runs in the
+    /// order of their first records, stopping at the first failure.
     pub async fn apply_batch(&self, records: &[ChangeRecord]) -> BatchReport {
         let mut report = BatchReport::default();
-        let mut i = 0;
-        while i < records.len() {
-            let run = run_at(records, i);
-            let result = match run.first() {
-                // A `project` span per run, a child of its first event's trace context.
-                Some(first) => self.apply_run(&run).instrument(project_span(first)).await,
-                None => Err(ProjectError::Undecodable(match &records[i].event {
-                    Err(e) => e.to_string(),
-                    Ok(_) => String::new(),
-                })),
-            };
-            match result {
-                Ok(_) => {
-                    report.applied += run.len();
-                    i += run.len();
-                }
+        let undecodable = records.iter().position(|r| r.event.is_err());
+        for (first, run) in runs(&records[..undecodable.unwrap_or(records.len())]) {
+            // A `project` span per run, a child of its first event's trace context.
+            match self.apply_run(&run).instrument(project_span(run[0])).await {
+                Ok(_) => report.applied += run.len(),
                 Err(e) => {
-                    tracing::error!(
-                        sequence_number = %records[i].sequence_number,
-                        error = %e,
-                        "projection failed: this record and the rest of the batch are retried"
-                    );
-                    report.failed = records[i..]
-                        .iter()
-                        .map(|r| r.sequence_number.clone())
-                        .collect();
-                    report.error = Some(e);
-                    break;
+                    report.fail(records, first, e);
+                    return report;
                 }
             }
+        }
+        if let Some(u) = undecodable {
+            let why = match &records[u].event {
+                Err(e) => e.to_string(),
+                Ok(_) => String::new(),
+            };
+            report.fail(records, u, ProjectError::Undecodable(why));
         }
         report
     }
@@ -180,21 +174,38 @@ impl Projector {
     }
 }
 
-/// The decoded records from `start` on that share its stream, in order (empty when the record
-/// at `start` did not decode).
-fn run_at(records: &[ChangeRecord], start: usize) -> Vec<&RecordedEvent> {
-    let Some(Ok(first)) = records.get(start).map(|r| r.event.as_ref()) else {
-        return Vec::new();
-    };
-    records[start..]
-        .iter()
-        .map_while(|r| {
-            r.event
-                .as_ref()
-                .ok()
-                .filter(|e| e.stream_id == first.stream_id)
-        })
-        .collect()
+/// The decoded records of `records` by stream, each stream's in their order, with the index of
+/// its first record; in the order of those indexes.
+fn runs(records: &[ChangeRecord]) -> Vec<(usize, Vec<&RecordedEvent>)> {
+    let mut runs: Vec<(usize, Vec<&RecordedEvent>)> = Vec::new();
+    let mut of_stream: HashMap<&StreamId, usize> = HashMap::new();
+    for (i, event) in records.iter().enumerate() {
+        let Ok(event) = &event.event else { continue };
+        if let Some(&run) = of_stream.get(&event.stream_id) {
+            runs[run].1.push(event);
+        } else {
+            of_stream.insert(&event.stream_id, runs.len());
+            runs.push((i, vec![event]));
+        }
+    }
+    runs
+}
+
+impl BatchReport {
+    /// The batch stopped at `records[at]`, which failed with `error`: it and every record after
+    /// it are handed out again.
+    fn fail(&mut self, records: &[ChangeRecord], at: usize, error: ProjectError) {
+        tracing::error!(
+            sequence_number = %records[at].sequence_number,
+            error = %error,
+            "projection failed: this record and the rest of the batch are retried"
+        );
+        self.failed = records[at..]
+            .iter()
+            .map(|r| r.sequence_number.clone())
+            .collect();
+        self.error = Some(error);
+    }
 }
 
 /// The Lambda answer naming `failed` sequence numbers (empty: the whole batch succeeded).

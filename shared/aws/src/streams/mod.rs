@@ -123,6 +123,11 @@ impl StreamPoller {
         self
     }
 
+    /// The most records one GetRecords call returns.
+    pub fn batch_limit(&self) -> usize {
+        usize::try_from(self.limit).unwrap_or(1)
+    }
+
     /// The stream's ARN, once found.
     pub fn stream_arn(&self) -> Option<&str> {
         self.stream_arn.as_deref()

@@ -3,7 +3,13 @@
 //! redelivery, lag) runs on both stores in `order-testkit`'s `read_models_contract`.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use order_app::ReadModels;
 use order_aws::projector::{ChangeRecord, Target};
@@ -177,6 +183,73 @@ async fn one_streams_consecutive_records_are_applied_as_one_run() {
         reads(&env).get_order(other).await.unwrap().unwrap().version,
         2
     );
+}
+
+/// Counts the PutItem requests of a DynamoDB client.
+#[derive(Debug, Clone, Default)]
+struct Puts(Arc<AtomicUsize>);
+
+impl Intercept for Puts {
+    fn name(&self) -> &'static str {
+        "Puts"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if context.input().downcast_ref::<PutItemInput>().is_some() {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// An order's steps reach the stream between other orders' records, so a batch rarely holds
+/// them side by side. The records of one stream are one run wherever they sit in the batch:
+/// two orders' interleaved records make one put of each view (four before, one per record),
+/// and each view ends at its stream's last version.
+#[tokio::test]
+async fn one_streams_records_are_one_run_wherever_they_sit_in_the_batch() {
+    let env = emulator_or_skip!("one_streams_records_are_one_run_wherever_they_sit");
+    let (a, a_events) = placed_and_validated(&env).await;
+    let (b, b_events) = placed_and_validated(&env).await;
+    let puts = Puts::default();
+    let config = env
+        .clients
+        .dynamodb()
+        .config()
+        .to_builder()
+        .interceptor(puts.clone())
+        .build();
+    let counted = aws_sdk_dynamodb::Client::from_conf(config);
+    let table = DynamoReadModels::new(
+        &counted,
+        &env.resources.order_status_table,
+        &env.resources.inventory_table,
+    )
+    .orders;
+    let projector = Projector::new(env.store(), Target::OrderStatus(table));
+    let record = |seq: &str, e: &RecordedEvent| ChangeRecord {
+        shard_id: Some("s".into()),
+        sequence_number: seq.into(),
+        event: Ok(e.clone()),
+    };
+    let report = projector
+        .apply_batch(&[
+            record("1", &a_events[0]),
+            record("2", &b_events[0]),
+            record("3", &a_events[1]),
+            record("4", &b_events[1]),
+        ])
+        .await;
+    assert_eq!((report.applied, report.failed.len()), (4, 0));
+    assert_eq!(puts.0.load(Ordering::SeqCst), 2, "one put per order");
+    for order in [a, b] {
+        let view = reads(&env).get_order(order).await.unwrap().unwrap();
+        assert_eq!((view.version, view.status), (2, OrderStatus::Validated));
+    }
 }
 
 /// The sweep index spreads the open orders over its shards, and the sweeper's query reads
