@@ -183,7 +183,7 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
             "WRU",
             Basis::Derived,
             &format!(
-                "one per order-stream append ({:.2} counted for {:.2} order events: an append's records are one run), {:.0} WRU each (counted view size)",
+                "at most one per order-stream append ({:.2} counted for {:.2} order events: an append's records are one run, and so are a batch's appends of one order, which this upper bound leaves out), {:.0} WRU each (counted view size)",
                 o.order_runs, o.order_events, o.order_view_wru
             ),
             p::DYNAMODB_WRU,
@@ -203,7 +203,7 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
             o.product_runs,
             "WRU",
             Basis::Derived,
-            "one per product-stream append (small items)",
+            "at most one per product-stream append (small items; a batch's appends of one product are one run)",
             p::DYNAMODB_WRU,
         ),
         line(
