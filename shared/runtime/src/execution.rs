@@ -108,7 +108,7 @@ impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
         // States run in this drive, added to the row's `transitions` at the end (Step Functions
         // Standard's billing unit, which the cost model reads).
         let mut transitions = 0_i64;
-        loop {
+        let end = loop {
             if *shutdown.borrow() {
                 // Not saved: the next start runs the execution again from its first state.
                 return;
@@ -116,29 +116,27 @@ impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
             let t = step(machine, &state, data, &ctx, &self.functions, &self.options).await;
             tracing::debug!(state = %state, ?t, "state finished");
             transitions += 1;
-            let end = match t {
+            match t {
                 Transition::Next {
                     state: next,
                     output,
                 } => {
                     state = next;
                     data = output;
-                    continue;
                 }
-                Transition::Succeeded { output } => End::Succeeded(output),
-                Transition::Failed { error, cause } => End::Failed { error, cause },
-            };
-            if let Err(e) = self.save(&end, transitions).await {
-                // The end not saved: the execution stays RUNNING and runs again on the next
-                // start, its tasks answering from the log.
-                tracing::error!(error = %e, "could not save the execution's end");
-                return;
+                Transition::Succeeded { output } => break End::Succeeded(output),
+                Transition::Failed { error, cause } => break End::Failed { error, cause },
             }
-            if let End::Failed { error, cause } = end {
-                tracing::warn!(state_machine = name, %error, %cause, "execution failed");
-                self.alarm(row.workflow, &error, &cause).await;
-            }
+        };
+        if let Err(e) = self.save(&end, transitions).await {
+            // The end not saved: the execution stays RUNNING and runs again on the next start,
+            // its tasks answering from the log.
+            tracing::error!(error = %e, "could not save the execution's end");
             return;
+        }
+        if let End::Failed { error, cause } = end {
+            tracing::warn!(state_machine = name, %error, %cause, "execution failed");
+            self.alarm(row.workflow, &error, &cause).await;
         }
     }
 
