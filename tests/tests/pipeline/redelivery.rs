@@ -98,6 +98,23 @@ async fn out_of_stock_after_payment_is_refunded_and_fails_the_order() {
     r.db.close();
 }
 
+/// A completed order's stream, by event type.
+const COMPLETED: [&str; 5] = [
+    "OrderPlaced",
+    "OrderValidated",
+    "PaymentCaptured",
+    "InventoryReserved",
+    "OrderCompleted",
+];
+
+/// Product P's stream.
+async fn product_p(store: &SqliteEventStore) -> Vec<order_domain::RecordedEvent> {
+    store
+        .read_stream(&ProductId::parse("P").unwrap().stream(), 0)
+        .await
+        .unwrap()
+}
+
 /// Every task run twice (a redelivered invocation) appends once and answers the same.
 #[tokio::test]
 async fn every_task_run_twice_appends_once_and_answers_the_same() {
@@ -117,16 +134,7 @@ async fn every_task_run_twice_appends_once_and_answers_the_same() {
     let i1 = tasks::update_inventory(&r.store, input(id)).await.unwrap();
     let i2 = tasks::update_inventory(&r.store, input(id)).await.unwrap();
     assert_eq!(i1, i2);
-    assert_eq!(
-        types(&r.store, id).await,
-        [
-            "OrderPlaced",
-            "OrderValidated",
-            "PaymentCaptured",
-            "InventoryReserved",
-            "OrderCompleted"
-        ]
-    );
+    assert_eq!(types(&r.store, id).await, COMPLETED);
     // A stray OrderFailed for a completed order changes nothing and says so.
     let f = tasks::order_failed(
         &r.store,
@@ -159,11 +167,7 @@ async fn concurrent_duplicate_reservations_take_stock_once() {
     while let Some(res) = set.join_next().await {
         res.unwrap().unwrap();
     }
-    let product = r
-        .store
-        .read_stream(&ProductId::parse("P").unwrap().stream(), 0)
-        .await
-        .unwrap();
+    let product = product_p(&r.store).await;
     assert_eq!(product.len(), 2, "ProductAdded and one StockReserved");
     r.db.close();
 }
@@ -333,21 +337,8 @@ async fn an_execution_cut_off_midway_runs_again_from_its_start_and_takes_each_ef
     let (_starter, next) = runner(&r, outbox.path());
     let (status, transitions) = run_to_the_end(&r.db, next, id.to_string()).await;
     assert_eq!((status.as_str(), transitions), ("SUCCEEDED", 4));
-    assert_eq!(
-        types(&r.store, id).await,
-        [
-            "OrderPlaced",
-            "OrderValidated",
-            "PaymentCaptured",
-            "InventoryReserved",
-            "OrderCompleted"
-        ]
-    );
-    let stock = r
-        .store
-        .read_stream(&ProductId::parse("P").unwrap().stream(), 0)
-        .await
-        .unwrap();
+    assert_eq!(types(&r.store, id).await, COMPLETED);
+    let stock = product_p(&r.store).await;
     assert_eq!(stock.len(), 2, "seeded, then reserved once: {stock:?}");
     r.db.close();
 }
