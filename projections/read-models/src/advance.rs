@@ -214,7 +214,13 @@ where
             Entry::Occupied(seen) => seen.into_mut(),
             Entry::Vacant(first) => {
                 order.push(first.key().clone());
-                let loaded = load(first.key())?;
+                // From the stream's first event the view folds from nothing, as in
+                // [`advance_run`]: no read, and a stored view (a redelivery) refuses the put.
+                let loaded = if record.version == 1 {
+                    None
+                } else {
+                    load(first.key())?
+                };
                 first.insert((loaded, false))
             }
         };

@@ -100,9 +100,15 @@ fn deliver<V: View>(log: &[RecordedEvent], records: &[&RecordedEvent]) -> BTreeM
             |r, after| Ok(history(log, &r.stream_id, after)),
         )
         .unwrap();
+        // The put every store makes: guarded by the view's version.
         for view in moved {
             let key = V::key(&r.stream_id).unwrap();
-            stored.insert(key, view);
+            if stored
+                .get(&key)
+                .is_none_or(|s| s.version() < view.version())
+            {
+                stored.insert(key, view);
+            }
         }
     }
     stored

@@ -181,7 +181,10 @@ fn deliver(log: &[RecordedEvent], order: &[usize]) -> Option<OrderView> {
             |_, after| Ok(log[usize::try_from(after).unwrap_or(0)..].to_vec()),
         )
         .unwrap();
-        if let Some(v) = moved.into_iter().last() {
+        // The put every store makes: guarded by the view's version.
+        if let Some(v) = moved.into_iter().last()
+            && stored.as_ref().is_none_or(|s| s.version < v.version)
+        {
             stored = Some(v);
         }
     }

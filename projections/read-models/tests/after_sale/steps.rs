@@ -248,7 +248,10 @@ fn after_sale_events_redelivered_and_reordered_end_in_the_straight_fold() {
                 |_, after| Ok(log[usize::try_from(after).unwrap()..].to_vec()),
             )
             .unwrap();
-            if let Some(v) = moved.into_iter().last() {
+            // The put every store makes: guarded by the view's version.
+            if let Some(v) = moved.into_iter().last()
+                && stored.as_ref().is_none_or(|s| s.version < v.version)
+            {
                 stored = Some(v);
             }
         }
