@@ -135,11 +135,11 @@ fn pass_output(pass: &PassState, raw: &Value, context: &Value) -> Result<Value, 
     let effective = processing::input(&pass.filters, raw, context)?;
     let effective = match &pass.parameters {
         Some(template) => template.evaluate(&effective, context)?,
-        None => effective,
+        None => effective.into_owned(),
     };
     let result = pass.result.clone().unwrap_or(effective);
     let combined = processing::result(pass.result_path.as_ref(), raw, result)?;
-    processing::output(&pass.filters, &combined, context)
+    processing::output(&pass.filters, combined, context)
 }
 
 /// Task: every attempt with its retries, then `Catch` if it still fails.
@@ -195,7 +195,7 @@ async fn task_attempt<I: TaskInvoker>(
     let effective = processing::input(&task.filters, raw, context)?;
     let payload = match &task.parameters {
         Some(template) => template.evaluate(&effective, context)?,
-        None => effective,
+        None => effective.into_owned(),
     };
     let call = invoker.invoke(&task.resource, payload);
     let result = match task.timeout {
@@ -213,7 +213,7 @@ async fn task_attempt<I: TaskInvoker>(
         None => result,
     };
     let combined = processing::result(task.result_path.as_ref(), raw, result)?;
-    processing::output(&task.filters, &combined, context)
+    processing::output(&task.filters, combined, context)
 }
 
 /// The first catcher matching `error` sends `{"Error", "Cause"}`, placed in
@@ -255,7 +255,7 @@ fn choose(choice: &ChoiceState, raw: &Value, context: &Value) -> Result<Transiti
     })?;
     Ok(Transition::Next {
         state: next.clone(),
-        output: processing::output(&choice.filters, &effective, context)?,
+        output: processing::output(&choice.filters, effective.into_owned(), context)?,
     })
 }
 
@@ -282,12 +282,12 @@ async fn wait_output(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    processing::output(&wait.filters, &effective, context)
+    processing::output(&wait.filters, effective.into_owned(), context)
 }
 
 fn succeed_output(filters: &Filters, raw: &Value, context: &Value) -> Result<Value, StateError> {
     let effective = processing::input(filters, raw, context)?;
-    processing::output(filters, &effective, context)
+    processing::output(filters, effective.into_owned(), context)
 }
 
 /// Fail: `Error`/`Cause` as written or read with `ErrorPath`/`CausePath`;
