@@ -92,12 +92,12 @@ impl ReferencePath {
         self.context
     }
 
-    /// The value the path selects, or `None` when it selects nothing.
     /// Whether this is `$`: the whole input.
     pub(crate) fn is_root(&self) -> bool {
         !self.context && self.segments.is_empty()
     }
 
+    /// The value the path selects, or `None` when it selects nothing.
     pub(crate) fn select<'a>(&self, input: &'a Value, context: &'a Value) -> Option<&'a Value> {
         let mut current = if self.context { context } else { input };
         for segment in &self.segments {
