@@ -83,32 +83,63 @@ impl RecordedEvent {
         event
     }
 
+    /// Whether the stored `hash` is this event's ([`compute_hash`](Self::compute_hash)), compared
+    /// without building a string: replay's `--verify` asks it of every event in the log.
+    pub fn hash_is_valid(&self) -> bool {
+        self.hash.as_bytes() == self.hash_hex()
+    }
+
     /// The SHA-256 (hex) of this event's stored fields and its predecessor's hash.
     /// Fields are length-prefixed so that no two different events hash the same bytes.
     /// `trace_parent` is not among them (diagnostic metadata, see the module doc).
     pub fn compute_hash(&self) -> String {
-        let mut h = Sha256::new();
-        let version = self.version.to_string();
-        let schema = self.schema_version.to_string();
-        let at = self.occurred_at.as_millis().to_string();
+        String::from_utf8_lossy(&self.hash_hex()).into_owned()
+    }
+
+    /// [`compute_hash`](Self::compute_hash) as 64 ASCII digits. The numbers are written as
+    /// decimal text on the stack (as `to_string` wrote them) and the digest turned to hex in
+    /// place: every event is hashed when it is sealed and again by `replay --verify`.
+    fn hash_hex(&self) -> [u8; 64] {
+        let (mut version, mut schema, mut at) = ([0; 20], [0; 20], [0; 20]);
         let event_id = self.event_id.to_string();
+        let mut h = Sha256::new();
         for field in [
-            "chain-v1",
-            self.prev_hash.as_str(),
-            self.stream_id.as_str(),
-            version.as_str(),
-            event_id.as_str(),
-            self.event_type.as_str(),
-            schema.as_str(),
-            at.as_str(),
-            self.correlation_id.as_str(),
-            self.causation_id.as_str(),
-            self.payload.as_str(),
+            b"chain-v1".as_slice(),
+            self.prev_hash.as_bytes(),
+            self.stream_id.as_str().as_bytes(),
+            decimal(self.version, &mut version),
+            event_id.as_bytes(),
+            self.event_type.as_bytes(),
+            decimal(u64::from(self.schema_version), &mut schema),
+            decimal(self.occurred_at.as_millis(), &mut at),
+            self.correlation_id.as_bytes(),
+            self.causation_id.as_bytes(),
+            self.payload.as_bytes(),
         ] {
             h.update((field.len() as u64).to_be_bytes());
-            h.update(field.as_bytes());
+            h.update(field);
         }
-        hex::encode(h.finalize())
+        let mut hex = [0; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(h.finalize()) {
+            pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+            pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+        }
+        hex
+    }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// `n` in decimal, written at the end of `buf` (20 digits hold any u64).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
     }
 }
 
@@ -156,7 +187,7 @@ pub fn verify_chain(events: &[RecordedEvent]) -> Result<(), ChainError> {
                 expected,
             });
         }
-        if e.compute_hash() != e.hash {
+        if !e.hash_is_valid() {
             return Err(ChainError::HashMismatch {
                 stream,
                 version: e.version,
@@ -177,7 +208,7 @@ pub fn verify_chain(events: &[RecordedEvent]) -> Result<(), ChainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::OrderId;
+    use crate::values::{EventId, OrderId};
 
     fn meta() -> EventMeta {
         EventMeta {
@@ -204,6 +235,52 @@ mod tests {
             ));
         }
         out
+    }
+
+    /// The chain's format ("chain-v1") is what every stored event was hashed with: a change to
+    /// how the fields are fed to SHA-256 would break every stream already written. Pinned on a
+    /// fixed event: the values the hashing gave before it was rewritten without allocations,
+    /// which an independent SHA-256 over the layout above (Python's hashlib) also gives.
+    #[test]
+    fn the_hash_of_a_fixed_event_is_pinned() {
+        let event = RecordedEvent {
+            stream_id: StreamId::parse("order#01KBM7ZJ8Q8Y3C6W1T2V4X5Y6Z").unwrap(),
+            version: 12_345,
+            event_id: EventId::parse("01KBM7ZJ8Q8Y3C6W1T2V4X5Y6A").unwrap(),
+            event_type: "OrderValidated".into(),
+            schema_version: 2,
+            occurred_at: Timestamp::from_millis(1_796_314_707_045),
+            correlation_id: "01KBM7ZJ8Q8Y3C6W1T2V4X5Y6Z".into(),
+            causation_id: "req-7".into(),
+            payload: r#"{"total":900,"note":"é ☃"}"#.into(),
+            prev_hash: "ab".repeat(32),
+            hash: String::new(),
+            trace_parent: Some(TraceParent::new_root()),
+        };
+        let first = RecordedEvent {
+            version: 1,
+            schema_version: 0,
+            occurred_at: Timestamp::from_millis(0),
+            payload: String::new(),
+            prev_hash: GENESIS_HASH.into(),
+            ..event.clone()
+        };
+        assert_eq!(
+            event.compute_hash(),
+            "489c52b162f0a5c5c39dd13e8b9f279b63b5d0509564e27936c0dc31b2c2e294"
+        );
+        assert_eq!(
+            first.compute_hash(),
+            "0a4d941dff2a62fbb69358773b7cca0e66a04b5c5d18d5c852c0d60c9465fdef"
+        );
+        let mut sealed = event;
+        sealed.hash = sealed.compute_hash();
+        assert!(sealed.hash_is_valid());
+        let other = if sealed.hash.ends_with('0') { "1" } else { "0" };
+        sealed.hash.replace_range(63.., other);
+        assert!(!sealed.hash_is_valid());
+        sealed.hash = sealed.hash[..63].to_owned();
+        assert!(!sealed.hash_is_valid(), "a truncated hash");
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl ChainCheck {
                 expected: self.expected,
             });
         }
-        if event.compute_hash() != event.hash {
+        if !event.hash_is_valid() {
             return Err(ChainError::HashMismatch {
                 stream: stream(),
                 version: event.version,
