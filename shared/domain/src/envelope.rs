@@ -242,8 +242,8 @@ mod tests {
 
     /// The chain's format ("chain-v1") is what every stored event was hashed with: a change to
     /// how the fields are fed to SHA-256 would break every stream already written. Pinned on a
-    /// fixed event: the values the hashing gave before it was rewritten without allocations,
-    /// which an independent SHA-256 over the layout above (Python's hashlib) also gives.
+    /// fixed event: the values the hashing gave before it was rewritten to lay its fields out
+    /// in one buffer, which an independent SHA-256 over the layout (Python's hashlib) also gives.
     #[test]
     fn the_hash_of_a_fixed_event_is_pinned() {
         let event = RecordedEvent {
