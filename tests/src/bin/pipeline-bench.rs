@@ -36,7 +36,10 @@ use anyhow::{Context, bail};
 use order_tests::append_rate::{raw_commits, store_appends};
 use order_tests::emulator_ceiling::{Ceiling, Requests, put_item_ceiling};
 use order_tests::progress::Progress;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::json;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The flags it takes (`--help` prints them).
 const FLAGS: &str = "--orders N --clients N --server PATH --raw-rows N \
@@ -196,6 +199,9 @@ struct Flow {
     latencies: Vec<Duration>,
     /// The server process's CPU time (user + system) from its start to the last completion.
     server_cpu: Option<Duration>,
+    /// This process's CPU time (user + system) while its clients sent the POSTs: the load
+    /// generator's share of the machine.
+    client_cpu: Option<Duration>,
     /// Concurrent clients.
     clients: usize,
     /// What the emulator served for the flow, the trailing emails included (emulator only,
@@ -301,18 +307,38 @@ async fn drive(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let tokens = Arc::new(customer_tokens(data)?);
+    // Every request's parts made before the clock starts, as a load tester sends prepared
+    // requests: the URL parsed once, and each customer's body and `Authorization` value built
+    // once (order i is customer i % CUSTOMERS's, of product i % 20, so its body is one of
+    // CUSTOMERS), leaving the clients' CPU to sending and reading.
+    let url: reqwest::Url = format!("{base}/orders").parse()?;
+    let requests: Arc<Vec<(bytes::Bytes, HeaderValue)>> = Arc::new(
+        customer_tokens(data)?
+            .into_iter()
+            .enumerate()
+            .map(|(c, token)| {
+                let body = json!({
+                    "customerId": format!("c{c}"), "email": "bench@example.com",
+                    "items": [{ "productId": format!("P{}", c % 20), "quantity": 1 }], "paymentToken": "tok_visa",
+                });
+                let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))?;
+                auth.set_sensitive(true);
+                Ok((bytes::Bytes::from(serde_json::to_vec(&body)?), auth))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    );
     let served_before = match backend {
         Backend::Emulator(url) => Requests::fetch(url).await,
         Backend::Embedded => None,
     };
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = server_cpu(std::process::id());
     let started = Instant::now();
     let rate = args.rate;
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (client, base, next) = (client.clone(), base.clone(), next.clone());
-        let tokens = tokens.clone();
+        let (client, url, next) = (client.clone(), url.clone(), next.clone());
+        let requests = requests.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -330,19 +356,17 @@ async fn drive(
                 } else {
                     None
                 };
-                let body = json!({
-                    "customerId": format!("c{}", i % CUSTOMERS), "email": "bench@example.com",
-                    "items": [{ "productId": format!("P{}", i % 20), "quantity": 1 }], "paymentToken": "tok_visa",
-                });
+                let (body, auth) = &requests[i % CUSTOMERS];
                 let t = due.unwrap_or_else(Instant::now);
                 // A shed POST (503, the backlog at its bound) recorded nothing: the client
                 // waits its Retry-After and sends it again, as a well-behaved client does; the
                 // wait counts in the order's latency.
                 let status = loop {
                     let r = client
-                        .post(format!("{base}/orders"))
-                        .bearer_auth(&tokens[i % CUSTOMERS])
-                        .json(&body)
+                        .post(url.clone())
+                        .header(AUTHORIZATION, auth.clone())
+                        .header(CONTENT_TYPE, JSON)
+                        .body(body.clone())
                         .send()
                         .await?;
                     let (status, wait) = (r.status(), retry_after(&r));
@@ -364,6 +388,9 @@ async fn drive(
         latencies.extend(t.await??);
     }
     let posted = started.elapsed();
+    let client_cpu = cpu_before
+        .zip(server_cpu(std::process::id()))
+        .map(|(before, after)| after.saturating_sub(before));
     latencies.sort();
     let (db, mut progress) = match backend {
         Backend::Embedded => {
@@ -402,6 +429,7 @@ async fn drive(
                 events,
                 latencies,
                 server_cpu: None,
+                client_cpu,
                 clients,
                 requests,
                 drained,
@@ -475,6 +503,9 @@ fn summary_json(
         "cpu_us_per_order": embedded
             .server_cpu
             .map(|cpu| cpu.as_secs_f64() * 1e6 / embedded.orders as f64),
+        "client_cpu_us_per_order": embedded
+            .client_cpu
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / embedded.orders as f64),
         "raw_rows": args.raw_rows,
         "raw_single_rows_per_s": raw_single,
         "raw_batched_rows_per_s": raw_batched,
@@ -545,6 +576,12 @@ async fn main() -> anyhow::Result<()> {
     if let Some(cpu) = embedded.server_cpu {
         println!(
             "| server CPU per order (user + system, whole process) | {:.0} µs |",
+            cpu.as_secs_f64() * 1e6 / embedded.orders as f64
+        );
+    }
+    if let Some(cpu) = embedded.client_cpu {
+        println!(
+            "| load generator CPU per order (user + system, this process while it posted) | {:.0} µs |",
             cpu.as_secs_f64() * 1e6 / embedded.orders as f64
         );
     }

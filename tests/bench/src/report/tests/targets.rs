@@ -114,6 +114,23 @@ fn the_stores_own_appends_are_judged_against_the_same_raw_commits() {
 }
 
 #[test]
+fn the_load_generators_cpu_is_shown_beside_the_servers_when_measured() {
+    let rows = closed(|v| v["client_cpu_us_per_order"] = 71.4.into());
+    let client = row(&rows, PIPELINE, "load generator CPU per order");
+    assert_eq!(
+        (client.value.as_str(), &client.verdict),
+        ("71 µs", &Verdict::Info)
+    );
+    assert!(client.measure.contains("its 64 clients"));
+    // A pipeline-bench from before this measure has no such row.
+    let rows = closed(|_| {});
+    assert!(
+        rows.iter()
+            .all(|r| !r.measure.starts_with("load generator"))
+    );
+}
+
+#[test]
 fn a_closed_loop_without_cpu_figures_shows_them_unmeasured() {
     let rows = closed(|v| v["cpu_us_per_order"] = Value::Null);
     let cpu = row(&rows, PIPELINE, "server CPU");
