@@ -247,7 +247,7 @@ async fn run_flow(
     let result = drive(args, (orders, clients), backend, &data, port)
         .await
         .map(|flow| Flow {
-            server_cpu: server_cpu(server.id()),
+            server_cpu: process_cpu(server.id()),
             ..flow
         });
     let _ = Command::new("kill")
@@ -332,7 +332,7 @@ async fn drive(
         Backend::Embedded => None,
     };
     let next = Arc::new(AtomicUsize::new(0));
-    let cpu_before = server_cpu(std::process::id());
+    let cpu_before = process_cpu(std::process::id());
     let started = Instant::now();
     let rate = args.rate;
     let mut tasks = Vec::new();
@@ -389,7 +389,7 @@ async fn drive(
     }
     let posted = started.elapsed();
     let client_cpu = cpu_before
-        .zip(server_cpu(std::process::id()))
+        .zip(process_cpu(std::process::id()))
         .map(|(before, after)| after.saturating_sub(before));
     latencies.sort();
     let (db, mut progress) = match backend {
@@ -443,7 +443,7 @@ async fn drive(
 }
 
 /// User + system CPU time of a process so far, from `/proc/PID/stat` (Linux).
-fn server_cpu(pid: u32) -> Option<Duration> {
+fn process_cpu(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) start at state (field 3).
     let rest = &stat[stat.rfind(')')? + 2..];
