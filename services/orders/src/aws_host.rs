@@ -29,7 +29,7 @@ use order_embedded::db::{Db, Durability};
 use order_embedded::stream_positions::StreamPositions;
 use order_runtime::bus::LocalBus;
 use order_runtime::recent_emails::{RecentEmails, Recording};
-use order_runtime::workers::{WithoutLiveExecutions, queue_consumer, sweeper};
+use order_runtime::workers::{WithoutLiveExecutions, spawn_queue_pollers, sweeper};
 use order_runtime::workflow::local_workflow;
 use tokio::net::TcpListener;
 
@@ -213,7 +213,7 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
     let mut workers = JoinSet::new();
     workers.spawn(runner.run(rx.clone()));
     let refunds = workflow.of(Workflow::RefundProcessing);
-    workers.spawn(queue_consumer(queue.clone(), workflow, rx.clone()));
+    spawn_queue_pollers(&mut workers, &queue, &workflow, &rx);
     workers.spawn(sweeper(
         WithoutLiveExecutions {
             reads: reads.clone(),

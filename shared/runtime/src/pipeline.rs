@@ -37,7 +37,7 @@ use crate::bus::LocalBus;
 use crate::forwarder::forwarder;
 use crate::projections::{PROJECTIONS, ProjectionError, catch_up, projection_worker};
 use crate::recent_emails::{RecentEmails, Recording};
-use crate::workers::{WithoutLiveExecutions, queue_consumer, sweeper};
+use crate::workers::{WithoutLiveExecutions, spawn_queue_pollers, sweeper};
 use crate::workflow::{LocalWorkflow, local_workflow};
 
 /// The customers' data keys as the local host shares them: one process owns the data
@@ -152,7 +152,7 @@ impl Pipeline {
             refunds: workflow.of(Workflow::RefundProcessing),
         };
         workers.spawn(forwarder(store.clone(), bus, rx.clone()));
-        workers.spawn(queue_consumer(queue.clone(), workflow.clone(), rx.clone()));
+        spawn_queue_pollers(&mut workers, &queue, &workflow, &rx);
         let reads = SqliteReadModels::new(db.clone());
         workers.spawn(sweeper(
             WithoutLiveExecutions {

@@ -18,6 +18,37 @@ use rusqlite::OptionalExtension;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// How many batches StartOrderProcessing's local hosts work on at once, as Lambda's SQS event
+/// source does when messages are waiting ("five batches at a time with five concurrent
+/// invocations", scaling up from there). One poller alone receives, starts and deletes each
+/// batch in turn, three writer round trips in a row while the queue grows behind it: in the
+/// closed loop the queue held 3,400 orders while 32 executions ran, and five pollers took
+/// completions from 4,391 to 5,114 orders/s (medians of six alternating rounds; BENCHMARKS.md,
+/// "After issue 16, fourteenth part"). A start that hangs holds up only its own poller.
+pub const QUEUE_POLLERS: usize = 5;
+
+/// Spawns [`QUEUE_POLLERS`] [`queue_consumer`]s of `queue` into `workers`. The queue hides a
+/// received message from the other pollers (its visibility timeout), so each message is
+/// started by one of them at a time; a redelivery starts nothing new (the execution's name is
+/// the order id).
+pub fn spawn_queue_pollers<Q, W>(
+    workers: &mut JoinSet<()>,
+    queue: &Q,
+    workflow: &W,
+    shutdown: &watch::Receiver<bool>,
+) where
+    Q: PolledQueue,
+    W: WorkflowStarter + Clone,
+{
+    for _ in 0..QUEUE_POLLERS {
+        workers.spawn(queue_consumer(
+            queue.clone(),
+            workflow.clone(),
+            shutdown.clone(),
+        ));
+    }
+}
+
 /// StartOrderProcessing's local host: receive, start the execution, delete; a failure leaves
 /// the message to come back after a backoff (and, after five receives, to go to the DLQ).
 pub async fn queue_consumer<Q, W>(queue: Q, workflow: W, mut shutdown: watch::Receiver<bool>)
@@ -167,8 +198,80 @@ impl<R: StuckOrders> StuckOrders for WithoutLiveExecutions<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use order_domain::OrderId;
+    use order_domain::ports::StartOutcome;
     use order_embedded::db::Durability;
+    use order_embedded::queue::SqliteQueue;
     use rusqlite::params;
+    use serde_json::Value;
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::Notify;
+
+    /// A workflow whose start of `held` does not return until another order has started,
+    /// as a start stuck on a slow call would; it records every order it started.
+    #[derive(Clone)]
+    struct HeldStart {
+        held: OrderId,
+        holding: Arc<Notify>,
+        others: Arc<Notify>,
+        started: Arc<Mutex<Vec<OrderId>>>,
+    }
+
+    impl WorkflowStarter for HeldStart {
+        async fn start(&self, order_id: OrderId, _: Value) -> Result<StartOutcome, PortError> {
+            if order_id == self.held {
+                let other = self.others.notified();
+                self.holding.notify_one();
+                other.await;
+            } else {
+                self.others.notify_one();
+            }
+            self.started.lock().unwrap().push(order_id);
+            Ok(StartOutcome::Started)
+        }
+    }
+
+    /// A start that hangs holds up only its own poller: the order sent after it is received
+    /// and started by another, and both messages leave the queue. With one poller the second
+    /// order would wait for the first start, which waits for the second: neither would start.
+    #[tokio::test]
+    async fn a_start_that_hangs_does_not_hold_up_the_orders_behind_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
+        let queue = SqliteQueue::orders(db.clone());
+        let (held, next) = (OrderId::generate(), OrderId::generate());
+        let workflow = HeldStart {
+            held,
+            holding: Arc::new(Notify::new()),
+            others: Arc::new(Notify::new()),
+            started: Arc::default(),
+        };
+        let (stop, rx) = watch::channel(false);
+        let mut workers = JoinSet::new();
+        spawn_queue_pollers(&mut workers, &queue, &workflow, &rx);
+        queue.enqueue(held).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), workflow.holding.notified())
+            .await
+            .expect("the first order's start began");
+        queue.enqueue(next).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (visible, in_flight, _) = queue.depth().await.unwrap();
+            let started = workflow.started.lock().unwrap().clone();
+            if started.len() == 2 && visible + in_flight == 0 {
+                assert_eq!(started, vec![next, held]);
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "started {started:?}, {visible} visible and {in_flight} in flight"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = stop.send(true);
+        while workers.join_next().await.is_some() {}
+        db.close();
+    }
 
     /// A fixed answer, as a read model would give it.
     #[derive(Clone)]
