@@ -22,9 +22,11 @@ use tokio::task::JoinSet;
 /// source does when messages are waiting ("five batches at a time with five concurrent
 /// invocations", scaling up from there). One poller alone receives, starts and deletes each
 /// batch in turn, three writer round trips in a row while the queue grows behind it: in the
-/// closed loop the queue held 3,400 orders while 32 executions ran, and five pollers took
-/// completions from 4,391 to 5,114 orders/s (medians of six alternating rounds; BENCHMARKS.md,
-/// "After issue 16, fourteenth part"). A start that hangs holds up only its own poller.
+/// closed loop the queue held 3,400 orders while 32 executions ran. Four or eight pollers took
+/// completions from 4,391 to 5,114–5,124 orders/s (medians of six alternating rounds), and
+/// under a 60 s overload five completed 1.23× the orders one did, with nothing shed
+/// (BENCHMARKS.md, "After issue 16, fourteenth part"). A start that hangs holds up only its
+/// own poller.
 pub const QUEUE_POLLERS: usize = 5;
 
 /// Spawns [`QUEUE_POLLERS`] [`queue_consumer`]s of `queue` into `workers`. The queue hides a
