@@ -200,80 +200,8 @@ impl<R: StuckOrders> StuckOrders for WithoutLiveExecutions<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use order_domain::OrderId;
-    use order_domain::ports::StartOutcome;
     use order_embedded::db::Durability;
-    use order_embedded::queue::SqliteQueue;
     use rusqlite::params;
-    use serde_json::Value;
-    use std::sync::{Arc, Mutex};
-    use tokio::sync::Notify;
-
-    /// A workflow whose start of `held` does not return until another order has started,
-    /// as a start stuck on a slow call would; it records every order it started.
-    #[derive(Clone)]
-    struct HeldStart {
-        held: OrderId,
-        holding: Arc<Notify>,
-        others: Arc<Notify>,
-        started: Arc<Mutex<Vec<OrderId>>>,
-    }
-
-    impl WorkflowStarter for HeldStart {
-        async fn start(&self, order_id: OrderId, _: Value) -> Result<StartOutcome, PortError> {
-            if order_id == self.held {
-                let other = self.others.notified();
-                self.holding.notify_one();
-                other.await;
-            } else {
-                self.others.notify_one();
-            }
-            self.started.lock().unwrap().push(order_id);
-            Ok(StartOutcome::Started)
-        }
-    }
-
-    /// A start that hangs holds up only its own poller: the order sent after it is received
-    /// and started by another, and both messages leave the queue. With one poller the second
-    /// order would wait for the first start, which waits for the second: neither would start.
-    #[tokio::test]
-    async fn a_start_that_hangs_does_not_hold_up_the_orders_behind_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
-        let queue = SqliteQueue::orders(db.clone());
-        let (held, next) = (OrderId::generate(), OrderId::generate());
-        let workflow = HeldStart {
-            held,
-            holding: Arc::new(Notify::new()),
-            others: Arc::new(Notify::new()),
-            started: Arc::default(),
-        };
-        let (stop, rx) = watch::channel(false);
-        let mut workers = JoinSet::new();
-        spawn_queue_pollers(&mut workers, &queue, &workflow, &rx);
-        queue.enqueue(held).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(5), workflow.holding.notified())
-            .await
-            .expect("the first order's start began");
-        queue.enqueue(next).await.unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let (visible, in_flight, _) = queue.depth().await.unwrap();
-            let started = workflow.started.lock().unwrap().clone();
-            if started.len() == 2 && visible + in_flight == 0 {
-                assert_eq!(started, vec![next, held]);
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "started {started:?}, {visible} visible and {in_flight} in flight"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let _ = stop.send(true);
-        while workers.join_next().await.is_some() {}
-        db.close();
-    }
 
     /// A fixed answer, as a read model would give it.
     #[derive(Clone)]

@@ -11,6 +11,8 @@
 //! - [`tasks`]: an order driven through the app's task functions by hand, on any store.
 //! - [`sweep`]: the sweeper's decisions (`order_app::sweep`) on each host's stores, a
 //!   `sweep_cases!` line per host like the port suites.
+//! - [`pollers`]: StartOrderProcessing's local pollers on each host's OrdersQueue, a
+//!   `pollers_cases!` line per host.
 //! - [`runtime_api`]: a stub Lambda Runtime API on loopback, for running a function binary
 //!   outside Lambda (the cold-start benchmark, the stack harness).
 //! - [`emf`]: the Lambda functions' CloudWatch Embedded Metric Format lines parsed and held
@@ -37,6 +39,7 @@ pub mod idempotency;
 pub mod intake;
 pub mod keys;
 pub mod notifier;
+pub mod pollers;
 pub mod queue;
 pub mod read_models;
 pub mod runtime_api;

@@ -49,6 +49,12 @@ mod stuck_orders_contract {
     order_testkit::stuck_orders_contract!(dynamodb, crate::backends::dynamodb_read_models);
 }
 
+/// Not a port: StartOrderProcessing's local pollers on each host's OrdersQueue.
+mod queue_pollers {
+    order_testkit::pollers_cases!(sqlite, crate::backends::sqlite_queue);
+    order_testkit::pollers_cases!(sqs, crate::backends::sqs_queue);
+}
+
 /// Not a port: the sweeper's use case on each host's stores (log, views, queue).
 mod sweep_decisions {
     order_testkit::sweep_cases!(sqlite, crate::backends::sqlite_sweep);
