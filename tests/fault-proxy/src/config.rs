@@ -75,6 +75,12 @@ pub struct FaultConfig {
     pub slow_min: Duration,
     pub slow_max: Duration,
     pub seed: u64,
+    /// Only calls with this label (`service.Action`, e.g. `dynamodb.PutItem`) get faults; the
+    /// rest pass. `None`: every call may.
+    pub only_call: Option<String>,
+    /// At most this many faults, then none (`None`: no limit). With `only_call` and a fraction
+    /// of 1, the first `n` such calls get the fault: a test aims one fault at one call.
+    pub max_faults: Option<u64>,
 }
 
 impl Default for FaultConfig {
@@ -89,6 +95,8 @@ impl Default for FaultConfig {
             slow_min: Duration::from_millis(200),
             slow_max: Duration::from_millis(1500),
             seed: 13,
+            only_call: None,
+            max_faults: None,
         }
     }
 }

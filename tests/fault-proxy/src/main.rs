@@ -62,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
         slow_min: args.slow_min,
         slow_max: args.slow_max,
         seed: args.seed,
+        only_call: None,
+        max_faults: None,
     };
     let (addr, proxy) = FaultProxy::bind(&args.upstream, config, args.listen).await?;
     println!("export AWS_ENDPOINT_URL=http://{addr}");

@@ -6,7 +6,7 @@
 //! exactly as when a load balancer or the network loses an answer.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,6 +60,8 @@ struct Shared {
     config: FaultConfig,
     rng: Mutex<fastrand::Rng>,
     armed: AtomicBool,
+    /// Faults injected so far, against `config.max_faults`.
+    injected: AtomicU64,
     counters: Counters,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -103,6 +105,7 @@ impl FaultProxy {
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
             config,
             armed: AtomicBool::new(true),
+            injected: AtomicU64::new(0),
             counters: Counters::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
@@ -194,6 +197,21 @@ async fn handle(
         (fault, pick, delay)
     };
     let label = call.label();
+    let fault = fault.filter(|_| {
+        shared
+            .config
+            .only_call
+            .as_ref()
+            .is_none_or(|only| *only == label)
+            && shared.config.max_faults.is_none_or(|max| {
+                shared
+                    .injected
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                        (n < max).then_some(n + 1)
+                    })
+                    .is_ok()
+            })
+    });
     shared.counters.record(&label, fault);
     if let Some(kind) = fault {
         tracing::debug!(call = %label, fault = %kind, "injecting");

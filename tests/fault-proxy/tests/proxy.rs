@@ -39,9 +39,13 @@ fn only(kind: FaultKind) -> FaultConfig {
 }
 
 async fn dynamodb_put(url: &str) -> reqwest::Result<reqwest::Response> {
+    dynamodb_call(url, "PutItem").await
+}
+
+async fn dynamodb_call(url: &str, action: &str) -> reqwest::Result<reqwest::Response> {
     reqwest::Client::new()
         .post(url)
-        .header("x-amz-target", "DynamoDB_20120810.PutItem")
+        .header("x-amz-target", format!("DynamoDB_20120810.{action}"))
         .header("content-type", "application/x-amz-json-1.0")
         .body("{}")
         .send()
@@ -169,4 +173,34 @@ async fn the_same_seed_injects_the_same_faults() {
     }
     assert_eq!(runs[0], runs[1]);
     assert!(runs[0].1.total() > 0, "{}", runs[0].1);
+}
+
+/// A test aims one fault at one call: only `only_call`'s calls get faults, and no more than
+/// `max_faults` of them.
+#[tokio::test]
+async fn a_fault_aimed_at_one_call_hits_only_its_first_calls() {
+    let (up, hits) = upstream().await;
+    let config = FaultConfig {
+        only_call: Some("dynamodb.PutItem".into()),
+        max_faults: Some(2),
+        ..only(FaultKind::Throttle)
+    };
+    let (_, proxy) = FaultProxy::start(&up, config).await.unwrap();
+    let get = dynamodb_call(&proxy.url(), "GetItem").await.unwrap();
+    assert_eq!(get.status(), 200, "another call passes");
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(dynamodb_put(&proxy.url()).await.unwrap().status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [400, 400, 200, 200],
+        "the first two PutItems are throttled"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        3,
+        "three calls reached the upstream"
+    );
+    assert_eq!(proxy.counts().of(FaultKind::Throttle), 2);
 }
