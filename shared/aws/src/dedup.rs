@@ -16,6 +16,9 @@
 //!   over (of two racing take-overs one wins);
 //! - PENDING with a live lease: the publish waits briefly for the other publisher to finish,
 //!   then is refused with a [`PortError`], which every caller treats as retryable;
+//! - PENDING under this call's own claim token: its claim (or take-over) went through and the
+//!   answer was lost, and the SDK's retry of the write found it. It is this call's claim:
+//!   publish;
 //! - SENT: dropped.
 //!
 //! After the publish the record becomes SENT (conditioned on still holding the claim); if the
@@ -154,6 +157,15 @@ impl DynamoDedup {
                 },
                 _ => self.read(&key).await?,
             };
+            // Our own claim token: a claim or take-over of this call went through and its
+            // answer was lost, so the SDK's retry of it found the record it wrote. It is ours;
+            // judged as another publisher's live claim, the publish would wait and fail.
+            if seen.as_ref().is_some_and(|s| {
+                s.claim == claim && matches!(s.record, DedupRecord::Pending { .. })
+            }) {
+                won = true;
+                break;
+            }
             match judge_publish(seen.as_ref().map(|s| s.record), now) {
                 DedupVerdict::Drop => {
                     tracing::debug!(dedup_key = %key, "duplicate notification dropped");

@@ -61,6 +61,10 @@ fn parse_record(item: &HashMap<String, AttributeValue>) -> Option<IdempotencyRec
         order_id: OrderId::parse(text("orderId")?).ok()?,
         state: KeyState::parse(text("state")?)?,
         expires_at: Timestamp::from_millis(item.get("expiresAt")?.as_n().ok()?.parse().ok()?),
+        claimant: match text("claimant") {
+            Some(c) => Some(OrderId::parse(c).ok()?),
+            None => None,
+        },
     })
 }
 
@@ -100,6 +104,7 @@ impl DynamoIdempotency {
             .item("idempotencyKey", s(key))
             .item("fingerprint", s(fingerprint))
             .item("orderId", s(order_id.to_string()))
+            .item("claimant", s(order_id.to_string()))
             .item("state", s(IN_PROGRESS))
             .item("expiresAt", n(expires_at))
             .item(
@@ -142,11 +147,13 @@ impl DynamoIdempotency {
         }
     }
 
-    /// Takes over an expired lease, if it is still the one `seen`. `false`: someone else did.
+    /// Takes over an expired lease for the attempt `claimant`, if it is still the one `seen`.
+    /// `false`: someone else did.
     async fn take_over(
         &self,
         key: &str,
         seen: &IdempotencyRecord,
+        claimant: OrderId,
         expires_at: u64,
     ) -> Result<bool, PortError> {
         let result = self
@@ -154,13 +161,15 @@ impl DynamoIdempotency {
             .update_item()
             .table_name(&self.table)
             .key("idempotencyKey", s(key))
-            .update_expression("SET #exp = :exp, #ttl = :ttl")
+            .update_expression("SET #exp = :exp, #ttl = :ttl, #claimant = :claimant")
             .condition_expression("#state = :in_progress AND #exp = :seen AND #fp = :fp")
             .expression_attribute_names("#exp", "expiresAt")
             .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#claimant", "claimant")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#fp", "fingerprint")
             .expression_attribute_values(":exp", n(expires_at))
+            .expression_attribute_values(":claimant", s(claimant.to_string()))
             .expression_attribute_values(
                 ":ttl",
                 n(ttl_seconds(
@@ -241,7 +250,7 @@ impl IdempotencyStore for DynamoIdempotency {
                 // A completed record that expired: the conditional put frees it next round.
                 Verdict::Claim { .. } => {}
                 Verdict::TakeOver { order_id } => {
-                    if self.take_over(key, &record, expires_at).await? {
+                    if self.take_over(key, &record, candidate, expires_at).await? {
                         return Ok(Claim::Claimed { order_id });
                     }
                     // Another retry took it over (or completed it) first: look again.

@@ -9,9 +9,14 @@
 //! 1. no record, or a COMPLETED record past its expiry: the key is free, claim it;
 //! 2. another body (fingerprint) under the key: a mismatch;
 //! 3. a COMPLETED record: replay its order id;
-//! 4. an IN_PROGRESS record whose lease has not ended: in progress, until the lease ends;
-//! 5. an IN_PROGRESS record whose lease ended (a crashed or failed attempt): take it over,
-//!    keeping the order id that attempt chose, so a retry never places a second order.
+//! 4. an IN_PROGRESS record whose lease ended (a crashed or failed attempt): take it over,
+//!    keeping the order id that attempt chose, so a retry never places a second order;
+//! 5. an IN_PROGRESS record of this very attempt (its claimant, or its order id, is the
+//!    attempt's candidate, which each attempt draws afresh): its own claim or take-over,
+//!    retried after the answer was lost (the SDK retries a write whose connection dropped, and
+//!    the retry's condition finds the record the first try wrote). The key is the attempt's;
+//!    without this rule the request would refuse itself as "in progress" for the whole lease;
+//! 6. any other IN_PROGRESS record: in progress, until its lease ends.
 
 use crate::time::Timestamp;
 use crate::values::OrderId;
@@ -54,6 +59,10 @@ pub struct IdempotencyRecord {
     pub state: KeyState,
     /// When the lease ends (IN_PROGRESS) or the record stops counting (COMPLETED).
     pub expires_at: Timestamp,
+    /// The candidate order id of the attempt holding the lease: the first claim's (then the
+    /// same as `order_id`) or that of the attempt that took an ended lease over. `None` on
+    /// records kept before it was.
+    pub claimant: Option<OrderId>,
 }
 
 /// What [`judge`] says a store must do with a claim.
@@ -63,6 +72,9 @@ pub enum Verdict {
     Claim { order_id: OrderId },
     /// An ended lease: renew it in place, keeping the record's `order_id`.
     TakeOver { order_id: OrderId },
+    /// The record is this attempt's own claim or take-over (a retried write found what its
+    /// first try wrote): the key is already held for `order_id`, write nothing.
+    Own { order_id: OrderId },
     /// The request finished: answer with its order id, write nothing.
     Replay { order_id: OrderId },
     /// The key was used with another body: refuse, write nothing.
@@ -75,7 +87,9 @@ impl Verdict {
     /// What the caller is told once the verdict is carried out.
     pub fn claim(self) -> Claim {
         match self {
-            Self::Claim { order_id } | Self::TakeOver { order_id } => Claim::Claimed { order_id },
+            Self::Claim { order_id } | Self::TakeOver { order_id } | Self::Own { order_id } => {
+                Claim::Claimed { order_id }
+            }
             Self::Replay { order_id } => Claim::Completed { order_id },
             Self::Mismatch => Claim::Mismatch,
             Self::InProgress { retry_after_ms } => Claim::InProgress { retry_after_ms },
@@ -122,6 +136,11 @@ pub fn judge(
         KeyState::InProgress if ended => Verdict::TakeOver {
             order_id: r.order_id,
         },
+        KeyState::InProgress if r.order_id == candidate || r.claimant == Some(candidate) => {
+            Verdict::Own {
+                order_id: r.order_id,
+            }
+        }
         KeyState::InProgress => Verdict::InProgress {
             retry_after_ms: r.expires_at.as_millis() - now.as_millis(),
         },
@@ -140,6 +159,7 @@ mod tests {
             order_id: OrderId::generate(),
             state,
             expires_at: Timestamp::from_millis(expires_at),
+            claimant: None,
         }
     }
 
@@ -225,6 +245,49 @@ mod tests {
                 }
             );
         }
+    }
+
+    /// A claim's write retried after its answer was lost finds the record its first try
+    /// wrote: the candidate it drew is the record's order id. That is its own claim, not
+    /// another request's; another candidate on the same record is still refused.
+    #[test]
+    fn a_claim_that_finds_its_own_record_holds_the_key() {
+        let r = record(KeyState::InProgress, NOW + 30_000);
+        let now = Timestamp::from_millis(NOW);
+        let own = judge(Some(&r), "f", r.order_id, now);
+        assert_eq!(
+            own,
+            Verdict::Own {
+                order_id: r.order_id
+            }
+        );
+        assert_eq!(
+            own.claim(),
+            Claim::Claimed {
+                order_id: r.order_id
+            }
+        );
+        assert!(matches!(
+            judged(Some(&r), "f").0,
+            Verdict::InProgress { .. }
+        ));
+        assert_eq!(
+            judge(Some(&r), "g", r.order_id, now),
+            Verdict::Mismatch,
+            "the fingerprint is judged first"
+        );
+        // A take-over keeps the record's order id and names its own candidate as claimant.
+        let taker = OrderId::generate();
+        let taken_over = IdempotencyRecord {
+            claimant: Some(taker),
+            ..r.clone()
+        };
+        assert_eq!(
+            judge(Some(&taken_over), "f", taker, now),
+            Verdict::Own {
+                order_id: r.order_id
+            }
+        );
     }
 
     #[test]

@@ -30,13 +30,16 @@ fn port_err(e: &impl std::fmt::Debug) -> PortError {
 
 /// The key's record; a row that does not parse is an error, not a free key.
 fn read(c: &Connection, key: &str) -> rusqlite::Result<Option<IdempotencyRecord>> {
-    let row: Option<(String, String, String, i64)> = c
+    let row: Option<(String, String, String, i64, Option<String>)> = c
         .prepare_cached(
-            "SELECT fingerprint, order_id, state, expires_at FROM idempotency WHERE key = ?1",
+            "SELECT fingerprint, order_id, state, expires_at, claimant FROM idempotency \
+             WHERE key = ?1",
         )?
-        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .optional()?;
-    let Some((fingerprint, order_id, state, expires_at)) = row else {
+    let Some((fingerprint, order_id, state, expires_at, claimant)) = row else {
         return Ok(None);
     };
     let malformed = |what: &str| {
@@ -51,6 +54,9 @@ fn read(c: &Connection, key: &str) -> rusqlite::Result<Option<IdempotencyRecord>
         order_id: OrderId::parse(&order_id).map_err(|_| malformed("order id"))?,
         state: KeyState::parse(&state).ok_or_else(|| malformed("state"))?,
         expires_at: Timestamp::from_millis(u64::try_from(expires_at).unwrap_or(0)),
+        claimant: claimant
+            .map(|c| OrderId::parse(&c).map_err(|_| malformed("claimant")))
+            .transpose()?,
     }))
 }
 
@@ -95,11 +101,19 @@ impl IdempotencyStore for SqliteIdempotency {
                 let verdict = judge(read(c, &key)?.as_ref(), &fingerprint, candidate, now);
                 if let Verdict::Claim { order_id } | Verdict::TakeOver { order_id } = verdict {
                     c.prepare_cached(
-                        "INSERT INTO idempotency (key, fingerprint, order_id, state, expires_at) \
-                         VALUES (?1, ?2, ?3, 'IN_PROGRESS', ?4) ON CONFLICT (key) DO UPDATE \
-                         SET fingerprint = ?2, order_id = ?3, state = 'IN_PROGRESS', expires_at = ?4",
+                        "INSERT INTO idempotency \
+                         (key, fingerprint, order_id, state, expires_at, claimant) \
+                         VALUES (?1, ?2, ?3, 'IN_PROGRESS', ?4, ?5) ON CONFLICT (key) DO UPDATE \
+                         SET fingerprint = ?2, order_id = ?3, state = 'IN_PROGRESS', \
+                         expires_at = ?4, claimant = ?5",
                     )?
-                    .execute(params![key, fingerprint, order_id.to_string(), expires_at])?;
+                    .execute(params![
+                        key,
+                        fingerprint,
+                        order_id.to_string(),
+                        expires_at,
+                        candidate.to_string()
+                    ])?;
                 }
                 Ok(verdict.claim())
             })

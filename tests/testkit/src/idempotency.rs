@@ -19,6 +19,8 @@ macro_rules! idempotency_contract {
                 [
                     a_free_key_is_claimed_for_the_candidate_order_id,
                     a_key_in_flight_is_in_progress_for_the_time_its_lease_has_left,
+                    a_claim_retried_after_its_answer_was_lost_still_holds_the_key,
+                    a_take_over_retried_after_its_answer_was_lost_still_holds_the_key,
                     a_completed_key_replays_its_order_id,
                     a_key_reused_with_another_body_is_a_mismatch,
                     an_ended_lease_is_taken_over_keeping_its_order_id,
@@ -81,6 +83,61 @@ pub async fn a_key_in_flight_is_in_progress_for_the_time_its_lease_has_left<S: I
         Claim::InProgress {
             retry_after_ms: LEASE - 12_500
         }
+    );
+}
+
+/// A claim whose write went through but whose answer was lost is retried by the SDK with the
+/// same candidate, and the retry's condition finds the record the first try wrote. Claiming
+/// again with the same candidate is that retry: the key is still the claimant's (not "in
+/// progress" for the whole lease), nothing changes, and any other candidate is refused.
+pub async fn a_claim_retried_after_its_answer_was_lost_still_holds_the_key<S: IdempotencyStore>(
+    s: &Fixture<S>,
+) {
+    let (id, t0) = (OrderId::generate(), Timestamp::now().as_millis());
+    let first = s.claim("k", "f", id, at(t0), LEASE).await.unwrap();
+    assert_eq!(first, Claim::Claimed { order_id: id });
+    let retried = s.claim("k", "f", id, at(t0 + 40), LEASE).await.unwrap();
+    assert_eq!(retried, Claim::Claimed { order_id: id }, "its own record");
+    assert_eq!(
+        claim(&**s, "f", t0 + 50).await,
+        Claim::InProgress {
+            retry_after_ms: LEASE - 50
+        },
+        "another request is still refused for the first lease"
+    );
+    s.complete("k", at(t0 + 60), LEASE).await.unwrap();
+    assert_eq!(
+        claim(&**s, "f", t0 + 70).await,
+        Claim::Completed { order_id: id }
+    );
+}
+
+/// The same for a take-over of an ended lease: the retried write finds the record with the
+/// taker's fresh lease and the first attempt's order id, and it is still the taker's.
+pub async fn a_take_over_retried_after_its_answer_was_lost_still_holds_the_key<
+    S: IdempotencyStore,
+>(
+    s: &Fixture<S>,
+) {
+    let first = OrderId::generate();
+    s.claim("k", "f", first, at(a_minute_ago()), LEASE)
+        .await
+        .unwrap();
+    let (taker, now) = (OrderId::generate(), Timestamp::now().as_millis());
+    let took = s.claim("k", "f", taker, at(now), LEASE).await.unwrap();
+    assert_eq!(took, Claim::Claimed { order_id: first }, "taken over");
+    let retried = s.claim("k", "f", taker, at(now + 40), LEASE).await.unwrap();
+    assert_eq!(
+        retried,
+        Claim::Claimed { order_id: first },
+        "its own take-over"
+    );
+    assert_eq!(
+        claim(&**s, "f", now + 50).await,
+        Claim::InProgress {
+            retry_after_ms: LEASE - 50
+        },
+        "another request is refused for the taker's lease"
     );
 }
 

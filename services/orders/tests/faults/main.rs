@@ -19,6 +19,7 @@
 
 mod audit;
 mod client;
+mod lost_answers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

@@ -28,6 +28,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../../migrations/0006_trace_parent.sql"),
     ),
+    (
+        7,
+        include_str!("../../../../migrations/0007_idempotency_claimant.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
