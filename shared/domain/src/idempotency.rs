@@ -11,8 +11,9 @@
 //! 3. a COMPLETED record: replay its order id;
 //! 4. an IN_PROGRESS record whose lease ended (a crashed or failed attempt): take it over,
 //!    keeping the order id that attempt chose, so a retry never places a second order;
-//! 5. an IN_PROGRESS record of this very attempt (its claimant, or its order id, is the
-//!    attempt's candidate, which each attempt draws afresh): its own claim or take-over,
+//! 5. an IN_PROGRESS record of this very attempt (its claimant is the attempt's candidate,
+//!    which each attempt draws afresh; on a record kept before claimants were, its order id
+//!    is): its own claim or take-over,
 //!    retried after the answer was lost (the SDK retries a write whose connection dropped, and
 //!    the retry's condition finds the record the first try wrote). The key is the attempt's;
 //!    without this rule the request would refuse itself as "in progress" for the whole lease;
@@ -136,11 +137,9 @@ pub fn judge(
         KeyState::InProgress if ended => Verdict::TakeOver {
             order_id: r.order_id,
         },
-        KeyState::InProgress if r.order_id == candidate || r.claimant == Some(candidate) => {
-            Verdict::Own {
-                order_id: r.order_id,
-            }
-        }
+        KeyState::InProgress if r.claimant.map_or(r.order_id, |c| c) == candidate => Verdict::Own {
+            order_id: r.order_id,
+        },
         KeyState::InProgress => Verdict::InProgress {
             retry_after_ms: r.expires_at.as_millis() - now.as_millis(),
         },
@@ -288,6 +287,12 @@ mod tests {
                 order_id: r.order_id
             }
         );
+        // The attempt whose lease was taken over no longer holds the key, though the record
+        // keeps its order id.
+        assert!(matches!(
+            judge(Some(&taken_over), "f", r.order_id, now),
+            Verdict::InProgress { .. }
+        ));
     }
 
     #[test]

@@ -132,6 +132,14 @@ pub async fn a_take_over_retried_after_its_answer_was_lost_still_holds_the_key<
         Claim::Claimed { order_id: first },
         "its own take-over"
     );
+    let late = s.claim("k", "f", first, at(now + 45), LEASE).await.unwrap();
+    assert_eq!(
+        late,
+        Claim::InProgress {
+            retry_after_ms: LEASE - 45
+        },
+        "the attempt whose lease was taken over no longer holds the key"
+    );
     assert_eq!(
         claim(&**s, "f", now + 50).await,
         Claim::InProgress {
