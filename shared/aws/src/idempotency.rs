@@ -61,10 +61,10 @@ fn parse_record(item: &HashMap<String, AttributeValue>) -> Option<IdempotencyRec
         order_id: OrderId::parse(text("orderId")?).ok()?,
         state: KeyState::parse(text("state")?)?,
         expires_at: Timestamp::from_millis(item.get("expiresAt")?.as_n().ok()?.parse().ok()?),
-        claimant: match text("claimant") {
-            Some(c) => Some(OrderId::parse(c).ok()?),
-            None => None,
-        },
+        claimant: text("claimant")
+            .map(|c| OrderId::parse(c))
+            .transpose()
+            .ok()?,
     })
 }
 

@@ -137,7 +137,7 @@ pub fn judge(
         KeyState::InProgress if ended => Verdict::TakeOver {
             order_id: r.order_id,
         },
-        KeyState::InProgress if r.claimant.map_or(r.order_id, |c| c) == candidate => Verdict::Own {
+        KeyState::InProgress if r.claimant.unwrap_or(r.order_id) == candidate => Verdict::Own {
             order_id: r.order_id,
         },
         KeyState::InProgress => Verdict::InProgress {
