@@ -16,6 +16,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== python tools (.venv)"
 bash scripts/venv.sh
 
+echo "== scripts/wal_pages.py --self-test (BENCHMARKS.md's WAL diagnostic)"
+.venv/bin/python scripts/wal_pages.py --self-test
+
 echo "== AWS emulator (moto) on loopback"
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # moto with DynamoDB requests serialised: stock moto checks conditional writes without a lock,

@@ -170,9 +170,7 @@ impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, 
         let resumable: Vec<String> = self
             .db
             .read(|c| {
-                let mut s = c.prepare(
-                    "SELECT name FROM executions WHERE status = 'RUNNING' ORDER BY started_at",
-                )?;
+                let mut s = c.prepare(order_embedded::db::RUNNING_EXECUTIONS)?;
                 s.query_map([], |r| r.get(0))?.collect()
             })
             .await

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../../../migrations/0007_idempotency_claimant.sql"),
     ),
+    (
+        8,
+        include_str!("../../../../migrations/0008_running_executions_index.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -136,6 +140,52 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("(placed_at,order_id)<(?,?)"), "{plan}");
+    }
+
+    /// A restart finds its RUNNING executions on the partial index, in order, without a sort,
+    /// and an ended execution leaves it.
+    #[test]
+    fn running_executions_are_read_from_their_partial_index() {
+        let mut conn = at_version_1();
+        migrate(&mut conn).unwrap();
+        let plan: String = conn
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {}", crate::db::RUNNING_EXECUTIONS),
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("executions_running"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        for (name, started) in [("b", 2), ("a", 1), ("c", 3)] {
+            conn.execute(
+                "INSERT INTO executions (name, status, current_state, data, input, started_at, updated_at) \
+                 VALUES (?1, 'RUNNING', 'ValidateOrder', '{}', '{}', ?2, ?2)",
+                rusqlite::params![name, started],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "UPDATE executions SET status = 'SUCCEEDED' WHERE name = 'b'",
+            [],
+        )
+        .unwrap();
+        let running: Vec<String> = conn
+            .prepare(crate::db::RUNNING_EXECUTIONS)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(running, ["a", "c"]);
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM executions INDEXED BY executions_running WHERE status = 'RUNNING'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, 2);
     }
 
     #[test]

@@ -22,6 +22,11 @@ mod writer;
 pub use committed::{CommittedFeed, FeedEvent};
 pub use connection::tune_connection;
 
+/// The executions a restart resumes, oldest first: a walk of the partial index
+/// `executions_running` (migration 8), which holds only those.
+pub const RUNNING_EXECUTIONS: &str =
+    "SELECT name FROM executions WHERE status = 'RUNNING' ORDER BY started_at";
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
