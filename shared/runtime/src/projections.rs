@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use order_domain::ports::StoreError;
-use order_embedded::db::DbError;
+use order_embedded::db::{DbError, run_cached};
 use order_embedded::read_models::{Projection, checkpoint};
 use order_embedded::store::SqliteEventStore;
 use tokio::sync::watch;
@@ -48,14 +48,9 @@ pub(crate) async fn catch_up(
         // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
         // event) is undone and retried alone, while the other still moves on.
         db.write_statement(move |c| {
-            // From the connection's statement cache: `execute_batch` parsed these four
-            // statements again for every batch (300 parses a second at capacity).
-            let run = |statement: &str| {
-                c.prepare_cached(statement)
-                    .and_then(|mut s| s.execute([]))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            };
+            // From the connection's statement cache: `execute_batch` parsed these statements
+            // again for every batch (300 parses a second at capacity).
+            let run = |sql: &str| run_cached(c, sql).map_err(|e| e.to_string());
             let mut failed = Vec::new();
             for p in &ps {
                 run("SAVEPOINT projection")?;

@@ -38,6 +38,7 @@ use checkpointer::spawn_checkpointer;
 use connection::configure;
 use migrations::migrate;
 use readers::reader_count;
+pub use writer::run_cached;
 use writer::{CommitFailed, Job, log_head, writer_loop};
 
 /// How writes reach the disk.

@@ -78,7 +78,7 @@ fn run_in_savepoint<T, E>(
 
 /// Runs one statement from the connection's cache (the writer runs these thousands of times a
 /// second; `execute_batch` would parse them every time).
-fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+pub fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
