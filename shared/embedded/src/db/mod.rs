@@ -21,11 +21,7 @@ mod writer;
 
 pub use committed::{CommittedFeed, FeedEvent};
 pub use connection::tune_connection;
-
-/// The executions a restart resumes, oldest first: a walk of the partial index
-/// `executions_running` (migration 8), which holds only those.
-pub const RUNNING_EXECUTIONS: &str =
-    "SELECT name FROM executions WHERE status = 'RUNNING' ORDER BY started_at";
+pub use writer::run_cached;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -38,8 +34,12 @@ use checkpointer::spawn_checkpointer;
 use connection::configure;
 use migrations::migrate;
 use readers::reader_count;
-pub use writer::run_cached;
 use writer::{CommitFailed, Job, log_head, writer_loop};
+
+/// The executions a restart resumes, oldest first: a walk of the partial index
+/// `executions_running` (migration 8), which holds only those.
+pub const RUNNING_EXECUTIONS: &str =
+    "SELECT name FROM executions WHERE status = 'RUNNING' ORDER BY started_at";
 
 /// How writes reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
