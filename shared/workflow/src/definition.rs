@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::Value;
 
+use crate::context::ContextReads;
 use crate::fields::Fields;
 use crate::state::State;
 use crate::substitution;
@@ -60,6 +61,8 @@ pub struct TaskInfo {
 pub struct StateMachine {
     start_at: String,
     states: BTreeMap<String, State>,
+    /// The parts of the context object each state can read (see `context`).
+    context_reads: BTreeMap<String, ContextReads>,
 }
 
 impl StateMachine {
@@ -99,6 +102,7 @@ impl StateMachine {
             return Err(f.error("States", "must be an object of states"));
         };
         let mut states = BTreeMap::new();
+        let mut context_reads = BTreeMap::new();
         for (name, value) in raw_states {
             if name.is_empty() || name.chars().count() > MAX_STATE_NAME_LEN {
                 return Err(DefinitionError::Invalid {
@@ -107,8 +111,13 @@ impl StateMachine {
                 });
             }
             states.insert(name.clone(), State::parse(name, value)?);
+            context_reads.insert(name.clone(), ContextReads::of(value));
         }
-        let machine = Self { start_at, states };
+        let machine = Self {
+            start_at,
+            states,
+            context_reads,
+        };
         machine.validate()?;
         Ok(machine)
     }
@@ -188,5 +197,10 @@ impl StateMachine {
 
     pub(crate) fn state(&self, name: &str) -> Option<&State> {
         self.states.get(name)
+    }
+
+    /// The parts of the context object the state `name` can read.
+    pub(crate) fn context_reads(&self, name: &str) -> ContextReads {
+        self.context_reads.get(name).copied().unwrap_or_default()
     }
 }

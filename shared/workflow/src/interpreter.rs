@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use tracing::debug;
 
+use crate::context::StateContext;
 use crate::definition::StateMachine;
 use crate::errors::{NO_CHOICE_MATCHED, RUNTIME, StateError, TIMEOUT};
 use crate::execution::{ExecutionContext, RunOptions, TaskInvoker, Transition};
@@ -14,31 +15,6 @@ use crate::retry;
 use crate::state::{
     ChoiceState, FailState, Filters, Flow, PassState, State, TaskState, Text, WaitFor, WaitState,
 };
-
-/// What the context object (`$$`) needs about the running state.
-struct StateContext<'a> {
-    execution: &'a ExecutionContext,
-    state: &'a str,
-    entered_time: String,
-}
-
-impl StateContext<'_> {
-    fn object(&self, retry_count: u32) -> Value {
-        json!({
-            "Execution": {
-                "Id": self.execution.execution_id,
-                "Name": self.execution.execution_name,
-                "StartTime": self.execution.start_time,
-            },
-            "StateMachine": { "Name": self.execution.state_machine_name },
-            "State": {
-                "Name": self.state,
-                "EnteredTime": self.entered_time,
-                "RetryCount": retry_count,
-            },
-        })
-    }
-}
 
 /// Executes one state (including all its Retry attempts and Catch) and says
 /// where to go.
@@ -62,19 +38,20 @@ pub async fn step<I: TaskInvoker>(
     let context = StateContext {
         execution: ctx,
         state,
-        entered_time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        entered: SystemTime::now(),
+        reads: machine.context_reads(state),
     };
     let transition = match definition {
-        State::Pass(pass) => complete(pass_output(pass, &input, &context.object(0)), &pass.flow),
-        State::Task(task) => run_task(task, &input, &context, invoker, opts).await,
+        State::Pass(pass) => complete(pass_output(pass, input, &context.object(0)), &pass.flow),
+        State::Task(task) => run_task(task, input, &context, invoker, opts).await,
         State::Choice(choice) => {
-            choose(choice, &input, &context.object(0)).unwrap_or_else(Into::into)
+            choose(choice, input, &context.object(0)).unwrap_or_else(Into::into)
         }
         State::Wait(wait) => complete(
-            wait_output(wait, &input, &context.object(0), opts).await,
+            wait_output(wait, input, &context.object(0), opts).await,
             &wait.flow,
         ),
-        State::Succeed(filters) => match succeed_output(filters, &input, &context.object(0)) {
+        State::Succeed(filters) => match succeed_output(filters, input, &context.object(0)) {
             Ok(output) => Transition::Succeeded { output },
             Err(error) => error.into(),
         },
@@ -131,21 +108,21 @@ fn complete(output: Result<Value, StateError>, flow: &Flow) -> Transition {
 }
 
 /// Pass: `InputPath` → `Parameters` → `Result` → `ResultPath` → `OutputPath`.
-fn pass_output(pass: &PassState, raw: &Value, context: &Value) -> Result<Value, StateError> {
-    let effective = processing::input(&pass.filters, raw, context)?;
+fn pass_output(pass: &PassState, raw: Value, context: &Value) -> Result<Value, StateError> {
+    let effective = processing::input(&pass.filters, &raw, context)?;
     let effective = match &pass.parameters {
         Some(template) => template.evaluate(&effective, context)?,
         None => effective.into_owned(),
     };
     let result = pass.result.clone().unwrap_or(effective);
-    let combined = processing::result(pass.result_path.as_ref(), raw, result)?;
+    let combined = processing::result_in_place(pass.result_path.as_ref(), raw, result)?;
     processing::output(&pass.filters, combined, context)
 }
 
 /// Task: every attempt with its retries, then `Catch` if it still fails.
 async fn run_task<I: TaskInvoker>(
     task: &TaskState,
-    raw: &Value,
+    raw: Value,
     context: &StateContext<'_>,
     invoker: &I,
     opts: &RunOptions,
@@ -155,8 +132,27 @@ async fn run_task<I: TaskInvoker>(
     let mut attempts = vec![0_u32; task.retry.len()];
     let mut retry_count = 0_u32;
     loop {
-        let error = match task_attempt(task, raw, &context.object(retry_count), invoker).await {
-            Ok(output) => return complete(Ok(output), &task.flow),
+        let object = context.object(retry_count);
+        let error = match task_attempt(task, &raw, &object, invoker).await {
+            Ok(result)
+                if processing::cannot_fail(&task.filters, task.result_path.as_ref(), &raw) =>
+            {
+                // Nothing after the invocation can fail now, so no retry needs the input:
+                // the result goes into it in place, uncopied.
+                let combined = processing::result_in_place(task.result_path.as_ref(), raw, result);
+                return complete(
+                    combined.and_then(|c| processing::output(&task.filters, c, &object)),
+                    &task.flow,
+                );
+            }
+            Ok(result) => {
+                match processing::result(task.result_path.as_ref(), &raw, result)
+                    .and_then(|c| processing::output(&task.filters, c, &object))
+                {
+                    Ok(output) => return complete(Ok(output), &task.flow),
+                    Err(error) => error,
+                }
+            }
             Err(error) => error,
         };
         // Only the first matching retrier applies; once it is exhausted the
@@ -184,8 +180,9 @@ async fn run_task<I: TaskInvoker>(
     }
 }
 
-/// One Task attempt: `InputPath` → `Parameters` → invoke → `ResultSelector`
-/// → `ResultPath` → `OutputPath`.
+/// One Task attempt up to its result: `InputPath` → `Parameters` → invoke →
+/// `ResultSelector` (the caller applies `ResultPath` and `OutputPath`, whose failures are
+/// the attempt's too).
 async fn task_attempt<I: TaskInvoker>(
     task: &TaskState,
     raw: &Value,
@@ -208,17 +205,15 @@ async fn task_attempt<I: TaskInvoker>(
         })?,
         None => call.await,
     }?;
-    let result = match &task.result_selector {
-        Some(template) => template.evaluate(&result, context)?,
-        None => result,
-    };
-    let combined = processing::result(task.result_path.as_ref(), raw, result)?;
-    processing::output(&task.filters, combined, context)
+    match &task.result_selector {
+        Some(template) => template.evaluate(&result, context),
+        None => Ok(result),
+    }
 }
 
 /// The first catcher matching `error` sends `{"Error", "Cause"}`, placed in
 /// the state's raw input at its `ResultPath`, to its `Next`.
-fn catch(task: &TaskState, raw: &Value, error: StateError) -> Transition {
+fn catch(task: &TaskState, raw: Value, error: StateError) -> Transition {
     let Some(catcher) = task
         .catch
         .iter()
@@ -228,7 +223,7 @@ fn catch(task: &TaskState, raw: &Value, error: StateError) -> Transition {
     };
     debug!(error = %error.error, next = %catcher.next, "caught task error");
     let error_output = json!({ "Error": error.error, "Cause": error.cause });
-    match processing::result(catcher.result_path.as_ref(), raw, error_output) {
+    match processing::result_in_place(catcher.result_path.as_ref(), raw, error_output) {
         Ok(output) => Transition::Next {
             state: catcher.next.clone(),
             output,
@@ -238,8 +233,8 @@ fn catch(task: &TaskState, raw: &Value, error: StateError) -> Transition {
 }
 
 /// Choice: the first rule that holds on the effective input picks `Next`.
-fn choose(choice: &ChoiceState, raw: &Value, context: &Value) -> Result<Transition, StateError> {
-    let effective = processing::input(&choice.filters, raw, context)?;
+fn choose(choice: &ChoiceState, raw: Value, context: &Value) -> Result<Transition, StateError> {
+    let effective = processing::input_owned(&choice.filters, raw, context)?;
     let mut next = choice.default.as_ref();
     for rule in &choice.choices {
         if rule.condition.evaluate(&effective, context)? {
@@ -255,18 +250,18 @@ fn choose(choice: &ChoiceState, raw: &Value, context: &Value) -> Result<Transiti
     })?;
     Ok(Transition::Next {
         state: next.clone(),
-        output: processing::output(&choice.filters, effective.into_owned(), context)?,
+        output: processing::output(&choice.filters, effective, context)?,
     })
 }
 
 /// Wait: `Seconds` or `SecondsPath`, scaled by `interval_scale`.
 async fn wait_output(
     wait: &WaitState,
-    raw: &Value,
+    raw: Value,
     context: &Value,
     opts: &RunOptions,
 ) -> Result<Value, StateError> {
-    let effective = processing::input(&wait.filters, raw, context)?;
+    let effective = processing::input_owned(&wait.filters, raw, context)?;
     let seconds = match &wait.wait {
         WaitFor::Seconds(seconds) => u64::from(*seconds),
         WaitFor::SecondsPath(path) => path
@@ -282,12 +277,12 @@ async fn wait_output(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    processing::output(&wait.filters, effective.into_owned(), context)
+    processing::output(&wait.filters, effective, context)
 }
 
-fn succeed_output(filters: &Filters, raw: &Value, context: &Value) -> Result<Value, StateError> {
-    let effective = processing::input(filters, raw, context)?;
-    processing::output(filters, effective.into_owned(), context)
+fn succeed_output(filters: &Filters, raw: Value, context: &Value) -> Result<Value, StateError> {
+    let effective = processing::input_owned(filters, raw, context)?;
+    processing::output(filters, effective, context)
 }
 
 /// Fail: `Error`/`Cause` as written or read with `ErrorPath`/`CausePath`;

@@ -28,6 +28,7 @@
 //! - [`errors`]: the `States.*` error names.
 
 mod choice;
+mod context;
 mod definition;
 pub mod errors;
 mod execution;

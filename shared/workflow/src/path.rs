@@ -109,6 +109,11 @@ impl ReferencePath {
         Some(current)
     }
 
+    /// Whether [`Self::insert`] into `target` would succeed, whatever the value.
+    pub(crate) fn fits(&self, target: &Value) -> bool {
+        fits_at(Some(target), &self.segments)
+    }
+
     /// Puts `value` at this path inside `target`, creating missing
     /// intermediate objects (as `ResultPath` does). Fails when an existing
     /// intermediate value is not an object or array of the right kind.
@@ -116,6 +121,25 @@ impl ReferencePath {
         insert_at(&mut target, &self.segments, value)
             .map_err(|why| format!("cannot apply path {}: {why}", self.text))?;
         Ok(target)
+    }
+}
+
+/// Whether [`insert_at`] would succeed on `target`, decided without changing it: the same
+/// walk, where a missing field is a new empty object.
+fn fits_at(target: Option<&Value>, segments: &[Segment]) -> bool {
+    let Some((first, rest)) = segments.split_first() else {
+        return true;
+    };
+    match (first, target) {
+        // A missing field becomes `{}`: its fields fit, its indexes do not (the last arm).
+        (Segment::Field(_), None) => fits_at(None, rest),
+        (Segment::Field(name), Some(Value::Object(object))) => {
+            rest.is_empty() || fits_at(object.get(name), rest)
+        }
+        (Segment::Index(index), Some(Value::Array(items))) => items
+            .get(*index)
+            .is_some_and(|item| fits_at(Some(item), rest)),
+        _ => false,
     }
 }
 
@@ -239,6 +263,45 @@ mod tests {
             .insert(json!({"keep": 1}), json!(true))
             .expect("insert");
         assert_eq!(out, json!({"keep": 1, "a": {"b": {"c": true}}}));
+    }
+
+    #[test]
+    fn fits_says_exactly_whether_insert_succeeds() {
+        let targets = [
+            json!({}),
+            json!({"x": "text"}),
+            json!({"x": [0, {"y": 1}]}),
+            json!({"x": {"y": [1]}}),
+            json!([1, 2]),
+            json!("text"),
+            Value::Null,
+        ];
+        let paths = [
+            "$",
+            "$.x",
+            "$.x.y",
+            "$.x.y.z",
+            "$.x[0]",
+            "$.x[1].y",
+            "$.x[1].y.z",
+            "$.x[2]",
+            "$.x.y[0]",
+            "$.x.y[1]",
+            "$.new.deep",
+            "$.new[0]",
+            "$[0]",
+            "$[5]",
+        ];
+        for target in &targets {
+            for text in paths {
+                let p = path(text);
+                assert_eq!(
+                    p.fits(target),
+                    p.insert(target.clone(), json!(7)).is_ok(),
+                    "{text} into {target}"
+                );
+            }
+        }
     }
 
     #[test]

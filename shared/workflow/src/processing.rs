@@ -39,6 +39,19 @@ pub(crate) fn input<'a>(
     filter(filters.input_path.as_ref(), "InputPath", raw, context)
 }
 
+/// [`input`] for a caller that owns the raw input and keeps nothing of it: the default `$`
+/// hands it on as it is, uncopied.
+pub(crate) fn input_owned(
+    filters: &Filters,
+    raw: Value,
+    context: &Value,
+) -> Result<Value, StateError> {
+    match filters.input_path.as_ref() {
+        Some(path) if path.is_root() => Ok(raw),
+        path => filter(path, "InputPath", &raw, context).map(Cow::into_owned),
+    }
+}
+
 /// The state output: `value` filtered by `OutputPath`; the default `$` hands `value` on as it
 /// is, uncopied.
 pub(crate) fn output(
@@ -52,17 +65,37 @@ pub(crate) fn output(
     }
 }
 
-/// Places `result` into the raw input at `ResultPath`; a `null`
+/// Places `result` into a copy of the raw input at `ResultPath`; a `null`
 /// `ResultPath` (`None`) discards the result and keeps the input.
 pub(crate) fn result(
     path: Option<&ReferencePath>,
     raw: &Value,
     result: Value,
 ) -> Result<Value, StateError> {
+    result_in_place(path, raw.clone(), result)
+}
+
+/// [`result`] into the raw input itself, for a caller that needs it no more.
+pub(crate) fn result_in_place(
+    path: Option<&ReferencePath>,
+    raw: Value,
+    result: Value,
+) -> Result<Value, StateError> {
     match path {
-        None => Ok(raw.clone()),
+        None => Ok(raw),
         Some(path) => path
-            .insert(raw.clone(), result)
+            .insert(raw, result)
             .map_err(|why| StateError::new(RESULT_PATH_MATCH_FAILURE, why)),
     }
+}
+
+/// Whether `ResultPath` into `raw` and then `OutputPath` are sure to succeed, whatever the
+/// result: then a task's attempt cannot fail after its invocation, and its input is not
+/// needed again.
+pub(crate) fn cannot_fail(filters: &Filters, path: Option<&ReferencePath>, raw: &Value) -> bool {
+    let output_is_total = filters
+        .output_path
+        .as_ref()
+        .is_none_or(ReferencePath::is_root);
+    output_is_total && path.is_none_or(|path| path.fits(raw))
 }

@@ -225,3 +225,40 @@ fn states_all_must_be_alone_and_in_the_last_retrier() {
     assert!(parse(json!([{ "ErrorEquals": ["X"], "IntervalSeconds": 0 }])).is_err());
     assert!(parse(json!([{ "ErrorEquals": ["X"], "JitterStrategy": "SOME" }])).is_err());
 }
+
+/// A `ResultPath` that cannot be applied fails the attempt after its invocation: the retry and
+/// the catcher still start from the state's input as it came in.
+#[tokio::test]
+async fn a_result_path_failure_is_retried_and_caught_on_the_input_as_it_came() {
+    let m = machine_from(
+        "T",
+        json!({
+            "T": {
+                "Type": "Task",
+                "Resource": LAMBDA,
+                "ResultPath": "$.x.y",
+                "Retry": [{ "ErrorEquals": ["States.ResultPathMatchFailure"], "MaxAttempts": 1 }],
+                "Catch": [{ "ErrorEquals": ["States.ALL"], "Next": "Recover", "ResultPath": "$.failure" }],
+                "Next": "Done"
+            }
+        }),
+    );
+    let invoker = ScriptedInvoker::new().on(LAMBDA, [Reply::Ok(json!(1)), Reply::Ok(json!(2))]);
+    let input = json!({"x": "text", "order": 7});
+    let out = step_with(&m, "T", input.clone(), &invoker).await;
+    assert_eq!(
+        invoker.inputs(),
+        vec![input.clone(), input],
+        "both attempts saw the input"
+    );
+    let Transition::Next { state, output } = out else {
+        panic!("caught: {out:?}");
+    };
+    assert_eq!(state, "Recover");
+    assert_eq!(output["x"], json!("text"));
+    assert_eq!(output["order"], json!(7));
+    assert_eq!(
+        output["failure"]["Error"],
+        json!("States.ResultPathMatchFailure")
+    );
+}
