@@ -33,26 +33,30 @@ impl Timestamp {
     }
 
     pub fn to_rfc3339(self) -> String {
-        humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(self.0)).to_string()
+        self.rfc3339().to_string()
+    }
+
+    /// The RFC 3339 text, written where it is displayed (no `String` on the way).
+    fn rfc3339(self) -> humantime::Rfc3339Timestamp {
+        humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(self.0))
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        fmt::Display::fmt(&self.rfc3339(), f)
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        s.collect_str(&self.rfc3339())
     }
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
+        crate::values::parse_str(d, Self::parse)
     }
 }
 

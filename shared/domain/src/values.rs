@@ -16,6 +16,27 @@ fn err(msg: impl Into<String>) -> ValueError {
     ValueError(msg.into())
 }
 
+/// Deserializes a value written as a JSON string by parsing the text where the deserializer
+/// holds it: no `String` is made on the way (decoding an event's ids and timestamps was a
+/// tenth of the allocations a local order makes).
+pub(crate) fn parse_str<'de, D, T, E>(d: D, parse: fn(&str) -> Result<T, E>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    E: fmt::Display,
+{
+    struct Parse<T, E>(fn(&str) -> Result<T, E>);
+    impl<T, E: fmt::Display> serde::de::Visitor<'_> for Parse<T, E> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<X: serde::de::Error>(self, text: &str) -> Result<T, X> {
+            (self.0)(text).map_err(X::custom)
+        }
+    }
+    d.deserialize_str(Parse(parse))
+}
+
 macro_rules! string_serde {
     ($t:ty) => {
         impl Serialize for $t {
@@ -25,8 +46,7 @@ macro_rules! string_serde {
         }
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                <$t>::parse(&text).map_err(serde::de::Error::custom)
+                parse_str(d, <$t>::parse)
             }
         }
         impl fmt::Display for $t {
@@ -67,6 +87,11 @@ impl OrderId {
         self.0.to_string()
     }
 
+    /// The id's text written into `buf`: [`Self::as_str`] without an allocation.
+    pub fn encode<'b>(&self, buf: &'b mut [u8; ulid::ULID_LEN]) -> &'b str {
+        self.0.array_to_str(buf)
+    }
+
     /// The order's event stream, `order#<ULID>`.
     pub fn stream(&self) -> StreamId {
         StreamId(format!("order#{}", self.0))
@@ -75,13 +100,12 @@ impl OrderId {
 
 impl Serialize for OrderId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0.to_string())
+        s.serialize_str(self.encode(&mut [0; ulid::ULID_LEN]))
     }
 }
 impl<'de> Deserialize<'de> for OrderId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
+        parse_str(d, Self::parse)
     }
 }
 impl fmt::Display for OrderId {
