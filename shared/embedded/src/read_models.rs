@@ -12,7 +12,7 @@ use order_read_models::{
     InventoryView, OrderCursor, OrderPage, OrderView, View, ViewStore, ViewWrite, advance_batch,
 };
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::{Db, now_ms};
 use crate::store::stream_events;
@@ -62,11 +62,12 @@ fn encode<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
 pub trait SqliteRow: View {
     /// Reads the view of one key (`?1`).
     const GET: &'static str;
-    /// Its parameters are [`SqliteRow::columns`]; `version` is the third.
+    /// Its parameters are what [`SqliteRow::put`] binds; `version` is the third.
     const PUT: &'static str;
 
-    /// The row's columns in `PUT`'s order, `view` (the JSON) last.
-    fn columns(&self, view: String) -> Vec<Value>;
+    /// Runs `PUT` (`stmt`) with the row's columns, `view` (the JSON) last, bound as they are
+    /// (no copy of any of them). Answers the rows changed.
+    fn put(&self, stmt: &mut rusqlite::Statement<'_>, view: &str) -> rusqlite::Result<usize>;
 }
 
 fn int(v: u64) -> Value {
@@ -85,16 +86,16 @@ impl SqliteRow for OrderView {
          version = ?3, updated_at = ?4, view = ?7 \
          WHERE order_status.version < ?3";
 
-    fn columns(&self, view: String) -> Vec<Value> {
-        vec![
-            Value::Text(self.order_id.to_string()),
-            Value::Text(self.status.as_str().to_owned()),
+    fn put(&self, stmt: &mut rusqlite::Statement<'_>, view: &str) -> rusqlite::Result<usize> {
+        stmt.execute(params![
+            self.order_id.encode(&mut [0; ulid::ULID_LEN]),
+            self.status.as_str(),
             int(self.version),
             int(self.updated_at.as_millis()),
-            Value::Text(self.customer_id.clone()),
+            self.customer_id,
             int(self.placed_at.as_millis()),
-            Value::Text(view),
-        ]
+            view,
+        ])
     }
 }
 
@@ -104,13 +105,13 @@ impl SqliteRow for InventoryView {
          VALUES (?1, ?2, ?3, ?4) ON CONFLICT (product_id) DO UPDATE SET available = ?2, \
          version = ?3, view = ?4 WHERE inventory.version < ?3";
 
-    fn columns(&self, view: String) -> Vec<Value> {
-        vec![
-            Value::Text(self.product_id.as_str().to_owned()),
+    fn put(&self, stmt: &mut rusqlite::Statement<'_>, view: &str) -> rusqlite::Result<usize> {
+        stmt.execute(params![
+            self.product_id.as_str(),
             int(self.available),
             int(self.version),
-            Value::Text(view),
-        ]
+            view,
+        ])
     }
 }
 
@@ -161,9 +162,8 @@ fn get_view<V: SqliteRow>(c: &Connection, key: &str) -> rusqlite::Result<Option<
 
 /// The version-guarded upsert: an upsert whose guard refuses it changes no row.
 fn put_view<V: SqliteRow>(c: &Connection, v: &V) -> rusqlite::Result<ViewWrite> {
-    let changed = c
-        .prepare_cached(V::PUT)?
-        .execute(params_from_iter(v.columns(encode(v)?)))?;
+    let mut stmt = c.prepare_cached(V::PUT)?;
+    let changed = v.put(&mut stmt, &encode(v)?)?;
     Ok(if changed == 0 {
         ViewWrite::Stale
     } else {

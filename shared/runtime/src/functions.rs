@@ -56,17 +56,20 @@ impl<S: EventStore, K: KeyStore, G: PaymentGateway> LocalFunctions<S, K, G> {
 }
 
 impl<S: EventStore, K: KeyStore, G: PaymentGateway> TaskInvoker for LocalFunctions<S, K, G> {
-    async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
+    async fn invoke(&self, resource: &str, mut input: Value) -> Result<Value, TaskFailure> {
         match resource {
             LAMBDA_INVOKE => {
+                // The payload is the task's own: taken out of the input, not copied.
+                let payload = input
+                    .as_object_mut()
+                    .and_then(|fields| fields.remove("Payload"))
+                    .unwrap_or(Value::Null);
                 let name = input
                     .get("FunctionName")
                     .and_then(Value::as_str)
                     .and_then(|arn| arn.strip_prefix(LOCAL_FUNCTION_ARN))
-                    .unwrap_or_default()
-                    .to_owned();
-                let payload = input.get("Payload").cloned().unwrap_or(Value::Null);
-                let out = self.call(&name, payload).await?;
+                    .unwrap_or_default();
+                let out = self.call(name, payload).await?;
                 Ok(json!({ "Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST" }))
             }
             other => Err(TaskFailure {
