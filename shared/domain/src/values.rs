@@ -135,6 +135,11 @@ impl EventId {
             .map(Self)
             .map_err(|_| err("must be a 26-character ULID"))
     }
+
+    /// The id's text written into `buf`, without an allocation.
+    pub fn encode<'b>(&self, buf: &'b mut [u8; ulid::ULID_LEN]) -> &'b str {
+        self.0.array_to_str(buf)
+    }
 }
 
 impl fmt::Display for EventId {

@@ -117,28 +117,34 @@ pub struct StreamCache {
 
 impl StreamCache {
     /// The stream's events after `after`, if the whole history is here.
+    /// The events are copied after the lock is let go: under it, only reference counts move
+    /// (the writer takes the same lock to record every append).
     pub fn history_after(&self, stream: &str, after: u64) -> Option<Vec<RecordedEvent>> {
-        let g = self.inner.lock().ok()?;
-        match g.get(stream)? {
-            Entry::History(events) => Some(
-                events
+        let shared: Vec<FeedEvent> = {
+            let g = self.inner.lock().ok()?;
+            match g.get(stream)? {
+                Entry::History(events) => events
                     .iter()
                     .filter(|e| e.1.version > after)
-                    .map(|e| e.1.clone())
+                    .cloned()
                     .collect(),
-            ),
-            Entry::Head(_) => None,
-        }
+                Entry::Head(_) => return None,
+            }
+        };
+        Some(shared.iter().map(|e| e.1.clone()).collect())
     }
 
     /// The stream's last event, if known. `Some(None)` is never answered: an unknown stream is
     /// a miss, not an empty stream.
     pub fn head(&self, stream: &str) -> Option<RecordedEvent> {
-        let g = self.inner.lock().ok()?;
-        match g.get(stream)? {
-            Entry::History(events) => events.last().map(|e| e.1.clone()),
-            Entry::Head(e) => Some(e.1.clone()),
-        }
+        let head: FeedEvent = {
+            let g = self.inner.lock().ok()?;
+            match g.get(stream)? {
+                Entry::History(events) => Arc::clone(events.last()?),
+                Entry::Head(e) => Arc::clone(e),
+            }
+        };
+        Some(head.1.clone())
     }
 
     /// Records an append to `stream` at `expected` version that the writer is about to commit

@@ -197,7 +197,7 @@ pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i6
     .execute(params![
         e.stream_id.as_str(),
         i64::try_from(e.version).unwrap_or(i64::MAX),
-        e.event_id.to_string(),
+        e.event_id.encode(&mut [0; ulid::ULID_LEN]),
         e.event_type,
         e.schema_version,
         i64::try_from(e.occurred_at.as_millis()).unwrap_or(i64::MAX),
