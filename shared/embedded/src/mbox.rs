@@ -267,23 +267,23 @@ const MONTHS: [&str; 12] = [
 /// `Thu Nov 26 04:37:18 2026` (UTC): the date format of an mbox separator line (RFC 4155).
 fn asctime(unix_seconds: u64) -> String {
     let (weekday, day, month, year, secs) = civil(unix_seconds);
-    format!(
-        "{weekday} {month} {day:2} {:02}:{:02}:{:02} {year}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-    )
+    format!("{weekday} {month} {day:2} {} {year}", Hms(secs))
 }
 
 /// `Thu, 26 Nov 2026 04:37:18 +0000`: an email's `Date` (RFC 5322), as lettre writes it.
 fn rfc2822(unix_seconds: u64) -> String {
     let (weekday, day, month, year, secs) = civil(unix_seconds);
-    format!(
-        "{weekday}, {day:02} {month} {year} {:02}:{:02}:{:02} +0000",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-    )
+    format!("{weekday}, {day:02} {month} {year} {} +0000", Hms(secs))
+}
+
+/// Seconds into the day as `HH:MM:SS`.
+struct Hms(u64);
+
+impl std::fmt::Display for Hms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0;
+        write!(f, "{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+    }
 }
 
 /// Weekday, day of the month, month, year and seconds into the day (UTC).

@@ -46,10 +46,7 @@ pub(crate) fn input_owned(
     raw: Value,
     context: &Value,
 ) -> Result<Value, StateError> {
-    match filters.input_path.as_ref() {
-        Some(path) if path.is_root() => Ok(raw),
-        path => filter(path, "InputPath", &raw, context).map(Cow::into_owned),
-    }
+    filter_owned(filters.input_path.as_ref(), "InputPath", raw, context)
 }
 
 /// The state output: `value` filtered by `OutputPath`; the default `$` hands `value` on as it
@@ -59,9 +56,19 @@ pub(crate) fn output(
     value: Value,
     context: &Value,
 ) -> Result<Value, StateError> {
-    match filters.output_path.as_ref() {
+    filter_owned(filters.output_path.as_ref(), "OutputPath", value, context)
+}
+
+/// [`filter`] of an owned value: the root path hands it on as it is.
+fn filter_owned(
+    path: Option<&ReferencePath>,
+    field: &str,
+    value: Value,
+    context: &Value,
+) -> Result<Value, StateError> {
+    match path {
         Some(path) if path.is_root() => Ok(value),
-        path => filter(path, "OutputPath", &value, context).map(Cow::into_owned),
+        path => filter(path, field, &value, context).map(Cow::into_owned),
     }
 }
 
