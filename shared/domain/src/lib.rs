@@ -27,6 +27,7 @@ pub mod order;
 pub mod personal;
 pub mod ports;
 pub mod product;
+mod text;
 pub mod time;
 pub mod trace;
 pub mod values;

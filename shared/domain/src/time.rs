@@ -56,7 +56,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::values::parse_str(d, Self::parse)
+        crate::text::parse_str(d, Self::parse)
     }
 }
 

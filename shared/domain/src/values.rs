@@ -16,27 +16,6 @@ fn err(msg: impl Into<String>) -> ValueError {
     ValueError(msg.into())
 }
 
-/// Deserializes a value written as a JSON string by parsing the text where the deserializer
-/// holds it: no `String` is made on the way (decoding an event's ids and timestamps was a
-/// tenth of the allocations a local order makes).
-pub(crate) fn parse_str<'de, D, T, E>(d: D, parse: fn(&str) -> Result<T, E>) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    E: fmt::Display,
-{
-    struct Parse<T, E>(fn(&str) -> Result<T, E>);
-    impl<T, E: fmt::Display> serde::de::Visitor<'_> for Parse<T, E> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_str<X: serde::de::Error>(self, text: &str) -> Result<T, X> {
-            (self.0)(text).map_err(X::custom)
-        }
-    }
-    d.deserialize_str(Parse(parse))
-}
-
 macro_rules! string_serde {
     ($t:ty) => {
         impl Serialize for $t {
@@ -46,7 +25,7 @@ macro_rules! string_serde {
         }
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                parse_str(d, <$t>::parse)
+                crate::text::parse_str(d, <$t>::parse)
             }
         }
         impl fmt::Display for $t {
@@ -105,7 +84,7 @@ impl Serialize for OrderId {
 }
 impl<'de> Deserialize<'de> for OrderId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        parse_str(d, Self::parse)
+        crate::text::parse_str(d, Self::parse)
     }
 }
 impl fmt::Display for OrderId {

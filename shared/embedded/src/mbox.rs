@@ -11,7 +11,6 @@
 //! Headers hold only addresses that passed [`order_domain::Email`]'s strict parse and subjects
 //! this system composes; customer text goes nowhere near a header.
 
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use lettre::address::Envelope;
@@ -19,6 +18,12 @@ use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
 use order_domain::ports::{Notification, PortError, Topic};
 use order_domain::{Email, Timestamp, TraceParent};
+
+use self::dates::asctime;
+use self::plain::plain_entry;
+
+mod dates;
+mod plain;
 
 /// The `traceparent` header of an email: its order's W3C trace context.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +52,7 @@ pub struct Addresses {
     from: Mailbox,
     subscriber: Mailbox,
     /// The subscriber's address as a header writes it.
-    subscriber_text: String,
+    pub(crate) subscriber_text: String,
 }
 
 impl Addresses {
@@ -117,79 +122,6 @@ fn render_at(
     Ok(mboxrd_entry(&message.formatted(), unix_seconds))
 }
 
-/// Longest header line written without lettre: past it lettre folds the line.
-const PLAIN_HEADER_LINE: usize = 76;
-/// Longest body line written without lettre: past it lettre encodes the body.
-const PLAIN_BODY_LINE: usize = 74;
-
-/// The mbox entry of a notification that needs no encoding and no folding (printable ASCII,
-/// short lines: every email this system composes for an ASCII name), written directly, byte
-/// for byte as lettre would write it (test: `plain_entries_are_the_ones_lettre_writes`).
-/// `None` when anything needs lettre. Rendering through lettre's builder was most of an email's
-/// cost: it formats each address and parses the From header back.
-fn plain_entry(
-    addresses: &Addresses,
-    topic: Topic,
-    n: &Notification,
-    subject: &str,
-    unix_seconds: u64,
-) -> Option<Vec<u8>> {
-    let printable = |text: &str| text.bytes().all(|b| (b' '..=b'~').contains(&b));
-    let fits = |name: &str, value: &str| name.len() + 2 + value.len() <= PLAIN_HEADER_LINE;
-    let plain_body = n
-        .body
-        .bytes()
-        .all(|b| (b' '..=b'~').contains(&b) || b == b'\n')
-        && n.body.split('\n').all(|line| line.len() <= PLAIN_BODY_LINE);
-    if !printable(subject)
-        || subject.contains("=?")
-        || subject.starts_with(' ')
-        || subject.ends_with(' ')
-        || subject.contains("  ")
-        || !fits("Subject", subject)
-        || !plain_body
-    {
-        return None;
-    }
-    let id = safe_id(&n.dedup_id);
-    if !fits("Message-ID", &format!("<{id}@{MESSAGE_ID_DOMAIN}>")) {
-        return None;
-    }
-    let (to, cc) = if n.recipients.is_empty() {
-        (addresses.subscriber_text.clone(), None)
-    } else {
-        let list: Vec<&str> = n.recipients.iter().map(Email::as_str).collect();
-        (list.join(", "), Some(addresses.subscriber_text.as_str()))
-    };
-    if !fits("To", &to) || cc.is_some_and(|cc| !fits("Cc", cc)) {
-        return None;
-    }
-    let mut out = String::with_capacity(512 + n.body.len());
-    let _ = write!(
-        out,
-        "From order-pipeline@{MESSAGE_ID_DOMAIN} {}\n\
-         From: \"Order pipeline\" <order-pipeline@{MESSAGE_ID_DOMAIN}>\n\
-         Subject: {subject}\n\
-         Message-ID: <{id}@{MESSAGE_ID_DOMAIN}>\n\
-         Date: {}\n\
-         Content-Type: text/plain; charset=utf-8\n\
-         User-Agent: order-pipeline ({})\n",
-        asctime(unix_seconds),
-        rfc2822(unix_seconds),
-        topic.name(),
-    );
-    if let Some(trace) = n.trace_parent {
-        let _ = writeln!(out, "traceparent: {trace}");
-    }
-    let _ = writeln!(out, "To: {to}");
-    if let Some(cc) = cc {
-        let _ = writeln!(out, "Cc: {cc}");
-    }
-    out.push_str("Content-Transfer-Encoding: 7bit\n\n");
-    push_mboxrd_lines(&mut out, &n.body);
-    Some(out.into_bytes())
-}
-
 /// The notification as an email.
 fn message(
     addresses: &Addresses,
@@ -257,56 +189,6 @@ fn push_mboxrd_lines(out: &mut String, text: &str) {
     if !out.ends_with("\n\n") {
         out.push('\n');
     }
-}
-
-const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// `Thu Nov 26 04:37:18 2026` (UTC): the date format of an mbox separator line (RFC 4155).
-fn asctime(unix_seconds: u64) -> String {
-    let (weekday, day, month, year, secs) = civil(unix_seconds);
-    format!("{weekday} {month} {day:2} {} {year}", Hms(secs))
-}
-
-/// `Thu, 26 Nov 2026 04:37:18 +0000`: an email's `Date` (RFC 5322), as lettre writes it.
-fn rfc2822(unix_seconds: u64) -> String {
-    let (weekday, day, month, year, secs) = civil(unix_seconds);
-    format!("{weekday}, {day:02} {month} {year} {} +0000", Hms(secs))
-}
-
-/// Seconds into the day as `HH:MM:SS`.
-struct Hms(u64);
-
-impl std::fmt::Display for Hms {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = self.0;
-        write!(f, "{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
-    }
-}
-
-/// Weekday, day of the month, month, year and seconds into the day (UTC).
-fn civil(unix_seconds: u64) -> (&'static str, u64, &'static str, u64, u64) {
-    let days = unix_seconds / 86_400;
-    let secs = unix_seconds % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm), in unsigned arithmetic.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (
-        DAYS[usize::try_from(days % 7).unwrap_or(0)],
-        day,
-        MONTHS[usize::try_from(month - 1).unwrap_or(0)],
-        year,
-        secs,
-    )
 }
 
 /// The messages of an mbox's text, unquoted, without separators.
@@ -430,101 +312,6 @@ mod tests {
         }
     }
 
-    /// What lettre writes for `n` at `secs`.
-    fn through_lettre(n: &Notification, topic: Topic, secs: u64) -> String {
-        let date = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-        let m = message(&addresses(), topic, n, one_line(&n.subject), date).unwrap();
-        String::from_utf8(mboxrd_entry(&m.formatted(), secs)).unwrap()
-    }
-
-    /// The entries written without lettre are byte for byte lettre's, and every email this
-    /// system composes for an ASCII name is one of them.
-    #[test]
-    fn plain_entries_are_the_ones_lettre_writes() {
-        let trace =
-            TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
-        let subjects = [
-            "Order 01JX0000000000000000000000 confirmed",
-            "We received your order 01JX0000000000000000000000",
-            "s",
-            "Refund r-1 issued: $9.99 (50% off!) <a> [b] {c} \\ \"q\" ~ ^ `x` #1, @2; 3?",
-            "trailing space ",
-            " leading",
-            "two  spaces",
-            "encoded =?utf-8?q?x?=",
-            "Commande réglée",
-            &"long subject ".repeat(6),
-        ];
-        let bodies = [
-            "Dear Jane,\n\nYour order 01JX is confirmed.\nTotal: $19.98\n",
-            "",
-            "no newline at the end",
-            "From here on, thanks\n>From quoted\n",
-            "crlf\r\nline\r\n",
-            "tab\there\n",
-            &"x".repeat(74),
-            &"x".repeat(75),
-            &format!("first\n{}\n", "y".repeat(74)),
-            "Chère Zoë",
-        ];
-        let secs = [0, 951_782_400, 1_795_667_838];
-        let mut plain = 0;
-        for (i, subject) in subjects.iter().enumerate() {
-            for (j, body) in bodies.iter().enumerate() {
-                let mut n = note(&format!("id-{i}-{j}"), subject, body);
-                if (i + j) % 2 == 0 {
-                    n.trace_parent = Some(trace);
-                }
-                if j % 3 == 1 {
-                    n.recipients.clear();
-                } else if j % 3 == 2 {
-                    n.recipients.push(Email::parse("bob@example.org").unwrap());
-                }
-                let at = secs[(i + j) % secs.len()];
-                let subject = one_line(&n.subject);
-                if let Some(entry) = plain_entry(&addresses(), Topic::OrderAlerts, &n, &subject, at)
-                {
-                    plain += 1;
-                    let entry = String::from_utf8(entry).unwrap();
-                    assert_eq!(
-                        entry,
-                        through_lettre(&n, Topic::OrderAlerts, at),
-                        "{subject:?} {body:?}"
-                    );
-                }
-                let rendered =
-                    String::from_utf8(render_at(&addresses(), Topic::OrderAlerts, &n, at).unwrap())
-                        .unwrap();
-                assert_eq!(rendered, through_lettre(&n, Topic::OrderAlerts, at));
-            }
-        }
-        assert!(
-            plain >= 15,
-            "only {plain} entries were written without lettre"
-        );
-        let system = note(
-            "01JX",
-            "Order 01JX0000000000000000000000 confirmed",
-            "Dear Jane,\nthanks.\n",
-        );
-        assert!(
-            plain_entry(
-                &addresses(),
-                Topic::OrderErrors,
-                &system,
-                &one_line(&system.subject),
-                0
-            )
-            .is_some()
-        );
-    }
-
-    #[test]
-    fn rfc2822_dates_are_written_as_lettre_writes_them() {
-        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc2822(1_795_667_838), "Thu, 26 Nov 2026 04:37:18 +0000");
-    }
-
     /// A body line that looks like an mbox separator is quoted on the way in and unquoted on
     /// the way out, so it neither splits the message nor changes.
     #[test]
@@ -553,12 +340,5 @@ mod tests {
     fn an_id_is_kept_to_what_a_message_id_may_hold() {
         assert_eq!(safe_id("exec-1/Order Alerts@x"), "exec-1_Order_Alerts_x");
         assert_eq!(safe_id(&"a".repeat(300)).len(), 120);
-    }
-
-    #[test]
-    fn separator_dates_are_in_asctime_form() {
-        assert_eq!(asctime(0), "Thu Jan  1 00:00:00 1970");
-        assert_eq!(asctime(1_795_667_838), "Thu Nov 26 04:37:18 2026");
-        assert_eq!(asctime(951_782_400), "Tue Feb 29 00:00:00 2000");
     }
 }
