@@ -249,7 +249,7 @@ pub fn message_ids(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn note(id: &str, subject: &str, body: &str) -> Notification {
+    pub(super) fn note(id: &str, subject: &str, body: &str) -> Notification {
         Notification {
             dedup_id: id.into(),
             subject: subject.into(),
@@ -259,7 +259,7 @@ mod tests {
         }
     }
 
-    fn addresses() -> Addresses {
+    pub(super) fn addresses() -> Addresses {
         Addresses::new(&Email::parse("ops@example.com").unwrap()).unwrap()
     }
 

@@ -88,21 +88,8 @@ mod tests {
     use order_domain::TraceParent;
 
     use super::*;
+    use crate::mbox::tests::{addresses, note};
     use crate::mbox::{mboxrd_entry, message, one_line, render_at};
-
-    fn note(id: &str, subject: &str, body: &str) -> Notification {
-        Notification {
-            dedup_id: id.into(),
-            subject: subject.into(),
-            body: body.into(),
-            recipients: vec![Email::parse("jane@example.com").unwrap()],
-            trace_parent: None,
-        }
-    }
-
-    fn addresses() -> Addresses {
-        Addresses::new(&Email::parse("ops@example.com").unwrap()).unwrap()
-    }
 
     /// What lettre writes for `n` at `secs`.
     fn through_lettre(n: &Notification, topic: Topic, secs: u64) -> String {
