@@ -52,7 +52,7 @@ pub struct Addresses {
     from: Mailbox,
     subscriber: Mailbox,
     /// The subscriber's address as a header writes it.
-    pub(crate) subscriber_text: String,
+    subscriber_text: String,
 }
 
 impl Addresses {

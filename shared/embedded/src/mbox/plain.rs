@@ -26,7 +26,8 @@ pub(super) fn plain_entry(
     unix_seconds: u64,
 ) -> Option<Vec<u8>> {
     let printable = |text: &str| text.bytes().all(|b| (b' '..=b'~').contains(&b));
-    let fits = |name: &str, value: &str| name.len() + 2 + value.len() <= PLAIN_HEADER_LINE;
+    let fits_len = |name: &str, len: usize| name.len() + 2 + len <= PLAIN_HEADER_LINE;
+    let fits = |name: &str, value: &str| fits_len(name, value.len());
     let plain_body = n
         .body
         .bytes()
@@ -43,7 +44,8 @@ pub(super) fn plain_entry(
         return None;
     }
     let id = safe_id(&n.dedup_id);
-    if !fits("Message-ID", &format!("<{id}@{MESSAGE_ID_DOMAIN}>")) {
+    // `<id@domain>`, measured without being written.
+    if !fits_len("Message-ID", id.len() + MESSAGE_ID_DOMAIN.len() + 3) {
         return None;
     }
     let (to, cc) = if n.recipients.is_empty() {
