@@ -146,10 +146,10 @@ fn sealed(events: usize, appenders: usize) -> Vec<Vec<StreamWrite>> {
     struct Appender {
         stream: StreamId,
         version: u64,
-        prev: String,
+        prev: order_domain::SharedStr,
         appends: Vec<StreamWrite>,
     }
-    let new_stream = || (OrderId::generate().stream(), 0, GENESIS_HASH.to_owned());
+    let new_stream = || (OrderId::generate().stream(), 0, GENESIS_HASH.into());
     let meta = EventMeta {
         correlation_id: "append-rate".into(),
         causation_id: "append-rate".into(),

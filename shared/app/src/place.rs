@@ -375,8 +375,8 @@ fn first_write(
     };
     let decision = Order::default().place(placed);
     let meta = EventMeta {
-        correlation_id: order_id.to_string(),
-        causation_id: request_id.to_owned(),
+        correlation_id: order_id.into(),
+        causation_id: request_id.into(),
         occurred_at: now,
         trace_parent: Some(trace),
     };

@@ -44,7 +44,7 @@ pub async fn seed_inventory<S: EventStore>(
                     return Ok((vec![], false));
                 };
                 let meta = EventMeta {
-                    correlation_id: format!("seed:{}", item.product_id),
+                    correlation_id: format!("seed:{}", item.product_id).into(),
                     causation_id: "seed".into(),
                     occurred_at: Timestamp::now(),
                     trace_parent: None,

@@ -7,7 +7,7 @@ use crate::metrics::Before;
 use order_domain::order::{Order, OrderCommand, OrderError, OrderState, evolve};
 use order_domain::ports::{EventStore, StoreError};
 use order_domain::{
-    EventMeta, OrderEvent, OrderId, RecordedEvent, StreamId, StreamWrite, Timestamp,
+    EventMeta, OrderEvent, OrderId, RecordedEvent, SharedStr, StreamId, StreamWrite, Timestamp,
 };
 
 /// What a decision over several streams writes, and the order's state and new events after it
@@ -25,20 +25,21 @@ pub enum LoadError {
     Decode(#[from] DecodeError),
 }
 
-/// Seals `events` onto `stream` after `version` / `head_hash`.
+/// Seals `events` onto `stream` after `version` / `head_hash` (shared, not copied, when given
+/// as a [`SharedStr`]).
 pub fn seal<'a>(
     stream: &StreamId,
     version: u64,
-    head_hash: &str,
+    head_hash: impl Into<SharedStr>,
     events: impl IntoIterator<Item = (&'a str, u32, String)>,
     meta: &EventMeta,
 ) -> StreamWrite {
     let mut out: Vec<RecordedEvent> = Vec::new();
+    let (mut v, mut prev) = (version, head_hash.into());
     for e in events {
-        let (v, prev) = out.last().map_or((version, head_hash.to_owned()), |last| {
-            (last.version, last.hash.clone())
-        });
-        out.push(RecordedEvent::seal(stream.clone(), v, &prev, e, meta));
+        let event = RecordedEvent::seal(stream.clone(), v, prev, e, meta);
+        (v, prev) = (event.version, event.hash.clone());
+        out.push(event);
     }
     StreamWrite {
         stream_id: stream.clone(),
@@ -53,10 +54,10 @@ pub fn seal<'a>(
 /// under any redelivery).
 pub fn meta_for(order_id: OrderId, history: &[RecordedEvent]) -> EventMeta {
     EventMeta {
-        correlation_id: order_id.to_string(),
+        correlation_id: order_id.into(),
         causation_id: history
             .last()
-            .map_or_else(|| order_id.to_string(), |e| e.event_id.to_string()),
+            .map_or_else(|| order_id.into(), |e| e.event_id.into()),
         occurred_at: Timestamp::now(),
         trace_parent: crate::trace::step_context(history),
     }

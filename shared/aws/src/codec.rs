@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use order_domain::{EventId, RecordedEvent, StreamId, Timestamp};
+use order_domain::{EventId, RecordedEvent, SharedStr, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The partition key attribute of the events table.
@@ -38,14 +38,14 @@ struct EventItem {
     stream_id: String,
     version: u64,
     event_id: String,
-    event_type: String,
+    event_type: SharedStr,
     schema_version: u32,
     occurred_at: u64,
-    correlation_id: String,
-    causation_id: String,
-    payload: String,
-    prev_hash: String,
-    hash: String,
+    correlation_id: SharedStr,
+    causation_id: SharedStr,
+    payload: SharedStr,
+    prev_hash: SharedStr,
+    hash: SharedStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trace_parent: Option<String>,
 }

@@ -83,7 +83,7 @@ mod tests {
         for i in 0..n {
             let prev = events
                 .last()
-                .map_or(GENESIS_HASH.to_owned(), |e| e.hash.clone());
+                .map_or(GENESIS_HASH.to_owned(), |e| e.hash.to_string());
             events.push(RecordedEvent::seal(
                 stream.clone(),
                 expected + i as u64,

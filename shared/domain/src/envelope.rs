@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::shared_str::SharedStr;
 use crate::time::Timestamp;
 use crate::trace::TraceParent;
 use crate::values::{EventId, StreamId};
@@ -23,9 +24,9 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventMeta {
     /// The order the event belongs to, for tracing a whole flow across streams.
-    pub correlation_id: String,
+    pub correlation_id: SharedStr,
     /// The event id or request id that caused this event.
-    pub causation_id: String,
+    pub causation_id: SharedStr,
     pub occurred_at: Timestamp,
     /// The W3C trace context of the step that appends (a child of the order's trace); `None`
     /// for events outside an order's trace (seeding, tests). Not hashed.
@@ -40,15 +41,15 @@ pub struct RecordedEvent {
     /// 1, 2, 3 … within the stream.
     pub version: u64,
     pub event_id: EventId,
-    pub event_type: String,
+    pub event_type: SharedStr,
     pub schema_version: u32,
     pub occurred_at: Timestamp,
-    pub correlation_id: String,
-    pub causation_id: String,
+    pub correlation_id: SharedStr,
+    pub causation_id: SharedStr,
     /// The event's data as stored JSON text (hashed as is).
-    pub payload: String,
-    pub prev_hash: String,
-    pub hash: String,
+    pub payload: SharedStr,
+    pub prev_hash: SharedStr,
+    pub hash: SharedStr,
     /// The W3C trace context the event was appended under: diagnostic metadata, deliberately
     /// left out of [`compute_hash`](Self::compute_hash), so the chain of events written before
     /// it existed (which read back `None`) still verifies.
@@ -57,11 +58,12 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
-    /// Seals a new event onto a stream whose head is at `prev_version` with hash `prev_hash`.
+    /// Seals a new event onto a stream whose head is at `prev_version` with hash `prev_hash`
+    /// (given as a [`SharedStr`], it is shared, not copied).
     pub fn seal(
         stream_id: StreamId,
         prev_version: u64,
-        prev_hash: &str,
+        prev_hash: impl Into<SharedStr>,
         (event_type, schema_version, payload): (&str, u32, String),
         meta: &EventMeta,
     ) -> Self {
@@ -69,17 +71,17 @@ impl RecordedEvent {
             stream_id,
             version: prev_version + 1,
             event_id: EventId::generate(),
-            event_type: event_type.to_owned(),
+            event_type: event_type.into(),
             schema_version,
             occurred_at: meta.occurred_at,
             correlation_id: meta.correlation_id.clone(),
             causation_id: meta.causation_id.clone(),
-            payload,
-            prev_hash: prev_hash.to_owned(),
-            hash: String::new(),
+            payload: payload.into(),
+            prev_hash: prev_hash.into(),
+            hash: SharedStr::default(),
             trace_parent: meta.trace_parent,
         };
-        event.hash = event.compute_hash();
+        event.hash = event.compute_hash().into();
         event
     }
 
@@ -228,7 +230,7 @@ mod tests {
         for v in 0..n {
             let prev = out
                 .last()
-                .map_or(GENESIS_HASH.to_owned(), |e| e.hash.clone());
+                .map_or(GENESIS_HASH.to_owned(), |e| e.hash.to_string());
             out.push(RecordedEvent::seal(
                 stream.clone(),
                 v,
@@ -256,15 +258,15 @@ mod tests {
             correlation_id: "01KBM7ZJ8Q8Y3C6W1T2V4X5Y6Z".into(),
             causation_id: "req-7".into(),
             payload: r#"{"total":900,"note":"é ☃"}"#.into(),
-            prev_hash: "ab".repeat(32),
-            hash: String::new(),
+            prev_hash: "ab".repeat(32).into(),
+            hash: SharedStr::default(),
             trace_parent: Some(TraceParent::new_root()),
         };
         let first = RecordedEvent {
             version: 1,
             schema_version: 0,
             occurred_at: Timestamp::from_millis(0),
-            payload: String::new(),
+            payload: SharedStr::default(),
             prev_hash: GENESIS_HASH.into(),
             ..event.clone()
         };
@@ -277,12 +279,12 @@ mod tests {
             "0a4d941dff2a62fbb69358773b7cca0e66a04b5c5d18d5c852c0d60c9465fdef"
         );
         let mut sealed = event;
-        sealed.hash = sealed.compute_hash();
+        sealed.hash = sealed.compute_hash().into();
         assert!(sealed.hash_is_valid());
         let other = if sealed.hash.ends_with('0') { "1" } else { "0" };
-        sealed.hash.replace_range(63.., other);
+        sealed.hash = format!("{}{other}", &sealed.hash[..63]).into();
         assert!(!sealed.hash_is_valid());
-        sealed.hash = sealed.hash[..63].to_owned();
+        sealed.hash = sealed.hash[..63].into();
         assert!(!sealed.hash_is_valid(), "a truncated hash");
     }
 

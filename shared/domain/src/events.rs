@@ -332,7 +332,7 @@ pub fn decode(event: &RecordedEvent) -> Result<DomainEvent, DecodeError> {
         return ProductEvent::from_current_str(ty, &event.payload).map(DomainEvent::Product);
     }
     let payload: Value = serde_json::from_str(&event.payload)
-        .map_err(|e| DecodeError::Payload(event.event_type.clone(), e.to_string()))?;
+        .map_err(|e| DecodeError::Payload(event.event_type.to_string(), e.to_string()))?;
     let (version, payload) = upcast(&event.event_type, event.schema_version, payload);
     if let Some(current) = OrderEvent::current_schema(ty) {
         if version > current {
@@ -353,7 +353,7 @@ pub fn decode(event: &RecordedEvent) -> Result<DomainEvent, DecodeError> {
 pub fn decode_order(event: &RecordedEvent) -> Result<OrderEvent, DecodeError> {
     match decode(event)? {
         DomainEvent::Order(e) => Ok(e),
-        DomainEvent::Product(_) => Err(DecodeError::UnknownType(event.event_type.clone())),
+        DomainEvent::Product(_) => Err(DecodeError::UnknownType(event.event_type.to_string())),
     }
 }
 
@@ -361,7 +361,7 @@ pub fn decode_order(event: &RecordedEvent) -> Result<OrderEvent, DecodeError> {
 pub fn decode_product(event: &RecordedEvent) -> Result<ProductEvent, DecodeError> {
     match decode(event)? {
         DomainEvent::Product(e) => Ok(e),
-        DomainEvent::Order(_) => Err(DecodeError::UnknownType(event.event_type.clone())),
+        DomainEvent::Order(_) => Err(DecodeError::UnknownType(event.event_type.to_string())),
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`idempotency`]: the idempotency judgement (stored record + request → verdict).
 //! - [`dedup`]: the decision every notifier makes before publishing, so a redelivered
 //!   notification goes out once.
+//! - [`shared_str`]: text an event holds, shared when the event is cloned.
 //! - [`trace`]: the W3C trace context an order's events carry, so one order is one trace.
 
 pub mod append;
@@ -27,6 +28,7 @@ pub mod order;
 pub mod personal;
 pub mod ports;
 pub mod product;
+pub mod shared_str;
 mod text;
 pub mod time;
 pub mod trace;
@@ -34,6 +36,7 @@ pub mod values;
 
 pub use envelope::{EventMeta, GENESIS_HASH, RecordedEvent, StreamWrite};
 pub use events::{DomainEvent, FailureReason, OrderEvent, ProductEvent};
+pub use shared_str::SharedStr;
 pub use time::Timestamp;
 pub use trace::TraceParent;
 pub use values::{

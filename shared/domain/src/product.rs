@@ -9,6 +9,7 @@ use crate::envelope::RecordedEvent;
 use crate::events::{
     DecodeError, ProductAdded, ProductEvent, StockAdded, StockReserved, decode_product,
 };
+use crate::shared_str::SharedStr;
 use crate::values::{Money, OrderId, ProductId, Quantity};
 
 /// A product as its stream's head describes it.
@@ -19,7 +20,7 @@ pub struct ProductState {
     pub stock: u64,
     /// The head's version and hash: what the next append must chain to.
     pub version: u64,
-    pub head_hash: String,
+    pub head_hash: SharedStr,
 }
 
 impl ProductState {
@@ -28,7 +29,7 @@ impl ProductState {
         let id = head
             .stream_id
             .product_id()
-            .ok_or_else(|| DecodeError::UnknownType(head.event_type.clone()))?;
+            .ok_or_else(|| DecodeError::UnknownType(head.event_type.to_string()))?;
         let (price, stock) = match decode_product(head)? {
             ProductEvent::ProductAdded(e) => (e.price, e.stock),
             ProductEvent::StockReserved(e) => (e.price, e.stock_after),

@@ -7,6 +7,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use ulid::Ulid;
 
+use crate::shared_str::SharedStr;
+
 /// Why a value was refused. The message is safe to show to a client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -73,7 +75,10 @@ impl OrderId {
 
     /// The order's event stream, `order#<ULID>`.
     pub fn stream(&self) -> StreamId {
-        StreamId(format!("order#{}", self.0))
+        StreamId(SharedStr::joined(
+            "order#",
+            self.encode(&mut [0; ulid::ULID_LEN]),
+        ))
     }
 }
 
@@ -152,7 +157,7 @@ impl ProductId {
 
     /// The product's event stream, `product#<ProductID>`.
     pub fn stream(&self) -> StreamId {
-        StreamId(format!("product#{}", self.0))
+        StreamId(SharedStr::joined("product#", &self.0))
     }
 }
 string_serde!(ProductId);
@@ -316,9 +321,21 @@ impl fmt::Display for Money {
     }
 }
 
+impl From<OrderId> for SharedStr {
+    fn from(id: OrderId) -> Self {
+        Self::from(id.encode(&mut [0; ulid::ULID_LEN]))
+    }
+}
+
+impl From<EventId> for SharedStr {
+    fn from(id: EventId) -> Self {
+        Self::from(id.encode(&mut [0; ulid::ULID_LEN]))
+    }
+}
+
 /// An event stream's id: `order#<ULID>` or `product#<ProductID>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StreamId(String);
+pub struct StreamId(SharedStr);
 
 impl StreamId {
     pub fn parse(text: &str) -> Result<Self, ValueError> {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use order_domain::append::check_append;
 use order_domain::ports::{DecideError, EventStore, StoreError};
 use order_domain::trace::TraceText;
-use order_domain::{EventId, RecordedEvent, StreamId, StreamWrite, Timestamp, TraceParent};
+use order_domain::{
+    EventId, RecordedEvent, SharedStr, StreamId, StreamWrite, Timestamp, TraceParent,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::watch;
 
@@ -35,8 +37,13 @@ pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
     let corrupt = |i: usize, msg: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, msg.into())
     };
-    let stream: String = row.get(1)?;
-    let event_id: String = row.get(3)?;
+    // Text read where SQLite holds it: one allocation per field kept, none for those parsed.
+    let text = |i: usize| -> rusqlite::Result<&str> {
+        row.get_ref(i)?.as_str().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+        })
+    };
+    let shared = |i: usize| text(i).map(SharedStr::from);
     let occurred: i64 = row.get(6)?;
     // Diagnostic metadata: absent (a reader selecting the columns of before version 6) or
     // unreadable, it is dropped; it never fails the read.
@@ -48,17 +55,17 @@ pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
     Ok((
         row.get(0)?,
         RecordedEvent {
-            stream_id: StreamId::parse(&stream).map_err(|e| corrupt(1, e.0))?,
+            stream_id: StreamId::parse(text(1)?).map_err(|e| corrupt(1, e.0))?,
             version: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-            event_id: EventId::parse(&event_id).map_err(|e| corrupt(3, e.0))?,
-            event_type: row.get(4)?,
+            event_id: EventId::parse(text(3)?).map_err(|e| corrupt(3, e.0))?,
+            event_type: shared(4)?,
             schema_version: row.get(5)?,
             occurred_at: Timestamp::from_millis(u64::try_from(occurred).unwrap_or(0)),
-            correlation_id: row.get(7)?,
-            causation_id: row.get(8)?,
-            payload: row.get(9)?,
-            prev_hash: row.get(10)?,
-            hash: row.get(11)?,
+            correlation_id: shared(7)?,
+            causation_id: shared(8)?,
+            payload: shared(9)?,
+            prev_hash: shared(10)?,
+            hash: shared(11)?,
             trace_parent,
         },
     ))
@@ -198,14 +205,14 @@ pub fn insert_event(conn: &Connection, e: &RecordedEvent) -> rusqlite::Result<i6
         e.stream_id.as_str(),
         i64::try_from(e.version).unwrap_or(i64::MAX),
         e.event_id.encode(&mut [0; ulid::ULID_LEN]),
-        e.event_type,
+        e.event_type.as_str(),
         e.schema_version,
         i64::try_from(e.occurred_at.as_millis()).unwrap_or(i64::MAX),
-        e.correlation_id,
-        e.causation_id,
-        e.payload,
-        e.prev_hash,
-        e.hash,
+        e.correlation_id.as_str(),
+        e.causation_id.as_str(),
+        e.payload.as_str(),
+        e.prev_hash.as_str(),
+        e.hash.as_str(),
         trace.as_ref().map(TraceText::as_str),
     ])?;
     Ok(conn.last_insert_rowid())

@@ -303,7 +303,7 @@ async fn after_placement_the_lambda_host_serves_cancel_shipment_and_refunds() {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.event_type)
+        .map(|r| r.event_type.into())
         .collect();
     assert_eq!(types, ["OrderPlaced", "CancellationRequested"]);
     db.close();

@@ -28,7 +28,7 @@ fn scheduled_event() -> EventBridgeEvent<Value> {
 
 async fn event_types<E: EventStore>(store: &E, id: OrderId) -> Vec<String> {
     let history = store.read_stream(&id.stream(), 0).await.unwrap();
-    history.into_iter().map(|e| e.event_type).collect()
+    history.into_iter().map(|e| e.event_type.into()).collect()
 }
 
 /// A PLACED order whose enqueue was lost goes onto the real OrdersQueue; a PAID order whose

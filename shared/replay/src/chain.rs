@@ -55,7 +55,8 @@ impl ChainCheck {
             });
         }
         self.expected += 1;
-        event.hash.clone_into(&mut self.prev_hash);
+        self.prev_hash.clear();
+        self.prev_hash.push_str(&event.hash);
         Ok(())
     }
 
@@ -108,7 +109,7 @@ mod tests {
             let mut resealed = base.clone();
             // A forger who recomputes the changed event's own hash still breaks the next link.
             resealed[i].payload = "{\"n\":98}".into();
-            resealed[i].hash = resealed[i].compute_hash();
+            resealed[i].hash = resealed[i].compute_hash().into();
             cases.push(resealed);
         }
         for i in 0..base.len() - 1 {

@@ -80,7 +80,7 @@ pub fn timeline(
         entries.push(TimelineEntry {
             version: record.version,
             occurred_at: record.occurred_at,
-            event_type: record.event_type.clone(),
+            event_type: record.event_type.to_string(),
             changes,
         });
         view = next;

@@ -13,7 +13,7 @@ use order_domain::{
 
 pub fn meta(order: OrderId) -> EventMeta {
     EventMeta {
-        correlation_id: order.to_string(),
+        correlation_id: order.into(),
         causation_id: "test".into(),
         occurred_at: Timestamp::now(),
         trace_parent: None,
@@ -97,10 +97,8 @@ pub fn write_after<'a>(
     events: impl IntoIterator<Item = (&'a str, u32, String)>,
     meta: &EventMeta,
 ) -> StreamWrite {
-    let (version, hash) = head.map_or((0, GENESIS_HASH.to_owned()), |h| {
-        (h.version, h.hash.clone())
-    });
-    seal(stream, version, &hash, events, meta)
+    let (version, hash) = head.map_or((0, GENESIS_HASH.into()), |h| (h.version, h.hash.clone()));
+    seal(stream, version, hash, events, meta)
 }
 
 /// `n` filler events of one made-up type (the store does not read payloads).

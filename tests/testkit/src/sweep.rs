@@ -106,7 +106,7 @@ async fn order<E: EventStore, R: SweptViews>(
 
 async fn event_types<E: EventStore>(log: &E, id: OrderId) -> Vec<String> {
     let history = log.read_stream(&id.stream(), 0).await.unwrap();
-    history.into_iter().map(|e| e.event_type).collect()
+    history.into_iter().map(|e| e.event_type.into()).collect()
 }
 
 const PAID: [&str; 3] = ["OrderPlaced", "OrderValidated", "PaymentCaptured"];

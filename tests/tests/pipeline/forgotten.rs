@@ -116,7 +116,7 @@ impl Rig {
 
     async fn types(&self, id: OrderId) -> Vec<String> {
         let events = self.events(id).await;
-        events.into_iter().map(|e| e.event_type).collect()
+        events.into_iter().map(|e| e.event_type.into()).collect()
     }
 
     /// The payload of the order's (only) event of type `kind`.

@@ -55,7 +55,7 @@ async fn types(store: &SqliteEventStore, id: OrderId) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.event_type)
+        .map(|e| e.event_type.into())
         .collect()
 }
 
@@ -185,7 +185,7 @@ async fn a_second_append_at_the_same_version_is_a_conflict() {
         .pop()
         .unwrap();
     let meta = EventMeta {
-        correlation_id: id.to_string(),
+        correlation_id: id.into(),
         causation_id: "t".into(),
         occurred_at: Timestamp::now(),
         trace_parent: None,

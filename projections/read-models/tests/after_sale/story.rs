@@ -133,7 +133,7 @@ impl Story {
         }
         self.clock += 10;
         let meta = EventMeta {
-            correlation_id: self.id.to_string(),
+            correlation_id: self.id.into(),
             causation_id: "story".into(),
             occurred_at: Timestamp::from_millis(self.clock),
             trace_parent: None,
@@ -142,9 +142,7 @@ impl Story {
             let (version, prev) = self
                 .recorded
                 .last()
-                .map_or((0, GENESIS_HASH.to_owned()), |r| {
-                    (r.version, r.hash.clone())
-                });
+                .map_or((0, GENESIS_HASH.into()), |r| (r.version, r.hash.clone()));
             self.recorded.push(RecordedEvent::seal(
                 self.id.stream(),
                 version,

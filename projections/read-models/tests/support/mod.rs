@@ -19,7 +19,7 @@ pub fn seal_all(stream: &StreamId, events: Vec<(&'static str, u32, String)>) -> 
     for e in events {
         let prev = out
             .last()
-            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.clone());
+            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.to_string());
         out.push(RecordedEvent::seal(
             stream.clone(),
             out.len() as u64,

@@ -92,8 +92,8 @@ fn a_refund_beyond_the_capture_fails_the_audit_naming_the_order() {
         amount: order_domain::Money::from_minor(1_000_000),
     });
     let meta = order_domain::EventMeta {
-        correlation_id: run().completed.clone(),
-        causation_id: head.event_id.to_string(),
+        correlation_id: run().completed.as_str().into(),
+        causation_id: head.event_id.into(),
         occurred_at: order_domain::Timestamp::now(),
         trace_parent: None,
     };

@@ -111,7 +111,7 @@ impl EventStore for Streams {
 
 fn meta(order: OrderId) -> EventMeta {
     EventMeta {
-        correlation_id: order.to_string(),
+        correlation_id: order.into(),
         causation_id: "test".into(),
         occurred_at: Timestamp::from_millis(1),
         trace_parent: None,

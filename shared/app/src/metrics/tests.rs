@@ -33,8 +33,8 @@ fn value(page: &str, series: &str) -> f64 {
 fn recorded(event: &OrderEvent, at_ms: u64) -> RecordedEvent {
     let id = OrderId::generate();
     let meta = EventMeta {
-        correlation_id: id.to_string(),
-        causation_id: id.to_string(),
+        correlation_id: id.into(),
+        causation_id: id.into(),
         occurred_at: Timestamp::from_millis(at_ms),
         trace_parent: None,
     };

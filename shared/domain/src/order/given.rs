@@ -70,7 +70,7 @@ pub fn given(history: &[OrderEvent]) -> Order {
     for e in history {
         let prev = stored
             .last()
-            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.clone());
+            .map_or(GENESIS_HASH.to_owned(), |x| x.hash.to_string());
         stored.push(RecordedEvent::seal(
             stream.clone(),
             stored.len() as u64,

@@ -33,6 +33,7 @@ pub use state::{
 
 use crate::envelope::{GENESIS_HASH, RecordedEvent};
 use crate::events::{DecodeError, OrderEvent, OrderPlaced, decode_order};
+use crate::shared_str::SharedStr;
 
 /// An order's stream, folded: its state, and the head the next append must chain to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +41,7 @@ pub struct Order {
     /// The stream's version: how many events it holds.
     pub version: u64,
     /// The hash of the stream's last event (the genesis hash for an empty stream).
-    pub head_hash: String,
+    pub head_hash: SharedStr,
     pub state: OrderState,
 }
 
@@ -48,7 +49,7 @@ impl Default for Order {
     fn default() -> Self {
         Self {
             version: 0,
-            head_hash: GENESIS_HASH.to_owned(),
+            head_hash: GENESIS_HASH.into(),
             state: OrderState::New,
         }
     }
@@ -72,10 +73,10 @@ impl Order {
     }
 
     /// Applies one event at `version` with stored `hash`.
-    pub fn apply(&mut self, version: u64, hash: &str, event: &OrderEvent) {
+    pub fn apply(&mut self, version: u64, hash: &SharedStr, event: &OrderEvent) {
         self.state = evolve(std::mem::take(&mut self.state), event);
         self.version = version;
-        hash.clone_into(&mut self.head_hash);
+        self.head_hash = hash.clone();
     }
 
     /// Decides `command` on the order's state (see [`decide`]).

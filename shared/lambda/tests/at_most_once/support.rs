@@ -70,7 +70,7 @@ pub async fn order_event_counts<S: EventStore>(
 ) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for e in store.read_stream(&order.stream(), 0).await.unwrap() {
-        *counts.entry(e.event_type.clone()).or_default() += 1;
+        *counts.entry(e.event_type.to_string()).or_default() += 1;
     }
     counts
 }

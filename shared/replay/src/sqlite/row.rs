@@ -2,11 +2,11 @@
 //!
 //! `order_embedded::store::row_to_event` builds a new `RecordedEvent` per row: eight fresh
 //! strings and a parsed stream id. A replay reads millions of rows and looks at each once, so it
-//! refills one event in place instead: the strings keep their capacity, and the stream id is
-//! parsed only when the stream changes. The rules are `row_to_event`'s own (same columns, same
+//! refills one event in place instead: its text fields own their buffers ([`SharedStr::set`])
+//! and keep their capacity, and the stream id is parsed only when the stream changes. The rules are `row_to_event`'s own (same columns, same
 //! validation, same defaults); a test holds the two to the same result on every row.
 
-use order_domain::{EventId, RecordedEvent, StreamId, Timestamp};
+use order_domain::{EventId, RecordedEvent, SharedStr, StreamId, Timestamp};
 use rusqlite::Row;
 use rusqlite::types::Type;
 
@@ -31,11 +31,6 @@ fn text<'r>(row: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into()))
 }
 
-fn set(field: &mut String, value: &str) {
-    field.clear();
-    field.push_str(value);
-}
-
 impl Default for EventRow {
     fn default() -> Self {
         Self {
@@ -44,14 +39,14 @@ impl Default for EventRow {
                 stream_id: StreamId::parse("product#-").unwrap_or_else(|_| unreachable!()),
                 version: 0,
                 event_id: EventId::generate(),
-                event_type: String::new(),
+                event_type: SharedStr::default(),
                 schema_version: 0,
                 occurred_at: Timestamp::from_millis(0),
-                correlation_id: String::new(),
-                causation_id: String::new(),
-                payload: String::new(),
-                prev_hash: String::new(),
-                hash: String::new(),
+                correlation_id: SharedStr::default(),
+                causation_id: SharedStr::default(),
+                payload: SharedStr::default(),
+                prev_hash: SharedStr::default(),
+                hash: SharedStr::default(),
                 trace_parent: None,
             },
             position: 0,
@@ -71,14 +66,14 @@ impl EventRow {
         }
         e.version = u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
         e.event_id = EventId::parse(text(row, 3)?).map_err(|err| corrupt(3, err.0))?;
-        set(&mut e.event_type, text(row, 4)?);
+        e.event_type.set(text(row, 4)?);
         e.schema_version = row.get(5)?;
         e.occurred_at = Timestamp::from_millis(u64::try_from(row.get::<_, i64>(6)?).unwrap_or(0));
-        set(&mut e.correlation_id, text(row, 7)?);
-        set(&mut e.causation_id, text(row, 8)?);
-        set(&mut e.payload, text(row, 9)?);
-        set(&mut e.prev_hash, text(row, 10)?);
-        set(&mut e.hash, text(row, 11)?);
+        e.correlation_id.set(text(row, 7)?);
+        e.causation_id.set(text(row, 8)?);
+        e.payload.set(text(row, 9)?);
+        e.prev_hash.set(text(row, 10)?);
+        e.hash.set(text(row, 11)?);
         Ok(())
     }
 

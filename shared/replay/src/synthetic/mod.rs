@@ -19,7 +19,7 @@ use order_domain::envelope::{EventMeta, GENESIS_HASH};
 use order_domain::events::{OrderLine, OrderPlaced, PricedLine, ProductAdded};
 use order_domain::{
     CustomerId, Email, Money, OrderEvent, OrderId, PaymentToken, ProductEvent, ProductId, Quantity,
-    RecordedEvent, StreamId, Timestamp,
+    RecordedEvent, SharedStr, StreamId, Timestamp,
 };
 use order_embedded::db::{Db, Durability};
 use order_embedded::read_models::Projection;
@@ -41,7 +41,7 @@ struct Product {
     id: ProductId,
     stream: StreamId,
     version: u64,
-    head: String,
+    head: SharedStr,
     stock: u64,
     price: Money,
 }
@@ -81,14 +81,14 @@ impl Writer<'_> {
     fn append(
         &mut self,
         stream: &StreamId,
-        after: (u64, &str),
+        after: (u64, &SharedStr),
         event: (&str, u32, String),
         correlation: &str,
         at: Timestamp,
-    ) -> rusqlite::Result<(u64, String)> {
+    ) -> rusqlite::Result<(u64, SharedStr)> {
         let meta = EventMeta {
-            correlation_id: correlation.to_owned(),
-            causation_id: format!("synthetic-{}", self.generated.events),
+            correlation_id: correlation.into(),
+            causation_id: format!("synthetic-{}", self.generated.events).into(),
             occurred_at: at,
             trace_parent: None,
         };
@@ -109,7 +109,7 @@ impl Writer<'_> {
     ) -> rusqlite::Result<()> {
         let stream = id.stream();
         let correlation = id.to_string();
-        let mut head = (0, GENESIS_HASH.to_owned());
+        let mut head: (u64, SharedStr) = (0, GENESIS_HASH.into());
         for append in appends {
             let at = self.tick();
             for e in append.order {
@@ -201,7 +201,7 @@ fn seed(w: &mut Writer<'_>, products: usize) -> rusqlite::Result<Vec<Product>> {
             stream: id.stream(),
             id,
             version: 0,
-            head: GENESIS_HASH.to_owned(),
+            head: GENESIS_HASH.into(),
             stock: 1_000_000_000,
             price: Money::from_minor(500 + 100 * (i as u64 % 50)),
         };

@@ -51,14 +51,14 @@ pub fn restock_unprojected(log: &Log, product: &str) {
                 stream,
                 version + 1,
                 e.event_id.to_string(),
-                e.event_type,
+                e.event_type.as_str(),
                 e.schema_version,
                 i64::try_from(e.occurred_at.as_millis()).unwrap(),
-                e.correlation_id,
-                e.causation_id,
-                e.payload,
-                e.prev_hash,
-                e.hash
+                e.correlation_id.as_str(),
+                e.causation_id.as_str(),
+                e.payload.as_str(),
+                e.prev_hash.as_str(),
+                e.hash.as_str()
             ],
         )
         .unwrap();

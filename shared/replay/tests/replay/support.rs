@@ -103,7 +103,10 @@ impl Log {
             trace_parent: None,
         };
         let stream = order_domain::StreamId::parse(stream).unwrap();
-        let (mut version, mut prev) = (u64::try_from(version).unwrap(), hash);
+        let (mut version, mut prev) = (
+            u64::try_from(version).unwrap(),
+            order_domain::SharedStr::from(hash),
+        );
         for (event_type, schema, payload) in events {
             let e = order_domain::RecordedEvent::seal(
                 stream.clone(),

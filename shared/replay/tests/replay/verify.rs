@@ -108,14 +108,14 @@ fn an_inserted_event_breaks_the_chain_even_when_resealed() {
                 stream,
                 head + 1,
                 forged.event_id.to_string(),
-                forged.event_type,
+                forged.event_type.as_str(),
                 forged.schema_version,
                 i64::try_from(forged.occurred_at.as_millis()).unwrap(),
-                forged.correlation_id,
-                forged.causation_id,
-                forged.payload,
-                forged.prev_hash,
-                forged.hash
+                forged.correlation_id.as_str(),
+                forged.causation_id.as_str(),
+                forged.payload.as_str(),
+                forged.prev_hash.as_str(),
+                forged.hash.as_str()
             ],
         )
         .unwrap();
@@ -167,7 +167,7 @@ fn an_old_schema_event_is_upcast_on_replay_and_still_verifies() {
         GENESIS_HASH,
         ("OrderPlaced", 0, payload),
         &EventMeta {
-            correlation_id: id.to_string(),
+            correlation_id: id.into(),
             causation_id: "legacy".into(),
             occurred_at: Timestamp::from_millis(1),
             trace_parent: None,
@@ -181,12 +181,12 @@ fn an_old_schema_event_is_upcast_on_replay_and_still_verifies() {
         params![
             event.stream_id.as_str(),
             event.event_id.to_string(),
-            event.event_type,
-            event.correlation_id,
-            event.causation_id,
-            event.payload,
-            event.prev_hash,
-            event.hash
+            event.event_type.as_str(),
+            event.correlation_id.as_str(),
+            event.causation_id.as_str(),
+            event.payload.as_str(),
+            event.prev_hash.as_str(),
+            event.hash.as_str()
         ],
     )
     .unwrap();

@@ -113,8 +113,8 @@ impl Order {
     fn new() -> Self {
         let id = OrderId::generate();
         let meta = EventMeta {
-            correlation_id: id.to_string(),
-            causation_id: id.to_string(),
+            correlation_id: id.into(),
+            causation_id: id.into(),
             occurred_at: Timestamp::now(),
             trace_parent: None,
         };

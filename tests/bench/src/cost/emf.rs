@@ -44,8 +44,8 @@ fn share(part: f64, whole: f64) -> f64 {
 fn before() -> Before {
     let id = OrderId::generate();
     let meta = EventMeta {
-        correlation_id: id.to_string(),
-        causation_id: id.to_string(),
+        correlation_id: id.into(),
+        causation_id: id.into(),
         occurred_at: Timestamp::now(),
         trace_parent: None,
     };

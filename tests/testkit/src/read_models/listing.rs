@@ -36,7 +36,7 @@ async fn placed_order<E: EventStore>(
         event.customer_id = customer.clone();
     }
     let at = |ms| EventMeta {
-        correlation_id: id.to_string(),
+        correlation_id: id.into(),
         causation_id: "test".into(),
         occurred_at: Timestamp::from_millis(ms),
         trace_parent: None,
