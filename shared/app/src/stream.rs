@@ -63,15 +63,18 @@ pub fn meta_for(order_id: OrderId, history: &[RecordedEvent]) -> EventMeta {
     }
 }
 
-/// Reads and folds an order's stream.
+/// Reads and folds an order's stream (folding only the events after a fold this process
+/// remembers, see [`folded`]).
 pub async fn load<S: EventStore>(
     store: &S,
     id: OrderId,
 ) -> Result<(Order, Vec<RecordedEvent>), LoadError> {
     let history = store.read_stream(&id.stream(), 0).await?;
-    let order = Order::from_history(&history)?;
+    let order = folded::fold(id, &history)?;
     Ok((order, history))
 }
+
+pub mod folded;
 
 /// Why [`execute`] gave up.
 #[derive(Debug, thiserror::Error)]
