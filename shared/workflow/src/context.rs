@@ -5,7 +5,8 @@
 //! state can reach is therefore known when the definition is parsed; building the whole object
 //! for every state and task attempt was a fifth of the interpreter's allocations. A part no
 //! string of the state can reach is left out: every path selects in it exactly what it selected
-//! in the whole object.
+//! in the whole object. The state's own part is split by field the same way (a task that
+//! reads its `RetryCount` needs neither its name nor its entered time formatted).
 
 use std::time::SystemTime;
 
@@ -18,14 +19,34 @@ use crate::execution::ExecutionContext;
 pub(crate) struct ContextReads {
     execution: bool,
     state_machine: bool,
-    state: bool,
+    state: StateReads,
+}
+
+/// The fields of the context object's `State` a state's fields can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct StateReads {
+    name: bool,
+    entered_time: bool,
+    retry_count: bool,
+}
+
+impl StateReads {
+    const ALL: Self = Self {
+        name: true,
+        entered_time: true,
+        retry_count: true,
+    };
+
+    fn any(self) -> bool {
+        self.name || self.entered_time || self.retry_count
+    }
 }
 
 impl ContextReads {
     const ALL: Self = Self {
         execution: true,
         state_machine: true,
-        state: true,
+        state: StateReads::ALL,
     };
 
     /// What the state whose JSON object is `state` can read: every string in it (at any depth,
@@ -45,8 +66,9 @@ impl ContextReads {
         }
     }
 
-    /// Every `$$` in `text` reads the part its next field names; anything else (`$$` alone, a
-    /// bracket, a part this interpreter does not fill) may read the whole object.
+    /// Every `$$` in `text` reads the part its next field names (and in `State`, the field
+    /// after that); anything else (`$$` alone, a bracket, a part this interpreter does not
+    /// fill) may read the whole object, or the whole of `State`.
     fn note(&mut self, text: &str) {
         for (at, _) in text.match_indices("$$") {
             let rest = &text[at + 2..];
@@ -54,8 +76,16 @@ impl ContextReads {
                 self.execution = true;
             } else if rest.starts_with(".StateMachine") {
                 self.state_machine = true;
-            } else if rest.starts_with(".State") {
-                self.state = true;
+            } else if let Some(field) = rest.strip_prefix(".State") {
+                if field.starts_with(".Name") {
+                    self.state.name = true;
+                } else if field.starts_with(".EnteredTime") {
+                    self.state.entered_time = true;
+                } else if field.starts_with(".RetryCount") {
+                    self.state.retry_count = true;
+                } else {
+                    self.state = StateReads::ALL;
+                }
             } else {
                 *self = Self::ALL;
             }
@@ -92,15 +122,20 @@ impl StateContext<'_> {
                 json!({ "Name": self.execution.state_machine_name }),
             );
         }
-        if self.reads.state {
-            object.insert(
-                "State".to_owned(),
-                json!({
-                    "Name": self.state,
-                    "EnteredTime": humantime::format_rfc3339_millis(self.entered).to_string(),
-                    "RetryCount": retry_count,
-                }),
-            );
+        let reads = self.reads.state;
+        if reads.any() {
+            let mut state = Map::new();
+            if reads.name {
+                state.insert("Name".to_owned(), json!(self.state));
+            }
+            if reads.entered_time {
+                let entered = humantime::format_rfc3339_millis(self.entered).to_string();
+                state.insert("EnteredTime".to_owned(), Value::String(entered));
+            }
+            if reads.retry_count {
+                state.insert("RetryCount".to_owned(), json!(retry_count));
+            }
+            object.insert("State".to_owned(), Value::Object(state));
         }
         Value::Object(object)
     }
@@ -112,7 +147,26 @@ mod tests {
 
     fn reads(state: &Value) -> (bool, bool, bool) {
         let r = ContextReads::of(state);
-        (r.execution, r.state_machine, r.state)
+        (r.execution, r.state_machine, r.state.any())
+    }
+
+    fn state_reads(state: &Value) -> (bool, bool, bool) {
+        let r = ContextReads::of(state).state;
+        (r.name, r.entered_time, r.retry_count)
+    }
+
+    #[test]
+    fn the_state_part_is_read_field_by_field() {
+        let retry = json!({"Parameters": {"Payload": {"attempt.$": "$$.State.RetryCount"}}});
+        assert_eq!(state_reads(&retry), (false, false, true));
+        let named = json!({"Parameters": {"n.$": "States.Format('{}', $$.State.Name)"}});
+        assert_eq!(state_reads(&named), (true, false, false));
+        let entered = json!({"Choices": [{"Variable": "$$.State.EnteredTime"}]});
+        assert_eq!(state_reads(&entered), (false, true, false));
+        for whole in ["$$.State", "$$.State['Name']", "$$.StateX"] {
+            let state = json!({"Parameters": {"s.$": whole}});
+            assert_eq!(state_reads(&state), (true, true, true), "{whole}");
+        }
     }
 
     #[test]
@@ -156,9 +210,20 @@ mod tests {
             reads,
         };
         let state_only = ContextReads {
-            state: true,
+            state: StateReads::ALL,
             ..ContextReads::default()
         };
+        let retry_only = ContextReads {
+            state: StateReads {
+                retry_count: true,
+                ..StateReads::default()
+            },
+            ..ContextReads::default()
+        };
+        assert_eq!(
+            context(retry_only).object(3),
+            json!({"State": {"RetryCount": 3}})
+        );
         assert_eq!(
             context(state_only).object(2),
             json!({"State": {
