@@ -152,12 +152,18 @@ fn list_views(
     texts.iter().map(|t| decode(t)).collect()
 }
 
+/// The view under `key`, decoded from the text where SQLite holds it (no copy of the row's
+/// JSON first: the projection step reads a view for nearly every record it applies).
 fn get_view<V: SqliteRow>(c: &Connection, key: &str) -> rusqlite::Result<Option<V>> {
-    c.prepare_cached(V::GET)?
-        .query_row([key], |r| r.get::<_, String>(0))
-        .optional()?
-        .map(|t| decode(&t))
-        .transpose()
+    let mut stmt = c.prepare_cached(V::GET)?;
+    let mut rows = stmt.query([key])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let text = row.get_ref(0)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })?;
+    decode(text).map(Some)
 }
 
 /// The version-guarded upsert: an upsert whose guard refuses it changes no row.

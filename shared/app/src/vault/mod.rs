@@ -33,7 +33,7 @@ fn aad(customer: &CustomerId, order: OrderId) -> Vec<u8> {
     out.extend_from_slice(b"order-pipeline/personal/v1\0");
     out.extend_from_slice(&(customer.len() as u64).to_be_bytes());
     out.extend_from_slice(customer.as_bytes());
-    out.extend_from_slice(order.to_string().as_bytes());
+    out.extend_from_slice(order.encode(&mut [0; 26]).as_bytes());
     out
 }
 
