@@ -16,6 +16,11 @@
 //! - Only this process writes the database: `order_runtime::Pipeline` holds an exclusive lock
 //!   on its data directory.
 //!
+//! The writer reads it too: an append's version check and a decision's heads come from it
+//! when it knows the stream. Inside the writer's transaction it holds exactly what the database
+//! does for every stream it knows: every append passes through it, a job that fails after
+//! recording its events clears it, and so does a failed commit.
+//!
 //! A miss costs what it cost before: a database read. Memory is bounded by two generations of
 //! at most [`GENERATION`] streams each, and long streams (products) keep only their head.
 
@@ -145,6 +150,13 @@ impl StreamCache {
             }
         };
         Some(head.1.clone())
+    }
+
+    /// The stream's head version, if known: what the writer checks an append's expected
+    /// version against without reading the database (see [`Self::head`]).
+    pub fn head_version(&self, stream: &str) -> Option<u64> {
+        let g = self.inner.lock().ok()?;
+        Some(g.get(stream)?.head_version())
     }
 
     /// Records an append to `stream` at `expected` version that the writer is about to commit

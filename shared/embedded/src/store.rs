@@ -115,16 +115,25 @@ pub fn events_after(
 
 /// Appends inside the writer's transaction writes the domain's [`check_append`] has passed (so
 /// this store refuses exactly the appends DynamoDB refuses); `Err(Conflict)` leaves nothing
-/// behind. Returns the positions written, in the order of the writes' events.
-fn append_checked(conn: &Connection, writes: &[StreamWrite]) -> Result<Vec<i64>, StoreError> {
+/// behind. Each write's expected version is checked against the stream cache's head when it
+/// knows the stream (it then holds what the database does), else against the database. Returns the positions written, in the order of the writes' events.
+fn append_checked(
+    conn: &Connection,
+    writes: &[StreamWrite],
+    cache: &StreamCache,
+) -> Result<Vec<i64>, StoreError> {
     let sql_err = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
     let mut positions = Vec::with_capacity(writes.iter().map(|w| w.events.len()).sum());
     for w in writes {
-        let head: i64 = conn
-            .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1")
-            .and_then(|mut s| s.query_row([w.stream_id.as_str()], |r| r.get(0)))
-            .map_err(sql_err)?;
-        if u64::try_from(head).unwrap_or(0) != w.expected_version {
+        let head = match cache.head_version(w.stream_id.as_str()) {
+            Some(version) => version,
+            None => conn
+                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1")
+                .and_then(|mut s| s.query_row([w.stream_id.as_str()], |r| r.get::<_, i64>(0)))
+                .map(|v| u64::try_from(v).unwrap_or(0))
+                .map_err(sql_err)?,
+        };
+        if head != w.expected_version {
             return Err(StoreError::Conflict {
                 stream: w.stream_id.to_string(),
                 expected_version: w.expected_version,
@@ -171,7 +180,7 @@ fn append_checked_and_stage(
     cache: &StreamCache,
     feed: &CommittedFeed,
 ) -> Result<i64, StoreError> {
-    let positions = append_checked(conn, &writes)?;
+    let positions = append_checked(conn, &writes, cache)?;
     let Some(&last) = positions.last() else {
         return Ok(0);
     };
@@ -379,7 +388,10 @@ impl EventStore for SqliteEventStore {
             .write(move |c| {
                 let heads = streams
                     .iter()
-                    .map(|s| stream_head(c, s.as_str()))
+                    .map(|s| match cache.head(s.as_str()) {
+                        Some(known) => Ok(Some(known)),
+                        None => stream_head(c, s.as_str()),
+                    })
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(|e| DecideError::Store(StoreError::Unavailable(e.to_string())))?;
                 let (writes, outcome) = decide(&heads).map_err(DecideError::Refused)?;
@@ -398,5 +410,7 @@ impl EventStore for SqliteEventStore {
     }
 }
 
+#[cfg(test)]
+mod check_tests;
 #[cfg(test)]
 mod feed_tests;
