@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::values::{EventId, OrderId};
+
 /// Text that reads as a `str`, serialized as a plain string. Made from text, it is shared: a
 /// clone is a reference count. A buffer that one reader refills row after row (replay reads
 /// millions of events into one) is owned instead ([`SharedStr::set`]), so the refill keeps its
@@ -156,6 +158,19 @@ impl From<&String> for SharedStr {
 impl From<String> for SharedStr {
     fn from(text: String) -> Self {
         Self(Repr::Shared(Arc::from(text)))
+    }
+}
+
+/// An id's text, written without a `String` on the way.
+impl From<OrderId> for SharedStr {
+    fn from(id: OrderId) -> Self {
+        Self::from(id.encode(&mut [0; ulid::ULID_LEN]))
+    }
+}
+
+impl From<EventId> for SharedStr {
+    fn from(id: EventId) -> Self {
+        Self::from(id.encode(&mut [0; ulid::ULID_LEN]))
     }
 }
 

@@ -321,18 +321,6 @@ impl fmt::Display for Money {
     }
 }
 
-impl From<OrderId> for SharedStr {
-    fn from(id: OrderId) -> Self {
-        Self::from(id.encode(&mut [0; ulid::ULID_LEN]))
-    }
-}
-
-impl From<EventId> for SharedStr {
-    fn from(id: EventId) -> Self {
-        Self::from(id.encode(&mut [0; ulid::ULID_LEN]))
-    }
-}
-
 /// An event stream's id: `order#<ULID>` or `product#<ProductID>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamId(SharedStr);

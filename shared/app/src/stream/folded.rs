@@ -26,8 +26,9 @@ use order_domain::events::{DecodeError, decode_order};
 use order_domain::order::Order;
 use order_domain::{OrderId, RecordedEvent};
 
-/// Orders per generation: the last 4,096–8,192 orders folded, several seconds of orders at
-/// full speed (an order's steps follow each other within milliseconds); about a kilobyte each.
+/// Orders per generation: the last 4,096–8,192 orders folded, under a second of orders at full
+/// speed, where an order's steps follow each other within milliseconds (its first load, by
+/// ValidateOrder, finds nothing to continue anyway).
 const GENERATION: usize = 4096;
 
 #[derive(Default)]
