@@ -160,10 +160,7 @@ fn get_view<V: SqliteRow>(c: &Connection, key: &str) -> rusqlite::Result<Option<
     let Some(row) = rows.next()? else {
         return Ok(None);
     };
-    let text = row.get_ref(0)?.as_str().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-    })?;
-    decode(text).map(Some)
+    decode(crate::store::column_text(row, 0)?).map(Some)
 }
 
 /// The version-guarded upsert: an upsert whose guard refuses it changes no row.

@@ -32,17 +32,20 @@ fn db_err(e: DbError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// Column `i` of `row` as text, where SQLite holds it (no `String` made).
+pub fn column_text<'r>(row: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
 /// Reads one row into `(position, event)`.
 pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
     let corrupt = |i: usize, msg: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, msg.into())
     };
     // Text read where SQLite holds it: one allocation per field kept, none for those parsed.
-    let text = |i: usize| -> rusqlite::Result<&str> {
-        row.get_ref(i)?.as_str().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
-        })
-    };
+    let text = |i: usize| column_text(row, i);
     let shared = |i: usize| text(i).map(SharedStr::from);
     let occurred: i64 = row.get(6)?;
     // Diagnostic metadata: absent (a reader selecting the columns of before version 6) or
@@ -116,7 +119,8 @@ pub fn events_after(
 /// Appends inside the writer's transaction writes the domain's [`check_append`] has passed (so
 /// this store refuses exactly the appends DynamoDB refuses); `Err(Conflict)` leaves nothing
 /// behind. Each write's expected version is checked against the stream cache's head when it
-/// knows the stream (it then holds what the database does), else against the database. Returns the positions written, in the order of the writes' events.
+/// knows the stream (it then holds what the database does), else against the database.
+/// Returns the positions written, in the order of the writes' events.
 fn append_checked(
     conn: &Connection,
     writes: &[StreamWrite],

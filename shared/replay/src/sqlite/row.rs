@@ -7,6 +7,7 @@
 //! validation, same defaults); a test holds the two to the same result on every row.
 
 use order_domain::{EventId, RecordedEvent, SharedStr, StreamId, Timestamp};
+use order_embedded::store::column_text as text;
 use rusqlite::Row;
 use rusqlite::types::Type;
 
@@ -23,12 +24,6 @@ pub struct EventRow {
 
 fn corrupt(i: usize, msg: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, Type::Text, msg.into())
-}
-
-fn text<'r>(row: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
-    row.get_ref(i)?
-        .as_str()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into()))
 }
 
 impl Default for EventRow {
