@@ -96,8 +96,9 @@ impl IdempotencyStore for SqliteIdempotency {
     ) -> Result<Claim, PortError> {
         let (key, fingerprint) = (key.to_owned(), fingerprint.to_owned());
         let expires_at = ms(now).saturating_add(i64::try_from(lease_ms).unwrap_or(i64::MAX));
+        // Read, judge, then at most one write: no savepoint needed.
         self.db
-            .write(move |c| -> rusqlite::Result<Claim> {
+            .write_direct(move |c| -> rusqlite::Result<Claim> {
                 let verdict = judge(read(c, &key)?.as_ref(), &fingerprint, candidate, now);
                 if let Verdict::Claim { order_id } | Verdict::TakeOver { order_id } = verdict {
                     c.prepare_cached(
@@ -125,7 +126,7 @@ impl IdempotencyStore for SqliteIdempotency {
         let key = key.to_owned();
         let expires = ms(now).saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
         self.db
-            .write(move |c| {
+            .write_direct(move |c| {
                 c.prepare_cached(
                     "UPDATE idempotency SET state = 'COMPLETED', expires_at = ?2 WHERE key = ?1",
                 )?
@@ -139,7 +140,7 @@ impl IdempotencyStore for SqliteIdempotency {
     async fn release(&self, key: &str) -> Result<(), PortError> {
         let key = key.to_owned();
         self.db
-            .write(move |c| {
+            .write_direct(move |c| {
                 c.prepare_cached(
                     "UPDATE idempotency SET expires_at = ?2 WHERE key = ?1 AND state = 'IN_PROGRESS'",
                 )?

@@ -51,16 +51,14 @@ impl Intake for SqliteIntake {
                 Err(StoreError::Conflict { .. }) => 0,
                 Err(e) => return Err(PlaceError::Store(e)),
             };
-            if let Err(e) = insert_message(c, queue, &order_message(order_id)) {
-                // The job's savepoint rolls the append back, but the stream cache already has
-                // its events: forget the cache, as a failed commit does (the committed feed
-                // drops a failed job's events itself).
-                cache.clear();
-                return Err(PlaceError::Port(PortError(format!("enqueue: {e}"))));
-            }
+            // A failure here comes after the append: the writer rolls the whole commit back,
+            // and forgets the stream cache and the staged feed with it.
+            insert_message(c, queue, &order_message(order_id))
+                .map_err(|e| PlaceError::Port(PortError(format!("enqueue: {e}"))))?;
             Ok(position)
         };
-        match self.store.db().write(job).await {
+        // Its refusals (a key another request stored first) come before its first write.
+        match self.store.db().write_direct(job).await {
             Ok(position) => {
                 self.store.committed(position);
                 self.queue.sent();

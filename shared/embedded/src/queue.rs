@@ -59,7 +59,7 @@ impl SqliteQueue {
     pub async fn send(&self, body: String) -> Result<(), PortError> {
         let queue = self.name;
         self.db
-            .write_statement(move |c| insert_message(c, queue, &body))
+            .write_direct(move |c| insert_message(c, queue, &body))
             .await
             .map_err(|e| port(format!("{e:?}")))?;
         self.sent();
@@ -85,7 +85,7 @@ impl SqliteQueue {
     ) -> Result<Vec<Received>, PortError> {
         let (queue, dlq, max_receives) = (self.name, self.dlq, self.max_receives);
         self.db
-            .write(move |c| receive_on(c, queue, dlq, max_receives, max, visibility_ms))
+            .write_direct(move |c| receive_on(c, queue, dlq, max_receives, max, visibility_ms))
             .await
             .map_err(|e| port(format!("{e:?}")))
     }
@@ -94,7 +94,7 @@ impl SqliteQueue {
     pub async fn delete(&self, message: &Received) -> Result<bool, PortError> {
         let (id, receipt) = (message.id, message.receipt.clone());
         self.db
-            .write_statement(move |c| {
+            .write_direct(move |c| {
                 c.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")?
                     .execute(params![id, receipt])
                     .map(|n| n == 1)
@@ -107,7 +107,7 @@ impl SqliteQueue {
     pub async fn retry_after(&self, message: &Received, delay_ms: i64) -> Result<(), PortError> {
         let (id, receipt) = (message.id, message.receipt.clone());
         self.db
-            .write_statement(move |c| {
+            .write_direct(move |c| {
                 c.prepare_cached(
                     "UPDATE queue_messages SET visible_at = ?3 WHERE id = ?1 AND receipt = ?2",
                 )?
@@ -161,6 +161,13 @@ impl SqliteQueue {
     }
 }
 
+/// The visible messages of a queue, those visible longest first: the order of the queue's
+/// `(queue, visible_at, id)` index, so the `LIMIT` stops the index walk with no sort (ordered
+/// by `id` alone, SQLite built a temporary B-tree for every receive). Like an SQS standard
+/// queue, nothing promises the order in which messages are sent.
+const RECEIVE: &str = "SELECT id, body, receive_count FROM queue_messages \
+     WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3";
+
 fn receive_on(
     c: &Connection,
     queue: &str,
@@ -171,9 +178,7 @@ fn receive_on(
 ) -> rusqlite::Result<Vec<Received>> {
     let now = now_ms();
     let candidates: Vec<(i64, String, u32)> = c
-        .prepare_cached(
-            "SELECT id, body, receive_count FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 ORDER BY id LIMIT ?3",
-        )?
+        .prepare_cached(RECEIVE)?
         .query_map(params![queue, now, i64::try_from(max).unwrap_or(10)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
@@ -245,7 +250,7 @@ impl order_domain::ports::PolledQueue for SqliteQueue {
     async fn delete_batch(&self, messages: &[&Received]) -> Result<(), PortError> {
         let keys: Vec<(i64, String)> = messages.iter().map(|m| (m.id, m.receipt.clone())).collect();
         self.db
-            .write(move |c| {
+            .write_direct(move |c| {
                 let mut stmt =
                     c.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")?;
                 for (id, receipt) in &keys {
@@ -293,6 +298,25 @@ mod tests {
     use super::*;
     use crate::db::Durability;
     use order_domain::ports::PolledQueue;
+
+    /// A receive walks the queue's index and stops at its limit: no temporary B-tree.
+    #[test]
+    fn a_receive_sorts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
+        let conn = Connection::open(dir.path().join("q.db")).unwrap();
+        let ops = crate::db::opcodes(&conn, RECEIVE).unwrap();
+        assert!(!ops.iter().any(|op| op == "OpenEphemeral"), "{ops:?}");
+        let plan: String = conn
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {RECEIVE}"),
+                ["q", "0", "1"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("queue_messages_ready"), "{plan}");
+        db.close();
+    }
 
     /// What the queue contract (tests/testkit) does not cover, because SQS differs: a receipt
     /// from an earlier receive deletes nothing here.

@@ -127,7 +127,8 @@ fn append_checked(
     cache: &StreamCache,
 ) -> Result<Vec<i64>, StoreError> {
     let sql_err = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
-    let mut positions = Vec::with_capacity(writes.iter().map(|w| w.events.len()).sum());
+    // Every stream's version first, then the inserts: a refusal comes before the job's first
+    // write, so the job needs no savepoint to leave nothing behind (`Db::write_direct`).
     for w in writes {
         let head = match cache.head_version(w.stream_id.as_str()) {
             Some(version) => version,
@@ -143,6 +144,9 @@ fn append_checked(
                 expected_version: w.expected_version,
             });
         }
+    }
+    let mut positions = Vec::with_capacity(writes.iter().map(|w| w.events.len()).sum());
+    for w in writes {
         for e in &w.events {
             let position = insert_event(conn, e).map_err(|err| match err {
                 // The unique (stream, version) key is the final arbiter.
@@ -352,18 +356,9 @@ impl EventStore for SqliteEventStore {
         if events == 0 {
             return Ok(());
         }
-        let single_insert = events == 1 && writes.len() == 1;
         let (cache, feed) = (self.cache.clone(), self.db.feed().clone());
         let job = move |c: &Connection| append_checked_and_stage(c, writes, &cache, &feed);
-        // One event onto one stream is one insert after a read, and a failed insert undoes
-        // itself: the job needs no savepoint of its own (every page a savepoint's job first
-        // touches is copied aside). With another write (a guard's check) it could fail after
-        // its insert, so it keeps one.
-        let written = if single_insert {
-            self.db.write_statement(job).await
-        } else {
-            self.db.write(job).await
-        };
+        let written = self.db.write_direct(job).await;
         match written {
             Ok(pos) => {
                 self.committed(pos);
@@ -387,9 +382,10 @@ impl EventStore for SqliteEventStore {
         E: Send + 'static,
     {
         let (cache, feed) = (self.cache.clone(), self.db.feed().clone());
+        // The heads are read and the decision made before the first insert: no savepoint.
         let result = self
             .db
-            .write(move |c| {
+            .write_direct(move |c| {
                 let heads = streams
                     .iter()
                     .map(|s| match cache.head(s.as_str()) {

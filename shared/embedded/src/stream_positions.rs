@@ -57,7 +57,7 @@ impl StreamPositions {
         }
         let consumer = consumer.to_owned();
         self.db
-            .write(move |c| {
+            .write_direct(move |c| {
                 let mut upsert = c.prepare_cached(
                     "INSERT INTO stream_positions (consumer, shard_id, sequence_number, updated_at) \
                      VALUES (?1, ?2, ?3, ?4) \

@@ -150,7 +150,7 @@ impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
             }
         };
         self.db
-            .write_statement(move |c| {
+            .write_direct(move |c| {
                 c.prepare_cached(
                     "UPDATE executions SET status = ?2, current_state = NULL, data = COALESCE(?3, data), \
                      error = ?4, cause = ?5, transitions = transitions + ?6, updated_at = ?7 WHERE name = ?1 AND status = 'RUNNING'",

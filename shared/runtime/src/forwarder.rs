@@ -49,7 +49,10 @@ pub(crate) async fn forwarder(
         };
         if let Some(last) = reached {
             position = last;
-            if let Err(e) = db.write(move |c| set_checkpoint(c, NAME, last)).await {
+            if let Err(e) = db
+                .write_direct(move |c| set_checkpoint(c, NAME, last))
+                .await
+            {
                 tracing::error!(error = ?e, "forwarder checkpoint not saved");
             }
         }

@@ -47,7 +47,7 @@ pub(crate) async fn catch_up(
         let ps = projections.to_vec();
         // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
         // event) is undone and retried alone, while the other still moves on.
-        db.write_statement(move |c| {
+        db.write_direct(move |c| {
             // From the connection's statement cache: `execute_batch` parsed these statements
             // again for every batch (300 parses a second at capacity).
             let run = |sql: &str| run_cached(c, sql).map_err(|e| e.to_string());
@@ -63,14 +63,15 @@ pub(crate) async fn catch_up(
                     }
                 }
             }
-            if failed.is_empty() {
-                Ok(())
-            } else {
-                Err(failed.join("; "))
-            }
+            // What the other projections wrote commits: the failures are answered after it.
+            Ok::<_, String>(failed)
         })
         .await
-        .map_err(|e| ProjectionError::Apply(format!("{e:?}")))?;
+        .map_err(|e| ProjectionError::Apply(format!("{e:?}")))
+        .and_then(|failed| match failed.as_slice() {
+            [] => Ok(()),
+            _ => Err(ProjectionError::Apply(failed.join("; "))),
+        })?;
         drop(spans);
         order_app::metrics::projected(oldest, order_domain::Timestamp::now());
     }

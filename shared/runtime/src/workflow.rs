@@ -90,7 +90,7 @@ impl LocalWorkflow {
         let (n, started_at, machine_name) = (name.clone(), row.started_at, self.workflow.name());
         let inserted = self
             .db
-            .write_statement(move |c| {
+            .write_direct(move |c| {
                 c.prepare_cached(
                     "INSERT OR IGNORE INTO executions (name, status, current_state, data, input, started_at, updated_at, state_machine) \
                      VALUES (?1, 'RUNNING', ?2, ?3, ?3, ?4, ?4, ?5)",

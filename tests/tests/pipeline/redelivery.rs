@@ -349,7 +349,7 @@ async fn an_execution_cut_off_midway_runs_again_from_its_start_and_takes_each_ef
 async fn an_execution_writes_its_row_at_its_start_and_its_end_only() {
     let r = rig(5).await;
     let outbox = tempfile::tempdir().unwrap();
-    r.db.write_statement(|c| {
+    r.db.write_direct(|c| {
         c.execute_batch(
             "CREATE TABLE execution_updates (name TEXT, status TEXT); \
                  CREATE TRIGGER count_execution_updates AFTER UPDATE ON executions \

@@ -8,7 +8,7 @@
 //! # Layout
 //! - `connection`: the settings of every connection ([`tune_connection`]), and the writer's.
 //! - `migrations`: the schema, applied at open.
-//! - `writer`: the group-committing writer thread ([`Db::write`], [`Db::write_statement`]).
+//! - `writer`: the group-committing writer thread ([`Db::write`], [`Db::write_direct`]).
 //! - `readers`: the pool of read-only connections ([`Db::read`]).
 //! - `checkpointer`: WAL checkpoints off the writer's thread.
 
@@ -89,6 +89,19 @@ pub struct Db {
     inner: Arc<Inner>,
 }
 
+/// The opcodes SQLite compiles `sql` into (its `EXPLAIN`), parameters left unbound: what tests
+/// read to prove a statement builds no temporary B-tree (`OpenEphemeral`).
+#[cfg(test)]
+pub(crate) fn opcodes(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN {sql}"))?;
+    let mut rows = stmt.raw_query();
+    let mut ops = Vec::new();
+    while let Some(row) = rows.next()? {
+        ops.push(row.get(1)?);
+    }
+    Ok(ops)
+}
+
 /// Milliseconds since the Unix epoch, as SQLite stores times here.
 pub fn now_ms() -> i64 {
     i64::try_from(order_domain::Timestamp::now().as_millis()).unwrap_or(i64::MAX)
@@ -151,10 +164,14 @@ impl Db {
         self.submit(true, f).await
     }
 
-    /// [`Db::write`] without the savepoint, for a job whose only write is one statement and
-    /// that cannot fail after it: a failed statement undoes itself, so nothing is left half
-    /// done. It saves two statements per job on the one thread every write goes through.
-    pub async fn write_statement<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    /// [`Db::write`] without the savepoint, for a job that refuses before it writes (reads,
+    /// checks, decides, then writes): two statements fewer, and none of the pages it changes
+    /// copied aside. A failed statement undoes itself, so a job that fails before its first
+    /// completed change leaves nothing; one that fails after it (an I/O error, a full disk, or
+    /// a job that broke the rule) cannot be undone alone, so the writer rolls the whole commit
+    /// back and every job of it fails, as when a commit fails. Jobs it had not run yet go into
+    /// the next commit.
+    pub async fn write_direct<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,

@@ -58,7 +58,7 @@ impl DeadLetters for SqliteQueue {
         let (queue, dlq) = (self.name, self.dlq);
         let moved = self
             .db
-            .write_statement(move |c| {
+            .write_direct(move |c| {
                 c.prepare_cached(
                     "UPDATE queue_messages SET queue = ?2, visible_at = ?4, receive_count = 0, receipt = NULL WHERE id = ?1 AND queue = ?3",
                 )?
