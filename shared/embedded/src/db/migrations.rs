@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../../../migrations/0008_running_executions_index.sql"),
     ),
+    (
+        9,
+        include_str!("../../../../migrations/0009_execution_status_check.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -186,6 +190,49 @@ mod tests {
             )
             .unwrap();
         assert_eq!(indexed, 2);
+    }
+
+    /// Version 9 makes the executions table again: its rows stay, the check still refuses a
+    /// status it does not know, and an execution's insert and update build no temporary B-tree
+    /// (the old check's `IN` list built one on every write).
+    #[test]
+    fn the_executions_status_check_builds_no_temporary_b_tree() {
+        let mut conn = at_version_1();
+        conn.execute(
+            "INSERT INTO executions (name, status, current_state, data, input, started_at, updated_at) \
+             VALUES ('x', 'RUNNING', 'ValidateOrder', '{}', '{\"a\":1}', 5, 5)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let kept: (String, String, String) = conn
+            .query_row(
+                "SELECT status, input, state_machine FROM executions WHERE name = 'x'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept.0, "RUNNING");
+        assert_eq!(kept.1, r#"{"a":1}"#);
+        assert_eq!(kept.2, "OrderProcessingStateMachine");
+        let unknown = conn.execute(
+            "INSERT INTO executions (name, status, data, input, started_at, updated_at) \
+             VALUES ('y', 'PAUSED', '{}', '{}', 0, 0)",
+            [],
+        );
+        assert!(unknown.is_err(), "{unknown:?}");
+        for sql in [
+            "INSERT OR IGNORE INTO executions (name, status, current_state, data, input, \
+             started_at, updated_at, state_machine) VALUES (?1, 'RUNNING', ?2, ?3, ?3, ?4, ?4, ?5)",
+            "UPDATE executions SET status = ?2, current_state = NULL, updated_at = ?3 \
+             WHERE name = ?1 AND status = 'RUNNING'",
+        ] {
+            let ops = crate::db::opcodes(&conn, sql).unwrap();
+            assert!(
+                !ops.iter().any(|op| op == "OpenEphemeral"),
+                "{sql}: {ops:?}"
+            );
+        }
     }
 
     #[test]
