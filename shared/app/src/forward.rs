@@ -86,8 +86,9 @@ pub async fn bus_event<S: EventStore>(
     if after_placement(&event) {
         detail["customerId"] = json!(customer_of(store, order_id).await?.as_str());
     }
-    detail["orderId"] = json!(order_id.to_string());
-    detail["eventId"] = json!(r.event_id.to_string());
+    let mut text = [0; ulid::ULID_LEN];
+    detail["orderId"] = json!(order_id.encode(&mut text));
+    detail["eventId"] = json!(r.event_id.encode(&mut text));
     detail["version"] = json!(r.version);
     detail["occurredAt"] = json!(r.occurred_at);
     Ok(Some(BusEvent {
