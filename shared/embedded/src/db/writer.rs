@@ -282,7 +282,7 @@ mod tests {
         db.close();
     }
 
-    fn insert(name: &'static str) -> impl FnOnce(&Connection) -> rusqlite::Result<usize> {
+    fn insert(name: &'static str) -> impl Fn(&Connection) -> rusqlite::Result<usize> + Send {
         move |c| {
             c.execute(
                 "INSERT INTO alarms (name, state, updated_at) VALUES (?1, 'OK', 0)",
@@ -300,27 +300,45 @@ mod tests {
         .unwrap()
     }
 
-    async fn answers<T>(jobs: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
-        let mut out = Vec::new();
-        for j in jobs {
-            out.push(j.await.unwrap());
-        }
-        out
-    }
+    type SentJob = Box<dyn Fn(&Connection) -> rusqlite::Result<usize> + Send>;
 
-    /// Holds the writer's thread with a job that sleeps, so that the jobs sent meanwhile are
-    /// taken by one commit, in the order sent.
-    fn hold_the_writer(
+    /// Sends three direct jobs while a sleeping job holds the writer's thread, so that one
+    /// commit takes them in the order sent: an insert of "a", `middle`, an insert of "c".
+    /// Their answers, once the commit (and any commit after it) is known.
+    async fn one_commit_of(
         db: &Db,
-    ) -> tokio::task::JoinHandle<Result<(), WriteError<rusqlite::Error>>> {
-        let db = db.clone();
-        tokio::spawn(async move {
-            db.write_direct(|_| {
-                std::thread::sleep(std::time::Duration::from_millis(300));
-                Ok::<_, rusqlite::Error>(())
+        middle: fn(&Connection) -> rusqlite::Result<usize>,
+    ) -> Vec<Result<usize, String>> {
+        let held = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write_direct(|_| {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok::<_, rusqlite::Error>(())
+                })
+                .await
             })
-            .await
-        })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut jobs = Vec::new();
+        let sent: [SentJob; 3] = [
+            Box::new(insert("a")),
+            Box::new(middle),
+            Box::new(insert("c")),
+        ];
+        for job in sent {
+            let db = db.clone();
+            jobs.push(tokio::spawn(async move {
+                db.write_direct(job).await.map_err(|e| format!("{e:?}"))
+            }));
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let mut answers = Vec::new();
+        for j in jobs {
+            answers.push(j.await.unwrap());
+        }
+        held.await.unwrap().unwrap();
+        answers
     }
 
     /// A direct job (no savepoint) that fails before its first write leaves nothing, and the
@@ -329,27 +347,7 @@ mod tests {
     async fn a_direct_job_refused_before_writing_leaves_its_commit_whole() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
-        let held = hold_the_writer(&db);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let mut jobs = Vec::new();
-        for job in [0, 1, 2] {
-            let db = db.clone();
-            jobs.push(tokio::spawn(async move {
-                match job {
-                    1 => db
-                        .write_direct(|_| Err::<usize, _>(rusqlite::Error::QueryReturnedNoRows))
-                        .await
-                        .map_err(|e| format!("{e:?}")),
-                    n => db
-                        .write_direct(insert(if n == 0 { "a" } else { "c" }))
-                        .await
-                        .map_err(|e| format!("{e:?}")),
-                }
-            }));
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        let answers = answers(jobs).await;
-        held.await.unwrap().unwrap();
+        let answers = one_commit_of(&db, |_| Err(rusqlite::Error::QueryReturnedNoRows)).await;
         assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
         assert!(
             answers[1].as_ref().unwrap_err().starts_with("Job("),
@@ -372,30 +370,11 @@ mod tests {
         db.on_commit_failure(move || {
             f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
-        let held = hold_the_writer(&db);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let mut jobs = Vec::new();
-        for job in [0, 1, 2] {
-            let db = db.clone();
-            jobs.push(tokio::spawn(async move {
-                match job {
-                    1 => db
-                        .write_direct(|c| {
-                            insert("b")(c)?;
-                            Err::<usize, _>(rusqlite::Error::QueryReturnedNoRows)
-                        })
-                        .await
-                        .map_err(|e| format!("{e:?}")),
-                    n => db
-                        .write_direct(insert(if n == 0 { "a" } else { "c" }))
-                        .await
-                        .map_err(|e| format!("{e:?}")),
-                }
-            }));
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        let answers = answers(jobs).await;
-        held.await.unwrap().unwrap();
+        let answers = one_commit_of(&db, |c| {
+            insert("b")(c)?;
+            Err(rusqlite::Error::QueryReturnedNoRows)
+        })
+        .await;
         assert!(
             answers[0].as_ref().unwrap_err().contains("rolled back"),
             "{answers:?}"
