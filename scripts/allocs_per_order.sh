@@ -4,8 +4,9 @@
 #
 #   scripts/allocs_per_order.sh SERVER [PIPELINE_BENCH] [ORDERS] [CLIENTS]
 #
-# Puts uprobes on mimalloc's entry points (the server's allocator: every Rust allocation goes
-# through mi_malloc_aligned, mi_zalloc_aligned or mi_realloc_aligned) and on sqlite3_step, runs
+# Puts uprobes on jemalloc's entry points (the server's allocator: every Rust allocation goes
+# through _rjem_malloc or _rjem_calloc, or _rjem_mallocx for an alignment over 16 bytes, and
+# every growth through _rjem_realloc or _rjem_rallocx) and on sqlite3_step, runs
 # `pipeline-bench` against SERVER for 200 orders and for ORDERS (default 2000), and prints the
 # difference divided by the difference in orders: the marginal cost of one order, the server's
 # start-up and seeding left out. Needs perf with uprobe support (root) and a SERVER built with
@@ -18,7 +19,7 @@ orders=${3:-2000}
 clients=${4:-16}
 base=200
 group="allocs_$$"
-probes=(mi_malloc_aligned mi_zalloc_aligned mi_realloc_aligned sqlite3_step)
+probes=(_rjem_malloc _rjem_mallocx _rjem_calloc _rjem_realloc _rjem_rallocx sqlite3_step)
 
 cleanup() { perf probe -q -d "${group}:*" >/dev/null 2>&1 || true; }
 trap cleanup EXIT

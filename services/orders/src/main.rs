@@ -10,12 +10,15 @@ mod replay_cmd;
 mod serve_cmd;
 mod token_cmd;
 
-/// The pipeline makes many small, short-lived allocations on several threads at once; with
-/// glibc's allocator, `malloc` and `free` were about a sixth of the server's CPU in the profile.
-/// Built without transparent huge pages (the workspace's `no_thp` feature): faulting them in made
-/// the kernel compact memory on the request path.
+/// The pipeline makes many small, short-lived allocations on several threads at once, and frees
+/// many of them on another thread than the one that made them (the writer's results on the
+/// workers, the workers' jobs on the writer). glibc's allocator spent about a sixth of the
+/// server's CPU on that; mimalloc (v3, the crate's default, and v2) about as much, most of it
+/// stalls on cold free-list blocks and the aligned path every Rust allocation over 1 KiB took.
+/// jemalloc's per-thread caches and size-class bins took 0.92-0.97 of mimalloc's CPU per order
+/// in alternated runs (BENCHMARKS.md, twentieth part).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(
