@@ -1,6 +1,6 @@
 //! Read models on SQLite (order_status, inventory) and the projection step that keeps them:
 //! a batch of change-feed events folded with the shared step (`order_read_models::advance_batch`)
-//! inside the writer's transaction, each moved view written once, and the checkpoint moved.
+//! inside the writer's transaction, then each moved view written once and the checkpoint moved.
 
 use order_app::ReadModels;
 use order_app::query::{KnownProducts, StatusCounts};
@@ -216,23 +216,60 @@ impl Projection {
         c: &Connection,
         batch: &[E],
     ) -> rusqlite::Result<()> {
+        self.fold_batch(c, batch)?.write(c)
+    }
+
+    /// Folds a batch into the views it moves, in memory, reading but writing nothing: an
+    /// order's several events in one batch cost one read and one write, not one of each per
+    /// event (the projections were a fifth of the writer thread's time). A batch this
+    /// projection cannot apply (an event that does not decode) fails here, before any write,
+    /// so the caller needs no savepoint to undo it.
+    pub fn fold_batch<E: std::borrow::Borrow<(i64, RecordedEvent)>>(
+        self,
+        c: &Connection,
+        batch: &[E],
+    ) -> rusqlite::Result<Folded> {
         let records: Vec<&RecordedEvent> = batch.iter().map(|e| &e.borrow().1).collect();
-        self.apply_records(c, &records)?;
-        if let Some(last) = batch.last() {
-            set_checkpoint(c, self.name(), last.borrow().0)?;
+        let moved = match self {
+            Self::OrderStatus => Moved::Orders(fold_moved(c, &records)?),
+            Self::Inventory => Moved::Inventory(fold_moved(c, &records)?),
+        };
+        Ok(Folded {
+            projection: self,
+            moved,
+            last: batch.last().map(|e| e.borrow().0),
+        })
+    }
+}
+
+/// A batch one projection has folded: the views it moved and the feed position it reached.
+pub struct Folded {
+    projection: Projection,
+    moved: Moved,
+    last: Option<i64>,
+}
+
+enum Moved {
+    Orders(Vec<OrderView>),
+    Inventory(Vec<InventoryView>),
+}
+
+impl Folded {
+    /// Writes each moved view once (the version-guarded upsert) and moves the checkpoint.
+    pub fn write(self, c: &Connection) -> rusqlite::Result<()> {
+        match &self.moved {
+            Moved::Orders(views) => put_all(c, views)?,
+            Moved::Inventory(views) => put_all(c, views)?,
+        }
+        if let Some(last) = self.last {
+            set_checkpoint(c, self.projection.name(), last)?;
         }
         Ok(())
     }
+}
 
-    /// Folds the records into their views in memory and writes each moved view once: an
-    /// order's several events in one batch cost one read and one write, not one of each per
-    /// event (the projections were a fifth of the writer thread's time).
-    fn apply_records(self, c: &Connection, records: &[&RecordedEvent]) -> rusqlite::Result<()> {
-        match self {
-            Self::OrderStatus => write_moved::<OrderView>(c, records),
-            Self::Inventory => write_moved::<InventoryView>(c, records),
-        }
-    }
+fn put_all<V: SqliteRow>(c: &Connection, views: &[V]) -> rusqlite::Result<()> {
+    views.iter().try_for_each(|v| put_view(c, v).map(|_| ()))
 }
 
 /// A batch's failure: SQLite's, or an event that does not decode (reported as SQLite's, so the
@@ -251,17 +288,16 @@ impl From<rusqlite::Error> for BatchError {
     }
 }
 
-fn write_moved<V: SqliteRow>(c: &Connection, records: &[&RecordedEvent]) -> rusqlite::Result<()> {
-    let moved = advance_batch::<V, BatchError>(
+fn fold_moved<V: SqliteRow>(
+    c: &Connection,
+    records: &[&RecordedEvent],
+) -> rusqlite::Result<Vec<V>> {
+    advance_batch::<V, BatchError>(
         records.iter().copied(),
         |key| Ok(get_view(c, key)?),
         |record, after| Ok(stream_events(c, record.stream_id.as_str(), after)?),
     )
-    .map_err(|BatchError(e)| e)?;
-    for view in &moved {
-        put_view(c, view)?;
-    }
-    Ok(())
+    .map_err(|BatchError(e)| e)
 }
 
 impl ReadModels for SqliteReadModels {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use order_domain::ports::StoreError;
-use order_embedded::db::{DbError, run_cached};
+use order_embedded::db::DbError;
 use order_embedded::read_models::{Projection, checkpoint};
 use order_embedded::store::SqliteEventStore;
 use tokio::sync::watch;
@@ -45,22 +45,16 @@ pub(crate) async fn catch_up(
         let spans = order_app::trace::project_spans(batch.iter().map(|e| &e.1));
         let oldest = batch.iter().map(|e| e.1.occurred_at).min();
         let ps = projections.to_vec();
-        // Each projection in its own savepoint: one that cannot apply the batch (a corrupt
-        // event) is undone and retried alone, while the other still moves on.
+        // Each projection folds the batch before it writes, and one that cannot fold it (a
+        // corrupt event) fails before its first write: it is left at its checkpoint and
+        // retried alone, while the other still moves on, with no savepoint to undo. A write
+        // that fails fails the job after a change, and the writer rolls its commit back.
         db.write_direct(move |c| {
-            // From the connection's statement cache: `execute_batch` parsed these statements
-            // again for every batch (300 parses a second at capacity).
-            let run = |sql: &str| run_cached(c, sql).map_err(|e| e.to_string());
             let mut failed = Vec::new();
             for p in &ps {
-                run("SAVEPOINT projection")?;
-                match p.apply_batch(c, &batch) {
-                    Ok(()) => run("RELEASE projection")?,
-                    Err(e) => {
-                        run("ROLLBACK TO projection")?;
-                        run("RELEASE projection")?;
-                        failed.push(format!("{}: {e}", p.name()));
-                    }
+                match p.fold_batch(c, &batch) {
+                    Ok(folded) => folded.write(c).map_err(|e| format!("{}: {e}", p.name()))?,
+                    Err(e) => failed.push(format!("{}: {e}", p.name())),
                 }
             }
             // What the other projections wrote commits: the failures are answered after it.
@@ -160,6 +154,50 @@ mod tests {
             .await
             .unwrap();
         assert!(view.is_some(), "the order-status projection moved on");
+        db.close();
+    }
+
+    /// The projections' job runs without a savepoint because a projection folds its batch
+    /// before it writes: the fold of a good batch changes no row until it is written, and a
+    /// batch the projection cannot apply (a corrupt event) fails in its fold, nothing changed.
+    #[tokio::test]
+    async fn a_fold_writes_nothing_and_a_batch_that_cannot_apply_fails_in_it() {
+        use order_domain::ports::EventStore;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("f.db"), Durability::Normal).unwrap();
+        let store = SqliteEventStore::new(db.clone());
+        store
+            .append(vec![placed(order_domain::OrderId::generate())])
+            .await
+            .unwrap();
+        let good: Vec<(i64, order_domain::RecordedEvent)> = store
+            .read_feed(0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| (**e).clone())
+            .collect();
+        let mut bad = good.clone();
+        bad[0].1.payload = "{not json".into();
+        let changes = db
+            .write(move |c| {
+                let before = c.total_changes();
+                let folded = Projection::OrderStatus.fold_batch(c, &good)?;
+                let folded_good = c.total_changes() - before;
+                let refused = Projection::OrderStatus.fold_batch(c, &bad).is_err();
+                let folded_bad = c.total_changes() - before;
+                folded.write(c)?;
+                Ok::<_, rusqlite::Error>((
+                    folded_good,
+                    refused,
+                    folded_bad,
+                    c.total_changes() - before,
+                ))
+            })
+            .await
+            .unwrap();
+        // The view's row and the checkpoint's, once written.
+        assert_eq!(changes, (0, true, 0, 2));
         db.close();
     }
 

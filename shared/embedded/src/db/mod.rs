@@ -21,7 +21,6 @@ mod writer;
 
 pub use committed::{CommittedFeed, FeedEvent};
 pub use connection::tune_connection;
-pub use writer::run_cached;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
