@@ -272,8 +272,8 @@ fn put_all<V: SqliteRow>(c: &Connection, views: &[V]) -> rusqlite::Result<()> {
     views.iter().try_for_each(|v| put_view(c, v).map(|_| ()))
 }
 
-/// A batch's failure: SQLite's, or an event that does not decode (reported as SQLite's, so the
-/// writer's job undoes the batch).
+/// A fold's failure: SQLite's, or an event that does not decode (reported as SQLite's); either
+/// comes before the projection's first write.
 struct BatchError(rusqlite::Error);
 
 impl From<DecodeError> for BatchError {
