@@ -8,6 +8,8 @@ pub mod append_rate;
 
 pub mod emulator_ceiling;
 
+pub mod load_client;
+
 pub mod overload;
 
 pub mod progress;

@@ -1,5 +1,5 @@
 //! Sustained overload, as a load tester would try it (`pipeline-bench --overload SECS`): the
-//! real `orders` binary in its own process; `connections` keep-alive clients POST orders as fast
+//! real `orders` binary in its own process; `connections` keep-alive clients (`load_client`) POST orders as fast
 //! as they are answered for `seconds`, never waiting for an order to complete; then the bench
 //! waits for every accepted order to end (the drain).
 //!
@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use crate::load_client;
 use crate::progress::Progress;
 
 /// How to run the overload.
@@ -237,20 +238,29 @@ async fn drive(options: &Options, data: &Path, base: &str) -> anyhow::Result<Ove
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let tokens = Arc::new(tokens(data)?);
     let mut progress = Progress::open(&data.join("orders.db"))?;
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = tokio::spawn(sample(client.clone(), base.to_owned(), sampling.clone()));
 
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .context("the server's address")?;
+    let requests = Arc::new(prepared(&tokens(data)?, addr)?);
+    let mut connections = Vec::with_capacity(options.connections);
+    for _ in 0..options.connections {
+        connections.push(load_client::Connection::open(addr).await?);
+    }
+
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(options.seconds);
-    let clients: Vec<_> = (0..options.connections)
-        .map(|c| {
-            let (client, base, tokens) = (client.clone(), base.to_owned(), tokens.clone());
+    let clients: Vec<_> = connections
+        .into_iter()
+        .enumerate()
+        .map(|(c, connection)| {
             tokio::spawn(post_until(
-                client,
-                base,
-                tokens,
+                connection,
+                requests.clone(),
                 (c, options.connections),
                 end,
             ))
@@ -306,42 +316,47 @@ async fn drive(options: &Options, data: &Path, base: &str) -> anyhow::Result<Ove
 }
 
 /// Client `first` of `clients`: POSTs one order after another on its keep-alive connection
-/// until `end`.
+/// until `end`. A failed exchange counts as status 0 and the next one reconnects.
 async fn post_until(
-    client: reqwest::Client,
-    base: String,
-    tokens: Arc<Vec<String>>,
+    mut connection: load_client::Connection,
+    requests: Arc<Vec<Vec<u8>>>,
     (first, clients): (usize, usize),
     end: Instant,
 ) -> Answers {
-    let url = format!("{base}/orders");
     let mut answers = Answers::new();
     let mut order = first;
     while Instant::now() < end {
-        let body = json!({
-            "email": "bench@example.com",
-            "items": [{ "productId": format!("P{}", order % PRODUCTS), "quantity": 1 }],
-            "paymentToken": "tok_visa",
-        });
         let sent_at = Instant::now();
-        let sent = client
-            .post(&url)
-            .bearer_auth(&tokens[order % CUSTOMERS])
-            .json(&body)
-            .send()
-            .await;
-        let status = match sent {
-            Ok(answer) => {
-                let status = answer.status().as_u16();
-                let _ = answer.bytes().await;
-                status
-            }
-            Err(_) => 0,
-        };
+        let status = connection
+            .send(&requests[order % CUSTOMERS])
+            .await
+            .map_or(0, |reply| reply.status);
         answers.push((status, sent_at.elapsed()));
         order += clients;
     }
     answers
+}
+
+/// Each customer's whole POST, built once as a load tester prepares its requests: customer c
+/// orders product c % PRODUCTS (order i is customer i % CUSTOMERS's).
+fn prepared(tokens: &[String], addr: std::net::SocketAddr) -> anyhow::Result<Vec<Vec<u8>>> {
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(c, token)| {
+            let body = json!({
+                "email": "bench@example.com",
+                "items": [{ "productId": format!("P{}", c % PRODUCTS), "quantity": 1 }],
+                "paymentToken": "tok_visa",
+            });
+            Ok(load_client::post(
+                &addr.to_string(),
+                "/orders",
+                &format!("Bearer {token}"),
+                &serde_json::to_vec(&body)?,
+            ))
+        })
+        .collect()
 }
 
 /// A token per customer (`c0`, `c1`, ...) from the issuer key in the server's data directory.

@@ -35,11 +35,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use order_tests::append_rate::{raw_commits, store_appends};
 use order_tests::emulator_ceiling::{Ceiling, Requests, put_item_ceiling};
+use order_tests::load_client;
 use order_tests::progress::Progress;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::json;
-
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The flags it takes (`--help` prints them).
 const FLAGS: &str = "--orders N --clients N --server PATH --raw-rows N \
@@ -276,18 +274,6 @@ fn customer_tokens(data: &Path) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-/// The answer's `Retry-After`, in seconds.
-fn retry_after(r: &reqwest::Response) -> Option<Duration> {
-    let secs = r
-        .headers()
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs))
-}
-
 async fn drive(
     args: &Args,
     (orders, clients): (usize, usize),
@@ -296,9 +282,7 @@ async fn drive(
     port: u16,
 ) -> anyhow::Result<Flow> {
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()?;
+    let client = reqwest::Client::new();
     let ready = Instant::now();
     while client.get(format!("{base}/health")).send().await.is_err() {
         if ready.elapsed() > Duration::from_mins(2) {
@@ -307,12 +291,13 @@ async fn drive(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // Every request's parts made before the clock starts, as a load tester sends prepared
-    // requests: the URL parsed once, and each customer's body and `Authorization` value built
-    // once (order i is customer i % CUSTOMERS's, of product i % 20, so its body is one of
-    // CUSTOMERS), leaving the clients' CPU to sending and reading.
-    let url: reqwest::Url = format!("{base}/orders").parse()?;
-    let requests: Arc<Vec<(bytes::Bytes, HeaderValue)>> = Arc::new(
+    // Every request made before the clock starts, as a load tester sends prepared requests:
+    // each customer's whole POST (head, token and body) built once (order i is customer
+    // i % CUSTOMERS's, of product i % 20, so its request is one of CUSTOMERS), leaving the
+    // clients' CPU to sending and reading (`order_tests::load_client`).
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let host = addr.to_string();
+    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
         customer_tokens(data)?
             .into_iter()
             .enumerate()
@@ -321,12 +306,19 @@ async fn drive(
                     "customerId": format!("c{c}"), "email": "bench@example.com",
                     "items": [{ "productId": format!("P{}", c % 20), "quantity": 1 }], "paymentToken": "tok_visa",
                 });
-                let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))?;
-                auth.set_sensitive(true);
-                Ok((bytes::Bytes::from(serde_json::to_vec(&body)?), auth))
+                Ok(load_client::post(
+                    &host,
+                    "/orders",
+                    &format!("Bearer {token}"),
+                    &serde_json::to_vec(&body)?,
+                ))
             })
             .collect::<anyhow::Result<_>>()?,
     );
+    let mut connections = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        connections.push(load_client::Connection::open(addr).await?);
+    }
     let served_before = match backend {
         Backend::Emulator(url) => Requests::fetch(url).await,
         Backend::Embedded => None,
@@ -336,9 +328,8 @@ async fn drive(
     let started = Instant::now();
     let rate = args.rate;
     let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, url, next) = (client.clone(), url.clone(), next.clone());
-        let requests = requests.clone();
+    for mut connection in connections {
+        let (next, requests) = (next.clone(), requests.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -356,28 +347,20 @@ async fn drive(
                 } else {
                     None
                 };
-                let (body, auth) = &requests[i % CUSTOMERS];
+                let request = &requests[i % CUSTOMERS];
                 let t = due.unwrap_or_else(Instant::now);
                 // A shed POST (503, the backlog at its bound) recorded nothing: the client
                 // waits its Retry-After and sends it again, as a well-behaved client does; the
                 // wait counts in the order's latency.
                 let status = loop {
-                    let r = client
-                        .post(url.clone())
-                        .header(AUTHORIZATION, auth.clone())
-                        .header(CONTENT_TYPE, JSON)
-                        .body(body.clone())
-                        .send()
-                        .await?;
-                    let (status, wait) = (r.status(), retry_after(&r));
-                    r.bytes().await?;
-                    match wait {
-                        Some(wait) if status.as_u16() == 503 => tokio::time::sleep(wait).await,
-                        _ => break status,
+                    let reply = connection.send(request).await?;
+                    match reply.retry_after {
+                        Some(wait) if reply.status == 503 => tokio::time::sleep(wait).await,
+                        _ => break reply.status,
                     }
                 };
                 latencies.push(t.elapsed());
-                if status.as_u16() != 202 {
+                if status != 202 {
                     bail!("POST answered {status}");
                 }
             }
