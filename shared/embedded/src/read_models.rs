@@ -1,6 +1,7 @@
 //! Read models on SQLite (order_status, inventory) and the projection step that keeps them:
 //! a batch of change-feed events folded with the shared step (`order_read_models::advance_batch`)
-//! inside the writer's transaction, then each moved view written once and the checkpoint moved.
+//! on any connection (the embedded host uses a reader), then each moved view written once and
+//! the checkpoint moved in the writer's transaction.
 
 use order_app::ReadModels;
 use order_app::query::{KnownProducts, StatusCounts};
@@ -165,8 +166,13 @@ fn get_view<V: SqliteRow>(c: &Connection, key: &str) -> rusqlite::Result<Option<
 
 /// The version-guarded upsert: an upsert whose guard refuses it changes no row.
 fn put_view<V: SqliteRow>(c: &Connection, v: &V) -> rusqlite::Result<ViewWrite> {
+    put_encoded(c, v, &encode(v)?)
+}
+
+/// [`put_view`] with the view's JSON already made (`text` is `v` encoded).
+fn put_encoded<V: SqliteRow>(c: &Connection, v: &V, text: &str) -> rusqlite::Result<ViewWrite> {
     let mut stmt = c.prepare_cached(V::PUT)?;
-    let changed = v.put(&mut stmt, &encode(v)?)?;
+    let changed = v.put(&mut stmt, text)?;
     Ok(if changed == 0 {
         ViewWrite::Stale
     } else {
@@ -223,7 +229,14 @@ impl Projection {
     /// order's several events in one batch cost one read and one write, not one of each per
     /// event (the projections were a fifth of the writer thread's time). A batch this
     /// projection cannot apply (an event that does not decode) fails here, before any write,
-    /// so the caller needs no savepoint to undo it.
+    /// so the caller needs no savepoint to undo it. Each moved view is encoded here too, so
+    /// that [`Folded::write`] only runs the upserts.
+    ///
+    /// It writes nothing, so it runs on a reader connection as well as in the writer's
+    /// transaction: the embedded host folds on a reader, off the one writer thread, and sends
+    /// the writer only the writes. A reader's snapshot holds every view this projection wrote
+    /// before (its jobs run one after another, each answered after its commit), and the views
+    /// have no other writer in the server.
     pub fn fold_batch<E: std::borrow::Borrow<(i64, RecordedEvent)>>(
         self,
         c: &Connection,
@@ -231,8 +244,8 @@ impl Projection {
     ) -> rusqlite::Result<Folded> {
         let records: Vec<&RecordedEvent> = batch.iter().map(|e| &e.borrow().1).collect();
         let moved = match self {
-            Self::OrderStatus => Moved::Orders(fold_moved(c, &records)?),
-            Self::Inventory => Moved::Inventory(fold_moved(c, &records)?),
+            Self::OrderStatus => Moved::Orders(encoded(fold_moved(c, &records)?)?),
+            Self::Inventory => Moved::Inventory(encoded(fold_moved(c, &records)?)?),
         };
         Ok(Folded {
             projection: self,
@@ -249,12 +262,25 @@ pub struct Folded {
     last: Option<i64>,
 }
 
+/// Each moved view with its JSON.
 enum Moved {
-    Orders(Vec<OrderView>),
-    Inventory(Vec<InventoryView>),
+    Orders(Vec<(OrderView, String)>),
+    Inventory(Vec<(InventoryView, String)>),
+}
+
+fn encoded<V: SqliteRow>(views: Vec<V>) -> rusqlite::Result<Vec<(V, String)>> {
+    views
+        .into_iter()
+        .map(|v| encode(&v).map(|text| (v, text)))
+        .collect()
 }
 
 impl Folded {
+    /// The projection that folded it.
+    pub fn projection(&self) -> Projection {
+        self.projection
+    }
+
     /// Writes each moved view once (the version-guarded upsert) and moves the checkpoint.
     pub fn write(self, c: &Connection) -> rusqlite::Result<()> {
         match &self.moved {
@@ -268,8 +294,10 @@ impl Folded {
     }
 }
 
-fn put_all<V: SqliteRow>(c: &Connection, views: &[V]) -> rusqlite::Result<()> {
-    views.iter().try_for_each(|v| put_view(c, v).map(|_| ()))
+fn put_all<V: SqliteRow>(c: &Connection, views: &[(V, String)]) -> rusqlite::Result<()> {
+    views
+        .iter()
+        .try_for_each(|(v, text)| put_encoded(c, v, text).map(|_| ()))
 }
 
 /// A fold's failure: SQLite's, or an event that does not decode (reported as SQLite's); either
