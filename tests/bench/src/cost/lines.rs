@@ -188,6 +188,22 @@ fn dynamodb(o: &Observed, a: &Assumptions) -> Vec<Line> {
             ),
             p::DYNAMODB_WRU,
         ),
+        // The customers' listing index (`byCustomer`, GET /orders) projects every attribute,
+        // and each put changes some (status, view, updatedAt): DynamoDB writes the row's copy
+        // in the index too, billed by the same item size (its keys never move, so one write,
+        // not a delete and a put).
+        line(
+            "DynamoDB",
+            "order-status byCustomer index copies (ALL projection)",
+            o.order_runs * o.order_view_wru,
+            "WRU",
+            Basis::Derived,
+            &format!(
+                "one per order-status view put ({:.2}), {:.0} WRU each (the row's size)",
+                o.order_runs, o.order_view_wru
+            ),
+            p::DYNAMODB_WRU,
+        ),
         line(
             "DynamoDB",
             "order-status sweep index writes (sparse: open orders only)",

@@ -297,6 +297,18 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
         ),
         line(
             "DynamoDB",
+            "order-status byCustomer index copies (ALL projection)",
+            2.0 * o.order_view_wru,
+            "WRU",
+            Basis::Derived,
+            &format!(
+                "the two order-status puts' copies in the customers' listing index, {:.0} WRU each",
+                o.order_view_wru
+            ),
+            p::DYNAMODB_WRU,
+        ),
+        line(
+            "DynamoDB",
             "order-stream Queries and heads (strongly consistent)",
             2.0 * o.order_stream_rru + lines,
             "RRU",
