@@ -18,8 +18,10 @@ pub const NOT_PRICED: &str = "Not in either total (none of it is per order, and 
      pays it alike): the Cognito user pool, billed per monthly active user (each customer who \
      signs in that month, however many orders they place); the fixed monthly charges of the \
      CloudWatch alarms ($0.10 a month each), the dashboard ($3 a month) and the two KMS keys \
-     ($1 a month each); and, with EnableWaf=true, the WAF web ACL (about $7 a month and $0.60 \
-     per million requests).";
+     ($1 a month each); storage, billed per GB-month for as long as it is kept (the tables, \
+     their point-in-time recovery, the 30-day log groups, the code bucket), which grows with \
+     the history kept rather than with each order's requests; and, with EnableWaf=true, the \
+     WAF web ACL (about $7 a month and $0.60 per million requests).";
 
 /// The two totals per million orders, their ratio, and the part both share for email.
 #[derive(Debug, Clone, Copy, PartialEq)]
