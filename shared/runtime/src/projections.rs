@@ -64,9 +64,13 @@ pub(crate) async fn catch_up(
             })
             .await
             .map_err(|e| ProjectionError::Apply(format!("folding the batch: {e}")))?;
-        let (folded, failed): (Vec<_>, Vec<_>) = folds.into_iter().partition(Result::is_ok);
-        let failed: Vec<String> = failed.into_iter().filter_map(Result::err).collect();
-        let folded: Vec<_> = folded.into_iter().filter_map(Result::ok).collect();
+        let (mut folded, mut failed) = (Vec::new(), Vec::new());
+        for fold in folds {
+            match fold {
+                Ok(f) => folded.push(f),
+                Err(e) => failed.push(e),
+            }
+        }
         if !folded.is_empty() {
             db.write_direct(move |c| {
                 folded.into_iter().try_for_each(|f| {
