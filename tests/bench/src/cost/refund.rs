@@ -22,6 +22,7 @@ use order_app::dispatch::{TaskFunction, Workflow};
 use order_workflow::{ExecutionContext, RunOptions, TaskFailure, TaskInvoker, Transition};
 use serde_json::{Value, json};
 
+use super::lines::line;
 use super::model::{Assumptions, Basis, FunctionUse, Line, Observed, Workflow as Type};
 use super::prices as p;
 
@@ -146,27 +147,6 @@ pub fn functions(path: &RefundPath, a: &Assumptions) -> Vec<FunctionUse> {
             "the refund email (OrderUpdateRule on RefundIssued), priced as the confirmation; calls: Query, dedup claim, the customer's key (GetItem), Publish, dedup mark",
         ),
     ]
-}
-
-fn line(
-    service: &'static str,
-    item: &str,
-    quantity: f64,
-    unit: &'static str,
-    basis: Basis,
-    how: &str,
-    unit_price: f64,
-) -> Line {
-    Line {
-        service,
-        item: item.to_owned(),
-        quantity,
-        unit,
-        basis,
-        how: how.to_owned(),
-        unit_price,
-        only: None,
-    }
 }
 
 /// Every priced line of one refund (quantities per refund; `usd_per_million_orders` reads as

@@ -38,7 +38,7 @@ pub(super) fn rows(j: &Json<'_>) -> Result<Vec<Row>, String> {
     Ok(vec![
         Row::new(
             COST,
-            format!("Standard workflow, one email per order ({orders} orders counted)"),
+            format!("Standard workflow, the same design and emails ({orders} orders counted)"),
             format!("${standard:.2} per million orders{email}"),
             "baseline",
             Verdict::Baseline,
