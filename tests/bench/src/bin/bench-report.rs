@@ -1,8 +1,9 @@
 //! `bench-report`: every target of issue 16 in one markdown table, each row with its target,
 //! whether this run met it, and the load average around the run it comes from.
 //!
-//! Runs `pipeline-bench` three times (a closed loop of 5,000 orders from 64 clients, an open
-//! loop at 2,000 orders/s, a 60 s overload from 32 connections), then `replay-bench`,
+//! Runs `pipeline-bench` for a closed loop of 5,000 orders from 64 clients (three times by
+//! default, `--closed-runs`: the table shows the medians and each run's figures), an open loop
+//! at 2,000 orders/s and a 60 s overload from 32 connections, then `replay-bench`,
 //! `lambda-cold-start` and `cost-model`, one after the other, each in its own process with
 //! `--json` (the pipeline's load already comes from a process other than the server's). A part
 //! that is skipped prints as a "skipped" row; a benchmark that fails prints as a "failed" row,
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use order_bench::report::options::{Options, USAGE};
+use order_bench::report::repeats;
 use order_bench::report::rows::rows;
 use order_bench::report::run::run;
 use order_bench::report::table::{any_failed, render};
@@ -41,6 +43,19 @@ fn main() -> anyhow::Result<ExitCode> {
     let plan = Options::parse(args, dir)?.plan();
     let load_before = load_average();
     let mut load = BTreeMap::new();
+    // The closed loop's runs one after the other; the load average spans them all.
+    let pipeline = match &plan.pipeline {
+        Ok(first) => {
+            let before = load_average();
+            let runs = std::iter::once(first)
+                .chain(&plan.closed_repeats)
+                .map(run)
+                .collect();
+            load.insert(Part::Pipeline, format!("{before} → {}", load_average()));
+            repeats::merge(runs)
+        }
+        Err(why) => Outcome::Skipped(why.clone()),
+    };
     let mut outcome = |part: Part, step: &Result<_, String>| match step {
         Ok(step) => {
             let before = load_average();
@@ -50,7 +65,6 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         Err(why) => Outcome::Skipped(why.clone()),
     };
-    let pipeline = outcome(Part::Pipeline, &plan.pipeline);
     let open_loop = outcome(Part::OpenLoop, &plan.open_loop);
     let overload = outcome(Part::Overload, &plan.overload);
     let replay = outcome(Part::Replay, &plan.replay);

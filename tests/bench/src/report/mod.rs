@@ -8,10 +8,12 @@
 //! # Layout
 //! - [`options`]: the runner's flags, and the command line of each benchmark.
 //! - [`run`]: one benchmark as a subprocess, its stdout's last line read as JSON.
+//! - [`repeats`]: the closed loop's runs as one outcome, its figures their medians.
 //! - [`rows`]: a benchmark's JSON → rows, with targets and verdicts.
 //! - [`table`]: a row, its verdict, and the markdown.
 
 pub mod options;
+pub mod repeats;
 pub mod rows;
 pub mod run;
 pub mod table;

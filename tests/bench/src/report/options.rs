@@ -13,7 +13,8 @@ use super::Part;
 pub const USAGE: &str = "\
 bench-report [--bin-dir DIR] [--emulator URL]
              [--skip pipeline,open-loop,overload,emulator,replay,cold-start,cost]
-  closed loop: --orders N (5000) --clients N (64) --raw-rows N
+  closed loop: --orders N (5000) --clients N (64) --raw-rows N --closed-runs N (3; each
+               closed-loop figure is the median of the runs, and a row lists each run's)
   open loop:   --rate ORDERS_PER_S (2000) --open-orders N (10000), the closed loop's clients
   overload:    --overload-secs S (60) --overload-connections N (32)
   emulator:    --emulator-orders N --emulator-clients N
@@ -75,7 +76,13 @@ pub struct Options {
     pub passed: Vec<(Part, &'static str, String)>,
     /// The pipeline runs' sizes: `(the runner's flag, value)`, defaults first.
     pub sizes: Vec<(&'static str, String)>,
+    /// How many times the closed loop runs (`--closed-runs`); the report shows the medians.
+    pub closed_runs: usize,
 }
+
+/// The closed loop's runs when `--closed-runs` is not given: an odd count, so the median is
+/// one run's figure, and few enough to add only a minute or so to the report.
+pub const CLOSED_RUNS: usize = 3;
 
 impl Options {
     /// Parses the flags (without the program name); `bin_dir` is the default directory.
@@ -87,6 +94,7 @@ impl Options {
             skip: BTreeSet::new(),
             passed: Vec::new(),
             sizes: SIZES.iter().map(|(f, v)| (*f, (*v).to_owned())).collect(),
+            closed_runs: CLOSED_RUNS,
         };
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
@@ -104,6 +112,13 @@ impl Options {
                         })?;
                         o.skip.insert(part);
                     }
+                }
+                "--closed-runs" => {
+                    let text = value()?;
+                    o.closed_runs =
+                        text.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                            format!("--closed-runs {text}: a count of 1 or more")
+                        })?;
                 }
                 "-h" | "--help" => bail!("{USAGE}"),
                 f => {
@@ -212,6 +227,11 @@ impl Options {
         let pipeline = self
             .skipped(&[Part::Pipeline])
             .map(|()| self.closed_loop(emulator_skipped.is_none()));
+        // The runs after the first: the closed loop alone (the emulator flow runs once).
+        let closed_repeats = match pipeline {
+            Ok(_) => vec![self.closed_loop(false); self.closed_runs - 1],
+            Err(_) => Vec::new(),
+        };
         let open_loop = self.skipped(&[Part::Pipeline, Part::OpenLoop]).map(|()| {
             self.pipeline_step(&[
                 ("--orders", "--open-orders"),
@@ -235,6 +255,7 @@ impl Options {
         });
         Plan {
             pipeline,
+            closed_repeats,
             open_loop,
             overload,
             emulator_skipped,
@@ -270,7 +291,10 @@ impl Step {
 /// Every benchmark's step, or (`Err`) why it is skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// The closed loop's first run (with the emulator flow when it runs).
     pub pipeline: Result<Step, String>,
+    /// The closed loop's further runs (`--closed-runs` − 1), each the closed loop alone.
+    pub closed_repeats: Vec<Step>,
     pub open_loop: Result<Step, String>,
     pub overload: Result<Step, String>,
     pub emulator_skipped: Option<String>,

@@ -370,3 +370,86 @@ fn counts_are_grouped_by_thousands() {
     assert_eq!(grouped(12.0), "12");
     assert_eq!(grouped(1_234_567.0), "1,234,567");
 }
+
+#[test]
+fn the_closed_loop_runs_three_times_by_default_and_only_the_first_runs_the_emulator_flow() {
+    let plan = parse(&["--emulator", "http://e", "--server", "/s/orders"]).plan();
+    let first = plan.pipeline.unwrap();
+    assert!(first.args.iter().any(|a| a == "--emulator"));
+    assert_eq!(plan.closed_repeats.len(), 2);
+    for repeat in &plan.closed_repeats {
+        assert_eq!(
+            repeat.args,
+            [
+                "--json",
+                "--orders",
+                "5000",
+                "--clients",
+                "64",
+                "--server",
+                "/s/orders"
+            ]
+        );
+    }
+    assert!(
+        parse(&["--closed-runs", "1"])
+            .plan()
+            .closed_repeats
+            .is_empty()
+    );
+    assert_eq!(
+        parse(&["--closed-runs", "5"]).plan().closed_repeats.len(),
+        4
+    );
+    assert!(
+        parse(&["--skip", "pipeline"])
+            .plan()
+            .closed_repeats
+            .is_empty()
+    );
+    for bad in ["0", "three", "-1"] {
+        let refused = Options::parse(["--closed-runs".to_owned(), bad.to_owned()], Path::new("/"));
+        assert!(refused.is_err(), "--closed-runs {bad}");
+    }
+}
+
+#[test]
+fn several_closed_loops_show_their_medians_judge_the_median_ratio_and_list_each_run() {
+    let run = |orders: f64, cpu: f64, events: f64| {
+        let mut v = json(PIPELINE_JSON);
+        v["orders_per_s"] = orders.into();
+        v["cpu_us_per_order"] = cpu.into();
+        v["events_per_s"] = events.into();
+        Outcome::Ran(v)
+    };
+    // Raw 28,000 rows/s in each run: ratios 0.75, 0.85, 0.80.
+    let merged = super::repeats::merge(vec![
+        run(9_000.0, 172.0, 21_000.0),
+        run(10_500.0, 140.0, 23_800.0),
+        run(10_000.0, 160.0, 22_400.0),
+    ]);
+    let rows = rows(&Results {
+        pipeline: merged,
+        ..full_run()
+    });
+    let throughput = row(&rows, "local pipeline", "POST → terminal state");
+    assert!(
+        throughput
+            .measure
+            .ends_with("closed loop, median of 3 runs")
+    );
+    assert_eq!(throughput.value, "10,000 orders/s");
+    let cpu = row(&rows, "local pipeline", "server CPU");
+    assert_eq!(cpu.value, "160 µs");
+    assert!(matches!(cpu.verdict, Verdict::Missed(_)));
+    let per_raw = row(&rows, "local pipeline", "events/s ÷ raw 1-row");
+    assert_eq!(per_raw.value, "0.80");
+    assert_eq!(per_raw.verdict, Verdict::Met);
+    let each = row(&rows, "local pipeline", "each closed-loop run");
+    assert_eq!(
+        each.value,
+        "9,000 / 10,500 / 10,000 orders/s; 172 / 140 / 160 µs; events/s ÷ raw 0.75 / 0.85 / 0.80"
+    );
+    assert_eq!(each.verdict, Verdict::Info);
+    assert!(!any_failed(&rows));
+}

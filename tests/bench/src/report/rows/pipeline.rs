@@ -6,6 +6,10 @@
 //! events/s (every event with the HTTP, crypto, workflow and projection work around it) and
 //! the event store's own appends (`store_appends`: `EventStore::append` alone, one event per
 //! append, from as many appenders as the loop's clients).
+//!
+//! A closed loop run several times (`closed_runs`, from [`crate::report::repeats`]) shows the
+//! medians, says so, and adds a row with each run's capacity, CPU and events/s ÷ raw; each
+//! ratio judged is then the median of the runs' own ratios.
 
 use super::{
     CPU_US_PER_ORDER, EVENTS_PER_RAW_SINGLE, Json, OPEN_LOOP, OPEN_RATE, ORDERS_PER_S, P99_MS,
@@ -29,8 +33,83 @@ fn load(j: &Json<'_>) -> Result<(String, f64), String> {
     Ok((text, rate))
 }
 
-pub(super) fn closed_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
+/// One closed-loop run's figures, as the runner listed them (`closed_runs`).
+struct Run {
+    orders_per_s: f64,
+    cpu_us_per_order: Option<f64>,
+    per_raw: f64,
+}
+
+/// The closed loop's runs (`closed_runs`), when there were several.
+fn runs(j: &Json<'_>) -> Result<Vec<Run>, String> {
+    if j.0.get("closed_runs").is_none() {
+        return Ok(Vec::new());
+    }
+    j.list("closed_runs")?
+        .iter()
+        .map(|r| {
+            Ok(Run {
+                orders_per_s: r.f64("orders_per_s")?,
+                cpu_us_per_order: r.opt_f64("cpu_us_per_order"),
+                per_raw: r.f64("events_per_raw_single")?,
+            })
+        })
+        .collect()
+}
+
+/// The row listing each run's figures, the ones the medians above come from.
+fn runs_row(runs: &[Run]) -> Row {
+    let joined = |f: fn(&Run) -> String| runs.iter().map(f).collect::<Vec<_>>().join(" / ");
+    Row::new(
+        PIPELINE,
+        format!(
+            "each closed-loop run, in order ({} runs; the rows above give their medians)",
+            runs.len()
+        ),
+        format!(
+            "{} orders/s; {} µs; events/s ÷ raw {}",
+            joined(|r| grouped(r.orders_per_s)),
+            joined(|r| r.cpu_us_per_order.map_or_else(|| "–".to_owned(), grouped)),
+            joined(|r| format!("{:.2}", r.per_raw)),
+        ),
+        "none: the spread of one machine's runs",
+        Verdict::Info,
+    )
+}
+
+/// The loop's description (saying "median of N runs" when there were several), its offered
+/// rate, and its runs.
+fn described(j: &Json<'_>) -> Result<(String, f64, Vec<Run>), String> {
     let (load, rate) = load(j)?;
+    let runs = runs(j)?;
+    let load = if runs.len() > 1 {
+        format!("{load}, median of {} runs", runs.len())
+    } else {
+        load
+    };
+    Ok((load, rate, runs))
+}
+
+/// The load generator shares the two cores: what it spends is the rest of the capacity
+/// target's budget (two cores at 5,000 orders/s give 400 µs per order to both).
+fn load_generator(j: &Json<'_>) -> Result<Option<Row>, String> {
+    let Some(us) = j.opt_f64("client_cpu_us_per_order") else {
+        return Ok(None);
+    };
+    Ok(Some(Row::new(
+        PIPELINE,
+        format!(
+            "load generator CPU per order (its {} clients, while they posted)",
+            grouped(j.f64("clients")?)
+        ),
+        format!("{} µs", grouped(us)),
+        "none: with the server's, ≤ 400 µs is what 5,000 orders/s on 2 cores allows",
+        Verdict::Info,
+    )))
+}
+
+pub(super) fn closed_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
+    let (load, rate, runs) = described(j)?;
     let orders_per_s = j.f64("orders_per_s")?;
     let events_per_s = j.f64("events_per_s")?;
     let raw_single = j.f64("raw_single_rows_per_s")?;
@@ -49,8 +128,11 @@ pub(super) fn closed_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
         None => ("not measured (no /proc)".to_owned(), Verdict::Info),
     };
     let raw_rows = grouped(j.f64("raw_rows")?);
-    // Computed from the two rates rather than read, so the row always means what it says.
-    let per_raw = events_per_s / raw_single;
+    // Computed from the two rates rather than read, so the row always means what it says; with
+    // several runs, the median of each run's own ratio (the runner computed them the same way).
+    let per_raw = j
+        .opt_f64("events_per_raw_single_median")
+        .unwrap_or(events_per_s / raw_single);
     let mut rows = vec![
         Row::new(
             PIPELINE,
@@ -67,20 +149,7 @@ pub(super) fn closed_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
             cpu.1,
         ),
     ];
-    // The load generator shares the two cores: what it spends is the rest of the capacity
-    // target's budget (two cores at 5,000 orders/s give 400 µs per order to both).
-    if let Some(us) = j.opt_f64("client_cpu_us_per_order") {
-        rows.push(Row::new(
-            PIPELINE,
-            format!(
-                "load generator CPU per order (its {} clients, while they posted)",
-                grouped(j.f64("clients")?)
-            ),
-            format!("{} µs", grouped(us)),
-            "none: with the server's, ≤ 400 µs is what 5,000 orders/s on 2 cores allows",
-            Verdict::Info,
-        ));
-    }
+    rows.extend(load_generator(j)?);
     rows.extend([
         Row::new(
             PIPELINE,
@@ -125,18 +194,23 @@ pub(super) fn closed_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
             Verdict::Info,
         ),
     ]);
+    if runs.len() > 1 {
+        rows.push(runs_row(&runs));
+    }
     // Lenient: a pipeline-bench before the store's own measure has no such object.
     if let Some(store) = j.obj("store_appends") {
-        rows.extend(store_appends(&store, raw_single)?);
+        let median = j.opt_f64("store_per_raw_single_median");
+        rows.extend(store_appends(&store, raw_single, median)?);
     }
     Ok(rows)
 }
 
-/// The event store alone against the same raw 1-row commits.
-fn store_appends(j: &Json<'_>, raw_single: f64) -> Result<Vec<Row>, String> {
+/// The event store alone against the same raw 1-row commits (`median`: the median of several
+/// runs' own ratios, which is then the one judged).
+fn store_appends(j: &Json<'_>, raw_single: f64, median: Option<f64>) -> Result<Vec<Row>, String> {
     let (one, many) = (j.f64("one_appender_per_s")?, j.f64("concurrent_per_s")?);
     let appenders = grouped(j.f64("appenders")?);
-    let per_raw = many / raw_single;
+    let per_raw = median.unwrap_or(many / raw_single);
     Ok(vec![
         Row::new(
             PIPELINE,
