@@ -1,14 +1,16 @@
-//! Order statistics of a handful of timings.
+//! Order statistics of a handful of timings (or rates).
 
+use std::cmp::Ordering;
 use std::time::Duration;
 
 /// The nearest-rank `p`-th percentile (`p` in 0..=100) of `samples`; `None` when empty.
-pub fn percentile(samples: &[Duration], p: u32) -> Option<Duration> {
+/// Values that do not compare (a NaN) count as equal to anything.
+pub fn percentile<T: Copy + PartialOrd>(samples: &[T], p: u32) -> Option<T> {
     if samples.is_empty() {
         return None;
     }
     let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
+    sorted.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
     // Nearest rank: the smallest value with at least p% of the samples at or below it.
     let n = sorted.len();
     let rank = (usize::try_from(p.min(100)).unwrap_or(100) * n).div_ceil(100);
@@ -16,7 +18,7 @@ pub fn percentile(samples: &[Duration], p: u32) -> Option<Duration> {
 }
 
 /// The median (the lower middle value for an even count, as nearest rank gives).
-pub fn median(samples: &[Duration]) -> Option<Duration> {
+pub fn median<T: Copy + PartialOrd>(samples: &[T]) -> Option<T> {
     percentile(samples, 50)
 }
 
@@ -39,6 +41,12 @@ mod tests {
     }
 
     #[test]
+    fn rates_have_a_median_too_the_lower_middle_one_for_an_even_count() {
+        assert_eq!(median(&[0.72, 0.58, 0.68]), Some(0.68));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.0));
+    }
+
+    #[test]
     fn the_p90_of_ten_samples_is_the_ninth_smallest() {
         let s = d(&[10, 1, 9, 2, 8, 3, 7, 4, 6, 5]);
         assert_eq!(percentile(&s, 90), Some(Duration::from_millis(9)));
@@ -47,6 +55,7 @@ mod tests {
 
     #[test]
     fn no_samples_have_no_percentile() {
-        assert_eq!(median(&[]), None);
+        assert_eq!(median::<Duration>(&[]), None);
+        assert_eq!(median::<f64>(&[]), None);
     }
 }

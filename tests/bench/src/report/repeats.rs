@@ -15,8 +15,10 @@
 use serde_json::{Map, Value, json};
 
 use super::Outcome;
+use crate::stats::median;
 
-/// The closed loop's figures that become the median of the runs.
+/// The closed loop's figures that become the median of the runs (`crate::stats::median`: the
+/// lower middle run for an even count).
 const MEDIAN_KEYS: [&str; 9] = [
     "orders_per_s",
     "accepted_per_s",
@@ -31,19 +33,6 @@ const MEDIAN_KEYS: [&str; 9] = [
 
 /// The event store's own figures (`store_appends`) that become the median of the runs.
 const STORE_MEDIAN_KEYS: [&str; 2] = ["one_appender_per_s", "concurrent_per_s"];
-
-/// The median of `values`: the middle one, or the mean of the two middle ones for an even
-/// count; `None` for none.
-pub fn median(values: &[f64]) -> Option<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some(f64::midpoint(v[n / 2 - 1], v[n / 2])),
-    }
-}
 
 /// A number at `key` in every object, or `None` if one lacks it.
 fn every(objects: &[&Map<String, Value>], key: &str) -> Option<Vec<f64>> {
@@ -90,12 +79,12 @@ pub fn merge(runs: Vec<Outcome>) -> Outcome {
             other => return other,
         }
     }
+    if count == 1 {
+        return Outcome::Ran(Value::Object(objects.swap_remove(0)));
+    }
     let Some(first) = objects.first() else {
         return Outcome::Failed("no closed-loop run".to_owned());
     };
-    if count == 1 {
-        return Outcome::Ran(Value::Object(first.clone()));
-    }
     let refs: Vec<&Map<String, Value>> = objects.iter().collect();
     let mut merged = first.clone();
     for key in MEDIAN_KEYS {
@@ -157,14 +146,6 @@ mod tests {
             Outcome::Ran(v) => v,
             other => panic!("not a run: {other:?}"),
         }
-    }
-
-    #[test]
-    fn the_median_is_the_middle_value_or_the_mean_of_the_two_middle_ones() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
-        assert_eq!(median(&[7.0]), Some(7.0));
-        assert_eq!(median(&[]), None);
     }
 
     #[test]
