@@ -34,6 +34,7 @@ macro_rules! event_store_contract {
                     appended_events_read_back_in_version_order_with_an_unbroken_chain,
                     the_trace_context_round_trips_and_an_event_without_one_reads_back_none,
                     reading_after_a_version_returns_only_the_later_events,
+                    an_event_is_known_by_its_stream_and_version_not_by_its_event_id,
                     second_append_at_the_same_version_is_a_conflict,
                     two_racing_appends_at_the_same_version_let_exactly_one_through,
                     a_conflict_on_one_stream_of_a_multi_stream_append_writes_nothing_on_any,
@@ -126,6 +127,32 @@ pub async fn reading_after_a_version_returns_only_the_later_events<S: EventStore
     let tail: Vec<u64> = versions(store.read_stream(&stream, 4).await.unwrap());
     assert_eq!(tail, [5, 6]);
     assert!(store.read_stream(&stream, 6).await.unwrap().is_empty());
+}
+
+/// An event is the log's by its stream and version: DynamoDB keys the table on them alone, and
+/// the SQLite log has no event-id index either, so neither store refuses an event whose id
+/// another stream's event already has (ids are ULIDs made once per event; nothing looks an
+/// event up by its id). Both read each back as written.
+pub async fn an_event_is_known_by_its_stream_and_version_not_by_its_event_id<S: EventStore>(
+    store: &Fixture<S>,
+) {
+    let first = stream_of(&**store, 1).await;
+    let taken = store
+        .read_stream(&first, 0)
+        .await
+        .unwrap()
+        .remove(0)
+        .event_id;
+    let order = OrderId::generate();
+    let mut again = write_after(&order.stream(), None, filler(1), &meta(order));
+    again.events[0].event_id = taken;
+    again.events[0].hash = again.events[0].compute_hash().into();
+    store.append(vec![again.clone()]).await.unwrap();
+    assert_eq!(
+        store.read_stream(&order.stream(), 0).await.unwrap(),
+        again.events
+    );
+    assert_eq!(len(&**store, &first).await, 1);
 }
 
 /// A writer that read an old head loses, whether its append is one event (DynamoDB: one

@@ -40,6 +40,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../../migrations/0009_execution_status_check.sql"),
     ),
+    (
+        10,
+        include_str!("../../../../migrations/0010_events_rebuilt.sql"),
+    ),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -233,6 +237,88 @@ mod tests {
                 "{sql}: {ops:?}"
             );
         }
+    }
+
+    /// Version 10 makes the event log again: its rows keep their positions and columns, the
+    /// next append takes the position after the last, the (stream, version) key still refuses
+    /// a version twice, an event id may come twice (as DynamoDB allows), and an insert neither
+    /// reads nor writes `sqlite_sequence` (AUTOINCREMENT's row) nor an event-id index.
+    #[test]
+    fn the_event_log_is_made_again_without_its_event_id_index_or_autoincrement() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_only(&mut conn, 9);
+        let insert = |conn: &Connection, stream: &str, version: i64, id: &str| {
+            conn.execute(
+                "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, \
+                 occurred_at, correlation_id, causation_id, payload, prev_hash, hash, trace_parent) \
+                 VALUES (?1, ?2, ?3, 'OrderPlaced', 1, 7, 'c', 'c', '{}', 'p', 'h', ?4)",
+                rusqlite::params![stream, version, id, (version == 2).then_some("00-ab-cd-01")],
+            )
+        };
+        for (stream, version) in [("order#A", 1), ("order#A", 2), ("order#B", 1)] {
+            insert(&conn, stream, version, &format!("01J{stream}{version}")).unwrap();
+        }
+        // A gap at the end of the log, as AUTOINCREMENT leaves none: positions kept as they are.
+        conn.execute("UPDATE events SET position = 9 WHERE position = 3", [])
+            .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(i64, String, i64, Option<String>)> = conn
+            .prepare(
+                "SELECT position, stream_id, version, trace_parent FROM events ORDER BY position",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, "order#A".to_owned(), 1, None),
+                (2, "order#A".to_owned(), 2, Some("00-ab-cd-01".to_owned())),
+                (9, "order#B".to_owned(), 1, None),
+            ]
+        );
+        insert(&conn, "order#C", 1, "01Jorder#A1").unwrap();
+        assert_eq!(conn.last_insert_rowid(), 10, "the position after the last");
+        let twice = insert(&conn, "order#C", 1, "01Jother");
+        assert!(
+            matches!(&twice, Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::ConstraintViolation),
+            "{twice:?}"
+        );
+        let sequences: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sequences, 0);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_index_list('events')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            indexes.len(),
+            1,
+            "only the (stream, version) key: {indexes:?}"
+        );
+        let ops = crate::db::opcodes(
+            &conn,
+            "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, \
+             occurred_at, correlation_id, causation_id, payload, prev_hash, hash, trace_parent) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .unwrap();
+        let opens = ops
+            .iter()
+            .filter(|op| op.as_str() == "OpenWrite" || op.as_str() == "OpenRead")
+            .count();
+        assert_eq!(opens, 2, "the table and its one index: {ops:?}");
     }
 
     #[test]

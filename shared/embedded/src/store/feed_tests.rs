@@ -122,10 +122,18 @@ async fn a_one_event_append_refused_at_its_insert_leaves_nothing_and_its_group_c
     let store = SqliteEventStore::new(db.clone());
     let first = write(1);
     store.append(vec![first.clone()]).await.unwrap();
-    // A new stream, so its version check passes; its event reuses a stored event's id, so the
-    // unique index refuses the insert.
-    let mut clash = write(1);
-    clash.events[0].event_id = first.events[0].event_id;
+    // A new stream, so its version check passes; a trigger refuses its row, as the database
+    // refuses an insert it cannot make (a full disk, a corrupt page).
+    let clash = write(1);
+    let refused = clash.stream_id.to_string();
+    db.write(move |c| {
+        c.execute_batch(&format!(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.stream_id = '{refused}' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ))
+    })
+    .await
+    .unwrap();
     let (before, after) = (write(1), write(1));
     let (b, c, a) = tokio::join!(
         store.append(vec![before.clone()]),
