@@ -2,10 +2,11 @@
 //! figure the table shows for it is the median of the runs, and one row lists every run's
 //! capacity, CPU per order and events/s ÷ raw.
 //!
-//! Why: on a shared two-core machine one closed loop of 5,000 orders lasts about half a second,
-//! and the same build moves by ±15 % from one loop to the next (BENCHMARKS.md, the twentieth
-//! and twenty-first parts). One loop judged alone reads a fast or a slow phase of the machine as
-//! a property of the build; the median of several, with their spread beside it, does not.
+//! Why: on a shared two-core machine one closed loop lasts a second or two (half a second at
+//! the 5,000 orders it had first), and the same build moves by ±15 % from one loop to the next
+//! (BENCHMARKS.md, the twentieth and twenty-first parts). One loop judged alone reads a fast or
+//! a slow phase of the machine as a property of the build; the median of several, with their
+//! spread beside it, does not.
 //!
 //! Each run is a whole `pipeline-bench` process with its own raw SQLite baseline, so each
 //! run's events/s ÷ raw is a ratio taken in that run; the median of those ratios is what the

@@ -306,7 +306,7 @@ fn without_an_emulator_the_emulator_flow_and_the_cold_starts_are_skipped() {
     let plan = parse(&["--emulator-orders", "20"]).plan();
     assert_eq!(
         plan.pipeline.unwrap().args,
-        ["--json", "--orders", "5000", "--clients", "64"]
+        ["--json", "--orders", "20000", "--clients", "64"]
     );
     assert_eq!(
         plan.open_loop.unwrap().args,
@@ -344,7 +344,7 @@ fn skip_and_program_flags_are_honoured() {
     assert_eq!(plan.emulator_skipped.as_deref(), Some("--skip emulator"));
     assert_eq!(
         plan.pipeline.unwrap().args,
-        ["--json", "--orders", "5000", "--clients", "64"]
+        ["--json", "--orders", "20000", "--clients", "64"]
     );
     assert_eq!(plan.cost.unwrap().program, Path::new("/fake/cost-model"));
     let unknown = Options::parse(["--skip".to_owned(), "nope".to_owned()], Path::new("/"));
@@ -383,7 +383,7 @@ fn the_closed_loop_runs_three_times_by_default_and_only_the_first_runs_the_emula
             [
                 "--json",
                 "--orders",
-                "5000",
+                "20000",
                 "--clients",
                 "64",
                 "--server",
