@@ -25,6 +25,8 @@
 //! at most [`GENERATION`] streams each, and long streams (products) keep only their head.
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex};
 
 use order_domain::RecordedEvent;
@@ -74,10 +76,12 @@ impl Entry {
     }
 }
 
+/// Keyed by stream id with foldhash (the writer looks a stream up for every append, and the
+/// tasks for every read): SipHash was most of a lookup's time.
 #[derive(Default)]
 struct Generations {
-    young: HashMap<String, Entry>,
-    old: HashMap<String, Entry>,
+    young: HashMap<String, Entry, RandomState>,
+    old: HashMap<String, Entry, RandomState>,
 }
 
 impl Generations {
@@ -108,7 +112,7 @@ impl Generations {
 /// Frees an evicted generation (thousands of streams' events) on a thread of its own, so the
 /// writer, which evicts, does not stop for it. Were no thread to be had, the refused closure
 /// frees it here.
-fn drop_elsewhere(evicted: HashMap<String, Entry>) {
+fn drop_elsewhere(evicted: HashMap<String, Entry, RandomState>) {
     let _detached = std::thread::Builder::new()
         .name("stream-cache-evict".into())
         .spawn(move || drop(evicted));

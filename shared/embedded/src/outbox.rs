@@ -24,6 +24,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use foldhash::fast::RandomState;
 use order_domain::Email;
 use order_domain::Timestamp;
 use order_domain::dedup::{DedupRecord, judge_publish};
@@ -47,8 +48,9 @@ pub struct OutboxNotifier {
 
 struct TopicBox {
     file: File,
-    /// Dedup ids of the topic's latest messages, and the order they came in.
-    sent: HashSet<String>,
+    /// Dedup ids of the topic's latest messages (foldhash: an id is hashed twice per email),
+    /// and the order they came in.
+    sent: HashSet<String, RandomState>,
     order: VecDeque<String>,
 }
 
@@ -91,7 +93,7 @@ impl OutboxNotifier {
                 .map_err(|e| io(format!("{}: {e}", path.display())))?;
             let mut b = TopicBox {
                 file,
-                sent: HashSet::new(),
+                sent: HashSet::default(),
                 order: VecDeque::new(),
             };
             for id in message_ids(&tail) {
@@ -218,7 +220,7 @@ mod tests {
         let file = File::create(dir.path().join("x")).unwrap();
         let mut b = TopicBox {
             file,
-            sent: HashSet::new(),
+            sent: HashSet::default(),
             order: VecDeque::new(),
         };
         for i in 0..=REMEMBERED_IDS {
