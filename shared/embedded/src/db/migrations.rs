@@ -108,6 +108,21 @@ mod tests {
         }
     }
 
+    /// The first column of every row `sql` returns.
+    fn texts(conn: &Connection, sql: &str) -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    /// The one number `sql` returns.
+    fn number(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
     #[test]
     fn rows_projected_before_the_listing_columns_get_them_from_their_document() {
         let mut conn = at_version_1();
@@ -178,21 +193,11 @@ mod tests {
             [],
         )
         .unwrap();
-        let running: Vec<String> = conn
-            .prepare(crate::db::RUNNING_EXECUTIONS)
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(running, ["a", "c"]);
-        let indexed: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM executions INDEXED BY executions_running WHERE status = 'RUNNING'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        assert_eq!(texts(&conn, crate::db::RUNNING_EXECUTIONS), ["a", "c"]);
+        let indexed = number(
+            &conn,
+            "SELECT COUNT(*) FROM executions INDEXED BY executions_running WHERE status = 'RUNNING'",
+        );
         assert_eq!(indexed, 2);
     }
 
@@ -287,21 +292,12 @@ mod tests {
                 if f.code == rusqlite::ErrorCode::ConstraintViolation),
             "{twice:?}"
         );
-        let sequences: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'events'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let sequences = number(
+            &conn,
+            "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'events'",
+        );
         assert_eq!(sequences, 0);
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM pragma_index_list('events')")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let indexes = texts(&conn, "SELECT name FROM pragma_index_list('events')");
         assert_eq!(
             indexes.len(),
             1,
