@@ -263,7 +263,7 @@ mod tests {
         for (stream, version) in [("order#A", 1), ("order#A", 2), ("order#B", 1)] {
             insert(&conn, stream, version, &format!("01J{stream}{version}")).unwrap();
         }
-        // A gap at the end of the log, as AUTOINCREMENT leaves none: positions kept as they are.
+        // Positions are copied, not renumbered: a gap before the last row stays.
         conn.execute("UPDATE events SET position = 9 WHERE position = 3", [])
             .unwrap();
         migrate(&mut conn).unwrap();
