@@ -32,8 +32,8 @@ What it holds the template to:
   order-placement, process-payment, order-success-handler and order-update-handler may use them,
   with exactly the
   actions of docs/aws-contract.md and only with the customerId encryption context, and exactly
-  they get CUSTOMER_KEYS_TABLE and KMS_KEY_ID; the byCustomer index, queried by order-placement
-  alone.
+  they get CUSTOMER_KEYS_TABLE and KMS_KEY_ID; the byCustomerKeys index (keys only), queried by
+  order-placement alone, which alone reads OrderStatusTable's rows back in batches.
 - scripts/deploy.sh: builds and uploads exactly the contract's binaries, and its first-step
   template is the template's code bucket, unchanged.
 - CloudFormation itself: no YAML anchors or aliases (CloudFormation rejects them), every
@@ -1193,17 +1193,25 @@ class PersonalData(unittest.TestCase):
                     self.assertEqual(env["CUSTOMER_KEYS_TABLE"], {"Ref": "CustomerKeysTable"})
 
     def test_orders_by_customer_index_and_who_may_query_it(self):
-        (index,) = [i for i in props("OrderStatusTable")["GlobalSecondaryIndexes"] if i["IndexName"] == "byCustomer"]
+        indexes = props("OrderStatusTable")["GlobalSecondaryIndexes"]
+        self.assertNotIn("byCustomer", [i["IndexName"] for i in indexes], "replaced by byCustomerKeys")
+        (index,) = [i for i in indexes if i["IndexName"] == "byCustomerKeys"]
         keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
         self.assertEqual((keys["HASH"], keys["RANGE"]), ("customerId", "placedKey"))
-        self.assertEqual(index["Projection"], {"ProjectionType": "ALL"})
+        # Keys only: a status put that keeps them writes nothing to the index.
+        self.assertEqual(index["Projection"], {"ProjectionType": "KEYS_ONLY"})
         types = {a["AttributeName"]: a["AttributeType"] for a in props("OrderStatusTable")["AttributeDefinitions"]}
         self.assertEqual((types["customerId"], types["placedKey"]), ("S", "S"))
-        index_arn = {"Fn::Sub": "${OrderStatusTable.Arn}/index/byCustomer"}
+        index_arn = {"Fn::Sub": "${OrderStatusTable.Arn}/index/byCustomerKeys"}
+        table_arn = {"Fn::GetAtt": ["OrderStatusTable", "Arn"]}
         for role_id in resources_of_type("AWS::IAM::Role"):
             with self.subTest(role=role_id):
+                placement = role_id == "OrderPlacementLambdaRole"
                 actions, _ = granted(role_id, index_arn)
-                self.assertEqual(actions, {"dynamodb:Query"} if role_id == "OrderPlacementLambdaRole" else set())
+                self.assertEqual(actions, {"dynamodb:Query"} if placement else set())
+                # The page's rows, read back; the sweeper reads its candidates' rows the same way.
+                batch = "dynamodb:BatchGetItem" in granted(role_id, table_arn)[0]
+                self.assertEqual(batch, role_id in ("OrderPlacementLambdaRole", "OrderSweeperLambdaRole"))
 
 
 class Hygiene(unittest.TestCase):

@@ -66,19 +66,32 @@ impl OrderCursor {
         }
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
         let inner = std::str::from_utf8(&bytes).map_err(|_| CursorError)?;
-        let (ms, id) = inner.split_once('#').ok_or(CursorError)?;
+        let cursor = Self::from_placed_key(inner)?;
+        if cursor.encode() != text {
+            return Err(CursorError);
+        }
+        Ok(cursor)
+    }
+
+    /// Reads a [`placed_key`](Self::placed_key) back: the position a store's index keeps
+    /// (DynamoDB's `byCustomer` index projects only its keys, so a page's cursor is made from
+    /// the last key it read).
+    ///
+    /// # Errors
+    /// Not 13 digits, `#` and a ULID, or an instant past the sort key's width.
+    pub fn from_placed_key(key: &str) -> Result<Self, CursorError> {
+        let (ms, id) = key.split_once('#').ok_or(CursorError)?;
         if ms.len() != 13 || !ms.bytes().all(|b| b.is_ascii_digit()) {
             return Err(CursorError);
         }
         let ms: u64 = ms.parse().map_err(|_| CursorError)?;
-        let cursor = Self {
-            placed_at: Timestamp::from_millis(ms),
-            order_id: OrderId::parse(id).map_err(|_| CursorError)?,
-        };
-        if ms > MAX_PLACED_AT_MS || cursor.encode() != text {
+        if ms > MAX_PLACED_AT_MS {
             return Err(CursorError);
         }
-        Ok(cursor)
+        Ok(Self {
+            placed_at: Timestamp::from_millis(ms),
+            order_id: OrderId::parse(id).map_err(|_| CursorError)?,
+        })
     }
 
     /// Whether `view` belongs after this position (on a later page): placed earlier, or in
@@ -143,6 +156,29 @@ mod tests {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             );
             assert_eq!(OrderCursor::decode(&text), Ok(c));
+        }
+    }
+
+    #[test]
+    fn a_cursor_is_read_back_from_its_placed_key_and_nothing_else() {
+        for ms in [0, 1_767_225_600_123, MAX_PLACED_AT_MS] {
+            let c = cursor(ms);
+            assert_eq!(OrderCursor::from_placed_key(&c.placed_key()), Ok(c));
+        }
+        let id = OrderId::generate();
+        for bad in [
+            String::new(),
+            format!("{id}"),
+            format!("123#{id}"),
+            format!("000000000000x#{id}"),
+            "0000000000001#not-a-ulid".to_owned(),
+            format!("+000000000001#{id}"),
+        ] {
+            assert_eq!(
+                OrderCursor::from_placed_key(&bad),
+                Err(CursorError),
+                "{bad}"
+            );
         }
     }
 

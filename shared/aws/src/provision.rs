@@ -4,7 +4,7 @@
 //!
 //! The template is what deploys production; this mirrors its shapes: the events table with a
 //! NEW_IMAGE stream, OrderStatusTable with the sparse, sharded sweep index and the customer index
-//! (`byCustomer`; an existing table without either is given it), IdempotencyTable and
+//! (`byCustomerKeys`, keys only; an existing table without either is given it), IdempotencyTable and
 //! NotificationDedupTable with TTL on `ttl`, CustomerKeysTable and the KMS key (with its alias
 //! `alias/<prefix>PersonalDataKey`) that wraps its data keys, OrdersQueue with its DLQ
 //! (maxReceiveCount 5), and

@@ -14,14 +14,16 @@
 //!
 //! The customer index ([`CUSTOMER_INDEX`], GET /orders) is dense: every order row carries
 //! `customerId` and `placedKey` (the placing instant and the id as one sortable string,
-//! [`OrderCursor::placed_key`]), and the index projects the whole row, so a page of a
-//! customer's orders is one Query with no read back to the table.
+//! [`OrderCursor::placed_key`]), which never change, and the index projects those keys
+//! only, so an order enters it once (its first put) and no later status put writes to it; a
+//! page is one Query of the index and one BatchGetItem of its rows.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use order_app::ReadModels;
 use order_app::query::KnownProducts;
 use order_domain::order::OrderStatus;
@@ -43,6 +45,9 @@ pub use sweep::{SWEEP_INDEX, SWEEP_SHARD, SWEEP_SHARDS, SWEEP_SINCE, sweep_shard
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
+
+/// BatchGetItem's limit of keys per request.
+const BATCH_GET_KEYS: usize = 100;
 
 fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -206,6 +211,59 @@ impl<V: DynamoRow> ViewTable<V> {
             Ok(true) => Ok(ViewWrite::Written),
             Ok(false) => Ok(ViewWrite::Stale),
             Err(e) => Err(port_error(&self.table, &e)),
+        }
+    }
+}
+
+impl ViewTable<OrderView> {
+    /// The rows of `keys` (each `orderId` alone), strongly consistent, with `orderId` and
+    /// `attributes` only, in no particular order; a key without a row is left out. Asked
+    /// [`BATCH_GET_KEYS`] at a time; keys DynamoDB leaves unprocessed (throttling) are asked
+    /// again after a growing pause. The sweeper reads its candidates' `status` and `updatedAt`
+    /// this way, GET /orders its page's `view`s: both indexes project keys only.
+    async fn rows(&self, keys: Vec<Item>, attributes: &[&str]) -> Result<Vec<Item>, PortError> {
+        let mut rows = Vec::with_capacity(keys.len());
+        let mut keys = keys.into_iter();
+        loop {
+            let mut batch: Vec<Item> = keys.by_ref().take(BATCH_GET_KEYS).collect();
+            if batch.is_empty() {
+                return Ok(rows);
+            }
+            let mut round = 0_u32;
+            while !batch.is_empty() {
+                if round > 0 {
+                    tokio::time::sleep(Duration::from_millis(25 << round.min(6))).await;
+                }
+                round += 1;
+                let mut request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut batch)))
+                    .consistent_read(true)
+                    .expression_attribute_names("#pk", OrderView::KEY);
+                let mut projection = "#pk".to_owned();
+                for (i, name) in attributes.iter().enumerate() {
+                    let placeholder = format!("#a{i}");
+                    projection.push_str(", ");
+                    projection.push_str(&placeholder);
+                    request = request.expression_attribute_names(placeholder, *name);
+                }
+                let request = request
+                    .projection_expression(projection)
+                    .build()
+                    .map_err(|e| PortError(format!("{}: {e}", self.table)))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(&self.table, &e))?;
+                if let Some(found) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                    rows.extend(found);
+                }
+                if let Some(left) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    batch = left.keys;
+                }
+            }
         }
     }
 }

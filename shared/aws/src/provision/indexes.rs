@@ -31,15 +31,15 @@ pub(super) fn index(
         .map_err(|e| failed(table, &e))
 }
 
-/// The customer index (GET /orders): every order row, projected whole, so a page needs no
-/// read back to the table.
+/// The customer index (GET /orders): every order row, keys only (a page reads its rows back
+/// from the table), so a status put that keeps the keys writes nothing to it.
 pub(super) fn customer_index(table: &str) -> Result<GlobalSecondaryIndex, ProvisionError> {
     index(
         table,
         CUSTOMER_INDEX,
         CUSTOMER_ID,
         PLACED_KEY,
-        ProjectionType::All,
+        ProjectionType::KeysOnly,
     )
 }
 
@@ -55,9 +55,10 @@ pub(super) fn sweep_index(table: &str) -> Result<GlobalSecondaryIndex, Provision
     )
 }
 
-/// An OrderStatusTable made before GET /orders existed gets the customer index. DynamoDB
-/// backfills it from the rows' `customerId` and `placedKey`, which only rows written since
-/// carry: `orders replay --rebuild` rewrites the older ones.
+/// An OrderStatusTable made before GET /orders existed, or with the customer index of before
+/// (`byCustomer`, every attribute projected, which nothing reads any more), gets the customer
+/// index. DynamoDB backfills it from the rows' `customerId` and `placedKey`, which only rows
+/// written since GET /orders existed carry: `orders replay --rebuild` rewrites the older ones.
 pub(super) async fn ensure_customer_index(
     clients: &AwsClients,
     name: &str,

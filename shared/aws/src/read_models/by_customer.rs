@@ -1,4 +1,12 @@
 //! OrderStatusTable's customer index: a customer's orders, newest first (GET /orders).
+//!
+//! The index projects keys only (`customerId`, `placedKey`, `orderId`), all three fixed from
+//! an order's first put on. DynamoDB writes to an index only when what it keeps of a row
+//! changes, so an order enters the index once and the status puts after it (about three an
+//! order) write nothing to it. With every attribute projected, each of them copied the whole
+//! row into the index: an index write per status put, and a second copy of every view stored.
+//! A page reads its rows back instead: one Query of the index, then one BatchGetItem of the
+//! table (strongly consistent, as GET /orders/{id} reads).
 
 use std::collections::HashMap;
 
@@ -6,12 +14,14 @@ use order_domain::CustomerId;
 use order_domain::ports::PortError;
 use order_read_models::{OrderCursor, OrderPage, OrderView};
 
-use super::{DynamoRow, ViewTable, decode_view, s};
+use super::{DynamoRow, Item, ViewTable, decode_view, s};
 use crate::errors::port_error;
 
-/// The name of OrderStatusTable's index on (`customerId`, `placedKey`): a customer's orders,
-/// newest first with `ScanIndexForward = false` (GET /orders).
-pub const CUSTOMER_INDEX: &str = "byCustomer";
+/// The name of OrderStatusTable's index on (`customerId`, `placedKey`), keys only: a
+/// customer's orders, newest first with `ScanIndexForward = false` (GET /orders). Named apart
+/// from `byCustomer`, its predecessor that projected every attribute: DynamoDB cannot change
+/// an index's projection, so the index was made anew under a new name.
+pub const CUSTOMER_INDEX: &str = "byCustomerKeys";
 /// The customer index's partition key: the order's customer id.
 pub const CUSTOMER_ID: &str = "customerId";
 /// The customer index's sort key: `format!("{:013}#{order_id}", placed_at_ms)`.
@@ -21,11 +31,12 @@ impl ViewTable<OrderView> {
     /// A page of `customer`'s orders after `after`, newest first, from the customer index.
     ///
     /// The index is eventually consistent (a global secondary index offers no consistent
-    /// read): an order written a moment ago may be missing, or show its previous status, for
-    /// as long as DynamoDB takes to propagate the put (typically well under a second). The
-    /// table's own GetItem stays strongly consistent. The cursor is rebuilt into the index's
-    /// ExclusiveStartKey (its keys plus the table's `orderId`), so a page costs one Query of
-    /// `limit + 1` items (more only if a 1 MB response page cuts it short).
+    /// read): an order placed a moment ago may be missing for as long as DynamoDB takes to
+    /// propagate its first put (typically well under a second). The rows are then read
+    /// strongly consistent, so an order the page lists shows the status GET /orders/{id}
+    /// shows. The cursor is rebuilt into the index's ExclusiveStartKey (its keys plus the
+    /// table's `orderId`); a page costs one Query of `limit + 1` keys (the extra one only says
+    /// whether a next page exists) and one BatchGetItem of `limit` rows (two past 100).
     pub async fn by_customer(
         &self,
         customer: &CustomerId,
@@ -40,7 +51,7 @@ impl ViewTable<OrderView> {
                 (OrderView::KEY.to_owned(), s(at.order_id.to_string())),
             ])
         });
-        let mut fetched: Vec<OrderView> = Vec::with_capacity(fetch);
+        let mut positions: Vec<(String, OrderCursor)> = Vec::with_capacity(fetch);
         loop {
             let page = self
                 .client
@@ -51,19 +62,65 @@ impl ViewTable<OrderView> {
                 .expression_attribute_names("#c", CUSTOMER_ID)
                 .expression_attribute_values(":c", s(customer.as_str()))
                 .scan_index_forward(false)
-                .limit(i32::try_from(fetch - fetched.len()).unwrap_or(i32::MAX))
+                .limit(i32::try_from(fetch - positions.len()).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(|e| port_error(&self.table, &e))?;
             for item in page.items() {
-                fetched.push(decode_view(&self.table, item)?);
+                positions.push(self.position(item)?);
             }
             match page.last_evaluated_key {
-                Some(key) if !key.is_empty() && fetched.len() < fetch => start = Some(key),
+                Some(key) if !key.is_empty() && positions.len() < fetch => start = Some(key),
                 _ => break,
             }
         }
-        Ok(OrderPage::from_fetched(fetched, limit))
+        let more = positions.len() > limit;
+        positions.truncate(limit);
+        let keys = positions
+            .iter()
+            .map(|(id, _)| HashMap::from([(OrderView::KEY.to_owned(), s(id.as_str()))]))
+            .collect();
+        let mut views: HashMap<String, OrderView> = HashMap::with_capacity(positions.len());
+        for row in self.rows(keys, &["view"]).await? {
+            let view: OrderView = decode_view(&self.table, &row)?;
+            views.insert(view.order_id.to_string(), view);
+        }
+        // The index's order; a key whose row is gone (none is ever deleted) is left out, and
+        // the next page still starts after the last key read.
+        let next = if more {
+            positions.last().map(|&(_, at)| at)
+        } else {
+            None
+        };
+        let orders = positions
+            .iter()
+            .filter_map(|(id, _)| views.remove(id))
+            .collect();
+        Ok(OrderPage { orders, next })
+    }
+
+    /// An index item's order id and listing position (from its `placedKey`).
+    fn position(&self, item: &Item) -> Result<(String, OrderCursor), PortError> {
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .ok_or_else(|| PortError(format!("{}: an index item without `{name}`", self.table)))
+        };
+        let id = text(OrderView::KEY)?;
+        let at = OrderCursor::from_placed_key(text(PLACED_KEY)?).map_err(|e| {
+            PortError(format!(
+                "{}: an index item's `{PLACED_KEY}`: {e}",
+                self.table
+            ))
+        })?;
+        if at.order_id.to_string() != *id {
+            return Err(PortError(format!(
+                "{}: `{PLACED_KEY}` names another order than `{}` {id}",
+                self.table,
+                OrderView::KEY
+            )));
+        }
+        Ok((id.clone(), at))
     }
 }

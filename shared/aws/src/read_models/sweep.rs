@@ -23,15 +23,14 @@
 //! still open and unchanged.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use order_domain::order::OrderStatus;
 use order_domain::ports::{OpenOrder, PortError, StuckOrders};
 use order_domain::{OrderId, Timestamp};
 use order_read_models::OrderView;
 
-use super::{DynamoRow, Item, ViewTable, n, s};
+use super::{BATCH_GET_KEYS, DynamoRow, Item, ViewTable, n, s};
 use crate::errors::port_error;
 
 /// The name of OrderStatusTable's sparse sweep index on (`sweepShard`, `sweepSince`). (It
@@ -45,9 +44,6 @@ pub const SWEEP_SHARD: &str = "sweepShard";
 pub const SWEEP_SINCE: &str = "sweepSince";
 /// How many shards the sweep index's partition key is spread over.
 pub const SWEEP_SHARDS: u32 = 16;
-
-/// BatchGetItem's limit of keys per request.
-const BATCH_GET_KEYS: usize = 100;
 
 /// The order's shard in `0..SWEEP_SHARDS`: FNV-1a of its id's text, so every writer of a
 /// row (the projector, audit replay's repair) picks the same one on any platform or version.
@@ -137,7 +133,7 @@ impl ViewTable<OrderView> {
                 .map(|id| HashMap::from([(OrderView::KEY.to_owned(), id.clone())]))
                 .collect();
             out.extend(
-                self.rows(keys)
+                self.rows(keys, &["status", "updatedAt"])
                     .await?
                     .iter()
                     .filter_map(open_order)
@@ -150,43 +146,6 @@ impl ViewTable<OrderView> {
         }
         out.truncate(limit);
         Ok(out)
-    }
-
-    /// The rows of `keys` (at most [`BATCH_GET_KEYS`]), strongly consistent, with only the
-    /// attributes the sweeper needs; keys DynamoDB left unprocessed (throttling) are asked
-    /// again after a growing pause.
-    async fn rows(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
-        let mut rows = Vec::new();
-        let mut round = 0_u32;
-        while !keys.is_empty() {
-            if round > 0 {
-                tokio::time::sleep(Duration::from_millis(25 << round.min(6))).await;
-            }
-            round += 1;
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .consistent_read(true)
-                .projection_expression("#pk, #st, #u")
-                .expression_attribute_names("#pk", OrderView::KEY)
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_names("#u", "updatedAt")
-                .build()
-                .map_err(|e| PortError(format!("{}: {e}", self.table)))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| port_error(&self.table, &e))?;
-            if let Some(found) = out.responses.and_then(|mut r| r.remove(&self.table)) {
-                rows.extend(found);
-            }
-            if let Some(left) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                keys = left.keys;
-            }
-        }
-        Ok(rows)
     }
 }
 

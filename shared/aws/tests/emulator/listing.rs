@@ -1,10 +1,11 @@
-//! What only DynamoDB's listing does: the `byCustomer` index exists where provision made the
-//! table, and an OrderStatusTable made before the index existed is given it. (The listing's
-//! paging runs on both stores in `order-testkit`'s `read_models_contract`.)
+//! What only DynamoDB's listing does: the keys-only customer index exists where provision made
+//! the table, and an OrderStatusTable made before the index existed, or with the index of
+//! before (`byCustomer`, every attribute projected), is given it. (The listing's paging runs
+//! on both stores in `order-testkit`'s `read_models_contract`.)
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use order_app::ReadModels;
 use order_aws::provision::provision;
@@ -21,6 +22,15 @@ async fn customer_index(
     clients: &AwsClients,
     table: &str,
 ) -> Option<(String, String, Option<ProjectionType>)> {
+    index_of(clients, table, CUSTOMER_INDEX).await
+}
+
+/// The index `name` of `table`: (hash, range, projection), if it has one.
+async fn index_of(
+    clients: &AwsClients,
+    table: &str,
+    name: &str,
+) -> Option<(String, String, Option<ProjectionType>)> {
     let out = clients
         .dynamodb()
         .describe_table()
@@ -32,7 +42,7 @@ async fn customer_index(
         .table()?
         .global_secondary_indexes()
         .iter()
-        .find(|i| i.index_name() == Some(CUSTOMER_INDEX))?
+        .find(|i| i.index_name() == Some(name))?
         .clone();
     let key = |kind: KeyType| {
         index
@@ -88,13 +98,19 @@ async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists(
     let want = Some((
         CUSTOMER_ID.to_owned(),
         PLACED_KEY.to_owned(),
-        Some(ProjectionType::All),
+        Some(ProjectionType::KeysOnly),
     ));
     assert_eq!(customer_index(&clients, &table).await, want);
     // Provisioning again leaves it as it is.
     provision(&clients, &prefix).await.unwrap();
     assert_eq!(customer_index(&clients, &table).await, want);
 
+    lists_one_order(&clients, &resources).await;
+}
+
+/// Places an order through the log, projects it onto `resources`' OrderStatusTable, and
+/// checks its customer's listing is that one order, with the status the table holds.
+async fn lists_one_order(clients: &AwsClients, resources: &order_aws::AwsResources) {
     let reads = DynamoReadModels::new(
         clients.dynamodb(),
         &resources.order_status_table,
@@ -115,4 +131,72 @@ async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists(
     let customer = CustomerId::parse(&view.customer_id).unwrap();
     let page = reads.list_orders(&customer, 20, None).await.unwrap();
     assert_eq!((page.orders, page.next), (vec![view], None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_status_table_with_the_index_of_before_is_given_the_keys_only_one_beside_it() {
+    let Some(_) = endpoint("an_order_status_table_with_the_index_of_before") else {
+        return;
+    };
+    let clients = AwsClients::load().await;
+    let prefix = format!("t{}-", OrderId::generate().to_string().to_lowercase());
+    let table = format!("{prefix}OrderStatusTable");
+    let string = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    // The table as the provision of before made it: `byCustomer`, every attribute projected.
+    let before = GlobalSecondaryIndex::builder()
+        .index_name("byCustomer")
+        .key_schema(key(CUSTOMER_ID, KeyType::Hash))
+        .key_schema(key(PLACED_KEY, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    clients
+        .dynamodb()
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string("orderId"))
+        .attribute_definitions(string(CUSTOMER_ID))
+        .attribute_definitions(string(PLACED_KEY))
+        .key_schema(key("orderId", KeyType::Hash))
+        .global_secondary_indexes(before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(customer_index(&clients, &table).await, None);
+
+    let resources = provision(&clients, &prefix).await.unwrap();
+    let keys = (CUSTOMER_ID.to_owned(), PLACED_KEY.to_owned());
+    assert_eq!(
+        customer_index(&clients, &table).await,
+        Some((
+            keys.0.clone(),
+            keys.1.clone(),
+            Some(ProjectionType::KeysOnly)
+        ))
+    );
+    // The old index stays (nothing reads it; deleting it is the operator's, as the template's
+    // second update does).
+    assert_eq!(
+        index_of(&clients, &table, "byCustomer").await,
+        Some((keys.0, keys.1, Some(ProjectionType::All)))
+    );
+    lists_one_order(&clients, &resources).await;
 }

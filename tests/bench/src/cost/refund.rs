@@ -275,18 +275,8 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
             ),
             p::DYNAMODB_WRU,
         ),
-        line(
-            "DynamoDB",
-            "order-status byCustomer index copies (ALL projection)",
-            2.0 * o.order_view_wru,
-            "WRU",
-            Basis::Derived,
-            &format!(
-                "the two order-status puts' copies in the customers' listing index, {:.0} WRU each",
-                o.order_view_wru
-            ),
-            p::DYNAMODB_WRU,
-        ),
+        // No line for the customers' listing index: it keeps the keys only, which a refund's
+        // status puts leave as they are, so they write nothing there.
         line(
             "DynamoDB",
             "order-stream Queries and heads (strongly consistent)",
