@@ -44,7 +44,7 @@ async fn index_of(
         .iter()
         .find(|i| i.index_name() == Some(name))?
         .clone();
-    let key = |kind: KeyType| {
+    let key_of = |kind: KeyType| {
         index
             .key_schema()
             .iter()
@@ -53,12 +53,30 @@ async fn index_of(
             .unwrap_or_default()
     };
     Some((
-        key(KeyType::Hash),
-        key(KeyType::Range),
+        key_of(KeyType::Hash),
+        key_of(KeyType::Range),
         index
             .projection()
             .and_then(|p| p.projection_type().cloned()),
     ))
+}
+
+/// A string attribute's definition.
+fn string(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+/// A key schema element.
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,20 +93,8 @@ async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists(
         .create_table()
         .table_name(&table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("orderId")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("orderId")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .attribute_definitions(string("orderId"))
+        .key_schema(key("orderId", KeyType::Hash))
         .send()
         .await
         .unwrap();
@@ -141,20 +147,6 @@ async fn an_order_status_table_with_the_index_of_before_is_given_the_keys_only_o
     let clients = AwsClients::load().await;
     let prefix = format!("t{}-", OrderId::generate().to_string().to_lowercase());
     let table = format!("{prefix}OrderStatusTable");
-    let string = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
     // The table as the provision of before made it: `byCustomer`, every attribute projected.
     let before = GlobalSecondaryIndex::builder()
         .index_name("byCustomer")
