@@ -3,7 +3,8 @@
 //! crate's docs). An order goes from POST to COMPLETED with one "order received" and one
 //! confirmation email, a declined one to FAILED with one "order received" and one failure email,
 //! and the completed one is refunded in part (a return, restocked, one refund email) by
-//! RefundProcessingStateMachine, through the binaries alone.
+//! RefundProcessingStateMachine, through the binaries alone; its customer's GET /orders lists
+//! it with that status (the template's keys-only customer index, then the row read back).
 //!
 //! Needs the emulator (`AWS_ENDPOINT_URL`, shared/aws/emulator/moto_serialized.py) and the
 //! release binaries (`cargo build --release --bins`, or `ORDER_STACK_BIN_DIR`); scripts/test.sh
@@ -73,6 +74,30 @@ async fn status(h: &Harness, customer: &str, order_id: &str) -> Value {
         response.body
     );
     response.json()
+}
+
+/// The customer's orders as GET /orders lists them (one page): (order id, status), newest
+/// first. On the deployed stack this reads the template's customer index by the name the code
+/// asks for, then the rows back from OrderStatusTable.
+async fn listed(h: &Harness, customer: &str) -> Vec<(String, String)> {
+    let response = h
+        .api(
+            &ApiRequest::new("GET", "/orders")
+                .signed_in(customer, &format!("{customer}@example.com")),
+        )
+        .await;
+    assert_eq!(response.status, 200, "GET /orders: {}", response.body);
+    let page = response.json();
+    assert_eq!(page["next"], Value::Null, "one page: {page}");
+    page["orders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .map(|o| {
+            let text = |name: &str| o[name].as_str().unwrap_or_default().to_owned();
+            (text("orderId"), text("status"))
+        })
+        .collect()
 }
 
 /// The order's event types, as its customer sees them.
@@ -148,6 +173,11 @@ async fn assert_a_return_is_refunded_by_the_refund_workflow(h: &Harness, paid: &
     );
     let refunded = status(h, "c-stack-1", paid).await;
     assert_eq!(refunded["status"], "PARTIALLY_REFUNDED", "{refunded}");
+    assert_eq!(
+        listed(h, "c-stack-1").await,
+        [(paid.to_owned(), "PARTIALLY_REFUNDED".to_owned())],
+        "GET /orders lists the customer's order with its latest status"
+    );
     let outcomes = h.executions.outcomes.lock().expect("outcomes").clone();
     let run = outcomes
         .values()
