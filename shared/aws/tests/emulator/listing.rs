@@ -79,25 +79,47 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
         .unwrap()
 }
 
+/// A fresh OrderStatusTable as an older provision made it: its key, and with `by_customer`
+/// the customer index of before (`byCustomer`, every attribute projected). Returns the
+/// resources' prefix and the table's name.
+async fn older_table(clients: &AwsClients, by_customer: bool) -> (String, String) {
+    let prefix = format!("t{}-", OrderId::generate().to_string().to_lowercase());
+    let table = format!("{prefix}OrderStatusTable");
+    let mut create = clients
+        .dynamodb()
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string("orderId"))
+        .key_schema(key("orderId", KeyType::Hash));
+    if by_customer {
+        let all = Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build();
+        let index = GlobalSecondaryIndex::builder()
+            .index_name("byCustomer")
+            .key_schema(key(CUSTOMER_ID, KeyType::Hash))
+            .key_schema(key(PLACED_KEY, KeyType::Range))
+            .projection(all)
+            .build()
+            .unwrap();
+        create = create
+            .attribute_definitions(string(CUSTOMER_ID))
+            .attribute_definitions(string(PLACED_KEY))
+            .global_secondary_indexes(index);
+    }
+    create.send().await.unwrap();
+    (prefix, table)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists() {
     let Some(_) = endpoint("an_order_status_table_without_the_customer_index") else {
         return;
     };
     let clients = AwsClients::load().await;
-    let prefix = format!("t{}-", OrderId::generate().to_string().to_lowercase());
-    let table = format!("{prefix}OrderStatusTable");
     // The table as an older provision made it: the key only.
-    clients
-        .dynamodb()
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string("orderId"))
-        .key_schema(key("orderId", KeyType::Hash))
-        .send()
-        .await
-        .unwrap();
+    let (prefix, table) = older_table(&clients, false).await;
     assert_eq!(customer_index(&clients, &table).await, None);
 
     let resources = provision(&clients, &prefix).await.unwrap();
@@ -145,33 +167,8 @@ async fn an_order_status_table_with_the_index_of_before_is_given_the_keys_only_o
         return;
     };
     let clients = AwsClients::load().await;
-    let prefix = format!("t{}-", OrderId::generate().to_string().to_lowercase());
-    let table = format!("{prefix}OrderStatusTable");
     // The table as the provision of before made it: `byCustomer`, every attribute projected.
-    let before = GlobalSecondaryIndex::builder()
-        .index_name("byCustomer")
-        .key_schema(key(CUSTOMER_ID, KeyType::Hash))
-        .key_schema(key(PLACED_KEY, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .unwrap();
-    clients
-        .dynamodb()
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string("orderId"))
-        .attribute_definitions(string(CUSTOMER_ID))
-        .attribute_definitions(string(PLACED_KEY))
-        .key_schema(key("orderId", KeyType::Hash))
-        .global_secondary_indexes(before)
-        .send()
-        .await
-        .unwrap();
+    let (prefix, table) = older_table(&clients, true).await;
     assert_eq!(customer_index(&clients, &table).await, None);
 
     let resources = provision(&clients, &prefix).await.unwrap();
