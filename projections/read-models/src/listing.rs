@@ -74,8 +74,8 @@ impl OrderCursor {
     }
 
     /// Reads a [`placed_key`](Self::placed_key) back: the position a store's index keeps
-    /// (DynamoDB's `byCustomer` index projects only its keys, so a page's cursor is made from
-    /// the last key it read).
+    /// (DynamoDB's `byCustomerKeys` index projects only its keys, so a page's cursor is made
+    /// from the last key it read).
     ///
     /// # Errors
     /// Not 13 digits, `#` and a ULID, or an instant past the sort key's width.

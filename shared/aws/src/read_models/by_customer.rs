@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use order_domain::CustomerId;
 use order_domain::ports::PortError;
+use order_domain::{CustomerId, OrderId};
 use order_read_models::{OrderCursor, OrderPage, OrderView};
 
 use super::{DynamoRow, Item, ViewTable, decode_view, s};
@@ -51,7 +51,7 @@ impl ViewTable<OrderView> {
                 (OrderView::KEY.to_owned(), s(at.order_id.to_string())),
             ])
         });
-        let mut positions: Vec<(String, OrderCursor)> = Vec::with_capacity(fetch);
+        let mut positions: Vec<OrderCursor> = Vec::with_capacity(fetch);
         loop {
             let page = self
                 .client
@@ -79,48 +79,43 @@ impl ViewTable<OrderView> {
         positions.truncate(limit);
         let keys = positions
             .iter()
-            .map(|(id, _)| HashMap::from([(OrderView::KEY.to_owned(), s(id.as_str()))]))
+            .map(|at| HashMap::from([(OrderView::KEY.to_owned(), s(at.order_id.to_string()))]))
             .collect();
-        let mut views: HashMap<String, OrderView> = HashMap::with_capacity(positions.len());
+        let mut views: HashMap<OrderId, OrderView> = HashMap::with_capacity(positions.len());
         for row in self.rows(keys, &["view"]).await? {
             let view: OrderView = decode_view(&self.table, &row)?;
-            views.insert(view.order_id.to_string(), view);
+            views.insert(view.order_id, view);
         }
         // The index's order; a key whose row is gone (none is ever deleted) is left out, and
         // the next page still starts after the last key read.
         let next = if more {
-            positions.last().map(|&(_, at)| at)
+            positions.last().copied()
         } else {
             None
         };
         let orders = positions
             .iter()
-            .filter_map(|(id, _)| views.remove(id))
+            .filter_map(|at| views.remove(&at.order_id))
             .collect();
         Ok(OrderPage { orders, next })
     }
 
-    /// An index item's order id and listing position (from its `placedKey`).
-    fn position(&self, item: &Item) -> Result<(String, OrderCursor), PortError> {
-        let text = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_s().ok())
-                .ok_or_else(|| PortError(format!("{}: an index item without `{name}`", self.table)))
-        };
-        let id = text(OrderView::KEY)?;
-        let at = OrderCursor::from_placed_key(text(PLACED_KEY)?).map_err(|e| {
+    /// An index item's listing position: its `placedKey`, which holds the order's id too.
+    fn position(&self, item: &Item) -> Result<OrderCursor, PortError> {
+        let key = item
+            .get(PLACED_KEY)
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| {
+                PortError(format!(
+                    "{}: an index item without `{PLACED_KEY}`",
+                    self.table
+                ))
+            })?;
+        OrderCursor::from_placed_key(key).map_err(|e| {
             PortError(format!(
-                "{}: an index item's `{PLACED_KEY}`: {e}",
+                "{}: an index item's `{PLACED_KEY}` {key:?}: {e}",
                 self.table
             ))
-        })?;
-        if at.order_id.to_string() != *id {
-            return Err(PortError(format!(
-                "{}: `{PLACED_KEY}` names another order than `{}` {id}",
-                self.table,
-                OrderView::KEY
-            )));
-        }
-        Ok((id.clone(), at))
+        })
     }
 }
