@@ -93,6 +93,62 @@ async fn an_sqs_batch_reports_only_the_malformed_message() {
     r.db.close();
 }
 
+/// A starter each of whose starts returns only once `arrivals` starts are under way at once,
+/// and that fails the start of `refused`.
+struct StartsTogether {
+    arrivals: tokio::sync::Barrier,
+    refused: OrderId,
+}
+
+impl order_domain::ports::WorkflowStarter for StartsTogether {
+    async fn start(
+        &self,
+        order_id: OrderId,
+        _input: Value,
+    ) -> Result<order_domain::ports::StartOutcome, order_domain::ports::PortError> {
+        self.arrivals.wait().await;
+        if order_id == self.refused {
+            return Err(order_domain::ports::PortError("throttled".into()));
+        }
+        Ok(order_domain::ports::StartOutcome::Started)
+    }
+}
+
+/// A batch's executions are started together, not one after another: the starter lets no start
+/// finish before every well-formed message's start has begun, so a handler that awaited each in
+/// turn would wait on the first for ever (the timeout turns that into a failure). The failures
+/// are still reported per message, in the batch's order.
+#[tokio::test]
+async fn an_sqs_batch_starts_its_executions_together_and_reports_each_failure() {
+    let orders: Vec<OrderId> = (0..5).map(|_| OrderId::generate()).collect();
+    let body = |o: &OrderId| json!({ "orderId": o.to_string() }).to_string();
+    let records: Vec<Value> = orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let body = if i == 1 {
+                "not json".to_owned()
+            } else {
+                body(o)
+            };
+            json!({ "messageId": format!("m{i}"), "body": body })
+        })
+        .collect();
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let starter = StartsTogether {
+        // The four well-formed messages (the malformed one never reaches the starter).
+        arrivals: tokio::sync::Barrier::new(4),
+        refused: orders[3],
+    };
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        order_lambda::start::handle_batch(&starter, event),
+    )
+    .await
+    .expect("the starts waited on each other: they were not started together");
+    assert_eq!(response.failed_ids(), ["m1", "m3"]);
+}
+
 /// The task functions take the state machine's payload and fail with the errorType its Retry
 /// and Catch match on.
 #[tokio::test]

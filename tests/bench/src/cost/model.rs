@@ -230,9 +230,10 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "start-order-processing",
             256.0,
             per(o.queue_sends, a.sqs_messages_per_batch),
-            a.sqs_messages_per_batch,
+            // A batch's starts go out together: one round trip however many messages.
+            1.0,
             Basis::Derived,
-            "queue messages ÷ batch size; calls: StartExecution per message",
+            "queue messages ÷ batch size; calls: StartExecution per message, a batch's all at once (one round trip)",
         ),
         f(
             "validate-order",
