@@ -124,6 +124,9 @@ pub const SWEEPER_RUNS_PER_MONTH: f64 = 60.0 * 24.0 * 30.0;
 /// The sweep index's Queries per run: every shard (`order_aws` `SWEEP_SHARDS`), once for
 /// orders left PLACED and once for orders stuck VALIDATED or PAID.
 pub const SWEEPER_QUERIES_PER_RUN: f64 = 2.0 * 16.0;
+/// The round trips a run waits on: its two questions one after the other, each asking every
+/// shard at once.
+pub const SWEEPER_ROUND_TRIPS_PER_RUN: f64 = 2.0;
 
 impl Default for Assumptions {
     fn default() -> Self {
@@ -303,9 +306,9 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "order-sweeper",
             256.0,
             SWEEPER_RUNS_PER_MONTH / a.orders_per_month.max(1.0),
-            SWEEPER_QUERIES_PER_RUN,
+            SWEEPER_ROUND_TRIPS_PER_RUN,
             Basis::Assumed,
-            "one a minute whatever the traffic, spread over the assumed orders a month; calls: a Query per shard and kind (an idle run finds nothing to read back)",
+            "one a minute whatever the traffic, spread over the assumed orders a month; calls: a Query per shard and kind, the shards' at once (two round trips; an idle run finds nothing to read back)",
         ),
     ]
 }
