@@ -83,8 +83,8 @@ fn open_status(text: &str) -> Option<OrderStatus> {
 impl ViewTable<OrderView> {
     /// Open orders in one of `statuses` whose row has not changed since before `before`,
     /// oldest first, at most `limit`: every shard of the sweep index queried (all at once) for
-    /// orders placed before `before`, and the candidates' rows read back to keep those still in one of
-    /// `statuses` and unchanged. (Within a shard the index orders by the placing instant, so
+    /// orders placed before `before`, and the candidates' rows read back to keep those still
+    /// in one of `statuses` and unchanged. (Within a shard the index orders by the placing instant, so
     /// past `limit` candidates a shard gives its earliest placed, not its longest unchanged.)
     pub async fn open_unchanged_since(
         &self,

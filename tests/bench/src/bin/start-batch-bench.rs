@@ -147,15 +147,16 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    let started = clients
+    let mut started = 0;
+    let mut pages = clients
         .sfn()
         .list_executions()
         .state_machine_arn(&arn)
-        .max_results(1000)
-        .send()
-        .await?
-        .executions()
-        .len();
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        started += page?.executions().len();
+    }
     let expected = 2 * (args.batches + 1) * args.batch;
     ensure!(
         started == expected,
