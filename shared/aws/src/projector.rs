@@ -17,14 +17,22 @@
 //! written once (`order_read_models::advance_run`), not once per record or per append. Runs go
 //! in the order of their first records.
 //!
-//! A stream consumer must keep per-key order (a key is a stream here), so a batch stops at its
-//! first failing run and reports that run's first record and everything after it
-//! (`batchItemFailures`: Lambda then retries from the first of them). Runs taken before it may
-//! hold records after it; those are redelivered and skipped as seen, as any redelivery is. A
-//! record that does not decode names no stream: runs are made only of the records before it.
+//! Runs are of different streams, so they touch different rows: a batch's runs are applied
+//! together, up to [`RUNS_AT_ONCE`] at a time. Under load a full batch (the template's
+//! `BatchSize: 100`) holds dozens of runs, each a view write, a round trip on AWS; one after
+//! another they made each invocation last that many round trips, and the one reader of each
+//! shard fell behind the appends.
+//!
+//! A stream consumer must keep per-key order (a key is a stream here), so a batch reports the
+//! first record of the earliest run that failed, and everything after it (`batchItemFailures`:
+//! Lambda then retries from the first of them). The other runs, applied or not, may hold
+//! records after it; those are redelivered and skipped as seen or applied then, as any
+//! redelivery is. A record that does not decode names no stream: runs are made only of the
+//! records before it.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use futures_util::{StreamExt, stream};
 use order_app::trace::project_span;
 use std::collections::HashMap;
 
@@ -82,9 +90,12 @@ pub enum ProjectError {
     Advance(#[from] AdvanceError),
 }
 
+/// At most this many runs of one batch are applied at once.
+pub const RUNS_AT_ONCE: usize = 16;
+
 /// How a batch went: `applied` records were applied (some may follow the failure, in runs
-/// taken before it: they are redelivered and skipped as seen); `failed` lists the sequence
-/// numbers of the first failing record and every record after it.
+/// other than the failed one: they are redelivered and skipped as seen); `failed` lists the
+/// sequence numbers of the earliest failing run's first record and every record after it.
 #[derive(Debug, Default)]
 pub struct BatchReport {
     pub applied: usize,
@@ -105,6 +116,7 @@ enum Views {
 pub struct Projector {
     store: DynamoEventStore,
     views: Views,
+    runs_at_once: usize,
 }
 
 impl Projector {
@@ -114,7 +126,21 @@ impl Projector {
             Target::OrderStatus(table) => Views::OrderStatus(Remembered::new(table)),
             Target::Inventory(table) => Views::Inventory(Remembered::new(table)),
         };
-        Self { store, views }
+        Self {
+            store,
+            views,
+            runs_at_once: RUNS_AT_ONCE,
+        }
+    }
+
+    /// The same projector applying at most `runs` runs of a batch at once (at least one; one
+    /// is one run after another, as it was before [`RUNS_AT_ONCE`]: a benchmark's baseline).
+    #[must_use]
+    pub fn with_runs_at_once(self, runs: usize) -> Self {
+        Self {
+            runs_at_once: runs.max(1),
+            ..self
+        }
     }
 
     /// Applies one record (skip seen, apply next, refetch past a gap).
@@ -136,20 +162,42 @@ impl Projector {
         })
     }
 
-    /// Applies `records` run by run (the records of one stream, in order), the runs in the
-    /// order of their first records, stopping at the first failure.
+    /// Applies `records` run by run (the records of one stream, in order), up to
+    /// [`RUNS_AT_ONCE`] runs at once (unless [`with_runs_at_once`](Self::with_runs_at_once)
+    /// said otherwise), and reports from the first record of the earliest run
+    /// that failed.
     pub async fn apply_batch(&self, records: &[ChangeRecord]) -> BatchReport {
         let mut report = BatchReport::default();
         let undecodable = records.iter().position(|r| r.event.is_err());
-        for (first, run) in runs(&records[..undecodable.unwrap_or(records.len())]) {
-            // A `project` span per run, a child of its first event's trace context.
-            match self.apply_run(&run).instrument(project_span(run[0])).await {
+        let runs = runs(&records[..undecodable.unwrap_or(records.len())]);
+        // A `project` span per run, a child of its first event's trace context. `buffered`
+        // answers in the runs' order, which is the order of their first records.
+        // (Made before they are streamed: a closure inside the stream would make the spawned
+        // pollers' futures fail the compiler's `Send` check.)
+        let applying: Vec<_> = runs
+            .iter()
+            .map(|(_, run)| self.apply_run(run).instrument(project_span(run[0])))
+            .collect();
+        let outcomes: Vec<_> = stream::iter(applying)
+            .buffered(self.runs_at_once)
+            .collect()
+            .await;
+        let mut failed = None;
+        for ((first, run), outcome) in runs.iter().zip(outcomes) {
+            match outcome {
                 Ok(_) => report.applied += run.len(),
-                Err(e) => {
-                    report.fail(records, first, e);
-                    return report;
-                }
+                Err(e) if failed.is_none() => failed = Some((*first, e)),
+                // Retried with the earliest failure's records, which include these.
+                Err(e) => tracing::warn!(
+                    sequence_number = %records[*first].sequence_number,
+                    error = %e,
+                    "projection failed after an earlier run's failure: retried with it"
+                ),
             }
+        }
+        if let Some((first, e)) = failed {
+            report.fail(records, first, e);
+            return report;
         }
         if let Some(u) = undecodable {
             let why = match &records[u].event {

@@ -19,6 +19,7 @@ fn help_prints_the_flags_and_an_unknown_flag_names_them() {
         (env!("CARGO_BIN_EXE_cost-model"), "--orders N"),
         (env!("CARGO_BIN_EXE_lambda-cold-start"), "--repeats N"),
         (env!("CARGO_BIN_EXE_start-batch-bench"), "--round-trip-ms N"),
+        (env!("CARGO_BIN_EXE_project-batch-bench"), "--runs N"),
     ];
     for (program, a_flag) in binaries {
         for help in ["--help", "-h"] {

@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -248,6 +250,85 @@ async fn one_streams_records_are_one_run_wherever_they_sit_in_the_batch() {
     assert_eq!(puts.0.load(Ordering::SeqCst), 2, "one put per order");
     for order in [a, b] {
         let view = reads(&env).get_order(order).await.unwrap().unwrap();
+        assert_eq!((view.version, view.status), (2, OrderStatus::Validated));
+    }
+}
+
+/// The most DynamoDB requests a client had in flight at once.
+#[derive(Debug, Clone, Default)]
+struct InFlight(Arc<(AtomicUsize, AtomicUsize)>);
+
+impl Intercept for InFlight {
+    fn name(&self) -> &'static str {
+        "InFlight"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let now = self.0.0.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0.1.fetch_max(now, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.0.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Runs are of different streams, so a batch's go out together: four orders' runs have their
+/// view requests in flight at once (one after another, never more than one was), and each view
+/// ends at its stream's last version.
+#[tokio::test]
+async fn a_batchs_runs_are_applied_together() {
+    let env = emulator_or_skip!("a_batchs_runs_are_applied_together");
+    let mut orders = Vec::new();
+    for _ in 0..4 {
+        orders.push(placed_and_validated(&env).await);
+    }
+    let in_flight = InFlight::default();
+    let config = env
+        .clients
+        .dynamodb()
+        .config()
+        .to_builder()
+        .interceptor(in_flight.clone())
+        .build();
+    let counted = aws_sdk_dynamodb::Client::from_conf(config);
+    let table = DynamoReadModels::new(
+        &counted,
+        &env.resources.order_status_table,
+        &env.resources.inventory_table,
+    )
+    .orders;
+    let projector = Projector::new(env.store(), Target::OrderStatus(table));
+    let records: Vec<_> = orders
+        .iter()
+        .flat_map(|(_, events)| events)
+        .enumerate()
+        .map(|(i, e)| ChangeRecord {
+            shard_id: Some("s".into()),
+            sequence_number: (i + 1).to_string(),
+            event: Ok(e.clone()),
+        })
+        .collect();
+    let report = projector.apply_batch(&records).await;
+    assert_eq!((report.applied, report.failed.len()), (8, 0));
+    let most = in_flight.0.1.load(Ordering::SeqCst);
+    assert!(
+        most >= 2,
+        "the runs' requests went one at a time ({most} at most)"
+    );
+    for (order, _) in &orders {
+        let view = reads(&env).get_order(*order).await.unwrap().unwrap();
         assert_eq!((view.version, view.status), (2, OrderStatus::Validated));
     }
 }
