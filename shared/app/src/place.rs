@@ -33,6 +33,7 @@
 //! stored first ([`KeyStore::save_key`]).
 
 use aws_lc_rs::hmac;
+use futures_util::future::join_all;
 use order_domain::events::{OrderLine, OrderPlaced};
 use order_domain::order::Order;
 use order_domain::personal::{Personal, PersonalData, SealedPersonal};
@@ -221,14 +222,7 @@ where
     K: KeyStore,
 {
     let origin = origin.into();
-    for (index, line) in request.items.iter().enumerate() {
-        if !reads.product_exists(&line.product_id).await? {
-            return Err(PlaceError::UnknownProduct {
-                index,
-                product_id: line.product_id.to_string(),
-            });
-        }
-    }
+    check_products(reads, &request.items).await?;
     let order = Placement {
         intake,
         idempotency,
@@ -248,6 +242,31 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// Every line's product must exist. The lookups go out together: on AWS each is a GetItem
+/// until the container remembers the product, so a cold container's order of five lines waited
+/// five round trips one after another. The first unknown product by line is the one named, and
+/// a lookup that failed before it is the answer, as when they went in turn.
+pub async fn check_products<R: ReadModels>(
+    reads: &R,
+    items: &[OrderLine],
+) -> Result<(), PlaceError> {
+    let found = join_all(
+        items
+            .iter()
+            .map(|line| reads.product_exists(&line.product_id)),
+    )
+    .await;
+    for (index, (line, exists)) in items.iter().zip(found).enumerate() {
+        if !exists? {
+            return Err(PlaceError::UnknownProduct {
+                index,
+                product_id: line.product_id.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One attempt at placing a validated order.
@@ -391,7 +410,13 @@ fn first_write(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use order_domain::{ProductId, Quantity};
+    use order_read_models::{InventoryView, OrderCursor, OrderPage, OrderView};
+
     use super::*;
+    use crate::query::StatusCounts;
 
     #[test]
     fn a_key_is_scoped_by_its_customer_without_ambiguity() {
@@ -424,6 +449,81 @@ mod tests {
             ..request.clone()
         };
         assert_ne!(request.fingerprint(&k1), other.fingerprint(&k1));
+    }
+
+    /// Products in memory; each lookup yields once while it counts itself in flight.
+    #[derive(Default)]
+    struct Products {
+        known: Vec<&'static str>,
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl ReadModels for Products {
+        async fn get_order(&self, _: OrderId) -> Result<Option<OrderView>, PortError> {
+            unreachable!("placement reads no order")
+        }
+
+        async fn get_inventory(&self, _: &ProductId) -> Result<Option<InventoryView>, PortError> {
+            unreachable!("placement asks product_exists")
+        }
+
+        async fn list_orders(
+            &self,
+            _: &CustomerId,
+            _: usize,
+            _: Option<&OrderCursor>,
+        ) -> Result<OrderPage, PortError> {
+            unreachable!("placement lists nothing")
+        }
+
+        async fn count_by_status(&self) -> Result<StatusCounts, PortError> {
+            unreachable!("placement counts nothing")
+        }
+
+        async fn product_exists(&self, id: &ProductId) -> Result<bool, PortError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(self.known.contains(&id.as_str()))
+        }
+    }
+
+    fn lines(ids: &[&str]) -> Vec<OrderLine> {
+        ids.iter()
+            .map(|id| OrderLine {
+                product_id: ProductId::parse(id).unwrap(),
+                quantity: Quantity::new(1).unwrap(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_orders_product_lookups_go_out_together() {
+        let reads = Products {
+            known: vec!["A", "B", "C"],
+            ..Products::default()
+        };
+        check_products(&reads, &lines(&["A", "B", "C"]))
+            .await
+            .unwrap();
+        assert_eq!(reads.most.load(Ordering::SeqCst), 3, "one lookup at a time");
+    }
+
+    #[tokio::test]
+    async fn the_first_unknown_product_by_line_is_named() {
+        let reads = Products {
+            known: vec!["A"],
+            ..Products::default()
+        };
+        let err = check_products(&reads, &lines(&["A", "X", "Y"]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, PlaceError::UnknownProduct { index: 1, product_id } if product_id == "X"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -217,9 +217,10 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "order-placement (POST)",
             512.0,
             o.posts,
-            o.lines + 5.0,
+            // The lines' product lookups go out together: one round trip however many.
+            6.0,
             Basis::Counted,
-            "one per POST; calls: GetItem per line, idempotency claim, the customer's key (GetItem; a new customer's is made and wrapped in the function), PutItem (a new customer's key and the OrderPlaced: one TransactWriteItems), SendMessage, complete",
+            "one per POST; calls: GetItem per line (all at once: one round trip), idempotency claim, the customer's key (GetItem; a new customer's is made and wrapped in the function), PutItem (a new customer's key and the OrderPlaced: one TransactWriteItems), SendMessage, complete",
         ),
         f(
             "order-placement (GET)",
