@@ -10,12 +10,14 @@
 //! - [`stats`]: median and percentiles.
 //! - [`cost`]: the price per million orders from a counted local run.
 //! - [`report`]: every benchmark's JSON in one table, with targets (`bench-report`).
+//! - [`alternated`]: the batch benches' flags, round-trip proxy and table.
 //!
 //! Binaries: `lambda-cold-start`, `cost-model`, `bench-report`, and the two cold-start
 //! baselines `hello-runtime` and `hello-sdk`.
 
 #![recursion_limit = "256"] // the SDK futures of `functions` nest deeply
 
+pub mod alternated;
 pub mod artifact;
 pub mod cold_start;
 pub mod cost;

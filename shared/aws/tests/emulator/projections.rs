@@ -39,6 +39,24 @@ fn order_projector(env: &Emulator) -> Projector {
     Projector::new(env.store(), Target::OrderStatus(reads(env).orders))
 }
 
+/// The order-status projector, its view requests seen by `interceptor` (the log's are not).
+fn order_projector_watched_by(env: &Emulator, interceptor: impl Intercept + 'static) -> Projector {
+    let config = env
+        .clients
+        .dynamodb()
+        .config()
+        .to_builder()
+        .interceptor(interceptor)
+        .build();
+    let watched = aws_sdk_dynamodb::Client::from_conf(config);
+    let views = DynamoReadModels::new(
+        &watched,
+        &env.resources.order_status_table,
+        &env.resources.inventory_table,
+    );
+    Projector::new(env.store(), Target::OrderStatus(views.orders))
+}
+
 /// Appends OrderPlaced and OrderValidated to a new order; returns the two recorded events.
 async fn placed_and_validated(env: &Emulator) -> (OrderId, Vec<RecordedEvent>) {
     let store = env.store();
@@ -218,21 +236,7 @@ async fn one_streams_records_are_one_run_wherever_they_sit_in_the_batch() {
     let (a, a_events) = placed_and_validated(&env).await;
     let (b, b_events) = placed_and_validated(&env).await;
     let puts = Puts::default();
-    let config = env
-        .clients
-        .dynamodb()
-        .config()
-        .to_builder()
-        .interceptor(puts.clone())
-        .build();
-    let counted = aws_sdk_dynamodb::Client::from_conf(config);
-    let table = DynamoReadModels::new(
-        &counted,
-        &env.resources.order_status_table,
-        &env.resources.inventory_table,
-    )
-    .orders;
-    let projector = Projector::new(env.store(), Target::OrderStatus(table));
+    let projector = order_projector_watched_by(&env, puts.clone());
     let record = |seq: &str, e: &RecordedEvent| ChangeRecord {
         shard_id: Some("s".into()),
         sequence_number: seq.into(),
@@ -295,21 +299,7 @@ async fn a_batchs_runs_are_applied_together() {
         orders.push(placed_and_validated(&env).await);
     }
     let in_flight = InFlight::default();
-    let config = env
-        .clients
-        .dynamodb()
-        .config()
-        .to_builder()
-        .interceptor(in_flight.clone())
-        .build();
-    let counted = aws_sdk_dynamodb::Client::from_conf(config);
-    let table = DynamoReadModels::new(
-        &counted,
-        &env.resources.order_status_table,
-        &env.resources.inventory_table,
-    )
-    .orders;
-    let projector = Projector::new(env.store(), Target::OrderStatus(table));
+    let projector = order_projector_watched_by(&env, in_flight.clone());
     let records: Vec<_> = orders
         .iter()
         .flat_map(|(_, events)| events)

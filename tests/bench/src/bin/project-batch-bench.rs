@@ -20,57 +20,16 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
-use aws_config::BehaviorVersion;
-use fault_proxy::{FaultConfig, FaultProxy};
+use anyhow::{Context, ensure};
 use order_app::ReadModels;
 use order_aws::projector::{ChangeRecord, RUNS_AT_ONCE, Target};
 use order_aws::provision::provision;
 use order_aws::{AwsClients, AwsResources, DynamoEventStore, DynamoReadModels, Projector};
-use order_bench::stats::{median, ms, percentile};
+use order_bench::alternated::{Args, behind_round_trip, print_table};
+use order_bench::stats::ms;
 use order_domain::OrderId;
 use order_domain::ports::EventStore;
 use order_testkit::events::{meta, order_placed, order_validated, product, write_after};
-
-/// The flags it takes (`--help` prints them).
-const FLAGS: &str = "--emulator URL --runs N --batches N --round-trip-ms N";
-
-struct Args {
-    emulator: String,
-    runs: usize,
-    batches: usize,
-    round_trip: Duration,
-}
-
-fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        emulator: String::new(),
-        runs: 25,
-        batches: 10,
-        round_trip: Duration::from_millis(10),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().context("flag needs a value");
-        match flag.as_str() {
-            "--emulator" => args.emulator = value()?,
-            "--runs" => args.runs = value()?.parse()?,
-            "--batches" => args.batches = value()?.parse()?,
-            "--round-trip-ms" => args.round_trip = Duration::from_millis(value()?.parse()?),
-            "-h" | "--help" => {
-                println!("project-batch-bench {FLAGS}");
-                std::process::exit(0);
-            }
-            other => bail!("unknown flag {other} (use {FLAGS})"),
-        }
-    }
-    ensure!(!args.emulator.is_empty(), "--emulator URL is required");
-    ensure!(
-        args.runs > 0 && args.batches > 0,
-        "--runs and --batches must be positive"
-    );
-    Ok(args)
-}
 
 /// `runs` new orders, each with OrderPlaced and OrderValidated appended; their records as the
 /// stream hands them over (every order's first event, then every order's second).
@@ -123,25 +82,19 @@ fn projector(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
-    let (_, proxy) = FaultProxy::start(
-        &args.emulator,
-        FaultConfig {
-            slow: 1.0,
-            slow_min: args.round_trip,
-            slow_max: args.round_trip,
-            ..FaultConfig::default()
+    let args = Args::parse(
+        "project-batch-bench",
+        "--runs",
+        Args {
+            emulator: String::new(),
+            size: 25,
+            batches: 10,
+            round_trip: Duration::from_millis(10),
         },
-    )
-    .await?;
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(proxy.url())
-        .load()
-        .await;
-    let clients = AwsClients::new(&config);
-    // The tables and the appends are made without the round trip, which only the projector
-    // should pay.
-    proxy.set_armed(false);
+    )?;
+    // Disarmed while the tables are made and the events appended: only the projector pays
+    // the round trip.
+    let (proxy, clients) = behind_round_trip(&args.emulator, args.round_trip).await?;
     let prefix = format!("pbb{}-", ulid::Ulid::generate().to_string().to_lowercase());
     let resources = provision(&clients, &prefix).await?;
     let store = DynamoEventStore::new(clients.dynamodb().clone(), &resources.events_table);
@@ -158,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
     let mut projected = Vec::new();
     for round in 0..=args.batches {
         for concurrent in [false, true] {
-            let (orders, records) = batch(&store, args.runs).await?;
+            let (orders, records) = batch(&store, args.size).await?;
             proxy.set_armed(true);
             let began = Instant::now();
             let report = if concurrent { &together } else { &alone }
@@ -196,46 +149,26 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    print_table(&args, &one_by_one, &at_once, projected.len())
-}
-
-/// The bench's table: each way's median and p90 per batch, and their ratio.
-fn print_table(
-    args: &Args,
-    one_by_one: &[Duration],
-    at_once: &[Duration],
-    projected: usize,
-) -> anyhow::Result<()> {
-    let (a, t) = (
-        median(one_by_one).context("no batches")?,
-        median(at_once).context("no batches")?,
-    );
     println!(
         "The Streams projector (order status), batches of {} orders' first two events ({} \
          records, {} runs), {} batches each way, every emulator answer held back {} ms\n",
-        args.runs,
-        2 * args.runs,
-        args.runs,
+        args.size,
+        2 * args.size,
+        args.size,
         args.batches,
         ms(args.round_trip)
     );
-    println!("| runs | median per batch (ms) | p90 per batch (ms) | ÷ one after another |");
-    println!("|---|---:|---:|---:|");
-    for (label, samples, median) in [
-        ("one after another (baseline)", one_by_one, a),
-        (
-            &*format!("together, up to {RUNS_AT_ONCE} at once (shipped)"),
-            at_once,
-            t,
-        ),
-    ] {
-        println!(
-            "| {label} | {} | {} | {:.2} |",
-            ms(median),
-            ms(percentile(samples, 90).context("no batches")?),
-            median.as_secs_f64() / a.as_secs_f64()
-        );
-    }
-    println!("\n{projected} orders projected, each view at its second event.");
+    let together_label = format!("together, up to {RUNS_AT_ONCE} at once (shipped)");
+    print_table(
+        "runs",
+        [
+            ("one after another (baseline)", &one_by_one),
+            (&together_label, &at_once),
+        ],
+    )?;
+    println!(
+        "\n{} orders projected, each view at its second event.",
+        projected.len()
+    );
     Ok(())
 }

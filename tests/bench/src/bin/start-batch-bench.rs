@@ -17,58 +17,17 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
-use aws_config::BehaviorVersion;
+use anyhow::ensure;
 use aws_lambda_events::event::sqs::SqsEvent;
-use fault_proxy::{FaultConfig, FaultProxy};
+use order_aws::SfnWorkflow;
 use order_aws::provision::ensure_state_machine;
-use order_aws::{AwsClients, SfnWorkflow};
-use order_bench::stats::{median, ms, percentile};
+use order_bench::alternated::{Args, behind_round_trip, print_table};
+use order_bench::stats::ms;
 use order_domain::OrderId;
 use serde_json::json;
 
-/// The flags it takes (`--help` prints them).
-const FLAGS: &str = "--emulator URL --batch N --batches N --round-trip-ms N";
-
 /// A state machine that ends at once: the bench times the starts, not the runs.
 const PASS_MACHINE: &str = r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#;
-
-struct Args {
-    emulator: String,
-    batch: usize,
-    batches: usize,
-    round_trip: Duration,
-}
-
-fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        emulator: String::new(),
-        batch: 10,
-        batches: 20,
-        round_trip: Duration::from_millis(20),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().context("flag needs a value");
-        match flag.as_str() {
-            "--emulator" => args.emulator = value()?,
-            "--batch" => args.batch = value()?.parse()?,
-            "--batches" => args.batches = value()?.parse()?,
-            "--round-trip-ms" => args.round_trip = Duration::from_millis(value()?.parse()?),
-            "-h" | "--help" => {
-                println!("start-batch-bench {FLAGS}");
-                std::process::exit(0);
-            }
-            other => bail!("unknown flag {other} (use {FLAGS})"),
-        }
-    }
-    ensure!(!args.emulator.is_empty(), "--emulator URL is required");
-    ensure!(
-        args.batch > 0 && args.batches > 0,
-        "--batch and --batches must be positive"
-    );
-    Ok(args)
-}
 
 /// An SQS event of `orders`' OrdersQueue messages, as Lambda's event source hands it over.
 fn sqs_event(orders: &[OrderId]) -> anyhow::Result<SqsEvent> {
@@ -108,24 +67,18 @@ async fn start(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
-    let (_, proxy) = FaultProxy::start(
-        &args.emulator,
-        FaultConfig {
-            slow: 1.0,
-            slow_min: args.round_trip,
-            slow_max: args.round_trip,
-            ..FaultConfig::default()
+    let args = Args::parse(
+        "start-batch-bench",
+        "--batch",
+        Args {
+            emulator: String::new(),
+            size: 10,
+            batches: 20,
+            round_trip: Duration::from_millis(20),
         },
-    )
-    .await?;
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(proxy.url())
-        .load()
-        .await;
-    let clients = AwsClients::new(&config);
-    // Made without the round trip, which only the starts should pay.
-    proxy.set_armed(false);
+    )?;
+    // Disarmed while the state machine is made: only the starts pay the round trip.
+    let (proxy, clients) = behind_round_trip(&args.emulator, args.round_trip).await?;
     let name = format!("start-batch-bench-{}", OrderId::generate());
     let arn = ensure_state_machine(
         &clients,
@@ -140,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut alone, mut together) = (Vec::new(), Vec::new());
     for round in 0..=args.batches {
         for at_once in [false, true] {
-            let orders: Vec<OrderId> = (0..args.batch).map(|_| OrderId::generate()).collect();
+            let orders: Vec<OrderId> = (0..args.size).map(|_| OrderId::generate()).collect();
             let took = start(&workflow, &orders, at_once).await?;
             if round > 0 {
                 if at_once { &mut together } else { &mut alone }.push(took);
@@ -157,36 +110,26 @@ async fn main() -> anyhow::Result<()> {
     while let Some(page) = pages.next().await {
         started += page?.executions().len();
     }
-    let expected = 2 * (args.batches + 1) * args.batch;
+    let expected = 2 * (args.batches + 1) * args.size;
     ensure!(
         started == expected,
         "{started} executions started, {expected} expected"
     );
 
-    let (a, t) = (
-        median(&alone).context("no batches")?,
-        median(&together).context("no batches")?,
-    );
     println!(
         "StartOrderProcessing's handler, batches of {} messages, {} batches each way, every \
          emulator answer held back {} ms\n",
-        args.batch,
+        args.size,
         args.batches,
         ms(args.round_trip)
     );
-    println!("| starts | median per batch | p90 per batch | ÷ one after another |");
-    println!("|---|---:|---:|---:|");
-    for (label, samples, median) in [
-        ("one after another (baseline)", &alone, a),
-        ("together (shipped)", &together, t),
-    ] {
-        println!(
-            "| {label} | {} | {} | {:.2} |",
-            ms(median),
-            ms(percentile(samples, 90).context("no batches")?),
-            median.as_secs_f64() / a.as_secs_f64()
-        );
-    }
+    print_table(
+        "starts",
+        [
+            ("one after another (baseline)", &alone),
+            ("together (shipped)", &together),
+        ],
+    )?;
     println!("\n{started} executions started, one per message.");
     Ok(())
 }
