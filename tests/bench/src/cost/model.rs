@@ -190,6 +190,23 @@ impl FunctionUse {
     }
 }
 
+/// Round trips one event-projector invocation waits for. Its two views and the forwarder run
+/// side by side (`EventProjector::handle_records`), and each view applies up to
+/// [`RUNS_AT_ONCE`](order_aws::projector::RUNS_AT_ONCE) of its runs at once, so an invocation
+/// waits for the longest of the three, not for their sum: a view's waves of runs, each
+/// `view_calls_per_run` deep, against the forwarder's `forwarder_calls` (none when the batch
+/// holds no bus event).
+pub fn projector_round_trips(
+    runs_per_invocation: f64,
+    view_calls_per_run: f64,
+    forwarder_calls: f64,
+) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // 16
+    let at_once = order_aws::projector::RUNS_AT_ONCE as f64;
+    let waves = (runs_per_invocation / at_once).ceil().max(1.0);
+    (waves * view_calls_per_run).max(forwarder_calls)
+}
+
 fn per(total: f64, batch: f64) -> f64 {
     if batch > 0.0 { total / batch } else { total }
 }
@@ -275,9 +292,15 @@ pub fn functions(o: &Observed, a: &Assumptions) -> Vec<FunctionUse> {
             "event-projector",
             256.0,
             projector_invocations,
-            per(runs + bus_events, projector_invocations.max(f64::EPSILON)),
+            // A warm container remembers the view it wrote: one PutItem per run. The batch's
+            // bus events go out in one PutEvents beside the views' puts.
+            projector_round_trips(
+                per(runs, projector_invocations.max(f64::EPSILON)),
+                1.0,
+                if bus_events > 0.0 { 1.0 } else { 0.0 },
+            ),
             Basis::Derived,
-            "every run (an append's records of one stream) ÷ batch (the stream's one reader); calls: PutItem per run on its view (a warm container remembers the view it wrote: no GetItem), PutEvents per batch with an order event",
+            "every run (an append's records of one stream) ÷ batch (the stream's one reader); calls: PutItem per run on its view (a warm container remembers the view it wrote: no GetItem), up to 16 runs at once, and PutEvents per batch with an order event, beside them (round trips: the longest of the two views and the forwarder)",
         ),
         f(
             "order-success-handler",

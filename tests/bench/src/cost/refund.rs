@@ -134,9 +134,12 @@ pub fn functions(path: &RefundPath, a: &Assumptions) -> Vec<FunctionUse> {
             "event-projector",
             256.0,
             projector,
-            (2.0 * events + 2.0) / projector.max(f64::EPSILON),
+            // A view's run reads its row (the container has long forgotten it) and puts it; the
+            // forwarder reads the order's stream for the customer, then puts the bus events;
+            // the three side by side.
+            super::model::projector_round_trips(events / projector.max(f64::EPSILON), 2.0, 2.0),
             Basis::Derived,
-            "RefundRequested, RefundIssued and each StockAdded ÷ batch; calls: GetItem + PutItem per event on its view, PutEvents for the two refund events",
+            "RefundRequested, RefundIssued and each StockAdded ÷ batch; calls: GetItem + PutItem per event on its view, and beside them the forwarder's Query of the order's stream (the customer) and PutEvents for the two refund events",
         ),
         f(
             "order-update-handler",
@@ -280,10 +283,10 @@ pub fn lines(path: &RefundPath, o: &Observed, a: &Assumptions) -> Vec<Line> {
         line(
             "DynamoDB",
             "order-stream Queries and heads (strongly consistent)",
-            2.0 * o.order_stream_rru + lines,
+            4.0 * o.order_stream_rru + lines,
             "RRU",
             Basis::Derived,
-            "the order's stream read by the route and by ProcessRefund, each restocked product's head (the order's is not read again)",
+            "the order's stream read by the route, by ProcessRefund and by the forwarder for each of the two refund events (their bus events name the customer), each restocked product's head (the order's is not read again)",
             p::DYNAMODB_RRU,
         ),
         line(

@@ -220,6 +220,27 @@ fn batching_divides_the_invocations_of_batch_consumers() {
     assert!(close(invocations(&busy), 5.0 / 3.0));
 }
 
+/// The projector's views and forwarder run side by side, a view's runs up to 16 at once: an
+/// invocation waits for the longest, not for the sum of their calls.
+#[test]
+fn a_projector_invocation_waits_for_its_longest_part() {
+    use super::model::projector_round_trips;
+    // One run, put unread, beside one PutEvents: one round trip, not two.
+    assert!(close(projector_round_trips(1.0, 1.0, 1.0), 1.0));
+    // Sixteen runs are one wave, seventeen two.
+    assert!(close(projector_round_trips(16.0, 1.0, 0.0), 1.0));
+    assert!(close(projector_round_trips(17.0, 1.0, 0.0), 2.0));
+    // A read and a put per run, against the forwarder's read and put.
+    assert!(close(projector_round_trips(3.0, 2.0, 2.0), 2.0));
+    assert!(close(projector_round_trips(1.0, 1.0, 3.0), 3.0));
+    let o = one_completed_order();
+    let projector = super::model::functions(&o, &Assumptions::default())
+        .into_iter()
+        .find(|f| f.name == "event-projector")
+        .unwrap();
+    assert!(close(projector.calls_per_invocation, 1.0));
+}
+
 #[test]
 fn every_line_says_how_it_was_obtained_and_has_a_price() {
     let l = lines(&one_completed_order(), &Assumptions::default());
