@@ -157,6 +157,70 @@ def patch_queries():
     Table.query = query
 
 
+def patch_items():
+    """An item is sized once when it is made, not once per attribute.
+
+    moto keeps an item's attributes in a `LimitedSizeDict`, whose every assignment sums the sizes
+    of all the attributes already there, to refuse an item over DynamoDB's 400 KB: making an
+    item of n attributes sized n²/2 of them (about 4 % of moto's core in the emulator flow, all
+    inside the DynamoDB lock). Here `Item`'s constructor sizes its converted attributes once and
+    refuses the item on that total, which is the largest of the running sums the assignments
+    would have checked, with the same error. Later assignments (UpdateItem's) are checked by
+    moto as before."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    def __init__(self, hash_key, range_key, attrs):
+        self.hash_key = hash_key
+        self.range_key = range_key
+        converted = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in converted.items()) > _ITEM_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict()
+        dict.update(self.attrs, converted)
+
+    Item.__init__ = __init__
+
+
+# moto's item size limit (`LimitedSizeDict`: between DynamoDB's 400 KB and the 409–410 KB it was
+# measured to allow).
+_ITEM_LIMIT = 405000
+
+
+def patch_conditions():
+    """A condition or filter expression is parsed once per text, names and values.
+
+    moto parses a conditional write's ConditionExpression twice (the handler, to check that
+    every name is used; the backend, to evaluate it), and a Query's filter once, with a
+    hand-written lexer and a dozen passes over the tokens: about a tenth of moto's core in the
+    emulator flow, inside the DynamoDB lock. The pipeline sends the same few expressions again
+    and again (every append's `attribute_not_exists(#s)`, every email's claim), so the parse
+    tree is kept, keyed on the expression with its attribute names and values, and handed out
+    again with the names and values it found. The tree is only read when it is evaluated. A
+    parse that fails is not kept; the cache is emptied when it reaches 4,096 entries."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser.parse
+    parsed = {}
+
+    def parse(self):
+        key = repr((self.condition_expression, self.expression_attribute_names, self.expression_attribute_values))
+        hit = parsed.get(key)
+        if hit is None:
+            tree = original(self)
+            if len(parsed) >= 4096:
+                parsed.clear()
+            parsed[key] = (tree, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+            return tree
+        tree, names, values = hit
+        self.expr_attr_names_found.extend(names)
+        self.expr_attr_values_found.extend(values)
+        return tree
+
+    ConditionExpressionParser.parse = parse
+
+
 # The item operations whose answers are already wire-shaped JSON in moto: their results are
 # written with `json.dumps` instead of moto's model-driven serializer (see patch_serializer).
 # Not DeleteItem: moto's result has a member the model lacks (ConsumedCapacityUnits), which
@@ -291,6 +355,16 @@ def direct_handlers(app):
     from botocore.exceptions import ClientError
     from flask import Response
     from moto.moto_server.werkzeug_app import BackendRequest
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    class DirectRequest(BackendRequest):
+        """moto's request without Flask's form hook. On every read of the body Flask asks for
+        the current app (to help with form errors in debug mode, which moto's server never
+        runs in); outside Flask's routing there is no app context, so each request raised and
+        caught a RuntimeError there (about 5 % of moto's core). Werkzeug's own form loading is
+        what remains."""
+
+        _load_form_data = WerkzeugRequest._load_form_data
 
     def load(table):
         return {key: getattr(importlib.import_module(module), name) for key, (module, name) in table.items()}
@@ -310,7 +384,7 @@ def direct_handlers(app):
         handler = handler_for(environ)
         if handler is None:
             return app(environ, start_response)
-        request = BackendRequest(environ)
+        request = DirectRequest(environ)
         host = environ.get("HTTP_HOST", "")
         if environ.get("QUERY_STRING") or not host or host.endswith((":80", ":443")):
             url = request.raw_url
@@ -427,6 +501,8 @@ def main():
     patch_queries()
     patch_serializer()
     patch_dispatch()
+    patch_items()
+    patch_conditions()
     moto_keepalive.patch_discard()
     moto_keepalive.patch_header_parsing()
     moto_cfn_models.register()
