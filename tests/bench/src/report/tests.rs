@@ -153,6 +153,32 @@ fn json_without_a_needed_figure_is_a_failure_of_that_benchmark() {
 }
 
 #[test]
+fn the_open_loop_shows_its_cpu_per_order_beside_the_judged_closed_loop() {
+    let rows = rows(&full_run());
+    let open = row(&rows, "local, open loop", "server CPU per order");
+    assert_eq!(open.value, "190 µs");
+    assert_eq!(open.verdict, Verdict::Info);
+    // Only the closed loop's figure, at capacity, is judged against 150 µs.
+    let closed = row(&rows, "local pipeline", "server CPU per order");
+    assert_ne!(closed.verdict, Verdict::Info);
+
+    // An open loop that did not measure its server (no figure) leaves the row out.
+    let results = Results {
+        open_loop: ran(
+            r#"{"orders": 10000, "clients": 64, "rate": 2000, "post_p50_ms": 1.0,
+                "post_p99_ms": 4.0, "orders_per_s": 1990}"#,
+        ),
+        ..full_run()
+    };
+    let rows = super::rows::rows(&results);
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.part == "local, open loop" && r.measure.starts_with("server CPU"))
+    );
+}
+
+#[test]
 fn a_pipeline_that_failed_takes_its_emulator_row_with_it() {
     let results = Results {
         pipeline: Outcome::Failed("orders did not start".into()),

@@ -248,7 +248,7 @@ pub(super) fn open_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
     let accepted = j.opt_f64("accepted_per_s").map_or_else(String::new, |a| {
         format!("; POSTs accepted at {}/s", grouped(a))
     });
-    Ok(vec![
+    let mut rows = vec![
         Row::new(
             OPEN_LOOP,
             format!("POST latency p50 / p99 ({load})"),
@@ -263,5 +263,18 @@ pub(super) fn open_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
             "none: the offered rate, less the last orders' drain",
             Verdict::Info,
         ),
-    ])
+    ];
+    // Below capacity the writer's commits carry a job or two each, and every commit and
+    // every wake-up costs the same whatever it carries: this row shows what that does to the
+    // CPU an order costs, beside the closed loop's figure at capacity.
+    if let Some(us) = j.opt_f64("cpu_us_per_order") {
+        rows.push(Row::new(
+            OPEN_LOOP,
+            "server CPU per order (user + system) at the offered rate, below capacity",
+            format!("{} µs", grouped(us)),
+            "none: ≤ 150 µs is judged at capacity (closed loop)",
+            Verdict::Info,
+        ));
+    }
+    Ok(rows)
 }
