@@ -264,7 +264,7 @@ pub(super) fn open_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
             Verdict::Info,
         ),
     ];
-    // Below capacity the writer's commits carry a job or two each, and every commit and
+    // Below capacity the writer's commits carry a few jobs each, and every commit and
     // every wake-up costs the same whatever it carries: this row shows what that does to the
     // CPU an order costs, beside the closed loop's figure at capacity.
     if let Some(us) = j.opt_f64("cpu_us_per_order") {
