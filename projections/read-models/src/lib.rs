@@ -33,7 +33,7 @@ pub use advance::{
 pub use inventory::InventoryView;
 pub use listing::{CursorError, OrderCursor, OrderPage};
 pub use order_status::OrderView;
-pub use remembered::Remembered;
+pub use remembered::{Remembered, ViewMemory};
 pub use view::{Step, View};
 
 /// Names of the projections, used as checkpoint keys.

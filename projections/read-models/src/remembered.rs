@@ -35,7 +35,7 @@ pub const REMEMBERED_VIEWS: usize = 4096;
 #[derive(Debug)]
 pub struct Remembered<S, V> {
     inner: S,
-    memory: Arc<Mutex<Generations<V>>>,
+    memory: Arc<ViewMemory<V>>,
 }
 
 impl<S: Clone, V> Clone for Remembered<S, V> {
@@ -44,6 +44,84 @@ impl<S: Clone, V> Clone for Remembered<S, V> {
             inner: self.inner.clone(),
             memory: self.memory.clone(),
         }
+    }
+}
+
+/// The memory itself, for a host that drives the projection step without the [`ViewStore`]
+/// port (the embedded one folds a batch on a reader connection and writes the views in its
+/// writer's job): the views a projector wrote, by row key, bounded to two generations.
+///
+/// The rules are [`Remembered`]'s: remember a view only once its write landed, forget the key
+/// when a write was refused or failed, and read through it only in the projection step.
+#[derive(Debug)]
+pub struct ViewMemory<V> {
+    generations: Mutex<Generations<V>>,
+}
+
+impl<V: View> Default for ViewMemory<V> {
+    fn default() -> Self {
+        Self::with_capacity(REMEMBERED_VIEWS)
+    }
+}
+
+impl<V: View> ViewMemory<V> {
+    /// A memory of up to `2 × capacity` views (`capacity` at least 1).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            generations: Mutex::new(Generations {
+                current: HashMap::new(),
+                previous: HashMap::new(),
+                capacity: capacity.max(1),
+            }),
+        }
+    }
+
+    /// A copy of the view remembered under `key`.
+    pub fn get(&self, key: &str) -> Option<V> {
+        self.lock().find(key).cloned()
+    }
+
+    /// The view remembered under `key`, taken out: a step that will write the view it makes
+    /// of it needs no copy, and gives it back with [`ViewMemory::remember`] once written (a
+    /// failed write leaves the key forgotten, as it should).
+    pub fn take(&self, key: &str) -> Option<V> {
+        let mut memory = self.lock();
+        memory
+            .current
+            .remove(key)
+            .or_else(|| memory.previous.remove(key))
+    }
+
+    /// Remembers `view`, written, unless a newer version of its row is remembered already
+    /// (two runs of one stream finishing out of order never move it back).
+    pub fn remember(&self, view: V) {
+        self.lock().remember(view);
+    }
+
+    /// Forgets `key`: the next step reads the row.
+    pub fn forget(&self, key: &str) {
+        let mut memory = self.lock();
+        memory.current.remove(key);
+        memory.previous.remove(key);
+    }
+
+    /// How many views are remembered now.
+    pub fn len(&self) -> usize {
+        let memory = self.lock();
+        memory.current.len() + memory.previous.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<V>> {
+        // The maps stay consistent whatever panicked while they were held (each change is one
+        // insert or remove), so a poisoned lock is used as it is.
+        self.generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -59,13 +137,8 @@ impl<V: View> Generations<V> {
         self.current.get(key).or_else(|| self.previous.get(key))
     }
 
-    fn get(&self, key: &str) -> Option<V> {
-        self.find(key).cloned()
-    }
-
-    fn remember(&mut self, view: &V) {
+    fn remember(&mut self, view: V) {
         let key = view.row_key();
-        // Never move a remembered view back (two runs of one stream finishing out of order).
         if self
             .find(&key)
             .is_some_and(|known| known.version() >= view.version())
@@ -76,12 +149,7 @@ impl<V: View> Generations<V> {
             self.previous = std::mem::take(&mut self.current);
         }
         self.previous.remove(&key);
-        self.current.insert(key, view.clone());
-    }
-
-    fn forget(&mut self, key: &str) {
-        self.current.remove(key);
-        self.previous.remove(key);
+        self.current.insert(key, view);
     }
 }
 
@@ -95,11 +163,7 @@ impl<S, V: View> Remembered<S, V> {
     pub fn with_capacity(inner: S, capacity: usize) -> Self {
         Self {
             inner,
-            memory: Arc::new(Mutex::new(Generations {
-                current: HashMap::new(),
-                previous: HashMap::new(),
-                capacity: capacity.max(1),
-            })),
+            memory: Arc::new(ViewMemory::with_capacity(capacity)),
         }
     }
 
@@ -110,14 +174,7 @@ impl<S, V: View> Remembered<S, V> {
 
     /// How many views are remembered now.
     pub fn remembered(&self) -> usize {
-        let memory = self.lock();
-        memory.current.len() + memory.previous.len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Generations<V>> {
-        // The maps stay consistent whatever panicked while they were held (each change is one
-        // insert or remove), so a poisoned lock is used as it is.
-        self.memory.lock().unwrap_or_else(PoisonError::into_inner)
+        self.memory.len()
     }
 }
 
@@ -125,12 +182,12 @@ impl<S: ViewStore<V>, V: View> ViewStore<V> for Remembered<S, V> {
     /// The remembered view under `key`, else the stored one (then remembered). The answer may
     /// be older than the row: only the projection step reads through here.
     async fn get(&self, key: &str) -> Result<Option<V>, PortError> {
-        if let Some(view) = self.lock().get(key) {
+        if let Some(view) = self.memory.get(key) {
             return Ok(Some(view));
         }
         let stored = self.inner.get(key).await?;
         if let Some(view) = &stored {
-            self.lock().remember(view);
+            self.memory.remember(view.clone());
         }
         Ok(stored)
     }
@@ -140,8 +197,8 @@ impl<S: ViewStore<V>, V: View> ViewStore<V> for Remembered<S, V> {
     async fn put(&self, view: &V) -> Result<ViewWrite, PortError> {
         let written = self.inner.put(view).await;
         match &written {
-            Ok(ViewWrite::Written) => self.lock().remember(view),
-            Ok(ViewWrite::Stale) | Err(_) => self.lock().forget(&view.row_key()),
+            Ok(ViewWrite::Written) => self.memory.remember(view.clone()),
+            Ok(ViewWrite::Stale) | Err(_) => self.memory.forget(&view.row_key()),
         }
         written
     }

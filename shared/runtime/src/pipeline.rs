@@ -28,7 +28,7 @@ use order_embedded::idempotency::SqliteIdempotency;
 use order_embedded::keys::{KeysError, SqliteKeys};
 use order_embedded::outbox::OutboxNotifier;
 use order_embedded::queue::SqliteQueue;
-use order_embedded::read_models::SqliteReadModels;
+use order_embedded::read_models::{ProjectionMemory, SqliteReadModels};
 use order_embedded::store::SqliteEventStore;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -134,7 +134,9 @@ impl Pipeline {
         if added > 0 {
             tracing::info!(added, "seeded inventory");
         }
-        catch_up(&store, &PROJECTIONS).await?;
+        // The views the projections write, remembered for their next batch from here on.
+        let views = Arc::new(ProjectionMemory::default());
+        catch_up(&store, &PROJECTIONS, &views).await?;
         let (workflow, runner) = local_workflow(
             db.clone(),
             (store.clone(), notifier.clone(), keys.clone()),
@@ -144,7 +146,7 @@ impl Pipeline {
         let (shutdown, rx) = watch::channel(false);
         let mut workers = JoinSet::new();
         workers.spawn(runner.run(rx.clone()));
-        workers.spawn(projection_worker(store.clone(), rx.clone()));
+        workers.spawn(projection_worker(store.clone(), views, rx.clone()));
         let bus = LocalBus {
             store: store.clone(),
             notifier: notifier.clone(),

@@ -2,11 +2,12 @@
 //! for both projections on a reader connection and writes what they moved in one writer job,
 //! each projection with its own checkpoint in the same transaction as its rows.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use order_domain::ports::StoreError;
 use order_embedded::db::DbError;
-use order_embedded::read_models::{Projection, checkpoint};
+use order_embedded::read_models::{Projection, ProjectionMemory, checkpoint};
 use order_embedded::store::SqliteEventStore;
 use tokio::sync::watch;
 
@@ -18,10 +19,12 @@ pub(crate) const PROJECTIONS: [Projection; 2] = [Projection::OrderStatus, Projec
 /// Applies everything the feed has past the projections' checkpoints: one read of each batch,
 /// one fold of it per projection on a reader, and one writer job writing what they moved (each
 /// with its own checkpoint; from the lowest one, a projection steps over what it has already
-/// seen).
+/// seen). The folds start from the views `memory` holds, and the views written are remembered
+/// once their job has committed.
 pub(crate) async fn catch_up(
     store: &SqliteEventStore,
     projections: &[Projection],
+    memory: &Arc<ProjectionMemory>,
 ) -> Result<i64, ProjectionError> {
     let db = store.db().clone();
     let names: Vec<&'static str> = projections.iter().map(|p| p.name()).collect();
@@ -46,6 +49,7 @@ pub(crate) async fn catch_up(
         let spans = order_app::trace::project_spans(batch.iter().map(|e| &e.1));
         let oldest = batch.iter().map(|e| e.1.occurred_at).min();
         let ps = projections.to_vec();
+        let remembered = Arc::clone(memory);
         // Each projection folds the batch on a reader connection, off the one writer thread
         // (decoding, folding, reading views back and encoding them were half of the
         // projections' time there), and the writer runs only the upserts and checkpoints. One
@@ -57,7 +61,7 @@ pub(crate) async fn catch_up(
                 Ok(ps
                     .iter()
                     .map(|p| {
-                        p.fold_batch(c, &batch)
+                        p.fold_batch(c, &batch, &remembered)
                             .map_err(|e| format!("{}: {e}", p.name()))
                     })
                     .collect::<Vec<_>>())
@@ -72,14 +76,22 @@ pub(crate) async fn catch_up(
             }
         }
         if !folded.is_empty() {
-            db.write_direct(move |c| {
-                folded.into_iter().try_for_each(|f| {
-                    let name = f.projection().name();
-                    f.write(c).map_err(|e| format!("{name}: {e}"))
+            let written = db
+                .write_direct(move |c| {
+                    folded
+                        .into_iter()
+                        .map(|f| {
+                            let name = f.projection().name();
+                            f.write(c).map_err(|e| format!("{name}: {e}"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
                 })
-            })
-            .await
-            .map_err(|e| ProjectionError::Apply(format!("{e:?}")))?;
+                .await
+                .map_err(|e| ProjectionError::Apply(format!("{e:?}")))?;
+            // Committed: what landed is what the rows hold now.
+            for w in written {
+                w.remember(memory);
+            }
         }
         // What the other projections wrote has committed: the failures are answered after it.
         if !failed.is_empty() {
@@ -92,7 +104,11 @@ pub(crate) async fn catch_up(
 
 /// Keeps the read models: woken by commits, it gathers [`FEED_COALESCE`](crate::feed::FEED_COALESCE) of them and applies
 /// them to both projections at once (one feed read and one writer job per batch).
-pub(crate) async fn projection_worker(store: SqliteEventStore, shutdown: watch::Receiver<bool>) {
+pub(crate) async fn projection_worker(
+    store: SqliteEventStore,
+    memory: Arc<ProjectionMemory>,
+    shutdown: watch::Receiver<bool>,
+) {
     let mut pace = FeedPace::new(
         store.subscribe(),
         shutdown,
@@ -101,7 +117,7 @@ pub(crate) async fn projection_worker(store: SqliteEventStore, shutdown: watch::
     );
     loop {
         pace.mark();
-        match catch_up(&store, &PROJECTIONS).await {
+        match catch_up(&store, &PROJECTIONS, &memory).await {
             Ok(_) => pace.succeeded(),
             Err(e) => {
                 tracing::error!(error = %e, "projections failed; retrying");
@@ -161,7 +177,11 @@ mod tests {
         let write = placed(order);
         store.append(vec![write]).await.unwrap();
 
-        assert!(catch_up(&store, &PROJECTIONS).await.is_err());
+        assert!(
+            catch_up(&store, &PROJECTIONS, &Arc::default())
+                .await
+                .is_err()
+        );
         let (status, inventory) = db
             .read(|c| Ok((checkpoint(c, ORDER_STATUS)?, checkpoint(c, INVENTORY)?)))
             .await
@@ -201,8 +221,14 @@ mod tests {
         bad[0].1.payload = "{not json".into();
         let (folded, refused) = db
             .read(move |c| {
-                let folded = Projection::OrderStatus.fold_batch(c, &good)?;
-                Ok((folded, Projection::OrderStatus.fold_batch(c, &bad).is_err()))
+                let memory = ProjectionMemory::default();
+                let folded = Projection::OrderStatus.fold_batch(c, &good, &memory)?;
+                Ok((
+                    folded,
+                    Projection::OrderStatus
+                        .fold_batch(c, &bad, &memory)
+                        .is_err(),
+                ))
             })
             .await
             .unwrap();
@@ -211,7 +237,7 @@ mod tests {
         let changes = db
             .write_direct(move |c| {
                 let before = c.total_changes();
-                folded.write(c)?;
+                let _ = folded.write(c)?;
                 Ok::<_, rusqlite::Error>(c.total_changes() - before)
             })
             .await
@@ -220,6 +246,97 @@ mod tests {
         assert_eq!(changes, 2);
         assert_eq!(order_views(&db).await, 1);
         db.close();
+    }
+
+    /// The next batch of a stream the projections wrote starts from the view they remember,
+    /// not from its row: a field changed in the row behind their back (same version) does not
+    /// survive their next write, and the memory holds each view as written.
+    #[tokio::test]
+    async fn the_next_batch_starts_from_the_view_the_projection_wrote() {
+        use order_domain::ports::EventStore;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("m.db"), Durability::Normal).unwrap();
+        let store = SqliteEventStore::new(db.clone());
+        let order = order_domain::OrderId::generate();
+        store.append(vec![placed(order)]).await.unwrap();
+        let memory = Arc::new(ProjectionMemory::default());
+        assert_eq!(catch_up(&store, &PROJECTIONS, &memory).await.unwrap(), 1);
+        let id = order.to_string();
+        assert_eq!(memory.order(&id).map(|v| v.version), Some(1));
+
+        set_row(&db, &id, "UPDATE order_status SET view = json_set(view, '$.customerId', 'x') WHERE order_id = ?1").await;
+        store
+            .append(vec![failed(&store, order).await])
+            .await
+            .unwrap();
+        assert_eq!(catch_up(&store, &PROJECTIONS, &memory).await.unwrap(), 2);
+        let row = stored_view(&db, &id).await;
+        assert_eq!((row.version, row.customer_id.as_str()), (2, "c"));
+        assert_eq!(memory.order(&id), Some(row));
+        db.close();
+    }
+
+    /// A row that moved past the remembered view (a rival writer) refuses the write made from
+    /// it; the memory forgets the view, so the next batch reads the row.
+    #[tokio::test]
+    async fn a_refused_write_forgets_the_remembered_view() {
+        use order_domain::ports::EventStore;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("r.db"), Durability::Normal).unwrap();
+        let store = SqliteEventStore::new(db.clone());
+        let order = order_domain::OrderId::generate();
+        store.append(vec![placed(order)]).await.unwrap();
+        let memory = Arc::new(ProjectionMemory::default());
+        catch_up(&store, &PROJECTIONS, &memory).await.unwrap();
+        let id = order.to_string();
+
+        set_row(&db, &id, "UPDATE order_status SET version = 2, view = json_set(view, '$.version', 2, '$.customerId', 'rival') WHERE order_id = ?1").await;
+        store
+            .append(vec![failed(&store, order).await])
+            .await
+            .unwrap();
+        assert_eq!(catch_up(&store, &PROJECTIONS, &memory).await.unwrap(), 2);
+        assert_eq!(memory.order(&id), None, "forgotten after the refused write");
+        assert_eq!(stored_view(&db, &id).await.customer_id, "rival");
+        db.close();
+    }
+
+    async fn set_row(db: &Db, id: &str, sql: &'static str) {
+        let id = id.to_owned();
+        let changed = db.write(move |c| c.execute(sql, [id])).await.unwrap();
+        assert_eq!(changed, 1);
+    }
+
+    async fn stored_view(db: &Db, id: &str) -> order_read_models::OrderView {
+        let id = id.to_owned();
+        db.read(move |c| order_embedded::read_models::get_order_view(c, &id))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// The order's `OrderFailed` after its stored history, as the stream write that appends it.
+    async fn failed(
+        store: &SqliteEventStore,
+        order: order_domain::OrderId,
+    ) -> order_domain::StreamWrite {
+        use order_domain::ports::EventStore;
+        let history = store.read_stream(&order.stream(), 0).await.unwrap();
+        let head = history.last().unwrap();
+        let events = order_domain::order::Order::from_history(&history)
+            .unwrap()
+            .decide(&order_domain::order::OrderCommand::Fail {
+                error: "PAYMENT_DECLINED".into(),
+                refund: None,
+            })
+            .unwrap();
+        order_app::stream::seal(
+            &order.stream(),
+            head.version,
+            head.hash.clone(),
+            events.iter().map(order_domain::OrderEvent::encode),
+            &meta(),
+        )
     }
 
     /// A new order's `OrderPlaced`, as the stream write that appends it.
@@ -239,19 +356,22 @@ mod tests {
                     },
                 ),
             });
-        let meta = order_domain::EventMeta {
-            correlation_id: "c".into(),
-            causation_id: "c".into(),
-            occurred_at: order_domain::Timestamp::from_millis(1),
-            trace_parent: None,
-        };
         order_app::stream::seal(
             &order.stream(),
             0,
             order_domain::GENESIS_HASH,
             placed.events.iter().map(order_domain::OrderEvent::encode),
-            &meta,
+            &meta(),
         )
+    }
+
+    fn meta() -> order_domain::EventMeta {
+        order_domain::EventMeta {
+            correlation_id: "c".into(),
+            causation_id: "c".into(),
+            occurred_at: order_domain::Timestamp::from_millis(1),
+            trace_parent: None,
+        }
     }
 
     async fn place(store: &SqliteEventStore, orders: usize) {
@@ -283,7 +403,12 @@ mod tests {
         let db = Db::open(&path, Durability::Normal).unwrap();
         let store = SqliteEventStore::new(db.clone());
         place(&store, 17_000).await;
-        assert_eq!(catch_up(&store, &PROJECTIONS).await.unwrap(), 17_000);
+        assert_eq!(
+            catch_up(&store, &PROJECTIONS, &Arc::default())
+                .await
+                .unwrap(),
+            17_000
+        );
         assert_eq!(order_views(&db).await, 17_000);
         // Stops behind the log: after the restart the ring starts at the head, past it.
         place(&store, 10).await;
@@ -296,10 +421,20 @@ mod tests {
             db.feed().read_after(17_000, 100).is_none(),
             "the ring began after a restart"
         );
-        assert_eq!(catch_up(&store, &PROJECTIONS).await.unwrap(), 17_030);
+        assert_eq!(
+            catch_up(&store, &PROJECTIONS, &Arc::default())
+                .await
+                .unwrap(),
+            17_030
+        );
         place(&store, 5).await;
         assert_eq!(db.feed().read_after(17_030, 100).map(|b| b.len()), Some(5));
-        assert_eq!(catch_up(&store, &PROJECTIONS).await.unwrap(), 17_035);
+        assert_eq!(
+            catch_up(&store, &PROJECTIONS, &Arc::default())
+                .await
+                .unwrap(),
+            17_035
+        );
         assert_eq!(order_views(&db).await, 17_035);
         let status = db.read(|c| checkpoint(c, ORDER_STATUS)).await.unwrap();
         assert_eq!(status, 17_035);

@@ -105,12 +105,27 @@ async fn memory_is_bounded_by_two_generations() {
 /// Two runs of one stream finishing out of order never move the remembered view back.
 #[test]
 fn a_remembered_view_never_moves_back() {
-    let mut memory = Generations {
-        current: HashMap::new(),
-        previous: HashMap::new(),
-        capacity: 8,
-    };
-    memory.remember(&view("SKU-1", 3));
-    memory.remember(&view("SKU-1", 2));
+    let memory = ViewMemory::with_capacity(8);
+    memory.remember(view("SKU-1", 3));
+    memory.remember(view("SKU-1", 2));
     assert_eq!(memory.get("SKU-1").unwrap().version, 3);
+}
+
+/// A view taken out is no longer remembered: a step that takes it and fails to write leaves
+/// the key to be read from the row; the written view given back is remembered again.
+#[test]
+fn a_taken_view_is_forgotten_until_it_is_given_back() {
+    let memory = ViewMemory::with_capacity(2);
+    for i in 0..3 {
+        memory.remember(view(&format!("SKU-{i}"), 1));
+    }
+    // SKU-0 and SKU-1 are in the previous generation, SKU-2 in the current one.
+    assert_eq!(memory.take("SKU-0").map(|v| v.version), Some(1));
+    assert_eq!(memory.take("SKU-2").map(|v| v.version), Some(1));
+    assert!(memory.take("SKU-0").is_none());
+    assert_eq!(memory.len(), 1);
+    memory.remember(view("SKU-2", 2));
+    assert_eq!(memory.get("SKU-2").map(|v| v.version), Some(2));
+    memory.forget("SKU-1");
+    assert_eq!(memory.len(), 1);
 }
