@@ -9,7 +9,6 @@
 //! so it is the stored view itself: writing it again would cost a write that its store's
 //! version guard turns away, and would report the record as having changed something.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::future::Future;
 
@@ -204,7 +203,9 @@ where
     E: From<DecodeError>,
 {
     // Per key: the view as the batch leaves it, and whether the batch moved it.
-    let mut views: HashMap<String, (Option<V>, bool)> = HashMap::new();
+    // foldhash: a batch hashes each record's key, and the keys are the server's (order ids,
+    // catalogue product ids).
+    let mut views: foldhash::HashMap<String, (Option<V>, bool)> = foldhash::HashMap::default();
     let mut order: Vec<String> = Vec::new();
     for record in records {
         let Some(key) = V::key(&record.stream_id) else {

@@ -19,7 +19,6 @@
 //! Memory is bounded: two generations of at most `capacity` views each; when the current one
 //! fills, it becomes the previous and the oldest is dropped whole.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use order_domain::ports::PortError;
@@ -69,8 +68,8 @@ impl<V: View> ViewMemory<V> {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             generations: Mutex::new(Generations {
-                current: HashMap::new(),
-                previous: HashMap::new(),
+                current: foldhash::HashMap::default(),
+                previous: foldhash::HashMap::default(),
                 capacity: capacity.max(1),
             }),
         }
@@ -127,8 +126,9 @@ impl<V: View> ViewMemory<V> {
 
 #[derive(Debug)]
 struct Generations<V> {
-    current: HashMap<String, V>,
-    previous: HashMap<String, V>,
+    // foldhash: keyed by the server's own ids (orders, catalogue products).
+    current: foldhash::HashMap<String, V>,
+    previous: foldhash::HashMap<String, V>,
     capacity: usize,
 }
 
