@@ -254,13 +254,7 @@ mod tests {
     #[tokio::test]
     async fn the_next_batch_starts_from_the_view_the_projection_wrote() {
         use order_domain::ports::EventStore;
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("m.db"), Durability::Normal).unwrap();
-        let store = SqliteEventStore::new(db.clone());
-        let order = order_domain::OrderId::generate();
-        store.append(vec![placed(order)]).await.unwrap();
-        let memory = Arc::new(ProjectionMemory::default());
-        assert_eq!(catch_up(&store, &PROJECTIONS, &memory).await.unwrap(), 1);
+        let (_dir, db, store, order, memory) = one_order_projected().await;
         let id = order.to_string();
         assert_eq!(memory.order(&id).map(|v| v.version), Some(1));
 
@@ -281,13 +275,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_write_forgets_the_remembered_view() {
         use order_domain::ports::EventStore;
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("r.db"), Durability::Normal).unwrap();
-        let store = SqliteEventStore::new(db.clone());
-        let order = order_domain::OrderId::generate();
-        store.append(vec![placed(order)]).await.unwrap();
-        let memory = Arc::new(ProjectionMemory::default());
-        catch_up(&store, &PROJECTIONS, &memory).await.unwrap();
+        let (_dir, db, store, order, memory) = one_order_projected().await;
         let id = order.to_string();
 
         set_row(&db, &id, "UPDATE order_status SET version = 2, view = json_set(view, '$.version', 2, '$.customerId', 'rival') WHERE order_id = ?1").await;
@@ -299,6 +287,25 @@ mod tests {
         assert_eq!(memory.order(&id), None, "forgotten after the refused write");
         assert_eq!(stored_view(&db, &id).await.customer_id, "rival");
         db.close();
+    }
+
+    /// A new database with one order placed and projected with a fresh memory.
+    async fn one_order_projected() -> (
+        tempfile::TempDir,
+        Db,
+        SqliteEventStore,
+        order_domain::OrderId,
+        Arc<ProjectionMemory>,
+    ) {
+        use order_domain::ports::EventStore;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("m.db"), Durability::Normal).unwrap();
+        let store = SqliteEventStore::new(db.clone());
+        let order = order_domain::OrderId::generate();
+        store.append(vec![placed(order)]).await.unwrap();
+        let memory = Arc::new(ProjectionMemory::default());
+        assert_eq!(catch_up(&store, &PROJECTIONS, &memory).await.unwrap(), 1);
+        (dir, db, store, order, memory)
     }
 
     async fn set_row(db: &Db, id: &str, sql: &'static str) {
