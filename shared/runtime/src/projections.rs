@@ -253,17 +253,11 @@ mod tests {
     /// survive their next write, and the memory holds each view as written.
     #[tokio::test]
     async fn the_next_batch_starts_from_the_view_the_projection_wrote() {
-        use order_domain::ports::EventStore;
         let (_dir, db, store, order, memory) = one_order_projected().await;
         let id = order.to_string();
         assert_eq!(memory.order(&id).map(|v| v.version), Some(1));
 
-        set_row(&db, &id, "UPDATE order_status SET view = json_set(view, '$.customerId', 'x') WHERE order_id = ?1").await;
-        store
-            .append(vec![failed(&store, order).await])
-            .await
-            .unwrap();
-        assert_eq!(catch_up(&store, &PROJECTIONS, &memory).await.unwrap(), 2);
+        change_row_then_fail(&db, &store, order, &memory, "UPDATE order_status SET view = json_set(view, '$.customerId', 'x') WHERE order_id = ?1").await;
         let row = stored_view(&db, &id).await;
         assert_eq!((row.version, row.customer_id.as_str()), (2, "c"));
         assert_eq!(memory.order(&id), Some(row));
@@ -274,16 +268,10 @@ mod tests {
     /// it; the memory forgets the view, so the next batch reads the row.
     #[tokio::test]
     async fn a_refused_write_forgets_the_remembered_view() {
-        use order_domain::ports::EventStore;
         let (_dir, db, store, order, memory) = one_order_projected().await;
         let id = order.to_string();
 
-        set_row(&db, &id, "UPDATE order_status SET version = 2, view = json_set(view, '$.version', 2, '$.customerId', 'rival') WHERE order_id = ?1").await;
-        store
-            .append(vec![failed(&store, order).await])
-            .await
-            .unwrap();
-        assert_eq!(catch_up(&store, &PROJECTIONS, &memory).await.unwrap(), 2);
+        change_row_then_fail(&db, &store, order, &memory, "UPDATE order_status SET version = 2, view = json_set(view, '$.version', 2, '$.customerId', 'rival') WHERE order_id = ?1").await;
         assert_eq!(memory.order(&id), None, "forgotten after the refused write");
         assert_eq!(stored_view(&db, &id).await.customer_id, "rival");
         db.close();
@@ -308,10 +296,24 @@ mod tests {
         (dir, db, store, order, memory)
     }
 
-    async fn set_row(db: &Db, id: &str, sql: &'static str) {
-        let id = id.to_owned();
+    /// Changes the order's view row behind the projection's back (`sql`, the order id as
+    /// `?1`), then appends the order's `OrderFailed` and projects it with `memory`.
+    async fn change_row_then_fail(
+        db: &Db,
+        store: &SqliteEventStore,
+        order: order_domain::OrderId,
+        memory: &Arc<ProjectionMemory>,
+        sql: &'static str,
+    ) {
+        use order_domain::ports::EventStore;
+        let id = order.to_string();
         let changed = db.write(move |c| c.execute(sql, [id])).await.unwrap();
         assert_eq!(changed, 1);
+        store
+            .append(vec![failed(store, order).await])
+            .await
+            .unwrap();
+        assert_eq!(catch_up(store, &PROJECTIONS, memory).await.unwrap(), 2);
     }
 
     async fn stored_view(db: &Db, id: &str) -> order_read_models::OrderView {

@@ -24,16 +24,6 @@ pub struct ProjectionMemory {
 }
 
 impl ProjectionMemory {
-    /// How many views are remembered now (both projections).
-    pub fn len(&self) -> usize {
-        self.orders.len() + self.inventory.len()
-    }
-
-    /// Whether nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The order view remembered under `order_id` (a copy; tests and diagnostics).
     pub fn order(&self, order_id: &str) -> Option<OrderView> {
         self.orders.get(order_id)
