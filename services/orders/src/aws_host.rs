@@ -172,7 +172,7 @@ fn runner_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
 
 /// Starts everything; the API listens on `addr`.
 pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<AwsServer> {
-    let clients = AwsClients::load().await;
+    let clients = AwsClients::load().await?;
     let resources = resources(&clients, &options).await?;
     let Adapters {
         store,

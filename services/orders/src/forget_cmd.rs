@@ -49,7 +49,7 @@ pub async fn run(args: &ForgetArgs) -> anyhow::Result<()> {
     let destroyed = match args.backend {
         ForgetBackend::Embedded => embedded(&args.data_dir, &args.customer).await?,
         ForgetBackend::Aws => {
-            let clients = AwsClients::load().await;
+            let clients = AwsClients::load().await?;
             let keys = DynamoKeys::from_env(&clients)?;
             order_app::vault::forget(&keys, &args.customer).await?
         }

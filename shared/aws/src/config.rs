@@ -43,6 +43,9 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is empty or not valid Unicode")]
     Invalid(&'static str),
+    /// `AWS_CA_BUNDLE` names a file that cannot be read or holds no certificate.
+    #[error("AWS_CA_BUNDLE={0}")]
+    CaBundle(String),
 }
 
 /// The value of a required environment variable, or an error naming it.
@@ -133,11 +136,16 @@ pub fn event_bus_from_env() -> String {
     require_env(EVENT_BUS_NAME).unwrap_or_else(|_| DEFAULT_EVENT_BUS.to_owned())
 }
 
-/// Loads the process's one `SdkConfig` (region, credentials, `AWS_ENDPOINT_URL`, retries).
-/// Call it once in `main` and build every client from it: loading resolves the region and
-/// credentials, which a cold start should pay once, not per client.
-pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+/// Loads the process's one `SdkConfig` (region, credentials, `AWS_ENDPOINT_URL`, retries) with
+/// the one HTTPS client every client shares ([`crate::tls`]: Amazon Trust Services' roots, or
+/// `AWS_CA_BUNDLE`'s). Call it once in `main` and build every client from it: loading resolves
+/// the region and credentials, which a cold start should pay once, not per client.
+pub async fn load_sdk_config() -> Result<SdkConfig, ConfigError> {
+    let trusted = crate::tls::Trusted::from_env()?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(trusted.http_client())
+        .load()
+        .await)
 }
 
 macro_rules! clients {
@@ -196,9 +204,10 @@ impl AwsClients {
         }
     }
 
-    /// Loads the default `SdkConfig`; the clients are built from it as they are asked for.
-    pub async fn load() -> Self {
-        Self::new(&load_sdk_config().await)
+    /// Loads the default `SdkConfig` ([`load_sdk_config`]); the clients are built from it as
+    /// they are asked for.
+    pub async fn load() -> Result<Self, ConfigError> {
+        Ok(Self::new(&load_sdk_config().await?))
     }
 }
 

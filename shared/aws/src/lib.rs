@@ -48,6 +48,7 @@ pub mod provision;
 pub mod queue;
 pub mod read_models;
 pub mod streams;
+pub mod tls;
 pub mod workflow;
 
 pub use backend::{AwsBackend, AwsKeys, KEY_CACHE_TTL, keys_from_env};

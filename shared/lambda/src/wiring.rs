@@ -31,9 +31,9 @@ use crate::task::{TaskFunction, run_task};
 pub use crate::claims::with_gateway_claims;
 pub use crate::stage::strip_stage;
 
-/// Loads the shared SDK configuration (honours `AWS_ENDPOINT_URL` for an emulator) and builds
-/// the clients from it.
-pub async fn clients() -> AwsClients {
+/// Loads the shared SDK configuration (honours `AWS_ENDPOINT_URL` for an emulator, and
+/// `AWS_CA_BUNDLE`: `order_aws::tls`) and builds the clients from it.
+pub async fn clients() -> Result<AwsClients, order_aws::ConfigError> {
     AwsClients::load().await
 }
 
@@ -41,7 +41,7 @@ pub async fn clients() -> AwsClients {
 /// callers those API Gateway's Cognito authorizer verified.
 pub async fn order_placement_main() -> Result<(), Error> {
     crate::init_tracing();
-    let backend = Arc::new(AwsBackend::from_env(&clients().await)?);
+    let backend = Arc::new(AwsBackend::from_env(&clients().await?)?);
     let auth = Arc::new(order_api::auth::Authenticator::Gateway);
     let app = tower::ServiceBuilder::new()
         .map_request(strip_stage)
@@ -54,7 +54,7 @@ pub async fn order_placement_main() -> Result<(), Error> {
 /// The Step Functions task functions of both state machines.
 pub async fn task_main(function: TaskFunction) -> Result<(), Error> {
     crate::init_tracing();
-    let clients = clients().await;
+    let clients = clients().await?;
     let store = DynamoEventStore::from_env(&clients)?;
     let store = &store;
     // Only ProcessPayment opens personal data (the payment token); the other tasks get no key
@@ -96,7 +96,7 @@ pub async fn task_main(function: TaskFunction) -> Result<(), Error> {
 /// start-order-processing: OrdersQueue batches → StartExecution.
 pub async fn start_order_processing_main() -> Result<(), Error> {
     crate::init_tracing();
-    let workflow = SfnWorkflow::from_env(&clients().await)?;
+    let workflow = SfnWorkflow::from_env(&clients().await?)?;
     let workflow = &workflow;
     Box::pin(crate::emf::run(service_fn(
         move |event: LambdaEvent<SqsEvent>| async move {
@@ -109,7 +109,7 @@ pub async fn start_order_processing_main() -> Result<(), Error> {
 /// order-success-handler: OrderConfirmationRule → confirmation email through OrderAlertsTopic.
 pub async fn order_success_handler_main() -> Result<(), Error> {
     crate::init_tracing();
-    let clients = clients().await;
+    let clients = clients().await?;
     let store = DynamoEventStore::from_env(&clients)?;
     let notifier = SnsNotifier::from_env(&clients)?;
     let keys = order_aws::keys_from_env(&clients)?;
@@ -131,7 +131,7 @@ pub async fn order_success_handler_main() -> Result<(), Error> {
 /// cancelled, shipped, refunded) through OrderAlertsTopic.
 pub async fn order_update_handler_main() -> Result<(), Error> {
     crate::init_tracing();
-    let clients = clients().await;
+    let clients = clients().await?;
     let store = DynamoEventStore::from_env(&clients)?;
     let notifier = SnsNotifier::from_env(&clients)?;
     let keys = order_aws::keys_from_env(&clients)?;
@@ -153,7 +153,7 @@ pub async fn order_update_handler_main() -> Result<(), Error> {
 /// No key store: the notice holds no personal data.
 pub async fn order_failure_handler_main() -> Result<(), Error> {
     crate::init_tracing();
-    let clients = clients().await;
+    let clients = clients().await?;
     let store = DynamoEventStore::from_env(&clients)?;
     let notifier = SnsNotifier::from_env(&clients)?;
     let (store, notifier) = (&store, &notifier);
@@ -175,7 +175,10 @@ pub async fn order_failure_handler_main() -> Result<(), Error> {
 /// on the ResponseURL instead of leaving the stack waiting (see `crate::seed::answer`).
 pub async fn seed_inventory_main() -> Result<(), Error> {
     crate::init_tracing();
-    let store = DynamoEventStore::from_env(&clients().await).map_err(|e| e.to_string());
+    let store = clients()
+        .await
+        .and_then(|c| DynamoEventStore::from_env(&c))
+        .map_err(|e| e.to_string());
     let seed: Result<Vec<SeedProduct>, String> =
         serde_json::from_str(DEFAULT_SEED).map_err(|e| format!("the seed file: {e}"));
     let sender = HttpSender(reqwest::Client::new());
@@ -201,7 +204,7 @@ pub async fn seed_inventory_main() -> Result<(), Error> {
 /// EventBridge (`crate::project`: the stream's one reader).
 pub async fn event_projector_main() -> Result<(), Error> {
     crate::init_tracing();
-    let clients = clients().await;
+    let clients = clients().await?;
     let store = DynamoEventStore::from_env(&clients)?;
     let projector = EventProjector {
         order_status: Projector::new(
@@ -228,7 +231,7 @@ pub async fn event_projector_main() -> Result<(), Error> {
 /// order-status table's sweep index, the events table and OrdersQueue.
 pub async fn order_sweeper_main() -> Result<(), Error> {
     crate::init_tracing();
-    let clients = clients().await;
+    let clients = clients().await?;
     let store = DynamoEventStore::from_env(&clients)?;
     let reads = OrderStatusTable::from_env(&clients)?;
     let queue = SqsQueue::from_env(&clients)?;

@@ -122,7 +122,11 @@ async fn event_types(h: &Harness, customer: &str, order_id: &str) -> Vec<String>
 async fn request_return(h: &Harness, order_id: &str, product: &str, quantity: i64) -> String {
     let table = &h.stack.resources["OrderEventsTable"].physical;
     let store = order_aws::DynamoEventStore::new(
-        order_aws::AwsClients::load().await.dynamodb().clone(),
+        order_aws::AwsClients::load()
+            .await
+            .expect("the SDK configuration")
+            .dynamodb()
+            .clone(),
         table,
     );
     let request = order_domain::order::RefundRequest {

@@ -97,7 +97,7 @@ pub fn endpoint(test: &str) -> Option<String> {
 /// Skipped (`None`) or failing without it, as [`endpoint`] says.
 pub async fn emulator(test: &str) -> Option<Emulator> {
     let endpoint = endpoint(test)?;
-    let clients = AwsClients::load().await;
+    let clients = AwsClients::load().await.expect("the SDK configuration");
     let prefix = format!("t{}-", ulid::Ulid::generate().to_string().to_lowercase());
     let resources = provision(&clients, &prefix)
         .await

@@ -203,7 +203,7 @@ impl DeadLetters for AllQueues {
 
 /// The queues of `source` (all when `None`), from the environment.
 pub async fn queues(source: Option<Source>, via: RedriveVia) -> anyhow::Result<AllQueues> {
-    let clients = AwsClients::load().await;
+    let clients = AwsClients::load().await?;
     let wanted = |s: Source| source.is_none_or(|w| w == s);
     let mut out = Vec::new();
     if wanted(Source::Orders) {

@@ -27,9 +27,11 @@ async fn dropping_first_put(env: &Emulator) -> (FaultProxy, aws_sdk_dynamodb::Cl
         .await
         .expect("the fault proxy starts");
     // On the client's own config: the environment's AWS_ENDPOINT_URL outranks the shared one.
-    let config = aws_sdk_dynamodb::config::Builder::from(&load_sdk_config().await)
-        .endpoint_url(proxy.url())
-        .build();
+    let config = aws_sdk_dynamodb::config::Builder::from(
+        &load_sdk_config().await.expect("the SDK configuration"),
+    )
+    .endpoint_url(proxy.url())
+    .build();
     (proxy, aws_sdk_dynamodb::Client::from_conf(config))
 }
 

@@ -24,7 +24,11 @@ pub struct Started {
 /// The events table of `server`, through the SDK as the Lambdas reach it.
 pub async fn event_store(server: &AwsServer) -> DynamoEventStore {
     DynamoEventStore::new(
-        AwsClients::load().await.dynamodb().clone(),
+        AwsClients::load()
+            .await
+            .expect("the SDK configuration")
+            .dynamodb()
+            .clone(),
         &server.resources.events_table,
     )
 }

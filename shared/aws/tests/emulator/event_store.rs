@@ -63,7 +63,9 @@ impl aws_sdk_dynamodb::config::Intercept for Operations {
 async fn a_single_event_append_is_one_conditional_put_item_not_a_transaction() {
     let env = emulator_or_skip!("a_single_event_append_is_one_conditional_put_item");
     let ops = Operations::default();
-    let sdk = order_aws::config::load_sdk_config().await;
+    let sdk = order_aws::config::load_sdk_config()
+        .await
+        .expect("the SDK configuration");
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(ops.clone())

@@ -117,7 +117,7 @@ async fn an_order_status_table_without_the_customer_index_is_given_it_and_lists(
     let Some(_) = endpoint("an_order_status_table_without_the_customer_index") else {
         return;
     };
-    let clients = AwsClients::load().await;
+    let clients = AwsClients::load().await.expect("the SDK configuration");
     // The table as an older provision made it: the key only.
     let (prefix, table) = older_table(&clients, false).await;
     assert_eq!(customer_index(&clients, &table).await, None);
@@ -166,7 +166,7 @@ async fn an_order_status_table_with_the_index_of_before_is_given_the_keys_only_o
     let Some(_) = endpoint("an_order_status_table_with_the_index_of_before") else {
         return;
     };
-    let clients = AwsClients::load().await;
+    let clients = AwsClients::load().await.expect("the SDK configuration");
     // The table as the provision of before made it: `byCustomer`, every attribute projected.
     let (prefix, table) = older_table(&clients, true).await;
     assert_eq!(customer_index(&clients, &table).await, None);

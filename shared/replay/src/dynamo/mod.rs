@@ -141,7 +141,7 @@ impl DynamoReplay {
         let events = require_env(EVENTS_TABLE)?;
         let status = require_env(ORDER_STATUS_TABLE)?;
         let inventory = require_env(INVENTORY_TABLE)?;
-        let config = load_sdk_config().await;
+        let config = load_sdk_config().await?;
         Ok(Self::new(Client::new(&config), events, status, inventory))
     }
 
