@@ -249,6 +249,24 @@ mod tests {
         assert_eq!(answered.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
+    /// The workspace builds aws-lc without its CPU jitter entropy (`.cargo/config.toml`): the
+    /// generator is seeded from the operating system, so a cold start's first TLS handshake
+    /// does not first spend tens of milliseconds timing the CPU. A build that lost the setting
+    /// fails here; the generator still answers, with different numbers each time.
+    #[test]
+    fn aws_lc_seeds_from_the_operating_system() {
+        assert!(
+            aws_lc_rs::try_fips_cpu_jitter_entropy().is_err(),
+            "aws-lc was built with CPU jitter entropy: is AWS_LC_SYS_NO_JITTER_ENTROPY=1 \
+             (.cargo/config.toml) reaching aws-lc-sys's build script?"
+        );
+        let (mut a, mut b) = ([0_u8; 32], [0_u8; 32]);
+        aws_lc_rs::rand::fill(&mut a).unwrap();
+        aws_lc_rs::rand::fill(&mut b).unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a, [0; 32]);
+    }
+
     #[test]
     fn the_compiled_in_roots_are_amazon_trust_services_and_nothing_else() {
         let fingerprints: Vec<String> =
