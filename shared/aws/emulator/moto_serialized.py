@@ -22,6 +22,8 @@ authorizer, which stock moto skips (moto_cfn_models.py); and it never runs a fun
 records what it would have invoked for a harness that runs them (moto_invocations.py).
 
 Usage (same flags as moto_server): .venv/bin/python moto_serialized.py -H 127.0.0.1 -p 5599
+(`--tls-cert FILE --tls-key FILE` serves HTTPS, for clients that should pay a TLS handshake as
+they do on AWS; they then need `AWS_CA_BUNDLE` naming the certificate's authority).
 """
 
 import argparse
@@ -495,7 +497,11 @@ def main():
     parser.add_argument("-p", "--port", type=int, default=5000)
     parser.add_argument("--timings", help="append one line per request (operation, lock wait, ms) here")
     parser.add_argument("--access-log", action="store_true", help="log every request's line (werkzeug's access log)")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain (with --tls-key), as AWS endpoints do")
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     args = parser.parse_args()
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     moto_keepalive.ACCESS_LOG = args.access_log
     patch_transactions()
     patch_queries()
@@ -516,6 +522,7 @@ def main():
         requests.serve(moto_invocations.serve_records(serialise_dynamodb(app if routed else direct_handlers(app), requests))),
         threaded=True,
         request_handler=moto_keepalive.KeepAliveHandler,
+        ssl_context=(args.tls_cert, args.tls_key) if args.tls_cert else None,
     )
 
 

@@ -53,15 +53,27 @@ pub use list::{EventKind, FUNCTIONS, Function, Task};
 /// for StartOrderProcessing to start (moto does not run it unless asked to).
 pub struct Emulator {
     pub endpoint: String,
+    /// The PEM bundle that vouches for an HTTPS endpoint, given to every function as
+    /// `AWS_CA_BUNDLE` (`None`: plain HTTP).
+    pub ca_bundle: Option<std::path::PathBuf>,
     pub clients: AwsClients,
     pub resources: AwsResources,
 }
 
 impl Emulator {
     /// Provisions `<prefix>…` resources on the emulator at `endpoint` and seeds the fixtures'
-    /// product (its events, and its row in the inventory view).
-    pub async fn provision(endpoint: &str, prefix: &str) -> anyhow::Result<Self> {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+    /// product (its events, and its row in the inventory view). An `https` endpoint needs the
+    /// bundle of the authority that signed its certificate.
+    pub async fn provision(
+        endpoint: &str,
+        prefix: &str,
+        ca_bundle: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        let mut config = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(bundle) = ca_bundle {
+            config = config.http_client(order_aws::tls::Trusted::from_file(bundle)?.http_client());
+        }
+        let config = config
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
@@ -84,6 +96,7 @@ impl Emulator {
         resources.state_machine_arn = Some(arn);
         let emulator = Self {
             endpoint: endpoint.to_owned(),
+            ca_bundle: ca_bundle.map(std::path::Path::to_path_buf),
             clients,
             resources,
         };
@@ -100,9 +113,16 @@ impl Emulator {
             .map(|(_, v)| v)
     }
 
-    /// A function's environment: its contract variables and the emulator's endpoint.
+    /// A function's environment: its contract variables, the emulator's endpoint and the
+    /// bundle that vouches for it.
     pub fn function_env(&self, f: &Function) -> anyhow::Result<Vec<(String, String)>> {
         let mut env = vec![("AWS_ENDPOINT_URL".to_owned(), self.endpoint.clone())];
+        if let Some(bundle) = &self.ca_bundle {
+            env.push((
+                order_aws::tls::CA_BUNDLE.to_owned(),
+                bundle.display().to_string(),
+            ));
+        }
         for var in f.env {
             let value = self
                 .env_value(var)

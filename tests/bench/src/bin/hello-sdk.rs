@@ -1,11 +1,12 @@
 //! `hello-sdk`: the second cold-start baseline, the hello world plus what every function's
 //! `main` does first: load one `SdkConfig` with `aws_config` and build one SDK client from it
-//! (as in the runtime's `examples/basic-sdk`). Built once more with
-//! `AWS_LC_SYS_NO_JITTER_ENTROPY=1`, it shows what aws-lc's start-up entropy costs.
+//! (as in the runtime's `examples/basic-sdk`). Built as the workspace builds every function,
+//! its aws-lc has no CPU jitter entropy (`.cargo/config.toml`); built once more with
+//! `AWS_LC_SYS_NO_JITTER_ENTROPY=0`, it shows what jitter entropy would cost.
 //!
 //! With `HELLO_SDK_FIRST_RANDOM=1` it also draws one random number from aws-lc before its
-//! first poll: that seeds aws-lc's generator (jitter entropy included), which otherwise
-//! happens at the first TLS handshake, i.e. in a function's first invocation on AWS.
+//! first poll: that seeds aws-lc's generator (with jitter entropy, timing the CPU first), which
+//! otherwise happens at the first TLS handshake, i.e. in a function's first invocation on AWS.
 
 use aws_config::BehaviorVersion;
 use lambda_runtime::{Error, LambdaEvent, service_fn};

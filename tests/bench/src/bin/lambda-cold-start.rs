@@ -8,10 +8,16 @@
 //! row alike; one untimed run per binary first warms the page cache, and each exec waits for
 //! the emulator to settle after the event's preparation (`--settle-ms`, 200 by default).
 //!
-//! `--no-jitter-dir DIR` adds the `hello-sdk` found in DIR, built with
-//! `AWS_LC_SYS_NO_JITTER_ENTROPY=1`. `hello-sdk` also runs a second time drawing one random
-//! number before its first poll (`HELLO_SDK_FIRST_RANDOM=1`), which is when aws-lc collects its
-//! start-up entropy. The exact commands are in `BENCHMARKS.md`.
+//! `hello-sdk` also runs a second time drawing one random number before its first poll
+//! (`HELLO_SDK_FIRST_RANDOM=1`), which is when aws-lc seeds its generator (on AWS: a function's
+//! first TLS handshake). The workspace builds aws-lc without its CPU jitter entropy
+//! (`.cargo/config.toml`); `--jitter-dir DIR` adds the `hello-sdk` found in DIR, built with
+//! `AWS_LC_SYS_NO_JITTER_ENTROPY=0` (aws-lc's default), to show what that setting saves. The
+//! exact commands are in `BENCHMARKS.md`.
+//!
+//! `--endpoint https://…` with `--ca-bundle PEM` (the emulator served over TLS, e.g.
+//! `moto_serialized.py --tls-cert … --tls-key …`) makes each function's first answer include
+//! its first TLS handshake, as on AWS; the bundle reaches the functions as `AWS_CA_BUNDLE`.
 //!
 //! `--json` prints one JSON object with every row's figures instead of the table (for
 //! `bench-report`, which puts every benchmark into one table).
@@ -37,14 +43,15 @@ const TARGET_RATIO: f64 = 1.2;
 const SDK_BASELINE: &str = "hello-sdk";
 
 /// The flags it takes (`--help` prints them).
-const FLAGS: &str = "--repeats N --bin-dir DIR --no-jitter-dir DIR --endpoint URL \
+const FLAGS: &str = "--repeats N --bin-dir DIR --jitter-dir DIR --endpoint URL --ca-bundle PEM \
      --only a,b --logs DIR --settle-ms MS --json";
 
 struct Args {
     repeats: usize,
     bin_dir: PathBuf,
-    no_jitter_dir: Option<PathBuf>,
+    jitter_dir: Option<PathBuf>,
     endpoint: String,
+    ca_bundle: Option<PathBuf>,
     only: Option<Vec<String>>,
     logs: Option<PathBuf>,
     settle: Duration,
@@ -58,7 +65,8 @@ fn parse_args() -> anyhow::Result<Args> {
             .parent()
             .context("the executable's directory")?
             .to_path_buf(),
-        no_jitter_dir: None,
+        jitter_dir: None,
+        ca_bundle: None,
         endpoint: std::env::var("AWS_ENDPOINT_URL")
             .unwrap_or_else(|_| "http://127.0.0.1:5577".into()),
         only: None,
@@ -72,8 +80,9 @@ fn parse_args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--repeats" => a.repeats = value()?.parse()?,
             "--bin-dir" => a.bin_dir = value()?.into(),
-            "--no-jitter-dir" => a.no_jitter_dir = Some(value()?.into()),
+            "--jitter-dir" => a.jitter_dir = Some(value()?.into()),
             "--endpoint" => a.endpoint = value()?,
+            "--ca-bundle" => a.ca_bundle = Some(value()?.into()),
             "--only" => a.only = Some(value()?.split(',').map(str::to_owned).collect()),
             "--logs" => a.logs = Some(value()?.into()),
             "--settle-ms" => a.settle = Duration::from_millis(value()?.parse()?),
@@ -160,18 +169,22 @@ fn subjects(args: &Args, emulator: &Emulator) -> anyhow::Result<Vec<Subject>> {
     let sdk = binary(&args.bin_dir, SDK_BASELINE)?;
     baseline(SDK_BASELINE.into(), sdk.clone(), false)?;
     baseline(format!("{SDK_BASELINE} + first random"), sdk, true)?;
-    if let Some(dir) = &args.no_jitter_dir {
+    if let Some(dir) = &args.jitter_dir {
         let sdk = binary(dir, SDK_BASELINE)?;
-        baseline(format!("{SDK_BASELINE} (no jitter)"), sdk.clone(), false)?;
         baseline(
-            format!("{SDK_BASELINE} + first random (no jitter)"),
+            format!("{SDK_BASELINE} (jitter entropy)"),
+            sdk.clone(),
+            false,
+        )?;
+        baseline(
+            format!("{SDK_BASELINE} + first random (jitter entropy)"),
             sdk,
             true,
         )?;
     }
     for f in FUNCTIONS.iter().filter(|f| wanted(f.name)) {
-        // Functions always come from --bin-dir: the no-jitter directory is read for hello-sdk
-        // only, so a stale copy of a function there can never pass for a no-jitter build.
+        // Functions always come from --bin-dir: the jitter directory is read for hello-sdk
+        // only, so a copy of a function there can never pass for the shipped build.
         let program = binary(&args.bin_dir, f.name)?;
         out.push(Subject {
             label: f.name.to_owned(),
@@ -352,7 +365,7 @@ async fn main() -> anyhow::Result<()> {
         args.endpoint,
         load_average()
     );
-    let emulator = Emulator::provision(&args.endpoint, &prefix).await?;
+    let emulator = Emulator::provision(&args.endpoint, &prefix, args.ca_bundle.as_deref()).await?;
     let mut subjects = subjects(&args, &emulator)?;
     for s in &subjects {
         if artifact::has_symbols(&s.launch.program)? {

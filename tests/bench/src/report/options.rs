@@ -21,7 +21,7 @@ bench-report [--bin-dir DIR] [--emulator URL]
   others:      --replay-events N --replay-runs N --repeats N --settle-ms MS --only a,b
                --cost-orders N --cost-clients N
   binaries:    --pipeline-bench PATH --replay-bench PATH --lambda-cold-start PATH
-               --cost-model PATH --server PATH (orders) --functions-dir DIR --no-jitter-dir DIR
+               --cost-model PATH --server PATH (orders) --functions-dir DIR --jitter-dir DIR
 Runs each benchmark in its own process with --json (pipeline-bench three times: closed loop,
 open loop, overload) and prints one markdown table with the load average around each run.
 Binaries default to DIR/<name>, DIR being --bin-dir or this executable's directory.
@@ -55,7 +55,7 @@ const PASSED: [(&str, Part, &str); 13] = [
     ("--repeats", Part::ColdStart, "--repeats"),
     ("--settle-ms", Part::ColdStart, "--settle-ms"),
     ("--functions-dir", Part::ColdStart, "--bin-dir"),
-    ("--no-jitter-dir", Part::ColdStart, "--no-jitter-dir"),
+    ("--jitter-dir", Part::ColdStart, "--jitter-dir"),
     ("--cost-orders", Part::Cost, "--orders"),
     ("--cost-clients", Part::Cost, "--clients"),
     ("--only", Part::ColdStart, "--only"),
