@@ -19,25 +19,6 @@ fn tls_fixture(name: &str) -> PathBuf {
     repo().join("shared/aws/tests/fixtures/tls").join(name)
 }
 
-/// The repository's `.venv/bin/python` with moto, or `None` (a skip) outside CI.
-fn python() -> Option<PathBuf> {
-    let python = repo().join(".venv/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import moto"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} with moto is required under CI (bash scripts/venv.sh)",
-        python.display()
-    );
-    eprintln!("skipped: no {} with moto", python.display());
-    None
-}
-
 /// The wrapper serving HTTPS on a free loopback port; stopped when dropped.
 struct TlsEmulator {
     child: Child,
@@ -78,7 +59,9 @@ impl Drop for TlsEmulator {
 
 #[tokio::test]
 async fn the_benchmark_provisions_over_tls_and_hands_its_functions_the_bundle() {
-    let Some(python) = python() else { return };
+    let Some(python) = order_testkit::support::venv_python("moto") else {
+        return;
+    };
     let emulator = TlsEmulator::start(&python);
     let ca = tls_fixture("ca.pem");
     let prefix = format!("tls{}-", ulid::Ulid::generate().to_string().to_lowercase());

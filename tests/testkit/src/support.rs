@@ -71,6 +71,30 @@ impl Emulator {
     }
 }
 
+/// The repository's `.venv/bin/python` when it can `import` every module of `imports` (e.g.
+/// `"moto"`, `"jwt, cryptography"`), or `None` (a skip) when it cannot and this is not CI.
+/// Under `CI=true` it is a failure, never a skip.
+pub fn venv_python(imports: &str) -> Option<std::path::PathBuf> {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {imports}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} with {imports} is required under CI (bash scripts/venv.sh)",
+        python.display()
+    );
+    eprintln!(
+        "skipped: no {} with {imports} (run scripts/venv.sh)",
+        python.display()
+    );
+    None
+}
+
 /// The emulator's address, `AWS_ENDPOINT_URL`, for a test that provisions its own resources
 /// (the `orders` binary with `--provision`).
 ///

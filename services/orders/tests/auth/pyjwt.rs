@@ -10,27 +10,9 @@ use serde_json::Value;
 
 use crate::{Rig, assert_unauthorized, body, cli_token};
 
-/// The repository's `.venv/bin/python`, or `None` (a skip) when it or PyJWT is missing and
-/// this is not CI.
+/// The repository's `.venv/bin/python` with PyJWT, or `None` (a skip) outside CI.
 fn python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import jwt, cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} with PyJWT and cryptography is required under CI (bash scripts/venv.sh)",
-        python.display()
-    );
-    eprintln!(
-        "skipped: no {} with PyJWT (run scripts/venv.sh)",
-        python.display()
-    );
-    None
+    order_testkit::support::venv_python("jwt, cryptography")
 }
 
 /// Runs the minting script: the JWKS goes to `jwks`, the answer is `{iss, aud, tokens}`.
