@@ -1,7 +1,7 @@
 //! `bench-report`: every target of issue 16 in one markdown table, each row with its target,
 //! whether this run met it, and the load average around the run it comes from.
 //!
-//! Runs `pipeline-bench` for a closed loop of 5,000 orders from 64 clients (three times by
+//! Runs `pipeline-bench` for a closed loop of 20,000 orders from 64 clients (three times by
 //! default, `--closed-runs`: the table shows the medians and each run's figures), an open loop
 //! at 2,000 orders/s and a 60 s overload from 32 connections, then `replay-bench`,
 //! `lambda-cold-start` and `cost-model`, one after the other, each in its own process with
@@ -9,8 +9,13 @@
 //! that is skipped prints as a "skipped" row; a benchmark that fails prints as a "failed" row,
 //! and the runner then exits non-zero.
 //!
+//! The cold starts run against `--emulator` unless `--cold-start-emulator` names one of their
+//! own: moto over HTTPS, with `--ca-bundle`, puts each function's first TLS handshake in its
+//! first answer, as on AWS, and the rows say "over TLS".
+//!
 //! ```sh
 //! bench-report --bin-dir /tmp/target-bench/release --emulator http://127.0.0.1:5577 \
+//!   --cold-start-emulator https://127.0.0.1:5611 --ca-bundle ca.pem \
 //!   --replay-events 100000 --repeats 3 --overload-secs 20
 //! ```
 

@@ -304,7 +304,7 @@ fn inits(s: &Subject) -> Vec<Duration> {
 /// and functions apart; `ratio_to_sdk` is the init median ÷ hello-sdk's.
 fn summary_json(
     subjects: &[Subject],
-    repeats: usize,
+    (repeats, over_tls): (usize, bool),
     load_before: &str,
     load_after: &str,
 ) -> serde_json::Value {
@@ -340,6 +340,7 @@ fn summary_json(
     serde_json::json!({
         "bench": "lambda-cold-start",
         "repeats": repeats,
+        "over_tls": over_tls,
         "target_ratio": TARGET_RATIO,
         "load_before": load_before,
         "load_after": load_after,
@@ -397,7 +398,12 @@ async fn main() -> anyhow::Result<()> {
     if args.json {
         println!(
             "{}",
-            summary_json(&subjects, args.repeats, &load_before, &load_after)
+            summary_json(
+                &subjects,
+                (args.repeats, args.endpoint.starts_with("https://")),
+                &load_before,
+                &load_after
+            )
         );
         eprintln!("function output: {}", logs.display());
         return Ok(());

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use super::Part;
 
 pub const USAGE: &str = "\
-bench-report [--bin-dir DIR] [--emulator URL]
+bench-report [--bin-dir DIR] [--emulator URL] [--cold-start-emulator URL [--ca-bundle PEM]]
              [--skip pipeline,open-loop,overload,emulator,replay,cold-start,cost]
   closed loop: --orders N (20000) --clients N (64) --raw-rows N --closed-runs N (3; each
                closed-loop figure is the median of the runs, and a row lists each run's)
@@ -25,7 +25,10 @@ bench-report [--bin-dir DIR] [--emulator URL]
 Runs each benchmark in its own process with --json (pipeline-bench three times: closed loop,
 open loop, overload) and prints one markdown table with the load average around each run.
 Binaries default to DIR/<name>, DIR being --bin-dir or this executable's directory.
---emulator URL (e.g. moto on loopback) adds the emulator flow and enables the cold starts.";
+--emulator URL (e.g. moto on loopback) adds the emulator flow and enables the cold starts.
+--cold-start-emulator URL gives the cold starts an emulator of their own (e.g. moto over
+HTTPS, with --ca-bundle naming the authority that signed its certificate, so each function's
+first answer includes its first TLS handshake, as on AWS); without it they use --emulator.";
 
 /// The sizes of the three `pipeline-bench` runs, which the issue's targets fix (so they are
 /// passed even when not given): the runner's flag and its default. The closed loop's 20,000
@@ -45,7 +48,7 @@ const SIZES: [(&str, &str); 6] = [
 /// Flags passed through: the runner's flag, the benchmark it goes to, and that one's flag.
 /// `--server` goes to every `pipeline-bench` run; the emulator's flags only with `--emulator`
 /// (a `pipeline-bench` without `--emulator-clients` then still runs).
-const PASSED: [(&str, Part, &str); 13] = [
+const PASSED: [(&str, Part, &str); 14] = [
     ("--raw-rows", Part::Pipeline, "--raw-rows"),
     ("--server", Part::Pipeline, "--server"),
     ("--emulator-orders", Part::Emulator, "--emulator-orders"),
@@ -56,6 +59,7 @@ const PASSED: [(&str, Part, &str); 13] = [
     ("--settle-ms", Part::ColdStart, "--settle-ms"),
     ("--functions-dir", Part::ColdStart, "--bin-dir"),
     ("--jitter-dir", Part::ColdStart, "--jitter-dir"),
+    ("--ca-bundle", Part::ColdStart, "--ca-bundle"),
     ("--cost-orders", Part::Cost, "--orders"),
     ("--cost-clients", Part::Cost, "--clients"),
     ("--only", Part::ColdStart, "--only"),
@@ -75,6 +79,8 @@ pub struct Options {
     /// Executables given by flag, by part.
     pub programs: Vec<(Part, PathBuf)>,
     pub emulator: Option<String>,
+    /// The cold starts' own emulator (`--cold-start-emulator`), else [`Self::emulator`].
+    pub cold_start_emulator: Option<String>,
     pub skip: BTreeSet<Part>,
     /// `(part, the benchmark's flag, value)`.
     pub passed: Vec<(Part, &'static str, String)>,
@@ -95,6 +101,7 @@ impl Options {
             bin_dir: bin_dir.to_path_buf(),
             programs: Vec::new(),
             emulator: None,
+            cold_start_emulator: None,
             skip: BTreeSet::new(),
             passed: Vec::new(),
             sizes: SIZES.iter().map(|(f, v)| (*f, (*v).to_owned())).collect(),
@@ -106,6 +113,7 @@ impl Options {
             match flag.as_str() {
                 "--bin-dir" => o.bin_dir = value()?.into(),
                 "--emulator" => o.emulator = Some(value()?),
+                "--cold-start-emulator" => o.cold_start_emulator = Some(value()?),
                 "--skip" => {
                     for name in value()?.split(',').filter(|n| !n.is_empty()) {
                         let part = Part::parse(name).with_context(|| {
@@ -250,9 +258,15 @@ impl Options {
             ])
         });
         let cold_start = self.skipped(&[Part::ColdStart]).and_then(|()| {
-            let url = self.emulator.as_ref().ok_or_else(|| {
-                "needs --emulator URL (the functions' AWS calls go to it)".to_owned()
-            })?;
+            let url = self
+                .cold_start_emulator
+                .as_ref()
+                .or(self.emulator.as_ref())
+                .ok_or_else(|| {
+                    "needs --emulator URL or --cold-start-emulator URL (the functions' AWS \
+                     calls go to it)"
+                        .to_owned()
+                })?;
             let mut step = self.step(Part::ColdStart, "lambda-cold-start");
             step.args.extend(["--endpoint".to_owned(), url.clone()]);
             Ok(step)

@@ -351,7 +351,11 @@ fn without_an_emulator_the_emulator_flow_and_the_cold_starts_are_skipped() {
         ["--json", "--overload", "60", "--overload-connections", "32"]
     );
     assert!(plan.emulator_skipped.is_some());
-    assert!(plan.cold_start.unwrap_err().contains("--emulator"));
+    assert!(
+        plan.cold_start
+            .unwrap_err()
+            .contains("--emulator URL or --cold-start-emulator URL")
+    );
 }
 
 #[test]
@@ -478,4 +482,72 @@ fn several_closed_loops_show_their_medians_judge_the_median_ratio_and_list_each_
     );
     assert_eq!(each.verdict, Verdict::Info);
     assert!(!any_failed(&rows));
+}
+
+#[test]
+fn the_cold_starts_can_have_an_emulator_of_their_own_over_tls() {
+    let plan = parse(&[
+        "--emulator",
+        "http://127.0.0.1:5599",
+        "--cold-start-emulator",
+        "https://127.0.0.1:5611",
+        "--ca-bundle",
+        "/tls/ca.pem",
+    ])
+    .plan();
+    assert_eq!(
+        plan.cold_start.unwrap().args,
+        [
+            "--json",
+            "--ca-bundle",
+            "/tls/ca.pem",
+            "--endpoint",
+            "https://127.0.0.1:5611"
+        ]
+    );
+    // The emulator flow keeps the plain one, and nothing but the cold starts gets the bundle.
+    let pipeline = plan.pipeline.unwrap();
+    assert!(
+        pipeline
+            .args
+            .windows(2)
+            .any(|w| w == ["--emulator", "http://127.0.0.1:5599"])
+    );
+    assert!(!pipeline.args.iter().any(|a| a.contains("ca.pem")));
+    // Alone, it enables the cold starts (the emulator flow stays skipped).
+    let alone = parse(&["--cold-start-emulator", "https://127.0.0.1:5611"]).plan();
+    assert!(alone.emulator_skipped.is_some());
+    assert_eq!(
+        alone.cold_start.unwrap().args,
+        ["--json", "--endpoint", "https://127.0.0.1:5611"]
+    );
+}
+
+#[test]
+fn cold_starts_measured_over_tls_say_so_in_every_row() {
+    let plain = rows(&full_run());
+    assert!(
+        !plain
+            .iter()
+            .any(|r| r.part == "cold start" && r.measure.contains("TLS"))
+    );
+    let mut over_tls = json(COLD_START_JSON);
+    over_tls["over_tls"] = true.into();
+    let tls = rows(&Results {
+        cold_start: Outcome::Ran(over_tls),
+        ..full_run()
+    });
+    let cold: Vec<&Row> = tls.iter().filter(|r| r.part == "cold start").collect();
+    let per_binary = cold
+        .iter()
+        .filter(|r| !r.measure.starts_with("all "))
+        .collect::<Vec<_>>();
+    assert!(!per_binary.is_empty());
+    for r in per_binary {
+        assert!(r.measure.ends_with("runs, over TLS)"), "{}", r.measure);
+    }
+    assert_eq!(
+        row(&tls, "cold start", "hello-sdk (baseline").measure,
+        "hello-sdk (baseline, 10 runs, over TLS)"
+    );
 }
