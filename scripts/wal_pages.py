@@ -27,7 +27,20 @@ import tempfile
 
 WAL_HEADER = 32
 FRAME_HEADER = 24
-EVENTS_STREAM_INDEX = "sqlite_autoindex_events_2"
+# The events' (stream_id, version) key is an automatic index whose name depends on the table's
+# history (`sqlite_autoindex_events_2` while the event id had an index of its own, `_1` since
+# migrations/0010_events_rebuilt.sql): it is found by its columns instead.
+STREAM_KEY = ["stream_id", "version"]
+EVENTS_STREAM_INDEX = "the events' (stream_id, version) index"
+
+
+def stream_key_index(conn) -> str:
+    """The name of the events table's index on exactly (stream_id, version)."""
+    for _seq, name, *_ in conn.execute("PRAGMA index_list('events')"):
+        columns = [r[2] for r in conn.execute(f"PRAGMA index_info('{name}')")]
+        if columns == STREAM_KEY:
+            return name
+    return ""
 
 
 def frames(wal: bytes):
@@ -53,7 +66,11 @@ def report(db_path: str, wal: bytes) -> dict:
     found, page_size = frames(wal)
     commits = sum(1 for _, commit, _ in found if commit)
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    owner = {page: name for page, name in conn.execute("SELECT pageno, name FROM dbstat")}
+    key_index = stream_key_index(conn)
+    owner = {
+        page: EVENTS_STREAM_INDEX if name == key_index else name
+        for page, name in conn.execute("SELECT pageno, name FROM dbstat")
+    }
     conn.close()
     by_owner = collections.Counter(owner.get(page, "(new or free pages)") for page, _, _ in found)
     kinds = collections.Counter()
@@ -90,20 +107,26 @@ def show(r: dict) -> None:
     for name, n in r["by_owner"].most_common():
         print(f"| {name} | {n} | {n / commits:.2f} | {100 * n / max(r['frames'], 1):.1f} % |")
     if r["events_index"]:
-        print(f"{EVENTS_STREAM_INDEX} (stream_id, version): " + ", ".join(
+        print(f"{EVENTS_STREAM_INDEX}: " + ", ".join(
             f"{k} {v}" for k, v in r["events_index"].most_common()))
 
 
 def self_test() -> None:
-    """A WAL written here, by this Python's SQLite: the frames counted are the pages written."""
+    """A WAL written here, by this Python's SQLite: the frames counted are the pages written,
+    with the log's keys as the first migration declared them and as they are since the
+    tenth (no event-id index: the stream key's automatic index is then the first)."""
+    for event_id in ("event_id TEXT UNIQUE, ", "event_id TEXT, "):
+        self_test_with(event_id)
+    print("wal_pages self-test passed")
+
+
+def self_test_with(event_id: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "orders.db")
         conn = sqlite3.connect(db)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA wal_autocheckpoint=0")
-        # The log's keys as migrations/0001_init.sql declares them: the event id's index is
-        # the table's first automatic index, (stream_id, version)'s its second.
-        conn.execute("CREATE TABLE events (position INTEGER PRIMARY KEY, event_id TEXT UNIQUE, "
+        conn.execute(f"CREATE TABLE events (position INTEGER PRIMARY KEY, {event_id}"
                      "stream_id TEXT, version INTEGER, UNIQUE (stream_id, version))")
         conn.execute("CREATE TABLE other (k TEXT PRIMARY KEY)")
         conn.commit()
@@ -122,7 +145,6 @@ def self_test() -> None:
         assert r["by_owner"][EVENTS_STREAM_INDEX] == 3, r
         assert r["events_index"]["product streams"] == 3, r
         assert "other" not in r["by_owner"], r
-    print("wal_pages self-test passed")
 
 
 if __name__ == "__main__":
