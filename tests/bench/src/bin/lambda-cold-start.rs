@@ -301,10 +301,12 @@ fn inits(s: &Subject) -> Vec<Duration> {
 }
 
 /// Every row's figures as one JSON object (`--json`): times in ms, sizes in bytes, baselines
-/// and functions apart; `ratio_to_sdk` is the init median ÷ hello-sdk's.
+/// and functions apart; `ratio_to_sdk` is the init median ÷ hello-sdk's; `over_tls` says the
+/// endpoint was HTTPS, so each first response includes the function's first TLS handshake.
 fn summary_json(
     subjects: &[Subject],
-    (repeats, over_tls): (usize, bool),
+    repeats: usize,
+    over_tls: bool,
     load_before: &str,
     load_after: &str,
 ) -> serde_json::Value {
@@ -400,7 +402,8 @@ async fn main() -> anyhow::Result<()> {
             "{}",
             summary_json(
                 &subjects,
-                (args.repeats, args.endpoint.starts_with("https://")),
+                args.repeats,
+                args.endpoint.starts_with("https://"),
                 &load_before,
                 &load_after
             )
