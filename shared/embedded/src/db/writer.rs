@@ -127,27 +127,14 @@ pub(super) fn log_head(conn: &Connection) -> rusqlite::Result<i64> {
         .query_row([], |r| r.get(0))
 }
 
-/// How long the writer waits awake for a next job before it parks. Under load the next job
-/// comes within microseconds, and a parked writer costs every job a wake-up (a futex call by
-/// its sender, a context switch for the writer): with the writer awake for 50 µs the closed loop
-/// ran 4,717 against 4,474 orders/s at 304 against 322 µs of CPU per order (medians of 6
-/// alternating rounds, BENCHMARKS.md "After issue 16, third part"). An idle server parks it
-/// 50 µs after its last job.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
-
-/// The next job, or `None` once every sender is gone (the database closed).
+/// The next job, or `None` once every sender is gone (the database closed). The writer parks
+/// as soon as no job waits: it shares two cores with the tokio workers that make its jobs, and
+/// awake it only took their time. Spinning 50 µs for a next job (as it did from the third
+/// part of issue 16) cost 6–8 % more CPU per order below capacity (2,000 and 4,000 orders/s:
+/// ten of ten alternated rounds higher) and bought nothing the rounds at capacity could tell
+/// (BENCHMARKS.md, "After issue 16, thirty-third part").
 fn next_job(rx: &std_mpsc::Receiver<Job>) -> Option<Job> {
-    let start = std::time::Instant::now();
-    loop {
-        match rx.try_recv() {
-            Ok(job) => return Some(job),
-            Err(std_mpsc::TryRecvError::Disconnected) => return None,
-            Err(std_mpsc::TryRecvError::Empty) if start.elapsed() < SPIN => {
-                std::hint::spin_loop();
-            }
-            Err(std_mpsc::TryRecvError::Empty) => return rx.recv().ok(),
-        }
-    }
+    rx.recv().ok()
 }
 
 /// Undoes the writer's transaction and everything that mirrors it in memory (the staged feed,
