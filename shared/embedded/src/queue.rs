@@ -148,17 +148,35 @@ impl SqliteQueue {
             .map_err(port)
     }
 
-    /// When the next hidden message becomes visible, if any (ms since the epoch).
-    pub async fn next_visible_at(&self) -> Result<Option<i64>, PortError> {
-        let queue = self.name;
+    /// Receives as [`SqliteQueue::receive`] does; when nothing was visible, also when the next
+    /// hidden message reappears, read in the same writer job. A poller below capacity finds
+    /// the queue empty after each message it handles, and asking a reader apart cost a
+    /// hand-off to the blocking pool and back for every order.
+    async fn receive_or_next(
+        &self,
+        max: usize,
+        visibility_ms: i64,
+    ) -> Result<(Vec<Received>, Option<i64>), PortError> {
+        let (queue, dlq, max_receives) = (self.name, self.dlq, self.max_receives);
         self.db
-            .read(move |c| {
-                c.prepare_cached("SELECT MIN(visible_at) FROM queue_messages WHERE queue = ?1")?
-                    .query_row([queue], |r| r.get(0))
+            .write_direct(move |c| {
+                let got = receive_on(c, queue, dlq, max_receives, max, visibility_ms)?;
+                let next = if got.is_empty() {
+                    next_visible_on(c, queue)?
+                } else {
+                    None
+                };
+                Ok::<_, rusqlite::Error>((got, next))
             })
             .await
-            .map_err(port)
+            .map_err(|e| port(format!("{e:?}")))
     }
+}
+
+/// When the queue's next hidden message becomes visible, if any (ms since the epoch).
+fn next_visible_on(c: &Connection, queue: &str) -> rusqlite::Result<Option<i64>> {
+    c.prepare_cached("SELECT MIN(visible_at) FROM queue_messages WHERE queue = ?1")?
+        .query_row([queue], |r| r.get(0))
 }
 
 /// The visible messages of a queue, those visible longest first: the order of the queue's
@@ -218,14 +236,14 @@ impl order_domain::ports::PolledQueue for SqliteQueue {
 
     async fn receive(&self, max: usize) -> Result<Vec<Received>, PortError> {
         let notified = self.wake.notified();
-        let got = SqliteQueue::receive(self, max, QUEUE_VISIBILITY_MS).await?;
+        let (got, next) = self.receive_or_next(max, QUEUE_VISIBILITY_MS).await?;
         if !got.is_empty() {
             return Ok(got);
         }
         // Nothing visible: wait for a send, or for the next hidden message to reappear.
-        let wait = match self.next_visible_at().await {
-            Ok(Some(at)) => u64::try_from((at - now_ms()).clamp(1, 1000)).unwrap_or(1000),
-            _ => 1000,
+        let wait = match next {
+            Some(at) => u64::try_from((at - now_ms()).clamp(1, 1000)).unwrap_or(1000),
+            None => 1000,
         };
         let _ = tokio::time::timeout(std::time::Duration::from_millis(wait), notified).await;
         SqliteQueue::receive(self, max, QUEUE_VISIBILITY_MS).await
@@ -355,6 +373,43 @@ mod tests {
         let stale: Vec<&Received> = got.iter().collect();
         PolledQueue::delete_batch(&q, &stale).await.unwrap();
         assert_eq!(q.depth().await.unwrap(), (0, 1, 0));
+        db.close();
+    }
+
+    /// A receive that finds nothing visible says, from the same writer job, when the next
+    /// hidden message reappears, which is how long a poller then waits for a send.
+    #[tokio::test]
+    async fn an_empty_receive_says_when_the_next_hidden_message_reappears() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), Durability::Normal).unwrap();
+        let q = SqliteQueue::orders(db.clone());
+        let (got, next) = q.receive_or_next(10, 30_000).await.unwrap();
+        assert!(got.is_empty());
+        assert_eq!(next, None, "an empty queue has nothing to wait for");
+        q.send("m".into()).await.unwrap();
+        let before = now_ms();
+        let (got, next) = q.receive_or_next(10, 30_000).await.unwrap();
+        assert_eq!(
+            (got.len(), next),
+            (1, None),
+            "a receive that found a message"
+        );
+        let (none, next) = q.receive_or_next(10, 30_000).await.unwrap();
+        assert!(none.is_empty(), "the message is hidden");
+        let at = next.expect("when the hidden message reappears");
+        assert!((before + 30_000..=now_ms() + 30_000).contains(&at), "{at}");
+        // Hidden for 200 ms more: a poller's receive waits for it and gets it (a receive may
+        // also come back empty early, woken by the send's notice left from before).
+        q.retry_after(&got[0], 200).await.unwrap();
+        let mut again = Vec::new();
+        for _ in 0..3 {
+            again = PolledQueue::receive(&q, 10).await.unwrap();
+            if !again.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(again.len(), 1, "received once it reappeared");
+        assert_eq!(again[0].receive_count, 2);
         db.close();
     }
 }
