@@ -130,7 +130,7 @@ pub(super) fn log_head(conn: &Connection) -> rusqlite::Result<i64> {
 /// The next job, or `None` once every sender is gone (the database closed). The writer parks
 /// as soon as no job waits: it shares two cores with the tokio workers that make its jobs, and
 /// awake it only took their time. Spinning 50 µs for a next job (as it did from the third
-/// part of issue 16) cost 6–8 % more CPU per order below capacity (2,000 and 4,000 orders/s:
+/// part of issue 16) cost 7–8 % more CPU per order below capacity (2,000 and 4,000 orders/s:
 /// ten of ten alternated rounds higher) and bought nothing the rounds at capacity could tell
 /// (BENCHMARKS.md, "After issue 16, thirty-third part").
 fn next_job(rx: &std_mpsc::Receiver<Job>) -> Option<Job> {
