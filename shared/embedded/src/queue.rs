@@ -83,11 +83,8 @@ impl SqliteQueue {
         max: usize,
         visibility_ms: i64,
     ) -> Result<Vec<Received>, PortError> {
-        let (queue, dlq, max_receives) = (self.name, self.dlq, self.max_receives);
-        self.db
-            .write_direct(move |c| receive_on(c, queue, dlq, max_receives, max, visibility_ms))
-            .await
-            .map_err(|e| port(format!("{e:?}")))
+        let (got, _next) = self.receive_or_next(max, visibility_ms).await?;
+        Ok(got)
     }
 
     /// Deletes a message by its current receipt; a stale receipt deletes nothing (false).
@@ -148,9 +145,9 @@ impl SqliteQueue {
             .map_err(port)
     }
 
-    /// Receives as [`SqliteQueue::receive`] does; when nothing was visible, also when the next
-    /// hidden message reappears, read in the same writer job. A poller below capacity finds
-    /// the queue empty after each message it handles, and asking a reader apart cost a
+    /// Receives as [`SqliteQueue::receive`] does; when nothing was visible, also says when the
+    /// next hidden message reappears, read in the same writer job. A poller below capacity
+    /// finds the queue empty after each message it handles, and asking a reader apart cost a
     /// hand-off to the blocking pool and back for every order.
     async fn receive_or_next(
         &self,

@@ -127,16 +127,6 @@ pub(super) fn log_head(conn: &Connection) -> rusqlite::Result<i64> {
         .query_row([], |r| r.get(0))
 }
 
-/// The next job, or `None` once every sender is gone (the database closed). The writer parks
-/// as soon as no job waits: it shares two cores with the tokio workers that make its jobs, and
-/// awake it only took their time. Spinning 50 µs for a next job (as it did from the third
-/// part of issue 16) cost 7–8 % more CPU per order below capacity (2,000 and 4,000 orders/s:
-/// ten of ten alternated rounds higher) and bought nothing the rounds at capacity could tell
-/// (BENCHMARKS.md, "After issue 16, thirty-third part").
-fn next_job(rx: &std_mpsc::Receiver<Job>) -> Option<Job> {
-    rx.recv().ok()
-}
-
 /// Undoes the writer's transaction and everything that mirrors it in memory (the staged feed,
 /// the caches registered with [`Db::on_commit_failure`]); returns why, for the batch's jobs.
 fn roll_back(
@@ -167,9 +157,15 @@ pub(super) fn writer_loop(
     let mut carried: Vec<Job> = Vec::new();
     loop {
         let mut batch = if carried.is_empty() {
-            match next_job(rx) {
-                Some(first) => vec![first],
-                None => return,
+            // Parked until a job comes (or every sender is gone: the database closed). The
+            // writer shares two cores with the tokio workers that make its jobs, and awake it
+            // only took their time: spinning 50 µs for a next job (as it did from the third
+            // part of issue 16) cost 7–8 % more CPU per order below capacity (2,000 and 4,000
+            // orders/s: ten of ten alternated rounds higher) and bought nothing the rounds at
+            // capacity could tell (BENCHMARKS.md, "After issue 16, thirty-third part").
+            match rx.recv() {
+                Ok(first) => vec![first],
+                Err(_) => return,
             }
         } else {
             std::mem::take(&mut carried)
