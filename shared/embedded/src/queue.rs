@@ -145,8 +145,8 @@ impl SqliteQueue {
             .map_err(port)
     }
 
-    /// Receives as [`SqliteQueue::receive`] does; when nothing was visible, also says when the
-    /// next hidden message reappears, read in the same writer job. A poller below capacity
+    /// The writer job of every receive: the messages received and, when none was visible,
+    /// when the next hidden message reappears, read in the same job. A poller below capacity
     /// finds the queue empty after each message it handles, and asking a reader apart cost a
     /// hand-off to the blocking pool and back for every order.
     async fn receive_or_next(
