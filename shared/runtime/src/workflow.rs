@@ -79,7 +79,8 @@ impl LocalWorkflow {
             .get(&self.workflow)
             .ok_or_else(|| PortError(format!("no state machine {}", self.workflow.name())))?;
         let start_at = machine.start_at().to_owned();
-        let data = input.to_string();
+        let data = serde_json::to_string(&input)
+            .map_err(|e| PortError(format!("start execution: the input as JSON: {e}")))?;
         let row = Row {
             workflow: self.workflow,
             status: "RUNNING".into(),

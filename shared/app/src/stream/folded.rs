@@ -22,6 +22,8 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+use foldhash::fast::RandomState;
+
 use order_domain::events::{DecodeError, decode_order};
 use order_domain::order::Order;
 use order_domain::{OrderId, RecordedEvent};
@@ -33,8 +35,9 @@ const GENERATION: usize = 4096;
 
 #[derive(Default)]
 struct Generations {
-    young: HashMap<OrderId, Order>,
-    old: HashMap<OrderId, Order>,
+    /// foldhash, as the other per-process maps an order's every step looks into.
+    young: HashMap<OrderId, Order, RandomState>,
+    old: HashMap<OrderId, Order, RandomState>,
 }
 
 static FOLDED: LazyLock<Mutex<Generations>> = LazyLock::new(Mutex::default);

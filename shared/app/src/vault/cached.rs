@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use foldhash::fast::RandomState;
+
 use order_domain::CustomerId;
 use order_domain::ports::{DataKey, KeyStore, NewKey, PortError, SealingKey};
 
@@ -23,7 +25,9 @@ pub struct CachedKeys<K> {
 
 #[derive(Default)]
 struct CacheState {
-    keys: HashMap<CustomerId, (DataKey, Instant)>,
+    /// foldhash: every POST, payment and email looks a customer up here, and SipHash was most
+    /// of a lookup.
+    keys: HashMap<CustomerId, (DataKey, Instant), RandomState>,
     /// Forgets begun or finished: a lookup that started under another count keeps nothing.
     forgets: u64,
     /// New keys handed out by `sealing_key`, not stored yet (key id: the forget count then),
