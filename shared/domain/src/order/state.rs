@@ -2,6 +2,8 @@
 //! has, so an order that is validated and rejected at once, or paid and declined, cannot be
 //! written down. [`evolve`] is the fold step that moves it on.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::events::{
@@ -97,12 +99,16 @@ pub enum OrderState {
 /// How far an open order has got. The stages marked "next: fail" wait for the workflow's
 /// OrderFailed step; the two marked "within one append" exist only between two events that are
 /// always appended together.
+///
+/// The OrderPlaced is shared (`Arc`): it never changes after the fold reads it, and it is most
+/// of an order's state (its lines, its sealed personal data), which every step's load copied
+/// for the process's memo of folded orders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     /// Placed, not yet validated.
-    Placed(OrderPlaced),
+    Placed(Arc<OrderPlaced>),
     /// Validation refused it (next: fail).
-    Rejected(OrderPlaced, OrderRejected),
+    Rejected(Arc<OrderPlaced>, OrderRejected),
     /// Priced, not yet charged.
     Validated(Priced),
     /// The card was declined (next: fail).
@@ -125,7 +131,7 @@ pub enum Progress {
 /// A validated order: what was placed and what it was priced at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Priced {
-    pub placed: OrderPlaced,
+    pub placed: Arc<OrderPlaced>,
     pub validated: OrderValidated,
 }
 
@@ -167,7 +173,7 @@ pub struct Cancelled {
 pub fn evolve(state: OrderState, event: &OrderEvent) -> OrderState {
     match (state, event) {
         (OrderState::New, OrderEvent::OrderPlaced(placed)) => {
-            OrderState::Open(Progress::Placed(placed.clone()))
+            OrderState::Open(Progress::Placed(Arc::new(placed.clone())))
         }
         (OrderState::Open(progress), event) => progress.evolve(event),
         (OrderState::Completed(completed), event) => completed.evolve(event),
