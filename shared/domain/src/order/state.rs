@@ -100,9 +100,9 @@ pub enum OrderState {
 /// OrderFailed step; the two marked "within one append" exist only between two events that are
 /// always appended together.
 ///
-/// The OrderPlaced is shared (`Arc`): it never changes after the fold reads it, and it is most
-/// of an order's state (its lines, its sealed personal data), which every step's load copied
-/// for the process's memo of folded orders.
+/// The OrderPlaced is shared (`Arc`): it never changes once folded, and it is most of an
+/// order's state (its lines, its sealed personal data), so a copy of a state (the memo of
+/// folded orders keeps one of every fold it hands out) shares it instead of copying it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     /// Placed, not yet validated.
