@@ -193,6 +193,8 @@ async fn metrics_count_what_was_placed() {
     // Every order timed once, at its first end (the cancelled one had completed already).
     assert_eq!(value(&s, m::ORDER_LATENCY, &[]), n);
     assert_eq!(value(&s, m::QUEUE_DEAD_LETTERS, &[]), 0.0);
+    // The embedded runner's number of executions at once is fixed (`Config`'s).
+    assert_eq!(value(&s, m::EXECUTION_LIMIT, &[]), 512.0);
     assert!(
         s.samples.iter().any(|x| x.metric == m::QUEUE_VISIBLE),
         "the queue gauge is there"

@@ -27,6 +27,7 @@ use order_aws::{
 };
 use order_embedded::db::{Db, Durability};
 use order_embedded::stream_positions::StreamPositions;
+use order_runtime::Concurrency;
 use order_runtime::bus::LocalBus;
 use order_runtime::recent_emails::{RecentEmails, Recording};
 use order_runtime::workers::{WithoutLiveExecutions, spawn_queue_pollers, sweeper};
@@ -172,6 +173,8 @@ fn runner_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
 
 /// Starts everything; the API listens on `addr`.
 pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<AwsServer> {
+    // The recorder before the runner, whose limit is a gauge from its start.
+    let _ = crate::metrics::handle();
     let clients = AwsClients::load().await?;
     let resources = resources(&clients, &options).await?;
     let Adapters {
@@ -206,7 +209,9 @@ pub async fn serve_aws(options: AwsOptions, addr: SocketAddr) -> anyhow::Result<
         db.clone(),
         (store.clone(), notifier.clone(), keys.clone()),
         options.retry_interval_scale,
-        256,
+        // Executions beyond what the backend serves only queue there, ahead of the API's
+        // calls: their number follows the tasks' latency (`order_runtime::limit`).
+        Concurrency::REMOTE,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (shutdown, rx) = watch::channel(false);

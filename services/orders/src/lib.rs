@@ -157,6 +157,9 @@ pub async fn serve_monitored(
     guard: Guard,
     monitoring: monitor::MonitorOptions,
 ) -> anyhow::Result<Server> {
+    // The recorder before the pipeline, so that what its start records (the runner's number
+    // of executions at once) is kept.
+    let _ = metrics::handle();
     let pipeline = Pipeline::start(config)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

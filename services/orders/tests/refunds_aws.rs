@@ -130,6 +130,8 @@ async fn assert_metrics(base: &str) {
         "order_pipeline_refunds_requested_total 1",
         "order_pipeline_refunds_issued_total 1",
         "order_pipeline_queue_dead_letter_messages 0",
+        // The runner's adaptive limit, at its floor: one execution at a time never fills it.
+        "order_pipeline_workflow_execution_limit 2",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),

@@ -71,6 +71,9 @@ pub const ORDERS_SHED: &str = "order_pipeline_orders_shed_total";
 /// Orders admitted and not yet ended, the backlog admission is checked against (gauge, set by
 /// the host when it is scraped).
 pub const ORDERS_OPEN: &str = "order_pipeline_orders_open";
+/// Gauge: how many workflow executions a local host's runner runs at once (fixed on the
+/// embedded host; on `serve --backend aws`, where its adaptive limit stands).
+pub const EXECUTION_LIMIT: &str = "order_pipeline_workflow_execution_limit";
 
 /// The label of [`ORDERS_FAILED`]: a `FailureReason` (REJECTED, PAYMENT_DECLINED, ...).
 pub const REASON: &str = "reason";
@@ -177,6 +180,10 @@ pub fn describe() {
         ORDERS_OPEN,
         "Orders admitted and not yet ended (the backlog)"
     );
+    describe_gauge!(
+        EXECUTION_LIMIT,
+        "Workflow executions the local runner runs at once (adaptive on a remote backend)"
+    );
     describe_histogram!(
         ORDER_LATENCY,
         Unit::Seconds,
@@ -263,6 +270,12 @@ pub fn shed() {
 #[allow(clippy::cast_precision_loss)] // a backlog is far below 2^52
 pub fn orders_open() {
     metrics::gauge!(ORDERS_OPEN).set(crate::backlog::PROCESS.open() as f64);
+}
+
+/// Sets [`EXECUTION_LIMIT`].
+#[allow(clippy::cast_precision_loss)] // a limit is far below 2^52
+pub fn execution_limit(n: usize) {
+    metrics::gauge!(EXECUTION_LIMIT).set(n as f64);
 }
 
 /// Sets the queue's gauges from the queue port's `(visible, dead-letter)` depth.

@@ -10,16 +10,18 @@
 //! writer job per state, about a tenth of the pipeline's CPU per order.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use order_app::dispatch::Workflow;
 use order_domain::ports::{EventStore, KeyStore, Notification, Notifier, Topic};
 use order_embedded::db::{Db, now_ms};
-use order_workflow::{ExecutionContext, RunOptions, Transition, step};
+use order_workflow::{ExecutionContext, RunOptions, TaskFailure, TaskInvoker, Transition, step};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::functions::LocalFunctions;
+use crate::limit::Slots;
 use crate::workflow::Machines;
 
 /// An execution's saved progress.
@@ -44,6 +46,30 @@ pub(crate) struct Execution<S, N, K> {
     pub(crate) notifier: N,
     pub(crate) options: Arc<RunOptions>,
     pub(crate) name: String,
+    /// The runner's slots when their number follows the tasks' latency: each task is timed
+    /// for them.
+    pub(crate) slots: Option<Arc<Slots>>,
+}
+
+/// The execution's tasks, each timed for the adaptive limit ([`crate::limit`]).
+struct Timed<'a, I> {
+    inner: &'a I,
+    slots: &'a Slots,
+}
+
+impl<I: TaskInvoker> TaskInvoker for Timed<'_, I> {
+    async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
+        // The function a `lambda:invoke` names: each is judged against its own latency.
+        let task = input
+            .get("FunctionName")
+            .and_then(Value::as_str)
+            .unwrap_or(resource)
+            .to_owned();
+        let started = Instant::now();
+        let result = self.inner.invoke(resource, input).await;
+        self.slots.observe(&task, started.elapsed());
+        result
+    }
 }
 
 impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
@@ -113,7 +139,16 @@ impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
                 // Not saved: the next start runs the execution again from its first state.
                 return;
             }
-            let t = step(machine, &state, data, &ctx, &self.functions, &self.options).await;
+            let t = match &self.slots {
+                Some(slots) => {
+                    let timed = Timed {
+                        inner: &self.functions,
+                        slots,
+                    };
+                    step(machine, &state, data, &ctx, &timed, &self.options).await
+                }
+                None => step(machine, &state, data, &ctx, &self.functions, &self.options).await,
+            };
             tracing::debug!(state = %state, ?t, "state finished");
             transitions += 1;
             match t {

@@ -8,6 +8,8 @@
 //! - [`workflow`] (with `execution`) and [`functions`]: durable executions of the shared state
 //!   machine definitions (the order's and the refund's), with `lambda:invoke` done locally (the
 //!   executions are bookkept in SQLite, as Step Functions keeps its own).
+//! - [`limit`]: how many executions the runner runs at once, fixed or following the tasks'
+//!   latency.
 //! - [`bus`]: EventBridge-style rules routed in process (the confirmation, the failure notice,
 //!   the customer's updates, a requested refund's execution).
 //! - [`projections`] and [`forwarder`]: the embedded host's change-feed workers (read models;
@@ -20,10 +22,12 @@ mod execution;
 mod feed;
 pub mod forwarder;
 pub mod functions;
+pub mod limit;
 pub mod pipeline;
 pub mod projections;
 pub mod recent_emails;
 pub mod workers;
 pub mod workflow;
 
+pub use limit::Concurrency;
 pub use pipeline::{Config, LocalKeys, LocalNotifier, Pipeline, StartError};

@@ -22,10 +22,11 @@ use order_embedded::db::{Db, now_ms};
 use order_workflow::{RunOptions, StateMachine};
 use rusqlite::params;
 use serde_json::Value;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::execution::{Execution, Row};
 use crate::functions::{LocalFunctions, substitutions};
+use crate::limit::{Concurrency, Slots};
 
 /// The order state machine's definition: the same file the template deploys.
 pub const DEFINITION: &str = Workflow::OrderProcessing.definition();
@@ -127,7 +128,7 @@ pub struct Runner<S, N, K> {
     options: Arc<RunOptions>,
     rx: mpsc::UnboundedReceiver<(String, Option<Row>)>,
     in_flight: Arc<Mutex<HashSet<String>>>,
-    slots: Arc<Semaphore>,
+    slots: Arc<Slots>,
 }
 
 /// Creates the runner of both state machines and the order state machine's starter
@@ -136,7 +137,7 @@ pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + 
     db: Db,
     (store, notifier, keys): (S, N, K),
     interval_scale: f64,
-    max_concurrent: usize,
+    concurrency: impl Into<Concurrency>,
 ) -> Result<(LocalWorkflow, Runner<S, N, K>), order_workflow::DefinitionError> {
     let machines: Machines = Workflow::ALL
         .into_iter()
@@ -159,7 +160,7 @@ pub fn local_workflow<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + 
         options: Arc::new(RunOptions { interval_scale }),
         rx,
         in_flight: Arc::new(Mutex::new(HashSet::new())),
-        slots: Arc::new(Semaphore::new(max_concurrent)),
+        slots: Slots::new(concurrency.into()),
     };
     Ok((starter, runner))
 }
@@ -213,10 +214,11 @@ impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, 
             notifier: self.notifier.clone(),
             options: Arc::clone(&self.options),
             name,
+            slots: self.slots.is_adaptive().then(|| Arc::clone(&self.slots)),
         };
         let (in_flight, slots) = (Arc::clone(&self.in_flight), Arc::clone(&self.slots));
         tokio::spawn(async move {
-            let Ok(_permit) = slots.acquire_owned().await else {
+            let Some(_slot) = slots.acquire().await else {
                 return;
             };
             let name = exec.name.clone();

@@ -4,10 +4,10 @@
 //! template's dashboard and alarms, and the tests that hold the EMF lines to them, use these.
 
 use super::{
-    ACTION, EMAILS_DEDUPLICATED, EMAILS_PUBLISHED, ORDER_LATENCY, ORDERS_CANCELLED,
-    ORDERS_COMPLETED, ORDERS_FAILED, ORDERS_OPEN, ORDERS_PLACED, ORDERS_SHED, PAYMENT_DECLINES,
-    PROJECTION_LAG, QUEUE_DEAD_LETTERS, QUEUE_VISIBLE, REASON, REFUNDS_FAILED, REFUNDS_ISSUED,
-    REFUNDS_REQUESTED, SHIPMENTS, STOCK_OUTS, SWEEPER_ACTIONS, TOPIC,
+    ACTION, EMAILS_DEDUPLICATED, EMAILS_PUBLISHED, EXECUTION_LIMIT, ORDER_LATENCY,
+    ORDERS_CANCELLED, ORDERS_COMPLETED, ORDERS_FAILED, ORDERS_OPEN, ORDERS_PLACED, ORDERS_SHED,
+    PAYMENT_DECLINES, PROJECTION_LAG, QUEUE_DEAD_LETTERS, QUEUE_VISIBLE, REASON, REFUNDS_FAILED,
+    REFUNDS_ISSUED, REFUNDS_REQUESTED, SHIPMENTS, STOCK_OUTS, SWEEPER_ACTIONS, TOPIC,
 };
 
 /// The one CloudWatch namespace of the pipeline's business metrics.
@@ -15,7 +15,7 @@ pub const NAMESPACE: &str = "OrderPipeline";
 
 /// Facade name → CloudWatch metric name. Units come from the facade's descriptions
 /// ([`super::describe`]): counters are counts, [`ORDER_LATENCY`] and [`PROJECTION_LAG`] seconds.
-pub const NAMES: [(&str, &str); 19] = [
+pub const NAMES: [(&str, &str); 20] = [
     (ORDERS_PLACED, "OrdersPlaced"),
     (ORDERS_COMPLETED, "OrdersCompleted"),
     (ORDERS_FAILED, "OrdersFailed"),
@@ -35,6 +35,7 @@ pub const NAMES: [(&str, &str); 19] = [
     (QUEUE_DEAD_LETTERS, "QueueDeadLetterMessages"),
     (ORDERS_SHED, "OrdersShed"),
     (ORDERS_OPEN, "OrdersOpen"),
+    (EXECUTION_LIMIT, "WorkflowExecutionLimit"),
 ];
 
 /// Label → dimension name. Every label is low-cardinality (a failure reason, a topic, a sweeper

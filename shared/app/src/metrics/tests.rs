@@ -140,6 +140,7 @@ fn every_name_has_the_namespace() {
         QUEUE_DEAD_LETTERS,
         ORDERS_SHED,
         ORDERS_OPEN,
+        EXECUTION_LIMIT,
     ] {
         assert!(name.starts_with(PREFIX), "{name}");
         assert!(

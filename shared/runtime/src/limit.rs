@@ -1,0 +1,433 @@
+//! How many workflow executions the local runner runs at once: a fixed number, or a number that
+//! follows how long the tasks take (an adaptive limit, in the manner of TCP Vegas and Netflix's
+//! concurrency-limits).
+//!
+//! The embedded host runs a fixed number: its tasks' writes wait for one writer, which commits
+//! every job waiting together, so more executions at once cost less each. `serve --backend aws`
+//! runs an adaptive number. Its tasks call a remote backend, and a backend that is saturated
+//! (an emulator on one interpreter, a throttled table whose retries show as latency) only queues
+//! what it is sent: every request in flight waits behind every other, the API's among them.
+//! There, executions beyond what the backend serves add latency and no throughput: on moto,
+//! capping them at 1–4 instead of 256 halved the POST's p50 for the same orders a second
+//! (BENCHMARKS.md, thirty-sixth part). A fixed small cap would cap the host's throughput on a
+//! backend that is not saturated, such as DynamoDB itself; the adaptive limit grows there.
+//!
+//! The rule: each task's latency is set against the least that task took lately (its
+//! baseline). While the tasks' smoothed latency ratio stays low and the executions use the
+//! whole limit, the limit grows by one a task (doubling a round); once it is above
+//! [`HIGH`], the limit is cut to [`CUT`] of itself, at most once a round, so the tasks already
+//! in flight under the old limit are not counted twice. It stays between its bounds.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How many executions the runner runs at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Always up to this many.
+    Fixed(usize),
+    /// From `min` to `max`, as the tasks' latency allows; it starts at `min`.
+    Adaptive { min: usize, max: usize },
+}
+
+impl Concurrency {
+    /// A host whose tasks call a remote backend (`serve --backend aws`).
+    pub const REMOTE: Self = Self::Adaptive { min: 2, max: 256 };
+}
+
+impl From<usize> for Concurrency {
+    fn from(n: usize) -> Self {
+        Self::Fixed(n)
+    }
+}
+
+/// Smoothed latency ratio above which the limit is cut: tasks taking twice their baseline.
+pub const HIGH: f64 = 2.0;
+/// Below this, the limit may grow.
+pub const LOW: f64 = 1.5;
+/// What a cut leaves of the limit.
+pub const CUT: f64 = 0.7;
+/// Weight of a new ratio in the smoothed one.
+const ALPHA: f64 = 0.2;
+/// Added to a latency and its baseline before they are compared, so that the jitter of tasks
+/// that take well under a millisecond is not read as queueing.
+const SLACK_S: f64 = 0.002;
+/// Samples of one task, taken at the limit's floor, per baseline window: the baseline is the
+/// least of the last two windows, so it can rise again within two.
+const WINDOW: u32 = 256;
+
+/// The least latency of one task over its last two windows.
+///
+/// A window counts only the samples taken while the limit was at its floor: latency there is
+/// the least this host can make it, so if that rose (the backend got slower, or busy with
+/// other clients' work) the baseline rises with it. Samples taken above the floor lower the
+/// baseline but never end a window: a baseline that rose with the load this host itself adds
+/// would let the limit climb with it, each step making the next look normal.
+#[derive(Debug)]
+struct Baseline {
+    task: Box<str>,
+    current: f64,
+    previous: f64,
+    seen: u32,
+}
+
+impl Baseline {
+    fn observe(&mut self, took: f64, at_floor: bool) -> f64 {
+        if at_floor && self.seen == WINDOW {
+            self.previous = self.current;
+            self.current = took;
+            self.seen = 0;
+        } else {
+            self.current = self.current.min(took);
+        }
+        if at_floor {
+            self.seen += 1;
+        }
+        self.current.min(self.previous)
+    }
+}
+
+/// The adaptive limit's state: pure arithmetic over samples, no clock.
+#[derive(Debug)]
+pub(crate) struct Control {
+    min: f64,
+    max: f64,
+    limit: f64,
+    ratio: Option<f64>,
+    since_cut: u32,
+    baselines: Vec<Baseline>,
+}
+
+impl Control {
+    pub(crate) fn new(min: usize, max: usize) -> Self {
+        // Limits are a few hundred at most: exact in an f64.
+        let count = |n: usize| f64::from(u32::try_from(n).unwrap_or(u32::MAX));
+        let min = count(min.max(1));
+        Self {
+            min,
+            max: count(max).max(min),
+            limit: min,
+            ratio: None,
+            since_cut: 0,
+            baselines: Vec::new(),
+        }
+    }
+
+    /// The limit as a number of executions.
+    pub(crate) fn limit(&self) -> usize {
+        // In [1, max]: the cast cannot lose anything that matters.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = self.limit.floor() as usize;
+        n
+    }
+
+    /// The smoothed latency ratio so far.
+    pub(crate) fn ratio(&self) -> Option<f64> {
+        self.ratio
+    }
+
+    /// One task took `took`, while `in_use` executions (its own included) held a slot.
+    pub(crate) fn observe(&mut self, task: &str, took: Duration, in_use: usize) {
+        let took = took.as_secs_f64();
+        let at_floor = self.limit <= self.min;
+        let base = if let Some(b) = self.baselines.iter_mut().find(|b| &*b.task == task) {
+            b.observe(took, at_floor)
+        } else {
+            self.baselines.push(Baseline {
+                task: task.into(),
+                current: took,
+                previous: f64::INFINITY,
+                seen: u32::from(at_floor),
+            });
+            took
+        };
+        let sample = (took + SLACK_S) / (base + SLACK_S);
+        let ratio = match self.ratio {
+            Some(r) => r + ALPHA * (sample - r),
+            None => sample,
+        };
+        self.ratio = Some(ratio);
+        self.since_cut = self.since_cut.saturating_add(1);
+        if ratio > HIGH {
+            if f64::from(self.since_cut) >= self.limit {
+                self.limit = (self.limit * CUT).max(self.min);
+                self.since_cut = 0;
+            }
+        } else if ratio < LOW && in_use >= self.limit() {
+            self.limit = (self.limit + 1.0).min(self.max);
+        }
+    }
+}
+
+/// The runner's execution slots: a semaphore whose permits follow the limit.
+pub(crate) struct Slots {
+    semaphore: Arc<Semaphore>,
+    adaptive: Option<Mutex<Adaptive>>,
+}
+
+struct Adaptive {
+    control: Control,
+    /// Permits the semaphore was given in all.
+    granted: usize,
+    /// Permits to forget when they come back (the limit fell below what was in use).
+    debt: usize,
+    in_use: usize,
+}
+
+/// An execution's slot, given back when dropped.
+pub(crate) struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    slots: Arc<Slots>,
+}
+
+impl Slots {
+    pub(crate) fn new(concurrency: Concurrency) -> Arc<Self> {
+        let (permits, adaptive) = match concurrency {
+            Concurrency::Fixed(n) => (n, None),
+            Concurrency::Adaptive { min, max } => {
+                let control = Control::new(min, max);
+                let granted = control.limit();
+                let adaptive = Adaptive {
+                    control,
+                    granted,
+                    debt: 0,
+                    in_use: 0,
+                };
+                (granted, Some(Mutex::new(adaptive)))
+            }
+        };
+        order_app::metrics::execution_limit(permits);
+        Arc::new(Self {
+            semaphore: Arc::new(Semaphore::new(permits)),
+            adaptive,
+        })
+    }
+
+    /// Waits for a slot; `None` once the semaphore is closed.
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Option<Slot> {
+        let permit = Arc::clone(&self.semaphore).acquire_owned().await.ok()?;
+        if let Some(adaptive) = &self.adaptive
+            && let Ok(mut a) = adaptive.lock()
+        {
+            a.in_use += 1;
+        }
+        Some(Slot {
+            permit: Some(permit),
+            slots: Arc::clone(self),
+        })
+    }
+
+    /// Whether the limit follows the tasks' latency (only then is timing them of use).
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptive.is_some()
+    }
+
+    /// One task of an execution holding a slot took `took`.
+    pub(crate) fn observe(&self, task: &str, took: Duration) {
+        let Some(adaptive) = &self.adaptive else {
+            return;
+        };
+        let Ok(mut a) = adaptive.lock() else {
+            return;
+        };
+        let in_use = a.in_use;
+        a.control.observe(task, took, in_use);
+        let limit = a.control.limit();
+        match limit.cmp(&a.granted) {
+            std::cmp::Ordering::Greater => {
+                let more = limit - a.granted;
+                // Owed permits are cancelled first: they were never forgotten.
+                let cancelled = more.min(a.debt);
+                a.debt -= cancelled;
+                self.semaphore.add_permits(more - cancelled);
+            }
+            std::cmp::Ordering::Less => {
+                let fewer = a.granted - limit;
+                let forgotten = self.semaphore.forget_permits(fewer);
+                a.debt += fewer - forgotten;
+            }
+            std::cmp::Ordering::Equal => return,
+        }
+        tracing::debug!(
+            from = a.granted,
+            to = limit,
+            ratio = a.control.ratio().unwrap_or(1.0),
+            "execution limit changed"
+        );
+        a.granted = limit;
+        order_app::metrics::execution_limit(limit);
+    }
+
+    /// Where the adaptive limit stands (`None` when the number is fixed).
+    #[cfg(test)]
+    pub(crate) fn limit(&self) -> Option<usize> {
+        let adaptive = self.adaptive.as_ref()?;
+        adaptive.lock().ok().map(|a| a.granted)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let Some(adaptive) = &self.slots.adaptive else {
+            return;
+        };
+        if let Ok(mut a) = adaptive.lock() {
+            a.in_use = a.in_use.saturating_sub(1);
+            if a.debt > 0 {
+                a.debt -= 1;
+                permit.forget();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// A backend that serves requests one at a time, each in `service`: a task waits behind
+    /// every other in flight, so its latency is `service` times the executions in flight.
+    fn saturated(service: Duration, in_flight: usize) -> Duration {
+        service * u32::try_from(in_flight.max(1)).unwrap_or(u32::MAX)
+    }
+
+    #[test]
+    fn a_backend_whose_latency_does_not_grow_gets_the_whole_limit() {
+        let mut c = Control::new(4, 256);
+        for i in 0..5_000 {
+            // 10 ms give or take 2: DynamoDB's spread, with every slot in use (the limit binds).
+            let took = MS * (9 + i % 3);
+            let in_use = c.limit();
+            c.observe("ValidateOrder", took, in_use);
+        }
+        assert_eq!(c.limit(), 256);
+    }
+
+    #[test]
+    fn a_saturated_backend_brings_the_limit_down_near_its_floor_and_keeps_it_there() {
+        let mut c = Control::new(4, 256);
+        // First grown on a backend that was fast...
+        for _ in 0..2_000 {
+            let in_use = c.limit();
+            c.observe("ProcessPayment", MS * 5, in_use);
+        }
+        assert_eq!(c.limit(), 256);
+        // ...which then saturates: every task waits behind all the others in flight.
+        let mut limits = Vec::new();
+        for _ in 0..2_000 {
+            let in_use = c.limit();
+            c.observe("ProcessPayment", saturated(MS * 5, in_use), in_use);
+            limits.push(c.limit());
+        }
+        assert!(
+            limits[1_000..].iter().all(|&l| l <= 9),
+            "it stays where a task takes at most about twice what it takes at the floor: {:?}",
+            &limits[1_000..1_040]
+        );
+    }
+
+    #[test]
+    fn one_slow_task_does_not_cut_the_limit() {
+        let mut c = Control::new(4, 64);
+        for _ in 0..500 {
+            let in_use = c.limit();
+            c.observe("UpdateInventory", MS * 10, in_use);
+        }
+        assert_eq!(c.limit(), 64);
+        c.observe("UpdateInventory", MS * 40, 64);
+        assert_eq!(c.limit(), 64, "a ratio of 4, smoothed, stays under the cut");
+    }
+
+    #[test]
+    fn the_limit_grows_only_while_it_binds() {
+        let mut c = Control::new(4, 256);
+        for _ in 0..1_000 {
+            c.observe("ValidateOrder", MS * 10, 2);
+        }
+        assert_eq!(
+            c.limit(),
+            4,
+            "two executions in four slots: no reason to grow"
+        );
+    }
+
+    #[test]
+    fn each_task_is_judged_against_its_own_baseline() {
+        let mut c = Control::new(4, 256);
+        for i in 0..3_000 {
+            let in_use = c.limit();
+            // A fast task and one that always takes five times as long: neither is queueing.
+            let (task, took) = if i % 2 == 0 {
+                ("ValidateOrder", MS * 4)
+            } else {
+                ("UpdateInventory", MS * 20)
+            };
+            c.observe(task, took, in_use);
+        }
+        assert_eq!(c.limit(), 256);
+    }
+
+    #[test]
+    fn a_backend_that_got_slower_for_good_is_the_new_baseline_within_two_windows() {
+        let mut c = Control::new(4, 256);
+        for _ in 0..1_000 {
+            let in_use = c.limit();
+            c.observe("ValidateOrder", MS * 5, in_use);
+        }
+        // Five times slower from here on, whatever the load: after two windows that is the
+        // baseline, and the limit grows back.
+        for _ in 0..(3 * WINDOW + 1_000) {
+            let in_use = c.limit();
+            c.observe("ValidateOrder", MS * 25, in_use);
+        }
+        assert_eq!(c.limit(), 256);
+    }
+
+    #[tokio::test]
+    async fn a_cut_below_the_slots_in_use_takes_their_permits_as_they_come_back() {
+        let slots = Slots::new(Concurrency::Adaptive { min: 2, max: 8 });
+        // Grown to 8, all in use.
+        let mut held = Vec::new();
+        for _ in 0..40 {
+            while let Ok(Some(slot)) =
+                tokio::time::timeout(Duration::from_millis(1), slots.acquire()).await
+            {
+                held.push(slot);
+            }
+            slots.observe("ValidateOrder", MS * 5);
+        }
+        assert_eq!(slots.limit(), Some(8));
+        while held.len() < 8 {
+            held.push(slots.acquire().await.unwrap());
+        }
+        // Saturated: cut to the floor while all eight are held.
+        for _ in 0..200 {
+            slots.observe("ValidateOrder", MS * 5 * 8);
+        }
+        assert_eq!(slots.limit(), Some(2));
+        assert_eq!(slots.semaphore.available_permits(), 0);
+        held.clear();
+        assert_eq!(
+            slots.semaphore.available_permits(),
+            2,
+            "six of the eight permits given back were forgotten"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fixed_number_never_moves() {
+        let slots = Slots::new(Concurrency::Fixed(3));
+        for _ in 0..100 {
+            slots.observe("ValidateOrder", Duration::from_secs(1));
+        }
+        assert!(!slots.is_adaptive());
+        assert_eq!(slots.semaphore.available_permits(), 3);
+    }
+}
