@@ -16,7 +16,9 @@
 //! baseline). While the tasks' smoothed latency ratio stays low and the executions use the
 //! whole limit, the limit grows by one a task (doubling a round); once it is above
 //! [`HIGH`], the limit is cut to [`CUT`] of itself, at most once a round, so the tasks already
-//! in flight under the old limit are not counted twice. It stays between its bounds.
+//! in flight under the old limit are not counted twice. It stays between its bounds. An
+//! execution counts against it for [`HOLD`] at most, so one whose call hangs does not hold up
+//! the executions behind it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +56,10 @@ const ALPHA: f64 = 0.2;
 /// Added to a latency and its baseline before they are compared, so that the jitter of tasks
 /// that take well under a millisecond is not read as queueing.
 const SLACK_S: f64 = 0.002;
+/// How long an execution counts against the adaptive limit: one that holds its slot longer
+/// (a call that hangs until its task's 30 s timeout) gives it up, so the executions behind it
+/// are not held up. Tasks on a saturated emulator take a few hundred milliseconds at most.
+pub const HOLD: Duration = Duration::from_secs(1);
 /// Samples of one task, taken at the limit's floor, per baseline window: the baseline is the
 /// least of the last two windows, so it can rise again within two.
 const WINDOW: u32 = 256;
@@ -268,6 +274,24 @@ impl Slots {
     }
 }
 
+/// Runs `work` holding `slot`, which is given back when `work` ends or, on an adaptive limit,
+/// after [`HOLD`], whichever comes first.
+pub(crate) async fn holding<F: Future>(slot: Slot, work: F) -> F::Output {
+    if !slot.slots.is_adaptive() {
+        let out = work.await;
+        drop(slot);
+        return out;
+    }
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        out = &mut work => out,
+        () = tokio::time::sleep(HOLD) => {
+            drop(slot);
+            work.await
+        }
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         let Some(permit) = self.permit.take() else {
@@ -419,6 +443,30 @@ mod tests {
             2,
             "six of the eight permits given back were forgotten"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_execution_that_hangs_gives_up_its_slot_after_the_hold() {
+        let slots = Slots::new(Concurrency::Adaptive { min: 1, max: 1 });
+        let first = slots.acquire().await.unwrap();
+        let hung = tokio::spawn(holding(first, tokio::time::sleep(Duration::from_secs(30))));
+        let started = tokio::time::Instant::now();
+        let second = slots.acquire().await.unwrap();
+        assert_eq!(
+            started.elapsed(),
+            HOLD,
+            "the second waited for the hold, not the hang"
+        );
+        drop(second);
+        assert!(!hung.is_finished());
+        // A fixed number is held to the end, however long.
+        let fixed = Slots::new(Concurrency::Fixed(1));
+        let slot = fixed.acquire().await.unwrap();
+        let long = tokio::spawn(holding(slot, tokio::time::sleep(Duration::from_secs(5))));
+        let started = tokio::time::Instant::now();
+        let _slot = fixed.acquire().await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        long.await.unwrap();
     }
 
     #[tokio::test]

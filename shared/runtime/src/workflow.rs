@@ -218,11 +218,11 @@ impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, 
         };
         let (in_flight, slots) = (Arc::clone(&self.in_flight), Arc::clone(&self.slots));
         tokio::spawn(async move {
-            let Some(_slot) = slots.acquire().await else {
+            let Some(slot) = slots.acquire().await else {
                 return;
             };
             let name = exec.name.clone();
-            exec.drive(row, shutdown).await;
+            crate::limit::holding(slot, exec.drive(row, shutdown)).await;
             if let Ok(mut set) = in_flight.lock() {
                 set.remove(&name);
             }
