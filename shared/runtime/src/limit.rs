@@ -322,15 +322,20 @@ mod tests {
         service * u32::try_from(in_flight.max(1)).unwrap_or(u32::MAX)
     }
 
+    /// `n` samples of `task`, with every slot in use (the limit binds); `took(i, in_use)` is
+    /// the `i`th sample's latency.
+    fn busy(c: &mut Control, task: &str, n: u32, took: impl Fn(u32, usize) -> Duration) {
+        for i in 0..n {
+            let in_use = c.limit();
+            c.observe(task, took(i, in_use), in_use);
+        }
+    }
+
     #[test]
     fn a_backend_whose_latency_does_not_grow_gets_the_whole_limit() {
         let mut c = Control::new(4, 256);
-        for i in 0..5_000 {
-            // 10 ms give or take 2: DynamoDB's spread, with every slot in use (the limit binds).
-            let took = MS * (9 + i % 3);
-            let in_use = c.limit();
-            c.observe("ValidateOrder", took, in_use);
-        }
+        // 10 ms give or take 1: DynamoDB's spread.
+        busy(&mut c, "ValidateOrder", 5_000, |i, _| MS * (9 + i % 3));
         assert_eq!(c.limit(), 256);
     }
 
@@ -338,16 +343,14 @@ mod tests {
     fn a_saturated_backend_brings_the_limit_down_near_its_floor_and_keeps_it_there() {
         let mut c = Control::new(4, 256);
         // First grown on a backend that was fast...
-        for _ in 0..2_000 {
-            let in_use = c.limit();
-            c.observe("ProcessPayment", MS * 5, in_use);
-        }
+        busy(&mut c, "ProcessPayment", 2_000, |_, _| MS * 5);
         assert_eq!(c.limit(), 256);
         // ...which then saturates: every task waits behind all the others in flight.
         let mut limits = Vec::new();
         for _ in 0..2_000 {
-            let in_use = c.limit();
-            c.observe("ProcessPayment", saturated(MS * 5, in_use), in_use);
+            busy(&mut c, "ProcessPayment", 1, |_, in_use| {
+                saturated(MS * 5, in_use)
+            });
             limits.push(c.limit());
         }
         assert!(
@@ -360,10 +363,7 @@ mod tests {
     #[test]
     fn one_slow_task_does_not_cut_the_limit() {
         let mut c = Control::new(4, 64);
-        for _ in 0..500 {
-            let in_use = c.limit();
-            c.observe("UpdateInventory", MS * 10, in_use);
-        }
+        busy(&mut c, "UpdateInventory", 500, |_, _| MS * 10);
         assert_eq!(c.limit(), 64);
         c.observe("UpdateInventory", MS * 40, 64);
         assert_eq!(c.limit(), 64, "a ratio of 4, smoothed, stays under the cut");
@@ -385,15 +385,10 @@ mod tests {
     #[test]
     fn each_task_is_judged_against_its_own_baseline() {
         let mut c = Control::new(4, 256);
-        for i in 0..3_000 {
-            let in_use = c.limit();
+        for _ in 0..1_500 {
             // A fast task and one that always takes five times as long: neither is queueing.
-            let (task, took) = if i % 2 == 0 {
-                ("ValidateOrder", MS * 4)
-            } else {
-                ("UpdateInventory", MS * 20)
-            };
-            c.observe(task, took, in_use);
+            busy(&mut c, "ValidateOrder", 1, |_, _| MS * 4);
+            busy(&mut c, "UpdateInventory", 1, |_, _| MS * 20);
         }
         assert_eq!(c.limit(), 256);
     }
@@ -401,16 +396,10 @@ mod tests {
     #[test]
     fn a_backend_that_got_slower_for_good_is_the_new_baseline_within_two_windows() {
         let mut c = Control::new(4, 256);
-        for _ in 0..1_000 {
-            let in_use = c.limit();
-            c.observe("ValidateOrder", MS * 5, in_use);
-        }
+        busy(&mut c, "ValidateOrder", 1_000, |_, _| MS * 5);
         // Five times slower from here on, whatever the load: after two windows that is the
         // baseline, and the limit grows back.
-        for _ in 0..(3 * WINDOW + 1_000) {
-            let in_use = c.limit();
-            c.observe("ValidateOrder", MS * 25, in_use);
-        }
+        busy(&mut c, "ValidateOrder", 3 * WINDOW + 1_000, |_, _| MS * 25);
         assert_eq!(c.limit(), 256);
     }
 
