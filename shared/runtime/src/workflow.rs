@@ -222,7 +222,7 @@ impl<S: EventStore + Clone, N: Notifier + Clone, K: KeyStore + Clone> Runner<S, 
                 return;
             };
             let name = exec.name.clone();
-            crate::limit::holding(slot, exec.drive(row, shutdown)).await;
+            crate::limit::holding(slot, Box::pin(exec.drive(row, shutdown))).await;
             if let Ok(mut set) = in_flight.lock() {
                 set.remove(&name);
             }

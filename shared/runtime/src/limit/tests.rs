@@ -126,7 +126,10 @@ async fn a_cut_below_the_slots_in_use_takes_their_permits_as_they_come_back() {
 async fn an_execution_that_hangs_gives_up_its_slot_after_the_hold() {
     let slots = Slots::new(Concurrency::Adaptive { min: 1, max: 1 });
     let first = slots.acquire().await.unwrap();
-    let hung = tokio::spawn(holding(first, tokio::time::sleep(Duration::from_secs(30))));
+    let hung = tokio::spawn(holding(
+        first,
+        Box::pin(tokio::time::sleep(Duration::from_secs(30))),
+    ));
     let started = tokio::time::Instant::now();
     let second = slots.acquire().await.unwrap();
     assert_eq!(
@@ -139,7 +142,10 @@ async fn an_execution_that_hangs_gives_up_its_slot_after_the_hold() {
     // A fixed number is held to the end, however long.
     let fixed = Slots::new(Concurrency::Fixed(1));
     let slot = fixed.acquire().await.unwrap();
-    let long = tokio::spawn(holding(slot, tokio::time::sleep(Duration::from_secs(5))));
+    let long = tokio::spawn(holding(
+        slot,
+        Box::pin(tokio::time::sleep(Duration::from_secs(5))),
+    ));
     let started = tokio::time::Instant::now();
     let _slot = fixed.acquire().await.unwrap();
     assert_eq!(started.elapsed(), Duration::from_secs(5));
