@@ -50,9 +50,9 @@ impl<S: EventStore, K: KeyStore, G: PaymentGateway> LocalFunctions<S, K, G> {
             ))));
         };
         // Boxed: the task's future is the largest part of an execution's, and every level above
-        // it (the timeout, the attempt, the state, the execution) holds it inline, some of them
-        // twice. Unboxed, an embedded execution's future was 18,000 bytes, copied whole into
-        // the task that runs it.
+        // it (the timeout, the attempt, the state, the execution) would hold it inline. Unboxed,
+        // an embedded execution's future is 5,840 bytes as built for the tests, against 2,272
+        // (`execution::tests`), and it is spawned once per order.
         Box::pin(task.run(&self.store, &self.gateway, &self.keys, payload))
             .await
             .map_err(|e| failure(&e))
