@@ -42,7 +42,7 @@ impl View for InventoryView {
         }
         let mut next = current.cloned();
         Ok(
-            match Self::apply(&mut next, record, &decode_product(record)?) {
+            match Self::apply(&mut next, record, &*decode_product(record)?) {
                 Step::Apply(()) => next.map_or(Step::Skip, Step::Apply),
                 Step::Skip => Step::Skip,
                 Step::NeedHistory { after_version } => Step::NeedHistory { after_version },
@@ -58,7 +58,7 @@ impl View for InventoryView {
         if let Some(step) = Self::unless_newer(current.as_ref(), record) {
             return Ok(step);
         }
-        Ok(Self::apply(current, record, &decode_product(record)?))
+        Ok(Self::apply(current, record, &*decode_product(record)?))
     }
 }
 

@@ -1,5 +1,7 @@
 //! The order-status read model: one row per order, what GET /orders/{id} answers.
 
+use std::borrow::Cow;
+
 use order_domain::events::{DecodeError, OrderLine, PricedLine, decode_order};
 use order_domain::order::{Order, OrderStatus, RefundFacts, RefundPhase, status_after};
 use order_domain::{FailureReason, Money, OrderEvent, OrderId, RecordedEvent, StreamId, Timestamp};
@@ -190,7 +192,7 @@ impl OrderView {
         event: OrderEvent,
     ) -> Step<()> {
         Self::unless_next(current.as_ref(), record)
-            .unwrap_or_else(|| Self::apply(current, record, event))
+            .unwrap_or_else(|| Self::apply(current, record, Cow::Owned(event)))
     }
 
     /// What a record that is not the view's next version does: nothing if seen, a refold if
@@ -208,23 +210,32 @@ impl OrderView {
         }
     }
 
-    /// Applies the next version's event to the view, in place.
-    fn apply(view: &mut Option<Self>, record: &RecordedEvent, event: OrderEvent) -> Step<()> {
+    /// Applies the next version's event to the view, in place. The event is lent when the
+    /// record kept the one it was sealed from, so only an OrderPlaced's items are copied.
+    fn apply(
+        view: &mut Option<Self>,
+        record: &RecordedEvent,
+        event: Cow<'_, OrderEvent>,
+    ) -> Step<()> {
         if let Some(view) = view.as_mut() {
             view.evolve(&event, record);
             return Step::Apply(());
         }
         // A stream that does not start with OrderPlaced is not an order we can show.
-        let OrderEvent::OrderPlaced(p) = event else {
-            return Step::Skip;
+        let (order_id, customer_id, items) = match event {
+            Cow::Owned(OrderEvent::OrderPlaced(p)) => (p.order_id, p.customer_id, p.items),
+            Cow::Borrowed(OrderEvent::OrderPlaced(p)) => {
+                (p.order_id, p.customer_id.clone(), p.items.clone())
+            }
+            _ => return Step::Skip,
         };
         *view = Some(Self {
-            order_id: p.order_id,
+            order_id,
             status: OrderStatus::Placed,
             reason: None,
             message: None,
-            customer_id: p.customer_id.as_str().to_owned(),
-            items: p.items,
+            customer_id: customer_id.as_str().to_owned(),
+            items,
             total: None,
             payment_id: None,
             refunded: false,

@@ -148,7 +148,7 @@ async fn append<S: EventStore>(
         &id.stream(),
         order.version,
         &order.head_hash,
-        events.iter().map(OrderEvent::encode),
+        events,
         &meta_for(id, history),
     );
     store.append(vec![write]).await?;

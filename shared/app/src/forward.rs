@@ -66,7 +66,7 @@ pub async fn bus_event<S: EventStore>(
         return Ok(None);
     };
     let event = decode_order(r)?;
-    let mut detail = match &event {
+    let mut detail = match &*event {
         OrderEvent::OrderPlaced(p) => json!({ "customerId": p.customer_id.as_str() }),
         OrderEvent::OrderCompleted(c) => json!({ "status": "COMPLETED", "total": c.total }),
         OrderEvent::OrderFailed(f) => json!({ "status": "FAILED", "reason": f.reason }),
@@ -116,8 +116,8 @@ async fn customer_of<S: EventStore>(
     order: OrderId,
 ) -> Result<CustomerId, BusEventError> {
     let history = store.read_stream(&order.stream(), 0).await?;
-    match history.first().map(decode_order).transpose()? {
-        Some(OrderEvent::OrderPlaced(p)) => Ok(p.customer_id),
+    match history.first().map(decode_order).transpose()?.as_deref() {
+        Some(OrderEvent::OrderPlaced(p)) => Ok(p.customer_id.clone()),
         _ => Err(BusEventError::NoCustomer(order)),
     }
 }

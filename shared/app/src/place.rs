@@ -42,8 +42,7 @@ use order_domain::ports::{
     SealingKey, StoreError,
 };
 use order_domain::{
-    CustomerId, Email, EventMeta, OrderEvent, OrderId, PaymentToken, StreamWrite, Timestamp,
-    TraceParent,
+    CustomerId, Email, EventMeta, OrderId, PaymentToken, StreamWrite, Timestamp, TraceParent,
 };
 use serde::Serialize;
 
@@ -403,7 +402,7 @@ fn first_write(
         &order_id.stream(),
         0,
         order_domain::GENESIS_HASH,
-        decision.events.iter().map(OrderEvent::encode),
+        &decision.events,
         &meta,
     )
 }

@@ -224,7 +224,7 @@ pub async fn show_history<K: KeyStore>(
         // OrderPlaced is shown from its decoded (upcast) form and only these fields, so no
         // stored name of the token in any schema (`card`, `paymentToken`, `personal`) can show.
         if record.event_type == "OrderPlaced"
-            && let OrderEvent::OrderPlaced(p) = decode_order(&record)?
+            && let OrderEvent::OrderPlaced(p) = decode_order(&record)?.into_owned()
         {
             let email = match vault::open(keys, &p.customer_id, id, &p.personal).await {
                 Ok(opened) => opened.masked_email(),

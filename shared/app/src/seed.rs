@@ -53,7 +53,7 @@ pub async fn seed_inventory<S: EventStore>(
                     &item.product_id.stream(),
                     0,
                     order_domain::GENESIS_HASH,
-                    [event.encode()],
+                    [event],
                     &meta,
                 );
                 Ok((vec![write], true))

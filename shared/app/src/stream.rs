@@ -7,7 +7,8 @@ use crate::metrics::Before;
 use order_domain::order::{Order, OrderCommand, OrderError, OrderState, evolve};
 use order_domain::ports::{EventStore, StoreError};
 use order_domain::{
-    EventMeta, OrderEvent, OrderId, RecordedEvent, SharedStr, StreamId, StreamWrite, Timestamp,
+    Encoded, EventMeta, OrderEvent, OrderId, RecordedEvent, SharedStr, StreamId, StreamWrite,
+    Timestamp,
 };
 
 /// What a decision over several streams writes, and the order's state and new events after it
@@ -26,12 +27,13 @@ pub enum LoadError {
 }
 
 /// Seals `events` onto `stream` after `version` / `head_hash` (shared, not copied, when given
-/// as a [`SharedStr`]).
-pub fn seal<'a>(
+/// as a [`SharedStr`]). Typed events (`OrderEvent`, `ProductEvent`) stay with their records,
+/// so this process's consumers do not parse them again (see `order_domain::decoded`).
+pub fn seal<'a, E: Into<Encoded<'a>>>(
     stream: &StreamId,
     version: u64,
     head_hash: impl Into<SharedStr>,
-    events: impl IntoIterator<Item = (&'a str, u32, String)>,
+    events: impl IntoIterator<Item = E>,
     meta: &EventMeta,
 ) -> StreamWrite {
     let mut out: Vec<RecordedEvent> = Vec::new();
@@ -127,7 +129,7 @@ async fn execute_from<S: EventStore>(
             &id.stream(),
             order.version,
             &order.head_hash,
-            events.iter().map(OrderEvent::encode),
+            &events,
             &meta_for(id, &history),
         );
         match store.append(vec![write]).await {

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use order_domain::decoded::DecodedCache;
 use order_domain::{EventId, RecordedEvent, SharedStr, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,7 @@ pub fn decode<I: Into<serde_dynamo::Item>>(item: I) -> Result<RecordedEvent, Cod
         trace_parent: i
             .trace_parent
             .and_then(|t| order_domain::TraceParent::parse(&t).ok()),
+        decoded: DecodedCache::NONE,
     })
 }
 

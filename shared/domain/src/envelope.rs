@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::decoded::{DecodedCache, Encoded};
 use crate::shared_str::SharedStr;
 use crate::time::Timestamp;
 use crate::trace::TraceParent;
@@ -55,18 +56,30 @@ pub struct RecordedEvent {
     /// it existed (which read back `None`) still verifies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_parent: Option<TraceParent>,
+    /// The typed event this process sealed it from, if it did: never stored, never compared
+    /// (see [`DecodedCache`]). [`DecodedCache::NONE`] for a record made any other way.
+    #[serde(skip)]
+    pub decoded: DecodedCache,
 }
 
 impl RecordedEvent {
     /// Seals a new event onto a stream whose head is at `prev_version` with hash `prev_hash`
-    /// (given as a [`SharedStr`], it is shared, not copied).
-    pub fn seal(
+    /// (given as a [`SharedStr`], it is shared, not copied). An event sealed from a typed
+    /// event (an `OrderEvent` or `ProductEvent`, see [`Encoded`]) keeps it for the consumers in
+    /// this process; one sealed from `(type, schema version, payload)` text does not.
+    pub fn seal<'a>(
         stream_id: StreamId,
         prev_version: u64,
         prev_hash: impl Into<SharedStr>,
-        (event_type, schema_version, payload): (&str, u32, String),
+        encoded: impl Into<Encoded<'a>>,
         meta: &EventMeta,
     ) -> Self {
+        let Encoded {
+            event_type,
+            schema_version,
+            payload,
+            event: typed,
+        } = encoded.into();
         let mut event = Self {
             stream_id,
             version: prev_version + 1,
@@ -80,8 +93,18 @@ impl RecordedEvent {
             prev_hash: prev_hash.into(),
             hash: SharedStr::default(),
             trace_parent: meta.trace_parent,
+            decoded: DecodedCache::NONE,
         };
         event.hash = event.compute_hash().into();
+        if let Some(typed) = typed {
+            // What is kept must be what the text decodes to: checked by every test that seals.
+            debug_assert_eq!(
+                crate::events::decode(&event).as_ref(),
+                Ok(&typed),
+                "an event must decode from its payload to the event it was encoded from"
+            );
+            event.decoded = DecodedCache::new(&event.payload, typed);
+        }
         event
     }
 
@@ -261,6 +284,7 @@ mod tests {
             prev_hash: "ab".repeat(32).into(),
             hash: SharedStr::default(),
             trace_parent: Some(TraceParent::new_root()),
+            decoded: DecodedCache::NONE,
         };
         let first = RecordedEvent {
             version: 1,

@@ -3,6 +3,8 @@
 //! Stored events are decoded through [`decode`], which first upcasts an old schema version to the
 //! current one, so the log is never rewritten when a payload's shape changes.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -320,8 +322,26 @@ fn upcast(event_type: &str, schema_version: u32, mut payload: Value) -> (u32, Va
     }
 }
 
-/// Decodes a stored event (upcasting old schema versions first).
+/// Decodes a stored event (upcasting old schema versions first). An event this process sealed
+/// from a typed event is not parsed again: a copy of that event is the answer (see
+/// [`DecodedCache`](crate::decoded::DecodedCache)); [`decode_order`] and [`decode_product`]
+/// lend it without the copy.
 pub fn decode(event: &RecordedEvent) -> Result<DomainEvent, DecodeError> {
+    match cached(event) {
+        Some(e) => Ok(e.clone()),
+        None => decode_text(event),
+    }
+}
+
+/// The typed event kept with `event`, if it was sealed from one in this process.
+fn cached(event: &RecordedEvent) -> Option<&DomainEvent> {
+    event
+        .decoded
+        .get(&event.event_type, event.schema_version, &event.payload)
+}
+
+/// [`decode`] from the stored text, always.
+fn decode_text(event: &RecordedEvent) -> Result<DomainEvent, DecodeError> {
     // Most events are stored at their type's current schema: typed straight from the text.
     // Parsing into a `Value` first (for the upcasters) was most of the decoding's cost.
     let ty = event.event_type.as_str();
@@ -349,20 +369,33 @@ pub fn decode(event: &RecordedEvent) -> Result<DomainEvent, DecodeError> {
     Err(DecodeError::UnknownType(ty.to_owned()))
 }
 
-/// Decodes an event of an order stream.
-pub fn decode_order(event: &RecordedEvent) -> Result<OrderEvent, DecodeError> {
-    match decode(event)? {
-        DomainEvent::Order(e) => Ok(e),
-        DomainEvent::Product(_) => Err(DecodeError::UnknownType(event.event_type.to_string())),
+/// Decodes an event of an order stream: lent from the event kept with it when there is one,
+/// decoded from its text otherwise.
+pub fn decode_order(event: &RecordedEvent) -> Result<Cow<'_, OrderEvent>, DecodeError> {
+    match cached(event) {
+        Some(DomainEvent::Order(e)) => Ok(Cow::Borrowed(e)),
+        Some(DomainEvent::Product(_)) => Err(not_of_stream(event)),
+        None => match decode_text(event)? {
+            DomainEvent::Order(e) => Ok(Cow::Owned(e)),
+            DomainEvent::Product(_) => Err(not_of_stream(event)),
+        },
     }
 }
 
-/// Decodes an event of a product stream.
-pub fn decode_product(event: &RecordedEvent) -> Result<ProductEvent, DecodeError> {
-    match decode(event)? {
-        DomainEvent::Product(e) => Ok(e),
-        DomainEvent::Order(_) => Err(DecodeError::UnknownType(event.event_type.to_string())),
+/// Decodes an event of a product stream, as [`decode_order`] does an order's.
+pub fn decode_product(event: &RecordedEvent) -> Result<Cow<'_, ProductEvent>, DecodeError> {
+    match cached(event) {
+        Some(DomainEvent::Product(e)) => Ok(Cow::Borrowed(e)),
+        Some(DomainEvent::Order(_)) => Err(not_of_stream(event)),
+        None => match decode_text(event)? {
+            DomainEvent::Product(e) => Ok(Cow::Owned(e)),
+            DomainEvent::Order(_) => Err(not_of_stream(event)),
+        },
     }
+}
+
+fn not_of_stream(event: &RecordedEvent) -> DecodeError {
+    DecodeError::UnknownType(event.event_type.to_string())
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //!   Parse, don't validate: once you hold one, it is valid.
 //! - [`envelope`]: the stored form of an event (stream, version, ids, hash chain) and how a new
 //!   event is sealed onto a stream.
+//! - [`decoded`]: the typed event a record was sealed from, kept with it so that the consumers
+//!   in the process that sealed it need not parse its text again.
 //! - [`events`]: the order and product events, their wire names, schema versions and upcasters.
 //! - [`order`] and [`product`]: the two aggregates, each as `evolve` (infallible fold) plus
 //!   decisions that turn the current state and a command into new events.
@@ -20,6 +22,7 @@
 //! - [`trace`]: the W3C trace context an order's events carry, so one order is one trace.
 
 pub mod append;
+pub mod decoded;
 pub mod dedup;
 pub mod envelope;
 pub mod events;
@@ -34,6 +37,7 @@ pub mod time;
 pub mod trace;
 pub mod values;
 
+pub use decoded::Encoded;
 pub use envelope::{EventMeta, GENESIS_HASH, RecordedEvent, StreamWrite};
 pub use events::{DomainEvent, FailureReason, OrderEvent, ProductEvent};
 pub use shared_str::SharedStr;

@@ -30,7 +30,7 @@ impl ProductState {
             .stream_id
             .product_id()
             .ok_or_else(|| DecodeError::UnknownType(head.event_type.to_string()))?;
-        let (price, stock) = match decode_product(head)? {
+        let (price, stock) = match &*decode_product(head)? {
             ProductEvent::ProductAdded(e) => (e.price, e.stock),
             ProductEvent::StockReserved(e) => (e.price, e.stock_after),
             ProductEvent::StockAdded(e) => (e.price, e.stock_after),

@@ -56,6 +56,14 @@ impl SharedStr {
         }
     }
 
+    /// Whether both hold the very same shared text (one allocation), not merely equal text.
+    pub(crate) fn is_same_text(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Shared(a), Repr::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     /// `prefix` followed by `rest`, made with one allocation when short (stream ids).
     pub fn joined(prefix: &str, rest: &str) -> Self {
         let mut buf = [0u8; 96];

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use order_domain::append::check_append;
+use order_domain::decoded::DecodedCache;
 use order_domain::ports::{DecideError, EventStore, StoreError};
 use order_domain::trace::TraceText;
 use order_domain::{
@@ -70,6 +71,7 @@ pub fn row_to_event(row: &Row<'_>) -> rusqlite::Result<(i64, RecordedEvent)> {
             prev_hash: shared(10)?,
             hash: shared(11)?,
             trace_parent,
+            decoded: DecodedCache::NONE,
         },
     ))
 }

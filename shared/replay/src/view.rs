@@ -170,8 +170,8 @@ impl Decoded {
     /// The payload is not such an event.
     pub fn decode(model: Model, record: &RecordedEvent) -> Result<Self, DecodeError> {
         Ok(match model {
-            Model::OrderStatus => Self::Order(decode_order(record)?),
-            Model::Inventory => Self::Product(decode_product(record)?),
+            Model::OrderStatus => Self::Order(decode_order(record)?.into_owned()),
+            Model::Inventory => Self::Product(decode_product(record)?.into_owned()),
         })
     }
 

@@ -62,7 +62,7 @@ async fn stock<E: EventStore>(log: &E) -> u64 {
     let id = ProductId::parse(PRODUCT).unwrap();
     let heads = log.read_heads(&[id.stream()]).await.unwrap();
     let head = heads[0].as_ref().unwrap();
-    match decode_product(head).unwrap() {
+    match decode_product(head).unwrap().into_owned() {
         ProductEvent::ProductAdded(p) => p.stock,
         ProductEvent::StockReserved(r) => r.stock_after,
         ProductEvent::StockAdded(a) => a.stock_after,

@@ -133,7 +133,7 @@ pub async fn a_new_customers_key_is_stored_with_the_orders_first_event<F: Intake
         "the key the event is sealed under is stored"
     );
     assert_eq!(f.keys().current_key(&jane).await.unwrap(), key.key);
-    let OrderEvent::OrderPlaced(placed) = decode_order(&stream[0]).unwrap() else {
+    let OrderEvent::OrderPlaced(placed) = decode_order(&stream[0]).unwrap().into_owned() else {
         panic!("not an OrderPlaced");
     };
     let opened = vault::open(f.keys(), &jane, order, &placed.personal)

@@ -74,7 +74,7 @@ async fn a_return(aws: &Aws, id: OrderId) {
     decide_and_append(aws, id, &issue).await;
     let put_back = aws.events(&mug.stream()).await;
     assert!(matches!(
-        decode_product(put_back.last().unwrap()),
+        decode_product(put_back.last().unwrap()).map(std::borrow::Cow::into_owned),
         Ok(ProductEvent::StockAdded(a)) if a.refund_id.as_deref() == Some(refund_id.as_str())
     ));
 }

@@ -12,8 +12,9 @@
 //! history's event `v` has the same version and hash; each event's hash covers its
 //! predecessor's, so the two histories agree on every event up to `v`, and folding the rest
 //! onto the entry is folding the whole history. Nothing else is ever put in: not the state a
-//! step computes after its append (that would trust the encoding to round-trip), only folds of
-//! events as the store answered them. A history that does not continue an entry is folded from
+//! step computes after its append, only folds of events as the store answered them (decoded
+//! from their text, or lent the typed event this process sealed them from, which decodes from
+//! that text to itself: `order_domain::decoded`). A history that does not continue an entry is folded from
 //! its start, as without the memo.
 //!
 //! Memory is bounded by two generations of [`GENERATION`] orders; on a Lambda, whose
@@ -52,7 +53,7 @@ pub fn fold(id: OrderId, history: &[RecordedEvent]) -> Result<Order, DecodeError
         _ => (Order::default(), 0),
     };
     for e in &history[done..] {
-        order.apply(e.version, &e.hash, &decode_order(e)?);
+        order.apply(e.version, &e.hash, &*decode_order(e)?);
     }
     if !history.is_empty() {
         remember(id, order.clone());

@@ -9,7 +9,7 @@
 use order_domain::events::PaymentRefunded;
 use order_domain::order::{FailOutcome, Order, OrderCommand, OrderState, evolve};
 use order_domain::ports::{EventStore, PaymentGateway, StoreError};
-use order_domain::{FailureReason, OrderEvent, OrderId, RecordedEvent, Timestamp};
+use order_domain::{FailureReason, OrderId, RecordedEvent, Timestamp};
 use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
@@ -117,7 +117,7 @@ pub async fn fail_at_version<S: EventStore, G: PaymentGateway>(
         &id.stream(),
         order.version,
         &order.head_hash,
-        events.iter().map(OrderEvent::encode),
+        &events,
         &meta_for(id, history),
     );
     match store.append(vec![write]).await {

@@ -48,7 +48,7 @@ pub(super) fn writes(
         &id.stream(),
         order.version,
         &order.head_hash,
-        events.iter().map(OrderEvent::encode),
+        events,
         meta,
     )];
     for p in products {
@@ -56,7 +56,7 @@ pub(super) fn writes(
             &p.product.id.stream(),
             p.product.version,
             &p.product.head_hash,
-            [p.event.encode()],
+            [p.event],
             meta,
         ));
     }

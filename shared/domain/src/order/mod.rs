@@ -67,7 +67,7 @@ impl Order {
     pub fn from_history(events: &[RecordedEvent]) -> Result<Self, DecodeError> {
         let mut order = Self::default();
         for e in events {
-            order.apply(e.version, &e.hash, &decode_order(e)?);
+            order.apply(e.version, &e.hash, &*decode_order(e)?);
         }
         Ok(order)
     }

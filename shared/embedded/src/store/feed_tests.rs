@@ -155,3 +155,59 @@ async fn a_one_event_append_refused_at_its_insert_leaves_nothing_and_its_group_c
     assert_eq!(drain(&store, 0).await, [1, 2, 3]);
     db.close();
 }
+
+/// An event sealed from a typed event reaches the feed's consumers and the stream's readers with
+/// that event (they decode nothing), and is read back from the database without it, decoding to
+/// the same event: the two paths a consumer's event comes by agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_events_reach_the_feed_and_stream_readers_with_their_event_and_the_log_without() {
+    use std::borrow::Cow;
+
+    use order_domain::events::{OrderCompleted, decode_order};
+    use order_domain::{EventMeta, Money, OrderEvent, Timestamp};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("typed.db"), Durability::Normal).unwrap();
+    let store = SqliteEventStore::new(db.clone());
+    let stream = OrderId::generate().stream();
+    let event = OrderEvent::OrderCompleted(OrderCompleted {
+        total: Money::from_minor(4_200),
+    });
+    let meta = EventMeta {
+        correlation_id: "c".into(),
+        causation_id: "c".into(),
+        occurred_at: Timestamp::from_millis(1),
+        trace_parent: None,
+    };
+    let sealed = RecordedEvent::seal(stream.clone(), 0, order_domain::GENESIS_HASH, &event, &meta);
+    store
+        .append(vec![StreamWrite {
+            stream_id: stream.clone(),
+            expected_version: 0,
+            events: vec![sealed.clone()],
+        }])
+        .await
+        .unwrap();
+
+    let lent = |r: &RecordedEvent| matches!(decode_order(r), Ok(Cow::Borrowed(e)) if *e == event);
+    let fed = store.read_feed(0, BATCH).await.unwrap();
+    assert!(
+        fed.len() == 1 && lent(&fed[0].1),
+        "the feed: from memory, typed"
+    );
+    let read = store.read_stream(&stream, 0).await.unwrap();
+    assert!(
+        read.len() == 1 && lent(&read[0]),
+        "the stream: from the cache, typed"
+    );
+
+    let stored = db.read(move |c| events_after(c, 0, BATCH)).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].1.decoded.is_held(),
+        "the log holds only the text"
+    );
+    assert_eq!(stored[0].1, sealed);
+    assert!(matches!(decode_order(&stored[0].1), Ok(Cow::Owned(e)) if e == event));
+    db.close();
+}

@@ -43,6 +43,7 @@ impl Default for EventRow {
                 prev_hash: SharedStr::default(),
                 hash: SharedStr::default(),
                 trace_parent: None,
+                decoded: order_domain::decoded::DecodedCache::NONE,
             },
             position: 0,
         }

@@ -112,7 +112,7 @@ impl Log {
                 stream.clone(),
                 version,
                 &prev,
-                (event_type, *schema, payload.clone()),
+                (*event_type, *schema, payload.clone()),
                 &meta,
             );
             order_embedded::store::insert_event(&conn, &e).unwrap();
