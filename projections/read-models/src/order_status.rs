@@ -210,8 +210,7 @@ impl OrderView {
         }
     }
 
-    /// Applies the next version's event to the view, in place. The event is lent when the
-    /// record kept the one it was sealed from, so only an OrderPlaced's items are copied.
+    /// Applies the next version's event (lent, when its record kept it) to the view, in place.
     fn apply(
         view: &mut Option<Self>,
         record: &RecordedEvent,
@@ -221,21 +220,18 @@ impl OrderView {
             view.evolve(&event, record);
             return Step::Apply(());
         }
-        // A stream that does not start with OrderPlaced is not an order we can show.
-        let (order_id, customer_id, items) = match event {
-            Cow::Owned(OrderEvent::OrderPlaced(p)) => (p.order_id, p.customer_id, p.items),
-            Cow::Borrowed(OrderEvent::OrderPlaced(p)) => {
-                (p.order_id, p.customer_id.clone(), p.items.clone())
-            }
-            _ => return Step::Skip,
+        // A stream that does not start with OrderPlaced is not an order we can show. (A lent
+        // OrderPlaced is copied here, once an order: the view keeps its items.)
+        let OrderEvent::OrderPlaced(p) = event.into_owned() else {
+            return Step::Skip;
         };
         *view = Some(Self {
-            order_id,
+            order_id: p.order_id,
             status: OrderStatus::Placed,
             reason: None,
             message: None,
-            customer_id: customer_id.as_str().to_owned(),
-            items,
+            customer_id: p.customer_id.as_str().to_owned(),
+            items: p.items,
             total: None,
             payment_id: None,
             refunded: false,

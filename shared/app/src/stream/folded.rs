@@ -14,8 +14,8 @@
 //! onto the entry is folding the whole history. Nothing else is ever put in: not the state a
 //! step computes after its append, only folds of events as the store answered them (decoded
 //! from their text, or lent the typed event this process sealed them from, which decodes from
-//! that text to itself: `order_domain::decoded`). A history that does not continue an entry is folded from
-//! its start, as without the memo.
+//! that text to itself: `order_domain::decoded`). A history that does not continue an entry
+//! is folded from its start, as without the memo.
 //!
 //! Memory is bounded by two generations of [`GENERATION`] orders; on a Lambda, whose
 //! functions each run one step of an order, an entry is rarely met again and costs only that.
