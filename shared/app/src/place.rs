@@ -402,7 +402,7 @@ fn first_write(
         &order_id.stream(),
         0,
         order_domain::GENESIS_HASH,
-        &decision.events,
+        decision.events,
         &meta,
     )
 }
