@@ -14,6 +14,8 @@ pub mod overload;
 
 pub mod progress;
 
+pub mod usage;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

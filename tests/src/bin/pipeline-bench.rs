@@ -37,6 +37,7 @@ use order_tests::append_rate::{raw_commits, store_appends};
 use order_tests::emulator_ceiling::{Ceiling, Requests, put_item_ceiling};
 use order_tests::load_client;
 use order_tests::progress::Progress;
+use order_tests::usage::Usage;
 use serde_json::json;
 
 /// The flags it takes (`--help` prints them).
@@ -195,8 +196,9 @@ struct Flow {
     /// Events appended (embedded only: counted from its log).
     events: Option<usize>,
     latencies: Vec<Duration>,
-    /// The server process's CPU time (user + system) from its start to the last completion.
-    server_cpu: Option<Duration>,
+    /// The server process's CPU time (user + system), by kind of thread, and its I/O, from its
+    /// start to the last completion.
+    server: Option<Usage>,
     /// This process's CPU time (user + system) while its clients sent the POSTs: the load
     /// generator's share of the machine.
     client_cpu: Option<Duration>,
@@ -245,7 +247,7 @@ async fn run_flow(
     let result = drive(args, (orders, clients), backend, &data, port)
         .await
         .map(|flow| Flow {
-            server_cpu: process_cpu(server.id()),
+            server: Usage::of(server.id()),
             ..flow
         });
     let _ = Command::new("kill")
@@ -324,7 +326,7 @@ async fn drive(
         Backend::Embedded => None,
     };
     let next = Arc::new(AtomicUsize::new(0));
-    let cpu_before = process_cpu(std::process::id());
+    let cpu_before = Usage::cpu_of(std::process::id());
     let started = Instant::now();
     let rate = args.rate;
     let mut tasks = Vec::new();
@@ -372,7 +374,7 @@ async fn drive(
     }
     let posted = started.elapsed();
     let client_cpu = cpu_before
-        .zip(process_cpu(std::process::id()))
+        .zip(Usage::cpu_of(std::process::id()))
         .map(|(before, after)| after.saturating_sub(before));
     latencies.sort();
     let (db, mut progress) = match backend {
@@ -411,7 +413,7 @@ async fn drive(
                 finished,
                 events,
                 latencies,
-                server_cpu: None,
+                server: None,
                 client_cpu,
                 clients,
                 requests,
@@ -425,21 +427,35 @@ async fn drive(
     }
 }
 
-/// User + system CPU time of a process so far, from `/proc/PID/stat` (Linux).
-fn process_cpu(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start at state (field 3).
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    let per_s: u64 = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(100);
-    Some(Duration::from_secs_f64(ticks as f64 / per_s as f64))
+/// The server's CPU per order, by kind of thread, and its I/O per order, as table rows.
+fn print_usage(usage: &Usage, orders: usize) {
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / orders as f64;
+    println!(
+        "| server CPU per order (user + system, whole process) | {:.0} µs ({:.0} + {:.0}) |",
+        us(usage.cpu()),
+        us(usage.user),
+        us(usage.system)
+    );
+    let threads: Vec<String> = usage
+        .threads
+        .iter()
+        .map(|t| format!("{} {:.0} + {:.0}", t.kind, us(t.user), us(t.system)))
+        .collect();
+    println!(
+        "| server CPU per order by thread (user + system) | {} µs |",
+        threads.join(", ")
+    );
+    if let Some(io) = usage.io {
+        let n = orders as f64;
+        println!(
+            "| server I/O per order | writes {:.1} calls, {:.1} KiB ({:.1} KiB to the disk); reads {:.1} calls, {:.1} KiB |",
+            io.write_calls as f64 / n,
+            io.written_bytes as f64 / 1024.0 / n,
+            io.disk_written_bytes as f64 / 1024.0 / n,
+            io.read_calls as f64 / n,
+            io.read_bytes as f64 / 1024.0 / n,
+        );
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -484,8 +500,10 @@ fn summary_json(
         "post_p99_ms": ms(percentile(l, 0.99)),
         "post_max_ms": ms(l.last().copied().unwrap_or_default()),
         "cpu_us_per_order": embedded
-            .server_cpu
-            .map(|cpu| cpu.as_secs_f64() * 1e6 / embedded.orders as f64),
+            .server
+            .as_ref()
+            .map(|u| u.cpu().as_secs_f64() * 1e6 / embedded.orders as f64),
+        "server_usage": embedded.server.as_ref().map(|u| u.per_order_json(embedded.orders)),
         "client_cpu_us_per_order": embedded
             .client_cpu
             .map(|cpu| cpu.as_secs_f64() * 1e6 / embedded.orders as f64),
@@ -556,11 +574,8 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| POST → COMPLETED throughput | {orders_per_s:.0} orders/s ({events_per_s:.0} events/s) |"
     );
-    if let Some(cpu) = embedded.server_cpu {
-        println!(
-            "| server CPU per order (user + system, whole process) | {:.0} µs |",
-            cpu.as_secs_f64() * 1e6 / embedded.orders as f64
-        );
+    if let Some(usage) = &embedded.server {
+        print_usage(usage, embedded.orders);
     }
     if let Some(cpu) = embedded.client_cpu {
         println!(
