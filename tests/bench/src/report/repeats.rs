@@ -61,7 +61,8 @@ fn store_per_raw(o: &Map<String, Value>) -> Option<f64> {
 /// failure, naming its run); one run is returned as it is; several make the first run's object
 /// with [`MEDIAN_KEYS`] (and `store_appends`' rates) replaced by their medians, plus
 /// `closed_runs` (each run's figures) and the medians of the per-run ratios
-/// (`events_per_raw_single_median`, `store_per_raw_single_median`).
+/// (`events_per_raw_single_median`, `store_per_raw_single_median`); `server_usage` (the
+/// server's CPU by thread and its I/O) is the median-CPU run's.
 pub fn merge(runs: Vec<Outcome>) -> Outcome {
     let count = runs.len();
     let mut objects = Vec::with_capacity(count);
@@ -112,6 +113,15 @@ pub fn merge(runs: Vec<Outcome>) -> Outcome {
     if let Some(m) = store_ratios.as_deref().and_then(median) {
         merged.insert("store_per_raw_single_median".to_owned(), json!(m));
     }
+    // The breakdown of one run's CPU, not medians of its parts: the run whose CPU is the median.
+    if let Some(cpu) = every(&refs, "cpu_us_per_order").as_deref().and_then(median)
+        && let Some(run) = refs
+            .iter()
+            .find(|o| o.get("cpu_us_per_order").and_then(Value::as_f64) == Some(cpu))
+        && let Some(usage) = run.get("server_usage")
+    {
+        merged.insert("server_usage".to_owned(), usage.clone());
+    }
     let each: Vec<Value> = refs
         .iter()
         .map(|o| {
@@ -132,6 +142,7 @@ mod tests {
 
     fn run(orders: f64, cpu: f64, events: f64, raw: f64, store: f64) -> Outcome {
         Outcome::Ran(json!({
+            "server_usage": {"user_us_per_order": cpu * 0.7, "system_us_per_order": cpu * 0.3},
             "orders": 5000, "clients": 64, "rate": 0.0,
             "orders_per_s": orders, "cpu_us_per_order": cpu, "events_per_s": events,
             "raw_single_rows_per_s": raw, "raw_batched_rows_per_s": 700_000.0,
@@ -170,6 +181,9 @@ mod tests {
         assert_eq!(v["store_appends"]["concurrent_per_s"], 120_000.0);
         assert_eq!(v["closed_runs"].as_array().unwrap().len(), 3);
         assert_eq!(v["closed_runs"][1]["cpu_us_per_order"], 160.0);
+        // The CPU breakdown is the median-CPU run's (the third, 168 µs), whole.
+        let user = v["server_usage"]["user_us_per_order"].as_f64().unwrap();
+        assert!((user - 168.0 * 0.7).abs() < 1e-9, "{user}");
         // The emulator flow runs in the first run only: its object is the first run's.
         assert_eq!(v["emulator"]["orders_per_s"], 90.0);
     }

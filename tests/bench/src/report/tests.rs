@@ -2,6 +2,7 @@
 //! timing is asserted, only what the table says about the figures it is given.
 
 mod targets;
+mod usage;
 
 use std::collections::BTreeMap;
 use std::path::Path;

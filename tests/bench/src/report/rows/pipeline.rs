@@ -150,6 +150,9 @@ pub(super) fn closed_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
         ),
     ];
     rows.extend(load_generator(j)?);
+    if at_capacity && let Some(usage) = j.obj("server_usage") {
+        rows.extend(server_usage(&usage, runs.len() > 1)?);
+    }
     rows.extend([
         Row::new(
             PIPELINE,
@@ -201,6 +204,57 @@ pub(super) fn closed_loop(j: &Json<'_>) -> Result<Vec<Row>, String> {
     if let Some(store) = j.obj("store_appends") {
         let median = j.opt_f64("store_per_raw_single_median");
         rows.extend(store_appends(&store, raw_single, median)?);
+    }
+    Ok(rows)
+}
+
+/// Where the server's CPU per order went (user + system by kind of thread) and its read and
+/// write calls per order, from `pipeline-bench`'s `server_usage`: what a missed CPU target is
+/// made of, the kernel's share apart. With several runs, the one whose CPU was the median's
+/// (`crate::report::repeats`), so the parts add up to a figure of the table.
+fn server_usage(j: &Json<'_>, of_several: bool) -> Result<Vec<Row>, String> {
+    let run = if of_several { ", the median run" } else { "" };
+    let (user, system) = (j.f64("user_us_per_order")?, j.f64("system_us_per_order")?);
+    let threads = j
+        .list("threads")?
+        .iter()
+        .map(|t| {
+            Ok(format!(
+                "{} {} + {}",
+                t.str("kind")?,
+                grouped(t.f64("user_us_per_order")?),
+                grouped(t.f64("system_us_per_order")?)
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut rows = vec![Row::new(
+        PIPELINE,
+        format!("server CPU per order by thread, user + system µs (at capacity{run})"),
+        format!(
+            "{}; the kernel's {} of {} µs ({:.0} %)",
+            threads.join(", "),
+            grouped(system),
+            grouped(user + system),
+            100.0 * system / (user + system).max(f64::MIN_POSITIVE)
+        ),
+        "none: where the CPU row's time went",
+        Verdict::Info,
+    )];
+    if let Some(io) = j.obj("io") {
+        rows.push(Row::new(
+            PIPELINE,
+            format!("server read and write system calls per order (at capacity{run})"),
+            format!(
+                "writes {:.1} calls, {:.1} KiB ({:.1} KiB reached the disk); reads {:.1} calls, {:.1} KiB",
+                io.f64("write_calls_per_order")?,
+                io.f64("written_kib_per_order")?,
+                io.f64("disk_written_kib_per_order")?,
+                io.f64("read_calls_per_order")?,
+                io.f64("read_kib_per_order")?,
+            ),
+            "none: the WAL's frames, their checkpoints and the HTTP exchange",
+            Verdict::Info,
+        ));
     }
     Ok(rows)
 }
