@@ -16,7 +16,10 @@
 # the two (800 first orders in 1,800) and so carried about 0.33 M instructions of signature
 # checks per order. Valgrind runs the server's threads one at a time, about fifty times slower,
 # so the pipeline batches differently than at full speed (fewer commits share a batch): compare
-# builds with each other under it, not with a timing. Needs valgrind.
+# builds with each other under it, not with a timing. Valgrind's virtual CPU lacks the SHA
+# extensions, so SHA-256 runs its software path under it (about a sixth of a repeat order's count:
+# BENCHMARKS.md, fortieth part) where the hardware uses the extensions: a count is not a measure
+# of the hardware's work. Needs valgrind.
 set -euo pipefail
 
 server=$(realpath "${1:?usage: $0 SERVER [PIPELINE_BENCH] [ORDERS] [CLIENTS]}")
