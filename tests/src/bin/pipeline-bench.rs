@@ -427,33 +427,45 @@ async fn drive(
     }
 }
 
-/// The server's CPU per order, by kind of thread, and its I/O per order, as table rows.
+/// The server's CPU per order, by kind of thread, and its I/O per order, as table rows: the
+/// figures of the JSON's `server_usage` (`Usage::per_order_json`), so both say the same.
 fn print_usage(usage: &Usage, orders: usize) {
-    let us = |d: Duration| d.as_secs_f64() * 1e6 / orders as f64;
-    println!(
-        "| server CPU per order (user + system, whole process) | {:.0} µs ({:.0} + {:.0}) |",
-        us(usage.cpu()),
-        us(usage.user),
-        us(usage.system)
+    let per_order = usage.per_order_json(orders);
+    let f = |v: &serde_json::Value, key: &str| v[key].as_f64().unwrap_or_default();
+    let (user, system) = (
+        f(&per_order, "user_us_per_order"),
+        f(&per_order, "system_us_per_order"),
     );
-    let threads: Vec<String> = usage
-        .threads
-        .iter()
-        .map(|t| format!("{} {:.0} + {:.0}", t.kind, us(t.user), us(t.system)))
+    println!(
+        "| server CPU per order (user + system, whole process) | {:.0} µs ({user:.0} + {system:.0}) |",
+        user + system
+    );
+    let threads: Vec<String> = per_order["threads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            format!(
+                "{} {:.0} + {:.0}",
+                t["kind"].as_str().unwrap_or_default(),
+                f(t, "user_us_per_order"),
+                f(t, "system_us_per_order")
+            )
+        })
         .collect();
     println!(
         "| server CPU per order by thread (user + system) | {} µs |",
         threads.join(", ")
     );
-    if let Some(io) = usage.io {
-        let n = orders as f64;
+    let io = &per_order["io"];
+    if !io.is_null() {
         println!(
             "| server I/O per order | writes {:.1} calls, {:.1} KiB ({:.1} KiB to the disk); reads {:.1} calls, {:.1} KiB |",
-            io.write_calls as f64 / n,
-            io.written_bytes as f64 / 1024.0 / n,
-            io.disk_written_bytes as f64 / 1024.0 / n,
-            io.read_calls as f64 / n,
-            io.read_bytes as f64 / 1024.0 / n,
+            f(io, "write_calls_per_order"),
+            f(io, "written_kib_per_order"),
+            f(io, "disk_written_kib_per_order"),
+            f(io, "read_calls_per_order"),
+            f(io, "read_kib_per_order"),
         );
     }
 }
