@@ -15,7 +15,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// The thread kinds named apart, each with the starts of its threads' names (`/proc/…/comm`
 /// keeps 15 bytes of a name: the server's `sqlite-checkpoint` reads `sqlite-checkpoi`). Tokio
@@ -191,36 +191,59 @@ impl Usage {
     }
 
     /// Every figure divided by `orders`: µs of CPU, calls, and KiB.
-    pub fn per_order_json(&self, orders: usize) -> Value {
+    pub fn per_order(&self, orders: usize) -> PerOrder {
         let n = orders.max(1) as f64;
         let us = |d: Duration| d.as_secs_f64() * 1e6 / n;
-        let threads: Vec<Value> = self
-            .threads
-            .iter()
-            .map(|t| {
-                json!({
-                    "kind": t.kind,
-                    "user_us_per_order": us(t.user),
-                    "system_us_per_order": us(t.system),
+        PerOrder {
+            user_us_per_order: us(self.user),
+            system_us_per_order: us(self.system),
+            threads: self
+                .threads
+                .iter()
+                .map(|t| ThreadsPerOrder {
+                    kind: t.kind,
+                    user_us_per_order: us(t.user),
+                    system_us_per_order: us(t.system),
                 })
-            })
-            .collect();
-        let io = self.io.map(|io| {
-            json!({
-                "read_calls_per_order": io.read_calls as f64 / n,
-                "read_kib_per_order": io.read_bytes as f64 / 1024.0 / n,
-                "write_calls_per_order": io.write_calls as f64 / n,
-                "written_kib_per_order": io.written_bytes as f64 / 1024.0 / n,
-                "disk_written_kib_per_order": io.disk_written_bytes as f64 / 1024.0 / n,
-            })
-        });
-        json!({
-            "user_us_per_order": us(self.user),
-            "system_us_per_order": us(self.system),
-            "threads": threads,
-            "io": io,
-        })
+                .collect(),
+            io: self.io.map(|io| IoPerOrder {
+                read_calls_per_order: io.read_calls as f64 / n,
+                read_kib_per_order: io.read_bytes as f64 / 1024.0 / n,
+                write_calls_per_order: io.write_calls as f64 / n,
+                written_kib_per_order: io.written_bytes as f64 / 1024.0 / n,
+                disk_written_kib_per_order: io.disk_written_bytes as f64 / 1024.0 / n,
+            }),
+        }
     }
+}
+
+/// [`Usage`] per order: what `pipeline-bench` prints in its table and writes as its JSON's
+/// `server_usage` (the field names are the JSON's keys, which `bench-report` reads).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PerOrder {
+    pub user_us_per_order: f64,
+    pub system_us_per_order: f64,
+    pub threads: Vec<ThreadsPerOrder>,
+    /// `None` (JSON `null`) where `/proc/PID/io` could not be read.
+    pub io: Option<IoPerOrder>,
+}
+
+/// One kind of thread's CPU time per order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadsPerOrder {
+    pub kind: &'static str,
+    pub user_us_per_order: f64,
+    pub system_us_per_order: f64,
+}
+
+/// [`Io`] per order, the bytes in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct IoPerOrder {
+    pub read_calls_per_order: f64,
+    pub read_kib_per_order: f64,
+    pub write_calls_per_order: f64,
+    pub written_kib_per_order: f64,
+    pub disk_written_kib_per_order: f64,
 }
 
 #[cfg(test)]
@@ -300,7 +323,7 @@ mod tests {
         // Reading /proc/PID/stat was a read call before /proc/PID/io was read.
         let io = usage.io.expect("/proc/self/io is readable");
         assert!(io.read_calls > 0 && io.read_bytes > 0, "{io:?}");
-        let json = usage.per_order_json(2);
+        let json = serde_json::to_value(usage.per_order(2)).unwrap();
         assert_eq!(json["threads"][3]["kind"], "other");
         assert!(json["io"]["read_calls_per_order"].as_f64().unwrap() > 0.0);
         let halved = json["user_us_per_order"].as_f64().unwrap();

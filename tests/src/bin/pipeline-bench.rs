@@ -428,28 +428,21 @@ async fn drive(
 }
 
 /// The server's CPU per order, by kind of thread, and its I/O per order, as table rows: the
-/// figures of the JSON's `server_usage` (`Usage::per_order_json`), so both say the same.
+/// figures of the JSON's `server_usage` (`Usage::per_order`), so both say the same.
 fn print_usage(usage: &Usage, orders: usize) {
-    let per_order = usage.per_order_json(orders);
-    let f = |v: &serde_json::Value, key: &str| v[key].as_f64().unwrap_or_default();
-    let (user, system) = (
-        f(&per_order, "user_us_per_order"),
-        f(&per_order, "system_us_per_order"),
-    );
+    let per_order = usage.per_order(orders);
+    let (user, system) = (per_order.user_us_per_order, per_order.system_us_per_order);
     println!(
         "| server CPU per order (user + system, whole process) | {:.0} µs ({user:.0} + {system:.0}) |",
         user + system
     );
-    let threads: Vec<String> = per_order["threads"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let threads: Vec<String> = per_order
+        .threads
+        .iter()
         .map(|t| {
             format!(
                 "{} {:.0} + {:.0}",
-                t["kind"].as_str().unwrap_or_default(),
-                f(t, "user_us_per_order"),
-                f(t, "system_us_per_order")
+                t.kind, t.user_us_per_order, t.system_us_per_order
             )
         })
         .collect();
@@ -457,15 +450,14 @@ fn print_usage(usage: &Usage, orders: usize) {
         "| server CPU per order by thread (user + system) | {} µs |",
         threads.join(", ")
     );
-    let io = &per_order["io"];
-    if !io.is_null() {
+    if let Some(io) = per_order.io {
         println!(
             "| server I/O per order | writes {:.1} calls, {:.1} KiB ({:.1} KiB to the disk); reads {:.1} calls, {:.1} KiB |",
-            f(io, "write_calls_per_order"),
-            f(io, "written_kib_per_order"),
-            f(io, "disk_written_kib_per_order"),
-            f(io, "read_calls_per_order"),
-            f(io, "read_kib_per_order"),
+            io.write_calls_per_order,
+            io.written_kib_per_order,
+            io.disk_written_kib_per_order,
+            io.read_calls_per_order,
+            io.read_kib_per_order,
         );
     }
 }
@@ -515,7 +507,7 @@ fn summary_json(
             .server
             .as_ref()
             .map(|u| u.cpu().as_secs_f64() * 1e6 / embedded.orders as f64),
-        "server_usage": embedded.server.as_ref().map(|u| u.per_order_json(embedded.orders)),
+        "server_usage": embedded.server.as_ref().map(|u| u.per_order(embedded.orders)),
         "client_cpu_us_per_order": embedded
             .client_cpu
             .map(|cpu| cpu.as_secs_f64() * 1e6 / embedded.orders as f64),
