@@ -59,8 +59,10 @@ fn backlog_full(bound: Option<NonZeroU64>) -> ApiError {
         StatusCode::SERVICE_UNAVAILABLE,
         "BACKLOG_FULL",
         format!(
-            "the server has {bound} orders in progress, its bound; nothing was placed, retry \
-             after the Retry-After seconds"
+            "the server has {bound} orders in progress, its bound; this request placed \
+             nothing: retry it after the Retry-After seconds, with the same Idempotency-Key if \
+             it had one (an earlier attempt with that key may have placed the order, and the \
+             key's retry answers with it)"
         ),
     )
     .retry_after_ms(backlog::RETRY_AFTER_SECS * 1000)

@@ -9,7 +9,11 @@
 //! retries forever: until the host's deadline for the request when it has one (a Lambda
 //! invocation is stopped at its deadline, so its claim can end then, as Powertools' in-progress
 //! expiry does), else [`IDEMPOTENCY_LEASE_MS`]. A refused retry is told how long the lease has
-//! left ([`PlaceError::KeyInProgress`]).
+//! left ([`PlaceError::KeyInProgress`]). Each attempt names itself in the claim by a fresh
+//! candidate order id, and only the attempt holding the key marks it done or gives it up
+//! (`order_domain::idempotency::may_finish`): a slow attempt whose lease was taken over never
+//! ends its successor's lease. Once the order is recorded the answer is 202 even if marking the
+//! key done fails (the retry that takes the lease over replays it from the log).
 //!
 //! An `Idempotency-Key` belongs to the customer who sent it: the same key from two customers
 //! is two requests ([`scoped_key`]). The personal data (email, payment token) is sealed under
@@ -296,6 +300,9 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
         let scoped = self
             .idempotency_key
             .map(|k| scoped_key(&request.customer_id, k.key));
+        // This attempt's candidate: the order id of a new claim, and the attempt's name in the
+        // key's record, by which only the attempt holding the lease finishes it.
+        let candidate = OrderId::generate();
         let order_id = match (self.idempotency_key, &scoped) {
             (Some(key), Some(scoped)) => {
                 let claim = self
@@ -303,7 +310,7 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
                     .claim(
                         scoped,
                         &request.fingerprint(&data_key),
-                        OrderId::generate(),
+                        candidate,
                         now,
                         key.lease_ms(now),
                     )
@@ -322,7 +329,7 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
                     }
                 }
             }
-            _ => OrderId::generate(),
+            _ => candidate,
         };
         tracing::Span::current().record("order_id", tracing::field::display(order_id));
         let sealed = crate::vault::seal_with(
@@ -351,17 +358,20 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
             Err(e) => Err(e.into()),
         };
         if let Some(key) = scoped.as_deref() {
-            match &result {
+            // The order is recorded whether or not its key is marked done: a failed mark
+            // leaves the key held until its lease ends, after which a retry takes it over,
+            // finds the order in the log and replays it. Answering 503 here would send the
+            // client to retry into that lease for nothing.
+            let finished = match &result {
                 Ok(()) => {
                     self.idempotency
-                        .complete(key, Timestamp::now(), IDEMPOTENCY_TTL_MS)
-                        .await?;
+                        .complete(key, candidate, Timestamp::now(), IDEMPOTENCY_TTL_MS)
+                        .await
                 }
-                Err(_) => {
-                    if let Err(e) = self.idempotency.release(key).await {
-                        tracing::warn!(error = %e, "could not release idempotency key");
-                    }
-                }
+                Err(_) => self.idempotency.release(key, candidate).await,
+            };
+            if let Err(e) = finished {
+                tracing::warn!(error = %e, "could not finish the idempotency key");
             }
         }
         // Counted here, once per new order: a replayed key returned above. (A keyed retry

@@ -2,30 +2,32 @@
 //!
 //! The domain's [`judge`] decides, as on SQLite; conditional writes on what was read are the
 //! arbiter instead of a write transaction:
-//! - a free key (absent, or COMPLETED and expired) is claimed by a conditional PutItem, tried
-//!   first since a new key is the common case (the verdict on no record is always a claim);
+//! - a new key is claimed by a PutItem conditioned on no record, tried first since a new key is
+//!   the common case (the verdict on no record is always a claim);
+//! - a record the verdict frees (COMPLETED and expired, or IN_PROGRESS and abandoned past the
+//!   retention) is replaced by a PutItem conditioned on the very record judged;
 //! - an IN_PROGRESS record whose lease (`expiresAt`) has passed is taken over by an UpdateItem
 //!   conditioned on the very lease it saw, keeping the record's order id (an in-progress
 //!   record never blocks retries forever);
 //! - if the record changed between the read and the write, it is read and judged again;
 //! - `ttl` (epoch seconds) lets DynamoDB delete old records. TTL deletion is lazy (it may lag by
 //!   days), so expiry is always decided on `expiresAt`, never on the row's absence. An
-//!   IN_PROGRESS record keeps its row for [`IN_PROGRESS_RETENTION_MS`] past its lease, so a
-//!   client retrying a crashed request the next day still gets the same order id.
+//!   IN_PROGRESS record keeps its row for [`IN_PROGRESS_RETENTION_MS`] past its lease, as long
+//!   as the domain's verdict counts it, so a client retrying a crashed request the next day
+//!   still gets the same order id.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use order_domain::idempotency::{IdempotencyRecord, KeyState, Verdict, judge};
+use order_domain::idempotency::{
+    IN_PROGRESS_RETENTION_MS, IdempotencyRecord, KeyState, Verdict, judge,
+};
 use order_domain::ports::{Claim, IdempotencyStore, PortError};
 use order_domain::{OrderId, Timestamp};
 
 use crate::config::{AwsClients, ConfigError, IDEMPOTENCY_TABLE, require_env};
 use crate::errors::{port_error, written};
-
-/// How long an IN_PROGRESS row outlives its lease before TTL may delete it.
-pub const IN_PROGRESS_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 const IN_PROGRESS: &str = KeyState::InProgress.as_str();
 const COMPLETED: &str = KeyState::Completed.as_str();
@@ -88,16 +90,17 @@ impl DynamoIdempotency {
         port_error(&format!("idempotency table {}", self.table), e)
     }
 
-    /// Creates the record if the key is free. `false`: a record is in the way.
+    /// Creates the record for a free key: none there (`seen` is `None`), or still the very
+    /// record the verdict freed (`seen`). `false`: a record is in the way, or changed.
     async fn put_if_free(
         &self,
         key: &str,
         fingerprint: &str,
         order_id: OrderId,
-        now: u64,
         expires_at: u64,
+        seen: Option<&IdempotencyRecord>,
     ) -> Result<bool, PortError> {
-        let result = self
+        let req = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -112,18 +115,21 @@ impl DynamoIdempotency {
                 n(ttl_seconds(
                     expires_at.saturating_add(IN_PROGRESS_RETENTION_MS),
                 )),
-            )
-            .condition_expression(
-                "attribute_not_exists(#k) OR (#state = :completed AND #exp <= :now)",
-            )
-            .expression_attribute_names("#k", "idempotencyKey")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#exp", "expiresAt")
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        written(result).map_err(|e| self.err(&e))
+            );
+        let req = match seen {
+            None => req
+                .condition_expression("attribute_not_exists(#k)")
+                .expression_attribute_names("#k", "idempotencyKey"),
+            Some(seen) => req
+                .condition_expression("#state = :state AND #exp = :exp AND #fp = :fp")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#exp", "expiresAt")
+                .expression_attribute_names("#fp", "fingerprint")
+                .expression_attribute_values(":state", s(seen.state.as_str()))
+                .expression_attribute_values(":exp", n(seen.expires_at.as_millis()))
+                .expression_attribute_values(":fp", s(seen.fingerprint.clone())),
+        };
+        written(req.send().await).map_err(|e| self.err(&e))
     }
 
     async fn read(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
@@ -184,13 +190,17 @@ impl DynamoIdempotency {
         written(result).map_err(|e| self.err(&e))
     }
 
-    /// An update that only applies to an existing record (SQLite's UPDATE of no row is a no-op
-    /// too; an upsert would leave a record without fingerprint or order id).
-    async fn update_existing(
+    /// Applies `update` to the key's record if the attempt `claimant` may finish it, as the
+    /// domain's [`may_finish`](order_domain::idempotency::may_finish) says: the record is IN_PROGRESS and held by `claimant` (its
+    /// `claimant`, or on a record kept before claimants were, its order id). DynamoDB has no
+    /// transaction around a read, so the rule is the update's condition; the contract suite
+    /// holds this adapter and SQLite's (which calls `may_finish`) to the same answers. A
+    /// refused condition is no error: the key is another attempt's, or done, or unknown.
+    async fn finish(
         &self,
         key: &str,
+        claimant: OrderId,
         update: &str,
-        condition: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<(), PortError> {
         let mut req = self
@@ -199,12 +209,16 @@ impl DynamoIdempotency {
             .table_name(&self.table)
             .key("idempotencyKey", s(key))
             .update_expression(update)
-            .condition_expression(condition)
-            .expression_attribute_names("#k", "idempotencyKey")
-            .expression_attribute_names("#exp", "expiresAt");
-        if update.contains("#state") || condition.contains("#state") {
-            req = req.expression_attribute_names("#state", "state");
-        }
+            .condition_expression(
+                "#state = :in_progress AND (#claimant = :me OR \
+                 (attribute_not_exists(#claimant) AND #oid = :me))",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#claimant", "claimant")
+            .expression_attribute_names("#oid", "orderId")
+            .expression_attribute_names("#exp", "expiresAt")
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":me", s(claimant.to_string()));
         if update.contains("#ttl") {
             req = req.expression_attribute_names("#ttl", "ttl");
         }
@@ -232,23 +246,31 @@ impl IdempotencyStore for DynamoIdempotency {
         lease_ms: u64,
     ) -> Result<Claim, PortError> {
         let expires_at = now.as_millis().saturating_add(lease_ms);
+        let claimed = Ok(Claim::Claimed {
+            order_id: candidate,
+        });
         for _ in 0..MAX_ROUNDS {
             // No record judges as a claim for the candidate: try that first, unread.
             if self
-                .put_if_free(key, fingerprint, candidate, now.as_millis(), expires_at)
+                .put_if_free(key, fingerprint, candidate, expires_at, None)
                 .await?
             {
-                return Ok(Claim::Claimed {
-                    order_id: candidate,
-                });
+                return claimed;
             }
             // Something is in the way; absent now means it expired away since: try again.
             let Some(record) = self.read(key).await? else {
                 continue;
             };
             match judge(Some(&record), fingerprint, candidate, now) {
-                // A completed record that expired: the conditional put frees it next round.
-                Verdict::Claim { .. } => {}
+                // A record the verdict frees: replace it, if it is still the one judged.
+                Verdict::Claim { .. } => {
+                    if self
+                        .put_if_free(key, fingerprint, candidate, expires_at, Some(&record))
+                        .await?
+                    {
+                        return claimed;
+                    }
+                }
                 Verdict::TakeOver { order_id } => {
                     if self.take_over(key, &record, candidate, expires_at).await? {
                         return Ok(Claim::Claimed { order_id });
@@ -264,12 +286,18 @@ impl IdempotencyStore for DynamoIdempotency {
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]
-    async fn complete(&self, key: &str, now: Timestamp, ttl_ms: u64) -> Result<(), PortError> {
+    async fn complete(
+        &self,
+        key: &str,
+        claimant: OrderId,
+        now: Timestamp,
+        ttl_ms: u64,
+    ) -> Result<(), PortError> {
         let expires = now.as_millis().saturating_add(ttl_ms);
-        self.update_existing(
+        self.finish(
             key,
+            claimant,
             "SET #state = :completed, #exp = :exp, #ttl = :ttl",
-            "attribute_exists(#k)",
             vec![
                 (":completed", s(COMPLETED)),
                 (":exp", n(expires)),
@@ -280,12 +308,12 @@ impl IdempotencyStore for DynamoIdempotency {
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]
-    async fn release(&self, key: &str) -> Result<(), PortError> {
-        self.update_existing(
+    async fn release(&self, key: &str, claimant: OrderId) -> Result<(), PortError> {
+        self.finish(
             key,
+            claimant,
             "SET #exp = :now",
-            "attribute_exists(#k) AND #state = :in_progress",
-            vec![(":now", n(now_ms())), (":in_progress", s(IN_PROGRESS))],
+            vec![(":now", n(now_ms()))],
         )
         .await
     }

@@ -6,7 +6,10 @@
 //! conditioned on the record it read, and judges again if the record changed in between.
 //!
 //! The rules, in order:
-//! 1. no record, or a COMPLETED record past its expiry: the key is free, claim it;
+//! 1. no record, a COMPLETED record past its expiry, or an IN_PROGRESS record more than
+//!    [`IN_PROGRESS_RETENTION_MS`] past its lease (an attempt abandoned long ago): the key is
+//!    free, claim it. Expiry is judged on the record, never on its absence, so a store that
+//!    deletes old records (DynamoDB's TTL, lazily) and one that keeps them (SQLite) agree;
 //! 2. another body (fingerprint) under the key: a mismatch;
 //! 3. a COMPLETED record: replay its order id;
 //! 4. an IN_PROGRESS record whose lease ended (a crashed or failed attempt): take it over,
@@ -18,9 +21,18 @@
 //!    the retry's condition finds the record the first try wrote). The key is the attempt's;
 //!    without this rule the request would refuse itself as "in progress" for the whole lease;
 //! 6. any other IN_PROGRESS record: in progress, until its lease ends.
+//!
+//! Only the attempt holding the lease ([`IdempotencyRecord::holder`]) may finish it
+//! ([`may_finish`]): an attempt whose lease ended and was taken over must neither complete nor
+//! release the key under the attempt that took it over.
 
 use crate::time::Timestamp;
 use crate::values::OrderId;
+
+/// How long an IN_PROGRESS record counts past its lease: a client retrying a crashed request
+/// within it gets the order id the crashed attempt chose; after it the key is free. (A
+/// COMPLETED record counts for its own expiry, a day.)
+pub const IN_PROGRESS_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 /// The state of a stored idempotency record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +76,22 @@ pub struct IdempotencyRecord {
     /// same as `order_id`) or that of the attempt that took an ended lease over. `None` on
     /// records kept before it was.
     pub claimant: Option<OrderId>,
+}
+
+impl IdempotencyRecord {
+    /// The attempt holding (or that last held) the lease: its claimant, or on a record kept
+    /// before claimants were, the order id its only claim chose.
+    pub fn holder(&self) -> OrderId {
+        self.claimant.unwrap_or(self.order_id)
+    }
+}
+
+/// Whether the attempt `claimant` may complete or release the key whose record is `record`:
+/// only while the record is IN_PROGRESS and the attempt holds it (its lease may have ended,
+/// if no other attempt took it over). `false` for no record, a COMPLETED one, or one taken
+/// over by another attempt, which finishes it itself.
+pub fn may_finish(record: Option<&IdempotencyRecord>, claimant: OrderId) -> bool {
+    record.is_some_and(|r| r.state == KeyState::InProgress && r.holder() == claimant)
 }
 
 /// What [`judge`] says a store must do with a claim.
@@ -126,8 +154,16 @@ pub fn judge(
         };
     };
     let ended = r.expires_at <= now;
+    let abandoned = r
+        .expires_at
+        .as_millis()
+        .saturating_add(IN_PROGRESS_RETENTION_MS)
+        <= now.as_millis();
     match r.state {
         KeyState::Completed if ended => Verdict::Claim {
+            order_id: candidate,
+        },
+        KeyState::InProgress if abandoned => Verdict::Claim {
             order_id: candidate,
         },
         _ if r.fingerprint != fingerprint => Verdict::Mismatch,
@@ -137,7 +173,7 @@ pub fn judge(
         KeyState::InProgress if ended => Verdict::TakeOver {
             order_id: r.order_id,
         },
-        KeyState::InProgress if r.claimant.unwrap_or(r.order_id) == candidate => Verdict::Own {
+        KeyState::InProgress if r.holder() == candidate => Verdict::Own {
             order_id: r.order_id,
         },
         KeyState::InProgress => Verdict::InProgress {
@@ -293,6 +329,58 @@ mod tests {
             judge(Some(&taken_over), "f", r.order_id, now),
             Verdict::InProgress { .. }
         ));
+    }
+
+    /// An attempt abandoned past the retention frees the key for a new order, whatever the
+    /// body; until then its retry keeps the order id it chose.
+    #[test]
+    fn an_in_progress_record_abandoned_past_its_retention_frees_the_key() {
+        let now = Timestamp::from_millis(3 * IN_PROGRESS_RETENTION_MS);
+        let lease_end = now.as_millis() - IN_PROGRESS_RETENTION_MS;
+        let abandoned = record(KeyState::InProgress, lease_end);
+        for body in ["f", "another body"] {
+            let candidate = OrderId::generate();
+            assert_eq!(
+                judge(Some(&abandoned), body, candidate, now),
+                Verdict::Claim {
+                    order_id: candidate
+                },
+                "{body}"
+            );
+        }
+        let retained = record(KeyState::InProgress, lease_end + 1);
+        assert_eq!(
+            judge(Some(&retained), "f", OrderId::generate(), now),
+            Verdict::TakeOver {
+                order_id: retained.order_id
+            }
+        );
+    }
+
+    #[test]
+    fn only_the_attempt_holding_the_lease_may_finish_it() {
+        let r = record(KeyState::InProgress, NOW - 1);
+        assert!(
+            may_finish(Some(&r), r.order_id),
+            "a record without claimant: its order id"
+        );
+        assert!(!may_finish(Some(&r), OrderId::generate()));
+        let taker = OrderId::generate();
+        let taken_over = IdempotencyRecord {
+            claimant: Some(taker),
+            ..r.clone()
+        };
+        assert!(may_finish(Some(&taken_over), taker));
+        assert!(
+            !may_finish(Some(&taken_over), r.order_id),
+            "the attempt whose lease was taken over"
+        );
+        let completed = IdempotencyRecord {
+            state: KeyState::Completed,
+            ..taken_over
+        };
+        assert!(!may_finish(Some(&completed), taker));
+        assert!(!may_finish(None, taker));
     }
 
     #[test]

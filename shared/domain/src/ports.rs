@@ -262,16 +262,26 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         lease_ms: u64,
     ) -> impl Future<Output = Result<Claim, PortError>> + Send;
 
-    /// Marks the key's request done (kept for `ttl_ms` from `now`).
+    /// Marks the key's request done (kept for `ttl_ms` from `now`), if the attempt `claimant`
+    /// (the candidate its claim brought) still holds the key
+    /// ([`may_finish`](crate::idempotency::may_finish)); else does nothing: an attempt that
+    /// took the lease over finishes the key itself.
     fn complete(
         &self,
         key: &str,
+        claimant: OrderId,
         now: Timestamp,
         ttl_ms: u64,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// Gives the key's lease up early (the request failed), keeping its order id for the retry.
-    fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Gives the key's lease up early (the request failed), keeping its order id for the retry,
+    /// if the attempt `claimant` still holds it; else does nothing, so a stale attempt never
+    /// ends the lease of the attempt that took it over.
+    fn release(
+        &self,
+        key: &str,
+        claimant: OrderId,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 // What the local runtime's generic workers need from a backend beyond the use cases' ports: a

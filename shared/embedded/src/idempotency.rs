@@ -8,7 +8,7 @@
 //! [`SqliteIdempotency::release_claims_of_a_previous_process`] ends their leases, and a client
 //! retrying right after a restart gets its order instead of waiting the lease out.
 
-use order_domain::idempotency::{IdempotencyRecord, KeyState, Verdict, judge};
+use order_domain::idempotency::{IdempotencyRecord, KeyState, Verdict, judge, may_finish};
 use order_domain::ports::{Claim, IdempotencyStore, PortError};
 use order_domain::{OrderId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -122,30 +122,49 @@ impl IdempotencyStore for SqliteIdempotency {
             .map_err(|e| port_err(&e))
     }
 
-    async fn complete(&self, key: &str, now: Timestamp, ttl_ms: u64) -> Result<(), PortError> {
+    async fn complete(
+        &self,
+        key: &str,
+        claimant: OrderId,
+        now: Timestamp,
+        ttl_ms: u64,
+    ) -> Result<(), PortError> {
         let key = key.to_owned();
         let expires = ms(now).saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
-        self.db
-            .write_direct(move |c| {
-                c.prepare_cached(
-                    "UPDATE idempotency SET state = 'COMPLETED', expires_at = ?2 WHERE key = ?1",
-                )?
-                .execute(params![key, expires])
-                .map(|_| ())
-            })
-            .await
-            .map_err(|e| port_err(&e))
+        self.finish(key, claimant, move |c, key| {
+            c.prepare_cached(
+                "UPDATE idempotency SET state = 'COMPLETED', expires_at = ?2 WHERE key = ?1",
+            )?
+            .execute(params![key, expires])
+        })
+        .await
     }
 
-    async fn release(&self, key: &str) -> Result<(), PortError> {
+    async fn release(&self, key: &str, claimant: OrderId) -> Result<(), PortError> {
         let key = key.to_owned();
-        self.db
-            .write_direct(move |c| {
-                c.prepare_cached(
-                    "UPDATE idempotency SET expires_at = ?2 WHERE key = ?1 AND state = 'IN_PROGRESS'",
-                )?
+        self.finish(key, claimant, |c, key| {
+            c.prepare_cached("UPDATE idempotency SET expires_at = ?2 WHERE key = ?1")?
                 .execute(params![key, now_ms()])
-                .map(|_| ())
+        })
+        .await
+    }
+}
+
+impl SqliteIdempotency {
+    /// Reads the key's record and runs `write` on it if the domain's [`may_finish`] lets the
+    /// attempt `claimant` finish it, in one writer job (no claim comes between).
+    async fn finish(
+        &self,
+        key: String,
+        claimant: OrderId,
+        write: impl FnOnce(&Connection, &str) -> rusqlite::Result<usize> + Send + 'static,
+    ) -> Result<(), PortError> {
+        self.db
+            .write_direct(move |c| -> rusqlite::Result<()> {
+                if may_finish(read(c, &key)?.as_ref(), claimant) {
+                    write(c, &key)?;
+                }
+                Ok(())
             })
             .await
             .map_err(|e| port_err(&e))
@@ -168,7 +187,7 @@ mod tests {
         let (held, done) = (OrderId::generate(), OrderId::generate());
         s.claim("held", "f", held, now, 30_000).await.unwrap();
         s.claim("done", "f", done, now, 30_000).await.unwrap();
-        s.complete("done", now, 60_000).await.unwrap();
+        s.complete("done", done, now, 60_000).await.unwrap();
 
         assert_eq!(s.release_claims_of_a_previous_process().await.unwrap(), 1);
         let later = Timestamp::from_millis(Timestamp::now().as_millis() + 1);

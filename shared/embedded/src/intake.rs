@@ -165,6 +165,83 @@ mod tests {
         db.close();
     }
 
+    /// An idempotency store whose "done" mark fails, as a DynamoDB UpdateItem can after the
+    /// order's writes went through.
+    #[derive(Clone)]
+    struct CompleteFails(SqliteIdempotency);
+
+    impl order_domain::ports::IdempotencyStore for CompleteFails {
+        async fn claim(
+            &self,
+            key: &str,
+            fingerprint: &str,
+            candidate: order_domain::OrderId,
+            now: order_domain::Timestamp,
+            lease_ms: u64,
+        ) -> Result<order_domain::ports::Claim, PortError> {
+            self.0
+                .claim(key, fingerprint, candidate, now, lease_ms)
+                .await
+        }
+        async fn complete(
+            &self,
+            _: &str,
+            _: order_domain::OrderId,
+            _: order_domain::Timestamp,
+            _: u64,
+        ) -> Result<(), PortError> {
+            Err(PortError("the table is throttled".into()))
+        }
+        async fn release(
+            &self,
+            key: &str,
+            claimant: order_domain::OrderId,
+        ) -> Result<(), PortError> {
+            self.0.release(key, claimant).await
+        }
+    }
+
+    /// The order is recorded, so the answer is 202 even though its key could not be marked
+    /// done: a 503 would send the client to retry into the key's lease. The key stays held
+    /// until the lease ends; the retry after it takes the key over and gets the same order.
+    #[tokio::test]
+    async fn a_recorded_order_is_answered_even_if_its_key_cannot_be_marked_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, intake, reads) = setup(dir.path()).await;
+        let sqlite = SqliteIdempotency::new(db.clone());
+        let idempotency = CompleteFails(sqlite.clone());
+        let keys = crate::keys::SqliteKeys::open(db.clone(), dir.path()).unwrap();
+        let key = Some(IdempotencyKey::new("k1"));
+        let placed = place_order(&intake, &idempotency, &reads, &keys, request(), key, "r1")
+            .await
+            .unwrap();
+        assert!(!placed.replayed);
+        assert_eq!(PolledQueue::depth(&intake.queue).await.unwrap().0, 1);
+
+        let during = place_order(&intake, &idempotency, &reads, &keys, request(), key, "r1").await;
+        assert!(
+            matches!(during, Err(PlaceError::KeyInProgress { .. })),
+            "{during:?}"
+        );
+        sqlite.release_claims_of_a_previous_process().await.unwrap();
+        let after = place_order(&intake, &sqlite, &reads, &keys, request(), key, "r1")
+            .await
+            .unwrap();
+        assert_eq!(after.order_id, placed.order_id);
+        let again = place_order(&intake, &sqlite, &reads, &keys, request(), key, "r1")
+            .await
+            .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.order_id, placed.order_id);
+        let stream = intake
+            .store
+            .read_stream(&placed.order_id.stream(), 0)
+            .await
+            .unwrap();
+        assert_eq!(stream.len(), 1, "one OrderPlaced");
+        db.close();
+    }
+
     /// A product that is not in the inventory view is refused before anything is written.
     #[tokio::test]
     async fn an_unknown_product_writes_nothing() {

@@ -28,6 +28,9 @@ macro_rules! idempotency_contract {
                     a_released_key_can_be_claimed_again_at_once_with_the_same_order_id,
                     completing_or_releasing_an_unknown_key_creates_nothing,
                     two_concurrent_claims_of_one_key_let_exactly_one_through,
+                    an_attempt_whose_lease_was_taken_over_neither_completes_nor_releases_it,
+                    an_attempt_whose_lease_ended_untaken_still_completes_it,
+                    an_attempt_abandoned_past_the_retention_frees_the_key,
                 ]
             );
         }
@@ -105,7 +108,7 @@ pub async fn a_claim_retried_after_its_answer_was_lost_still_holds_the_key<S: Id
         },
         "another request is still refused for the first lease"
     );
-    s.complete("k", at(t0 + 60), LEASE).await.unwrap();
+    s.complete("k", id, at(t0 + 60), LEASE).await.unwrap();
     assert_eq!(
         claim(&**s, "f", t0 + 70).await,
         Claim::Completed { order_id: id }
@@ -153,7 +156,7 @@ pub async fn a_completed_key_replays_its_order_id<S: IdempotencyStore>(s: &Fixtu
     let now = Timestamp::now();
     let id = OrderId::generate();
     s.claim("k", "f", id, now, LEASE).await.unwrap();
-    s.complete("k", now, 86_400_000).await.unwrap();
+    s.complete("k", id, now, 86_400_000).await.unwrap();
     for _ in 0..2 {
         assert_eq!(
             claim(&**s, "f", now.as_millis() + 1).await,
@@ -165,15 +168,15 @@ pub async fn a_completed_key_replays_its_order_id<S: IdempotencyStore>(s: &Fixtu
 /// Another body under a key in use is refused, whether the first request is in flight, done,
 /// or gone with its lease ended (its retry must still find the key).
 pub async fn a_key_reused_with_another_body_is_a_mismatch<S: IdempotencyStore>(s: &Fixture<S>) {
-    let t0 = a_minute_ago();
-    claim(&**s, "f", t0).await;
+    let (t0, id) = (a_minute_ago(), OrderId::generate());
+    s.claim("k", "f", id, at(t0), LEASE).await.unwrap();
     assert_eq!(claim(&**s, "g", t0).await, Claim::Mismatch, "in flight");
     assert_eq!(
         claim(&**s, "g", t0 + LEASE + 1).await,
         Claim::Mismatch,
         "lease ended"
     );
-    s.complete("k", at(t0), 86_400_000).await.unwrap();
+    s.complete("k", id, at(t0), 86_400_000).await.unwrap();
     assert_eq!(claim(&**s, "g", t0 + 1).await, Claim::Mismatch, "completed");
 }
 
@@ -203,11 +206,9 @@ pub async fn an_ended_lease_is_taken_over_keeping_its_order_id<S: IdempotencySto
 /// A completed record past its retention frees the key, for any body (DynamoDB's TTL deletion
 /// lags by up to days, so expiry is judged on the record, not on its absence).
 pub async fn an_expired_completed_record_frees_the_key<S: IdempotencyStore>(s: &Fixture<S>) {
-    let t0 = a_minute_ago();
-    s.claim("k", "f", OrderId::generate(), at(t0), 1_000)
-        .await
-        .unwrap();
-    s.complete("k", at(t0), 1_000).await.unwrap();
+    let (t0, id) = (a_minute_ago(), OrderId::generate());
+    s.claim("k", "f", id, at(t0), 1_000).await.unwrap();
+    s.complete("k", id, at(t0), 1_000).await.unwrap();
     let new = OrderId::generate();
     assert_eq!(
         s.claim("k", "another body", new, Timestamp::now(), LEASE)
@@ -227,7 +228,7 @@ pub async fn a_released_key_can_be_claimed_again_at_once_with_the_same_order_id<
     s.claim("k", "f", id, Timestamp::now(), LEASE)
         .await
         .unwrap();
-    s.release("k").await.unwrap();
+    s.release("k", id).await.unwrap();
     let later = Timestamp::now().as_millis() + 1;
     assert_eq!(
         claim(&**s, "f", later).await,
@@ -239,8 +240,10 @@ pub async fn completing_or_releasing_an_unknown_key_creates_nothing<S: Idempoten
     s: &Fixture<S>,
 ) {
     let now = Timestamp::now();
-    s.complete("k", now, 60_000).await.unwrap();
-    s.release("k").await.unwrap();
+    s.complete("k", OrderId::generate(), now, 60_000)
+        .await
+        .unwrap();
+    s.release("k", OrderId::generate()).await.unwrap();
     let fresh = OrderId::generate();
     assert_eq!(
         s.claim("k", "f", fresh, now, LEASE).await.unwrap(),
@@ -265,5 +268,92 @@ pub async fn two_concurrent_claims_of_one_key_let_exactly_one_through<S: Idempot
             retry_after_ms: LEASE
         }),
         "{a:?} {b:?}"
+    );
+}
+
+/// A slow attempt whose lease ended and was taken over by a retry: when it finishes, its
+/// complete and its release leave the key to the retry (a release would end the retry's live
+/// lease and let a third attempt in beside it); the retry's own complete then holds.
+pub async fn an_attempt_whose_lease_was_taken_over_neither_completes_nor_releases_it<
+    S: IdempotencyStore,
+>(
+    s: &Fixture<S>,
+) {
+    let slow = OrderId::generate();
+    s.claim("k", "f", slow, at(a_minute_ago()), LEASE)
+        .await
+        .unwrap();
+    let (retry, now) = (OrderId::generate(), Timestamp::now().as_millis());
+    let took = s.claim("k", "f", retry, at(now), LEASE).await.unwrap();
+    assert_eq!(took, Claim::Claimed { order_id: slow }, "taken over");
+
+    s.release("k", slow).await.unwrap();
+    assert_eq!(
+        claim(&**s, "f", now + 10).await,
+        Claim::InProgress {
+            retry_after_ms: LEASE - 10
+        },
+        "the stale release left the retry's lease alone"
+    );
+    s.complete("k", slow, at(now + 20), 86_400_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(&**s, "f", now + 30).await,
+        Claim::InProgress {
+            retry_after_ms: LEASE - 30
+        },
+        "the stale complete left the key in the retry's hands"
+    );
+
+    s.complete("k", retry, at(now + 40), 86_400_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(&**s, "f", now + 50).await,
+        Claim::Completed { order_id: slow }
+    );
+}
+
+/// An attempt whose lease ended while no other attempt came still holds the key: it finishes
+/// it, and its answer is replayed.
+pub async fn an_attempt_whose_lease_ended_untaken_still_completes_it<S: IdempotencyStore>(
+    s: &Fixture<S>,
+) {
+    let slow = OrderId::generate();
+    s.claim("k", "f", slow, at(a_minute_ago()), LEASE)
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    s.complete("k", slow, now, 86_400_000).await.unwrap();
+    assert_eq!(
+        claim(&**s, "f", now.as_millis() + 1).await,
+        Claim::Completed { order_id: slow }
+    );
+}
+
+/// An attempt that crashed IN_PROGRESS and was never retried within the retention: its record
+/// no longer counts (DynamoDB's TTL may or may not have deleted it yet; SQLite keeps it), so
+/// the key starts a new order, for any body.
+pub async fn an_attempt_abandoned_past_the_retention_frees_the_key<S: IdempotencyStore>(
+    s: &Fixture<S>,
+) {
+    use order_domain::idempotency::IN_PROGRESS_RETENTION_MS;
+    let lease_ended = Timestamp::now().as_millis() - IN_PROGRESS_RETENTION_MS - 60_000;
+    let abandoned = OrderId::generate();
+    s.claim("k", "f", abandoned, at(lease_ended - LEASE), LEASE)
+        .await
+        .unwrap();
+    let new = OrderId::generate();
+    assert_eq!(
+        s.claim("k", "another body", new, Timestamp::now(), LEASE)
+            .await
+            .unwrap(),
+        Claim::Claimed { order_id: new }
+    );
+    let again = claim(&**s, "another body", Timestamp::now().as_millis()).await;
+    assert!(
+        matches!(again, Claim::InProgress { .. }),
+        "the new claim holds the key: {again:?}"
     );
 }

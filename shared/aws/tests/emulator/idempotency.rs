@@ -39,10 +39,9 @@ async fn a_completed_record_expires_by_ttl_in_epoch_seconds() {
     let env = emulator_or_skip!("a_completed_record_expires_by_ttl_in_epoch_seconds");
     let s = store(&env);
     let now = Timestamp::now();
-    s.claim("k", "f1", OrderId::generate(), now, 30_000)
-        .await
-        .unwrap();
-    s.complete("k", now, 86_400_000).await.unwrap();
+    let id = OrderId::generate();
+    s.claim("k", "f1", id, now, 30_000).await.unwrap();
+    s.complete("k", id, now, 86_400_000).await.unwrap();
     assert_eq!(
         ttl_of(&env, "k").await,
         (now.as_millis() + 86_400_000).div_ceil(1000)
@@ -69,6 +68,9 @@ async fn an_in_progress_record_is_kept_past_its_lease_for_the_retention() {
     assert!(ttl * 1000 > now.as_millis() + 30_000);
     assert!(
         ttl * 1000
-            <= now.as_millis() + 30_000 + order_aws::idempotency::IN_PROGRESS_RETENTION_MS + 1000
+            <= now.as_millis()
+                + 30_000
+                + order_domain::idempotency::IN_PROGRESS_RETENTION_MS
+                + 1000
     );
 }
