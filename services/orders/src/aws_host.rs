@@ -113,7 +113,7 @@ fn adapters(clients: &AwsClients, resources: &AwsResources) -> Adapters {
         &resources.orders_queue_url,
         resources.dead_letter_queue_url.clone(),
     );
-    let keys: AwsKeys = std::sync::Arc::new(CachedKeys::new(
+    let keys: AwsKeys = std::sync::Arc::new(CachedKeys::beside_others(
         DynamoKeys::new(
             clients.dynamodb().clone(),
             clients.kms().clone(),

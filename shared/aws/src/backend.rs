@@ -18,12 +18,13 @@ pub type AwsKeys = Arc<CachedKeys<DynamoKeys>>;
 
 /// How long a warm function keeps a customer's unwrapped data key. It bounds how long a
 /// forgotten customer's data may still open in another warm function that had just read it,
-/// and saves a DynamoDB read and a KMS `Decrypt` per order step.
+/// and saves a DynamoDB read per order step that opens data. New data is never sealed from
+/// the cache ([`CachedKeys::beside_others`]): a POST reads the customer's key item each time.
 pub const KEY_CACHE_TTL: Duration = Duration::from_mins(1);
 
 /// The data keys named by the environment, behind the warm-function cache.
 pub fn keys_from_env(clients: &AwsClients) -> Result<AwsKeys, ConfigError> {
-    Ok(Arc::new(CachedKeys::new(
+    Ok(Arc::new(CachedKeys::beside_others(
         DynamoKeys::from_env(clients)?,
         KEY_CACHE_TTL,
     )))

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use foldhash::fast::RandomState;
 
@@ -12,7 +12,15 @@ use order_domain::ports::{DataKey, KeyStore, NewKey, PortError, SealingKey};
 
 /// A [`KeyStore`] that keeps each customer's current key in memory for `ttl`. Forgetting
 /// through it drops the cached key at once; another process holding the key (another warm
-/// Lambda) may use it until its own entry expires, which bounds how long an erased key lives on.
+/// Lambda) may use it to open data until its own entry expires, which bounds how long an erased
+/// key lives on. A cache that other processes' forgets do not reach ([`beside_others`]) never
+/// seals new data with a cached key: it reads the current key from the store, so a customer
+/// forgotten elsewhere gets a new key for their next order, not the destroyed one.
+///
+/// Entries are timed on the wall clock: a Lambda container is frozen between invocations, and
+/// its monotonic clock need not count that time, which would stretch the bound.
+///
+/// [`beside_others`]: CachedKeys::beside_others
 ///
 /// A key read (or stored) while a forget was under way is not cached: every lookup notes the
 /// count of forgets it started under, and keeps what it found only if no forget has finished
@@ -20,6 +28,8 @@ use order_domain::ports::{DataKey, KeyStore, NewKey, PortError, SealingKey};
 pub struct CachedKeys<K> {
     inner: K,
     ttl: Duration,
+    /// Whether new data is sealed with a key read from the store rather than the cache.
+    seal_from_store: bool,
     state: Mutex<CacheState>,
 }
 
@@ -27,7 +37,7 @@ pub struct CachedKeys<K> {
 struct CacheState {
     /// foldhash: every POST, payment and email looks a customer up here, and SipHash was most
     /// of a lookup.
-    keys: HashMap<CustomerId, (DataKey, Instant), RandomState>,
+    keys: HashMap<CustomerId, (DataKey, SystemTime), RandomState>,
     /// Forgets begun or finished: a lookup that started under another count keeps nothing.
     forgets: u64,
     /// New keys handed out by `sealing_key`, not stored yet (key id: the forget count then),
@@ -39,11 +49,24 @@ struct CacheState {
 const CACHE_CAPACITY: usize = 10_000;
 
 impl<K: KeyStore> CachedKeys<K> {
+    /// A cache that every forget goes through (one process holds the store: the embedded
+    /// host), so a cached key is always current.
     pub fn new(inner: K, ttl: Duration) -> Self {
         Self {
             inner,
             ttl,
+            seal_from_store: false,
             state: Mutex::new(CacheState::default()),
+        }
+    }
+
+    /// A cache in one of many processes over a shared store (warm Lambdas, the AWS host),
+    /// where a customer may be forgotten through another: keys still open data from the cache
+    /// for `ttl`, but new data is sealed with the key the store holds now.
+    pub fn beside_others(inner: K, ttl: Duration) -> Self {
+        Self {
+            seal_from_store: true,
+            ..Self::new(inner, ttl)
         }
     }
 
@@ -63,7 +86,7 @@ impl<K: KeyStore> CachedKeys<K> {
         let key = state
             .keys
             .get(customer)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .filter(|(_, at)| at.elapsed().is_ok_and(|age| age < self.ttl))
             .map(|(k, _)| k.clone());
         (key, state.forgets)
     }
@@ -80,14 +103,14 @@ impl<K: KeyStore> CachedKeys<K> {
         }
         state
             .keys
-            .insert(customer.clone(), (key.clone(), Instant::now()));
+            .insert(customer.clone(), (key.clone(), SystemTime::now()));
     }
 }
 
 impl<K: KeyStore> KeyStore for CachedKeys<K> {
     async fn current_key(&self, customer: &CustomerId) -> Result<DataKey, PortError> {
         let (cached, forgets) = self.cached(customer);
-        if let Some(key) = cached {
+        if let Some(key) = cached.filter(|_| !self.seal_from_store) {
             return Ok(key);
         }
         let key = self.inner.current_key(customer).await?;
@@ -100,7 +123,7 @@ impl<K: KeyStore> KeyStore for CachedKeys<K> {
     /// ([`key_stored`](KeyStore::key_stored)).
     async fn sealing_key(&self, customer: &CustomerId) -> Result<SealingKey, PortError> {
         let (cached, forgets) = self.cached(customer);
-        if let Some(key) = cached {
+        if let Some(key) = cached.filter(|_| !self.seal_from_store) {
             return Ok(SealingKey::Stored(key));
         }
         let key = self.inner.sealing_key(customer).await?;

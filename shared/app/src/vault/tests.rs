@@ -1,8 +1,8 @@
 //! The vault's sealing and the key cache, on an in-memory key store.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use order_domain::ports::{NewKey, SealingKey};
@@ -138,6 +138,75 @@ async fn the_cache_spares_the_store_a_read_per_order() {
             .unwrap();
     }
     assert_eq!(keys.inner().reads.load(Ordering::SeqCst), 1);
+}
+
+/// An entry serves for its time to live, then the key is read again.
+#[tokio::test]
+async fn a_cached_key_serves_for_its_ttl_then_is_read_again() {
+    let keys = CachedKeys::new(MapKeys::default(), Duration::from_millis(200));
+    let (customer, data) = jane();
+    let order = OrderId::generate();
+    let sealed = Personal::Sealed(seal(&keys, &customer, order, &data).await.unwrap());
+    open(&keys, &customer, order, &sealed).await.unwrap();
+    assert_eq!(
+        keys.inner().reads.load(Ordering::SeqCst),
+        1,
+        "within its ttl"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    open(&keys, &customer, order, &sealed).await.unwrap();
+    assert_eq!(
+        keys.inner().reads.load(Ordering::SeqCst),
+        2,
+        "after its ttl"
+    );
+}
+
+/// Two processes over one store (two warm Lambdas): a customer forgotten through one is not
+/// sealed for under the destroyed key by the other, whose cache still holds it (it may still
+/// open the old orders with it until the entry expires). A cache every forget goes through
+/// (the embedded host's) may seal from memory.
+#[tokio::test]
+async fn a_customer_forgotten_through_another_process_gets_a_new_key_for_the_next_order() {
+    let store = Arc::new(MapKeys::default());
+    let ttl = Duration::from_mins(10);
+    let (here, there) = (
+        CachedKeys::beside_others(store.clone(), ttl),
+        CachedKeys::beside_others(store.clone(), ttl),
+    );
+    let coherent = CachedKeys::new(store.clone(), ttl);
+    let (customer, data) = jane();
+    let order = OrderId::generate();
+    let old = here.sealing_key(&customer).await.unwrap().key().clone();
+    let sealed = Personal::Sealed(seal(&here, &customer, order, &data).await.unwrap());
+    assert_eq!(
+        coherent.sealing_key(&customer).await.unwrap().key().id,
+        old.id
+    );
+
+    there.forget(&customer).await.unwrap();
+
+    let next = here.sealing_key(&customer).await.unwrap().key().clone();
+    assert_ne!(
+        next.id, old.id,
+        "sealed under a new key, not the destroyed one"
+    );
+    assert_ne!(
+        seal(&here, &customer, OrderId::generate(), &data)
+            .await
+            .unwrap()
+            .key_id,
+        old.id
+    );
+    assert!(
+        open(&here, &customer, order, &sealed).await.is_ok(),
+        "the old order still opens from the cache until its entry expires"
+    );
+    assert_eq!(
+        coherent.sealing_key(&customer).await.unwrap().key().id,
+        old.id,
+        "a cache that the forget did not go through, sealing from memory, would have used it"
+    );
 }
 
 #[tokio::test]
