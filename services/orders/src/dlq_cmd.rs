@@ -151,7 +151,11 @@ fn open(dir: &Path) -> anyhow::Result<Db> {
 async fn act<D: DeadLetters>(letters: &D, args: &DlqArgs) -> anyhow::Result<bool> {
     match &args.command {
         DlqCommand::List => {
-            let all = dead_letters::list(letters).await?;
+            let all: Vec<DeadLetter> = dead_letters::list(letters)
+                .await?
+                .into_iter()
+                .map(for_display)
+                .collect();
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else if all.is_empty() {
@@ -164,7 +168,7 @@ async fn act<D: DeadLetters>(letters: &D, args: &DlqArgs) -> anyhow::Result<bool
             Ok(true)
         }
         DlqCommand::Show { id } => {
-            let found = dead_letters::show(letters, id).await?;
+            let found = dead_letters::show(letters, id).await?.map(for_display);
             match (&found, args.json) {
                 (_, true) => println!("{}", serde_json::to_string_pretty(&found)?),
                 (Some(l), false) => println!("{}", details(l)),
@@ -191,6 +195,40 @@ async fn act<D: DeadLetters>(letters: &D, args: &DlqArgs) -> anyhow::Result<bool
             Ok(true)
         }
     }
+}
+
+/// A dead letter as an operator sees it: an email SNS gave up on keeps the customer's address
+/// in its `recipients` attribute (NotificationDeadLetterQueue), shown masked (`j***@example.com`)
+/// like the order history's. A redrive sends the message as it was kept.
+fn for_display(mut l: DeadLetter) -> DeadLetter {
+    l.body = recipients_masked(&l.body);
+    l
+}
+
+/// `body` with the addresses of an SNS message's `recipients` attribute masked; any other body
+/// as it is.
+fn recipients_masked(body: &str) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.to_owned();
+    };
+    let Some(attribute) = value
+        .pointer_mut("/MessageAttributes/recipients/Value")
+        .filter(|v| v.is_string())
+    else {
+        return body.to_owned();
+    };
+    let list: Vec<String> = attribute
+        .as_str()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    let masked: Vec<String> = list
+        .iter()
+        .map(|a| order_domain::personal::mask_email(a))
+        .collect();
+    *attribute = serde_json::Value::String(
+        serde_json::to_string(&masked).unwrap_or_else(|_| "[]".to_owned()),
+    );
+    value.to_string()
 }
 
 fn receives(l: &DeadLetter) -> String {
@@ -231,5 +269,47 @@ fn outcome(d: &Redriven) -> String {
     match d.outcome {
         Redrive::Redriven => format!("{}: redriven", d.id),
         Redrive::NotDeadLettered => format!("{}: not dead-lettered (nothing sent)", d.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An email SNS could not deliver keeps its recipients in clear in the queue; the
+    /// operator's listing shows them masked, and nothing else of the message changes.
+    #[test]
+    fn a_dead_lettered_emails_recipients_are_shown_masked() {
+        let body = serde_json::json!({
+            "Type": "Notification",
+            "TopicArn": "arn:aws:sns:us-east-1:000000000000:OrderAlertsTopic",
+            "Message": "Your order O1 is confirmed.",
+            "MessageAttributes": {
+                "recipients": {"Type": "String.Array", "Value": "[\"jane@example.com\",\"bo@shop.test\"]"},
+                "dedupId": {"Type": "String", "Value": "E1"}
+            }
+        })
+        .to_string();
+        let shown = for_display(DeadLetter {
+            id: "m1".into(),
+            body,
+            queue: "NotificationDeadLetterQueue".into(),
+            source_queue: "OrderAlertsTopic".into(),
+            sent_at_ms: None,
+            receive_count: Some(1),
+        });
+        assert!(!shown.body.contains("jane@example.com"), "{}", shown.body);
+        assert!(!shown.body.contains("bo@shop.test"), "{}", shown.body);
+        let value: serde_json::Value = serde_json::from_str(&shown.body).unwrap();
+        assert_eq!(
+            value["MessageAttributes"]["recipients"]["Value"],
+            "[\"j***@example.com\",\"b***@shop.test\"]"
+        );
+        assert_eq!(value["MessageAttributes"]["dedupId"]["Value"], "E1");
+        assert_eq!(value["Message"], "Your order O1 is confirmed.");
+
+        for other in ["{\"orderId\":\"O1\"}", "not json"] {
+            assert_eq!(recipients_masked(other), other);
+        }
     }
 }
