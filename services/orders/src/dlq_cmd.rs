@@ -269,6 +269,10 @@ fn outcome(d: &Redriven) -> String {
     match d.outcome {
         Redrive::Redriven => format!("{}: redriven", d.id),
         Redrive::NotDeadLettered => format!("{}: not dead-lettered (nothing sent)", d.id),
+        Redrive::Erased => format!(
+            "{}: the customer was forgotten since: deleted, not sent",
+            d.id
+        ),
     }
 }
 

@@ -355,3 +355,95 @@ async fn a_dead_lettered_stream_range_and_email_are_redriven() {
     let empty = run(&["list"]);
     assert!(empty.stdout.contains("no dead letters"), "{empty}");
 }
+
+/// A customer's confirmation that SNS could not deliver, dead-lettered as SNS keeps it (the
+/// envelope, with the `recipients`, `customerId` and `keyId` attributes), is listed with the
+/// address masked. Once the customer is forgotten (`orders forget --backend aws`), a redrive
+/// deletes it without publishing it: the forgotten customer's address is neither emailed again
+/// nor kept in the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_email_of_a_forgotten_customer_is_deleted_unsent() {
+    let Some(env) = order_testkit::support::emulator(
+        "a_dead_lettered_email_of_a_forgotten_customer_is_deleted_unsent",
+    )
+    .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = &env.resources;
+    let deliveries = SnsDeliveries::subscribe(&env).await;
+    let (server, order, _) = a_completed_order(&env, dir.path()).await;
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let confirmation = loop {
+        let found = deliveries.all().await.into_iter().find(|d| {
+            d.topic == Topic::OrderAlerts && d.text.contains(&format!("{order} confirmed"))
+        });
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no confirmation for {order}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    drop(server);
+    let envelope: Value = serde_json::from_str(&confirmation.envelope).unwrap();
+    let attributes = &envelope["MessageAttributes"];
+    assert_eq!(attributes["customerId"]["Value"], CUSTOMER, "{envelope}");
+    assert!(attributes["keyId"]["Value"].is_string(), "{envelope}");
+    let recipients: Vec<String> =
+        serde_json::from_str(attributes["recipients"]["Value"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        recipients.len(),
+        1,
+        "the SNS message carries the address: {envelope}"
+    );
+
+    let notification_dlq =
+        queue_holding(&env, format!("{}notify-dlq", r.events_table), &envelope).await;
+    let mut vars = r.env_pairs();
+    vars.push(("NOTIFICATION_DLQ_URL", notification_dlq));
+    let run = |args: &[&str]| -> Ran {
+        Command::new(env!("CARGO_BIN_EXE_orders"))
+            .args(["dlq", "--backend", "aws", "--source", "notifications"])
+            .args(args)
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+            .into()
+    };
+    let listed = run(&["list"]);
+    assert_eq!(listed.code, 0, "{listed}");
+    assert!(!listed.stdout.contains(&recipients[0]), "{listed}");
+    assert!(
+        listed
+            .stdout
+            .contains(&order_domain::personal::mask_email(&recipients[0])),
+        "masked: {listed}"
+    );
+
+    let forgotten = Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args(["forget", "--backend", "aws", "--customer", CUSTOMER])
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(forgotten.status.success(), "{forgotten:?}");
+
+    let before = deliveries
+        .count(Topic::OrderAlerts, &confirmation.dedup_id)
+        .await;
+    let redriven = run(&["redrive", "--all", "--json"]);
+    assert_eq!(redriven.code, 0, "{redriven}");
+    let outcome: Value = serde_json::from_str(&redriven.stdout).unwrap();
+    assert_eq!(outcome[0]["outcome"], "erased", "{redriven}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        deliveries
+            .count(Topic::OrderAlerts, &confirmation.dedup_id)
+            .await,
+        before,
+        "nothing published again"
+    );
+    let empty = run(&["list"]);
+    assert!(empty.stdout.contains("no dead letters"), "{empty}");
+}

@@ -351,6 +351,7 @@ pub fn notification(t: &Transition) -> Notification {
         recipients: vec![],
         // An alarm belongs to no order: its email starts no trace.
         trace_parent: None,
+        opened_with: None,
     }
 }
 

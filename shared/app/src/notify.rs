@@ -9,11 +9,11 @@
 use std::fmt::Write as _;
 
 use order_domain::OrderId;
-use order_domain::events::PricedLine;
+use order_domain::events::{OrderPlaced, PricedLine};
 use order_domain::order::{Completed, Failed, OrderState, Progress};
 use order_domain::personal::Opened;
 use order_domain::ports::{
-    BusEvent, EventStore, KeyStore, Notification, Notifier, PortError, Topic,
+    BusEvent, CustomerKeyRef, EventStore, KeyStore, Notification, Notifier, PortError, Topic,
 };
 
 use crate::stream::{LoadError, load};
@@ -93,6 +93,14 @@ pub(crate) fn write_priced_lines(body: &mut String, lines: &[PricedLine]) {
     }
 }
 
+/// The customer's key `placed`'s email was opened with (none for data kept in clear).
+pub(crate) fn opened_with(placed: &OrderPlaced) -> Option<CustomerKeyRef> {
+    placed.personal.key_id().map(|key_id| CustomerKeyRef {
+        customer: placed.customer_id.clone(),
+        key_id: key_id.to_owned(),
+    })
+}
+
 /// OrderSuccessHandler: emails the customer (and the topic's subscribers) a confirmation.
 /// The message's dedup id is the bus event's id, so a redelivery sends nothing new.
 #[tracing::instrument(skip_all, fields(order_id))]
@@ -135,6 +143,7 @@ pub async fn confirm_order<S: EventStore, N: Notifier, K: KeyStore>(
                 body,
                 recipients: vec![email],
                 trace_parent: trace,
+                opened_with: opened_with(placed),
             },
         )
         .instrument(span)
@@ -196,6 +205,7 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
                 body,
                 recipients: vec![],
                 trace_parent: trace,
+                opened_with: None,
             },
         )
         .instrument(span)

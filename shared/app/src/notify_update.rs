@@ -101,6 +101,7 @@ pub async fn notify_order_update<S: EventStore, N: Notifier, K: KeyStore>(
                 body,
                 recipients: vec![email],
                 trace_parent: trace,
+                opened_with: crate::notify::opened_with(placed),
             },
         )
         .instrument(span)

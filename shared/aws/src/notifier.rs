@@ -30,6 +30,13 @@ pub const RECIPIENTS_ATTRIBUTE: &str = "recipients";
 /// The message attribute that carries the order's W3C trace context (`traceparent`), so an
 /// email's delivery joins the order's trace.
 pub const TRACE_PARENT_ATTRIBUTE: &str = "traceparent";
+/// The message attributes naming the customer and the id of their key the recipients were
+/// opened with ([`Notification::opened_with`]): a redrive of the message from
+/// NotificationDeadLetterQueue checks the key still exists, and deletes the message unsent if
+/// the customer was forgotten meanwhile. Neither is personal data (a pseudonymous id, a random
+/// key id).
+pub const CUSTOMER_ID_ATTRIBUTE: &str = "customerId";
+pub const KEY_ID_ATTRIBUTE: &str = "keyId";
 
 /// The ARN of each topic. A Lambda that publishes to one topic only configures that one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,6 +136,14 @@ impl SnsNotifier {
         if let Some(trace) = message.trace_parent {
             req =
                 req.message_attributes(TRACE_PARENT_ATTRIBUTE, attr("String", trace.to_string())?);
+        }
+        if let Some(key) = message.opened_with {
+            req = req
+                .message_attributes(
+                    CUSTOMER_ID_ATTRIBUTE,
+                    attr("String", key.customer.as_str().to_owned())?,
+                )
+                .message_attributes(KEY_ID_ATTRIBUTE, attr("String", key.key_id)?);
         }
         let subject = sns_subject(&message.subject);
         if !subject.is_empty() {

@@ -53,6 +53,16 @@ pub enum Personal {
     Clear(PersonalData),
 }
 
+impl Personal {
+    /// The id of the customer key the data is sealed under; `None` for data kept in clear.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Self::Sealed(sealed) => Some(&sealed.key_id),
+            Self::Clear(_) => None,
+        }
+    }
+}
+
 /// Every field either variant may store.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

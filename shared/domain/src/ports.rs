@@ -177,6 +177,18 @@ pub struct Notification {
     /// The order's W3C trace context (a span of the step that sends it), carried as the
     /// message's `traceparent` header or attribute; `None` outside an order's trace.
     pub trace_parent: Option<crate::TraceParent>,
+    /// The customer's key the recipients' addresses were opened with, where they came from an
+    /// order's sealed data: a copy of the message kept for later (an email SNS could not
+    /// deliver, dead-lettered) is not sent again once that key is destroyed. `None` for
+    /// messages to the topic's subscribers only.
+    pub opened_with: Option<CustomerKeyRef>,
+}
+
+/// A customer's data key, by id: what a message built from their sealed data depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerKeyRef {
+    pub customer: crate::CustomerId,
+    pub key_id: String,
 }
 
 /// What a notifier did with a message: the caller counts sent and deduplicated emails apart.

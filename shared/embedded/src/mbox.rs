@@ -256,6 +256,7 @@ mod tests {
             body: body.into(),
             recipients: vec![Email::parse("jane@example.com").unwrap()],
             trace_parent: None,
+            opened_with: None,
         }
     }
 

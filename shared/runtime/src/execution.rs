@@ -217,6 +217,7 @@ impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
             ),
             recipients: vec![],
             trace_parent: None,
+            opened_with: None,
         };
         if let Err(e) = self.notifier.publish(Topic::CriticalAlerts, n).await {
             tracing::error!(error = %e, "could not send the workflow failure alarm");

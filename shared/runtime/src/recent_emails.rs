@@ -115,6 +115,7 @@ mod tests {
             body: "Dear Jane, jane@example.com".into(),
             recipients: vec![order_domain::Email::parse("jane@example.com").unwrap()],
             trace_parent: None,
+            opened_with: None,
         }
     }
 

@@ -73,6 +73,7 @@ fn note(dedup_id: &str, subject: &str) -> Notification {
         body: format!("{subject}\n\nThank you for your order."),
         recipients: vec![Email::parse("jane@example.com").expect("valid address")],
         trace_parent: None,
+        opened_with: None,
     }
 }
 
@@ -214,6 +215,8 @@ pub struct Delivery {
     pub dedup_id: String,
     /// The subject and the message, one line apart.
     pub text: String,
+    /// The SNS envelope as delivered (what NotificationDeadLetterQueue would keep of it).
+    pub envelope: String,
 }
 
 impl SnsDeliveries {
@@ -303,6 +306,7 @@ impl SnsDeliveries {
                             .unwrap_or_default()
                             .to_owned(),
                         text: format!("{}\n{}", text("Subject"), text("Message")),
+                        envelope: m.body().unwrap_or_default().to_owned(),
                     };
                     self.seen.lock().expect("seen deliveries").push(delivery);
                     self.sqs

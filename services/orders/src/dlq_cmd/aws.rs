@@ -152,7 +152,7 @@ pub enum Queue {
     Orders(SqsPolled),
     Rule(Box<DeadLetterQueue<ToBus<Via>>>),
     Streams(Box<DeadLetterQueue<ReRead<Views>>>),
-    Notifications(DeadLetterQueue<ToTopic>),
+    Notifications(DeadLetterQueue<ToTopic<order_aws::AwsKeys>>),
 }
 
 impl Queue {
@@ -193,8 +193,9 @@ impl DeadLetters for AllQueues {
 
     async fn redrive(&self, id: &str) -> Result<Redrive, PortError> {
         for q in &self.0 {
-            if q.redrive(id).await? == Redrive::Redriven {
-                return Ok(Redrive::Redriven);
+            let outcome = q.redrive(id).await?;
+            if outcome != Redrive::NotDeadLettered {
+                return Ok(outcome);
             }
         }
         Ok(Redrive::NotDeadLettered)
@@ -246,7 +247,10 @@ pub async fn queues(source: Option<Source>, via: RedriveVia) -> anyhow::Result<A
             Source::Notifications => Queue::Notifications(DeadLetterQueue::new(
                 dlq,
                 name,
-                ToTopic(clients.sns().clone()),
+                ToTopic {
+                    sns: clients.sns().clone(),
+                    keys: order_aws::keys_from_env(&clients)?,
+                },
             )),
             Source::Streams => {
                 let store = DynamoEventStore::from_env(&clients)?;

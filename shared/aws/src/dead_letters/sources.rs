@@ -8,7 +8,9 @@
 //!   (its rule invokes the target again) or the rules' targets run in process.
 //! - **notifications**: NotificationDeadLetterQueue, where SNS puts a message it could not
 //!   deliver to a subscription (the SNS envelope). Redrive publishes it to its topic again
-//!   ([`ToTopic`]), with its attributes: every subscription matching them gets it again.
+//!   ([`ToTopic`]), with its attributes: every subscription matching them gets it again. An
+//!   email built from a customer's sealed data names the key it was opened with; if that key
+//!   is gone (the customer was forgotten since), the letter is deleted unsent (`Erased`).
 //! - **streams**: StreamProcessingDeadLetterQueue ([`super::streams`]).
 //!
 //! A redrive receives the letter, hands it back, and deletes it only once that worked: a
@@ -18,7 +20,10 @@
 
 use std::future::Future;
 
-use order_domain::ports::{BusEvent, DeadLetter, DeadLetters, EventBus, PortError, Redrive};
+use order_domain::CustomerId;
+use order_domain::ports::{
+    BusEvent, DeadLetter, DeadLetters, EventBus, KeyStore, PortError, Redrive,
+};
 use serde_json::Value;
 
 use super::{give_back, name_of, take_all, take_one};
@@ -29,8 +34,10 @@ pub trait Redeliver: Send + Sync + 'static {
     /// Where a redrive sends `body` (a rule, a topic, a consumer), for the listing.
     fn target_of(&self, body: &str) -> String;
 
-    /// Hands `body` back; an error leaves the letter dead-lettered.
-    fn redeliver(&self, body: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Hands `body` back ([`Redrive::Redriven`]) or finds it must not go back
+    /// ([`Redrive::Erased`]); either way the letter is deleted. An error leaves it
+    /// dead-lettered.
+    fn redeliver(&self, body: &str) -> impl Future<Output = Result<Redrive, PortError>> + Send;
 }
 
 /// A dead-letter queue on SQS and its way back.
@@ -83,12 +90,15 @@ impl<R: Redeliver> DeadLetters for DeadLetterQueue<R> {
         let Some(letter) = take_one(&self.dlq, id).await? else {
             return Ok(Redrive::NotDeadLettered);
         };
-        if let Err(e) = self.redeliver.redeliver(&letter.body).await {
-            give_back(&self.dlq, std::slice::from_ref(&letter)).await?;
-            return Err(PortError(format!("{}: {id}: {e}", self.name)));
-        }
+        let outcome = match self.redeliver.redeliver(&letter.body).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                give_back(&self.dlq, std::slice::from_ref(&letter)).await?;
+                return Err(PortError(format!("{}: {id}: {e}", self.name)));
+            }
+        };
         self.dlq.delete(&letter.receipt).await?;
-        Ok(Redrive::Redriven)
+        Ok(outcome)
     }
 }
 
@@ -138,13 +148,18 @@ impl<B: EventBus> Redeliver for ToBus<B> {
         )
     }
 
-    async fn redeliver(&self, body: &str) -> Result<(), PortError> {
-        self.0.put(vec![bus_event_of(body)?]).await
+    async fn redeliver(&self, body: &str) -> Result<Redrive, PortError> {
+        self.0.put(vec![bus_event_of(body)?]).await?;
+        Ok(Redrive::Redriven)
     }
 }
 
-/// NotificationDeadLetterQueue's way back: the SNS message, published to its topic again.
-pub struct ToTopic(pub aws_sdk_sns::Client);
+/// NotificationDeadLetterQueue's way back: the SNS message, published to its topic again,
+/// unless the customer key it names is gone from `keys`.
+pub struct ToTopic<K> {
+    pub sns: aws_sdk_sns::Client,
+    pub keys: K,
+}
 
 /// What a redrive republishes of an SNS envelope.
 #[derive(Debug, PartialEq, Eq)]
@@ -184,15 +199,45 @@ fn envelope(body: &str) -> Result<Envelope, PortError> {
     })
 }
 
-impl Redeliver for ToTopic {
+impl<K: KeyStore> ToTopic<K> {
+    /// Whether the customer key an envelope's attributes name (`customerId`, `keyId`) is gone:
+    /// its customer was forgotten since the message was built. `false` for a message naming
+    /// none (an alert, a failure notice, an email of data kept in clear).
+    async fn erased(&self, e: &Envelope) -> Result<bool, PortError> {
+        let value = |name: &str| {
+            e.attributes
+                .iter()
+                .find(|(_, n, _)| n == name)
+                .map(|(_, _, v)| v.as_str())
+        };
+        let (Some(customer), Some(key_id)) = (
+            value(crate::notifier::CUSTOMER_ID_ATTRIBUTE),
+            value(crate::notifier::KEY_ID_ATTRIBUTE),
+        ) else {
+            return Ok(false);
+        };
+        let customer = CustomerId::parse(customer)
+            .map_err(|e| PortError(format!("the message's customer id: {e}")))?;
+        Ok(self.keys.find_key(&customer, key_id).await?.is_none())
+    }
+}
+
+impl<K: KeyStore> Redeliver for ToTopic<K> {
     fn target_of(&self, body: &str) -> String {
         envelope(body).map_or_else(|_| "unreadable message".to_owned(), |e| name_of(&e.topic))
     }
 
-    async fn redeliver(&self, body: &str) -> Result<(), PortError> {
+    async fn redeliver(&self, body: &str) -> Result<Redrive, PortError> {
         use aws_sdk_sns::types::MessageAttributeValue;
         let e = envelope(body)?;
-        let mut req = self.0.publish().topic_arn(&e.topic).message(e.message);
+        if self.erased(&e).await? {
+            tracing::info!(
+                skipped = "personal_data_erased",
+                "a dead-lettered email of a forgotten customer: deleted, not sent"
+            );
+            return Ok(Redrive::Erased);
+        }
+        let mut req = self.sns.publish().topic_arn(&e.topic).message(e.message);
         if let Some(subject) = e.subject.filter(|s| !s.is_empty()) {
             req = req.subject(subject);
         }
@@ -206,7 +251,7 @@ impl Redeliver for ToTopic {
         }
         req.send()
             .await
-            .map(|_| ())
+            .map(|_| Redrive::Redriven)
             .map_err(|err| crate::errors::port_error(&format!("SNS publish to {}", e.topic), &err))
     }
 }

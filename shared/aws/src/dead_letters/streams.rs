@@ -12,7 +12,7 @@ use std::future::Future;
 
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
-use order_domain::ports::PortError;
+use order_domain::ports::{PortError, Redrive};
 use serde::Deserialize;
 
 use super::sources::Redeliver;
@@ -137,7 +137,7 @@ impl<C: Reproject> Redeliver for ReRead<C> {
         )
     }
 
-    async fn redeliver(&self, body: &str) -> Result<(), PortError> {
+    async fn redeliver(&self, body: &str) -> Result<Redrive, PortError> {
         let info = batch_info(body)?;
         let records = self.records(&info).await?;
         tracing::info!(
@@ -145,7 +145,8 @@ impl<C: Reproject> Redeliver for ReRead<C> {
             records = records.len(),
             "stream range read again"
         );
-        self.consumer.reproject(&records).await
+        self.consumer.reproject(&records).await?;
+        Ok(Redrive::Redriven)
     }
 }
 

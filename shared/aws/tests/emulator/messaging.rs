@@ -7,13 +7,15 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use order_aws::dedup::{DynamoDedup, dedup_key};
 use order_aws::notifier::{
-    DEDUP_ID_ATTRIBUTE, MAX_SUBJECT_CHARS, RECIPIENTS_ATTRIBUTE, TRACE_PARENT_ATTRIBUTE,
+    CUSTOMER_ID_ATTRIBUTE, DEDUP_ID_ATTRIBUTE, KEY_ID_ATTRIBUTE, MAX_SUBJECT_CHARS,
+    RECIPIENTS_ATTRIBUTE, TRACE_PARENT_ATTRIBUTE,
 };
 use order_aws::provision::ensure_state_machine;
 use order_aws::{EventBridgeBus, SfnWorkflow, SnsNotifier, SqsQueue, TopicArns};
 use order_domain::dedup::DedupRecord;
 use order_domain::ports::{
-    BusEvent, EventBus, Notification, Notifier, StartOutcome, Topic, WorkflowStarter,
+    BusEvent, CustomerKeyRef, EventBus, Notification, Notifier, StartOutcome, Topic,
+    WorkflowStarter,
 };
 use order_domain::{Email, OrderId, Timestamp, TraceParent};
 use serde_json::{Value, json};
@@ -132,6 +134,7 @@ fn note(dedup_id: &str) -> Notification {
         body: "b".into(),
         recipients: vec![],
         trace_parent: None,
+        opened_with: None,
     }
 }
 
@@ -188,6 +191,10 @@ async fn a_notification_is_published_with_a_one_line_subject_and_its_dedup_id() 
         body: "Thank you for your order.".into(),
         recipients: vec![Email::parse("jane@example.com").unwrap()],
         trace_parent: TraceParent::parse(TRACE).ok(),
+        opened_with: Some(CustomerKeyRef {
+            customer: order_domain::CustomerId::parse("jane").unwrap(),
+            key_id: "key-1".into(),
+        }),
     };
     sns.publish(Topic::OrderAlerts, message).await.unwrap();
     let got = inbox.receive(10, Duration::from_secs(1)).await.unwrap();
@@ -204,6 +211,14 @@ async fn a_notification_is_published_with_a_one_line_subject_and_its_dedup_id() 
     assert_eq!(
         delivered["MessageAttributes"][TRACE_PARENT_ATTRIBUTE]["Value"],
         TRACE
+    );
+    assert_eq!(
+        delivered["MessageAttributes"][CUSTOMER_ID_ATTRIBUTE]["Value"],
+        "jane"
+    );
+    assert_eq!(
+        delivered["MessageAttributes"][KEY_ID_ATTRIBUTE]["Value"],
+        "key-1"
     );
     let recipients = &delivered["MessageAttributes"][RECIPIENTS_ATTRIBUTE]["Value"];
     assert!(

@@ -33,6 +33,9 @@ pub enum Redrive {
     Redriven,
     /// No dead letter has that id (never had, or already redriven): nothing was sent.
     NotDeadLettered,
+    /// An email whose customer was forgotten after it was dead-lettered (its key destroyed):
+    /// deleted from the queue, not sent. Only emails SNS could not deliver carry this.
+    Erased,
 }
 
 /// A queue's dead letters. Redriving is idempotent: an id that is no longer dead-lettered is a
