@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use order_aws::dedup::dedup_key;
 use order_domain::ports::Topic;
-use order_testkit::notifier::SnsDeliveries;
+use order_testkit::notifier::{Delivery, SnsDeliveries};
 use order_testkit::server::{
     CUSTOMER, Orders, Ran, bearer, get_json, post_order, token, wait_healthy, wait_terminal,
 };
@@ -68,6 +68,21 @@ async fn a_completed_order(env: &Emulator, dir: &Path) -> (Orders, String, Value
     assert_eq!(done["status"], "COMPLETED", "{done}");
     let events = get_json(&client, &server.url(&format!("/orders/{order}/events"))).await;
     (server, order, events)
+}
+
+/// `order`'s confirmation as SNS delivered it, waited for (up to a minute).
+async fn confirmation_of(deliveries: &SnsDeliveries, order: &str) -> Delivery {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        let found = deliveries.all().await.into_iter().find(|d| {
+            d.topic == Topic::OrderAlerts && d.text.contains(&format!("{order} confirmed"))
+        });
+        if let Some(d) = found {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "no confirmation for {order}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A new queue named `name` on the emulator holding `body`; its URL.
@@ -264,16 +279,7 @@ async fn a_dead_lettered_stream_range_and_email_are_redriven() {
     // The server is stopped only once its confirmation is out: stopped while publishing it, it
     // would leave the email's dedup claim in progress, and the redrive below (which forwards the
     // same OrderCompleted again) would find the claim held until its lease ran out.
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while !deliveries
-        .all()
-        .await
-        .iter()
-        .any(|d| d.topic == Topic::OrderAlerts && d.text.contains(&format!("{order} confirmed")))
-    {
-        assert!(Instant::now() < deadline, "no confirmation for {order}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    confirmation_of(&deliveries, &order).await;
     drop(server);
 
     let (arn, shard, sequence_numbers) = stream_range(&env, &order).await;
@@ -374,17 +380,7 @@ async fn a_dead_lettered_email_of_a_forgotten_customer_is_deleted_unsent() {
     let r = &env.resources;
     let deliveries = SnsDeliveries::subscribe(&env).await;
     let (server, order, _) = a_completed_order(&env, dir.path()).await;
-    let deadline = Instant::now() + Duration::from_mins(1);
-    let confirmation = loop {
-        let found = deliveries.all().await.into_iter().find(|d| {
-            d.topic == Topic::OrderAlerts && d.text.contains(&format!("{order} confirmed"))
-        });
-        if let Some(d) = found {
-            break d;
-        }
-        assert!(Instant::now() < deadline, "no confirmation for {order}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let confirmation = confirmation_of(&deliveries, &order).await;
     drop(server);
     let envelope: Value = serde_json::from_str(&confirmation.envelope).unwrap();
     let attributes = &envelope["MessageAttributes"];

@@ -54,6 +54,19 @@ async fn claim<S: IdempotencyStore>(s: &S, fingerprint: &str, now: u64) -> Claim
         .unwrap()
 }
 
+/// Key "k" claimed a minute ago (its lease ended) and taken over now by another attempt: the
+/// first attempt's candidate (the record's order id), the taker's, and now in ms.
+async fn taken_over<S: IdempotencyStore>(s: &S) -> (OrderId, OrderId, u64) {
+    let first = OrderId::generate();
+    s.claim("k", "f", first, at(a_minute_ago()), LEASE)
+        .await
+        .unwrap();
+    let (taker, now) = (OrderId::generate(), Timestamp::now().as_millis());
+    let took = s.claim("k", "f", taker, at(now), LEASE).await.unwrap();
+    assert_eq!(took, Claim::Claimed { order_id: first }, "taken over");
+    (first, taker, now)
+}
+
 pub async fn a_free_key_is_claimed_for_the_candidate_order_id<S: IdempotencyStore>(s: &Fixture<S>) {
     let id = OrderId::generate();
     let now = Timestamp::now();
@@ -122,13 +135,7 @@ pub async fn a_take_over_retried_after_its_answer_was_lost_still_holds_the_key<
 >(
     s: &Fixture<S>,
 ) {
-    let first = OrderId::generate();
-    s.claim("k", "f", first, at(a_minute_ago()), LEASE)
-        .await
-        .unwrap();
-    let (taker, now) = (OrderId::generate(), Timestamp::now().as_millis());
-    let took = s.claim("k", "f", taker, at(now), LEASE).await.unwrap();
-    assert_eq!(took, Claim::Claimed { order_id: first }, "taken over");
+    let (first, taker, now) = taken_over(&**s).await;
     let retried = s.claim("k", "f", taker, at(now + 40), LEASE).await.unwrap();
     assert_eq!(
         retried,
@@ -279,13 +286,7 @@ pub async fn an_attempt_whose_lease_was_taken_over_neither_completes_nor_release
 >(
     s: &Fixture<S>,
 ) {
-    let slow = OrderId::generate();
-    s.claim("k", "f", slow, at(a_minute_ago()), LEASE)
-        .await
-        .unwrap();
-    let (retry, now) = (OrderId::generate(), Timestamp::now().as_millis());
-    let took = s.claim("k", "f", retry, at(now), LEASE).await.unwrap();
-    assert_eq!(took, Claim::Claimed { order_id: slow }, "taken over");
+    let (slow, retry, now) = taken_over(&**s).await;
 
     s.release("k", slow).await.unwrap();
     assert_eq!(
