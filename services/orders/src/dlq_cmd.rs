@@ -199,7 +199,7 @@ async fn act<D: DeadLetters>(letters: &D, args: &DlqArgs) -> anyhow::Result<bool
 
 /// A dead letter as an operator sees it: an email SNS gave up on keeps the customer's address
 /// in its `recipients` attribute (NotificationDeadLetterQueue), shown masked (`j***@example.com`)
-/// like the order history's. A redrive sends the message as it was kept.
+/// like the order history's. A redrive works on the message as it was kept.
 fn for_display(mut l: DeadLetter) -> DeadLetter {
     l.body = recipients_masked(&l.body);
     l

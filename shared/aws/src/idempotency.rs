@@ -191,11 +191,12 @@ impl DynamoIdempotency {
     }
 
     /// Applies `update` to the key's record if the attempt `claimant` may finish it, as the
-    /// domain's [`may_finish`](order_domain::idempotency::may_finish) says: the record is IN_PROGRESS and held by `claimant` (its
-    /// `claimant`, or on a record kept before claimants were, its order id). DynamoDB has no
-    /// transaction around a read, so the rule is the update's condition; the contract suite
-    /// holds this adapter and SQLite's (which calls `may_finish`) to the same answers. A
-    /// refused condition is no error: the key is another attempt's, or done, or unknown.
+    /// domain's [`may_finish`](order_domain::idempotency::may_finish) says: the record is
+    /// IN_PROGRESS and held by `claimant` (its `claimant`, or on a record kept before
+    /// claimants were, its order id). DynamoDB has no transaction around a read, so the rule
+    /// is the update's condition; the contract suite holds this adapter and SQLite's (which
+    /// calls `may_finish`) to the same answers. A refused condition is no error: the key is
+    /// another attempt's, or done, or unknown.
     async fn finish(
         &self,
         key: &str,
