@@ -162,6 +162,16 @@ pub enum PlaceError {
     KeyTaken,
 }
 
+/// What [`Intake::record`] found: whether this call appended the order's first event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// This call appended it: the order is new.
+    Appended,
+    /// The stream had it already (an earlier attempt with the same key appended it, and this
+    /// one took the key over after that attempt's lease ended): only the enqueue was made.
+    AlreadyInLog,
+}
+
 /// The two writes of a placed order: its first event, then its message on OrdersQueue.
 pub trait Intake: Send + Sync {
     /// Whether [`record`](Self::record) can store a new customer's data key in the same
@@ -180,7 +190,7 @@ pub trait Intake: Send + Sync {
         write: StreamWrite,
         order_id: OrderId,
         new_key: Option<&NewKey>,
-    ) -> impl Future<Output = Result<(), PlaceError>> + Send;
+    ) -> impl Future<Output = Result<Recorded, PlaceError>> + Send;
 }
 
 /// The two writes one after the other, for a store and a queue that share no transaction
@@ -196,14 +206,15 @@ impl<S: EventStore, Q: OrderQueue> Intake for AppendThenEnqueue<'_, S, Q> {
         write: StreamWrite,
         order_id: OrderId,
         _new_key: Option<&NewKey>,
-    ) -> Result<(), PlaceError> {
-        match self.store.append(vec![write]).await {
+    ) -> Result<Recorded, PlaceError> {
+        let recorded = match self.store.append(vec![write]).await {
+            Ok(()) => Recorded::Appended,
             // A conflict on version 1 means an earlier attempt with this key appended it.
-            Ok(()) | Err(StoreError::Conflict { .. }) => {}
+            Err(StoreError::Conflict { .. }) => Recorded::AlreadyInLog,
             Err(e) => return Err(e.into()),
-        }
+        };
         self.queue.enqueue(order_id).await?;
-        Ok(())
+        Ok(recorded)
     }
 }
 
@@ -350,7 +361,7 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
                 let recorded = self.intake.record(write, order_id, new_key.as_ref()).await;
                 // The intake stored the new key: a cache keeps it, so the customer's next
                 // order (and this order's payment) need not read it back.
-                if let (Ok(()), Some(new)) = (&recorded, &new_key) {
+                if let (Ok(_), Some(new)) = (&recorded, &new_key) {
                     self.keys.key_stored(new);
                 }
                 recorded
@@ -363,7 +374,7 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
             // finds the order in the log and replays it. Answering 503 here would send the
             // client to retry into that lease for nothing.
             let finished = match &result {
-                Ok(()) => {
+                Ok(_) => {
                     self.idempotency
                         .complete(key, candidate, Timestamp::now(), IDEMPOTENCY_TTL_MS)
                         .await
@@ -374,15 +385,16 @@ impl<P: Intake, I: IdempotencyStore, K: KeyStore> Placement<'_, P, I, K> {
                 tracing::warn!(error = %e, "could not finish the idempotency key");
             }
         }
-        // Counted here, once per new order: a replayed key returned above. (A keyed retry
-        // whose first attempt appended but failed to enqueue is counted again: rare, and only
-        // after an error.)
-        result.map(|()| {
-            crate::metrics::placed();
-            Placed {
-                order_id,
-                replayed: false,
+        // Counted here, once per new order: a replayed key returned above, and an attempt
+        // that took over a key whose earlier attempt had appended (its lease ran out, or its
+        // enqueue failed) answers as a replay too, so the order is counted, and kept open in
+        // the backlog, once.
+        result.map(|recorded| {
+            let replayed = recorded == Recorded::AlreadyInLog;
+            if !replayed {
+                crate::metrics::placed();
             }
+            Placed { order_id, replayed }
         })
     }
 }

@@ -13,7 +13,7 @@
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use order_app::place::{AppendThenEnqueue, Intake, PlaceError};
+use order_app::place::{AppendThenEnqueue, Intake, PlaceError, Recorded};
 use order_domain::append::check_append;
 use order_domain::ports::{NewKey, OrderQueue, StoreError};
 use order_domain::{OrderId, StreamWrite};
@@ -39,7 +39,7 @@ impl<Q: OrderQueue> Intake for DynamoIntake<'_, Q> {
         write: StreamWrite,
         order_id: OrderId,
         new_key: Option<&NewKey>,
-    ) -> Result<(), PlaceError> {
+    ) -> Result<Recorded, PlaceError> {
         let Some(new) = new_key else {
             let plain = AppendThenEnqueue {
                 store: self.store,
@@ -47,9 +47,11 @@ impl<Q: OrderQueue> Intake for DynamoIntake<'_, Q> {
             };
             return plain.record(write, order_id, None).await;
         };
+        // The order's id is new with every attempt that makes a key, so this append is the
+        // first (a conflict on its stream is an error below, not an earlier attempt's write).
         self.append_with_key(write, new).await?;
         self.queue.enqueue(order_id).await?;
-        Ok(())
+        Ok(Recorded::Appended)
     }
 }
 

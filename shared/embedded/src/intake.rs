@@ -6,7 +6,7 @@
 //! the gap does not exist. A new customer's data key is stored by the same job, so their
 //! first order waits for one commit, not two.
 
-use order_app::place::{Intake, PlaceError};
+use order_app::place::{Intake, PlaceError, Recorded};
 use order_domain::ports::{NewKey, PortError, StoreError};
 use order_domain::{OrderId, StreamWrite};
 
@@ -32,7 +32,7 @@ impl Intake for SqliteIntake {
         write: StreamWrite,
         order_id: OrderId,
         new_key: Option<&NewKey>,
-    ) -> Result<(), PlaceError> {
+    ) -> Result<Recorded, PlaceError> {
         let (queue, cache) = (self.queue.name(), self.store.cache().clone());
         let feed = self.store.db().feed().clone();
         let writes = vec![write];
@@ -45,24 +45,24 @@ impl Intake for SqliteIntake {
                     return Err(PlaceError::KeyTaken);
                 }
             }
-            let position = match append_and_stage(c, writes, &cache, &feed) {
-                Ok(p) => p,
+            let (position, recorded) = match append_and_stage(c, writes, &cache, &feed) {
+                Ok(p) => (p, Recorded::Appended),
                 // An earlier attempt with the same key appended it: enqueue again.
-                Err(StoreError::Conflict { .. }) => 0,
+                Err(StoreError::Conflict { .. }) => (0, Recorded::AlreadyInLog),
                 Err(e) => return Err(PlaceError::Store(e)),
             };
             // A failure here comes after the append: the writer rolls the whole commit back,
             // and forgets the stream cache and the staged feed with it.
             insert_message(c, queue, &order_message(order_id))
                 .map_err(|e| PlaceError::Port(PortError(format!("enqueue: {e}"))))?;
-            Ok(position)
+            Ok((position, recorded))
         };
         // Its refusals (a key another request stored first) come before its first write.
         match self.store.db().write_direct(job).await {
-            Ok(position) => {
+            Ok((position, recorded)) => {
                 self.store.committed(position);
                 self.queue.sent();
-                Ok(())
+                Ok(recorded)
             }
             Err(WriteError::Job(e)) => Err(e),
             Err(WriteError::Db(e)) => {

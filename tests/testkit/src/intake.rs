@@ -5,7 +5,7 @@
 //! already in the log is enqueued again. Run against SQLite (one commit with the queue's
 //! table) and DynamoDB + SQS (one `TransactWriteItems`, then the send).
 
-use order_app::place::PlaceError;
+use order_app::place::{PlaceError, Recorded};
 use order_app::stream::seal;
 use order_app::vault;
 use order_domain::events::{OrderLine, OrderPlaced, decode_order};
@@ -39,7 +39,7 @@ pub trait IntakeFixture: Send + Sync + 'static {
         write: StreamWrite,
         order: OrderId,
         new_key: Option<&NewKey>,
-    ) -> impl Future<Output = Result<(), PlaceError>> + Send;
+    ) -> impl Future<Output = Result<Recorded, PlaceError>> + Send;
 }
 
 /// Every case of the intake contract as `#[tokio::test]`s in a module named `$backend`.
@@ -122,9 +122,11 @@ pub async fn a_new_customers_key_is_stored_with_the_orders_first_event<F: Intake
     let jane = customer("jane");
     let key = new_key(&**f, &jane).await;
     let order = OrderId::generate();
-    f.record(first_write(order, &jane, &key), order, Some(&key))
+    let recorded = f
+        .record(first_write(order, &jane, &key), order, Some(&key))
         .await
         .unwrap();
+    assert_eq!(recorded, Recorded::Appended);
     let stream = f.store().read_stream(&order.stream(), 0).await.unwrap();
     assert_eq!(stream.len(), 1, "the order's first event");
     assert_eq!(
@@ -190,7 +192,8 @@ pub async fn of_racing_first_orders_exactly_one_stores_its_key<F: IntakeFixture>
     for ((order, _, key), result) in attempts.iter().zip(results) {
         let stream = f.store().read_stream(&order.stream(), 0).await.unwrap();
         match result {
-            Ok(()) => {
+            Ok(recorded) => {
+                assert_eq!(recorded, Recorded::Appended);
                 assert_eq!(stream.len(), 1);
                 won.push((*order, key.key.clone()));
             }
@@ -209,9 +212,26 @@ pub async fn a_write_already_in_the_log_is_enqueued_again<F: IntakeFixture>(f: &
     let key = new_key(&**f, &jane).await;
     let order = OrderId::generate();
     let write = first_write(order, &jane, &key);
-    f.record(write.clone(), order, Some(&key)).await.unwrap();
+    let first = f.record(write.clone(), order, Some(&key)).await.unwrap();
     // A retry whose first attempt appended (and stored the key), with the key now stored.
-    f.record(write, order, None).await.unwrap();
+    let again = f.record(write.clone(), order, None).await.unwrap();
+    assert_eq!(
+        (first, again),
+        (Recorded::Appended, Recorded::AlreadyInLog),
+        "only the call that appended says so: the other answers as a replay, and the order \
+         is counted (and kept open in the backlog) once"
+    );
+    // And a retry of a write without a new key that appended first.
+    let other = OrderId::generate();
+    let second_write = first_write(other, &jane, &key);
+    assert_eq!(
+        f.record(second_write.clone(), other, None).await.unwrap(),
+        Recorded::Appended
+    );
+    assert_eq!(
+        f.record(second_write, other, None).await.unwrap(),
+        Recorded::AlreadyInLog
+    );
     assert_eq!(
         f.store()
             .read_stream(&order.stream(), 0)
@@ -220,5 +240,5 @@ pub async fn a_write_already_in_the_log_is_enqueued_again<F: IntakeFixture>(f: &
             .len(),
         1
     );
-    assert_eq!(enqueued(f.queue()).await, vec![order, order]);
+    assert_eq!(enqueued(f.queue()).await, vec![order, order, other, other]);
 }

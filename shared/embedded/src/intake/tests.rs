@@ -75,7 +75,10 @@ async fn a_placed_order_is_appended_and_enqueued_in_one_commit_and_a_retry_enque
         expected_version: 0,
         events: stream,
     };
-    intake.record(again, placed.order_id, None).await.unwrap();
+    assert_eq!(
+        intake.record(again, placed.order_id, None).await.unwrap(),
+        Recorded::AlreadyInLog
+    );
     let placed_events = db
         .read(|c| {
             c.query_row(
@@ -150,6 +153,11 @@ async fn a_recorded_order_is_answered_even_if_its_key_cannot_be_marked_done() {
         .await
         .unwrap();
     assert_eq!(after.order_id, placed.order_id);
+    assert!(
+        after.replayed,
+        "the attempt that took the key over found the order in the log: it answers as a \
+         replay, so the order is counted, and kept open in the backlog, once"
+    );
     let again = place_order(&intake, &sqlite, &reads, &keys, request(), key, "r1")
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use order_app::place::{Intake, PlaceError};
+use order_app::place::{Intake, PlaceError, Recorded};
 use order_aws::{
     DynamoDedup, DynamoEventStore, DynamoIdempotency, DynamoIntake, DynamoKeys, DynamoReadModels,
     SnsNotifier, SqsPolled, TopicArns,
@@ -388,7 +388,7 @@ impl IntakeFixture for SqliteIntakeFixture {
         write: StreamWrite,
         order: OrderId,
         new_key: Option<&NewKey>,
-    ) -> Result<(), PlaceError> {
+    ) -> Result<Recorded, PlaceError> {
         self.intake.record(write, order, new_key).await
     }
 }
@@ -440,7 +440,7 @@ impl IntakeFixture for DynamoIntakeFixture {
         write: StreamWrite,
         order: OrderId,
         new_key: Option<&NewKey>,
-    ) -> Result<(), PlaceError> {
+    ) -> Result<Recorded, PlaceError> {
         self.intake().record(write, order, new_key).await
     }
 }
