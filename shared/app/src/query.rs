@@ -176,8 +176,15 @@ pub async fn list_orders<R: ReadModels>(
     Ok(reads.list_orders(customer, limit, after.as_ref()).await?)
 }
 
-/// The order's status view. If the projection has not seen the order yet (it lags the log by
-/// milliseconds), the order's own stream is folded instead, so an id just handed out never 404s.
+/// The order's status view. If the projection has not written the order's row yet (it lags
+/// the log by milliseconds on the embedded host, by a stream poll on AWS), the answer is the
+/// view of its first event alone (PLACED), so an id just handed out never 404s.
+///
+/// Only the first event, not the whole stream: the row, once it appears, may still be behind
+/// the log, and a client polling through that moment would otherwise see the order go back
+/// (COMPLETED from the fold, then VALIDATED from the row). Every row the projection writes is
+/// at or past the first event's view, and the row itself never goes back, so the statuses a
+/// poller sees only move forward.
 pub async fn get_order<S: EventStore, R: ReadModels>(
     store: &S,
     reads: &R,
@@ -186,7 +193,8 @@ pub async fn get_order<S: EventStore, R: ReadModels>(
     if let Some(view) = reads.get_order(id).await? {
         return Ok(Some(view));
     }
-    let history = store.read_stream(&id.stream(), 0).await?;
+    let mut history = store.read_stream(&id.stream(), 0).await?;
+    history.truncate(1);
     Ok(OrderView::from_order_stream(&history)?)
 }
 
