@@ -75,7 +75,10 @@ macro_rules! step_cases {
             $crate::contract_cases!(
                 $make,
                 tasks,
-                [a_step_whose_order_moved_after_its_load_decides_again_and_appends_once]
+                [
+                    a_step_whose_order_moved_after_its_load_decides_again_and_appends_once,
+                    a_charge_captured_after_a_rival_closed_the_order_is_given_back,
+                ]
             );
         }
     };
@@ -217,4 +220,106 @@ pub async fn a_step_whose_order_moved_after_its_load_decides_again_and_appends_o
     );
     let product = order_domain::ProductId::parse("RACED").unwrap().stream();
     assert_eq!(types(product).await, ["ProductAdded", "StockReserved"]);
+}
+
+/// The simulated gateway, remembering every refund asked of it: (key, payment id, amount).
+#[derive(Debug, Clone, Default)]
+pub struct RefundsSeen(std::sync::Arc<std::sync::Mutex<Vec<(String, String, u64)>>>);
+
+impl RefundsSeen {
+    pub fn refunds(&self) -> Vec<(String, String, u64)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl order_domain::ports::PaymentGateway for RefundsSeen {
+    async fn charge(
+        &self,
+        key: &str,
+        token: &order_domain::PaymentToken,
+        amount: order_domain::Money,
+        attempt: u32,
+    ) -> Result<order_domain::order::ChargeResult, order_domain::ports::GatewayUnavailable> {
+        SimulatedGateway.charge(key, token, amount, attempt).await
+    }
+
+    async fn refund(
+        &self,
+        key: &str,
+        payment_id: &str,
+        amount: order_domain::Money,
+        attempt: u32,
+    ) -> Result<String, order_domain::ports::GatewayUnavailable> {
+        let refund = SimulatedGateway
+            .refund(key, payment_id, amount, attempt)
+            .await?;
+        self.0
+            .lock()
+            .unwrap()
+            .push((key.to_owned(), payment_id.to_owned(), amount.minor()));
+        Ok(refund)
+    }
+}
+
+/// ProcessPayment's charge is in flight when the customer cancels, and a second execution of
+/// the order (Express runs one at least once) reaches ProcessPayment after the cancellation:
+/// it is refused, and its OrderFailed step closes the order CANCELLED with nothing to refund.
+/// The first execution's capture then cannot be recorded on the closed order, so that step
+/// gives it back itself, under the order's refund key: the customer is not left charged.
+pub async fn a_charge_captured_after_a_rival_closed_the_order_is_given_back<
+    S: EventStore + Clone,
+>(
+    store: &crate::Fixture<S>,
+) {
+    let store = &**store;
+    order_app::seed::seed_inventory(store, &[crate::events::seed_product("INFLIGHT", 500, 10)])
+        .await
+        .unwrap();
+    let id = place(store, &[("INFLIGHT", 2)], "tok_visa").await;
+    validate_order(store, input(id, None)).await.unwrap();
+
+    let gateway = RefundsSeen::default();
+    let (rival, rival_gateway) = (store.clone(), gateway.clone());
+    let raced = Raced::new(store.clone(), async move {
+        order_app::after::cancel(&rival, id, |_: &str| true, "changed my mind")
+            .await
+            .unwrap();
+        let refused = process_payment(&rival, &rival_gateway, &NoKeys, input(id, None))
+            .await
+            .unwrap_err();
+        let ended = order_failed(&rival, &rival_gateway, input(id, Some(&refused)))
+            .await
+            .unwrap();
+        assert_eq!(
+            (&ended["kind"], &ended["refunded"]),
+            (&"cancelled".into(), &false.into())
+        );
+    });
+    let refused = process_payment(&raced, &gateway, &NoKeys, input(id, None)).await;
+    assert!(raced.rival_ran());
+    assert!(
+        refused.is_err(),
+        "the capture cannot be recorded: {refused:?}"
+    );
+    let history = store.read_stream(&id.stream(), 0).await.unwrap();
+    let types: Vec<_> = history.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "OrderPlaced",
+            "OrderValidated",
+            "CancellationRequested",
+            "OrderCancelled"
+        ]
+    );
+    assert_eq!(
+        gateway.refunds(),
+        [(id.to_string(), format!("ch_{id}"), 1000)],
+        "the charge made in flight is given back, once, under the order's refund key"
+    );
+
+    // A step that finds the order ended before it charges makes no charge and no refund.
+    let again = process_payment(store, &gateway, &NoKeys, input(id, None)).await;
+    assert!(again.is_err());
+    assert_eq!(gateway.refunds().len(), 1);
 }
