@@ -6,12 +6,16 @@
 //!   stayed). Its stream is read first, so a view that lags re-enqueues nothing; a slow start
 //!   costs one more message, and its execution's tasks are idempotent (they append once).
 //! - An order whose cancellation was asked for is swept like one without: re-enqueued while its
-//!   stage is PLACED, closed past `close_after` otherwise, and the close then cancels it (the
-//!   decision reads the request from its history). A completed order whose cancellation refund
-//!   is pending is the refund workflow's, not the sweeper's: it is left alone.
-//! - An order VALIDATED or PAID for longer than [`SweepPolicy::close_after`] lost its
-//!   execution (an Express execution lives five minutes at most, retries included): it is
-//!   closed as FAILED the way the workflow's OrderFailed step would close it (the same
+//!   stage is PLACED, closed past `close_after`, and the close then cancels it (the decision
+//!   reads the request from its history). A completed order whose cancellation refund is
+//!   pending is the refund workflow's, not the sweeper's: it is left alone.
+//! - An order PLACED, VALIDATED or PAID for longer than [`SweepPolicy::close_after`] lost its
+//!   execution (an Express execution lives five minutes at most, retries included), or never
+//!   got one that could move it: redrives did not help (a start that keeps failing, or, where
+//!   execution names are unique, as on the local runner and a Standard workflow, an execution
+//!   that ended FAILED while the order was still PLACED, whose name a redrive cannot start
+//!   again). It is closed, not redriven once more,
+//!   as FAILED the way the workflow's OrderFailed step would close it (the same
 //!   compensation, `tasks::compensate`, and the same decision), with reason `PROCESSING_ERROR`
 //!   unless its history names a business reason (a recorded decline, a shortage). Its
 //!   OrderFailed then reaches the failure email like any other.
@@ -47,7 +51,7 @@ use crate::tasks::{TaskError, fail_at_version};
 pub struct SweepPolicy {
     /// An order PLACED this long is re-enqueued.
     pub redrive_after: Duration,
-    /// An order VALIDATED or PAID this long is closed as FAILED.
+    /// An order PLACED, VALIDATED or PAID this long is closed as FAILED.
     pub close_after: Duration,
     /// The most orders one run looks at (oldest first); the rest wait for the next run.
     pub batch: usize,
@@ -116,8 +120,10 @@ impl<R, S, G, Q> Clone for Sweeper<'_, R, S, G, Q> {
 impl<R, S, G, Q> Copy for Sweeper<'_, R, S, G, Q> {}
 
 /// One run at `now`: re-enqueues the orders PLACED and unchanged for `redrive_after`, and
-/// closes those VALIDATED or PAID and unchanged for `close_after` (two questions to the read
-/// model, so a backlog of one kind never hides the other). A failure on one order is reported and does not stop the others.
+/// closes those open and unchanged for `close_after`, PLACED ones included (two questions to
+/// the read model, so a backlog of one kind never hides the other). An order old enough to be
+/// closed is closed, not redriven. A failure on one order is reported and does not stop the
+/// others.
 #[tracing::instrument(skip_all, fields(now = %now))]
 pub async fn sweep<R, S, G, Q>(
     ports: Sweeper<'_, R, S, G, Q>,
@@ -143,6 +149,7 @@ where
     let stuck = reads
         .open_unchanged_since(
             &[
+                OrderStatus::Placed,
                 OrderStatus::Validated,
                 OrderStatus::Paid,
                 OrderStatus::Cancelling,
@@ -153,6 +160,10 @@ where
         .await?;
     let mut report = SweepReport::default();
     for OpenOrder { order_id, .. } in placed {
+        // Past the close limit too: redrives had their chance; it is closed below.
+        if stuck.iter().any(|o| o.order_id == order_id) {
+            continue;
+        }
         match redrive(&ports, order_id, redrive_before).await {
             Ok(true) => report.redriven.push(order_id),
             Ok(false) => report.left.push(order_id),
@@ -160,10 +171,6 @@ where
         }
     }
     for OpenOrder { order_id, .. } in stuck {
-        // A CANCELLING order can be in both lists; one redriven now is its execution's to end.
-        if report.redriven.contains(&order_id) {
-            continue;
-        }
         match close(&ports, order_id, close_before).await {
             Ok(true) => report.closed.push(order_id),
             Ok(false) => report.left.push(order_id),

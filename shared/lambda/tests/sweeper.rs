@@ -31,9 +31,10 @@ async fn event_types<E: EventStore>(store: &E, id: OrderId) -> Vec<String> {
     history.into_iter().map(|e| e.event_type.into()).collect()
 }
 
-/// A PLACED order whose enqueue was lost goes onto the real OrdersQueue; a PAID order whose
-/// execution died is refunded and failed (PROCESSING_ERROR); a second run appends nothing
-/// more (the PLACED order, still not started, is offered once more, as it should be).
+/// A PLACED order whose enqueue was lost goes onto the real OrdersQueue past the redrive
+/// limit; past the close limit, the PLACED order that redrives did not move is failed, and a
+/// PAID order whose execution died is refunded and failed (both PROCESSING_ERROR); a second
+/// run appends nothing more.
 #[tokio::test]
 async fn the_sweeper_redrives_a_placed_order_and_closes_a_paid_one_once() {
     let env = emulator_or_skip!("the_sweeper_redrives_a_placed_order_and_closes_a_paid_one");
@@ -65,22 +66,38 @@ async fn the_sweeper_redrives_a_placed_order_and_closes_a_paid_one_once() {
         queue: &queue,
     };
     let policy = SweepPolicy::default();
-    let close_after = u64::try_from(policy.close_after.as_millis()).unwrap();
-    let later = Timestamp::from_millis(Timestamp::now().as_millis() + close_after + 60_000);
+    let in_ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap();
+    let at = |ms: u64| Timestamp::from_millis(Timestamp::now().as_millis() + ms + 60_000);
+    let (between, later) = (
+        at(in_ms(policy.redrive_after)),
+        at(in_ms(policy.close_after)),
+    );
     let event = scheduled_event();
 
-    let first = handle_scheduled(ports, &policy, &event, later)
+    let first = handle_scheduled(ports, &policy, &event, between)
         .await
         .unwrap();
     assert_eq!(
         first,
-        json!({"redriven": 1, "closed": 1, "left": 0, "failed": 0})
+        json!({"redriven": 1, "closed": 0, "left": 0, "failed": 0})
     );
     let messages = polled.receive(10).await.unwrap();
     let bodies: Vec<&str> = messages.iter().map(SqsPolled::body).collect();
     assert_eq!(bodies.len(), 1);
     let body: Value = serde_json::from_str(bodies[0]).unwrap();
     assert_eq!(body["orderId"], placed.to_string());
+    for m in &messages {
+        polled.delete(m).await.unwrap();
+    }
+    assert_eq!(event_types(&store, placed).await, ["OrderPlaced"]);
+
+    let closing = handle_scheduled(ports, &policy, &event, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        closing,
+        json!({"redriven": 0, "closed": 2, "left": 0, "failed": 0})
+    );
     let failed = [
         "OrderPlaced",
         "OrderValidated",
@@ -91,15 +108,17 @@ async fn the_sweeper_redrives_a_placed_order_and_closes_a_paid_one_once() {
     assert_eq!(event_types(&store, paid).await, failed);
     let history = store.read_stream(&paid.stream(), 0).await.unwrap();
     assert!(history[4].payload.contains("PROCESSING_ERROR"));
-    assert_eq!(event_types(&store, placed).await, ["OrderPlaced"]);
+    let placed_failed = ["OrderPlaced", "OrderFailed"];
+    assert_eq!(event_types(&store, placed).await, placed_failed);
 
     let second = handle_scheduled(ports, &policy, &event, later)
         .await
         .unwrap();
     assert_eq!(
         second,
-        json!({"redriven": 1, "closed": 0, "left": 1, "failed": 0})
+        json!({"redriven": 0, "closed": 0, "left": 2, "failed": 0})
     );
     assert_eq!(event_types(&store, paid).await, failed);
-    assert_eq!(event_types(&store, placed).await, ["OrderPlaced"]);
+    assert_eq!(event_types(&store, placed).await, placed_failed);
+    assert!(polled.receive(10).await.unwrap().is_empty());
 }

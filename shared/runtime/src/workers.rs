@@ -151,10 +151,13 @@ pub async fn sweeper<R, S, G, Q>(
     }
 }
 
-/// The open orders of `reads` less those the local workflow runner still drives: its
-/// executions are durable and run again after a restart, so the runner finishes them itself. A
-/// PLACED order with any execution is left too: starting it again would start nothing (its
-/// execution's name is taken), so re-enqueueing it is only noise.
+/// The open orders of `reads` less those the local workflow runner still drives (a RUNNING
+/// execution): its executions are durable and run again after a restart, so the runner
+/// finishes them itself. An order whose execution ended without ending it is the sweeper's,
+/// PLACED ones included: an execution that failed before ValidateOrder could append (the log
+/// unavailable through every retry) leaves the order PLACED under a name a redrive cannot
+/// start again, so only the sweeper's close, past its limit, ends it. (Until then its redrives
+/// start nothing: a few messages on a path that needed the log to fail.)
 #[derive(Clone)]
 pub struct WithoutLiveExecutions<R> {
     pub reads: R,
@@ -181,12 +184,7 @@ impl<R: StuckOrders> StuckOrders for WithoutLiveExecutions<R> {
                     let execution: Option<String> = s
                         .query_row([order.order_id.to_string()], |r| r.get(0))
                         .optional()?;
-                    let driven = match execution.as_deref() {
-                        None => false,
-                        Some("RUNNING") => true,
-                        Some(_) => order.status == OrderStatus::Placed,
-                    };
-                    if !driven {
+                    if execution.as_deref() != Some("RUNNING") {
                         kept.push(order);
                     }
                 }
@@ -219,8 +217,8 @@ mod tests {
     }
 
     /// The sweeper leaves what the local runner still drives: any order with a RUNNING
-    /// execution, and a PLACED order with any execution (starting it again starts nothing).
-    /// A VALIDATED order whose execution ended without ending it is the sweeper's to close.
+    /// execution. An order whose execution ended without ending it is the sweeper's to close,
+    /// a PLACED one too (its name cannot be started again, so nothing else would end it).
     #[tokio::test]
     async fn the_sweeper_leaves_the_orders_the_local_runner_still_drives() {
         let dir = tempfile::tempdir().unwrap();
@@ -270,7 +268,7 @@ mod tests {
             .open_unchanged_since(&[], Timestamp::now(), 10)
             .await
             .unwrap();
-        assert_eq!(kept, vec![never_started, validated_done]);
+        assert_eq!(kept, vec![never_started, placed_done, validated_done]);
         db.close();
     }
 }

@@ -29,6 +29,7 @@ macro_rules! sweep_cases {
                 sweep,
                 [
                     a_placed_order_past_the_redrive_limit_is_enqueued_again,
+                    a_placed_order_past_the_close_limit_fails_instead_of_another_redrive,
                     a_paid_order_past_the_close_limit_is_refunded_and_failed_once,
                     a_validated_order_past_the_close_limit_fails_without_a_refund,
                     an_order_whose_stream_moved_since_its_view_is_left,
@@ -60,6 +61,13 @@ const PRODUCT: &str = "SWEPT";
 /// Later than both default limits: every open order is due.
 fn later() -> Timestamp {
     let past = SweepPolicy::DEFAULT_CLOSE_AFTER.as_millis() + 60_000;
+    Timestamp::from_millis(Timestamp::now().as_millis() + u64::try_from(past).unwrap())
+}
+
+/// Past the redrive limit, not yet the close limit.
+fn between() -> Timestamp {
+    let past = SweepPolicy::DEFAULT_REDRIVE_AFTER.as_millis() + 60_000;
+    assert!(past < SweepPolicy::DEFAULT_CLOSE_AFTER.as_millis());
     Timestamp::from_millis(Timestamp::now().as_millis() + u64::try_from(past).unwrap())
 }
 
@@ -124,12 +132,35 @@ pub async fn a_placed_order_past_the_redrive_limit_is_enqueued_again<
     assert_eq!(run(s, Timestamp::now()).await, SweepReport::default());
     assert!(s.queue.receive(10).await.unwrap().is_empty());
 
-    let report = run(s, later()).await;
+    let report = run(s, between()).await;
     assert_eq!(report.redriven, vec![id]);
     let messages = s.queue.receive(10).await.unwrap();
     assert_eq!(messages.len(), 1);
     assert!(Q::body(&messages[0]).contains(&id.to_string()));
     assert_eq!(event_types(&s.log, id).await, ["OrderPlaced"]);
+}
+
+/// A PLACED order that redrives did not move by the close limit (its start keeps failing, or
+/// its one execution ended FAILED before ValidateOrder could append, under a name that cannot
+/// be started again) is failed with nothing to give back, not enqueued once more: no order is
+/// left open for ever.
+pub async fn a_placed_order_past_the_close_limit_fails_instead_of_another_redrive<
+    E: EventStore,
+    R: SweptViews,
+    Q: PolledQueue,
+>(
+    s: &Subject<E, R, Q>,
+) {
+    let id = order(s, 0).await;
+    let report = run(s, later()).await;
+    assert_eq!((report.redriven, report.closed), (vec![], vec![id]));
+    assert!(s.queue.receive(10).await.unwrap().is_empty());
+    assert_eq!(
+        event_types(&s.log, id).await,
+        ["OrderPlaced", "OrderFailed"]
+    );
+    let history = s.log.read_stream(&id.stream(), 0).await.unwrap();
+    assert!(history[1].payload.contains("PROCESSING_ERROR"));
 }
 
 /// A PAID order whose execution died is refunded and failed (PROCESSING_ERROR) once past the
@@ -211,7 +242,8 @@ pub async fn an_order_whose_stream_moved_since_its_view_is_left<
     let report = run(s, now).await;
     assert_eq!(
         (report.redriven, report.closed, report.left),
-        (vec![], vec![], vec![validated, id])
+        // Both past the close limit in the view: left by the close, oldest first.
+        (vec![], vec![], vec![id, validated])
     );
     assert_eq!(event_types(&s.log, id).await, PAID);
     assert!(s.queue.receive(10).await.unwrap().is_empty());
@@ -263,8 +295,9 @@ pub async fn an_execution_that_appends_first_wins_over_the_sweeper<
 }
 
 /// An order whose customer asked to cancel and whose execution died is swept like any other:
-/// re-enqueued while PLACED (its execution then cancels it), and past the close limit refunded
-/// and cancelled, not failed.
+/// re-enqueued while PLACED (its execution then cancels it), and past the close limit
+/// cancelled, not failed (refunded first if it was paid), PLACED or not: redrives that never
+/// started an execution must not keep it CANCELLING for ever.
 pub async fn an_order_whose_cancellation_was_asked_is_swept_to_cancelled<
     E: EventStore,
     R: SweptViews,
@@ -278,8 +311,14 @@ pub async fn an_order_whose_cancellation_was_asked_is_swept_to_cancelled<
         cancel(&s.log, id, |_| true, "").await.unwrap();
         project(s, id).await;
     }
+    let report = run(s, between()).await;
+    assert_eq!((report.redriven, report.closed), (vec![placed], vec![]));
+    assert_eq!(s.queue.receive(10).await.unwrap().len(), 1);
     let report = run(s, later()).await;
-    assert_eq!((report.redriven, report.closed), (vec![placed], vec![paid]));
+    assert_eq!(
+        (report.redriven, report.closed),
+        (vec![], vec![placed, paid])
+    );
     assert_eq!(
         event_types(&s.log, paid).await,
         [
@@ -290,6 +329,6 @@ pub async fn an_order_whose_cancellation_was_asked_is_swept_to_cancelled<
     );
     assert_eq!(
         event_types(&s.log, placed).await,
-        ["OrderPlaced", "CancellationRequested"]
+        ["OrderPlaced", "CancellationRequested", "OrderCancelled"]
     );
 }
