@@ -169,7 +169,7 @@ impl TaskFunction {
                 tasks::process_refund(store, gateway, RefundTaskInput::parse(payload)?).await
             }
             Self::RefundFailed => {
-                tasks::refund_failed(store, RefundTaskInput::parse(payload)?).await
+                tasks::refund_failed(store, gateway, RefundTaskInput::parse(payload)?).await
             }
         }
     }

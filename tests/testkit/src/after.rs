@@ -15,7 +15,7 @@ use order_domain::events::{OrderLine, decode_product};
 use order_domain::order::{
     Order, OrderError, OrderState, OrderStatus, RefundRequest, RefundSettlement,
 };
-use order_domain::ports::EventStore;
+use order_domain::ports::{DecideError, EventStore, StoreError};
 use order_domain::{OrderId, ProductEvent, ProductId, Quantity};
 
 use crate::Fixture;
@@ -39,6 +39,7 @@ macro_rules! after_cases {
                     a_partial_refund_then_the_rest_ends_refunded,
                     twenty_concurrent_refunds_never_exceed_the_line,
                     a_refund_the_gateway_never_makes_fails_and_frees_its_lines,
+                    a_refund_made_while_the_log_was_down_is_recorded_issued_not_failed,
                     someone_elses_order_cannot_be_cancelled,
                 ]
             );
@@ -107,7 +108,7 @@ fn task(id: OrderId, refund_id: &str, error: Option<&TaskError>) -> RefundTaskIn
 /// Runs the refund workflow by hand: ProcessRefund, and RefundFailed if it fails.
 async fn settle<E: EventStore>(log: &E, id: OrderId, refund_id: &str) {
     if let Err(e) = process_refund(log, &SimulatedGateway, task(id, refund_id, None)).await {
-        refund_failed(log, task(id, refund_id, Some(&e)))
+        refund_failed(log, &SimulatedGateway, task(id, refund_id, Some(&e)))
             .await
             .unwrap();
     }
@@ -312,5 +313,106 @@ pub async fn someone_elses_order_cannot_be_cancelled<E: EventStore>(log: &Fixtur
     assert_eq!(
         state(&**log, id).await.status(),
         Some(OrderStatus::Completed)
+    );
+}
+
+/// A log whose first read-decide-append answers "unavailable", as DynamoDB can through a
+/// step's retries.
+struct DownOnce<E> {
+    inner: E,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl<E: EventStore> EventStore for DownOnce<E> {
+    async fn read_stream(
+        &self,
+        stream: &order_domain::StreamId,
+        after_version: u64,
+    ) -> Result<Vec<order_domain::RecordedEvent>, StoreError> {
+        self.inner.read_stream(stream, after_version).await
+    }
+
+    async fn read_heads(
+        &self,
+        streams: &[order_domain::StreamId],
+    ) -> Result<Vec<Option<order_domain::RecordedEvent>>, StoreError> {
+        self.inner.read_heads(streams).await
+    }
+
+    async fn append(&self, writes: Vec<order_domain::StreamWrite>) -> Result<(), StoreError> {
+        self.inner.append(writes).await
+    }
+
+    async fn decide_and_append<T, Err, F>(
+        &self,
+        streams: Vec<order_domain::StreamId>,
+        decide: F,
+    ) -> Result<T, DecideError<Err>>
+    where
+        F: FnMut(
+                &[Option<order_domain::RecordedEvent>],
+            ) -> Result<(Vec<order_domain::StreamWrite>, T), Err>
+            + Send
+            + 'static,
+        T: Send + 'static,
+        Err: Send + 'static,
+    {
+        if self.down.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(DecideError::Store(StoreError::Unavailable(
+                "the table is throttled".into(),
+            )));
+        }
+        self.inner.decide_and_append(streams, decide).await
+    }
+}
+
+/// ProcessRefund's gateway made the refund, and the log could not record it through the
+/// step's retries: RefundFailed must not free the lines of a refund that was made (a second
+/// request would be paid again under a new key). It asks the gateway once more under the
+/// refund's key, gets the same refund back, and records it issued, restocked once.
+pub async fn a_refund_made_while_the_log_was_down_is_recorded_issued_not_failed<
+    E: EventStore + Clone,
+>(
+    log: &Fixture<E>,
+) {
+    let id = completed(&**log, 2, "tok_visa").await;
+    let (_, refund) = request_refund(&**log, id, refund_of("k1", 2, true))
+        .await
+        .unwrap();
+    let refund_id = refund.request.refund_id;
+    let gateway = crate::tasks::RefundsSeen::default();
+    let down = DownOnce {
+        inner: (**log).clone(),
+        down: std::sync::atomic::AtomicBool::new(true),
+    };
+    let e = process_refund(&down, &gateway, task(id, &refund_id, None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "EventStoreUnavailable");
+    let settled = refund_failed(&**log, &gateway, task(id, &refund_id, Some(&e)))
+        .await
+        .unwrap();
+    assert_eq!(settled["status"], "ISSUED");
+    let OrderState::Completed(c) = state(&**log, id).await else {
+        panic!("not completed")
+    };
+    let settlement = &c.after.refund(&refund_id).unwrap().settlement;
+    assert!(
+        matches!(settlement, RefundSettlement::Issued(_)),
+        "{settlement:?}"
+    );
+    assert_eq!(c.refundable(&ProductId::parse(PRODUCT).unwrap()), 0);
+    assert_eq!(stock(&**log).await, 100, "restocked once");
+    let keys: Vec<_> = gateway.refunds().into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        keys,
+        [refund_id.clone(), refund_id],
+        "one refund, asked twice"
+    );
+    assert!(
+        request_refund(&**log, id, refund_of("k2", 1, true))
+            .await
+            .is_err(),
+        "nothing is left to refund"
     );
 }

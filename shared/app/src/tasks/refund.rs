@@ -4,8 +4,13 @@
 //!   the same refund) and appends RefundIssued, with the products' StockAdded when the refund
 //!   restocks (a return), in one atomic append; a cancellation's refund appends its
 //!   OrderCancelled with it.
-//! - RefundFailed, after ProcessRefund's retries ran out, appends RefundFailed, which frees the
-//!   refund's lines to be refunded again.
+//! - RefundFailed, after ProcessRefund's retries ran out, asks the gateway once more under the
+//!   same key: the step may have failed after the gateway made the refund (the log unavailable,
+//!   or the order moving, through every retry), and then the gateway answers the refund it made,
+//!   which is recorded as issued. Only if the gateway still does not answer does it append
+//!   RefundFailed, which frees the refund's lines to be refunded again. (A gateway that made the
+//!   refund, lost its answer and then stays down is the one case left: this port has no way to
+//!   ask a gateway what it did without asking it to do it.)
 //!
 //! Both answer from the order's state, so a redelivered task or a second execution of the same
 //! refund appends nothing new and gets the same answer.
@@ -159,10 +164,29 @@ fn decide(
 }
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id, refund_id = %input.refund_id))]
-pub async fn refund_failed<S: EventStore>(
+pub async fn refund_failed<S: EventStore, G: PaymentGateway>(
     store: &S,
+    gateway: &G,
     input: RefundTaskInput,
 ) -> Result<Value, TaskError> {
+    // Recording it failed frees its lines, so a refund the gateway made would be made again
+    // under a new key: the gateway is asked first (idempotent on the refund id).
+    let again = RefundTaskInput {
+        error: None,
+        ..input.clone()
+    };
+    match process_refund(store, gateway, again).await {
+        Ok(issued) => {
+            tracing::warn!("the refund was made after all: recorded as issued");
+            return Ok(issued);
+        }
+        // The gateway still does not answer, or the refund is settled failed already (or
+        // unknown: the settle below says so).
+        Err(TaskError::GatewayUnavailable(_) | TaskError::OrderNotReady(_)) => {}
+        // The log: RefundFailed's own retries, then the execution fails and pages a person,
+        // with the refund still pending (its lines held).
+        Err(e) => return Err(e),
+    }
     let caught = input.error.unwrap_or_default();
     let message = if caught.cause.is_empty() {
         caught.error
