@@ -33,6 +33,11 @@ pub struct Row {
     pub(crate) started_at: i64,
 }
 
+/// Tries of a failed execution's alarm before the execution is left RUNNING for the next start.
+const ALARM_ATTEMPTS: u32 = 3;
+/// The pause before the alarm's second try (twice that before the third).
+const ALARM_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// How an execution ended.
 enum End {
     Succeeded(Value),
@@ -163,15 +168,26 @@ impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
                 Transition::Failed { error, cause } => break End::Failed { error, cause },
             }
         };
+        // A failure's alarm goes before its end is saved: once the row says FAILED nothing
+        // runs the execution again, so an alarm lost after the save (a crash, a notifier
+        // that did not answer) would be lost for good. Before it, the execution stays RUNNING
+        // and runs again at the next start, its tasks answering from the log, and alarms
+        // again; the alarm's dedup id drops the repeat.
+        if let End::Failed { error, cause } = &end {
+            tracing::warn!(state_machine = name, %error, %cause, "execution failed");
+            if let Err(e) = self.alarm(row.workflow, error, cause).await {
+                tracing::error!(
+                    error = %e,
+                    "could not send the workflow failure alarm: the execution stays RUNNING \
+                     and alarms again at the next start"
+                );
+                return;
+            }
+        }
         if let Err(e) = self.save(&end, transitions).await {
             // The end not saved: the execution stays RUNNING and runs again on the next start,
             // its tasks answering from the log.
             tracing::error!(error = %e, "could not save the execution's end");
-            return;
-        }
-        if let End::Failed { error, cause } = end {
-            tracing::warn!(state_machine = name, %error, %cause, "execution failed");
-            self.alarm(row.workflow, &error, &cause).await;
         }
     }
 
@@ -201,8 +217,9 @@ impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
     }
 
     /// The state machine's failure alarm's local stand-in (OrderProcessingWorkflowFailureAlarm,
-    /// RefundProcessingWorkflowFailureAlarm): one critical alert per failed execution.
-    async fn alarm(&self, workflow: Workflow, error: &str, cause: &str) {
+    /// RefundProcessingWorkflowFailureAlarm): one critical alert per failed execution. A
+    /// notifier that does not answer is asked again, three times in all, a moment apart.
+    async fn alarm(&self, workflow: Workflow, error: &str, cause: &str) -> Result<(), String> {
         let n = Notification {
             dedup_id: format!("workflow-failed-{}", self.name),
             subject: format!(
@@ -219,9 +236,24 @@ impl<S: EventStore, N: Notifier, K: KeyStore> Execution<S, N, K> {
             trace_parent: None,
             opened_with: None,
         };
-        if let Err(e) = self.notifier.publish(Topic::CriticalAlerts, n).await {
-            tracing::error!(error = %e, "could not send the workflow failure alarm");
+        let mut last = String::new();
+        for attempt in 0..ALARM_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(ALARM_RETRY_PAUSE * attempt).await;
+            }
+            match self
+                .notifier
+                .publish(Topic::CriticalAlerts, n.clone())
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "the workflow failure alarm was not sent");
+                    last = e.to_string();
+                }
+            }
         }
+        Err(last)
     }
 }
 
