@@ -41,6 +41,15 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
         Ok::<_, TaskError>((execute(store, id, &fail).await?, refunded))
     })
     .await?;
+    if refunded && matches!(state, OrderState::Completed(_)) {
+        // Another execution of the order (Express runs one at least once) completed it
+        // between this step's load and its append: the refund was made for an order that
+        // completed. The sweeper's close has the same window and says the same.
+        tracing::error!(
+            order_id = %id,
+            "refunded an order that another execution then completed: it needs a person"
+        );
+    }
     Ok(
         match state.ending().ok_or_else(|| not_ready("failure", &state))? {
             FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),
