@@ -14,7 +14,8 @@
 //!   got one that could move it: redrives did not help (a start that keeps failing, or, where
 //!   execution names are unique, as on the local runner and a Standard workflow, an execution
 //!   that ended FAILED while the order was still PLACED, whose name a redrive cannot start
-//!   again). It is closed, not redriven once more,
+//!   again). It is closed, not redriven once more (unless the host knows its own consumer is
+//!   still to start it, [`StuckOrders::closable`]: the local runner after a long stop),
 //!   as FAILED the way the workflow's OrderFailed step would close it (the same
 //!   compensation, `tasks::compensate`, and the same decision), with reason `PROCESSING_ERROR`
 //!   unless its history names a business reason (a recorded decline, a shortage). Its
@@ -158,6 +159,7 @@ where
             policy.batch,
         )
         .await?;
+    let stuck = reads.closable(stuck).await?;
     let mut report = SweepReport::default();
     for OpenOrder { order_id, .. } in placed {
         // Past the close limit too: redrives had their chance; it is closed below.

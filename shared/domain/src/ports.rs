@@ -362,4 +362,15 @@ pub trait StuckOrders: Send + Sync + Clone + 'static {
         before: Timestamp,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OpenOrder>, PortError>> + Send;
+
+    /// Of `orders`, found past the sweeper's close limit, those it may close: all of them,
+    /// unless the host knows an order is still to be started by its own consumer (the local
+    /// runner, restarted after a stop longer than the limit, with the order's message waiting
+    /// on OrdersQueue), which it leaves out for the redrive question instead.
+    fn closable(
+        &self,
+        orders: Vec<OpenOrder>,
+    ) -> impl Future<Output = Result<Vec<OpenOrder>, PortError>> + Send {
+        async { Ok(orders) }
+    }
 }

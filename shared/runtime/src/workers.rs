@@ -158,6 +158,12 @@ pub async fn sweeper<R, S, G, Q>(
 /// unavailable through every retry) leaves the order PLACED under a name a redrive cannot
 /// start again, so only the sweeper's close, past its limit, ends it. (Until then its redrives
 /// start nothing: a few messages on a path that needed the log to fail.)
+///
+/// A PLACED order with no execution at all is never closed here ([`StuckOrders::closable`]):
+/// its message is on OrdersQueue for this host's consumer to start (a server stopped for
+/// longer than the close limit finds its queued orders that old when it starts again), or, if
+/// its enqueue was lost, the redrive puts it back. Closed, it would fail for the host's
+/// downtime.
 #[derive(Clone)]
 pub struct WithoutLiveExecutions<R> {
     pub reads: R,
@@ -193,6 +199,25 @@ impl<R: StuckOrders> StuckOrders for WithoutLiveExecutions<R> {
             .await
             .map_err(|e| PortError(format!("the runner's executions: {e}")))
     }
+
+    async fn closable(&self, orders: Vec<OpenOrder>) -> Result<Vec<OpenOrder>, PortError> {
+        let orders = self.reads.closable(orders).await?;
+        self.db
+            .read(move |c| {
+                let mut s = c.prepare_cached("SELECT 1 FROM executions WHERE name = ?1")?;
+                let mut kept = Vec::with_capacity(orders.len());
+                for order in orders {
+                    let started = order.status != OrderStatus::Placed
+                        || s.exists([order.order_id.to_string()])?;
+                    if started {
+                        kept.push(order);
+                    }
+                }
+                Ok::<_, rusqlite::Error>(kept)
+            })
+            .await
+            .map_err(|e| PortError(format!("the runner's executions: {e}")))
+    }
 }
 
 #[cfg(test)]
@@ -218,7 +243,8 @@ mod tests {
 
     /// The sweeper leaves what the local runner still drives: any order with a RUNNING
     /// execution. An order whose execution ended without ending it is the sweeper's to close,
-    /// a PLACED one too (its name cannot be started again, so nothing else would end it).
+    /// a PLACED one too (its name cannot be started again, so nothing else would end it); a
+    /// PLACED one never started is only ever redriven.
     #[tokio::test]
     async fn the_sweeper_leaves_the_orders_the_local_runner_still_drives() {
         let dir = tempfile::tempdir().unwrap();
@@ -269,6 +295,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept, vec![never_started, placed_done, validated_done]);
+        // Past the close limit, a PLACED order never started is its queued message's (the
+        // consumer starts it, or the redrive puts it back): only the one whose execution
+        // ended is closed.
+        let closable = reads.closable(kept).await.unwrap();
+        assert_eq!(closable, vec![placed_done, validated_done]);
         db.close();
     }
 }
