@@ -380,7 +380,7 @@ pub async fn a_refund_made_while_the_log_was_down_is_recorded_issued_not_failed<
         .await
         .unwrap();
     let refund_id = refund.request.refund_id;
-    let gateway = crate::tasks::RefundsSeen::default();
+    let gateway = crate::gateway::RecordingGateway::default();
     let down = DownOnce {
         inner: (**log).clone(),
         down: std::sync::atomic::AtomicBool::new(true),

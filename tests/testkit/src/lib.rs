@@ -9,6 +9,7 @@
 //! - [`events`]: builders of events, stream writes, placed orders and seed products.
 //! - [`forged`]: every kind of token a server must refuse, signed or forged by hand.
 //! - [`tasks`]: an order driven through the app's task functions by hand, on any store.
+//! - [`gateway`]: the simulated payment gateway, recording every charge and refund asked.
 //! - [`sweep`]: the sweeper's decisions (`order_app::sweep`) on each host's stores, a
 //!   `sweep_cases!` line per host like the port suites.
 //! - [`pollers`]: StartOrderProcessing's local pollers on each host's OrdersQueue, a
@@ -35,6 +36,7 @@ pub mod emf;
 pub mod event_store;
 pub mod events;
 pub mod forged;
+pub mod gateway;
 pub mod idempotency;
 pub mod intake;
 pub mod keys;

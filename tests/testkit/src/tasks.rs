@@ -222,45 +222,6 @@ pub async fn a_step_whose_order_moved_after_its_load_decides_again_and_appends_o
     assert_eq!(types(product).await, ["ProductAdded", "StockReserved"]);
 }
 
-/// The simulated gateway, remembering every refund asked of it: (key, payment id, amount).
-#[derive(Debug, Clone, Default)]
-pub struct RefundsSeen(std::sync::Arc<std::sync::Mutex<Vec<(String, String, u64)>>>);
-
-impl RefundsSeen {
-    pub fn refunds(&self) -> Vec<(String, String, u64)> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-impl order_domain::ports::PaymentGateway for RefundsSeen {
-    async fn charge(
-        &self,
-        key: &str,
-        token: &order_domain::PaymentToken,
-        amount: order_domain::Money,
-        attempt: u32,
-    ) -> Result<order_domain::order::ChargeResult, order_domain::ports::GatewayUnavailable> {
-        SimulatedGateway.charge(key, token, amount, attempt).await
-    }
-
-    async fn refund(
-        &self,
-        key: &str,
-        payment_id: &str,
-        amount: order_domain::Money,
-        attempt: u32,
-    ) -> Result<String, order_domain::ports::GatewayUnavailable> {
-        let refund = SimulatedGateway
-            .refund(key, payment_id, amount, attempt)
-            .await?;
-        self.0
-            .lock()
-            .unwrap()
-            .push((key.to_owned(), payment_id.to_owned(), amount.minor()));
-        Ok(refund)
-    }
-}
-
 /// ProcessPayment's charge is in flight when the customer cancels, and a second execution of
 /// the order (Express runs one at least once) reaches ProcessPayment after the cancellation:
 /// it is refused, and its OrderFailed step closes the order CANCELLED with nothing to refund.
@@ -278,7 +239,7 @@ pub async fn a_charge_captured_after_a_rival_closed_the_order_is_given_back<
     let id = place(store, &[("INFLIGHT", 2)], "tok_visa").await;
     validate_order(store, input(id, None)).await.unwrap();
 
-    let gateway = RefundsSeen::default();
+    let gateway = crate::gateway::RecordingGateway::default();
     let (rival, rival_gateway) = (store.clone(), gateway.clone());
     let raced = Raced::new(store.clone(), async move {
         order_app::after::cancel(&rival, id, |_: &str| true, "changed my mind")

@@ -6,8 +6,6 @@
 //! forgetting destroys the key they were sealed under (the testkit's `place` writes clear data,
 //! which no forget can erase).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use order_app::forward::bus_event;
 use order_app::gateway::SimulatedGateway;
 use order_app::notify::{Confirmation, confirm_order};
@@ -16,11 +14,8 @@ use order_app::seed::seed_inventory;
 use order_app::tasks::{self, TaskError, TaskInput};
 use order_app::vault;
 use order_domain::events::OrderLine;
-use order_domain::order::ChargeResult;
-use order_domain::ports::{EventStore, GatewayUnavailable, PaymentGateway, Topic};
-use order_domain::{
-    CustomerId, Email, Money, OrderId, PaymentToken, ProductId, Quantity, RecordedEvent,
-};
+use order_domain::ports::{EventStore, Topic};
+use order_domain::{CustomerId, Email, OrderId, PaymentToken, ProductId, Quantity, RecordedEvent};
 use order_embedded::db::{Db, Durability};
 use order_embedded::idempotency::SqliteIdempotency;
 use order_embedded::intake::SqliteIntake;
@@ -137,37 +132,6 @@ fn input(id: OrderId) -> TaskInput {
     TaskError::parse_input(json!({ "orderId": id })).unwrap()
 }
 
-/// The simulated gateway, counting the charges it is asked for.
-#[derive(Default)]
-struct CountingGateway {
-    charges: AtomicU32,
-}
-
-impl PaymentGateway for CountingGateway {
-    async fn charge(
-        &self,
-        key: &str,
-        token: &PaymentToken,
-        amount: Money,
-        attempt: u32,
-    ) -> Result<ChargeResult, GatewayUnavailable> {
-        self.charges.fetch_add(1, Ordering::SeqCst);
-        SimulatedGateway.charge(key, token, amount, attempt).await
-    }
-
-    async fn refund(
-        &self,
-        key: &str,
-        payment_id: &str,
-        amount: Money,
-        attempt: u32,
-    ) -> Result<String, GatewayUnavailable> {
-        SimulatedGateway
-            .refund(key, payment_id, amount, attempt)
-            .await
-    }
-}
-
 /// Completed, then forgotten: the success handler writes nothing for the order and says
 /// `Erased`; the control customer's confirmation is written to their address as usual.
 #[tokio::test]
@@ -223,7 +187,7 @@ async fn no_confirmation_is_written_for_a_customer_forgotten_after_completion() 
 #[tokio::test]
 async fn a_forgotten_customers_validated_order_is_declined_without_a_charge() {
     let r = Rig::new().await;
-    let gateway = CountingGateway::default();
+    let gateway = order_testkit::gateway::RecordingGateway::default();
     let alice = r.place("alice", ALICE, "tok_visa").await;
     let bob = r.place("bob", BOB, "tok_visa").await;
     for id in [alice, bob] {
@@ -236,13 +200,13 @@ async fn a_forgotten_customers_validated_order_is_declined_without_a_charge() {
         .unwrap_err();
     assert!(matches!(err, TaskError::PaymentDeclined(_)), "{err}");
     assert!(err.message().contains("personal_data_erased"), "{err}");
-    assert_eq!(gateway.charges.load(Ordering::SeqCst), 0, "nothing charged");
+    assert_eq!(gateway.charges().len(), 0, "nothing charged");
     // A retried task answers the same from the log, still without a charge.
     let retried = tasks::process_payment(&r.store, &gateway, &r.keys, input(alice))
         .await
         .unwrap_err();
     assert_eq!(retried, err);
-    assert_eq!(gateway.charges.load(Ordering::SeqCst), 0);
+    assert_eq!(gateway.charges().len(), 0);
     let declined = r.payload(alice, "PaymentDeclined").await;
     assert_eq!(declined["code"], "personal_data_erased", "{declined}");
 
@@ -271,10 +235,6 @@ async fn a_forgotten_customers_validated_order_is_declined_without_a_charge() {
     tasks::process_payment(&r.store, &gateway, &r.keys, input(bob))
         .await
         .unwrap();
-    assert_eq!(
-        gateway.charges.load(Ordering::SeqCst),
-        1,
-        "the control is charged"
-    );
+    assert_eq!(gateway.charges().len(), 1, "the control is charged");
     r.db.close();
 }

@@ -1,67 +1,11 @@
-//! What the at-most-once tests share: a gateway that counts charges as a real one would (one
-//! per idempotency key), and counts of the effects in the log.
+//! What the at-most-once tests share: counts of the effects in the log (the gateway that counts
+//! charges as a real one would, one per idempotency key, is testkit's `RecordingGateway`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use order_app::gateway::SimulatedGateway;
 use order_domain::events::{DomainEvent, decode};
-use order_domain::order::ChargeResult;
-use order_domain::ports::{EventStore, GatewayUnavailable, PaymentGateway};
-use order_domain::{Money, OrderId, PaymentToken, ProductEvent, ProductId};
-
-/// The simulated gateway, recording each charge's idempotency key. A real gateway charges once
-/// per key, so the number of distinct keys is the number of charges the customer sees.
-#[derive(Debug, Clone, Default)]
-pub struct CountingGateway {
-    charges: Arc<Mutex<HashMap<String, usize>>>,
-}
-
-impl CountingGateway {
-    /// `(distinct charges, calls)` for `order`.
-    pub fn charges_of(&self, order: OrderId) -> (usize, usize) {
-        let charges = self.charges.lock().unwrap();
-        let calls = charges.get(&order.to_string()).copied().unwrap_or(0);
-        (usize::from(calls > 0), calls)
-    }
-
-    /// Every idempotency key charged, for "no other key was charged".
-    pub fn keys(&self) -> Vec<String> {
-        self.charges.lock().unwrap().keys().cloned().collect()
-    }
-}
-
-impl PaymentGateway for CountingGateway {
-    async fn charge(
-        &self,
-        idempotency_key: &str,
-        token: &PaymentToken,
-        amount: Money,
-        attempt: u32,
-    ) -> Result<ChargeResult, GatewayUnavailable> {
-        *self
-            .charges
-            .lock()
-            .unwrap()
-            .entry(idempotency_key.to_owned())
-            .or_default() += 1;
-        SimulatedGateway
-            .charge(idempotency_key, token, amount, attempt)
-            .await
-    }
-
-    async fn refund(
-        &self,
-        idempotency_key: &str,
-        payment_id: &str,
-        amount: Money,
-        attempt: u32,
-    ) -> Result<String, GatewayUnavailable> {
-        SimulatedGateway
-            .refund(idempotency_key, payment_id, amount, attempt)
-            .await
-    }
-}
+use order_domain::ports::EventStore;
+use order_domain::{OrderId, ProductEvent, ProductId};
 
 /// How many events of each type the order's stream holds.
 pub async fn order_event_counts<S: EventStore>(
