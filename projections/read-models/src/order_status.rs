@@ -247,9 +247,11 @@ impl OrderView {
 impl OrderView {
     fn evolve(&mut self, event: &OrderEvent, record: &RecordedEvent) {
         match event {
+            // A failure being carried out shows PAID until its OrderFailed.
             OrderEvent::OrderPlaced(_)
             | OrderEvent::InventoryReserved(_)
-            | OrderEvent::OutOfStock(_) => {}
+            | OrderEvent::OutOfStock(_)
+            | OrderEvent::OrderFailing(_) => {}
             OrderEvent::OrderValidated(v) => {
                 if self.status != OrderStatus::Cancelling {
                     self.status = OrderStatus::Validated;

@@ -191,7 +191,9 @@ pub fn refusal(e: AfterError, items: &[OrderLine]) -> ApiError {
         OrderError::NotCompleted { .. } | OrderError::NotReady { .. } => {
             conflict("ORDER_NOT_COMPLETED", message)
         }
-        OrderError::Closed { .. } | OrderError::Cancelled => conflict("ORDER_CLOSED", message),
+        OrderError::Closed { .. } | OrderError::Cancelled | OrderError::Failing => {
+            conflict("ORDER_CLOSED", message)
+        }
         OrderError::ExceedsLine { ref product_id, .. } => ApiError {
             field: line(product_id, "quantity"),
             ..conflict("REFUND_EXCEEDS_LINE", message)
@@ -307,6 +309,7 @@ mod tests {
         for other in [
             OrderError::RefundRequired,
             OrderError::Cancelled,
+            OrderError::Failing,
             OrderError::AmountTooLarge,
             OrderError::UnknownRefund("x".into()),
             OrderError::RefundSettled("x".into()),

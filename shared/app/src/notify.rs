@@ -181,7 +181,7 @@ pub async fn notify_failure<S: EventStore, N: Notifier>(
         tracing::warn!("failure notice for an order that has not failed: ignored");
         return Ok(FailureNotice::NotFailed);
     };
-    let refunded = matches!(progress, Progress::Refunded(..));
+    let refunded = matches!(progress.stage(), Progress::Refunded(..));
     let reason = failed.reason.as_str();
     let body = format!(
         "Order {order_id} failed with reason {reason}.{}\nDetail: {}\n",

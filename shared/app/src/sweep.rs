@@ -246,18 +246,9 @@ where
             tracing::warn!(order_id = %id, status = status.as_str(), refunded = refund_due, "closed a stuck order (FAILED, or CANCELLED if its customer asked)");
             Ok(true)
         }
-        Some(_) => Ok(false),
-        None => {
-            // Lost the append: to another sweeper (which closed it the same way), or to an
-            // execution. Only a completion after our refund needs a person.
-            let (after, _) = load(ports.store, id).await?;
-            if refund_due && matches!(after.state, OrderState::Completed(_)) {
-                tracing::error!(
-                    order_id = %id,
-                    "refunded a stuck order that an execution then completed: it needs a person"
-                );
-            }
-            Ok(false)
-        }
+        // Already ended; or the append was lost: to another sweeper (which closed it the same
+        // way), or to an execution. A paid order's failure is recorded before its refund, so
+        // an execution that completed it first left nothing refunded.
+        Some(_) | None => Ok(false),
     }
 }

@@ -131,6 +131,17 @@ pub struct PaymentRefunded {
     pub amount: Money,
 }
 
+/// The workflow's OrderFailed step (or the sweeper) decided to fail an order that holds a
+/// captured charge, and recorded it before giving the charge back: from here no step can
+/// complete the order, so the refund that follows cannot meet a completion another execution
+/// made in the meantime. `PaymentRefunded` and `OrderFailed` follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderFailing {
+    /// Why: the caught error the failure was decided on (what `OrderFailed` will say).
+    pub message: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCompleted {
@@ -238,6 +249,7 @@ event_enum!(
         PaymentDeclined => 1,
         InventoryReserved => 1,
         OutOfStock => 1,
+        OrderFailing => 1,
         PaymentRefunded => 1,
         OrderCompleted => 1,
         OrderFailed => 1,

@@ -102,12 +102,13 @@ async fn the_sweeper_redrives_a_placed_order_and_closes_a_paid_one_once() {
         "OrderPlaced",
         "OrderValidated",
         "PaymentCaptured",
+        "OrderFailing",
         "PaymentRefunded",
         "OrderFailed",
     ];
     assert_eq!(event_types(&store, paid).await, failed);
     let history = store.read_stream(&paid.stream(), 0).await.unwrap();
-    assert!(history[4].payload.contains("PROCESSING_ERROR"));
+    assert!(history[5].payload.contains("PROCESSING_ERROR"));
     let placed_failed = ["OrderPlaced", "OrderFailed"];
     assert_eq!(event_types(&store, placed).await, placed_failed);
 

@@ -194,6 +194,7 @@ fn event_facts(event: &OrderEvent) -> Vec<String> {
         OrderEvent::OrderValidated(_)
         | OrderEvent::OrderCompleted(_)
         | OrderEvent::OrderFailed(_)
+        | OrderEvent::OrderFailing(_)
         | OrderEvent::CancellationRequested(_)
         | OrderEvent::OrderShipped(_) => {
             vec![]

@@ -177,10 +177,14 @@ pub async fn a_paid_order_past_the_close_limit_is_refunded_and_failed_once<
     assert!(run(s, Timestamp::now()).await.closed.is_empty());
 
     assert_eq!(run(s, later()).await.closed, vec![id]);
-    let ended = [&PAID[..], &["PaymentRefunded", "OrderFailed"]].concat();
+    let ended = [
+        &PAID[..],
+        &["OrderFailing", "PaymentRefunded", "OrderFailed"],
+    ]
+    .concat();
     assert_eq!(event_types(&s.log, id).await, ended);
     let history = s.log.read_stream(&id.stream(), 0).await.unwrap();
-    assert!(history[4].payload.contains("PROCESSING_ERROR"));
+    assert!(history[5].payload.contains("PROCESSING_ERROR"));
 
     let again = run(s, later()).await;
     assert_eq!((again.closed, again.left), (vec![], vec![id]));
@@ -266,7 +270,11 @@ pub async fn two_sweepers_at_once_close_an_order_once<
     assert_eq!(closed, vec![id]);
     assert_eq!(
         event_types(&s.log, id).await,
-        [&PAID[..], &["PaymentRefunded", "OrderFailed"]].concat()
+        [
+            &PAID[..],
+            &["OrderFailing", "PaymentRefunded", "OrderFailed"]
+        ]
+        .concat()
     );
 }
 

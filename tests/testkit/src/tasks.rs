@@ -12,6 +12,12 @@ use order_domain::ports::EventStore;
 
 use crate::events::place;
 
+mod failing;
+pub use failing::{
+    a_paid_order_a_rival_completes_first_is_not_refunded,
+    a_rival_reserving_after_the_failure_was_recorded_is_refused,
+};
+
 /// A task's input for `id`, carrying the error a Catch caught (if any).
 pub fn input(id: OrderId, error: Option<&TaskError>) -> TaskInput {
     TaskInput {
@@ -78,6 +84,8 @@ macro_rules! step_cases {
                 [
                     a_step_whose_order_moved_after_its_load_decides_again_and_appends_once,
                     a_charge_captured_after_a_rival_closed_the_order_is_given_back,
+                    a_paid_order_a_rival_completes_first_is_not_refunded,
+                    a_rival_reserving_after_the_failure_was_recorded_is_refused,
                 ]
             );
         }

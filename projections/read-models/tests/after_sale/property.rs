@@ -27,6 +27,9 @@ enum Act {
     ReserveShort,
     /// The workflow's OrderFailed step (refunding a charge due).
     Fail,
+    /// The OrderFailed step's first write on a paid order (`OrderFailing`), its refund and
+    /// OrderFailed not yet appended.
+    BeginFailure,
     Cancel,
     Ship,
     /// A refund of `a` of A and `b` of B (zero-quantity lines left out).
@@ -52,6 +55,7 @@ fn act() -> impl Strategy<Value = Act> {
         1 => Just(Act::Reserve),
         1 => Just(Act::ReserveShort),
         1 => Just(Act::Fail),
+        1 => Just(Act::BeginFailure),
         2 => Just(Act::Cancel),
         2 => Just(Act::Ship),
         4 => (0i64..=3, 0i64..=1, any::<bool>())
@@ -81,6 +85,9 @@ fn command(story: &Story, act: &Act, key: usize) -> Option<OrderCommand> {
             products: catalog(1),
         },
         Act::Fail => return None,
+        Act::BeginFailure => OrderCommand::BeginFailure {
+            error: "States.Timeout".into(),
+        },
         Act::Next => return next_step(story),
         Act::Cancel => cancel(),
         Act::Ship => ship(),
@@ -114,7 +121,7 @@ fn next_step(story: &Story) -> Option<OrderCommand> {
     let OrderState::Open(progress) = story.state() else {
         return None;
     };
-    if progress.cancellation().is_some() {
+    if progress.cancellation().is_some() || progress.failing().is_some() {
         return None;
     }
     match progress.stage() {

@@ -2,19 +2,25 @@
 //! the order's history gives. Answers how the order ended, which the state machine routes on;
 //! the failure notice follows the OrderFailed event (`crate::notify::notify_failure`).
 //!
-//! The compensation ([`compensate`]) and the decision (`OrderCommand::Fail`) are also the
-//! sweeper's ([`fail_at_version`]), so an order closed by the sweeper is given back exactly
-//! what the workflow's own OrderFailed step gives back.
+//! A paid order's failure is recorded first (`OrderFailing`, which no reservation gets past),
+//! then its charge is given back, then OrderFailed is appended: a duplicate execution of the
+//! order that reaches UpdateInventory at the same moment either completes the order before
+//! the failure is recorded (and nothing is refunded) or is refused after it. Refunding first
+//! would give the money back for an order that a rival then completed.
+//!
+//! The compensation ([`compensate`]) and the decisions (`OrderCommand::BeginFailure`, then
+//! `OrderCommand::Fail`) are also the sweeper's ([`fail_at_version`]), so an order closed by
+//! the sweeper is given back exactly what the workflow's own OrderFailed step gives back.
 
 use order_domain::events::PaymentRefunded;
-use order_domain::order::{FailOutcome, Order, OrderCommand, OrderState, evolve};
+use order_domain::order::{FailOutcome, Order, OrderCommand, OrderState};
 use order_domain::ports::{EventStore, PaymentGateway, StoreError};
-use order_domain::{FailureReason, OrderId, RecordedEvent, Timestamp};
+use order_domain::{FailureReason, OrderEvent, OrderId, RecordedEvent, Timestamp};
 use serde_json::{Value, json};
 
 use super::{TaskError, TaskInput, not_ready};
 use crate::metrics::Before;
-use crate::stream::{execute, load, meta_for, seal};
+use crate::stream::{execute, execute_loaded, load, meta_for, seal};
 use crate::trace::{Step, in_step};
 
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
@@ -32,7 +38,13 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
     };
     let (order, history) = load(store, id).await?;
     let (state, refunded) = in_step(Step::Fail, &history, async {
-        let refund = compensate(gateway, id, &order.state, input.attempt).await?;
+        // A paid order's failure goes into the log before its charge is given back, so no other
+        // execution can complete it in between; if one completed it first, nothing is refunded.
+        let begin = OrderCommand::BeginFailure {
+            error: error_text.clone(),
+        };
+        let state = execute_loaded(store, id, &begin, (order, history.clone())).await?;
+        let refund = compensate(gateway, id, &state, input.attempt).await?;
         let refunded = refund.is_some();
         let fail = OrderCommand::Fail {
             error: error_text,
@@ -41,15 +53,6 @@ pub async fn order_failed<S: EventStore, G: PaymentGateway>(
         Ok::<_, TaskError>((execute(store, id, &fail).await?, refunded))
     })
     .await?;
-    if refunded && matches!(state, OrderState::Completed(_)) {
-        // Another execution of the order (Express runs one at least once) completed it
-        // between this step's load and its append: the refund was made for an order that
-        // completed. The sweeper's close has the same window and says the same.
-        tracing::error!(
-            order_id = %id,
-            "refunded an order that another execution then completed: it needs a person"
-        );
-    }
     Ok(
         match state.ending().ok_or_else(|| not_ready("failure", &state))? {
             FailOutcome::AlreadyCompleted => json!({ "orderId": id, "kind": "completed" }),
@@ -100,12 +103,13 @@ pub async fn compensate<G: PaymentGateway>(
     }))
 }
 
-/// Ends order `id`, read at its version as `order` from `history`, as FAILED the way the OrderFailed step
-/// does ([`compensate`], then `OrderCommand::Fail` with `error` as the caught error), but
-/// appended only if the stream is still at that version: no decision is retaken on a newer
-/// head. `Ok(None)` when another writer (a workflow execution, another sweeper) moved the
-/// stream first: it won, nothing of ours is appended. `Ok(Some(state))` is the order's state
-/// after our append, or as it was if it had already ended.
+/// Ends order `id`, read at its version as `order` from `history`, as FAILED the way the
+/// OrderFailed step does (`OrderCommand::BeginFailure` for a paid order, [`compensate`], then
+/// `OrderCommand::Fail` with `error` as the caught error), but appended only if the stream is
+/// still at that version: no decision is retaken on a newer head. `Ok(None)` when another
+/// writer (a workflow execution, another sweeper) moved the stream first: it won, nothing of
+/// ours is appended and, if the order was paid, nothing is refunded. `Ok(Some(state))` is the
+/// order's state after our appends, or as it was if it had already ended.
 pub async fn fail_at_version<S: EventStore, G: PaymentGateway>(
     store: &S,
     gateway: &G,
@@ -113,28 +117,62 @@ pub async fn fail_at_version<S: EventStore, G: PaymentGateway>(
     (order, history): (&Order, &[RecordedEvent]),
     error: &str,
 ) -> Result<Option<OrderState>, TaskError> {
+    let begin = OrderCommand::BeginFailure {
+        error: error.to_owned(),
+    };
+    let mut order = order.clone();
+    let mut written = Vec::new();
+    let guard = order.decide(&begin)?;
+    if !append_at(store, id, &mut order, history, &mut written, &guard).await? {
+        return Ok(None);
+    }
+    // From here only a failer can move the stream (the guard refuses a reservation), and the
+    // refund key is the order's, so a rival that finishes first has refunded the same charge.
     let refund = compensate(gateway, id, &order.state, 0).await?;
     let fail = OrderCommand::Fail {
         error: error.to_owned(),
         refund,
     };
     let events = order.decide(&fail)?;
-    if events.is_empty() {
-        return Ok(Some(order.state.clone()));
+    if !append_at(store, id, &mut order, history, &mut written, &events).await? {
+        return Ok(None);
     }
+    Ok(Some(order.state))
+}
+
+/// Appends `events` to `order`'s stream at its version (nothing to do when there are none)
+/// and moves `order` on past them; `written` holds what earlier calls appended, so the
+/// metadata chains to it. `Ok(false)` when the stream had moved.
+async fn append_at<S: EventStore>(
+    store: &S,
+    id: OrderId,
+    order: &mut Order,
+    history: &[RecordedEvent],
+    written: &mut Vec<RecordedEvent>,
+    events: &[OrderEvent],
+) -> Result<bool, TaskError> {
+    if events.is_empty() {
+        return Ok(true);
+    }
+    let before: Vec<RecordedEvent> = history.iter().chain(written.iter()).cloned().collect();
     let write = seal(
         &id.stream(),
         order.version,
         &order.head_hash,
-        &events,
-        &meta_for(id, history),
+        events,
+        &meta_for(id, &before),
     );
+    let sealed = write.events.clone();
     match store.append(vec![write]).await {
         Ok(()) => {
-            crate::metrics::appended(&events, Before::of(history), Timestamp::now());
-            Ok(Some(events.iter().fold(order.state.clone(), evolve)))
+            crate::metrics::appended(events, Before::of(&before), Timestamp::now());
+            for (record, event) in sealed.iter().zip(events) {
+                order.apply(record.version, &record.hash, event);
+            }
+            written.extend(sealed);
+            Ok(true)
         }
-        Err(StoreError::Conflict { .. }) => Ok(None),
+        Err(StoreError::Conflict { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

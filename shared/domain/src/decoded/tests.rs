@@ -61,6 +61,7 @@ fn order_variant(e: &OrderEvent) -> usize {
         OrderEvent::RefundRequested(_) => 13,
         OrderEvent::RefundIssued(_) => 14,
         OrderEvent::RefundFailed(_) => 15,
+        OrderEvent::OrderFailing(_) => 16,
     }
 }
 
@@ -148,6 +149,9 @@ fn order_samples() -> Vec<OrderEvent> {
             reason: FailureReason::ProcessingError,
             message: String::new(),
         }),
+        OrderEvent::OrderFailing(OrderFailing {
+            message: "States.Timeout: \"UpdateInventory\"".into(),
+        }),
         OrderEvent::CancellationRequested(CancellationRequested {
             reason: "changed my mind".into(),
         }),
@@ -204,7 +208,7 @@ fn product_samples() -> Vec<ProductEvent> {
 #[test]
 fn every_event_type_decodes_from_its_text_to_the_event_it_was_sealed_from() {
     let orders = order_samples();
-    let mut seen = [false; 16];
+    let mut seen = [false; 17];
     for event in &orders {
         seen[order_variant(event)] = true;
         let record = sealed(event);
@@ -216,7 +220,7 @@ fn every_event_type_decodes_from_its_text_to_the_event_it_was_sealed_from() {
         assert!(matches!(decode_order(&record), Ok(Cow::Borrowed(e)) if e == event));
         assert_eq!(decode(&record), Ok(DomainEvent::Order(event.clone())));
     }
-    assert_eq!(seen, [true; 16], "a sample of every order event");
+    assert_eq!(seen, [true; 17], "a sample of every order event");
     let products = product_samples();
     let mut seen = [false; 3];
     for event in &products {

@@ -64,6 +64,10 @@ pub(super) fn request_cancellation(
     let c = match state {
         OrderState::New => return Err(OrderError::NotPlaced),
         OrderState::Open(progress) if progress.cancellation().is_some() => return Ok(vec![]),
+        // Its failure is being carried out: the charge is on its way back already.
+        OrderState::Open(progress) if progress.failing().is_some() => {
+            return Err(OrderError::Failing);
+        }
         OrderState::Open(_) => {
             return Ok(vec![OrderEvent::CancellationRequested(
                 CancellationRequested {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::events::{
     FailureReason, InventoryReserved, OrderCancelled, OrderCompleted, OrderEvent, OrderFailed,
-    OrderPlaced, OrderRejected, OrderValidated, OutOfStock, PaymentCaptured, PaymentDeclined,
-    PaymentRefunded, PricedLine, ProductEvent, ReservedLine,
+    OrderFailing, OrderPlaced, OrderRejected, OrderValidated, OutOfStock, PaymentCaptured,
+    PaymentDeclined, PaymentRefunded, PricedLine, ProductEvent, ReservedLine,
 };
 use crate::product::{self, ProductCommand, ProductError, ProductState};
 use crate::values::{Money, OrderId, ProductId};
@@ -41,6 +41,11 @@ pub enum OrderCommand {
         error: String,
         refund: Option<PaymentRefunded>,
     },
+    /// Records the decision to fail a paid order before its charge is given back
+    /// ([`OrderFailing`]), so no other execution can complete the order between the refund and
+    /// the OrderFailed. Nothing to record for an order nothing else could complete: one not
+    /// paid, whose failure is already in the log (out of stock, a cancellation), or ended.
+    BeginFailure { error: String },
     /// The customer cancels: an open order records the request (the workflow's next step stops
     /// and its OrderFailed step cancels); a completed, unshipped order requests the refund of
     /// everything left, restocked, which cancels it once issued.
@@ -76,6 +81,9 @@ pub enum OrderError {
     /// The customer asked to cancel: the workflow's steps do no new work.
     #[error("the order's cancellation was requested")]
     Cancelled,
+    /// The order's failure was decided while it held its charge: no step completes it.
+    #[error("the order is failing: its charge is being given back")]
+    Failing,
     #[error("the order is not completed yet: it is {status:?}")]
     NotCompleted { status: Option<OrderStatus> },
     #[error("the order is {status:?}: there is nothing to do")]
@@ -131,6 +139,7 @@ pub fn decide(state: &OrderState, command: &OrderCommand) -> Result<Vec<OrderEve
         OrderCommand::RecordCharge(result) => record_charge(state, result),
         OrderCommand::Reserve { products } => reserve(state, products),
         OrderCommand::Fail { error, refund } => fail(state, error, refund.as_ref()),
+        OrderCommand::BeginFailure { error } => begin_failure(state, error),
         OrderCommand::RequestCancellation { reason } => {
             after_decide::request_cancellation(state, reason)
         }
@@ -259,6 +268,9 @@ fn reserve(
     if progress.cancellation().is_some() {
         return Err(OrderError::Cancelled);
     }
+    if progress.failing().is_some() {
+        return Err(OrderError::Failing);
+    }
     let Progress::Paid(paid) = progress else {
         return Err(not_ready("inventory", state));
     };
@@ -328,6 +340,21 @@ pub fn take_stock(
     Ok(taken)
 }
 
+fn begin_failure(state: &OrderState, error: &str) -> Result<Vec<OrderEvent>, OrderError> {
+    match state {
+        OrderState::New => Err(OrderError::NotPlaced),
+        OrderState::Open(Progress::Paid(_)) => Ok(vec![OrderEvent::OrderFailing(OrderFailing {
+            message: failure_message(error),
+        })]),
+        _ => Ok(vec![]),
+    }
+}
+
+/// A caught error as an order's failure message: its first 500 characters.
+fn failure_message(error: &str) -> String {
+    error.chars().take(500).collect()
+}
+
 fn fail(
     state: &OrderState,
     error: &str,
@@ -354,20 +381,19 @@ fn fail(
         }));
         return Ok(events);
     }
-    let (reason, message) = match progress.stage() {
-        Progress::Rejected(_, r) => (FailureReason::Rejected, r.message.clone()),
-        Progress::Declined(_, d) => (FailureReason::PaymentDeclined, d.message.clone()),
-        Progress::OutOfStock(_, o) | Progress::Refunded(_, Some(o), _) => (
+    let (reason, message) = match (progress.failing(), progress.stage()) {
+        // Recorded before the refund: the step and the sweeper that finish it agree on why.
+        (Some(failing), _) => (FailureReason::ProcessingError, failing.message.clone()),
+        (None, Progress::Rejected(_, r)) => (FailureReason::Rejected, r.message.clone()),
+        (None, Progress::Declined(_, d)) => (FailureReason::PaymentDeclined, d.message.clone()),
+        (None, Progress::OutOfStock(_, o) | Progress::Refunded(_, Some(o), _)) => (
             FailureReason::OutOfStock,
             format!(
                 "product {} has {} available, {} requested",
                 o.product_id, o.available, o.requested
             ),
         ),
-        _ => (
-            FailureReason::ProcessingError,
-            error.chars().take(500).collect(),
-        ),
+        (None, _) => (FailureReason::ProcessingError, failure_message(error)),
     };
     events.push(OrderEvent::OrderFailed(OrderFailed { reason, message }));
     Ok(events)

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{
     CancellationRequested, InventoryReserved, OrderCancelled, OrderCompleted, OrderEvent,
-    OrderFailed, OrderPlaced, OrderRejected, OrderValidated, OutOfStock, PaymentCaptured,
-    PaymentDeclined, PaymentRefunded,
+    OrderFailed, OrderFailing, OrderPlaced, OrderRejected, OrderValidated, OutOfStock,
+    PaymentCaptured, PaymentDeclined, PaymentRefunded,
 };
 use crate::values::OrderId;
 
@@ -126,6 +126,9 @@ pub enum Progress {
     /// OrderFailed step cancels). The workflow's steps still record what the gateway already
     /// did, so a charge in flight is recorded and given back.
     Cancelling(Box<Progress>, CancellationRequested),
+    /// Paid, and its failure decided and recorded before the charge is given back (next: refund
+    /// and fail). No step completes it: a reservation refuses it.
+    Failing(Box<Progress>, OrderFailing),
 }
 
 /// A validated order: what was placed and what it was priced at.
@@ -212,6 +215,18 @@ impl Progress {
             (progress, OrderEvent::CancellationRequested(c)) => {
                 Self::Cancelling(Box::new(progress), c.clone())
             }
+            (Self::Failing(stage, failing), OrderEvent::OrderFailing(_)) => {
+                Self::Failing(stage, failing)
+            }
+            (Self::Failing(stage, failing), event) => {
+                return match stage.evolve(event) {
+                    OrderState::Open(next) => {
+                        OrderState::Open(Self::Failing(Box::new(next), failing))
+                    }
+                    ended => ended,
+                };
+            }
+            (progress, OrderEvent::OrderFailing(f)) => Self::Failing(Box::new(progress), f.clone()),
             (Self::Placed(placed), OrderEvent::OrderValidated(v)) => Self::Validated(Priced {
                 placed,
                 validated: v.clone(),
@@ -253,11 +268,21 @@ impl Progress {
         OrderState::Open(next)
     }
 
-    /// The stage the order had reached, whether or not its cancellation was asked for.
+    /// The stage the order had reached, whether or not its cancellation was asked for or its
+    /// failure decided.
     pub fn stage(&self) -> &Progress {
         match self {
-            Self::Cancelling(stage, _) => stage.stage(),
+            Self::Cancelling(stage, _) | Self::Failing(stage, _) => stage.stage(),
             stage => stage,
+        }
+    }
+
+    /// The failure decided while the order held its charge ([`OrderFailing`]), if it was.
+    pub fn failing(&self) -> Option<&OrderFailing> {
+        match self {
+            Self::Failing(_, failing) => Some(failing),
+            Self::Cancelling(stage, _) => stage.failing(),
+            _ => None,
         }
     }
 
@@ -272,7 +297,7 @@ impl Progress {
     /// What the customer placed.
     pub fn placed(&self) -> &OrderPlaced {
         match self {
-            Self::Cancelling(stage, _) => stage.placed(),
+            Self::Cancelling(stage, _) | Self::Failing(stage, _) => stage.placed(),
             Self::Placed(placed) | Self::Rejected(placed, _) => placed,
             Self::Validated(priced) | Self::Declined(priced, _) => &priced.placed,
             Self::Paid(paid)
@@ -285,7 +310,7 @@ impl Progress {
     /// The validation, once the order was priced.
     pub fn priced(&self) -> Option<&Priced> {
         match self {
-            Self::Cancelling(stage, _) => stage.priced(),
+            Self::Cancelling(stage, _) | Self::Failing(stage, _) => stage.priced(),
             Self::Placed(_) | Self::Rejected(..) => None,
             Self::Validated(priced) | Self::Declined(priced, _) => Some(priced),
             Self::Paid(paid)
@@ -298,7 +323,7 @@ impl Progress {
     /// The captured charge, once the order was paid.
     pub fn paid(&self) -> Option<&Paid> {
         match self {
-            Self::Cancelling(stage, _) => stage.paid(),
+            Self::Cancelling(stage, _) | Self::Failing(stage, _) => stage.paid(),
             Self::Placed(_) | Self::Rejected(..) | Self::Validated(_) | Self::Declined(..) => None,
             Self::Paid(paid)
             | Self::OutOfStock(paid, _)

@@ -305,3 +305,89 @@ fn a_failed_order_is_not_taken_any_further() {
         Err(OrderError::NotReady { .. })
     ));
 }
+
+#[test]
+fn a_paid_order_s_failure_is_recorded_before_its_refund_and_no_reservation_follows_it() {
+    let mut h = validated_and_paid();
+    let begin = OrderCommand::BeginFailure {
+        error: "States.Timeout: UpdateInventory".into(),
+    };
+    let events = when(&mut h, &begin);
+    assert!(matches!(
+        &events[..],
+        [OrderEvent::OrderFailing(f)] if f.message == "States.Timeout: UpdateInventory"
+    ));
+    let failing = given(&h);
+    assert_eq!(failing.state.status(), Some(OrderStatus::Paid));
+    assert_eq!(failing.state.ending(), None);
+    assert!(
+        failing.state.refund_due().is_some(),
+        "the charge is still due back"
+    );
+    assert!(when(&mut h, &begin).is_empty(), "recorded once");
+    assert_eq!(
+        given(&h).decide(&reserve(&[("A", 250, 10)])),
+        Err(OrderError::Failing),
+        "another execution's reservation is refused"
+    );
+    assert_eq!(
+        given(&h).decide(&OrderCommand::RequestCancellation {
+            reason: "too late".into()
+        }),
+        Err(OrderError::Failing)
+    );
+
+    // The step (or the sweeper) that finishes it fails it for the recorded reason, whatever
+    // error it caught itself.
+    let refund = refund_of(&given(&h).state);
+    let events = when(&mut h, &fail("Sweeper: stuck", Some(refund)));
+    assert!(matches!(
+        &events[..],
+        [OrderEvent::PaymentRefunded(_), OrderEvent::OrderFailed(f)]
+            if f.reason == FailureReason::ProcessingError
+                && f.message == "States.Timeout: UpdateInventory"
+    ));
+    let state = given(&h).state;
+    assert_eq!(
+        state.ending(),
+        Some(FailOutcome::Failed(FailureReason::ProcessingError))
+    );
+    assert_eq!(state.refund_due(), None);
+    assert!(matches!(
+        state,
+        OrderState::Failed(ref f) if matches!(f.progress.stage(), Progress::Refunded(..))
+    ));
+}
+
+#[test]
+fn only_a_paid_order_that_nothing_else_stops_records_its_failure_first() {
+    let begin = OrderCommand::BeginFailure {
+        error: "boom".into(),
+    };
+    // Not paid: nothing to give back, so nothing to guard.
+    let mut placed_only = vec![placed(&[("A", 1)], "tok_visa")];
+    assert!(when(&mut placed_only, &begin).is_empty());
+    // Out of stock: the shortage in the log already stops a reservation.
+    let mut short = validated_and_paid();
+    when(&mut short, &reserve(&[]));
+    assert!(when(&mut short, &begin).is_empty());
+    // Cancelling: the customer's request does.
+    let mut cancelling = validated_and_paid();
+    when(
+        &mut cancelling,
+        &OrderCommand::RequestCancellation {
+            reason: "changed my mind".into(),
+        },
+    );
+    assert!(when(&mut cancelling, &begin).is_empty());
+    // Completed (by another execution first): nothing to fail, nothing to refund.
+    let mut completed = validated_and_paid();
+    when(&mut completed, &reserve(&[("A", 250, 5)]));
+    assert!(when(&mut completed, &begin).is_empty());
+    assert_eq!(given(&completed).state.refund_due(), None);
+    assert_eq!(
+        given(&[]).decide(&begin),
+        Err(OrderError::NotPlaced),
+        "no order, no failure"
+    );
+}
