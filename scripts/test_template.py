@@ -1117,6 +1117,12 @@ class SignIn(unittest.TestCase):
         self.assertNotIn("customerId", schema["required"])
         self.assertIn("customerId", schema["properties"], "still accepted (a different one is 403 from the router)")
 
+    def test_body_email_is_optional_at_the_edge(self):
+        # The README's walkthrough posts without one: the router takes the token's email claim.
+        schema = props("OrderRequestModel")["Schema"]
+        self.assertNotIn("email", schema["required"])
+        self.assertIn("email", schema["properties"], "still accepted and bounded")
+
     def test_stage_keeps_its_throttling_and_the_waf_option(self):
         (settings,) = props("ApiGatewayStage")["MethodSettings"]
         self.assertEqual((settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]), (100, 200))
