@@ -84,6 +84,9 @@ pub struct StreamPoller {
     stream_arn: Option<String>,
     shards: BTreeMap<String, Shard>,
     refreshed: Option<Instant>,
+    /// A refresh failed after a shard closed: the next poll refreshes first, to find its
+    /// children.
+    refresh_due: bool,
     /// Saved positions (shard id → last sequence number handled), used when a shard is first
     /// seen.
     resume: HashMap<String, String>,
@@ -104,6 +107,7 @@ impl StreamPoller {
             stream_arn: None,
             shards: BTreeMap::new(),
             refreshed: None,
+            refresh_due: false,
             resume: HashMap::new(),
         }
     }
@@ -198,6 +202,7 @@ impl StreamPoller {
             }
         }
         self.refreshed = Some(Instant::now());
+        self.refresh_due = false;
         Ok(())
     }
 
@@ -263,25 +268,49 @@ impl StreamPoller {
 
     /// Everything new on the stream: each ready shard's records in order, parents before
     /// children. Empty when caught up.
+    ///
+    /// A shard's position moves as its records are read, so the records read before a later
+    /// call of the same poll fails (another shard's read, the refresh after a shard closed) are
+    /// handed out all the same, and the failed call is made again by the next poll: dropping
+    /// them would skip them for good. The error is returned only when nothing was read.
     pub async fn poll(&mut self) -> Result<Vec<ChangeRecord>, StreamError> {
         let arn = self.arn().await?;
-        let due = self.refreshed.is_none_or(|t| t.elapsed() >= SHARD_REFRESH);
+        let due = self.refresh_due || self.refreshed.is_none_or(|t| t.elapsed() >= SHARD_REFRESH);
         if due {
             self.refresh_shards(&arn).await?;
         }
         let mut out = Vec::new();
         let mut any_closed = false;
+        let mut failed = None;
         let ids: Vec<String> = self.shards.keys().cloned().collect();
         for id in ids {
             if !self.ready(&id) {
                 continue;
             }
-            any_closed |= self.poll_shard(&arn, &id, &mut out).await?;
+            match self.poll_shard(&arn, &id, &mut out).await {
+                Ok(closed) => any_closed |= closed,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        if any_closed {
-            self.refresh_shards(&arn).await?;
+        if any_closed && let Err(e) = self.refresh_shards(&arn).await {
+            self.refresh_due = true;
+            failed.get_or_insert(e);
         }
-        Ok(out)
+        match failed {
+            None => Ok(out),
+            Some(e) if out.is_empty() => Err(e),
+            Some(e) => {
+                tracing::warn!(
+                    error = %e,
+                    records = out.len(),
+                    "part of the stream could not be read: handing out what was, the rest next poll"
+                );
+                Ok(out)
+            }
+        }
     }
 
     /// A shard is read once its parent is done (or gone from the stream).
@@ -385,3 +414,6 @@ impl StreamPoller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
