@@ -41,7 +41,7 @@ mod counts;
 mod sweep;
 pub use by_customer::{CUSTOMER_ID, CUSTOMER_INDEX, PLACED_KEY};
 use sweep::sweep_attributes;
-pub use sweep::{SWEEP_INDEX, SWEEP_SHARD, SWEEP_SHARDS, SWEEP_SINCE, sweep_shard};
+pub use sweep::{SWEEP_INDEX, SWEEP_SHARD, SWEEP_SHARDS, SWEEP_SINCE, sweep_keys, sweep_shard};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;

@@ -79,7 +79,8 @@ impl View {
     /// An attribute a store keeps beside the document for its queries, by its storage name:
     /// `status`, `version`, `updated_at` (ms since the epoch), `available`, and the customer
     /// listing's `customer_id` with `placed_at` (ms, SQLite) or `placed_key` (the sortable
-    /// `{ms:013}#{id}`, DynamoDB's `placedKey`). `None` for a name the model does not have.
+    /// `{ms:013}#{id}`, DynamoDB's `placedKey`), and DynamoDB's sweep index keys `sweep_shard`
+    /// and `sweep_since` (null once the order ended). `None` for a name the model does not have.
     pub fn attribute(&self, name: &str) -> Option<Value> {
         match (self, name) {
             (_, "version") => Some(Value::from(self.version())),
@@ -88,6 +89,16 @@ impl View {
             (Self::Order(v), "customer_id") => Some(Value::from(v.customer_id.as_str())),
             (Self::Order(v), "placed_at") => Some(Value::from(v.placed_at.as_millis())),
             (Self::Order(v), "placed_key") => Some(Value::from(OrderCursor::of(v).placed_key())),
+            // DynamoDB's sparse sweep index: an open order's shard and placing instant, none
+            // once it ended.
+            #[cfg(feature = "aws")]
+            (Self::Order(v), "sweep_shard") => {
+                Some(order_aws::read_models::sweep_keys(v).map_or(Value::Null, |k| k.0.into()))
+            }
+            #[cfg(feature = "aws")]
+            (Self::Order(v), "sweep_since") => {
+                Some(order_aws::read_models::sweep_keys(v).map_or(Value::Null, |k| k.1.into()))
+            }
             (Self::Inventory(v), "available") => Some(Value::from(v.available)),
             _ => None,
         }

@@ -154,3 +154,71 @@ async fn aws_rebuild_deletes_an_unjustified_row_and_restores_a_missing_one() {
     );
     aws.drop_tables().await;
 }
+
+/// A row written before OrderStatusTable had its sweep index lacks the index's keys, and an
+/// open order whose workflow died then gets no status put to add them: the sweeper would
+/// never find it. Replay compares the keys as it does the listing's, and `--rebuild` adds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_an_open_row_without_its_sweep_keys_differs_and_rebuild_adds_them() {
+    use order_app::gateway::SimulatedGateway;
+    use order_app::tasks::{process_payment, validate_order};
+    use order_app::vault::NoKeys;
+    use order_testkit::tasks::input;
+
+    let aws = Aws::from(emulator_or_skip!(
+        "aws_an_open_row_without_its_sweep_keys_differs_and_rebuild_adds_them"
+    ));
+    let mut run = aws.projected_run().await;
+    let paid = order_testkit::events::place(&aws.store, &[("MUG", 1)], "tok_visa").await;
+    validate_order(&aws.store, input(paid, None)).await.unwrap();
+    process_payment(&aws.store, &SimulatedGateway, &NoKeys, input(paid, None))
+        .await
+        .unwrap();
+    run.streams = vec![paid.stream()];
+    aws.project(&run, None).await;
+    let table = &aws.resources.order_status_table;
+    let (db, key) = (aws.clients.dynamodb().clone(), s(&paid.to_string()));
+    let sweep_keys = || {
+        let get = db.get_item().table_name(table).key("orderId", key.clone());
+        async move {
+            let item = get.send().await.unwrap().item.unwrap();
+            (
+                item.get("sweepShard").cloned(),
+                item.get("sweepSince").cloned(),
+            )
+        }
+    };
+    let (shard, since) = sweep_keys().await;
+    assert!(
+        shard.is_some() && since.is_some(),
+        "a PAID row is in the sweep index"
+    );
+    aws.clients
+        .dynamodb()
+        .update_item()
+        .table_name(table)
+        .key("orderId", s(&paid.to_string()))
+        .update_expression("REMOVE sweepShard, sweepSince")
+        .send()
+        .await
+        .unwrap();
+
+    let r = aws.replay(&[]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stdout.contains(&format!("order-status {paid}")), "{r}");
+    assert!(
+        r.stdout.contains("column sweep_shard: live ∅, log OPEN#"),
+        "{r}"
+    );
+    let fixed = aws.replay(&["--rebuild"]);
+    assert_eq!(fixed.code, 0, "{fixed}");
+    assert!(
+        fixed.stdout.contains("rebuild: wrote 1 row, deleted 0"),
+        "{fixed}"
+    );
+    assert_eq!(sweep_keys().await, (shard, since), "the keys are back");
+    let after = aws.replay(&["--verify"]);
+    assert_eq!(after.code, 0, "{after}");
+    assert!(after.stdout.contains("read models: match"), "{after}");
+    aws.drop_tables().await;
+}

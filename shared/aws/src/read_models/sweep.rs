@@ -59,17 +59,26 @@ fn shard_key(shard: u32) -> String {
     format!("OPEN#{shard}")
 }
 
+/// The sweep index's keys for `view` (its `sweepShard`, and its `sweepSince`: the placing
+/// instant in ms): `Some` only while the order is open. `orders replay` compares a row's
+/// attributes with these, so a row written before the index existed is rebuilt with them.
+pub fn sweep_keys(view: &OrderView) -> Option<(String, u64)> {
+    (!view.status.is_terminal()).then(|| {
+        (
+            shard_key(sweep_shard(view.order_id)),
+            view.placed_at.as_millis(),
+        )
+    })
+}
+
 /// The sweep index's key attributes for `view`: `Some` only while the order is open. Every
 /// writer of OrderStatusTable rows writes [`DynamoRow::item`], which adds these, so the index
 /// stays sparse and exact; a PutItem replaces the whole row, so a row that ends leaves it.
 pub(super) fn sweep_attributes(view: &OrderView) -> Option<[(String, AttributeValue); 2]> {
-    (!view.status.is_terminal()).then(|| {
+    sweep_keys(view).map(|(shard, since)| {
         [
-            (
-                SWEEP_SHARD.to_owned(),
-                s(shard_key(sweep_shard(view.order_id))),
-            ),
-            (SWEEP_SINCE.to_owned(), n(view.placed_at.as_millis())),
+            (SWEEP_SHARD.to_owned(), s(shard)),
+            (SWEEP_SINCE.to_owned(), n(since)),
         ]
     })
 }

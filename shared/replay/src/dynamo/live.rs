@@ -1,14 +1,16 @@
 //! The live read-model rows on DynamoDB, as the core compares them.
 //!
 //! OrderStatusTable (`orderId`) keeps `status`, `version`, `updatedAt`, the customer index's
-//! `customerId` and `placedKey`, and the `view` JSON;
+//! `customerId` and `placedKey`, the sweep index's `sweepShard` and `sweepSince` (an open
+//! order's only), and the `view` JSON;
 //! InventoryTable (`ProductID`) keeps `available`, `version` and `view` (docs/aws-contract.md).
 //! The attributes beside the document are compared under the core's storage names
 //! ([`View::attribute`](crate::View::attribute)): `updatedAt` is `updated_at` there,
-//! `customerId` `customer_id`, `placedKey` `placed_key`.
+//! `customerId` `customer_id`, `placedKey` `placed_key`, `sweepShard` `sweep_shard`,
+//! `sweepSince` `sweep_since`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use order_aws::read_models::{CUSTOMER_ID, PLACED_KEY};
+use order_aws::read_models::{CUSTOMER_ID, PLACED_KEY, SWEEP_SHARD, SWEEP_SINCE};
 use serde_json::Value;
 
 use super::scan::Item;
@@ -54,6 +56,8 @@ pub(super) fn live_item(model: Model, key: &str, mut item: Item) -> LiveItem {
             ("updated_at", value(item.get("updatedAt"))),
             ("customer_id", value(item.get(CUSTOMER_ID))),
             ("placed_key", value(item.get(PLACED_KEY))),
+            ("sweep_shard", value(item.get(SWEEP_SHARD))),
+            ("sweep_since", value(item.get(SWEEP_SINCE))),
         ],
         Model::Inventory => vec![
             ("available", value(item.get("available"))),
@@ -148,6 +152,8 @@ mod tests {
                 ("updated_at", Value::from(17_u64)),
                 ("customer_id", Value::from("cust-1")),
                 ("placed_key", Value::from("0000000000011#X")),
+                ("sweep_shard", Value::Null),
+                ("sweep_since", Value::Null),
             ]
         );
     }
