@@ -130,7 +130,11 @@ impl StreamConsumer {
     /// Returns the sequence numbers to hand out again (the first failure and all after it).
     async fn handle(&self, records: &[ChangeRecord]) -> Vec<String> {
         match self {
-            Self::Project(p) => p.apply_batch(records).await.failed,
+            Self::Project(p) => {
+                let failed = p.apply_batch(records).await.failed;
+                order_aws::projector::report_lag(records, &failed);
+                failed
+            }
             Self::Route(bus) => {
                 // One record at a time, stopping at the first that fails: the retry starts at
                 // that record, and those before it are handled and not routed again. Routing

@@ -138,4 +138,12 @@ async fn assert_metrics(base: &str) {
             "no {line:?} in {metrics}"
         );
     }
+    // The host's stream consumers report how late they project, as the Lambda projector
+    // does (the local ProjectionLag alarm and the console's chart read it).
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("order_pipeline_projection_lag_seconds ")),
+        "no projection lag in {metrics}"
+    );
 }

@@ -103,6 +103,19 @@ pub struct BatchReport {
     pub error: Option<ProjectError>,
 }
 
+/// Sets the projection-lag gauge from a batch the projections just handled, `failed` the
+/// sequence numbers they must be handed again: with none, how late the batch's oldest event
+/// was projected; otherwise the age of the oldest failed one, which is not projected yet, so a
+/// projection stuck on a batch shows a lag that grows with every retry (and pages) instead of
+/// the last good batch's.
+pub fn report_lag(records: &[ChangeRecord], failed: &[String]) {
+    let pending = records
+        .iter()
+        .filter(|r| failed.is_empty() || failed.contains(&r.sequence_number));
+    let occurred = pending.filter_map(|r| r.event.as_ref().ok().map(|e| e.occurred_at));
+    order_app::metrics::projected(occurred, order_domain::Timestamp::now());
+}
+
 /// The projector's view table, remembering the views it wrote ([`Remembered`]): the next run
 /// of a stream it just projected starts from the view it wrote instead of a GetItem.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use order_aws::DynamoEventStore;
-use order_aws::projector::{batch_response, decode_lambda_record};
+use order_aws::projector::{batch_response, decode_lambda_record, report_lag};
 use order_aws::{ChangeRecord, Projector};
 use order_domain::ports::{EventBus, EventStore};
 
@@ -41,13 +41,13 @@ impl<B: EventBus, S: EventStore> EventProjector<B, S> {
             Box::pin(self.inventory.apply_batch(records)),
             Box::pin(forward(&self.bus, &self.store, records)),
         );
-        if status.failed.is_empty() && inventory.failed.is_empty() {
-            let occurred = records.iter().filter_map(|r| r.event.as_ref().ok());
-            order_app::metrics::projected(
-                occurred.map(|e| e.occurred_at),
-                order_domain::Timestamp::now(),
-            );
-        }
+        let failed: Vec<String> = status
+            .failed
+            .iter()
+            .chain(&inventory.failed)
+            .cloned()
+            .collect();
+        report_lag(records, &failed);
         earliest(
             records,
             [

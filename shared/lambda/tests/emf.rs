@@ -83,9 +83,31 @@ async fn run_the_handlers() -> Vec<String> {
             .await
             .unwrap();
     }
-    // The projector's gauge, as EventProjector sets it after a batch.
-    let appended = Timestamp::from_millis(Timestamp::now().as_millis() - 1500);
-    order_app::metrics::projected([appended], Timestamp::now());
+    // The projector's gauge, as EventProjector sets it after a batch: a batch whose newer
+    // record (1.5 s old) failed after its older one (30 s old) was projected shows the failed
+    // record's age, the one not projected yet.
+    let record = |seq: &str, age_ms: u64| {
+        let meta = order_domain::EventMeta {
+            correlation_id: "c".into(),
+            causation_id: "c".into(),
+            occurred_at: Timestamp::from_millis(Timestamp::now().as_millis() - age_ms),
+            trace_parent: None,
+        };
+        let placed = order_domain::RecordedEvent::seal(
+            declined.stream(),
+            0,
+            order_domain::envelope::GENESIS_HASH,
+            ("OrderPlaced", 2, "{}".to_owned()),
+            &meta,
+        );
+        order_aws::ChangeRecord {
+            shard_id: None,
+            sequence_number: seq.to_owned(),
+            event: Ok(placed),
+        }
+    };
+    let batch = [record("1", 30_000), record("2", 1_500)];
+    order_aws::projector::report_lag(&batch, &["2".to_owned()]);
     db.close();
     order_lambda::emf::drain()
 }
@@ -128,7 +150,10 @@ async fn the_lambda_handlers_metrics_are_emf_the_dashboard_plots() {
         1
     );
     let lag = total("ProjectionLag").as_f64().unwrap();
-    assert!((1.5..60.0).contains(&lag), "{lag}");
+    assert!(
+        (1.5..20.0).contains(&lag),
+        "the failed record's age, not 30 s: {lag}"
+    );
     let units: Vec<Value> = lines
         .iter()
         .flat_map(|l| {
