@@ -4,7 +4,9 @@
 //! A redrive does by hand what SQS's console does: receive from the DLQ, send the body to the
 //! source queue, delete it from the DLQ. Listing receives every message (hiding each for the
 //! DLQ's visibility timeout) and then makes the ones it did not consume visible again, so a look
-//! never loses a message; a concurrent redrive of the same id finds it hidden and does nothing.
+//! never loses a message; a redrive that does not find its letter while another look holds
+//! the queue's letters waits for them to come back; a concurrent redrive of the same id finds
+//! it gone (or, after the wait, still held) and does nothing.
 //! A crash between the send and the delete leaves one duplicate, which the consumer absorbs (an
 //! execution is named by its order). SQS keeps a message's id when it dead-letters it, so the id
 //! is the one the consumer's logs named; a redriven message gets a new one.
@@ -58,19 +60,38 @@ pub(crate) async fn give_back(
     Ok(())
 }
 
+/// How long [`take_one`] keeps looking for a letter while someone else holds the queue's
+/// letters: a look ([`take_all`], then [`give_back`]: another operator's list, the console's
+/// refresh every two seconds) hides every letter for a second or two.
+const LOOK_WAIT: Duration = Duration::from_secs(5);
+
 /// Takes the message `id` out of `all` (giving the others back at once); `None` when it is not
-/// there.
+/// there. A letter another look is holding is waited for (up to [`LOOK_WAIT`]), so a redrive
+/// beside an open console does not answer "not dead-lettered" for a letter that is; a letter
+/// that is not there costs a second look.
 pub(crate) async fn take_one(
     dlq: &SqsQueue,
     id: &str,
 ) -> Result<Option<ReceivedMessage>, PortError> {
-    let mut all = take_all(dlq).await?;
-    let found = all
-        .iter()
-        .position(|m| m.message_id == id)
-        .map(|at| all.swap_remove(at));
-    give_back(dlq, &all).await?;
-    Ok(found)
+    let deadline = tokio::time::Instant::now() + LOOK_WAIT;
+    for round in 1.. {
+        let mut all = take_all(dlq).await?;
+        let found = all
+            .iter()
+            .position(|m| m.message_id == id)
+            .map(|at| all.swap_remove(at));
+        give_back(dlq, &all).await?;
+        if found.is_some() || tokio::time::Instant::now() >= deadline {
+            return Ok(found);
+        }
+        // Another look may have given its letters back after our receives ended: look once
+        // more, and again while someone still holds letters.
+        if round > 1 && dlq.in_flight().await? == 0 {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(None)
 }
 
 impl SqsPolled {

@@ -56,6 +56,26 @@ impl SqsQueue {
         port_error(&format!("queue {}", self.url), e)
     }
 
+    /// How many of its messages are received and not yet deleted or given back (SQS's
+    /// approximate count).
+    pub async fn in_flight(&self) -> Result<u64, PortError> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let name = QueueAttributeName::ApproximateNumberOfMessagesNotVisible;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(name.clone())
+            .send()
+            .await
+            .map_err(|e| self.err(&e))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// Sends a raw body.
     pub async fn send(&self, body: String) -> Result<(), PortError> {
         self.client

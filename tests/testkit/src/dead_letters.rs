@@ -25,6 +25,7 @@ macro_rules! dead_letters_contract {
                     a_second_redrive_of_the_same_id_is_a_no_op,
                     redrive_all_moves_every_dead_letter_back,
                     an_unknown_id_shows_nothing_and_redrives_nothing,
+                    a_redrive_beside_another_look_still_finds_its_letter,
                 ]
             );
         }
@@ -182,4 +183,28 @@ pub async fn an_unknown_id_shows_nothing_and_redrives_nothing<Q: PolledQueue + D
         (0, 1),
         "the dead letter stays"
     );
+}
+
+/// An operator redrives a letter while another looks at the queue (a second operator's list,
+/// the console's refresh): on SQS a look receives, and so hides, every letter for a moment;
+/// the redrive still finds its own, and the look loses nothing.
+pub async fn a_redrive_beside_another_look_still_finds_its_letter<Q: PolledQueue + DeadLetters>(
+    queue: &Fixture<Q>,
+) {
+    let body = dead_letter(&**queue).await;
+    let other = dead_letter(&**queue).await;
+    let id = id_of(&**queue, &body).await;
+    let (looked, redriven) = tokio::join!(queue.list(), async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        queue.redrive(&id).await
+    });
+    looked.unwrap();
+    assert_eq!(redriven.unwrap(), Redrive::Redriven);
+    let left = queue.list().await.unwrap();
+    assert_eq!(
+        left.iter().map(|l| l.body.as_str()).collect::<Vec<_>>(),
+        [other.as_str()],
+        "the other letter stays, the redriven one is gone"
+    );
+    assert_eq!(queue.depth().await.unwrap(), (1, 1));
 }
