@@ -298,10 +298,13 @@ impl OrderView {
                 settled_at: None,
             }),
             OrderEvent::RefundIssued(i) => {
-                self.settle(&i.refund_id, RefundStatus::Issued, record.occurred_at);
-                self.refunded = true;
-                let sum = self.after.amount_refunded.checked_add(i.amount);
-                self.after.amount_refunded = sum.unwrap_or(self.after.amount_refunded);
+                // Only a pending refund is settled (as the aggregate settles it): a second
+                // RefundIssued of one refund does not count its amount twice.
+                if self.settle(&i.refund_id, RefundStatus::Issued, record.occurred_at) {
+                    self.refunded = true;
+                    let sum = self.after.amount_refunded.checked_add(i.amount);
+                    self.after.amount_refunded = sum.unwrap_or(self.after.amount_refunded);
+                }
             }
             OrderEvent::RefundFailed(f) => {
                 self.settle(&f.refund_id, RefundStatus::Failed, record.occurred_at);
@@ -314,16 +317,19 @@ impl OrderView {
         }
     }
 
-    fn settle(&mut self, refund_id: &str, status: RefundStatus, at: Timestamp) {
-        if let Some(r) = self
+    /// Settles the pending refund `refund_id`; whether there was one.
+    fn settle(&mut self, refund_id: &str, status: RefundStatus, at: Timestamp) -> bool {
+        let pending = self
             .after
             .refunds
             .iter_mut()
-            .find(|r| r.refund_id == refund_id && r.status == RefundStatus::Pending)
-        {
-            r.status = status;
-            r.settled_at = Some(at);
-        }
+            .find(|r| r.refund_id == refund_id && r.status == RefundStatus::Pending);
+        let Some(r) = pending else {
+            return false;
+        };
+        r.status = status;
+        r.settled_at = Some(at);
+        true
     }
 
     /// A completed order's status from what happened since, decided as the aggregate decides

@@ -187,6 +187,22 @@ fn a_failed_refund_frees_its_lines_and_leaves_the_status_and_amount() {
     assert_eq!(v.after.amount_refunded, Money::from_minor(1000));
 }
 
+#[test]
+fn a_refund_issued_twice_counts_its_amount_once_as_the_aggregate_does() {
+    let mut s = Story::completed();
+    s.run(&refund("k1", &[("A", 1)], false));
+    let issued_once = s.run(&issued(&s.refund_id(1)));
+    // A second RefundIssued of the same refund (only a corrupt log has one; the audit names it).
+    s.append(issued_once);
+    let v = view_of(&s);
+    let order_domain::order::OrderState::Completed(c) = s.state() else {
+        panic!("completed")
+    };
+    assert_eq!(c.after.amount_refunded(), 250);
+    assert_eq!(v.after.amount_refunded, Money::from_minor(250));
+    assert_eq!(v.status, OrderStatus::PartiallyRefunded);
+}
+
 /// Every after-sale event: shipped, refunded in part, a refund failed, the rest refunded.
 fn everything() -> Story {
     let mut s = Story::completed();

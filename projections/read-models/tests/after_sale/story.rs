@@ -127,7 +127,8 @@ impl Story {
         })
     }
 
-    fn append(&mut self, events: Vec<OrderEvent>) {
+    /// Appends `events` as one append, decided or not (a test of what a corrupt log holds).
+    pub fn append(&mut self, events: Vec<OrderEvent>) {
         if events.is_empty() {
             return;
         }

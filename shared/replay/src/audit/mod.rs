@@ -51,6 +51,9 @@ pub enum Violation {
     },
     /// A refund was issued that the order never requested.
     Unrequested { stream: String, refund_id: String },
+    /// A refund was settled (issued or failed) again after it was settled: the gateway's
+    /// money counted twice, or a refund both made and freed.
+    SettledTwice { stream: String, refund_id: String },
     /// A product event's stock does not follow from the stock before it.
     StockStep {
         stream: String,
@@ -97,6 +100,12 @@ impl fmt::Display for Violation {
             ),
             Self::Unrequested { stream, refund_id } => {
                 write!(f, "{stream}: refund {refund_id} issued but never requested")
+            }
+            Self::SettledTwice { stream, refund_id } => {
+                write!(
+                    f,
+                    "{stream}: refund {refund_id} settled again after it was settled"
+                )
             }
             Self::StockStep {
                 stream,

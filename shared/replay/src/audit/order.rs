@@ -33,6 +33,8 @@ pub(crate) struct OrderBook {
     refunded: u64,
     refunds: Vec<Requested>,
     unrequested: Option<String>,
+    /// The first refund settled again after it was settled.
+    resettled: Option<String>,
     /// Stock taken, recorded by InventoryReserved, awaiting its OrderCompleted.
     reserved: Vec<(String, u64)>,
     /// Stock taken by the completed order, up to the audit's cut.
@@ -95,30 +97,40 @@ impl OrderBook {
             OrderEvent::RefundIssued(i) => {
                 add(&mut self.refunded, i.amount);
                 match self.settle(&i.refund_id, Settled::Issued) {
-                    Some(r) if r.restock && counted => {
+                    Some((r, true)) if r.restock && counted => {
                         let lines = r.lines.clone();
                         self.returned.extend(lines);
                     }
-                    Some(_) => {}
+                    Some((_, true)) => {}
+                    Some((_, false)) => {
+                        self.resettled.get_or_insert_with(|| i.refund_id.clone());
+                    }
                     None => {
                         self.unrequested.get_or_insert_with(|| i.refund_id.clone());
                     }
                 }
             }
             OrderEvent::RefundFailed(f) => {
-                self.settle(&f.refund_id, Settled::Failed);
+                if let Some((_, false)) = self.settle(&f.refund_id, Settled::Failed) {
+                    self.resettled.get_or_insert_with(|| f.refund_id.clone());
+                }
             }
             _ => {}
         }
     }
 
-    /// Settles the pending refund `refund_id`; the refund, if it was requested.
-    fn settle(&mut self, refund_id: &str, to: Settled) -> Option<&Requested> {
-        let r = self.refunds.iter_mut().find(|r| r.refund_id == refund_id)?;
-        if r.settled == Settled::Pending {
+    /// Settles the pending refund `refund_id`; the refund, if it was requested, and whether it
+    /// was still pending (a settled refund stays as it was settled).
+    fn settle(&mut self, refund_id: &str, to: Settled) -> Option<(&Requested, bool)> {
+        let pending = |r: &Requested| r.refund_id == refund_id && r.settled == Settled::Pending;
+        let at = (self.refunds.iter().position(pending))
+            .or_else(|| self.refunds.iter().position(|r| r.refund_id == refund_id))?;
+        let r = &mut self.refunds[at];
+        let pending = r.settled == Settled::Pending;
+        if pending {
             r.settled = to;
         }
-        Some(r)
+        Some((r, pending))
     }
 
     pub(super) fn violations(&self, stream: &str) -> Vec<Violation> {
@@ -149,6 +161,12 @@ impl OrderBook {
         }
         if let Some(refund_id) = &self.unrequested {
             found.push(Violation::Unrequested {
+                stream: stream.to_owned(),
+                refund_id: refund_id.clone(),
+            });
+        }
+        if let Some(refund_id) = &self.resettled {
+            found.push(Violation::SettledTwice {
                 stream: stream.to_owned(),
                 refund_id: refund_id.clone(),
             });

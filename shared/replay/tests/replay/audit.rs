@@ -352,3 +352,35 @@ fn a_rebuild_reproduces_every_after_sale_field_and_the_restocked_inventory() {
         "byte for byte"
     );
 }
+
+#[test]
+fn a_refund_issued_twice_is_named() {
+    let log = Log::new(500);
+    let (stream, view) = completed(&log);
+    let line = view.after.lines[0].clone();
+    let amount = line.unit_price.minor();
+    let one = PricedLine {
+        quantity: Quantity::new(1).unwrap(),
+        ..line
+    };
+    log.append(
+        &stream,
+        &[
+            requested(&view, vec![one], amount, false).encode(),
+            issued(&view, 1, amount).encode(),
+            issued(&view, 1, amount).encode(),
+        ],
+    );
+    let s = broken(&log);
+    assert_eq!(
+        violations(&s),
+        [Violation::SettledTwice {
+            stream: stream.clone(),
+            refund_id: format!("{}-R1", view.order_id),
+        }]
+    );
+    assert!(
+        s.to_string().contains("settled again after it was settled"),
+        "{s}"
+    );
+}
