@@ -298,8 +298,7 @@ impl OrderView {
                 settled_at: None,
             }),
             OrderEvent::RefundIssued(i) => {
-                // Only a pending refund is settled (as the aggregate settles it): a second
-                // RefundIssued of one refund does not count its amount twice.
+                // As the aggregate: only a pending refund settles (and counts) once.
                 if self.settle(&i.refund_id, RefundStatus::Issued, record.occurred_at) {
                     self.refunded = true;
                     let sum = self.after.amount_refunded.checked_add(i.amount);
@@ -319,17 +318,12 @@ impl OrderView {
 
     /// Settles the pending refund `refund_id`; whether there was one.
     fn settle(&mut self, refund_id: &str, status: RefundStatus, at: Timestamp) -> bool {
-        let pending = self
-            .after
-            .refunds
-            .iter_mut()
-            .find(|r| r.refund_id == refund_id && r.status == RefundStatus::Pending);
-        let Some(r) = pending else {
-            return false;
-        };
-        r.status = status;
-        r.settled_at = Some(at);
-        true
+        let pending =
+            |r: &&mut RefundView| r.refund_id == refund_id && r.status == RefundStatus::Pending;
+        let found = self.after.refunds.iter_mut().find(pending);
+        found
+            .map(|r| (r.status, r.settled_at) = (status, Some(at)))
+            .is_some()
     }
 
     /// A completed order's status from what happened since, decided as the aggregate decides
